@@ -1,0 +1,123 @@
+//! Helper functions: Linux-numbered, each with a prototype the verifier checks calls against.
+
+/// What a helper argument must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ArgKind {
+    /// Not an argument: the register is not read.
+    None,
+    /// Any initialised scalar.
+    Scalar,
+    /// A pointer to a map (from `lddw` src 1, 5).
+    ConstMapPtr,
+    /// A pointer to initialised memory of the map's key size (stack, map value, packet).
+    PtrToMapKey,
+    /// A pointer to initialised memory of the map's value size.
+    PtrToMapValue,
+    /// A pointer to initialised, readable memory whose size is the next argument.
+    PtrToMem,
+    /// A pointer to writable memory, possibly uninitialised, whose size is the next argument.
+    PtrToUninitMem,
+    /// The size of the previous pointer argument: a scalar known to be in `1..=` the region.
+    ConstSize,
+    /// As [`ArgKind::ConstSize`] but 0 is allowed.
+    ConstSizeOrZero,
+    /// The context pointer, unmodified.
+    PtrToCtx,
+}
+
+/// What a helper returns in r0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RetKind {
+    /// A scalar.
+    Integer,
+    /// Nothing useful: r0 is a scalar the program should not rely on.
+    Void,
+    /// A pointer to a value of the map in argument 1, or null.
+    MapValueOrNull,
+}
+
+/// A helper's prototype.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HelperProto {
+    /// Arguments r1 to r5.
+    pub args: [ArgKind; 5],
+    /// The return kind.
+    pub ret: RetKind,
+}
+
+impl HelperProto {
+    /// A prototype from its parts.
+    pub const fn new(args: [ArgKind; 5], ret: RetKind) -> HelperProto {
+        HelperProto { args, ret }
+    }
+}
+
+/// The services a helper may use while a program runs: the embedder's clock, random source,
+/// core id and trace sink. Extended by the maps and helpers that need per-run state.
+#[derive(Debug)]
+pub struct HelperEnv<'r> {
+    /// The context pointer the run started with (r1 at entry).
+    pub ctx: u64,
+    /// Embedder services.
+    pub platform: &'r dyn Platform,
+}
+
+/// The embedder's services for helpers. Every method has a harmless default.
+pub trait Platform: core::fmt::Debug + Sync {
+    /// Monotonic time in nanoseconds (`bpf_ktime_get_ns`).
+    fn ktime_ns(&self) -> u64 {
+        0
+    }
+    /// A pseudo-random number (`bpf_get_prandom_u32`).
+    fn prandom_u32(&self) -> u32 {
+        0
+    }
+    /// The core this run executes on (`bpf_get_smp_processor_id`).
+    fn cpu_id(&self) -> u32 {
+        0
+    }
+    /// Receives `bpf_trace_printk` output: the format string and up to three arguments.
+    fn trace(&self, fmt: &[u8], args: [u64; 3]) {
+        let _ = (fmt, args);
+    }
+}
+
+/// The implementation of a helper: the environment and r1 to r5; the result goes to r0.
+pub type HelperFn = fn(&mut HelperEnv<'_>, u64, u64, u64, u64, u64) -> u64;
+
+/// A helper: Linux id, name for logs, prototype, implementation.
+#[derive(Clone, Copy, Debug)]
+pub struct Helper {
+    /// Linux helper id (`BPF_FUNC_*`).
+    pub id: u32,
+    /// Name without the `bpf_` prefix, as in Linux's verifier log.
+    pub name: &'static str,
+    /// What the verifier checks calls against.
+    pub proto: HelperProto,
+    /// What runs.
+    pub func: HelperFn,
+}
+
+/// The embedder's helper table: a static slice, looked up by id.
+#[derive(Clone, Copy, Debug)]
+pub struct HelperTable<'a> {
+    helpers: &'a [Helper],
+}
+
+impl<'a> HelperTable<'a> {
+    /// A table over `helpers`. When ids repeat, the first entry wins.
+    pub const fn new(helpers: &'a [Helper]) -> Self {
+        HelperTable { helpers }
+    }
+
+    /// The helper with Linux id `id`.
+    #[inline]
+    pub fn get(&self, id: u32) -> Option<&'a Helper> {
+        self.helpers.iter().find(|h| h.id == id)
+    }
+
+    /// All helpers in table order.
+    pub fn iter(&self) -> core::slice::Iter<'a, Helper> {
+        self.helpers.iter()
+    }
+}

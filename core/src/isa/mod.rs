@@ -1,0 +1,13 @@
+//! The instruction set: the 8-byte slot, opcode constants, conformance groups and strict
+//! decoding into a [`Program`]. Encoding and decoding only; no semantics live here.
+
+mod decode;
+mod groups;
+mod insn;
+pub mod opcode;
+
+pub use decode::{
+    branch_offset, decode_slots, validate, DecodeError, DecodeErrorKind, Field, Program, MAX_INSNS,
+};
+pub use groups::{supported_groups, Groups};
+pub use insn::{Insn, Reg};

@@ -1,0 +1,29 @@
+//! # nanobpf-core
+//!
+//! The heart of nanobpf, an eBPF runtime for firmware and SmartNIC data planes. This crate is
+//! `#![no_std]` and **never allocates**: every buffer is the caller's, sized by const generics
+//! where it lives in a `static`.
+//!
+//! The pipeline: bytes (or an assembled text, or an ELF object) are decoded strictly into a
+//! [`Program`]; engines run it.
+//!
+//! ## Features
+//!
+//! | feature | default | what it does |
+//! |---|---|---|
+//! | `extra-checks` | off | re-checks every memory access at run time against the regions of the run and traps on a failed check; the soundness oracle for tests and fuzzing |
+//! | `std` | off | std-only conveniences and tests (concurrency stress tests); nothing in the runtime path |
+#![no_std]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(any(test, feature = "std"))]
+extern crate std;
+
+pub mod isa;
+
+pub use isa::{supported_groups, DecodeError, DecodeErrorKind, Field, Groups, Insn, Program, Reg};
+
+pub mod env;
+
+pub use env::{ProgramType, Stack, Trap};
