@@ -5,12 +5,14 @@
 
 mod context;
 mod helper;
+mod map;
 mod trap;
 
 pub use context::{ContextLayout, CtxField, CtxFieldKind, ProgramType, SkBuffCtx, XdpCtx};
 pub use helper::{
     ArgKind, Helper, HelperEnv, HelperFn, HelperProto, HelperTable, Platform, RetKind,
 };
+pub use map::{MapDef, MapType};
 pub use trap::Trap;
 
 /// The BPF stack of one frame, in bytes (as in Linux).

@@ -1,0 +1,62 @@
+//! Map definitions as a program declares them (libbpf's `struct bpf_map_def` and BTF maps).
+
+/// Map types, numbered as Linux's `enum bpf_map_type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+#[non_exhaustive]
+pub enum MapType {
+    /// `BPF_MAP_TYPE_HASH`.
+    Hash = 1,
+    /// `BPF_MAP_TYPE_ARRAY`.
+    Array = 2,
+    /// `BPF_MAP_TYPE_PROG_ARRAY`: tail-call targets.
+    ProgArray = 3,
+    /// `BPF_MAP_TYPE_PERCPU_ARRAY`.
+    PerCpuArray = 6,
+    /// `BPF_MAP_TYPE_LRU_HASH`.
+    LruHash = 9,
+    /// `BPF_MAP_TYPE_LPM_TRIE`.
+    LpmTrie = 11,
+    /// `BPF_MAP_TYPE_DEVMAP`: redirect targets.
+    DevMap = 14,
+    /// `BPF_MAP_TYPE_QUEUE`.
+    Queue = 22,
+    /// `BPF_MAP_TYPE_STACK`.
+    Stack = 23,
+    /// `BPF_MAP_TYPE_RINGBUF`.
+    RingBuf = 27,
+}
+
+impl MapType {
+    /// The type with Linux number `n`, if nanobpf has it.
+    pub const fn from_linux(n: u32) -> Option<MapType> {
+        Some(match n {
+            1 => MapType::Hash,
+            2 => MapType::Array,
+            3 => MapType::ProgArray,
+            6 => MapType::PerCpuArray,
+            9 => MapType::LruHash,
+            11 => MapType::LpmTrie,
+            14 => MapType::DevMap,
+            22 => MapType::Queue,
+            23 => MapType::Stack,
+            27 => MapType::RingBuf,
+            _ => return None,
+        })
+    }
+}
+
+/// A map as a program declares it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MapDef {
+    /// The map type.
+    pub map_type: MapType,
+    /// Key size in bytes (0 for maps without keys: queue, stack, ring buffer).
+    pub key_size: u32,
+    /// Value size in bytes (0 for the ring buffer).
+    pub value_size: u32,
+    /// Capacity in entries (bytes for the ring buffer).
+    pub max_entries: u32,
+    /// Linux `map_flags` (`BPF_F_NO_PREALLOC`, ...).
+    pub flags: u32,
+}
