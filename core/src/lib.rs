@@ -27,3 +27,7 @@ pub use isa::{supported_groups, DecodeError, DecodeErrorKind, Field, Groups, Ins
 pub mod env;
 
 pub use env::{ProgramType, Stack, Trap};
+
+mod verified;
+
+pub use verified::VerifiedProgram;
