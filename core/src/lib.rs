@@ -20,14 +20,15 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+pub mod env;
+pub mod interp;
 pub mod isa;
 
 pub use isa::{supported_groups, DecodeError, DecodeErrorKind, Field, Groups, Insn, Program, Reg};
-
-pub mod env;
 
 pub use env::{ProgramType, Stack, Trap};
 
 mod verified;
 
+pub use interp::{Context, Interpreter, NoPlatform, SkBuff, XdpBuff};
 pub use verified::VerifiedProgram;
