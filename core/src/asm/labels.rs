@@ -16,6 +16,8 @@ struct Entry {
     col: u32,
 }
 
+const _: () = assert!(core::mem::size_of::<Entry>() == 20);
+
 impl Entry {
     fn name<'s>(&self, src: &'s str) -> &'s str {
         let start = self.start as usize;

@@ -48,6 +48,13 @@
 //! fields, jump ranges in the program are [`Program::new`](crate::Program::new)'s business). It
 //! rejects only what it cannot encode.
 //!
+//! # Errors
+//!
+//! An [`AsmError`] names the first problem, with its 1-based line and byte column. Problems
+//! found while reading the lines (syntax, operands, ranges, a full output buffer or label
+//! table) are reported before label problems (a label defined twice, a reference to an
+//! unknown label or one out of reach), which need the whole source.
+//!
 //! # Labels
 //!
 //! Two passes over the source: the first encodes with label references at zero and records each

@@ -402,3 +402,24 @@ fn valid_instructions_never_print_raw() {
         "only {checked} valid instructions generated"
     );
 }
+
+#[test]
+fn large_source_with_many_labels() {
+    // 100,000 lines, 1,000 labels, every jump resolved by name.
+    let mut src = String::new();
+    for l in 0..1000 {
+        src.push_str(&std::format!("l{l}:\n"));
+        for k in 0..98 {
+            src.push_str(&std::format!("jeq %r1, {k}, l{}\n", (l + k % 5).min(999)));
+        }
+        src.push_str("exit\n");
+    }
+    let mut out = std::vec![Insn::default(); 100_000];
+    let start = std::time::Instant::now();
+    let n = assemble(&src, &mut out).unwrap();
+    let took = start.elapsed();
+    assert_eq!(n, 99_000);
+    // Line 2 (pc 0) jumps to l0 at pc 0; the jump at pc 1 (k = 1) to l1 at pc 99.
+    assert_eq!((out[0].off, out[1].off), (-1, 97));
+    assert!(took.as_secs() < 2, "{took:?}");
+}
