@@ -20,12 +20,17 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+pub mod asm;
 pub mod env;
 pub mod interp;
 pub mod isa;
 
 pub use isa::{supported_groups, DecodeError, DecodeErrorKind, Field, Groups, Insn, Program, Reg};
 
+pub use asm::{
+    assemble, assemble_with, disassemble_insn, insn_len, AsmError, AsmErrorKind, Disasm, Labels,
+    MAX_LABELS,
+};
 pub use env::{ProgramType, Stack, Trap};
 
 mod verified;
