@@ -18,7 +18,9 @@
 
 use crate::env::Trap;
 use crate::VerifiedProgram;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
+#[cfg(target_has_atomic = "64")]
+use core::sync::atomic::AtomicU64;
 
 /// A half-open address range `[start, end)`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -142,6 +144,7 @@ impl<const CHECKED: bool> Access<CHECKED> {
     }
 
     /// The 64-bit atomic at `addr`.
+    #[cfg(target_has_atomic = "64")]
     #[inline(always)]
     pub fn atomic64(&self, addr: u64) -> Result<&AtomicU64, Trap> {
         self.check(addr, 8, true)?;
@@ -150,6 +153,18 @@ impl<const CHECKED: bool> Access<CHECKED> {
         }
         // SAFETY: as in `atomic32`, with eight aligned bytes.
         Ok(unsafe { AtomicU64::from_ptr(addr as usize as *mut u64) })
+    }
+
+    /// The 64-bit word at `addr`, updated under a global lock on targets without 64-bit
+    /// atomics (Cortex-M). Every BPF 64-bit atomic of every core takes the same lock.
+    #[cfg(not(target_has_atomic = "64"))]
+    #[inline(always)]
+    pub fn atomic64(&self, addr: u64) -> Result<Locked64, Trap> {
+        self.check(addr, 8, true)?;
+        if addr % 8 != 0 {
+            return Err(Trap::Misaligned);
+        }
+        Ok(Locked64(addr as usize as *mut u64))
     }
 }
 
@@ -218,4 +233,42 @@ macro_rules! atomic_ops {
     };
 }
 atomic_ops!(AtomicU32, u32);
+#[cfg(target_has_atomic = "64")]
 atomic_ops!(AtomicU64, u64);
+
+/// A 64-bit word in a region of the run, for targets without 64-bit atomics.
+#[cfg(not(target_has_atomic = "64"))]
+pub(crate) struct Locked64(*mut u64);
+
+#[cfg(not(target_has_atomic = "64"))]
+static LOCK64: AtomicU32 = AtomicU32::new(0);
+
+#[cfg(not(target_has_atomic = "64"))]
+impl AtomicOps for Locked64 {
+    fn rmw(&self, op: i32, src: u64, r0: u64) -> u64 {
+        use crate::isa::opcode::*;
+        while LOCK64
+            .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            core::hint::spin_loop();
+        }
+        // SAFETY: the pointer is an aligned word inside a writable region of the run (checked
+        // or proved in `Access::atomic64`), live for the run; every BPF 64-bit atomic holds
+        // LOCK64 while it reads and writes, so this read-modify-write is not torn by another.
+        let old = unsafe { self.0.read() };
+        let new = match op & !ATOMIC_FETCH {
+            ATOMIC_ADD => old.wrapping_add(src),
+            ATOMIC_OR => old | src,
+            ATOMIC_AND => old & src,
+            ATOMIC_XOR => old ^ src,
+            0xe0 => src,
+            _ if old == r0 => src,
+            _ => old,
+        };
+        // SAFETY: as for the read above.
+        unsafe { self.0.write(new) };
+        LOCK64.store(0, Ordering::Release);
+        old
+    }
+}
