@@ -31,3 +31,7 @@ pub use env::{ProgramType, Stack, Trap};
 mod verified;
 
 pub use verified::VerifiedProgram;
+
+pub mod maps;
+
+pub use maps::{Map, MapError};
