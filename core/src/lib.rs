@@ -34,4 +34,7 @@ pub use verified::VerifiedProgram;
 
 pub mod maps;
 
-pub use maps::{Map, MapError};
+pub use maps::{
+    ArrayMap, DevMap, HashMap, LpmTrie, LruHashMap, Map, MapError, PerCpuArray, ProgArray,
+    QueueMap, RingBuf, StackMap,
+};

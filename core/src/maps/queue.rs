@@ -29,7 +29,7 @@ impl<const V: usize, const N: usize> Ring<V, N> {
 }
 
 /// A bounded queue (`LIFO = false`) or stack (`LIFO = true`) of up to `N` values of `V` bytes.
-/// Use the aliases [`Queue`] and [`Stack`].
+/// Use the aliases [`QueueMap`] and [`StackMap`].
 ///
 /// As in Linux, pushing to a full one fails with [`MapError::TooBig`] unless the flag is
 /// [`BPF_EXIST`], which first drops the oldest element.
@@ -38,9 +38,9 @@ pub struct QueueStack<const V: usize, const N: usize, const LIFO: bool> {
 }
 
 /// A bounded FIFO queue, `BPF_MAP_TYPE_QUEUE`.
-pub type Queue<const V: usize, const N: usize> = QueueStack<V, N, false>;
+pub type QueueMap<const V: usize, const N: usize> = QueueStack<V, N, false>;
 /// A bounded LIFO stack, `BPF_MAP_TYPE_STACK`.
-pub type Stack<const V: usize, const N: usize> = QueueStack<V, N, true>;
+pub type StackMap<const V: usize, const N: usize> = QueueStack<V, N, true>;
 
 impl<const V: usize, const N: usize, const LIFO: bool> QueueStack<V, N, LIFO> {
     /// Bytes of storage of one map.
@@ -97,7 +97,7 @@ impl<const V: usize, const N: usize, const LIFO: bool> Default for QueueStack<V,
 
 impl<const V: usize, const N: usize, const LIFO: bool> core::fmt::Debug for QueueStack<V, N, LIFO> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct(if LIFO { "Stack" } else { "Queue" })
+        f.debug_struct(if LIFO { "StackMap" } else { "QueueMap" })
             .field("value_size", &V)
             .field("max_entries", &N)
             .finish()
@@ -172,7 +172,7 @@ mod tests {
 
     #[test]
     fn linux_errors() {
-        let q = Queue::<2, 2>::new();
+        let q = QueueMap::<2, 2>::new();
         let mut out = [0; 2];
         assert_eq!(q.pop(&mut out), Err(MapError::NotFound));
         assert_eq!(q.peek(&mut out), Err(MapError::NotFound));
@@ -189,7 +189,7 @@ mod tests {
         assert_eq!(q.delete(&[]), Err(MapError::Invalid));
         assert_eq!(q.def().map_type, MapType::Queue);
 
-        let s = Stack::<2, 2>::new();
+        let s = StackMap::<2, 2>::new();
         s.push(&[1, 1], 0).unwrap();
         s.push(&[2, 2], 0).unwrap();
         s.push(&[3, 3], BPF_EXIST).unwrap();
