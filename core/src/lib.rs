@@ -37,3 +37,10 @@ mod verified;
 
 pub use interp::{Context, Interpreter, NoPlatform, SkBuff, XdpBuff};
 pub use verified::VerifiedProgram;
+
+pub mod maps;
+
+pub use maps::{
+    ArrayMap, DevMap, HashMap, LpmTrie, LruHashMap, Map, MapError, PerCpuArray, ProgArray,
+    QueueMap, RingBuf, StackMap,
+};
