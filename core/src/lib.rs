@@ -22,6 +22,7 @@ extern crate std;
 
 pub mod asm;
 pub mod env;
+pub mod helpers;
 pub mod interp;
 pub mod isa;
 

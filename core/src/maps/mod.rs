@@ -86,6 +86,7 @@ mod percpu;
 mod prog_array;
 mod queue;
 mod ringbuf;
+mod table;
 mod word;
 
 #[cfg(test)]
@@ -103,6 +104,7 @@ pub use percpu::PerCpuArray;
 pub use prog_array::ProgArray;
 pub use queue::{QueueMap, QueueStack, StackMap};
 pub use ringbuf::{Consumed, RingBuf, RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RINGBUF_HDR_SIZE};
+pub use table::MapTable;
 pub use word::{value_words, Word};
 
 /// Update flag: create a new element or update an existing one.
