@@ -69,7 +69,10 @@ pub fn parse(text: &str) -> Result<DataFile, DataError> {
             } else if header.contains("error") {
                 Section::Error
             } else {
-                return Err(DataError(format!("unknown section header '{}'", line.trim())));
+                return Err(DataError(format!(
+                    "unknown section header '{}'",
+                    line.trim()
+                )));
             };
             section = Some(s);
             bodies.push((s, Vec::new()));
@@ -102,7 +105,9 @@ pub fn parse(text: &str) -> Result<DataFile, DataError> {
                 file.expect = Some(Expect::Result(parse_number(last)?));
             }
             Section::Error => {
-                file.expect = Some(Expect::Error(body.last().copied().unwrap_or("").to_string()))
+                file.expect = Some(Expect::Error(
+                    body.last().copied().unwrap_or("").to_string(),
+                ))
             }
             Section::Ignored => {}
         }
@@ -116,7 +121,8 @@ fn parse_raw(lines: &[&str]) -> Result<Vec<Insn>, DataError> {
     let mut out = Vec::new();
     for line in lines {
         let toks: Vec<&str> = line.split_whitespace().collect();
-        let bytes_line = toks.len() == 8 && toks.iter().all(|t| t.len() == 2 && !t.starts_with("0x"));
+        let bytes_line =
+            toks.len() == 8 && toks.iter().all(|t| t.len() == 2 && !t.starts_with("0x"));
         if bytes_line {
             let mut b = [0u8; 8];
             for (slot, t) in b.iter_mut().zip(&toks) {
@@ -139,7 +145,9 @@ fn parse_number(t: &str) -> Result<u64, DataError> {
     if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
         u64::from_str_radix(hex, 16).map_err(|_| bad())
     } else if let Some(neg) = t.strip_prefix('-') {
-        neg.parse::<u64>().map(|v| v.wrapping_neg()).map_err(|_| bad())
+        neg.parse::<u64>()
+            .map(|v| v.wrapping_neg())
+            .map_err(|_| bad())
     } else {
         t.parse::<u64>().map_err(|_| bad())
     }

@@ -1,7 +1,6 @@
 //! Engines behind one trait, so that every test vector runs on each of them.
 
 use nanobpf_core::asm::AsmError;
-use nanobpf_core::env::{ArgKind, Helper, HelperEnv, HelperProto, HelperTable, RetKind};
 use nanobpf_core::{Context, DecodeError, Insn, Interpreter, NoPlatform, Program, Stack, Trap};
 
 /// Why a program did not produce a value.
@@ -37,19 +36,6 @@ pub trait Engine {
     fn execute(&mut self, insns: &mut [Insn], mem: &mut [u8]) -> Result<u64, Rejection>;
 }
 
-fn ktime_get_ns(env: &mut HelperEnv<'_>, _: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
-    env.platform.ktime_ns()
-}
-
-/// The helpers the conformance programs may call: `call 5` is `bpf_ktime_get_ns` in Linux's
-/// numbering, and `call_unwind_fail.data` only needs it to return.
-pub static CONFORMANCE_HELPERS: [Helper; 1] = [Helper {
-    id: 5,
-    name: "ktime_get_ns",
-    proto: HelperProto::new([ArgKind::None; 5], RetKind::Integer),
-    func: ktime_get_ns,
-}];
-
 /// The interpreter engine.
 #[derive(Debug, Default)]
 pub struct InterpEngine {
@@ -63,7 +49,9 @@ impl Engine for InterpEngine {
 
     fn execute(&mut self, insns: &mut [Insn], mem: &mut [u8]) -> Result<u64, Rejection> {
         let program = Program::new(insns).map_err(Rejection::Decode)?;
-        let vm = Interpreter::new(HelperTable::new(&CONFORMANCE_HELPERS), &NoPlatform);
+        // The standard helpers: `call 5` in the suite is `bpf_ktime_get_ns` in Linux's
+        // numbering, and `call_unwind_fail.data` only needs it to return.
+        let vm = Interpreter::new(nanobpf_core::helpers::standard(), &NoPlatform);
         vm.run_checked(&program, &mut Context::Memory(mem), &mut self.stack)
             .map_err(Rejection::Trap)
     }

@@ -67,7 +67,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Disasm { input } => {
             let bytes = read(&input)?;
             if bytes.len() % Insn::SIZE != 0 {
-                return Err(format!("{}: length is not a multiple of 8", input.display()));
+                return Err(format!(
+                    "{}: length is not a multiple of 8",
+                    input.display()
+                ));
             }
             let insns: Vec<Insn> = bytes
                 .chunks_exact(Insn::SIZE)

@@ -9,13 +9,16 @@ use std::path::PathBuf;
 const ENGINES: &[&str] = &["interp"];
 
 fn suite() -> PathBuf {
-    let shared = conformance::shared_dir()
-        .expect("shared data not found: expected ../shared beside the repository or NANOBPF_SHARED");
+    let shared = conformance::shared_dir().expect(
+        "shared data not found: expected ../shared beside the repository or NANOBPF_SHARED",
+    );
     shared.join("conformance/bpf_conformance")
 }
 
 fn engines() -> impl Iterator<Item = Box<dyn Engine>> {
-    ENGINES.iter().map(|n| engine::by_name(n).expect("known engine"))
+    ENGINES
+        .iter()
+        .map(|n| engine::by_name(n).expect("known engine"))
 }
 
 #[test]
@@ -40,7 +43,12 @@ fn unused_field_files_are_rejected_at_decode() {
     let files: Vec<_> = conformance::data_files(&dir)
         .unwrap()
         .into_iter()
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("unused-"))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("unused-")
+        })
         .collect();
     assert_eq!(files.len(), 45);
     for mut engine in engines() {
@@ -80,7 +88,10 @@ fn other_negative_files_fail_to_assemble_or_are_rejected() {
                 // Deliberately wrong expectation: the program runs, and the harness must report
                 // the mismatch.
                 assert!(!rejected);
-                assert!(matches!(conformance::run_text(engine.as_mut(), &text), Outcome::Fail(_)));
+                assert!(matches!(
+                    conformance::run_text(engine.as_mut(), &text),
+                    Outcome::Fail(_)
+                ));
             } else {
                 assert!(rejected, "{}: {name} was accepted", engine.name());
             }

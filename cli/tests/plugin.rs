@@ -23,9 +23,17 @@ fn plugin(mem: &[u8], program: &[u8], opts: &[&str]) -> (bool, String) {
         .spawn()
         .expect("plugin starts");
     let line = format!("{}\n", hex(program));
-    child.stdin.take().unwrap().write_all(line.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(line.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 #[test]
@@ -59,6 +67,10 @@ fn plugin_rejects_with_a_reason_and_nonzero_status() {
     let (ok, out) = plugin(&[], &[0x95, 0, 0], &[]);
     assert!(!ok);
     assert!(out.contains("multiple of 8"), "{out}");
-    let (ok, _) = plugin(&[], &[0xb7, 0, 0, 0, 0x2a, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0], &["--elf"]);
+    let (ok, _) = plugin(
+        &[],
+        &[0xb7, 0, 0, 0, 0x2a, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0],
+        &["--elf"],
+    );
     assert!(!ok);
 }

@@ -22,6 +22,7 @@ extern crate std;
 
 pub mod asm;
 pub mod env;
+pub mod helpers;
 pub mod interp;
 pub mod isa;
 
@@ -37,3 +38,10 @@ mod verified;
 
 pub use interp::{Context, Interpreter, NoPlatform, SkBuff, XdpBuff};
 pub use verified::VerifiedProgram;
+
+pub mod maps;
+
+pub use maps::{
+    ArrayMap, DevMap, HashMap, LpmTrie, LruHashMap, Map, MapError, PerCpuArray, ProgArray,
+    QueueMap, RingBuf, StackMap,
+};

@@ -5,7 +5,7 @@
 use super::alu;
 use super::mem::{packet_load, Access, AtomicOps, Region};
 use super::Interpreter;
-use crate::env::{HelperEnv, Trap, MAX_CALL_FRAMES, STACK_FRAME_SIZE};
+use crate::env::{HelperEnv, RunState, Trap, MAX_CALL_FRAMES, STACK_FRAME_SIZE};
 use crate::isa::opcode::*;
 use crate::isa::Insn;
 
@@ -18,6 +18,12 @@ pub(crate) struct Entry {
     /// The packet of legacy packet loads.
     pub packet: Region,
 }
+
+/// Linux's limit on chained tail calls.
+pub(crate) const MAX_TAIL_CALLS: u32 = 33;
+
+/// Linux's `BPF_FUNC_tail_call`.
+const TAIL_CALL: i32 = 12;
 
 /// A saved caller frame of a bpf-to-bpf call.
 #[derive(Clone, Copy, Default)]
@@ -33,9 +39,12 @@ impl Interpreter<'_> {
     pub(crate) fn exec<const CHECKED: bool, const METERED: bool>(
         &self,
         insns: &[Insn],
-        mem: &Access<CHECKED>,
+        mem: &Access<'_, CHECKED>,
         entry: &Entry,
+        state: &mut RunState,
     ) -> Result<u64, Trap> {
+        let mut insns = insns;
+        let mut tail_calls = 0u32;
         let mut reg = [0u64; 16];
         reg[1] = entry.r1;
         reg[2] = entry.r2;
@@ -177,7 +186,7 @@ impl Interpreter<'_> {
                 0x18 => {
                     let next = *insns.get(pc).ok_or(Trap::InvalidInstruction)?;
                     pc += 1;
-                    reg[d] = self.lddw(insn, next)?;
+                    reg[d] = self.lddw(insn, next).ok_or(Trap::UnresolvedMap)?;
                 }
                 0x20 | 0x28 | 0x30 | 0x40 | 0x48 | 0x50 => {
                     let base = if insn.opcode & BPF_IND != 0 {
@@ -233,8 +242,24 @@ impl Interpreter<'_> {
                     reg[10] = reg[10].wrapping_sub(STACK_FRAME_SIZE as u64);
                     pc = pc.wrapping_add(insn.imm as isize as usize);
                 }
-                0x85 => reg[0] = self.call_helper(insn.imm as u32, &reg, entry)?,
-                0x8d => reg[0] = self.call_helper(reg[d] as u32, &reg, entry)?,
+                0x85 if insn.imm == TAIL_CALL => {
+                    reg[0] = self.call_helper(TAIL_CALL as u32, &reg, entry, mem, state)?;
+                    if let Some(next) = state.tail_call.take() {
+                        // Linux: a tail call replaces the running program, keeps the stack and
+                        // the context, and fails (falls through) past the chain limit.
+                        let target = self.programs.get(next as usize);
+                        if let (Some(p), true, 0) = (target, tail_calls < MAX_TAIL_CALLS, depth) {
+                            tail_calls += 1;
+                            insns = p.insns();
+                            pc = 0;
+                            reg[1] = entry.r1;
+                        } else {
+                            reg[0] = (-7i64) as u64; // E2BIG
+                        }
+                    }
+                }
+                0x85 => reg[0] = self.call_helper(insn.imm as u32, &reg, entry, mem, state)?,
+                0x8d => reg[0] = self.call_helper(reg[d] as u32, &reg, entry, mem, state)?,
                 0x95 => {
                     if depth == 0 {
                         return Ok(reg[0]);
@@ -251,21 +276,38 @@ impl Interpreter<'_> {
     }
 
     #[inline(never)]
-    fn call_helper(&self, id: u32, reg: &[u64; 16], entry: &Entry) -> Result<u64, Trap> {
+    fn call_helper<const CHECKED: bool>(
+        &self,
+        id: u32,
+        reg: &[u64; 16],
+        entry: &Entry,
+        mem: &Access<'_, CHECKED>,
+        state: &mut RunState,
+    ) -> Result<u64, Trap> {
         let helper = self.helpers.get(id).ok_or(Trap::UnknownHelper)?;
         let mut env = HelperEnv {
             ctx: entry.r1,
             platform: self.platform,
+            maps: self.maps,
+            regions: mem.regions(),
+            state,
         };
         Ok((helper.func)(
             &mut env, reg[1], reg[2], reg[3], reg[4], reg[5],
         ))
     }
 
-    fn lddw(&self, insn: Insn, next: Insn) -> Result<u64, Trap> {
+    /// The value of an `lddw`: its immediate, a map handle, or the address of a map value
+    /// (global data lives in one-element array maps).
+    fn lddw(&self, insn: Insn, next: Insn) -> Option<u64> {
         match insn.src() {
-            LDDW_IMM => Ok((insn.imm as u32 as u64) | ((next.imm as u32 as u64) << 32)),
-            _ => Err(Trap::UnresolvedMap),
+            LDDW_IMM => Some((insn.imm as u32 as u64) | ((next.imm as u32 as u64) << 32)),
+            LDDW_MAP_FD | LDDW_MAP_IDX => self.maps.handle(insn.imm as u32),
+            _ => {
+                let map = self.maps.get(insn.imm as u32)?;
+                let value = map.lookup(&0u32.to_le_bytes())?;
+                Some((value.as_ptr() as usize as u64).wrapping_add(next.imm as u32 as u64))
+            }
         }
     }
 }

@@ -16,11 +16,12 @@
 
 #![allow(unsafe_code)]
 
-use crate::env::Trap;
+use crate::env::{Trap, XdpCtx};
+use crate::maps::MapTable;
 use crate::VerifiedProgram;
-use core::sync::atomic::{AtomicU32, Ordering};
 #[cfg(target_has_atomic = "64")]
 use core::sync::atomic::AtomicU64;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 /// A half-open address range `[start, end)`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -56,6 +57,8 @@ pub(crate) struct Regions {
     pub ctx_write: Region,
     /// The packet buffer or memory buffer: read and write.
     pub data: Region,
+    /// Whether `ctx` is an [`XdpCtx`] that XDP helpers may adjust within `data`.
+    pub xdp: bool,
 }
 
 impl Regions {
@@ -73,31 +76,45 @@ impl Regions {
 
 /// Permission to access memory during one run; see the module documentation.
 #[derive(Debug)]
-pub(crate) struct Access<const CHECKED: bool> {
+pub(crate) struct Access<'m, const CHECKED: bool> {
     regions: Regions,
+    maps: MapTable<'m>,
 }
 
-impl Access<true> {
-    /// Checked access over `regions`.
-    pub fn checked(regions: Regions) -> Self {
-        Access { regions }
+impl<'m> Access<'m, true> {
+    /// Checked access over `regions` and the values of `maps`.
+    pub fn checked(regions: Regions, maps: MapTable<'m>) -> Self {
+        Access { regions, maps }
     }
 }
 
-impl Access<false> {
+impl<'m> Access<'m, false> {
     /// Unchecked access for a verified program. `regions` must be the regions the interpreter
-    /// built for a context whose type and size match `program.prog_type()`; the interpreter
-    /// checks that before calling this.
-    pub fn for_verified(program: &VerifiedProgram<'_>, regions: Regions) -> Self {
+    /// built for a context whose type and size match `program.prog_type()`, and `maps` the
+    /// table the program's maps were verified against; the interpreter checks the context
+    /// before calling this.
+    pub fn for_verified(
+        program: &VerifiedProgram<'_>,
+        regions: Regions,
+        maps: MapTable<'m>,
+    ) -> Self {
         let _ = program;
-        Access { regions }
+        Access { regions, maps }
     }
 }
 
-impl<const CHECKED: bool> Access<CHECKED> {
+impl<const CHECKED: bool> Access<'_, CHECKED> {
+    /// The regions of the run.
+    pub fn regions(&self) -> &Regions {
+        &self.regions
+    }
+
     #[inline(always)]
     fn check(&self, addr: u64, len: u64, write: bool) -> Result<(), Trap> {
-        if (CHECKED || cfg!(feature = "extra-checks")) && !self.regions.allows(addr, len, write) {
+        if (CHECKED || cfg!(feature = "extra-checks"))
+            && !self.regions.allows(addr, len, write)
+            && !self.maps.contains_value(addr, len)
+        {
             return Err(Trap::OutOfBounds);
         }
         Ok(())
@@ -166,6 +183,60 @@ impl<const CHECKED: bool> Access<CHECKED> {
         }
         Ok(Locked64(addr as usize as *mut u64))
     }
+}
+
+/// The `len` bytes at `addr` for a helper, if the run may read them.
+pub(crate) fn helper_read<'a>(
+    regions: &'a Regions,
+    maps: &MapTable<'_>,
+    addr: u64,
+    len: u64,
+) -> Option<&'a [u8]> {
+    if len == 0 {
+        return Some(&[]);
+    }
+    if !regions.allows(addr, len, false) && !maps.contains_value(addr, len) {
+        return None;
+    }
+    // SAFETY: `[addr, addr + len)` was just checked to lie inside a region of this run or a map
+    // value, all of which outlive the helper call that holds the returned slice (its lifetime is
+    // tied to the run's regions). While the helper runs, the program is stopped; only another
+    // core's program may write the same map value, the data race BPF programs accept in Linux,
+    // on plain bytes.
+    Some(unsafe { core::slice::from_raw_parts(addr as usize as *const u8, len as usize) })
+}
+
+/// Copies `data` to `addr` for a helper, if the run may write there; returns whether it did.
+pub(crate) fn helper_write(regions: &Regions, maps: &MapTable<'_>, addr: u64, data: &[u8]) -> bool {
+    let len = data.len() as u64;
+    if len == 0 {
+        return true;
+    }
+    if !regions.allows(addr, len, true) && !maps.contains_value(addr, len) {
+        return false;
+    }
+    // SAFETY: the destination was just checked to be writable memory of this run or a map value,
+    // live for the run; `data` is a different borrow (helpers copy from their own buffers or from
+    // map storage reached by a checked read), and a byte copy needs no alignment.
+    unsafe { core::ptr::copy(data.as_ptr(), addr as usize as *mut u8, data.len()) };
+    true
+}
+
+/// Calls `f` on the XDP context of the run, if it has one at `ctx`.
+pub(crate) fn with_xdp_ctx<R>(
+    regions: &Regions,
+    ctx: u64,
+    f: impl FnOnce(&mut XdpCtx) -> R,
+) -> Option<R> {
+    if !regions.xdp || ctx != regions.ctx.start {
+        return None;
+    }
+    // SAFETY: when `regions.xdp` holds, `regions.ctx.start` is the address of the `XdpCtx` the
+    // interpreter made for this run on its own stack (see `Interpreter::with_context`), live for
+    // the run and only reached through raw pointers while the program runs; the program is
+    // stopped in a helper, so this is the only access to it while `f` runs.
+    let md = unsafe { &mut *(ctx as usize as *mut XdpCtx) };
+    Some(f(md))
 }
 
 /// A legacy packet load (`LD_ABS`/`LD_IND`): `N` bytes at `off` of `packet`, big-endian. `None`

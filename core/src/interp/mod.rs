@@ -14,14 +14,15 @@
 
 mod alu;
 mod exec;
-mod mem;
+pub(crate) mod mem;
 
 pub use alu::{
     bswap, sdiv32, sdiv64, sext, smod32, smod64, to_be, to_le, udiv32, udiv64, umod32, umod64,
 };
 
-use crate::env::{HelperTable, Platform, ProgramType, SkBuffCtx, Stack, Trap, XdpCtx};
+use crate::env::{HelperTable, Platform, ProgramType, RunState, SkBuffCtx, Stack, Trap, XdpCtx};
 use crate::isa::Program;
+use crate::maps::MapTable;
 use crate::VerifiedProgram;
 use exec::Entry;
 use mem::{Access, Region, Regions};
@@ -40,6 +41,22 @@ pub struct XdpBuff<'c> {
     pub ingress_ifindex: u32,
     /// Receive queue the frame arrived on.
     pub rx_queue_index: u32,
+    /// After a run that returned `XDP_REDIRECT`: the interface `redirect_map` chose.
+    pub redirect: Option<u32>,
+}
+
+impl<'c> XdpBuff<'c> {
+    /// A frame of `len` bytes at offset `headroom` of `buf`, from interface 0, queue 0.
+    pub fn new(buf: &'c mut [u8], headroom: usize, len: usize) -> Self {
+        XdpBuff {
+            buf,
+            data: headroom,
+            data_end: headroom.saturating_add(len),
+            ingress_ifindex: 0,
+            rx_queue_index: 0,
+            redirect: None,
+        }
+    }
 }
 
 /// A packet as a socket filter sees it.
@@ -68,12 +85,15 @@ pub struct NoPlatform;
 
 impl Platform for NoPlatform {}
 
-/// The interpreter: a helper table, the platform services, and an optional instruction budget.
-/// Cheap to build and `Copy`; one can serve many runs on many cores.
+/// The interpreter: a helper table, the platform services, the map table, the programs that
+/// tail calls may reach, and an optional instruction budget. Cheap to build and `Copy`; one can
+/// serve many runs on many cores.
 #[derive(Clone, Copy, Debug)]
 pub struct Interpreter<'e> {
     helpers: HelperTable<'e>,
     platform: &'e dyn Platform,
+    maps: MapTable<'e>,
+    programs: &'e [VerifiedProgram<'e>],
     budget: Option<u64>,
 }
 
@@ -83,8 +103,24 @@ impl<'e> Interpreter<'e> {
         Interpreter {
             helpers,
             platform,
+            maps: MapTable::EMPTY,
+            programs: &[],
             budget: None,
         }
+    }
+
+    /// Sets the map table that `lddw` map references and map helpers resolve against; it must
+    /// be the table the programs were verified with.
+    pub const fn with_maps(mut self, maps: MapTable<'e>) -> Self {
+        self.maps = maps;
+        self
+    }
+
+    /// Sets the programs that `bpf_tail_call` may jump to: a program array's values index
+    /// this slice. They must be verified for the same program type and maps.
+    pub const fn with_programs(mut self, programs: &'e [VerifiedProgram<'e>]) -> Self {
+        self.programs = programs;
+        self
     }
 
     /// Sets the instruction budget: a run that would execute more than `budget` instructions
@@ -115,9 +151,9 @@ impl<'e> Interpreter<'e> {
         if !matches {
             return Err(Trap::WrongContext);
         }
-        self.with_context(ctx, stack, |entry, regions| {
-            let mem = Access::for_verified(program, regions);
-            self.dispatch(program.insns(), &mem, entry)
+        self.with_context(ctx, stack, |entry, regions, state| {
+            let mem = Access::for_verified(program, regions, self.maps);
+            self.dispatch(program.insns(), &mem, entry, state)
         })
     }
 
@@ -133,21 +169,23 @@ impl<'e> Interpreter<'e> {
         ctx: &mut Context<'_>,
         stack: &mut Stack,
     ) -> Result<u64, Trap> {
-        self.with_context(ctx, stack, |entry, regions| {
-            self.dispatch(program.insns(), &Access::checked(regions), entry)
+        self.with_context(ctx, stack, |entry, regions, state| {
+            let mem = Access::checked(regions, self.maps);
+            self.dispatch(program.insns(), &mem, entry, state)
         })
     }
 
     fn dispatch<const CHECKED: bool>(
         &self,
         insns: &[crate::Insn],
-        mem: &Access<CHECKED>,
+        mem: &Access<'_, CHECKED>,
         entry: &Entry,
+        state: &mut RunState,
     ) -> Result<u64, Trap> {
         if self.budget.is_some() {
-            self.exec::<CHECKED, true>(insns, mem, entry)
+            self.exec::<CHECKED, true>(insns, mem, entry, state)
         } else {
-            self.exec::<CHECKED, false>(insns, mem, entry)
+            self.exec::<CHECKED, false>(insns, mem, entry, state)
         }
     }
 
@@ -157,8 +195,9 @@ impl<'e> Interpreter<'e> {
         &self,
         ctx: &mut Context<'_>,
         stack: &mut Stack,
-        f: impl FnOnce(&Entry, Regions) -> R,
+        f: impl FnOnce(&Entry, Regions, &mut RunState) -> R,
     ) -> R {
+        let mut state = RunState::default();
         let stack_region = Region::of(&stack.0);
         let mut regions = Regions {
             stack: stack_region,
@@ -173,7 +212,7 @@ impl<'e> Interpreter<'e> {
                     stack_top: stack_region.end,
                     packet: regions.data,
                 };
-                f(&entry, regions)
+                f(&entry, regions, &mut state)
             }
             Context::Xdp(x) => {
                 regions.data = Region::of(x.buf);
@@ -194,6 +233,7 @@ impl<'e> Interpreter<'e> {
                     start: md_addr,
                     end: md_addr + core::mem::size_of::<XdpCtx>() as u64,
                 };
+                regions.xdp = true;
                 let entry = Entry {
                     r1: md_addr,
                     r2: 0,
@@ -203,9 +243,10 @@ impl<'e> Interpreter<'e> {
                         end: md.data_end,
                     },
                 };
-                let r = f(&entry, regions);
+                let r = f(&entry, regions, &mut state);
                 x.data = (md.data - base) as usize;
                 x.data_end = (md.data_end - base) as usize;
+                x.redirect = state.redirect;
                 r
             }
             Context::SocketFilter(skb) => {
@@ -233,7 +274,7 @@ impl<'e> Interpreter<'e> {
                     stack_top: stack_region.end,
                     packet: regions.data,
                 };
-                let r = f(&entry, regions);
+                let r = f(&entry, regions, &mut state);
                 skb.fields = sk.fields;
                 r
             }

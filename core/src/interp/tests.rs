@@ -167,6 +167,7 @@ fn xdp_context_reads_packet_pointers() {
         data_end: 124,
         ingress_ifindex: 3,
         rx_queue_index: 0,
+        redirect: None,
     });
     assert_eq!(
         vm().run_checked(&program, &mut ctx, &mut Stack::new()),
