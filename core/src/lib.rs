@@ -34,9 +34,11 @@ pub use asm::{
 };
 pub use env::{ProgramType, Stack, Trap};
 
+mod runtime;
 mod verified;
 
-pub use interp::{Context, Interpreter, NoPlatform, SkBuff, XdpBuff};
+pub use interp::Interpreter;
+pub use runtime::{Context, NoPlatform, Run, Runtime, SkBuff, XdpBuff};
 pub use verified::VerifiedProgram;
 
 pub mod maps;
