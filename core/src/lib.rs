@@ -31,3 +31,10 @@ pub use env::{ProgramType, Stack, Trap};
 mod verified;
 
 pub use verified::VerifiedProgram;
+
+pub mod verifier;
+
+pub use verifier::{
+    verify, verify_with_log, DefaultWorkspace, TooComplexReason, VerifierWorkspace, VerifyEnv,
+    VerifyError, VerifyErrorKind,
+};
