@@ -1,6 +1,101 @@
 //! `nanobpf`: the host tool.
 
-fn main() {
-    let groups = nanobpf_core::supported_groups();
-    println!("nanobpf {} ({groups:?})", env!("CARGO_PKG_VERSION"));
+use clap::{Parser, Subcommand};
+use nanobpf_cli::{conformance, engine};
+use nanobpf_core::asm::{assemble, Disasm};
+use nanobpf_core::Insn;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "nanobpf", version, about = "nanobpf host tool")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Assemble a text program into raw little-endian slots.
+    Asm {
+        /// Assembly source.
+        input: PathBuf,
+        /// Output file of raw slots.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Disassemble raw slots.
+    Disasm {
+        /// File of raw little-endian slots.
+        input: PathBuf,
+    },
+    /// Run every `.data` test vector of a directory; the last line is `N passed, M failed`.
+    Conformance {
+        /// Directory of `.data` files.
+        dir: PathBuf,
+        /// Engine to run them on.
+        #[arg(long, default_value = "interp")]
+        engine: String,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(msg) => {
+            eprintln!("nanobpf: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn read(path: &PathBuf) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::Asm { input, output } => {
+            let src = String::from_utf8(read(&input)?)
+                .map_err(|_| format!("{}: not UTF-8", input.display()))?;
+            let mut buf = vec![Insn::default(); src.lines().count() * 2 + 2];
+            let n = assemble(&src, &mut buf).map_err(|e| format!("{}:{e}", input.display()))?;
+            let bytes: Vec<u8> = buf[..n].iter().flat_map(|i| i.to_bytes()).collect();
+            std::fs::write(&output, bytes).map_err(|e| format!("{}: {e}", output.display()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Disasm { input } => {
+            let bytes = read(&input)?;
+            if bytes.len() % Insn::SIZE != 0 {
+                return Err(format!(
+                    "{}: length is not a multiple of 8",
+                    input.display()
+                ));
+            }
+            let insns: Vec<Insn> = bytes
+                .chunks_exact(Insn::SIZE)
+                .map(|c| Insn::from_bytes(c.try_into().unwrap_or_default()))
+                .collect();
+            print!("{}", Disasm::new(&insns));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Conformance { dir, engine } => {
+            let mut engine = engine::by_name(&engine)?;
+            let results = conformance::run_dir(engine.as_mut(), &dir)
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
+            let mut failed = 0;
+            for (name, outcome) in &results {
+                if let conformance::Outcome::Fail(why) = outcome {
+                    println!("FAIL {name}: {why}");
+                    failed += 1;
+                }
+            }
+            println!("{} passed, {failed} failed", results.len() - failed);
+            Ok(if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
 }

@@ -20,17 +20,33 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+pub mod asm;
+pub mod env;
+pub mod helpers;
+pub mod interp;
 pub mod isa;
 
 pub use isa::{supported_groups, DecodeError, DecodeErrorKind, Field, Groups, Insn, Program, Reg};
 
-pub mod env;
-
+pub use asm::{
+    assemble, assemble_with, disassemble_insn, insn_len, AsmError, AsmErrorKind, Disasm, Labels,
+    MAX_LABELS,
+};
 pub use env::{ProgramType, Stack, Trap};
 
+mod runtime;
 mod verified;
 
+pub use interp::Interpreter;
+pub use runtime::{Context, NoPlatform, Run, Runtime, SkBuff, XdpBuff};
 pub use verified::VerifiedProgram;
+
+pub mod maps;
+
+pub use maps::{
+    ArrayMap, DevMap, HashMap, LpmTrie, LruHashMap, Map, MapError, PerCpuArray, ProgArray,
+    QueueMap, RingBuf, StackMap,
+};
 
 pub mod verifier;
 

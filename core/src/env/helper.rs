@@ -1,5 +1,8 @@
 //! Helper functions: Linux-numbered, each with a prototype the verifier checks calls against.
 
+use crate::interp::mem::Regions;
+use crate::maps::{Map, MapTable};
+
 /// What a helper argument must be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ArgKind {
@@ -52,14 +55,51 @@ impl HelperProto {
     }
 }
 
-/// The services a helper may use while a program runs: the embedder's clock, random source,
-/// core id and trace sink. Extended by the maps and helpers that need per-run state.
+/// What a helper may use while a program runs: the context, the embedder's services, the maps,
+/// and checked access to the memory of the run.
 #[derive(Debug)]
 pub struct HelperEnv<'r> {
     /// The context pointer the run started with (r1 at entry).
     pub ctx: u64,
     /// Embedder services.
     pub platform: &'r dyn Platform,
+    pub(crate) maps: MapTable<'r>,
+    pub(crate) regions: &'r Regions,
+    pub(crate) state: &'r mut RunState,
+}
+
+/// Per-run state that helpers change and the caller reads after the run.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct RunState {
+    /// The interface a successful `redirect_map` chose.
+    pub redirect: Option<u32>,
+    /// The program a successful `tail_call` chose (index into the interpreter's program table).
+    pub tail_call: Option<u32>,
+}
+
+impl<'r> HelperEnv<'r> {
+    /// The `len` bytes at `addr`, if they lie inside memory this run may read (its stack, its
+    /// packet or buffer, its context, or a value of one of its maps). Always checked, whatever
+    /// the verifier proved, so a helper is safe even when its prototype is too lax.
+    pub fn read(&self, addr: u64, len: u64) -> Option<&[u8]> {
+        crate::interp::mem::helper_read(self.regions, &self.maps, addr, len)
+    }
+
+    /// Copies `data` to `addr` if the bytes lie inside memory this run may write; returns
+    /// whether it did.
+    pub fn write(&self, addr: u64, data: &[u8]) -> bool {
+        crate::interp::mem::helper_write(self.regions, &self.maps, addr, data)
+    }
+
+    /// The map a program passed as a map pointer.
+    pub fn map(&self, handle: u64) -> Option<&'r dyn Map> {
+        self.maps.from_handle(handle)
+    }
+
+    /// The core this run executes on.
+    pub fn cpu(&self) -> u32 {
+        self.platform.cpu_id()
+    }
 }
 
 /// The embedder's services for helpers. Every method has a harmless default.

@@ -9,6 +9,7 @@ mod map;
 mod trap;
 
 pub use context::{ContextLayout, CtxField, CtxFieldKind, ProgramType, SkBuffCtx, XdpCtx};
+pub(crate) use helper::RunState;
 pub use helper::{
     ArgKind, Helper, HelperEnv, HelperFn, HelperProto, HelperTable, Platform, RetKind,
 };

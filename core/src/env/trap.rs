@@ -23,6 +23,10 @@ pub enum Trap {
     HelperFailed = 6,
     /// A misaligned access where the engine requires alignment (atomics).
     Misaligned = 7,
+    /// The context given to a run does not match the program type it was verified for.
+    WrongContext = 8,
+    /// An `lddw` that names a map, run without a map table that resolves it.
+    UnresolvedMap = 9,
 }
 
 impl core::fmt::Display for Trap {
@@ -35,6 +39,8 @@ impl core::fmt::Display for Trap {
             Trap::InvalidInstruction => "invalid instruction",
             Trap::HelperFailed => "helper failed",
             Trap::Misaligned => "misaligned atomic access",
+            Trap::WrongContext => "context does not match the program type",
+            Trap::UnresolvedMap => "unresolved map reference",
         })
     }
 }

@@ -326,7 +326,7 @@ fn check_insn(insn: Insn) -> Result<(), DecodeErrorKind> {
                     };
                     if !off_ok {
                         // A non-zero offset on an operation that takes none is a reserved field.
-                        let plain = !(matches!(op, BPF_DIV | BPF_MOD) || (op == BPF_MOV && x));
+                        let plain = !(matches!(op, BPF_DIV | BPF_MOD) || op == BPF_MOV && x);
                         return Err(if plain {
                             DecodeErrorKind::ReservedNonZero(Field::Offset)
                         } else {

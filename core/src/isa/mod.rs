@@ -11,3 +11,6 @@ pub use decode::{
 };
 pub use groups::{supported_groups, Groups};
 pub use insn::{Insn, Reg};
+
+#[cfg(test)]
+mod tests;

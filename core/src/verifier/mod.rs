@@ -90,6 +90,8 @@ mod workspace;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_conformance;
 
 pub use error::{LeakTarget, TooComplexReason, VerifyError, VerifyErrorKind};
 pub use workspace::VerifierWorkspace;

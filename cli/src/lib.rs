@@ -1,0 +1,6 @@
+//! The library half of the `nanobpf` host tool: the conformance `.data` reader, the engines
+//! behind one trait, and the harness that runs test vectors over every engine.
+
+pub mod conformance;
+pub mod data;
+pub mod engine;

@@ -1,0 +1,148 @@
+//! Map helpers, `tail_call` and `ringbuf_output`.
+
+use super::{args, EINVAL};
+use crate::env::{ArgKind as A, Helper, HelperEnv, HelperProto, RetKind};
+use crate::maps::{Map, MapError};
+
+fn errno(r: Result<(), MapError>) -> u64 {
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.errno() as u64,
+    }
+}
+
+/// The map of `handle` and the key at `key`, read at the map's key size.
+fn map_and_key<'e>(
+    env: &'e HelperEnv<'_>,
+    handle: u64,
+    key: u64,
+) -> Option<(&'e dyn Map, &'e [u8])> {
+    let map = env.map(handle)?;
+    let key = env.read(key, map.def().key_size as u64)?;
+    Some((map, key))
+}
+
+fn map_lookup_elem(env: &mut HelperEnv<'_>, map: u64, key: u64, _: u64, _: u64, _: u64) -> u64 {
+    let cpu = env.cpu();
+    map_and_key(env, map, key)
+        .and_then(|(m, k)| m.lookup_cpu(k, cpu))
+        .map_or(0, |v| v.as_ptr() as usize as u64)
+}
+
+fn map_update_elem(
+    env: &mut HelperEnv<'_>,
+    map: u64,
+    key: u64,
+    value: u64,
+    flags: u64,
+    _: u64,
+) -> u64 {
+    let cpu = env.cpu();
+    let Some((m, k)) = map_and_key(env, map, key) else {
+        return EINVAL;
+    };
+    let Some(v) = env.read(value, m.def().value_size as u64) else {
+        return EINVAL;
+    };
+    errno(m.update_cpu(k, v, flags, cpu))
+}
+
+fn map_delete_elem(env: &mut HelperEnv<'_>, map: u64, key: u64, _: u64, _: u64, _: u64) -> u64 {
+    match map_and_key(env, map, key) {
+        Some((m, k)) => errno(m.delete(k)),
+        None => EINVAL,
+    }
+}
+
+fn tail_call(env: &mut HelperEnv<'_>, _ctx: u64, map: u64, index: u64, _: u64, _: u64) -> u64 {
+    let target = env.map(map).and_then(|m| m.prog_at(index as u32));
+    match target {
+        Some(prog) => {
+            env.state.tail_call = Some(prog);
+            0
+        }
+        None => (-2i64) as u64, // ENOENT: the program falls through
+    }
+}
+
+fn ringbuf_output(
+    env: &mut HelperEnv<'_>,
+    map: u64,
+    data: u64,
+    size: u64,
+    flags: u64,
+    _: u64,
+) -> u64 {
+    let (Some(m), Some(d)) = (env.map(map), env.read(data, size)) else {
+        return EINVAL;
+    };
+    errno(m.ringbuf_output(d, flags))
+}
+
+/// `bpf_map_lookup_elem` (1).
+pub const MAP_LOOKUP_ELEM: Helper = Helper {
+    id: 1,
+    name: "map_lookup_elem",
+    proto: HelperProto::new(
+        args([A::ConstMapPtr, A::PtrToMapKey, A::None, A::None, A::None]),
+        RetKind::MapValueOrNull,
+    ),
+    func: map_lookup_elem,
+};
+
+/// `bpf_map_update_elem` (2).
+pub const MAP_UPDATE_ELEM: Helper = Helper {
+    id: 2,
+    name: "map_update_elem",
+    proto: HelperProto::new(
+        args([
+            A::ConstMapPtr,
+            A::PtrToMapKey,
+            A::PtrToMapValue,
+            A::Scalar,
+            A::None,
+        ]),
+        RetKind::Integer,
+    ),
+    func: map_update_elem,
+};
+
+/// `bpf_map_delete_elem` (3).
+pub const MAP_DELETE_ELEM: Helper = Helper {
+    id: 3,
+    name: "map_delete_elem",
+    proto: HelperProto::new(
+        args([A::ConstMapPtr, A::PtrToMapKey, A::None, A::None, A::None]),
+        RetKind::Integer,
+    ),
+    func: map_delete_elem,
+};
+
+/// `bpf_tail_call` (12): on success the engine jumps to the program the program array names;
+/// on failure (no such entry, chain of 33 reached) the call returns and the program goes on.
+pub const TAIL_CALL: Helper = Helper {
+    id: 12,
+    name: "tail_call",
+    proto: HelperProto::new(
+        args([A::PtrToCtx, A::ConstMapPtr, A::Scalar, A::None, A::None]),
+        RetKind::Integer,
+    ),
+    func: tail_call,
+};
+
+/// `bpf_ringbuf_output` (130).
+pub const RINGBUF_OUTPUT: Helper = Helper {
+    id: 130,
+    name: "ringbuf_output",
+    proto: HelperProto::new(
+        args([
+            A::ConstMapPtr,
+            A::PtrToMem,
+            A::ConstSize,
+            A::Scalar,
+            A::None,
+        ]),
+        RetKind::Integer,
+    ),
+    func: ringbuf_output,
+};

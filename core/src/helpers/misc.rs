@@ -1,0 +1,111 @@
+//! Helpers that reach the platform: time, randomness, core id, tracing; and `csum_diff`.
+
+use super::{args, EINVAL};
+use crate::env::{ArgKind as A, Helper, HelperEnv, HelperProto, RetKind};
+
+fn ktime_get_ns(env: &mut HelperEnv<'_>, _: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+    env.platform.ktime_ns()
+}
+
+fn get_prandom_u32(env: &mut HelperEnv<'_>, _: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+    env.platform.prandom_u32() as u64
+}
+
+fn get_smp_processor_id(env: &mut HelperEnv<'_>, _: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+    env.platform.cpu_id() as u64
+}
+
+fn trace_printk(env: &mut HelperEnv<'_>, fmt: u64, size: u64, a: u64, b: u64, c: u64) -> u64 {
+    match env.read(fmt, size) {
+        Some(bytes) => {
+            // The format is a C string: stop at its terminator.
+            let text = bytes.split(|&b| b == 0).next().unwrap_or(bytes);
+            env.platform.trace(text, [a, b, c]);
+            size
+        }
+        None => EINVAL,
+    }
+}
+
+/// Adds `bytes` as native-endian 32-bit words (or their complements) to a 64-bit accumulator.
+fn add_words(mut acc: u64, bytes: &[u8], complement: bool) -> u64 {
+    for w in bytes.chunks_exact(4) {
+        let v = u32::from_ne_bytes([w[0], w[1], w[2], w[3]]);
+        acc += (if complement { !v } else { v }) as u64;
+    }
+    acc
+}
+
+fn csum_diff(
+    env: &mut HelperEnv<'_>,
+    from: u64,
+    from_size: u64,
+    to: u64,
+    to_size: u64,
+    seed: u64,
+) -> u64 {
+    if from_size % 4 != 0 || to_size % 4 != 0 {
+        return EINVAL;
+    }
+    let (Some(f), Some(t)) = (env.read(from, from_size), env.read(to, to_size)) else {
+        return EINVAL;
+    };
+    // Linux: csum_partial over (~from words, to words) seeded with `seed`, folded to 32 bits.
+    let mut acc = add_words(add_words(seed as u32 as u64, f, true), t, false);
+    while acc >> 32 != 0 {
+        acc = (acc & 0xffff_ffff) + (acc >> 32);
+    }
+    acc
+}
+
+/// `bpf_ktime_get_ns` (5).
+pub const KTIME_GET_NS: Helper = Helper {
+    id: 5,
+    name: "ktime_get_ns",
+    proto: HelperProto::new(args([A::None; 5]), RetKind::Integer),
+    func: ktime_get_ns,
+};
+
+/// `bpf_trace_printk` (6).
+pub const TRACE_PRINTK: Helper = Helper {
+    id: 6,
+    name: "trace_printk",
+    proto: HelperProto::new(
+        args([A::PtrToMem, A::ConstSize, A::Scalar, A::Scalar, A::Scalar]),
+        RetKind::Integer,
+    ),
+    func: trace_printk,
+};
+
+/// `bpf_get_prandom_u32` (7).
+pub const GET_PRANDOM_U32: Helper = Helper {
+    id: 7,
+    name: "get_prandom_u32",
+    proto: HelperProto::new(args([A::None; 5]), RetKind::Integer),
+    func: get_prandom_u32,
+};
+
+/// `bpf_get_smp_processor_id` (8).
+pub const GET_SMP_PROCESSOR_ID: Helper = Helper {
+    id: 8,
+    name: "get_smp_processor_id",
+    proto: HelperProto::new(args([A::None; 5]), RetKind::Integer),
+    func: get_smp_processor_id,
+};
+
+/// `bpf_csum_diff` (28).
+pub const CSUM_DIFF: Helper = Helper {
+    id: 28,
+    name: "csum_diff",
+    proto: HelperProto::new(
+        args([
+            A::PtrToMem,
+            A::ConstSizeOrZero,
+            A::PtrToMem,
+            A::ConstSizeOrZero,
+            A::Scalar,
+        ]),
+        RetKind::Integer,
+    ),
+    func: csum_diff,
+};

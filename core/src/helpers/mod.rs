@@ -1,0 +1,77 @@
+//! Linux-numbered helpers with their prototypes, ready to put in a [`HelperTable`].
+//!
+//! [`STANDARD`] holds every helper below; an embedder that wants fewer (or adds its own) builds
+//! its own static slice from the `Helper` constants here.
+//!
+//! | id | helper | prototype |
+//! |---|---|---|
+//! | 1 | `map_lookup_elem` | map, key → map value or null |
+//! | 2 | `map_update_elem` | map, key, value, flags → 0 or -errno |
+//! | 3 | `map_delete_elem` | map, key → 0 or -errno |
+//! | 5 | `ktime_get_ns` | → platform clock |
+//! | 6 | `trace_printk` | fmt, fmt size, 3 args → fmt size (to the platform's trace sink) |
+//! | 7 | `get_prandom_u32` | → platform random |
+//! | 8 | `get_smp_processor_id` | → platform core id |
+//! | 12 | `tail_call` | ctx, program array, index → falls through on failure |
+//! | 28 | `csum_diff` | from, from size, to, to size, seed → 32-bit partial checksum |
+//! | 44 | `xdp_adjust_head` | ctx, delta → 0 or -EINVAL |
+//! | 51 | `redirect_map` | device map, key, flags → `XDP_REDIRECT` or the fallback in flags |
+//! | 54 | `xdp_adjust_meta` | ctx, delta → 0 or -EINVAL |
+//! | 65 | `xdp_adjust_tail` | ctx, delta → 0 or -EINVAL |
+//! | 130 | `ringbuf_output` | ring buffer, data, size, flags → 0 or -errno |
+
+mod map;
+mod misc;
+mod xdp;
+
+use crate::env::{ArgKind, Helper, HelperTable, RetKind};
+
+pub use map::{MAP_DELETE_ELEM, MAP_LOOKUP_ELEM, MAP_UPDATE_ELEM, RINGBUF_OUTPUT, TAIL_CALL};
+pub use misc::{CSUM_DIFF, GET_PRANDOM_U32, GET_SMP_PROCESSOR_ID, KTIME_GET_NS, TRACE_PRINTK};
+pub use xdp::{REDIRECT_MAP, XDP_ADJUST_HEAD, XDP_ADJUST_META, XDP_ADJUST_TAIL};
+
+/// Linux's `EINVAL`, negated as helpers return it.
+pub(crate) const EINVAL: u64 = (-22i64) as u64;
+
+/// Shorthand for prototypes.
+pub(crate) const fn args(a: [ArgKind; 5]) -> [ArgKind; 5] {
+    a
+}
+
+/// Every helper of this module, in id order.
+pub static STANDARD: [Helper; 14] = [
+    MAP_LOOKUP_ELEM,
+    MAP_UPDATE_ELEM,
+    MAP_DELETE_ELEM,
+    KTIME_GET_NS,
+    TRACE_PRINTK,
+    GET_PRANDOM_U32,
+    GET_SMP_PROCESSOR_ID,
+    TAIL_CALL,
+    CSUM_DIFF,
+    XDP_ADJUST_HEAD,
+    REDIRECT_MAP,
+    XDP_ADJUST_META,
+    XDP_ADJUST_TAIL,
+    RINGBUF_OUTPUT,
+];
+
+/// [`STANDARD`] as a table.
+pub const fn standard() -> HelperTable<'static> {
+    HelperTable::new(&STANDARD)
+}
+
+const _: () = {
+    // Every entry's return kind is one the verifier knows how to type.
+    let mut i = 0;
+    while i < STANDARD.len() {
+        assert!(matches!(
+            STANDARD[i].proto.ret,
+            RetKind::Integer | RetKind::Void | RetKind::MapValueOrNull
+        ));
+        i += 1;
+    }
+};
+
+#[cfg(test)]
+mod tests;

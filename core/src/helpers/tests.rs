@@ -1,0 +1,419 @@
+//! Every standard helper through a small assembled program.
+
+use super::*;
+use crate::asm::assemble;
+use crate::env::{Platform, ProgramType};
+use crate::maps::{value_words, ArrayMap, DevMap, HashMap, Map, MapTable, ProgArray, RingBuf};
+use crate::{Context, Insn, Interpreter, Program, Stack, Trap, VerifiedProgram, XdpBuff};
+use std::sync::Mutex;
+use std::vec;
+use std::vec::Vec;
+
+#[derive(Debug, Default)]
+struct TestPlatform {
+    traces: Mutex<Vec<(Vec<u8>, [u64; 3])>>,
+}
+
+impl Platform for TestPlatform {
+    fn ktime_ns(&self) -> u64 {
+        123_456_789
+    }
+    fn prandom_u32(&self) -> u32 {
+        0xdead_beef
+    }
+    fn cpu_id(&self) -> u32 {
+        3
+    }
+    fn trace(&self, fmt: &[u8], args: [u64; 3]) {
+        self.traces.lock().unwrap().push((fmt.to_vec(), args));
+    }
+}
+
+fn asm(src: &str) -> Vec<Insn> {
+    let mut buf = [Insn::default(); 256];
+    let n = assemble(src, &mut buf).unwrap_or_else(|e| panic!("{e}\n{src}"));
+    buf[..n].to_vec()
+}
+
+fn run_with(
+    src: &str,
+    maps: MapTable<'_>,
+    platform: &dyn Platform,
+    mem: &mut [u8],
+) -> Result<u64, Trap> {
+    let insns = asm(src);
+    let program = Program::new(&insns).unwrap();
+    let vm = Interpreter::new(standard(), platform).with_maps(maps);
+    vm.run_checked(&program, &mut Context::Memory(mem), &mut Stack::new())
+}
+
+static HASH: HashMap<4, 8, { value_words(8) }, 16> = HashMap::new();
+
+#[test]
+fn map_update_lookup_delete() {
+    let maps: [&dyn Map; 1] = [&HASH];
+    let table = MapTable::new(&maps);
+    // key 7 -> value 0x55; then read it back through the pointer lookup returns.
+    let src = "
+        stw [%r10-4], 7
+        stdw [%r10-16], 0x55
+        lddw %r1, map[0]
+        mov %r2, %r10
+        add %r2, -4
+        mov %r3, %r10
+        add %r3, -16
+        mov %r4, 0
+        call 2
+        jne %r0, 0, fail
+        lddw %r1, map[0]
+        mov %r2, %r10
+        add %r2, -4
+        call 1
+        jeq %r0, 0, fail
+        ldxdw %r0, [%r0]
+        exit
+    fail:
+        mov %r0, -1
+        exit";
+    assert_eq!(
+        run_with(src, table, &TestPlatform::default(), &mut []),
+        Ok(0x55)
+    );
+    assert!(HASH.get(&7u32.to_ne_bytes()).is_some());
+    // BPF_NOEXIST on an existing key: -EEXIST; delete; delete again: -ENOENT.
+    let src = "
+        stw [%r10-4], 7
+        stdw [%r10-16], 1
+        lddw %r1, map[0]
+        mov %r2, %r10
+        add %r2, -4
+        mov %r3, %r10
+        add %r3, -16
+        mov %r4, 1
+        call 2
+        mov %r6, %r0
+        lddw %r1, map[0]
+        mov %r2, %r10
+        add %r2, -4
+        call 3
+        mov %r7, %r0
+        lddw %r1, map[0]
+        mov %r2, %r10
+        add %r2, -4
+        call 3
+        lsh %r6, 16
+        and %r7, 0xff
+        lsh %r7, 8
+        and %r0, 0xff
+        or %r0, %r6
+        or %r0, %r7
+        exit";
+    let r = run_with(src, table, &TestPlatform::default(), &mut []).unwrap();
+    assert_eq!(r >> 16, (-17i64 << 16) as u64 >> 16, "update NOEXIST");
+    assert_eq!((r >> 8) & 0xff, 0, "first delete");
+    assert_eq!(r & 0xff, (-2i64 as u64) & 0xff, "second delete");
+}
+
+static GLOBALS: ArrayMap<16, { value_words(16) }, 1> = ArrayMap::new();
+
+#[test]
+fn global_data_through_map_value_addresses() {
+    let maps: [&dyn Map; 1] = [&GLOBALS];
+    let src = "
+        lddw %r1, map_value[0]+8
+        stdw [%r1], 0x1234
+        ldxdw %r0, [%r1]
+        exit";
+    assert_eq!(
+        run_with(src, MapTable::new(&maps), &TestPlatform::default(), &mut []),
+        Ok(0x1234)
+    );
+    let mut v = [0u8; 16];
+    GLOBALS.lookup_copy(&0u32.to_ne_bytes(), &mut v).unwrap();
+    assert_eq!(u64::from_ne_bytes(v[8..].try_into().unwrap()), 0x1234);
+    // Past the value: the checked interpreter traps.
+    let src = "lddw %r1, map_value[0]+16\nldxdw %r0, [%r1]\nexit";
+    assert_eq!(
+        run_with(src, MapTable::new(&maps), &TestPlatform::default(), &mut []),
+        Err(Trap::OutOfBounds)
+    );
+}
+
+#[test]
+fn platform_helpers_and_trace() {
+    let p = TestPlatform::default();
+    let src = "call 5\nmov %r6, %r0\ncall 7\nadd %r6, %r0\ncall 8\nadd %r0, %r6\nexit";
+    assert_eq!(
+        run_with(src, MapTable::EMPTY, &p, &mut []),
+        Ok(123_456_789 + 0xdead_beef + 3)
+    );
+    // trace_printk("hi %d\0", 6, 42, 1, 2)
+    let src = "
+        stw [%r10-8], 0x25206968
+        sth [%r10-4], 0x0064
+        mov %r1, %r10
+        add %r1, -8
+        mov %r2, 6
+        mov %r3, 42
+        mov %r4, 1
+        mov %r5, 2
+        call 6
+        exit";
+    assert_eq!(run_with(src, MapTable::EMPTY, &p, &mut []), Ok(6));
+    let traces = p.traces.lock().unwrap();
+    assert_eq!(traces.as_slice(), &[(b"hi %d".to_vec(), [42, 1, 2])]);
+}
+
+#[test]
+fn csum_diff_matches_a_reference() {
+    // from = mem[0..4], to = mem[4..12], seed 0x10.
+    let mut mem = [
+        0x01, 0x02, 0x03, 0x04, 0xff, 0xff, 0x00, 0x01, 0x10, 0x20, 0x30, 0x40,
+    ];
+    let src = "
+        mov %r3, %r1
+        add %r3, 4
+        mov %r2, 4
+        mov %r4, 8
+        mov %r5, 0x10
+        call 28
+        exit";
+    let words = |b: &[u8]| -> Vec<u64> {
+        b.chunks(4)
+            .map(|w| u32::from_ne_bytes(w.try_into().unwrap()) as u64)
+            .collect()
+    };
+    let mut acc: u64 = 0x10;
+    acc += words(&mem[..4])
+        .iter()
+        .map(|w| !*w & 0xffff_ffff)
+        .sum::<u64>();
+    acc += words(&mem[4..]).iter().sum::<u64>();
+    while acc >> 32 != 0 {
+        acc = (acc & 0xffff_ffff) + (acc >> 32);
+    }
+    assert_eq!(
+        run_with(src, MapTable::EMPTY, &TestPlatform::default(), &mut mem),
+        Ok(acc)
+    );
+    // Sizes that are not multiples of 4: -EINVAL.
+    let src = "mov %r3, %r1\nmov %r2, 3\nmov %r4, 0\nmov %r5, 0\ncall 28\nexit";
+    assert_eq!(
+        run_with(src, MapTable::EMPTY, &TestPlatform::default(), &mut mem),
+        Ok(EINVAL)
+    );
+}
+
+fn run_xdp(
+    src: &str,
+    maps: MapTable<'_>,
+    buf: &mut [u8],
+    headroom: usize,
+    len: usize,
+) -> (u64, usize, usize, Option<u32>) {
+    let insns = asm(src);
+    let program = Program::new(&insns).unwrap();
+    let platform = TestPlatform::default();
+    let vm = Interpreter::new(standard(), &platform).with_maps(maps);
+    let mut ctx = Context::Xdp(XdpBuff::new(buf, headroom, len));
+    let r = vm
+        .run_checked(&program, &mut ctx, &mut Stack::new())
+        .unwrap();
+    let Context::Xdp(x) = ctx else { unreachable!() };
+    (r, x.data, x.data_end, x.redirect)
+}
+
+#[test]
+fn xdp_adjust_head_tail_and_meta() {
+    let mut buf = [0u8; 128];
+    // Grow the head by 8 (delta -8): data moves from 32 to 24.
+    assert_eq!(
+        run_xdp(
+            "mov %r2, -8\ncall 44\nexit",
+            MapTable::EMPTY,
+            &mut buf,
+            32,
+            60
+        ),
+        (0, 24, 92, None)
+    );
+    // Past the buffer's start: refused, nothing moves.
+    assert_eq!(
+        run_xdp(
+            "mov %r2, -40\ncall 44\nexit",
+            MapTable::EMPTY,
+            &mut buf,
+            32,
+            60
+        ),
+        (EINVAL, 32, 92, None)
+    );
+    // Shrink below an Ethernet header: refused.
+    assert_eq!(
+        run_xdp(
+            "mov %r2, 50\ncall 44\nexit",
+            MapTable::EMPTY,
+            &mut buf,
+            32,
+            60
+        ),
+        (EINVAL, 32, 92, None)
+    );
+    // Tail: +20 fits in the tailroom, +40 does not.
+    assert_eq!(
+        run_xdp(
+            "mov %r2, 20\ncall 65\nexit",
+            MapTable::EMPTY,
+            &mut buf,
+            32,
+            60
+        )
+        .2,
+        112
+    );
+    assert_eq!(
+        run_xdp(
+            "mov %r2, 40\ncall 65\nexit",
+            MapTable::EMPTY,
+            &mut buf,
+            32,
+            60
+        )
+        .0,
+        EINVAL
+    );
+    // Meta: 8 bytes is fine, 6 is misaligned, 36 too many.
+    assert_eq!(
+        run_xdp(
+            "mov %r2, -8\ncall 54\nexit",
+            MapTable::EMPTY,
+            &mut buf,
+            64,
+            20
+        )
+        .0,
+        0
+    );
+    assert_eq!(
+        run_xdp(
+            "mov %r2, -6\ncall 54\nexit",
+            MapTable::EMPTY,
+            &mut buf,
+            64,
+            20
+        )
+        .0,
+        EINVAL
+    );
+    assert_eq!(
+        run_xdp(
+            "mov %r2, -36\ncall 54\nexit",
+            MapTable::EMPTY,
+            &mut buf,
+            64,
+            20
+        )
+        .0,
+        EINVAL
+    );
+    // The program sees the new data pointer: r0 = data_end - data after growing the head.
+    let src = "mov %r6, %r1\nmov %r2, -4\ncall 44\nldxdw %r2, [%r6]\nldxdw %r0, [%r6+8]\nsub %r0, %r2\nexit";
+    assert_eq!(run_xdp(src, MapTable::EMPTY, &mut buf, 32, 60).0, 64);
+}
+
+static DEVS: DevMap<4> = DevMap::new();
+
+#[test]
+fn redirect_map_sets_the_target_or_falls_back() {
+    DEVS.set(1, 7).unwrap();
+    let maps: [&dyn Map; 1] = [&DEVS];
+    let mut buf = [0u8; 64];
+    let src = "lddw %r1, map[0]\nmov %r2, 1\nmov %r3, 0\ncall 51\nexit";
+    assert_eq!(
+        run_xdp(src, MapTable::new(&maps), &mut buf, 0, 60),
+        (4, 0, 60, Some(7))
+    );
+    // Key 2 is empty: the fallback action in flags (XDP_PASS = 2).
+    let src = "lddw %r1, map[0]\nmov %r2, 2\nmov %r3, 2\ncall 51\nexit";
+    assert_eq!(
+        run_xdp(src, MapTable::new(&maps), &mut buf, 0, 60),
+        (2, 0, 60, None)
+    );
+}
+
+static PROGS: ProgArray<2> = ProgArray::new();
+static COUNT: ArrayMap<8, { value_words(8) }, 1> = ArrayMap::new();
+
+#[test]
+fn tail_calls_jump_and_stop_at_the_chain_limit() {
+    let maps: [&dyn Map; 2] = [&PROGS, &COUNT];
+    let table = MapTable::new(&maps);
+    // Program 0 tail-calls slot 0 (itself) and counts its runs; program 1 returns 42.
+    let counting = asm("
+        mov %r6, %r1
+        lddw %r2, map_value[1]
+        mov %r3, 1
+        lock add [%r2], %r3
+        mov %r1, %r6
+        lddw %r2, map[0]
+        mov %r3, 0
+        call 12
+        mov %r0, 99
+        exit");
+    let answer = asm("mov %r0, 42\nexit");
+    let mem_type = ProgramType::Memory { len: 0 };
+    let programs = [
+        VerifiedProgram::assume_verified(&counting, mem_type, 8),
+        VerifiedProgram::assume_verified(&answer, mem_type, 0),
+    ];
+    let platform = TestPlatform::default();
+    let vm = Interpreter::new(standard(), &platform)
+        .with_maps(table)
+        .with_programs(&programs);
+    let run = |p: &VerifiedProgram<'_>| {
+        vm.run_checked(
+            &Program::new(p.insns()).unwrap(),
+            &mut Context::Memory(&mut []),
+            &mut Stack::new(),
+        )
+    };
+    // Slot 0 -> program 1: the tail call does not return.
+    PROGS.set(0, 1).unwrap();
+    assert_eq!(run(&programs[0]), Ok(42));
+    // Slot 0 -> program 0: 1 run plus 33 tail calls, then the call falls through.
+    PROGS.set(0, 0).unwrap();
+    let mut before = [0u8; 8];
+    COUNT.lookup_copy(&0u32.to_ne_bytes(), &mut before).unwrap();
+    assert_eq!(run(&programs[0]), Ok(99));
+    let mut after = [0u8; 8];
+    COUNT.lookup_copy(&0u32.to_ne_bytes(), &mut after).unwrap();
+    assert_eq!(u64::from_ne_bytes(after) - u64::from_ne_bytes(before), 34);
+    // An empty slot: falls through at once.
+    PROGS.clear(0).unwrap();
+    assert_eq!(run(&programs[0]), Ok(99));
+}
+
+static EVENTS: RingBuf<64, 8> = RingBuf::new();
+
+#[test]
+fn ringbuf_output_reaches_the_consumer() {
+    let maps: [&dyn Map; 1] = [&EVENTS];
+    let src = "
+        lddw %r1, 0x0102030405060708
+        stxdw [%r10-8], %r1
+        lddw %r1, map[0]
+        mov %r2, %r10
+        add %r2, -8
+        mov %r3, 8
+        mov %r4, 0
+        call 130
+        exit";
+    assert_eq!(
+        run_with(src, MapTable::new(&maps), &TestPlatform::default(), &mut []),
+        Ok(0)
+    );
+    let mut got = Vec::new();
+    let mut scratch = [0u8; 32];
+    EVENTS.consume(&mut scratch, |r| got.push(r.to_vec()));
+    assert_eq!(got, vec![0x0102030405060708u64.to_ne_bytes().to_vec()]);
+}

@@ -1,0 +1,115 @@
+//! XDP helpers: moving the frame's head, tail and metadata inside its buffer, and redirects.
+
+use super::{args, EINVAL};
+use crate::env::{ArgKind as A, Helper, HelperEnv, HelperProto, RetKind};
+use crate::interp::mem::with_xdp_ctx;
+
+/// An Ethernet header: the least a frame may shrink to, as in Linux.
+const ETH_HLEN: u64 = 14;
+/// The most metadata a frame may carry, as in Linux.
+const META_MAX: u64 = 32;
+/// `XDP_REDIRECT`.
+const XDP_REDIRECT: u64 = 4;
+
+/// Applies `f` to (data_meta, data, data_end) of the run's XDP context within its buffer
+/// `[start, end)`; `f` returns the new triple or `None` to refuse.
+fn adjust(
+    env: &HelperEnv<'_>,
+    f: impl FnOnce(u64, u64, u64, u64, u64) -> Option<(u64, u64, u64)>,
+) -> u64 {
+    let (start, end) = (env.regions.data.start, env.regions.data.end);
+    let done = with_xdp_ctx(env.regions, env.ctx, |md| {
+        match f(md.data_meta, md.data, md.data_end, start, end) {
+            Some((meta, data, data_end)) => {
+                md.data_meta = meta;
+                md.data = data;
+                md.data_end = data_end;
+                true
+            }
+            None => false,
+        }
+    });
+    if done == Some(true) {
+        0
+    } else {
+        EINVAL
+    }
+}
+
+fn xdp_adjust_head(env: &mut HelperEnv<'_>, _ctx: u64, delta: u64, _: u64, _: u64, _: u64) -> u64 {
+    let delta = delta as i32 as i64;
+    adjust(env, |meta, data, data_end, start, _| {
+        let data = data.checked_add_signed(delta)?;
+        let meta = meta.checked_add_signed(delta)?;
+        (meta >= start && data.checked_add(ETH_HLEN)? <= data_end).then_some((meta, data, data_end))
+    })
+}
+
+fn xdp_adjust_meta(env: &mut HelperEnv<'_>, _ctx: u64, delta: u64, _: u64, _: u64, _: u64) -> u64 {
+    let delta = delta as i32 as i64;
+    adjust(env, |meta, data, data_end, start, _| {
+        let meta = meta.checked_add_signed(delta)?;
+        let ok = meta >= start && meta <= data && data - meta <= META_MAX && (data - meta) % 4 == 0;
+        ok.then_some((meta, data, data_end))
+    })
+}
+
+fn xdp_adjust_tail(env: &mut HelperEnv<'_>, _ctx: u64, delta: u64, _: u64, _: u64, _: u64) -> u64 {
+    let delta = delta as i32 as i64;
+    adjust(env, |meta, data, data_end, _, end| {
+        let data_end = data_end.checked_add_signed(delta)?;
+        (data_end <= end && data_end >= data.checked_add(ETH_HLEN)?)
+            .then_some((meta, data, data_end))
+    })
+}
+
+fn redirect_map(env: &mut HelperEnv<'_>, map: u64, key: u64, flags: u64, _: u64, _: u64) -> u64 {
+    match env.map(map).and_then(|m| m.redirect_target(key as u32)) {
+        Some(ifindex) => {
+            env.state.redirect = Some(ifindex);
+            XDP_REDIRECT
+        }
+        // Linux: the low two bits of the flags are the action when the lookup fails.
+        None => flags & 3,
+    }
+}
+
+const CTX_DELTA: HelperProto = HelperProto::new(
+    args([A::PtrToCtx, A::Scalar, A::None, A::None, A::None]),
+    RetKind::Integer,
+);
+
+/// `bpf_xdp_adjust_head` (44): moves the frame's start by a signed delta.
+pub const XDP_ADJUST_HEAD: Helper = Helper {
+    id: 44,
+    name: "xdp_adjust_head",
+    proto: CTX_DELTA,
+    func: xdp_adjust_head,
+};
+
+/// `bpf_redirect_map` (51): sends the frame to the interface a device map holds at `key`.
+pub const REDIRECT_MAP: Helper = Helper {
+    id: 51,
+    name: "redirect_map",
+    proto: HelperProto::new(
+        args([A::ConstMapPtr, A::Scalar, A::Scalar, A::None, A::None]),
+        RetKind::Integer,
+    ),
+    func: redirect_map,
+};
+
+/// `bpf_xdp_adjust_meta` (54): moves the metadata start by a signed delta.
+pub const XDP_ADJUST_META: Helper = Helper {
+    id: 54,
+    name: "xdp_adjust_meta",
+    proto: CTX_DELTA,
+    func: xdp_adjust_meta,
+};
+
+/// `bpf_xdp_adjust_tail` (65): moves the frame's end by a signed delta.
+pub const XDP_ADJUST_TAIL: Helper = Helper {
+    id: 65,
+    name: "xdp_adjust_tail",
+    proto: CTX_DELTA,
+    func: xdp_adjust_tail,
+};

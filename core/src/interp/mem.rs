@@ -1,0 +1,340 @@
+//! Every raw memory access of the interpreter, and nothing else. This is the one module of
+//! `nanobpf-core` where `unsafe` is allowed.
+//!
+//! Registers hold real host addresses. An [`Access`] is the permission to dereference them:
+//!
+//! - `Access<true>` (checked) tests every access against the [`Regions`] of the run (stack,
+//!   context, packet buffer, memory buffer) and traps with [`Trap::OutOfBounds`] when it falls
+//!   outside them. It is sound for any program, verified or not.
+//! - `Access<false>` (unchecked) dereferences directly. It can only be made by
+//!   [`Access::for_verified`], from a [`VerifiedProgram`] and the regions built by
+//!   [`super::Interpreter`] for a context that matches the program's type; the verifier has
+//!   proved that every access of such a program stays inside those regions.
+//!
+//! Atomics are always checked for alignment, since a misaligned atomic is undefined behaviour
+//! on the host, whatever the proof says.
+
+#![allow(unsafe_code)]
+
+use crate::env::{Trap, XdpCtx};
+use crate::maps::MapTable;
+use crate::VerifiedProgram;
+#[cfg(target_has_atomic = "64")]
+use core::sync::atomic::AtomicU64;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+/// A half-open address range `[start, end)`.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Region {
+    pub start: u64,
+    pub end: u64,
+}
+
+impl Region {
+    pub fn of(bytes: &[u8]) -> Region {
+        let start = bytes.as_ptr() as u64;
+        Region {
+            start,
+            end: start + bytes.len() as u64,
+        }
+    }
+
+    #[inline(always)]
+    fn contains(&self, addr: u64, len: u64) -> bool {
+        addr >= self.start && addr.checked_add(len).is_some_and(|e| e <= self.end)
+    }
+}
+
+/// What one run may touch. All regions point into buffers that outlive the run, borrowed
+/// mutably by [`super::Interpreter`] for its duration.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Regions {
+    /// The whole stack buffer (every frame): read and write.
+    pub stack: Region,
+    /// The runtime context struct: read.
+    pub ctx: Region,
+    /// The part of the context the program may write.
+    pub ctx_write: Region,
+    /// The packet buffer or memory buffer: read and write.
+    pub data: Region,
+    /// Whether `ctx` is an [`XdpCtx`] that XDP helpers may adjust within `data`.
+    pub xdp: bool,
+}
+
+impl Regions {
+    #[inline(always)]
+    pub fn allows(&self, addr: u64, len: u64, write: bool) -> bool {
+        self.stack.contains(addr, len)
+            || self.data.contains(addr, len)
+            || if write {
+                self.ctx_write.contains(addr, len)
+            } else {
+                self.ctx.contains(addr, len)
+            }
+    }
+}
+
+/// Permission to access memory during one run; see the module documentation.
+#[derive(Debug)]
+pub(crate) struct Access<'m, const CHECKED: bool> {
+    regions: Regions,
+    maps: MapTable<'m>,
+}
+
+impl<'m> Access<'m, true> {
+    /// Checked access over `regions` and the values of `maps`.
+    pub fn checked(regions: Regions, maps: MapTable<'m>) -> Self {
+        Access { regions, maps }
+    }
+}
+
+impl<'m> Access<'m, false> {
+    /// Unchecked access for a verified program. `regions` must be the regions the interpreter
+    /// built for a context whose type and size match `program.prog_type()`, and `maps` the
+    /// table the program's maps were verified against; the interpreter checks the context
+    /// before calling this.
+    pub fn for_verified(
+        program: &VerifiedProgram<'_>,
+        regions: Regions,
+        maps: MapTable<'m>,
+    ) -> Self {
+        let _ = program;
+        Access { regions, maps }
+    }
+}
+
+impl<const CHECKED: bool> Access<'_, CHECKED> {
+    #[inline(always)]
+    fn check(&self, addr: u64, len: u64, write: bool) -> Result<(), Trap> {
+        if (CHECKED || cfg!(feature = "extra-checks"))
+            && !self.regions.allows(addr, len, write)
+            && !self.maps.contains_value(addr, len)
+        {
+            return Err(Trap::OutOfBounds);
+        }
+        Ok(())
+    }
+
+    /// Loads `N` bytes (1, 2, 4 or 8) at `addr` in host order, zero-extended.
+    #[inline(always)]
+    pub fn load<const N: usize>(&self, addr: u64) -> Result<u64, Trap> {
+        self.check(addr, N as u64, false)?;
+        let mut b = [0u8; 8];
+        // SAFETY: `[addr, addr + N)` lies inside one region of this run: checked just above in
+        // checked mode, and proved by the verifier otherwise (see `for_verified`). Every region
+        // is a live buffer borrowed for the run; a byte copy has no alignment need, and `b` has
+        // room for `N <= 8` bytes.
+        unsafe { core::ptr::copy_nonoverlapping(addr as usize as *const u8, b.as_mut_ptr(), N) };
+        Ok(from_host_bytes::<N>(b))
+    }
+
+    /// Stores the low `N` bytes (1, 2, 4 or 8) of `v` at `addr` in host order.
+    #[inline(always)]
+    pub fn store<const N: usize>(&self, addr: u64, v: u64) -> Result<(), Trap> {
+        self.check(addr, N as u64, true)?;
+        let b = to_host_bytes::<N>(v);
+        // SAFETY: as in `load`, `[addr, addr + N)` is inside a writable region of this run, and a
+        // byte copy has no alignment need. Other cores may access map values at the same time;
+        // BPF's memory model leaves such plain races to the program, as Linux does, and they
+        // cannot break the host's invariants since the bytes are plain data.
+        unsafe { core::ptr::copy_nonoverlapping(b.as_ptr(), addr as usize as *mut u8, N) };
+        Ok(())
+    }
+
+    /// The 32-bit atomic at `addr`.
+    #[inline(always)]
+    pub fn atomic32(&self, addr: u64) -> Result<&AtomicU32, Trap> {
+        self.check(addr, 4, true)?;
+        if addr % 4 != 0 {
+            return Err(Trap::Misaligned);
+        }
+        // SAFETY: the four bytes at `addr` are inside a writable region of this run (checked or
+        // proved), aligned (checked just above), and live for the run, which outlives the
+        // returned reference's use inside one instruction. All concurrent access to them from
+        // BPF code goes through atomics or plain stores of whole values.
+        Ok(unsafe { AtomicU32::from_ptr(addr as usize as *mut u32) })
+    }
+
+    /// The 64-bit atomic at `addr`.
+    #[cfg(target_has_atomic = "64")]
+    #[inline(always)]
+    pub fn atomic64(&self, addr: u64) -> Result<&AtomicU64, Trap> {
+        self.check(addr, 8, true)?;
+        if addr % 8 != 0 {
+            return Err(Trap::Misaligned);
+        }
+        // SAFETY: as in `atomic32`, with eight aligned bytes.
+        Ok(unsafe { AtomicU64::from_ptr(addr as usize as *mut u64) })
+    }
+
+    /// The 64-bit word at `addr`, updated under a global lock on targets without 64-bit
+    /// atomics (Cortex-M). Every BPF 64-bit atomic of every core takes the same lock.
+    #[cfg(not(target_has_atomic = "64"))]
+    #[inline(always)]
+    pub fn atomic64(&self, addr: u64) -> Result<Locked64, Trap> {
+        self.check(addr, 8, true)?;
+        if addr % 8 != 0 {
+            return Err(Trap::Misaligned);
+        }
+        Ok(Locked64(addr as usize as *mut u64))
+    }
+}
+
+/// The `len` bytes at `addr` for a helper, if the run may read them.
+pub(crate) fn helper_read<'a>(
+    regions: &'a Regions,
+    maps: &MapTable<'_>,
+    addr: u64,
+    len: u64,
+) -> Option<&'a [u8]> {
+    if len == 0 {
+        return Some(&[]);
+    }
+    if !regions.allows(addr, len, false) && !maps.contains_value(addr, len) {
+        return None;
+    }
+    // SAFETY: `[addr, addr + len)` was just checked to lie inside a region of this run or a map
+    // value, all of which outlive the helper call that holds the returned slice (its lifetime is
+    // tied to the run's regions). While the helper runs, the program is stopped; only another
+    // core's program may write the same map value, the data race BPF programs accept in Linux,
+    // on plain bytes.
+    Some(unsafe { core::slice::from_raw_parts(addr as usize as *const u8, len as usize) })
+}
+
+/// Copies `data` to `addr` for a helper, if the run may write there; returns whether it did.
+pub(crate) fn helper_write(regions: &Regions, maps: &MapTable<'_>, addr: u64, data: &[u8]) -> bool {
+    let len = data.len() as u64;
+    if len == 0 {
+        return true;
+    }
+    if !regions.allows(addr, len, true) && !maps.contains_value(addr, len) {
+        return false;
+    }
+    // SAFETY: the destination was just checked to be writable memory of this run or a map value,
+    // live for the run; `data` is a different borrow (helpers copy from their own buffers or from
+    // map storage reached by a checked read), and a byte copy needs no alignment.
+    unsafe { core::ptr::copy(data.as_ptr(), addr as usize as *mut u8, data.len()) };
+    true
+}
+
+/// Calls `f` on the XDP context of the run, if it has one at `ctx`.
+pub(crate) fn with_xdp_ctx<R>(
+    regions: &Regions,
+    ctx: u64,
+    f: impl FnOnce(&mut XdpCtx) -> R,
+) -> Option<R> {
+    if !regions.xdp || ctx != regions.ctx.start {
+        return None;
+    }
+    // SAFETY: when `regions.xdp` holds, `regions.ctx.start` is the address of the `XdpCtx` the
+    // interpreter made for this run on its own stack (see `Interpreter::with_context`), live for
+    // the run and only reached through raw pointers while the program runs; the program is
+    // stopped in a helper, so this is the only access to it while `f` runs.
+    let md = unsafe { &mut *(ctx as usize as *mut XdpCtx) };
+    Some(f(md))
+}
+
+/// A legacy packet load (`LD_ABS`/`LD_IND`): `N` bytes at `off` of `packet`, big-endian. `None`
+/// when out of bounds, which ends the program with r0 = 0 (Linux semantics). Always checked.
+#[inline]
+pub(crate) fn packet_load<const N: usize>(packet: Region, off: u64) -> Option<u64> {
+    let len = packet.end - packet.start;
+    if off > len || len - off < N as u64 {
+        return None;
+    }
+    let p = (packet.start + off) as usize;
+    let mut b = [0u8; 8];
+    // SAFETY: `[p, p + N)` lies inside the packet buffer (checked just above), which is borrowed
+    // for the run; a byte copy has no alignment need and `b` has room for `N <= 8` bytes.
+    unsafe { core::ptr::copy_nonoverlapping(p as *const u8, b.as_mut_ptr(), N) };
+    Some(u64::from_be_bytes(b) >> (64 - 8 * N))
+}
+
+/// The value of the first `N` bytes of `b` read in host order, zero-extended.
+#[inline(always)]
+fn from_host_bytes<const N: usize>(b: [u8; 8]) -> u64 {
+    if cfg!(target_endian = "little") {
+        u64::from_le_bytes(b)
+    } else {
+        u64::from_be_bytes(b) >> (64 - 8 * N)
+    }
+}
+
+/// The low `N` bytes of `v` in host order, at the start of the array.
+#[inline(always)]
+fn to_host_bytes<const N: usize>(v: u64) -> [u8; 8] {
+    if cfg!(target_endian = "little") {
+        v.to_le_bytes()
+    } else {
+        (v << (64 - 8 * N)).to_be_bytes()
+    }
+}
+
+/// Atomic read-modify-write operations, by the `imm` of the instruction, on either width.
+pub(crate) trait AtomicOps {
+    fn rmw(&self, op: i32, src: u64, r0: u64) -> u64;
+}
+
+macro_rules! atomic_ops {
+    ($atomic:ty, $int:ty) => {
+        impl AtomicOps for $atomic {
+            /// Performs `op` and returns the old value (zero-extended).
+            #[inline(always)]
+            fn rmw(&self, op: i32, src: u64, r0: u64) -> u64 {
+                use crate::isa::opcode::*;
+                let s = src as $int;
+                let o = Ordering::SeqCst;
+                (match op & !ATOMIC_FETCH {
+                    ATOMIC_ADD => self.fetch_add(s, o),
+                    ATOMIC_OR => self.fetch_or(s, o),
+                    ATOMIC_AND => self.fetch_and(s, o),
+                    ATOMIC_XOR => self.fetch_xor(s, o),
+                    0xe0 => self.swap(s, o),
+                    _ => match self.compare_exchange(r0 as $int, s, o, o) {
+                        Ok(v) | Err(v) => v,
+                    },
+                }) as u64
+            }
+        }
+    };
+}
+atomic_ops!(AtomicU32, u32);
+#[cfg(target_has_atomic = "64")]
+atomic_ops!(AtomicU64, u64);
+
+/// A 64-bit word in a region of the run, for targets without 64-bit atomics.
+#[cfg(not(target_has_atomic = "64"))]
+pub(crate) struct Locked64(*mut u64);
+
+#[cfg(not(target_has_atomic = "64"))]
+static LOCK64: AtomicU32 = AtomicU32::new(0);
+
+#[cfg(not(target_has_atomic = "64"))]
+impl AtomicOps for Locked64 {
+    fn rmw(&self, op: i32, src: u64, r0: u64) -> u64 {
+        use crate::isa::opcode::*;
+        while LOCK64
+            .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            core::hint::spin_loop();
+        }
+        // SAFETY: the pointer is an aligned word inside a writable region of the run (checked
+        // or proved in `Access::atomic64`), live for the run; every BPF 64-bit atomic holds
+        // LOCK64 while it reads and writes, so this read-modify-write is not torn by another.
+        let old = unsafe { self.0.read() };
+        let new = match op & !ATOMIC_FETCH {
+            ATOMIC_ADD => old.wrapping_add(src),
+            ATOMIC_OR => old | src,
+            ATOMIC_AND => old & src,
+            ATOMIC_XOR => old ^ src,
+            0xe0 => src,
+            _ if old == r0 => src,
+            _ => old,
+        };
+        // SAFETY: as for the read above.
+        unsafe { self.0.write(new) };
+        LOCK64.store(0, Ordering::Release);
+        old
+    }
+}

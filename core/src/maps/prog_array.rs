@@ -1,0 +1,187 @@
+//! `BPF_MAP_TYPE_PROG_ARRAY`: tail-call targets, one program id per slot.
+
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use super::{index_key, next_index, Map, MapDef, MapError, MapType, BPF_ANY};
+
+/// The id of an empty slot.
+const EMPTY: u32 = u32::MAX;
+
+/// A program array of `N` slots, each empty or holding a program id (what an id means is the
+/// runtime's business; `u32::MAX` is reserved).
+///
+/// Programs never see values (only `bpf_tail_call` reads slots, through [`Map::prog_at`]), so
+/// slots are single atomics and need no lock.
+pub struct ProgArray<const N: usize> {
+    slots: [AtomicU32; N],
+}
+
+impl<const N: usize> ProgArray<N> {
+    /// Bytes of storage of one map.
+    pub const STORAGE_BYTES: usize = core::mem::size_of::<Self>();
+
+    /// An array with every slot empty.
+    pub const fn new() -> Self {
+        const { assert!(N > 0 && N <= u32::MAX as usize, "capacity out of range") }
+        ProgArray {
+            slots: [const { AtomicU32::new(EMPTY) }; N],
+        }
+    }
+
+    /// The program id in slot `index`.
+    pub fn get(&self, index: u32) -> Option<u32> {
+        let id = self.slots.get(index as usize)?.load(Ordering::Acquire);
+        (id != EMPTY).then_some(id)
+    }
+
+    /// Puts program `id` in slot `index`.
+    ///
+    /// # Errors
+    ///
+    /// [`MapError::TooBig`] for an index beyond the array, [`MapError::Invalid`] for the
+    /// reserved id `u32::MAX`.
+    pub fn set(&self, index: u32, id: u32) -> Result<(), MapError> {
+        if id == EMPTY {
+            return Err(MapError::Invalid);
+        }
+        self.slots
+            .get(index as usize)
+            .ok_or(MapError::TooBig)?
+            .store(id, Ordering::Release);
+        Ok(())
+    }
+
+    /// Empties slot `index`.
+    ///
+    /// # Errors
+    ///
+    /// [`MapError::Invalid`] for an index beyond the array, [`MapError::NotFound`] if the slot
+    /// was empty.
+    pub fn clear(&self, index: u32) -> Result<(), MapError> {
+        let slot = self.slots.get(index as usize).ok_or(MapError::Invalid)?;
+        match slot.swap(EMPTY, Ordering::AcqRel) {
+            EMPTY => Err(MapError::NotFound),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl<const N: usize> Default for ProgArray<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> core::fmt::Debug for ProgArray<N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ProgArray")
+            .field("max_entries", &N)
+            .finish()
+    }
+}
+
+impl<const N: usize> Map for ProgArray<N> {
+    fn def(&self) -> MapDef {
+        MapDef {
+            map_type: MapType::ProgArray,
+            key_size: 4,
+            value_size: 4,
+            max_entries: N as u32,
+            flags: 0,
+        }
+    }
+
+    /// Programs cannot look up program arrays: always `None`.
+    fn lookup(&self, _key: &[u8]) -> Option<NonNull<u8>> {
+        None
+    }
+
+    fn lookup_copy(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
+        let out: &mut [u8; 4] = out.try_into().map_err(|_| MapError::Invalid)?;
+        let i = index_key(key).ok_or(MapError::Invalid)?;
+        *out = self.get(i).ok_or(MapError::NotFound)?.to_ne_bytes();
+        Ok(())
+    }
+
+    fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
+        if flags != BPF_ANY {
+            return Err(MapError::Invalid);
+        }
+        let i = index_key(key).ok_or(MapError::Invalid)?;
+        let id = index_key(value).ok_or(MapError::Invalid)?;
+        self.set(i, id)
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<(), MapError> {
+        self.clear(index_key(key).ok_or(MapError::Invalid)?)
+    }
+
+    fn next_key(&self, key: Option<&[u8]>, out: &mut [u8]) -> Result<(), MapError> {
+        next_index(key, N, out)
+    }
+
+    fn prog_at(&self, index: u32) -> Option<u32> {
+        self.get(index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::maps::testutil::XorShift;
+    use crate::maps::{BPF_EXIST, BPF_NOEXIST};
+
+    #[test]
+    fn linux_errors_and_slots() {
+        let m = ProgArray::<4>::new();
+        let k = |i: u32| i.to_ne_bytes();
+        assert_eq!(m.update(&k(1), &k(7), BPF_NOEXIST), Err(MapError::Invalid));
+        assert_eq!(m.update(&k(1), &k(7), BPF_EXIST), Err(MapError::Invalid));
+        assert_eq!(m.update(&k(4), &k(7), BPF_ANY), Err(MapError::TooBig));
+        assert_eq!(
+            m.update(&k(1), &k(u32::MAX), BPF_ANY),
+            Err(MapError::Invalid)
+        );
+        assert_eq!(m.update(&k(1), &k(7), BPF_ANY), Ok(()));
+        assert_eq!(m.prog_at(1), Some(7));
+        assert_eq!(m.prog_at(0), None);
+        assert_eq!(m.prog_at(9), None);
+        assert!(m.lookup(&k(1)).is_none());
+        assert_eq!(m.delete(&k(1)), Ok(()));
+        assert_eq!(m.delete(&k(1)), Err(MapError::NotFound));
+        assert_eq!(m.delete(&k(4)), Err(MapError::Invalid));
+        assert_eq!(m.value_region(), crate::maps::ValueRegion::EMPTY);
+    }
+
+    #[test]
+    fn random_ops_match_model() {
+        let m = ProgArray::<8>::new();
+        let mut model = [None; 8];
+        let mut rng = XorShift(99);
+        for _ in 0..3000 {
+            let i = rng.below(10) as u32;
+            let id = rng.below(1000) as u32;
+            match rng.below(3) {
+                0 => {
+                    let r = m.update(&i.to_ne_bytes(), &id.to_ne_bytes(), BPF_ANY);
+                    match model.get_mut(i as usize) {
+                        Some(slot) => {
+                            assert_eq!(r, Ok(()));
+                            *slot = Some(id);
+                        }
+                        None => assert_eq!(r, Err(MapError::TooBig)),
+                    }
+                }
+                1 => {
+                    let r = m.delete(&i.to_ne_bytes());
+                    match model.get_mut(i as usize) {
+                        Some(slot) => assert_eq!(r.is_ok(), slot.take().is_some()),
+                        None => assert_eq!(r, Err(MapError::Invalid)),
+                    }
+                }
+                _ => assert_eq!(m.prog_at(i), model.get(i as usize).copied().flatten()),
+            }
+        }
+    }
+}
