@@ -111,14 +111,15 @@ impl Checker<'_, '_, '_> {
                         def.value_size
                     };
                     let v = self.read(pc, r)?;
-                    self.mem_arg(pc, r, &v, size as u64, false)?;
+                    self.mem_arg(pc, r, &v, size as u64, None)?;
                 }
                 ArgKind::PtrToMem | ArgKind::PtrToUninitMem => {
                     let v = self.read(pc, r)?;
                     let size_kind = proto.args.get(i + 1).copied().unwrap_or(ArgKind::None);
-                    let size = self.size_arg(pc, r + 1, size_kind)?;
+                    let (min, size) = self.size_arg(pc, r + 1, size_kind)?;
                     if size > 0 {
-                        self.mem_arg(pc, r, &v, size, kind == ArgKind::PtrToUninitMem)?;
+                        let writes = (kind == ArgKind::PtrToUninitMem).then_some(min);
+                        self.mem_arg(pc, r, &v, size, writes)?;
                     } else if !(v.kind.is_ptr() || v.s.as_const() == Some(0)) {
                         return Err(mismatch(self, &v));
                     }
@@ -170,8 +171,8 @@ impl Checker<'_, '_, '_> {
         Ok(Step::Goto(pc + 1))
     }
 
-    /// A size argument: a scalar with a known upper bound; returns that bound.
-    fn size_arg(&mut self, pc: usize, r: u8, kind: ArgKind) -> Res<u64> {
+    /// A size argument: a scalar with a known upper bound; returns its bounds.
+    fn size_arg(&mut self, pc: usize, r: u8, kind: ArgKind) -> Res<(u64, u64)> {
         let s = self.read_scalar(pc, r, LeakTarget::HelperArg)?;
         if s.smin < 0 {
             return Err(self.err(pc, K::NegativeOffset { reg: r }));
@@ -189,19 +190,22 @@ impl Checker<'_, '_, '_> {
         if s.umax > 1 << 29 {
             return Err(self.err(pc, K::UnboundedAccess { reg: r }));
         }
-        Ok(s.umax)
+        Ok((s.umin, s.umax))
     }
 
-    /// A pointer argument to `size` bytes of memory (initialised unless `uninit_ok`).
-    fn mem_arg(&mut self, pc: usize, r: u8, v: &Value, size: u64, uninit_ok: bool) -> Res<()> {
+    /// A pointer argument to `size` bytes of memory, initialised unless the helper writes
+    /// them (`writes` is then the size it surely writes).
+    fn mem_arg(&mut self, pc: usize, r: u8, v: &Value, size: u64, writes: Option<u64>) -> Res<()> {
         match v.kind {
             Kind::Stack => {
                 let (frame, abs) = self.stack_slot(pc, r, v, 0, size)?;
                 let pos = (abs + STACK_FRAME_SIZE as i64) as usize;
-                if uninit_ok {
-                    // The helper writes the bytes: they become initialised numbers.
+                if let Some(min) = writes {
+                    // The helper writes the bytes: they are numbers now, and the first `min`
+                    // are surely initialised.
+                    self.check_no_spilled_ptr(pc, frame, abs, size as usize)?;
                     self.forget_spills(frame, pos, size as usize);
-                    self.mark_init(frame, pos, size as usize);
+                    self.mark_init(frame, pos, min as usize);
                 } else {
                     self.check_init(pc, frame, abs, size as usize)?;
                 }

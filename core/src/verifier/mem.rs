@@ -382,11 +382,11 @@ impl Checker<'_, '_, '_> {
                     }
                 }
                 return self
-                    .check_spills_scalar(pc, frame, abs, size as usize)
+                    .check_no_spilled_ptr(pc, frame, abs, size as usize)
                     .map(|_| loaded(size, sign));
             }
             // Atomic: the slot's spilled number, if any, is no longer known.
-            self.check_spills_scalar(pc, frame, abs, size as usize)?;
+            self.check_no_spilled_ptr(pc, frame, abs, size as usize)?;
             self.forget_spills(frame, pos, size as usize);
             return Ok(Value::UNINIT);
         }
@@ -415,7 +415,7 @@ impl Checker<'_, '_, '_> {
         if v.kind.is_ptr() {
             return Err(self.err(pc, K::CorruptSpill { off: abs }));
         }
-        self.check_spills_scalar(pc, frame, abs, size as usize)?;
+        self.check_no_spilled_ptr(pc, frame, abs, size as usize)?;
         self.forget_spills(frame, pos, size as usize);
         self.mark_init(frame, pos, size as usize);
         Ok(Value::UNINIT)
@@ -441,7 +441,13 @@ impl Checker<'_, '_, '_> {
     }
 
     /// No slot touched by `[abs, abs + size)` may hold a spilled pointer.
-    fn check_spills_scalar(&self, pc: usize, frame: usize, abs: i64, size: usize) -> Res<()> {
+    pub(crate) fn check_no_spilled_ptr(
+        &self,
+        pc: usize,
+        frame: usize,
+        abs: i64,
+        size: usize,
+    ) -> Res<()> {
         let pos = (abs + STACK_FRAME_SIZE as i64) as usize;
         let st = &*self.ws.cur;
         for k in pos / 8..=(pos + size - 1) / 8 {

@@ -92,6 +92,8 @@ mod workspace;
 mod tests;
 #[cfg(test)]
 mod tests_conformance;
+#[cfg(test)]
+mod tests_random;
 
 pub use error::{LeakTarget, TooComplexReason, VerifyError, VerifyErrorKind};
 pub use workspace::VerifierWorkspace;

@@ -2197,3 +2197,240 @@ fn default_workspace_fits_in_64_kib_and_in_a_static() {
     let mut prog = [mov(0, 0), exit()].concat();
     assert!(verify(&mut prog, &env(M), &mut *ws).is_ok());
 }
+
+#[test]
+fn context_accesses_are_rewritten_to_the_runtime_layout() {
+    let mut ws = Box::new(Ws::new());
+    let prog = [
+        ldx(4, 2, 1, 0),
+        ldx(4, 3, 1, 4),
+        ldx(4, 4, 1, 8),
+        ldx(4, 5, 1, 16),
+        ldx(1, 6, 1, 13),
+        ret0(),
+    ]
+    .concat();
+    let (out, _) = run_case(&prog, &env(XDP), &mut ws).unwrap();
+    let dw = BPF_LDX | BPF_MEM | BPF_DW;
+    assert_eq!(out[0], Insn::new(dw, 2, 1, 0, 0));
+    assert_eq!(out[1], Insn::new(dw, 3, 1, 8, 0));
+    assert_eq!(out[2], Insn::new(dw, 4, 1, 16, 0));
+    assert_eq!(
+        out[3],
+        Insn::new(BPF_LDX | BPF_MEM | BPF_W, 5, 1, 28, 0),
+        "rx_queue_index"
+    );
+    assert_eq!(
+        out[4],
+        Insn::new(BPF_LDX | BPF_MEM | BPF_B, 6, 1, 25, 0),
+        "narrow ingress_ifindex"
+    );
+    assert_eq!(out[5..], prog[5..]);
+    // Socket filter: mark store and data_end load.
+    let prog = [st(4, 1, 8, 1), ldx(4, 3, 1, 80), ldx(4, 4, 1, 52), ret0()].concat();
+    let (out, _) = run_case(&prog, &env(Ty::Skb), &mut ws).unwrap();
+    assert_eq!(out[0], Insn::new(BPF_ST | BPF_MEM | BPF_W, 1, 0, 24, 1));
+    assert_eq!(out[1], Insn::new(BPF_LDX | BPF_MEM | BPF_DW, 3, 1, 8, 0));
+    assert_eq!(out[2], Insn::new(BPF_LDX | BPF_MEM | BPF_W, 4, 1, 68, 0));
+    // Memory programs have no context to rewrite.
+    let prog = [ldx(4, 0, 1, 4), exit()].concat();
+    assert_eq!(run_case(&prog, &env(M), &mut ws).unwrap().0, prog);
+}
+
+#[test]
+fn stack_depth_is_the_deepest_call_chain() {
+    let mut ws = Box::new(Ws::new());
+    // main uses 16 bytes and calls f (40 bytes) which calls g (8 bytes); main also calls g.
+    let prog = [
+        st(8, 10, -16, 0),
+        call_local(3), // -> f at 5
+        call_local(5), // -> g at 8
+        ret0(),
+        // f (pc 5)
+        st(8, 10, -40, 0),
+        call_local(1), // -> g at 8
+        exit(),
+        // g (pc 8)
+        st(8, 10, -8, 0),
+        ret0(),
+    ]
+    .concat();
+    let (_, depth) = run_case(&prog, &env(M), &mut ws).unwrap();
+    assert_eq!(depth, 16 + 40 + 8);
+    let (_, depth) = run_case(&[st(1, 10, -3, 0), ret0()].concat(), &env(M), &mut ws).unwrap();
+    assert_eq!(depth, 8);
+    let (_, depth) = run_case(&ret0(), &env(M), &mut ws).unwrap();
+    assert_eq!(depth, 0);
+}
+
+#[test]
+fn log_traces_each_instruction_with_registers() {
+    let mut ws = Box::new(Ws::new());
+    let mut prog = [
+        pkt(),
+        movr(4, 2),
+        alu(BPF_ADD, 4, 14),
+        jmpr(BPF_JGT, 4, 3, 2),
+        ldx(2, 0, 2, 12),
+        exit(),
+        ret0(),
+    ]
+    .concat();
+    let mut log = String::new();
+    let r = verify_with_log(&mut prog, &env(XDP), &mut *ws, &mut log);
+    assert!(r.is_ok(), "{log}");
+    assert!(
+        log.contains("0: (61) dst=r2 src=r1 off=0 imm=0 ; R1=ctx(off=0) R10=fp00"),
+        "{log}"
+    );
+    assert!(log.contains("R2=pkt(off=0,r=14)"), "{log}");
+    assert!(log.contains("R3=pkt_end(off=0)"), "{log}");
+    let mut bad = [ldx(8, 0, 10, -8), exit()].concat();
+    let mut log = String::new();
+    let e = verify_with_log(&mut bad, &env(M), &mut *ws, &mut log).unwrap_err();
+    assert!(log.ends_with(&std::format!("{e}\n")), "{log}");
+    assert_eq!(
+        std::format!("{e}"),
+        "insn 0: invalid read from stack off -8 size 8"
+    );
+}
+
+#[test]
+fn messages_read_like_linux() {
+    let msg = |kind| std::format!("{}", VerifyError { pc: 3, kind });
+    assert_eq!(
+        msg(K::InvalidMemAccess {
+            reg: 2,
+            ty: "scalar"
+        }),
+        "insn 3: R2 invalid mem access 'scalar'"
+    );
+    assert_eq!(
+        msg(K::PacketAccess {
+            reg: 1,
+            off: 14,
+            size: 2,
+            id: 0,
+            reg_off: 14,
+            range: 0
+        }),
+        "insn 3: invalid access to packet, off=14 size=2, R1(id=0,off=14,r=0)"
+    );
+    assert_eq!(msg(K::Unreachable), "unreachable insn 3");
+    assert_eq!(
+        msg(K::StackAccess { off: -520, size: 8 }),
+        "insn 3: invalid stack off=-520 size=8"
+    );
+    assert_eq!(
+        msg(K::PointerLeak {
+            reg: 1,
+            into: LeakTarget::Map
+        }),
+        "insn 3: R1 leaks addr into map"
+    );
+    assert_eq!(
+        msg(K::UnknownHelper { id: 99 }),
+        "insn 3: invalid func unknown#99"
+    );
+    assert_eq!(msg(K::InfiniteLoop), "infinite loop detected at insn 3");
+    assert!(msg(K::TooComplex(TooComplexReason::Budget)).contains("program too complex"));
+}
+
+#[test]
+fn standard_helper_table_programs() {
+    let mut ws = Box::new(Ws::new());
+    let e = VerifyEnv::new(ProgramType::Xdp, crate::helpers::standard(), MAPS);
+    let lookup = [
+        key_setup(0),
+        call(1),
+        jmp(BPF_JEQ, 0, 0, 3),
+        mov(3, 1),
+        atomic(8, 0, 3, 0, ATOMIC_ADD),
+        mov(0, 2),
+        exit(),
+    ]
+    .concat();
+    assert!(run_case(&lookup, &e, &mut ws).is_ok());
+    let adjust = [mov(2, -14), call(44), mov(0, 2), exit()].concat();
+    assert!(run_case(&adjust, &e, &mut ws).is_ok());
+    let clock = [call(5), exit()].concat();
+    assert!(run_case(&clock, &e, &mut ws).is_ok());
+    let unknown = [call(1000), exit()].concat();
+    assert!(matches!(
+        run_case(&unknown, &e, &mut ws),
+        Err(VerifyError {
+            pc: 0,
+            kind: K::UnknownHelper { id: 1000 }
+        })
+    ));
+}
+
+#[test]
+fn helper_writes_only_its_minimum_size() {
+    let mut ws = Box::new(Ws::new());
+    // probe_read into fp-16 with a size in [8, 16]: only 8 bytes are surely written.
+    let prefix = [
+        ldx(4, 2, 1, 12),
+        alu(BPF_AND, 2, 7),
+        alu(BPF_ADD, 2, 8),
+        movr(1, 10),
+        alu(BPF_ADD, 1, -16),
+        mov(3, 0),
+        call(4),
+    ]
+    .concat();
+    let ok = [prefix.clone(), ldx(8, 0, 10, -16), exit()].concat();
+    assert!(run_case(&ok, &env(XDP), &mut ws).is_ok());
+    let bad = [prefix, ldx(8, 0, 10, -8), exit()].concat();
+    assert!(matches!(
+        run_case(&bad, &env(XDP), &mut ws),
+        Err(VerifyError {
+            kind: K::StackReadUninit { .. },
+            ..
+        })
+    ));
+}
+
+#[test]
+fn small_workspaces_fail_cleanly() {
+    // A program longer than the workspace.
+    let mut tiny = Box::new(VerifierWorkspace::<4, 1, 1>::new());
+    let mut prog = [mov(0, 0), mov(0, 0), mov(0, 0), mov(0, 0), exit()].concat();
+    let e = verify(&mut prog, &env(M), &mut *tiny).unwrap_err();
+    assert_eq!(e.kind, K::TooComplex(TooComplexReason::ProgramTooLarge));
+    // Too many pending branches: each unknown comparison leaves one pending.
+    let mut narrow = Box::new(VerifierWorkspace::<64, 4, 2>::new());
+    let mut branches = std::vec![ldx(1, 3, 1, 0), mov(0, 0)];
+    for _ in 0..4 {
+        branches.push(jmp(BPF_JEQ, 3, 1, 0));
+    }
+    branches.push(exit());
+    let mut prog = branches.concat();
+    let e = verify(&mut prog, &env(M), &mut *narrow).unwrap_err();
+    assert_eq!(e.kind, K::TooComplex(TooComplexReason::BranchStackFull));
+    // The same program in a larger workspace.
+    let mut prog = branches.concat();
+    assert!(verify(&mut prog, &env(M), &mut *Box::new(Ws::new())).is_ok());
+    // A budget too small for a bounded loop.
+    let mut lp = [
+        mov(0, 0),
+        alu(BPF_ADD, 0, 1),
+        jmp(BPF_JLT, 0, 1000, -2),
+        exit(),
+    ]
+    .concat();
+    let small = VerifyEnv {
+        budget: 500,
+        ..env(M)
+    };
+    let e = verify(&mut lp, &small, &mut *Box::new(Ws::new())).unwrap_err();
+    assert_eq!(e.kind, K::TooComplex(TooComplexReason::Budget));
+    let mut lp = [
+        mov(0, 0),
+        alu(BPF_ADD, 0, 1),
+        jmp(BPF_JLT, 0, 1000, -2),
+        exit(),
+    ]
+    .concat();
+    assert!(verify(&mut lp, &env(M), &mut *Box::new(Ws::new())).is_ok());
+}
