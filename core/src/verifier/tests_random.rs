@@ -113,6 +113,12 @@ fn program(rng: &mut Rng) -> Vec<Insn> {
         };
         body.push(item);
     }
+    finish(body, rng)
+}
+
+/// Patches each item's trailing branch to land on a later item (or the final exit), and
+/// appends the exit.
+fn finish(mut body: Vec<Vec<Insn>>, rng: &mut Rng) -> Vec<Insn> {
     // Patch branch targets to land on a later item (or the final exit).
     let starts: Vec<usize> = body
         .iter()
@@ -126,7 +132,7 @@ fn program(rng: &mut Rng) -> Vec<Insn> {
     for (k, item) in body.iter_mut().enumerate() {
         let last = item.len() - 1;
         let insn = &mut item[last];
-        if matches!(insn.class(), Class::Jmp) && insn.opcode != op::EXIT {
+        if matches!(insn.class(), Class::Jmp) && insn.opcode != op::EXIT && insn.off == 0 {
             let pc = starts[k] + last;
             let later: Vec<usize> = starts[k + 1..].iter().copied().chain([total]).collect();
             let t = later[(rng.next() % later.len() as u64) as usize];
@@ -136,6 +142,96 @@ fn program(rng: &mut Rng) -> Vec<Insn> {
     let mut prog: Vec<Insn> = body.concat();
     prog.extend(exit());
     prog
+}
+
+/// A random XDP program: packet reads and writes through `data` (r2) and a variable copy
+/// (r6), guarded by random comparisons against `data_end` (r3) in all orderings.
+fn xdp_program(rng: &mut Rng) -> Vec<Insn> {
+    let mut body: Vec<Vec<Insn>> =
+        std::vec![ldx(4, 2, 1, 0), ldx(4, 3, 1, 4), mov(0, 0), movr(6, 2)];
+    for r in [5u8, 7, 8, 9] {
+        body.push(mov(r, rng.below(16) as i32));
+    }
+    let sizes = [1u8, 2, 4, 8];
+    for _ in 0..4 + rng.below(12) {
+        let r = rng.pick(&[0u8, 5, 7, 8, 9]);
+        let size = rng.pick(&sizes);
+        let base = rng.pick(&[2u8, 6]);
+        let off = rng.below(40) as i16 - 2;
+        let item = match rng.below(6) {
+            0 | 1 => {
+                let n = rng.below(40) as i32;
+                let (op, swap) = rng.pick(&[
+                    (BPF_JGT, false),
+                    (BPF_JGE, false),
+                    (BPF_JLT, false),
+                    (BPF_JLE, false),
+                    (BPF_JGT, true),
+                    (BPF_JGE, true),
+                    (BPF_JLT, true),
+                    (BPF_JLE, true),
+                ]);
+                let cmp = if swap {
+                    jmpr(op, 3, 4, 0)
+                } else {
+                    jmpr(op, 4, 3, 0)
+                };
+                [movr(4, base), alu(BPF_ADD, 4, n), cmp].concat()
+            }
+            2 => ldx(size, r, base, off),
+            3 => stx(size, base, r, off),
+            4 => [alu(BPF_AND, r, 15), movr(6, 2), alur(BPF_ADD, 6, r)].concat(),
+            _ => ldx(4, r, 1, rng.pick(&[12, 16, 20])),
+        };
+        body.push(item);
+    }
+    finish(body, rng)
+}
+
+#[test]
+fn accepted_random_xdp_programs_stay_inside_the_packet() {
+    let mut rng = Rng(0x0123_4567_89ab_cdef);
+    let mut ws = Box::new(DefaultWorkspace::new());
+    let mut stack = Box::new(Stack::new());
+    let platform = NoPlatform;
+    let interp = Interpreter::new(HelperTable::new(&[]), &platform).with_budget(100_000);
+    let env = VerifyEnv::new(ProgramType::Xdp, HelperTable::new(&[]), &[]);
+    let (mut accepted, mut total) = (0, 0);
+    for case in 0..10_000 {
+        let prog = xdp_program(&mut rng);
+        let mut insns = prog.clone();
+        total += 1;
+        let Ok(verified) = verify(&mut insns, &env, &mut *ws) else {
+            continue;
+        };
+        accepted += 1;
+        // The rewritten program runs on the runtime context; the frame fills its buffer, so
+        // every byte past `data_end` is outside the run's regions.
+        let program = Program::new(verified.insns()).unwrap();
+        for _ in 0..4 {
+            let len = rng.below(48) as usize;
+            let mut buf: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            let mut copy = buf.clone();
+            let mut ctx = Context::Xdp(crate::XdpBuff::new(&mut buf, 0, len));
+            let r = interp.run_checked(&program, &mut ctx, &mut stack);
+            assert!(
+                r.is_ok(),
+                "case {case}, len {len}: verified program trapped with {r:?}: {prog:?}"
+            );
+            if cfg!(feature = "extra-checks") {
+                let mut ctx = Context::Xdp(crate::XdpBuff::new(&mut copy, 0, len));
+                assert_eq!(
+                    interp.run(&verified, &mut ctx, &mut stack),
+                    r,
+                    "case {case}"
+                );
+            }
+        }
+    }
+    assert!(
+        accepted > total / 20 && accepted < total,
+        "{accepted} of {total} accepted"
+    );
 }
 
 #[test]
@@ -151,19 +247,29 @@ fn accepted_random_programs_pass_every_runtime_check() {
         let prog = program(&mut rng);
         let mut insns = prog.clone();
         total += 1;
-        if verify(&mut insns, &env, &mut *ws).is_err() {
+        let Ok(verified) = verify(&mut insns, &env, &mut *ws) else {
             continue;
-        }
+        };
         accepted += 1;
         let program = Program::new(&prog).unwrap();
         for _ in 0..4 {
             let mut buf: Vec<u8> = (0..LEN).map(|_| rng.next() as u8).collect();
+            let mut copy = buf.clone();
             let mut ctx = Context::Memory(&mut buf);
             let r = interp.run_checked(&program, &mut ctx, &mut stack);
             assert!(
                 r.is_ok(),
                 "case {case}: verified program trapped with {r:?}: {prog:?}"
             );
+            // With `extra-checks`, the unchecked engine re-checks what the verifier proved.
+            if cfg!(feature = "extra-checks") {
+                let mut ctx = Context::Memory(&mut copy);
+                assert_eq!(
+                    interp.run(&verified, &mut ctx, &mut stack),
+                    r,
+                    "case {case}"
+                );
+            }
         }
     }
     // The generator must exercise both verdicts.
