@@ -63,7 +63,10 @@ impl<E: XdpEngine + ?Sized> XdpEngine for &mut E {
 ///
 /// With a [`VerifiedProgram`] it runs [`Interpreter::run`] (no run-time checks: the verifier's
 /// proof stands); with a plain [`Program`] it runs [`Interpreter::run_checked`], checking every
-/// access, for images without a verifier. The stack (`nanobpf_core::env::STACK_SIZE` bytes)
+/// access, for images without a verifier. The two see the XDP context differently: a verified
+/// program reads Linux's `struct xdp_md` (32-bit `data` at 0, `data_end` at 4; the verifier
+/// rewrites those loads), an unverified one the runtime's `XdpCtx` (64-bit `data` at 0,
+/// `data_end` at 8). The stack (`nanobpf_core::env::STACK_SIZE` bytes)
 /// lives inside, so an engine in a `static` costs no stack space per run.
 #[derive(Clone)]
 pub struct Engine<'e, P> {
