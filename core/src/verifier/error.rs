@@ -236,6 +236,12 @@ pub enum VerifyErrorKind {
         /// The index.
         index: i64,
     },
+    /// `lddw` of a value address (src 2 or 6) for a map type whose values have no fixed
+    /// address: only array maps have one (element 0), as in Linux.
+    NoDirectValueAccess {
+        /// The map index.
+        index: i64,
+    },
     /// A legacy packet load in a program type that has no packet for it.
     LdAbsNotAllowed,
     /// A legacy packet load without the context in r6.
@@ -373,6 +379,9 @@ impl core::fmt::Display for VerifyErrorKind {
                 write!(f, "cannot pass this map type into func #{helper}")
             }
             K::BadMap { index } => write!(f, "fd {index} is not pointing to valid bpf_map"),
+            K::NoDirectValueAccess { index } => {
+                write!(f, "map {index}: no direct value access support for this map type")
+            }
             K::LdAbsNotAllowed => f.write_str(
                 "BPF_LD_[ABS|IND] instructions not allowed for this program type",
             ),

@@ -7,7 +7,7 @@ use super::check::{Checker, Res};
 use super::error::{LeakTarget, TooComplexReason, VerifyErrorKind as K};
 use super::scalar::Scalar;
 use super::state::{Kind, Slot, Value, NO_SPILL};
-use crate::env::{CtxFieldKind, STACK_FRAME_SIZE};
+use crate::env::{CtxFieldKind, MapType, STACK_FRAME_SIZE};
 use crate::isa::opcode::*;
 use crate::isa::Insn;
 use crate::ProgramType;
@@ -506,6 +506,10 @@ impl Checker<'_, '_, '_> {
                 if src == LDDW_MAP_FD || src == LDDW_MAP_IDX {
                     Value::ptr(Kind::MapPtr, idx as u8)
                 } else {
+                    // Only an array's element 0 always exists; a hash map's key 0 may not.
+                    if map.map_type != MapType::Array {
+                        return Err(self.err(pc, K::NoDirectValueAccess { index: idx }));
+                    }
                     if hi < 0 || hi as u32 >= map.value_size {
                         return Err(self.err(
                             pc,

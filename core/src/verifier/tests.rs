@@ -1338,6 +1338,14 @@ fn mem_cases() -> Vec<Case> {
             XDP,
             [ld_map_value(3, 1, 8), ldx(8, 0, 3, 0), exit()]
         ),
+        // Found by fuzzing: a program deleted key 0 of a hash map, then took the address of
+        // its "value" with `lddw`; the engine could not resolve it. Only arrays qualify.
+        bad!(
+            "lddw value address of a hash map",
+            XDP,
+            K::NoDirectValueAccess { index: 0 },
+            [ld_map_value(3, 0, 0), ldx(8, 0, 3, 0), exit()]
+        ),
         bad!(
             "lddw map value address past value",
             XDP,
