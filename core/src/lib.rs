@@ -13,6 +13,7 @@
 //! |---|---|---|
 //! | `extra-checks` | off | re-checks every memory access at run time against the regions of the run and traps on a failed check; the soundness oracle for tests and fuzzing |
 //! | `std` | off | std-only conveniences and tests (concurrency stress tests); nothing in the runtime path |
+//! | `fuzzing` | off | the fuzz targets' logic in [`fuzzing`] (implies `std`; host-only, allocates) |
 #![no_std]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -49,6 +50,9 @@ pub use maps::{
 };
 
 pub mod verifier;
+
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 
 pub use verifier::{
     verify, verify_with_log, DefaultWorkspace, TooComplexReason, VerifierWorkspace, VerifyEnv,

@@ -1,0 +1,341 @@
+//! Program building blocks: instruction constructors, items with jumps patched at layout, and
+//! the two small generators of the verifier's soundness tests (a memory program with loads,
+//! stores and forward branches; an XDP program with packet guards in every ordering).
+
+use super::Source;
+use crate::isa::opcode::*;
+use crate::isa::Insn;
+use std::vec::Vec;
+
+/// The buffer length of generated memory programs ([`crate::ProgramType::Memory`]).
+pub const MEMORY_LEN: u32 = 64;
+
+// ---- instructions --------------------------------------------------------------------------
+
+pub(crate) fn sz(size: u8) -> u8 {
+    match size {
+        1 => BPF_B,
+        2 => BPF_H,
+        4 => BPF_W,
+        _ => BPF_DW,
+    }
+}
+pub(crate) fn mov(d: u8, imm: i32) -> Insn {
+    Insn::new(BPF_ALU64 | BPF_MOV, d, 0, 0, imm)
+}
+pub(crate) fn movr(d: u8, s: u8) -> Insn {
+    Insn::new(BPF_ALU64 | BPF_MOV | BPF_X, d, s, 0, 0)
+}
+pub(crate) fn alu(op: u8, d: u8, imm: i32) -> Insn {
+    Insn::new(BPF_ALU64 | op, d, 0, 0, imm)
+}
+pub(crate) fn alur(op: u8, d: u8, s: u8) -> Insn {
+    Insn::new(BPF_ALU64 | op | BPF_X, d, s, 0, 0)
+}
+pub(crate) fn alu32(op: u8, d: u8, imm: i32) -> Insn {
+    Insn::new(BPF_ALU | op, d, 0, 0, imm)
+}
+pub(crate) fn ldx(size: u8, d: u8, s: u8, off: i16) -> Insn {
+    Insn::new(BPF_LDX | BPF_MEM | sz(size), d, s, off, 0)
+}
+pub(crate) fn ldxs(size: u8, d: u8, s: u8, off: i16) -> Insn {
+    Insn::new(BPF_LDX | BPF_MEMSX | sz(size), d, s, off, 0)
+}
+pub(crate) fn st(size: u8, d: u8, off: i16, imm: i32) -> Insn {
+    Insn::new(BPF_ST | BPF_MEM | sz(size), d, 0, off, imm)
+}
+pub(crate) fn stx(size: u8, d: u8, s: u8, off: i16) -> Insn {
+    Insn::new(BPF_STX | BPF_MEM | sz(size), d, s, off, 0)
+}
+pub(crate) fn atomic(size: u8, d: u8, s: u8, off: i16, imm: i32) -> Insn {
+    Insn::new(BPF_STX | BPF_ATOMIC | sz(size), d, s, off, imm)
+}
+pub(crate) fn jmp(op: u8, d: u8, imm: i32, off: i16) -> Insn {
+    Insn::new(BPF_JMP | op, d, 0, off, imm)
+}
+pub(crate) fn jmpr(op: u8, d: u8, s: u8, off: i16) -> Insn {
+    Insn::new(BPF_JMP | op | BPF_X, d, s, off, 0)
+}
+pub(crate) fn call(id: i32) -> Insn {
+    Insn::new(op::CALL, 0, 0, 0, id)
+}
+pub(crate) fn exit() -> Insn {
+    Insn::new(op::EXIT, 0, 0, 0, 0)
+}
+/// `lddw d, src[idx]+off` for the map forms (src 5: map by index, 6: value address).
+pub(crate) fn ld_map(d: u8, src: u8, idx: i32, off: i32) -> [Insn; 2] {
+    [
+        Insn::new(op::LDDW, d, src, 0, idx),
+        Insn::new(0, 0, 0, 0, off),
+    ]
+}
+
+// ---- items and layout ----------------------------------------------------------------------
+
+/// Where a patched jump or call goes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Target {
+    /// The first instruction after this item.
+    End,
+    /// The start of a random later item of the same function (its epilogue included).
+    Later,
+    /// The start of a random item of the same function up to this one (a backward jump).
+    Earlier,
+    /// The start of function `k` (a local call; `k` counts from 1, 0 being the entry).
+    Func(usize),
+}
+
+/// A few instructions generated together, with jumps to patch at layout.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Item {
+    pub insns: Vec<Insn>,
+    patches: Vec<(usize, Target)>,
+}
+
+impl Item {
+    pub fn new() -> Self {
+        Item::default()
+    }
+
+    pub fn of(insns: &[Insn]) -> Self {
+        Item {
+            insns: insns.to_vec(),
+            patches: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, insn: Insn) -> &mut Self {
+        self.insns.push(insn);
+        self
+    }
+
+    pub fn extend(&mut self, insns: &[Insn]) -> &mut Self {
+        self.insns.extend_from_slice(insns);
+        self
+    }
+
+    /// Pushes a jump (or a local call) whose offset (immediate) is set at layout.
+    pub fn jump(&mut self, insn: Insn, to: Target) -> &mut Self {
+        self.patches.push((self.insns.len(), to));
+        self.insns.push(insn);
+        self
+    }
+
+    /// The index the next pushed instruction will have.
+    pub fn len(&self) -> usize {
+        self.insns.len()
+    }
+}
+
+/// Lays out functions (each a list of items whose last item is its epilogue, with no
+/// patches) one after the other and patches every jump and call.
+pub(crate) fn layout(funcs: &[Vec<Item>], src: &mut impl Source) -> Vec<Insn> {
+    let mut func_starts = Vec::new();
+    let mut item_starts: Vec<Vec<usize>> = Vec::new();
+    let mut pc = 0usize;
+    for items in funcs {
+        func_starts.push(pc);
+        let mut starts = Vec::new();
+        for item in items {
+            starts.push(pc);
+            pc += item.insns.len();
+        }
+        starts.push(pc);
+        item_starts.push(starts);
+    }
+    let mut out = Vec::with_capacity(pc);
+    for (f, items) in funcs.iter().enumerate() {
+        let starts = &item_starts[f];
+        for (k, item) in items.iter().enumerate() {
+            let base = starts[k];
+            let mut insns = item.insns.clone();
+            for &(i, to) in &item.patches {
+                let at = base + i;
+                let target = match to {
+                    Target::End => starts[k + 1],
+                    Target::Later => {
+                        // Later items, the epilogue included (never past the function's end).
+                        let later = &starts[k + 1..starts.len() - 1];
+                        if later.is_empty() {
+                            starts[k + 1]
+                        } else {
+                            later[src.below(later.len() as u64) as usize]
+                        }
+                    }
+                    Target::Earlier => starts[src.below(k as u64 + 1) as usize],
+                    Target::Func(g) => func_starts.get(g).copied().unwrap_or(0),
+                };
+                let rel = target as i64 - at as i64 - 1;
+                let insn = &mut insns[i];
+                if insn.opcode == op::CALL {
+                    insn.imm = rel as i32;
+                } else {
+                    insn.off = rel.clamp(i16::MIN as i64, i16::MAX as i64) as i16;
+                }
+            }
+            out.extend(insns);
+        }
+    }
+    out
+}
+
+// ---- the verifier's random programs --------------------------------------------------------
+
+/// Registers the memory generator writes (r1 stays the buffer, r10 the frame).
+const REGS: [u8; 8] = [0, 2, 3, 4, 5, 7, 8, 9];
+
+/// A random memory program over a [`MEMORY_LEN`]-byte buffer: straight-line code with forward
+/// branches, loads and stores into the buffer and the stack, atomics, and pointer arithmetic
+/// with bounded or unbounded offsets.
+pub fn memory_program(src: &mut impl Source) -> Vec<Insn> {
+    let mut body: Vec<Item> = Vec::new();
+    body.push(Item::of(&[mov(0, 0)]));
+    for r in REGS {
+        body.push(Item::of(&[if src.below(2) == 0 {
+            mov(r, src.below(64) as i32)
+        } else {
+            ldx(src.pick(&[1u8, 1, 2, 8]), r, 1, src.below(56) as i16)
+        }]));
+    }
+    for slot in 1..=5 {
+        if src.below(3) != 0 {
+            body.push(Item::of(&[st(8, 10, -8 * slot, src.below(100) as i32)]));
+        }
+    }
+    let n = 4 + src.below(16);
+    let sizes = [1u8, 2, 4, 8];
+    for _ in 0..n {
+        let r = src.pick(&REGS);
+        let s = src.pick(&REGS);
+        let size = src.pick(&sizes);
+        let mut item = Item::new();
+        match src.below(11) {
+            0 => {
+                item.push(mov(r, src.below(80) as i32 - 8));
+            }
+            1 => {
+                let o = src.below(66) as i16 - 2;
+                item.push(ldx(size, r, 1, o));
+            }
+            2 => {
+                let op = src.pick(&[
+                    BPF_ADD, BPF_SUB, BPF_AND, BPF_OR, BPF_RSH, BPF_LSH, BPF_MOD, BPF_DIV, BPF_MUL,
+                    BPF_XOR, BPF_ARSH,
+                ]);
+                item.push(if src.below(2) == 0 {
+                    alu(op, r, src.below(70) as i32)
+                } else if src.below(2) == 0 {
+                    alur(op, r, s)
+                } else {
+                    alu32(op, r, src.below(70) as i32)
+                });
+            }
+            3 => {
+                let mask = src.pick(&[7, 31, 63, 127]);
+                let o = src.below(66) as i16 - 2;
+                item.extend(&[alu(BPF_AND, s, mask), movr(6, 1), alur(BPF_ADD, 6, s)])
+                    .push(ldx(size, r, 6, o));
+            }
+            4 => {
+                let mask = src.pick(&[7, 31, 63]);
+                let o = src.below(66) as i16 - 2;
+                item.extend(&[alu(BPF_AND, s, mask), movr(6, 1), alur(BPF_ADD, 6, s)])
+                    .push(stx(size, 6, r, o));
+            }
+            5 => {
+                let o = -(src.below(40) as i16) - 1;
+                item.push(st(size, 10, o, src.below(100) as i32));
+            }
+            6 => {
+                item.push(stx(size, 10, r, -(src.below(40) as i16) - 1));
+            }
+            7 => {
+                item.push(ldx(size, r, 10, -(src.below(40) as i16) - 1));
+            }
+            8 => {
+                let sz = src.pick(&[4u8, 8]);
+                let o = src.below(66) as i16 - 2;
+                let fetch = if src.below(2) == 0 { ATOMIC_FETCH } else { 0 };
+                item.push(atomic(sz, 1, r, o, ATOMIC_ADD | fetch));
+            }
+            9 => {
+                let o = src.below(66) as i16 - 2;
+                item.push(stx(size, 1, r, o));
+            }
+            _ => {
+                let op = src.pick(&[
+                    BPF_JGT, BPF_JGE, BPF_JLT, BPF_JLE, BPF_JEQ, BPF_JNE, BPF_JSGT, BPF_JSLT,
+                    BPF_JSET,
+                ]);
+                let insn = if src.below(2) == 0 {
+                    jmp(op, r, src.below(70) as i32, 0)
+                } else {
+                    jmpr(op, r, s, 0)
+                };
+                item.jump(insn, Target::Later);
+            }
+        }
+        body.push(item);
+    }
+    body.push(Item::of(&[exit()]));
+    layout(&[body], src)
+}
+
+/// A random XDP program: packet reads and writes through `data` (r2) and a variable copy
+/// (r6), guarded by random comparisons against `data_end` (r3) in all orderings.
+pub fn xdp_program(src: &mut impl Source) -> Vec<Insn> {
+    let mut body: Vec<Item> = std::vec![Item::of(&[
+        ldx(4, 2, 1, 0),
+        ldx(4, 3, 1, 4),
+        mov(0, 0),
+        movr(6, 2)
+    ])];
+    for r in [5u8, 7, 8, 9] {
+        body.push(Item::of(&[mov(r, src.below(16) as i32)]));
+    }
+    let sizes = [1u8, 2, 4, 8];
+    for _ in 0..4 + src.below(12) {
+        let r = src.pick(&[0u8, 5, 7, 8, 9]);
+        let size = src.pick(&sizes);
+        let base = src.pick(&[2u8, 6]);
+        let off = src.below(40) as i16 - 2;
+        let mut item = Item::new();
+        match src.below(6) {
+            0 | 1 => {
+                let n = src.below(40) as i32;
+                let (op, swap) = src.pick(&[
+                    (BPF_JGT, false),
+                    (BPF_JGE, false),
+                    (BPF_JLT, false),
+                    (BPF_JLE, false),
+                    (BPF_JGT, true),
+                    (BPF_JGE, true),
+                    (BPF_JLT, true),
+                    (BPF_JLE, true),
+                ]);
+                let cmp = if swap {
+                    jmpr(op, 3, 4, 0)
+                } else {
+                    jmpr(op, 4, 3, 0)
+                };
+                item.extend(&[movr(4, base), alu(BPF_ADD, 4, n)])
+                    .jump(cmp, Target::Later);
+            }
+            2 => {
+                item.push(ldx(size, r, base, off));
+            }
+            3 => {
+                item.push(stx(size, base, r, off));
+            }
+            4 => {
+                item.extend(&[alu(BPF_AND, r, 15), movr(6, 2), alur(BPF_ADD, 6, r)]);
+            }
+            _ => {
+                item.push(ldx(4, r, 1, src.pick(&[12, 16, 20])));
+            }
+        }
+        body.push(item);
+    }
+    body.push(Item::of(&[exit()]));
+    layout(&[body], src)
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Rebuilds the committed seed corpora in fuzz/corpus/<target>/seed-*: a few conformance
+# programs (assembled with the nanobpf CLI) and the example programs, framed for each target,
+# plus small deterministic byte strings for the generator-driven targets.
+# Usage: fuzz/make_seeds.sh [CONFORMANCE_DIR]   (default: $NANOBPF_SHARED/conformance/bpf_conformance)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+conf="${1:-${NANOBPF_SHARED:-$root/../shared}/conformance/bpf_conformance}"
+corpus="$here/corpus"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+cargo build -q -p nanobpf-cli --manifest-path "$root/Cargo.toml"
+nanobpf="$root/target/debug/nanobpf"
+for t in decode_verify verify_then_run maps_ops asm_roundtrip; do
+    mkdir -p "$corpus/$t"
+    rm -f "$corpus/$t"/seed-*
+done
+
+# The `-- asm` section of a conformance file.
+asm_of() { awk '/^--/{on = ($0 ~ /-- asm/); next} on' "$1" | sed 's/#.*//'; }
+
+files=(add alu64-arith alu-bit jeq-imm jslt-reg ldxdw stxw lock_add lock_cmpxchg mem-len
+       call_local_use_stack call_unwind_fail div64-by-zero-reg lsh64-reg mov64-sign-extend
+       jmp32-jsle-reg le16 be64 neg64 ldxh-same-reg)
+for name in "${files[@]}"; do
+    f="$conf/$name.data"
+    [ -f "$f" ] || continue
+    asm_of "$f" > "$tmp/$name.asm"
+    # asm_roundtrip: mode byte 0 then the text.
+    { printf '\x00'; cat "$tmp/$name.asm"; } > "$corpus/asm_roundtrip/seed-$name"
+    "$nanobpf" asm "$tmp/$name.asm" -o "$tmp/$name.bin" 2>/dev/null || continue
+    # decode_verify: program type byte (0: 64-byte memory) then the slots.
+    { printf '\x00'; cat "$tmp/$name.bin"; } > "$corpus/decode_verify/seed-$name"
+done
+for bin in "$root"/examples/bench/*.bin; do
+    name="$(basename "$bin" .bin)"
+    { printf '\x00'; cat "$bin"; } > "$corpus/decode_verify/seed-ex-$name"
+    { printf '\x02'; cat "$bin"; } > "$corpus/asm_roundtrip/seed-ex-$name"
+done
+
+# Generator-driven targets: the first byte picks the generator or the map, the rest are
+# choices; deterministic bytes give each a starting point.
+bytes() { python3 -c "import random,sys; r=random.Random('$1'); sys.stdout.buffer.write(bytes([$2]+[r.randrange(256) for _ in range($3)]))"; }
+for k in 0 1 2 3 4 5 6 7; do
+    for s in 1 2; do
+        bytes "$k$s" "$k" 400 > "$corpus/verify_then_run/seed-gen$k-$s"
+    done
+done
+for k in 0 1 2 3 4; do
+    bytes "9$k" "$k" 600 > "$corpus/maps_ops/seed-map$k"
+done
+du -sh --apparent-size "$corpus"; for t in "$corpus"/*; do echo "$(basename "$t"): $(ls "$t" | wc -l) files"; done
