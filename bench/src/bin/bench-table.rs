@@ -14,7 +14,7 @@ fn main() -> Result<(), String> {
         Timing::STANDARD
     };
     let engines = Engine::available();
-    let interp = Engine::NanobpfChecked;
+    let interp = Engine::Nanobpf;
 
     println!("Machine: {}", cpu_model());
     println!();
