@@ -81,6 +81,7 @@ mod cfg;
 mod check;
 mod error;
 mod jmp;
+mod liveness;
 mod log;
 mod mem;
 mod scalar;
@@ -131,15 +132,18 @@ impl<'a> VerifyEnv<'a> {
     }
 }
 
-/// A workspace for programs of up to 4,096 instructions, with 64 chunks (16 KiB) of
-/// explored-state cache and 32 chunks (8 KiB, at most 32 entries) of pending branches:
-/// [`VerifierWorkspace::SIZE_BYTES`] is 56,720 bytes (55.4 KiB) on 64-bit targets.
+/// A workspace for programs of up to 4,096 instructions, with 96 chunks (12 KiB, at most 96
+/// states) of explored-state cache and 192 chunks (12 KiB, at most 192 entries) of pending
+/// branches: [`VerifierWorkspace::SIZE_BYTES`] is 64,272 bytes (62.8 KiB) on 64-bit targets.
 ///
-/// Where it goes: 8 KiB of per-instruction flags, 1.5 KiB of function table, two full
-/// abstract states of 10.5 KiB each (the current one and a scratch one; a full state holds
-/// eight frames of eleven 80-byte registers and 64 stack slots, plus 32 spilled registers),
-/// and 24 KiB of encoded states.
-pub type DefaultWorkspace = VerifierWorkspace<4096, 64, 32>;
+/// Where it goes: 16 KiB of per-instruction facts (flags, live and precise registers), 1 KiB
+/// of function table, two full abstract states of 10.2 KiB each (the current one and a
+/// scratch one; a full state holds eight frames of eleven 80-byte registers and 64 stack
+/// slots, plus 16 spilled registers), and 26 KiB of encoded states with their index.
+///
+/// The pending-branch stack bounds how many two-sided branches can be unresolved along one
+/// path (Linux allows 8,192); exits and loop exits are explored first so they do not count.
+pub type DefaultWorkspace = VerifierWorkspace<4096, 96, 192>;
 
 /// Verifies `insns` for `env`, then rewrites its context accesses to the runtime layout.
 ///
@@ -190,6 +194,12 @@ fn run<'a>(
         });
     }
     let nfuncs = cfg::check(insns, ws.aux, ws.funcs)?;
+    let main_end = ws
+        .funcs
+        .get(1)
+        .filter(|_| nfuncs > 1)
+        .map_or(insns.len(), |f| f.start as usize);
+    liveness::compute(insns, ws.aux, &env.helpers, main_end);
     let mut c = check::Checker {
         insns,
         env,
