@@ -7,11 +7,17 @@
 //!    range.
 //! 2. **Structure**: the targets of local calls start functions; jumps stay inside their
 //!    function; each function ends in `exit` or a jump; every instruction is reachable.
-//! 3. **Exploration**: every path from the entry is executed on abstract values, one
-//!    instruction at a time, with a stack of pending branches. At *prune points* (jump
-//!    targets, the instruction after a branch or a local call) the current state is compared
-//!    with the explored-state cache.
-//! 4. **Rewrite**: context accesses are rewritten from the program's view (`struct xdp_md`,
+//! 3. **Liveness and precision** (backward, per register): which registers may still be
+//!    read, and which may still matter to a verdict (flow into a branch, an address, a helper
+//!    argument, a spill or a callee's result).
+//! 4. **Exploration**: every path from the entry is executed on abstract values, one
+//!    instruction at a time, with a stack of pending branches; of the two sides of a branch
+//!    the one with the higher pc goes first (a forward jump's target, a backward jump's
+//!    fallthrough), so early exits and loop exits do not stay pending. At *prune points*
+//!    (jump targets: where paths meet and where every loop closes) dead registers are
+//!    forgotten, numbers that cannot matter are widened to "any number", and the state is
+//!    compared with the explored-state cache.
+//! 5. **Rewrite**: context accesses are rewritten from the program's view (`struct xdp_md`,
 //!    `struct __sk_buff`) to the runtime structs; packet pointer fields become 64-bit loads.
 //!
 //! # Abstract domain
@@ -65,15 +71,20 @@
 //! * termination by the processed-instruction budget: a loop whose bound the domain cannot
 //!   see runs out of budget and is rejected as too complex.
 //!
-//! Forgetting cached states (the cache is a bounded FIFO) only costs time.
+//! * forgetting dead registers and widening numbers only ever makes a state larger, so a
+//!   wrong liveness or precision fact can cost a rejection, never an unsound acceptance
+//!   (a forgotten register that is read later fails as uninitialised on that path).
+//!
+//! Forgetting cached states (the cache is bounded and forgets the oldest) only costs time.
 //!
 //! # Not supported
 //!
 //! Variable-offset stack accesses, pointer comparisons other than null checks and packet
 //! comparisons, narrow spills of numbers (stores under 8 bytes keep only "initialised"),
-//! scalar ids (a comparison refines only the registers it names), liveness and precision
-//! tracking (pruning compares whole states, which costs time, never soundness), and return
-//! value ranges of XDP programs.
+//! scalar ids (a comparison refines only the registers it names), liveness of stack slots,
+//! joins or widening of loop counters (a loop whose bound the domain cannot see runs out of
+//! budget), and return value ranges of XDP programs. The pending-branch stack is bounded by
+//! the workspace, not by Linux's 8,192.
 
 mod alu;
 mod call;
