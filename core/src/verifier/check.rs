@@ -116,8 +116,7 @@ impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
                 *a |= VISITED;
             }
             if let Some(l) = self.log.as_mut() {
-                let insn = self.insns.get(pc).copied().unwrap_or_default();
-                log::write_step(&mut **l, pc, insn, self.ws.cur);
+                log::write_step(&mut **l, self.insns, pc, self.ws.cur);
             }
             match self.step(pc)? {
                 Step::Goto(next) => pc = next,

@@ -2291,7 +2291,7 @@ fn log_traces_each_instruction_with_registers() {
     let r = verify_with_log(&mut prog, &env(XDP), &mut *ws, &mut log);
     assert!(r.is_ok(), "{log}");
     assert!(
-        log.contains("0: (61) dst=r2 src=r1 off=0 imm=0 ; R1=ctx(off=0) R10=fp00"),
+        log.contains("0: (61) ldxw %r2, [%r1] ; R1=ctx(off=0) R10=fp0"),
         "{log}"
     );
     assert!(log.contains("R2=pkt(off=0,r=14)"), "{log}");
