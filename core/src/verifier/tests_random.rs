@@ -27,8 +27,11 @@ impl Rng {
 }
 
 const LEN: u32 = 64;
-/// Registers the generator writes (r1 stays the buffer, r10 the frame).
-const REGS: [u8; 8] = [0, 2, 3, 4, 5, 7, 8, 9];
+/// Random programs per test.
+const STRESS: usize = 10_000;
+/// Registers the generator writes (r1 stays the buffer, r6 is scratch, r9 a loop counter,
+/// r10 the frame).
+const REGS: [u8; 7] = [0, 2, 3, 4, 5, 7, 8];
 
 /// One random program: straight-line code with forward branches, loads and stores into the
 /// buffer and the stack, and pointer arithmetic with bounded or unbounded offsets.
@@ -47,6 +50,12 @@ fn program(rng: &mut Rng) -> Vec<Insn> {
             body.push(st(8, 10, -8 * slot, rng.below(100) as i32));
         }
     }
+    // Sometimes the body runs in a loop counted by r9 (which the body never writes).
+    let looped = rng.below(3) == 0;
+    if looped {
+        body.push(mov(9, 0));
+    }
+    let body_start = body.len();
     let n = 4 + rng.below(16);
     let sizes = [1u8, 2, 4, 8];
     for _ in 0..n {
@@ -112,6 +121,17 @@ fn program(rng: &mut Rng) -> Vec<Insn> {
             }
         };
         body.push(item);
+    }
+    if looped {
+        let body_len: usize = body[body_start..].iter().map(Vec::len).sum();
+        let back = -(body_len as i16 + 2);
+        body.push(
+            [
+                alu(BPF_ADD, 9, 1),
+                jmp(BPF_JLT, 9, 1 + rng.below(6) as i32, back),
+            ]
+            .concat(),
+        );
     }
     finish(body, rng)
 }
@@ -197,7 +217,7 @@ fn accepted_random_xdp_programs_stay_inside_the_packet() {
     let interp = Interpreter::new(HelperTable::new(&[]), &platform).with_budget(100_000);
     let env = VerifyEnv::new(ProgramType::Xdp, HelperTable::new(&[]), &[]);
     let (mut accepted, mut total) = (0, 0);
-    for case in 0..10_000 {
+    for case in 0..STRESS {
         let prog = xdp_program(&mut rng);
         let mut insns = prog.clone();
         total += 1;
@@ -242,8 +262,8 @@ fn accepted_random_programs_pass_every_runtime_check() {
     let platform = NoPlatform;
     let interp = Interpreter::new(HelperTable::new(&[]), &platform).with_budget(100_000);
     let env = VerifyEnv::new(ProgramType::Memory { len: LEN }, HelperTable::new(&[]), &[]);
-    let (mut accepted, mut total) = (0, 0);
-    for case in 0..10_000 {
+    let (mut accepted, mut total, mut loops) = (0, 0, 0);
+    for case in 0..STRESS {
         let prog = program(&mut rng);
         let mut insns = prog.clone();
         total += 1;
@@ -251,6 +271,9 @@ fn accepted_random_programs_pass_every_runtime_check() {
             continue;
         };
         accepted += 1;
+        if prog.iter().any(|i| i.class() == Class::Jmp && i.off < 0) {
+            loops += 1;
+        }
         let program = Program::new(&prog).unwrap();
         for _ in 0..4 {
             let mut buf: Vec<u8> = (0..LEN).map(|_| rng.next() as u8).collect();
@@ -272,9 +295,11 @@ fn accepted_random_programs_pass_every_runtime_check() {
             }
         }
     }
-    // The generator must exercise both verdicts.
+    std::eprintln!("mem {accepted} of {total}");
+    // The generator must exercise both verdicts, and loops.
     assert!(
         accepted > total / 20 && accepted < total,
         "{accepted} of {total} accepted"
     );
+    assert!(loops > accepted / 10, "{loops} loops of {accepted}");
 }
