@@ -34,6 +34,9 @@ const KIND_FLOAT: u8 = 16;
 const KIND_TYPE_TAG: u8 = 18;
 const KIND_ENUM64: u8 = 19;
 
+/// Entries of the sparse index of type offsets kept in [`Btf`].
+const INDEX: usize = 64;
+
 /// An error at a byte offset of the `.BTF` section.
 pub(super) type BtfError = (u64, K);
 
@@ -44,6 +47,12 @@ pub(super) struct Btf<'a> {
     /// Offset of `types` in the section, for errors.
     types_at: u64,
     strings: &'a [u8],
+    /// Number of type records.
+    count: u32,
+    /// Every `stride`-th type's offset: `index[k]` is the offset of type `1 + k * stride`, so
+    /// finding a type walks fewer than `stride` records.
+    index: [u32; INDEX],
+    stride: u32,
 }
 
 /// One type record.
@@ -95,14 +104,29 @@ impl<'a> Btf<'a> {
         let types_at = hdr_len + type_off; // u32 + u32: no overflow in u64
         let types = slice(data, types_at, type_len).ok_or((8, K::BadBtfHeader))?;
         let strings = slice(data, hdr_len + str_off, str_len).ok_or((16, K::BadBtfHeader))?;
-        let btf = Btf {
+        let mut btf = Btf {
             types,
             types_at,
             strings,
+            count: 0,
+            index: [0; INDEX],
+            stride: 1,
         };
         let mut off = 0;
         while off < types.len() as u64 {
             off = btf.record(off)?.1;
+            btf.count += 1;
+        }
+        btf.stride = btf.count.div_ceil(INDEX as u32).max(1);
+        let (mut off, mut n) = (0, 0);
+        while off < types.len() as u64 {
+            if n % btf.stride == 0 {
+                if let Some(slot) = btf.index.get_mut((n / btf.stride) as usize) {
+                    *slot = off as u32; // below the type section's u32 length
+                }
+            }
+            off = btf.record(off)?.1;
+            n += 1;
         }
         Ok(btf)
     }
@@ -131,17 +155,16 @@ impl<'a> Btf<'a> {
 
     /// The type with id `id` (1 is the first record; 0 is `void`, which has no record).
     fn get(&self, id: u32) -> Result<Ty<'a>, BtfError> {
-        let mut off = 0;
-        let mut n = 1;
-        while off < self.types.len() as u64 {
-            let (ty, next) = self.record(off)?;
-            if n == id {
-                return Ok(ty);
-            }
-            n += 1;
-            off = next;
+        let missing = (self.types_at, K::BadBtfType(id));
+        if id == 0 || id > self.count {
+            return Err(missing);
         }
-        Err((self.types_at, K::BadBtfType(id)))
+        let k = (id - 1) / self.stride;
+        let mut off = u64::from(*self.index.get(k as usize).ok_or(missing)?);
+        for _ in 0..(id - 1) % self.stride {
+            off = self.record(off)?.1;
+        }
+        Ok(self.record(off)?.0)
     }
 
     fn name(&self, ty: &Ty<'a>) -> Result<&'a str, BtfError> {

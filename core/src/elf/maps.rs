@@ -21,6 +21,15 @@ const STT_OBJECT: u8 = 1;
 /// `struct bpf_map_def`: type, key size, value size, max entries, flags.
 const LEGACY_DEF_SIZE: u64 = 20;
 
+/// The definition reported when definitions are not read.
+const PLACEHOLDER: MapDef = MapDef {
+    map_type: MapType::Array,
+    key_size: 0,
+    value_size: 0,
+    max_entries: 0,
+    flags: 0,
+};
+
 /// Where a map's definition comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MapSource {
@@ -85,17 +94,21 @@ pub struct Maps<'o, 'a> {
     phase: u8,
     pos: u32,
     index: u32,
+    /// Whether to read definitions; without, only names, places and indices are right (for
+    /// finding a map's index without walking the BTF again).
+    with_defs: bool,
 }
 
 impl<'o, 'a> Maps<'o, 'a> {
     pub(super) fn new(obj: &'o Object<'a>) -> Self {
         Maps {
             obj,
-            btf_sec: obj.section_by_name(".maps").map(|s| s.index),
-            legacy_sec: obj.section_by_name("maps").map(|s| s.index),
+            btf_sec: obj.maps_sections.0,
+            legacy_sec: obj.maps_sections.1,
             phase: 0,
             pos: 0,
             index: 0,
+            with_defs: true,
         }
     }
 
@@ -139,7 +152,14 @@ impl<'o, 'a> Maps<'o, 'a> {
                 }
                 Ok(Some(m)) => {
                     self.index += 1;
-                    return Some(Ok(m));
+                    if !self.with_defs {
+                        return Some(Ok(m));
+                    }
+                    let m = self.obj.with_def(m);
+                    if m.is_err() {
+                        self.phase = 3;
+                    }
+                    return Some(m);
                 }
                 Err(e) => {
                     self.phase = 3;
@@ -161,18 +181,10 @@ impl<'o, 'a> Maps<'o, 'a> {
             return Ok(None);
         }
         let s = self.obj.section(sym.shndx)?;
-        let def = if self.phase == 0 {
-            let btf = self.obj.btf.ok_or(s.err(sym.value, K::NoBtf))?;
-            let btf_sec = self.obj.section_by_name(".BTF").ok_or(s.err(0, K::NoBtf))?;
-            btf.map_def(sym.name)
-                .map_err(|(off, kind)| btf_sec.err(off, kind))?
-        } else {
-            legacy_def(&s, sym.value)?
-        };
         Ok(Some(MapInfo {
             name: sym.name,
             index,
-            def,
+            def: PLACEHOLDER,
             source: if self.phase == 0 {
                 MapSource::Btf
             } else {
@@ -250,19 +262,46 @@ impl<'a> Object<'a> {
         Maps::new(self)
     }
 
+    /// The maps without their definitions (only names, places and indices are right).
+    fn sites(&self) -> Maps<'_, 'a> {
+        let mut sites = Maps::new(self);
+        sites.with_defs = false;
+        sites
+    }
+
+    /// `m` with its definition read.
+    fn with_def(&self, mut m: MapInfo<'a>) -> Result<MapInfo<'a>, LoadError> {
+        let s = self.section(m.section)?;
+        match m.source {
+            MapSource::Btf => {
+                let btf_sec = self.btf_section().ok_or(s.err(m.offset, K::NoBtf))?;
+                let btf = self.btf.ok_or(s.err(m.offset, K::NoBtf))?;
+                m.def = btf
+                    .map_def(m.name)
+                    .map_err(|(off, kind)| btf_sec.err(off, kind))?;
+            }
+            MapSource::Legacy => m.def = legacy_def(&s, m.offset)?,
+            MapSource::GlobalData => {}
+        }
+        Ok(m)
+    }
+
     /// The map with index `index`.
     pub fn map(&self, index: u32) -> Option<MapInfo<'a>> {
-        self.maps().find(|m| m.index == index)
+        let m = self.sites().find(|m| m.index == index)?;
+        self.with_def(m).ok()
     }
 
     /// The map called `name` (a variable name, or a section name for global data).
     pub fn map_by_name(&self, name: &str) -> Option<MapInfo<'a>> {
-        self.maps().find(|m| m.name == name)
+        let m = self.sites().find(|m| m.name == name)?;
+        self.with_def(m).ok()
     }
 
-    /// The map defined at `offset` of section `section` (any offset for global data).
+    /// The map defined at `offset` of section `section` (any offset for global data), with a
+    /// placeholder definition: for its index, source and name.
     pub(super) fn map_at(&self, section: u16, offset: u64) -> Option<MapInfo<'a>> {
-        self.maps().find(|m| {
+        self.sites().find(|m| {
             m.section == section && (m.source == MapSource::GlobalData || m.offset == offset)
         })
     }

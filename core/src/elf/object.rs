@@ -105,8 +105,12 @@ pub struct Object<'a> {
     shoff: u64,
     pub(super) shnum: u16,
     shstrtab: &'a [u8],
-    symtab: Option<(u16, &'a [u8], &'a [u8])>,
+    /// The symbol table and its string table.
+    symtab: Option<(Section<'a>, &'a [u8])>,
     pub(super) btf: Option<Btf<'a>>,
+    btf_index: Option<u16>,
+    /// The sections `.maps` and `maps`.
+    pub(super) maps_sections: (Option<u16>, Option<u16>),
     pub(super) license: Option<&'a str>,
 }
 
@@ -170,6 +174,8 @@ impl<'a> Object<'a> {
             shstrtab: &[],
             symtab: None,
             btf: None,
+            btf_index: None,
+            maps_sections: (None, None),
             license: None,
         };
         let strtab = obj
@@ -181,6 +187,11 @@ impl<'a> Object<'a> {
         obj.shstrtab = strtab.data;
         obj.check_sections(shoff, table_len)?;
         obj.find_symtab()?;
+        obj.maps_sections = (
+            obj.section_by_name(".maps").map(|s| s.index),
+            obj.section_by_name("maps").map(|s| s.index),
+        );
+        obj.btf_index = obj.section_by_name(".BTF").map(|s| s.index);
         obj.check_symbols()?;
         obj.check_relocations()?;
         obj.license = obj.read_license()?;
@@ -264,7 +275,9 @@ impl<'a> Object<'a> {
                 return Err(s.err(0, K::Overlaps(0)));
             }
             for j in 0..i {
-                let other = self.section(j)?;
+                let Some(other) = self.raw_section(j) else {
+                    continue;
+                };
                 if let Some((o, n)) = extent(&other) {
                     if overlaps(o, o + n) {
                         return Err(s.err(0, K::Overlaps(j)));
@@ -290,26 +303,32 @@ impl<'a> Object<'a> {
             .and_then(|l| self.section(l).ok())
             .filter(|t| t.sh_type == SHT_STRTAB)
             .ok_or(s.err(0, K::BadSectionLink(s.link)))?;
-        self.symtab = Some((s.index, s.data, strtab.data));
+        self.symtab = Some((s, strtab.data));
         Ok(())
     }
 
     /// The symbol table section, for errors.
     pub(super) fn symtab_section(&self) -> Result<Section<'a>, LoadError> {
-        let (index, ..) = self.symtab.ok_or(LoadError::table(0, K::NoSymbolTable))?;
-        self.section(index)
+        self.symtab
+            .map(|(s, _)| s)
+            .ok_or(LoadError::table(0, K::NoSymbolTable))
+    }
+
+    /// The `.BTF` section.
+    pub(super) fn btf_section(&self) -> Option<Section<'a>> {
+        self.section(self.btf_index?).ok()
     }
 
     /// Number of symbols.
     pub(super) fn symbol_count(&self) -> u32 {
         self.symtab
-            .map_or(0, |(_, d, _)| (d.len() as u64 / SYM_SIZE) as u32)
+            .map_or(0, |(s, _)| (s.data.len() as u64 / SYM_SIZE) as u32)
     }
 
     /// The symbol at `index`.
     pub(super) fn symbol(&self, index: u32) -> Result<Symbol<'a>, LoadError> {
-        let st = self.symtab_section()?;
-        let (_, data, strings) = self.symtab.ok_or(st.err(0, K::NoSymbolTable))?;
+        let (st, strings) = self.symtab.ok_or(LoadError::table(0, K::NoSymbolTable))?;
+        let data = st.data;
         let base = u64::from(index) * SYM_SIZE;
         let bad = st.err(base, K::BadSymbolIndex(index));
         let name_off = u32_at(data, base).ok_or(bad)?;
@@ -418,7 +437,8 @@ impl<'a> Object<'a> {
 
     /// Every relocation entry that applies to section `target`.
     pub(super) fn relocations_for(&self, target: u16) -> impl Iterator<Item = Rel> + '_ {
-        self.sections()
+        (0..self.shnum)
+            .filter_map(|i| self.raw_section(i))
             .filter(move |s| s.sh_type == SHT_REL && s.info == u32::from(target))
             .flat_map(|s| self.rel_entries(&s))
     }
@@ -433,7 +453,7 @@ impl<'a> Object<'a> {
     }
 
     fn read_btf(&self) -> Result<Option<Btf<'a>>, LoadError> {
-        match self.section_by_name(".BTF") {
+        match self.btf_section() {
             Some(s) => Btf::parse(s.data)
                 .map(Some)
                 .map_err(|(off, kind)| s.err(off, kind)),
