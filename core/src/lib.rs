@@ -36,9 +36,11 @@ pub use asm::{
 pub use elf::{LoadError, LoadErrorKind, LoadedProgram, MapInfo, Object, ProgramInfo};
 pub use env::{ProgramType, Stack, Trap};
 
+mod runtime;
 mod verified;
 
-pub use interp::{Context, Interpreter, NoPlatform, SkBuff, XdpBuff};
+pub use interp::Interpreter;
+pub use runtime::{Context, NoPlatform, Run, Runtime, SkBuff, XdpBuff};
 pub use verified::VerifiedProgram;
 
 pub mod maps;
@@ -46,4 +48,11 @@ pub mod maps;
 pub use maps::{
     ArrayMap, DevMap, HashMap, LpmTrie, LruHashMap, Map, MapError, PerCpuArray, ProgArray,
     QueueMap, RingBuf, StackMap,
+};
+
+pub mod verifier;
+
+pub use verifier::{
+    verify, verify_with_log, DefaultWorkspace, TooComplexReason, VerifierWorkspace, VerifyEnv,
+    VerifyError, VerifyErrorKind,
 };

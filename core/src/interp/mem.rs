@@ -41,7 +41,11 @@ impl Region {
 
     #[inline(always)]
     fn contains(&self, addr: u64, len: u64) -> bool {
-        addr >= self.start && addr.checked_add(len).is_some_and(|e| e <= self.end)
+        // Every region has `start <= end`. Below `start`, `addr - start` wraps to more than
+        // the size; so one subtraction and two comparisons decide, with no overflow to test.
+        let off = addr.wrapping_sub(self.start);
+        let size = self.end.saturating_sub(self.start);
+        off < size && size - off >= len
     }
 }
 
@@ -63,7 +67,7 @@ pub(crate) struct Regions {
 
 impl Regions {
     #[inline(always)]
-    fn allows(&self, addr: u64, len: u64, write: bool) -> bool {
+    pub fn allows(&self, addr: u64, len: u64, write: bool) -> bool {
         self.stack.contains(addr, len)
             || self.data.contains(addr, len)
             || if write {
@@ -104,11 +108,6 @@ impl<'m> Access<'m, false> {
 }
 
 impl<const CHECKED: bool> Access<'_, CHECKED> {
-    /// The regions of the run.
-    pub fn regions(&self) -> &Regions {
-        &self.regions
-    }
-
     #[inline(always)]
     fn check(&self, addr: u64, len: u64, write: bool) -> Result<(), Trap> {
         if (CHECKED || cfg!(feature = "extra-checks"))
@@ -341,5 +340,34 @@ impl AtomicOps for Locked64 {
         unsafe { self.0.write(new) };
         LOCK64.store(0, Ordering::Release);
         old
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Region;
+
+    #[test]
+    fn region_bounds_are_exact() {
+        let r = Region {
+            start: 1000,
+            end: 1016,
+        };
+        assert!(r.contains(1000, 8));
+        assert!(r.contains(1008, 8));
+        assert!(r.contains(1015, 1));
+        assert!(!r.contains(1009, 8));
+        assert!(!r.contains(1016, 1));
+        assert!(!r.contains(999, 1));
+        assert!(!r.contains(999, 8));
+        assert!(!r.contains(u64::MAX, 8));
+        assert!(!r.contains(0, 1));
+        let top = Region {
+            start: u64::MAX - 7,
+            end: u64::MAX,
+        };
+        assert!(top.contains(u64::MAX - 7, 7));
+        assert!(!top.contains(u64::MAX - 7, 8));
+        assert!(!Region::default().contains(0, 1));
     }
 }
