@@ -27,6 +27,9 @@ typedef __u16 __sum16;
 #define SEC(name) __attribute__((section(name), used))
 #define __always_inline inline __attribute__((always_inline))
 #define __noinline __attribute__((noinline))
+/* Keep `var` in a register as it is, so the compiler cannot narrow or merge its computation
+ * (libbpf's barrier_var). */
+#define barrier_var(var) asm volatile("" : "+r"(var))
 
 /* BTF-defined map attributes, as libbpf defines them. */
 #define __uint(name, val) int (*name)[val]

@@ -1,62 +1,36 @@
-//! The examples run end to end: loaded, bound to map storage by index, run on hand-built
-//! packets, with the verdicts and map contents their C source promises.
+//! The examples run end to end: loaded, verified, bound to map storage by index, run by the
+//! interpreter on hand-built packets, with the verdicts and map contents their C source
+//! promises.
 
 use super::tests::{bind, example, load};
 use super::Object;
-use crate::env::{CtxFieldKind, ProgramType};
+use crate::env::{MapDef, ProgramType};
 use crate::helpers;
-use crate::interp::{Context, Interpreter, NoPlatform, SkBuff, XdpBuff};
-use crate::isa::opcode::op;
 use crate::maps::{ArrayMap, HashMap, LpmTrie, Map, MapTable, ProgArray, RingBuf};
-use crate::{Insn, Program, Stack, VerifiedProgram};
+use crate::verifier::{verify, VerifierWorkspace, VerifyEnv};
+use crate::{Context, Insn, Interpreter, NoPlatform, SkBuff, Stack, VerifiedProgram, XdpBuff};
+use std::boxed::Box;
 use std::vec::Vec;
 
 const XDP_DROP: u64 = 1;
 const XDP_PASS: u64 = 2;
 const XDP_TX: u64 = 3;
 
-/// What the verifier does to context accesses, for running loaded programs through the
-/// checking interpreter: loads from the context register (tracked through moves, in slot
-/// order) are rewritten from Linux's offsets to the runtime's, packet pointers as 64-bit loads.
-fn to_runtime_ctx(insns: &mut [Insn], ty: ProgramType) {
-    let layout = ty.context().unwrap();
-    let mut ctx_regs: u16 = 1 << 1;
-    let mut pc = 0;
-    while pc < insns.len() {
-        let insn = insns[pc];
-        let (d, s) = (insn.dst(), insn.src());
-        let is_ldx = insn.opcode & 0xe7 == 0x61; // class LDX, mode MEM, any size
-        if is_ldx && ctx_regs & (1 << s) != 0 {
-            let size = match insn.opcode & 0x18 {
-                0x00 => 4,
-                0x08 => 2,
-                0x10 => 1,
-                _ => 8,
-            };
-            let f = layout
-                .field_at(insn.off.into(), size)
-                .expect("context field");
-            let opcode = match f.kind {
-                CtxFieldKind::Scalar => insn.opcode,
-                _ => 0x79,
-            };
-            insns[pc] = Insn::new(opcode, d, s, f.runtime_offset as i16, 0);
-        }
-        match insn.opcode {
-            0xbf if ctx_regs & (1 << s) != 0 => ctx_regs |= 1 << d,
-            op::CALL => ctx_regs &= !0x3f,
-            o if matches!(o & 7, 0 | 1 | 4 | 7) => ctx_regs &= !(1 << d),
-            _ => {}
-        }
-        pc += if insn.is_lddw() { 2 } else { 1 };
-    }
-}
+/// The workspace the examples need: `checksum_loop`'s 128-iteration loop with two early exits
+/// keeps up to about two pending branches per iteration, more than the default's 32.
+type Workspace = VerifierWorkspace<4096, 64, 256>;
 
-/// A loaded program ready to run: context accesses in the runtime layout.
-fn prepare(obj: &Object<'_>, name: &str) -> (Vec<Insn>, ProgramType) {
-    let (mut insns, loaded) = load(obj, name);
-    to_runtime_ctx(&mut insns, loaded.prog_type);
-    (insns, loaded.prog_type)
+/// Program `name` of `obj`, loaded and verified against the object's map definitions. The
+/// instructions are leaked so the program can be `'static` (tests only).
+fn verified(obj: &Object<'_>, name: &str) -> VerifiedProgram<'static> {
+    let (insns, loaded) = load(obj, name);
+    let insns: &'static mut [Insn] = Box::leak(insns.into_boxed_slice());
+    let defs: Vec<MapDef> = obj.maps().map(|m| m.def).collect();
+    let env = VerifyEnv::new(loaded.prog_type, helpers::standard(), &defs);
+    let mut ws = Box::new(Workspace::new());
+    let p = verify(insns, &env, &mut ws).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(p.prog_type(), loaded.prog_type);
+    p
 }
 
 fn vm<'e>(maps: &'e [&'e dyn Map]) -> Interpreter<'e> {
@@ -65,14 +39,11 @@ fn vm<'e>(maps: &'e [&'e dyn Map]) -> Interpreter<'e> {
 
 /// Runs an XDP program on `frame` (with 32 bytes of headroom); returns the verdict and the
 /// frame afterwards.
-fn run_xdp(vm: &Interpreter<'_>, insns: &[Insn], frame: &[u8]) -> (u64, Vec<u8>) {
+fn run_xdp(vm: &Interpreter<'_>, program: &VerifiedProgram<'_>, frame: &[u8]) -> (u64, Vec<u8>) {
     let mut buf = std::vec![0u8; 32 + frame.len()];
     buf[32..].copy_from_slice(frame);
-    let program = Program::new(insns).unwrap();
     let mut ctx = Context::Xdp(XdpBuff::new(&mut buf, 32, frame.len()));
-    let r = vm
-        .run_checked(&program, &mut ctx, &mut Stack::new())
-        .unwrap();
+    let r = vm.run(program, &mut ctx, &mut Stack::new()).unwrap();
     (r, buf[32..].to_vec())
 }
 
@@ -133,8 +104,8 @@ fn read_u64(m: &dyn Map, key: &[u8]) -> u64 {
 fn xdp_pass_passes() {
     let bytes = example("xdp_pass");
     let obj = Object::parse(&bytes).unwrap();
-    let (insns, _) = prepare(&obj, "xdp_pass");
-    let (v, _) = run_xdp(&vm(&[]), &insns, &arp());
+    let prog = verified(&obj, "xdp_pass");
+    let (v, _) = run_xdp(&vm(&[]), &prog, &arp());
     assert_eq!(v, XDP_PASS);
 }
 
@@ -142,27 +113,27 @@ fn xdp_pass_passes() {
 fn drop_udp_port_drops_only_that_port() {
     let bytes = example("xdp_drop_udp_port");
     let obj = Object::parse(&bytes).unwrap();
-    let (insns, _) = prepare(&obj, "xdp_drop_udp_port");
+    let prog = verified(&obj, "xdp_drop_udp_port");
     let vm = vm(&[]);
     let src = [198, 51, 100, 7];
-    assert_eq!(run_xdp(&vm, &insns, &ipv4(17, src, 7777)).0, XDP_DROP);
+    assert_eq!(run_xdp(&vm, &prog, &ipv4(17, src, 7777)).0, XDP_DROP);
     assert_eq!(
-        run_xdp(&vm, &insns, &ipv4_opts(17, src, 7777, 8)).0,
+        run_xdp(&vm, &prog, &ipv4_opts(17, src, 7777, 8)).0,
         XDP_DROP
     );
-    assert_eq!(run_xdp(&vm, &insns, &ipv4(17, src, 53)).0, XDP_PASS);
-    assert_eq!(run_xdp(&vm, &insns, &ipv4(6, src, 7777)).0, XDP_PASS);
-    assert_eq!(run_xdp(&vm, &insns, &arp()).0, XDP_PASS);
+    assert_eq!(run_xdp(&vm, &prog, &ipv4(17, src, 53)).0, XDP_PASS);
+    assert_eq!(run_xdp(&vm, &prog, &ipv4(6, src, 7777)).0, XDP_PASS);
+    assert_eq!(run_xdp(&vm, &prog, &arp()).0, XDP_PASS);
     // Cut inside the UDP header: the bounds checks pass it.
     let frame = ipv4(17, src, 7777);
-    assert_eq!(run_xdp(&vm, &insns, &frame[..14 + 20 + 3]).0, XDP_PASS);
+    assert_eq!(run_xdp(&vm, &prog, &frame[..14 + 20 + 3]).0, XDP_PASS);
 }
 
 #[test]
 fn firewall_blocks_counts_and_reads_its_configuration() {
     let bytes = example("xdp_firewall");
     let obj = Object::parse(&bytes).unwrap();
-    let (insns, _) = prepare(&obj, "xdp_firewall");
+    let prog = verified(&obj, "xdp_firewall");
     let blocklist = LpmTrie::<4, 4, 1, 64>::new();
     let per_source = HashMap::<4, 16, 2, 256>::new();
     let verdicts = ArrayMap::<8, 1, 5>::new();
@@ -186,11 +157,11 @@ fn firewall_blocks_counts_and_reads_its_configuration() {
     let vm = vm(&table);
     let bad = ipv4(17, [10, 1, 2, 3], 53);
     let good = ipv4(6, [192, 168, 1, 1], 80);
-    assert_eq!(run_xdp(&vm, &insns, &bad).0, XDP_DROP);
-    assert_eq!(run_xdp(&vm, &insns, &good).0, XDP_PASS);
-    assert_eq!(run_xdp(&vm, &insns, &good).0, XDP_PASS);
-    assert_eq!(run_xdp(&vm, &insns, &arp()).0, XDP_PASS, "non_ip_verdict");
-    assert_eq!(run_xdp(&vm, &insns, &bad[..10]).0, XDP_DROP, "runt");
+    assert_eq!(run_xdp(&vm, &prog, &bad).0, XDP_DROP);
+    assert_eq!(run_xdp(&vm, &prog, &good).0, XDP_PASS);
+    assert_eq!(run_xdp(&vm, &prog, &good).0, XDP_PASS);
+    assert_eq!(run_xdp(&vm, &prog, &arp()).0, XDP_PASS, "non_ip_verdict");
+    assert_eq!(run_xdp(&vm, &prog, &bad[..10]).0, XDP_DROP, "runt");
 
     let verdict = |v: u32| read_u64(&verdicts, &v.to_ne_bytes());
     assert_eq!((verdict(1), verdict(2), verdict(3)), (2, 3, 0));
@@ -214,8 +185,8 @@ fn firewall_blocks_counts_and_reads_its_configuration() {
     // A new configuration: no per-source counters, drop what is not IPv4.
     let config = [0, 0, 0, 0, 1, 0, 0, 0];
     rodata.update(&0u32.to_ne_bytes(), &config, 0).unwrap();
-    assert_eq!(run_xdp(&vm, &insns, &arp()).0, XDP_DROP);
-    assert_eq!(run_xdp(&vm, &insns, &good).0, XDP_PASS);
+    assert_eq!(run_xdp(&vm, &prog, &arp()).0, XDP_DROP);
+    assert_eq!(run_xdp(&vm, &prog, &good).0, XDP_PASS);
     assert_eq!(source([192, 168, 1, 1]), Ok((2, 2 * good.len() as u64)));
     assert_eq!(verdict(1), 3);
 }
@@ -224,22 +195,22 @@ fn firewall_blocks_counts_and_reads_its_configuration() {
 fn l2_swap_reflects_the_frame() {
     let bytes = example("xdp_l2_swap_tx");
     let obj = Object::parse(&bytes).unwrap();
-    let (insns, _) = prepare(&obj, "xdp_l2_swap_tx");
+    let prog = verified(&obj, "xdp_l2_swap_tx");
     let frame = ipv4(17, [1, 2, 3, 4], 9);
-    let (v, out) = run_xdp(&vm(&[]), &insns, &frame);
+    let (v, out) = run_xdp(&vm(&[]), &prog, &frame);
     assert_eq!(v, XDP_TX);
     assert_eq!(out[0..6], MAC_B);
     assert_eq!(out[6..12], MAC_A);
     assert_eq!(out[12..], frame[12..]);
-    assert_eq!(run_xdp(&vm(&[]), &insns, &frame[..13]).0, XDP_DROP);
+    assert_eq!(run_xdp(&vm(&[]), &prog, &frame[..13]).0, XDP_DROP);
 }
 
 #[test]
 fn socket_filter_counts_protocols() {
     let bytes = example("socket_count");
     let obj = Object::parse(&bytes).unwrap();
-    let (insns, ty) = prepare(&obj, "socket");
-    assert_eq!(ty, ProgramType::SocketFilter);
+    let program = verified(&obj, "socket");
+    assert_eq!(program.prog_type(), ProgramType::SocketFilter);
     let packets = ArrayMap::<8, 1, 256>::new();
     let bytes_map = ArrayMap::<8, 1, 256>::new();
     let table = bind(
@@ -247,7 +218,6 @@ fn socket_filter_counts_protocols() {
         &[("proto_packets", &packets), ("proto_bytes", &bytes_map)],
     );
     let vm = vm(&table);
-    let program = Program::new(&insns).unwrap();
     let frames = [
         ipv4(17, [1, 1, 1, 1], 53),
         ipv4(6, [1, 1, 1, 1], 80),
@@ -260,7 +230,7 @@ fn socket_filter_counts_protocols() {
             packet: &mut pkt,
             fields: [0; 19],
         });
-        let keep = vm.run_checked(&program, &mut ctx, &mut Stack::new());
+        let keep = vm.run(&program, &mut ctx, &mut Stack::new());
         assert_eq!(keep, Ok(f.len() as u64), "keeps the whole packet");
     }
     let at = |m: &dyn Map, p: u32| read_u64(m, &p.to_ne_bytes());
@@ -279,16 +249,11 @@ fn socket_filter_counts_protocols() {
 fn tail_call_reaches_the_handler() {
     let bytes = example("tail_call");
     let obj = Object::parse(&bytes).unwrap();
-    let (dispatcher, _) = prepare(&obj, "dispatcher");
-    let (udp, ty) = prepare(&obj, "xdp/udp");
-    let (tcp, _) = prepare(&obj, "xdp/tcp");
+    let dispatcher = verified(&obj, "dispatcher");
+    let targets = [verified(&obj, "xdp/udp"), verified(&obj, "xdp/tcp")];
     let handlers = ProgArray::<4>::new();
     let handled = ArrayMap::<8, 1, 4>::new();
     let table = bind(&obj, &[("handlers", &handlers), ("handled", &handled)]);
-    let targets = [
-        VerifiedProgram::assume_verified(&udp, ty, 512),
-        VerifiedProgram::assume_verified(&tcp, ty, 512),
-    ];
     handlers.set(0, 0).unwrap();
     handlers.set(1, 1).unwrap();
     let vm = vm(&table).with_programs(&targets);
@@ -310,7 +275,7 @@ fn tail_call_reaches_the_handler() {
 fn ringbuf_events_reach_the_consumer() {
     let bytes = example("ringbuf_events");
     let obj = Object::parse(&bytes).unwrap();
-    let (insns, _) = prepare(&obj, "ringbuf_events");
+    let prog = verified(&obj, "ringbuf_events");
     let events = RingBuf::<4096, 512>::new();
     let table = bind(&obj, &[("events", &events)]);
     let vm = vm(&table);
@@ -320,7 +285,7 @@ fn ringbuf_events_reach_the_consumer() {
         ipv4(6, [10, 0, 0, 2], 80),
     ];
     for f in &frames {
-        assert_eq!(run_xdp(&vm, &insns, f).0, XDP_PASS);
+        assert_eq!(run_xdp(&vm, &prog, f).0, XDP_PASS);
     }
     let mut got = Vec::new();
     let mut scratch = [0u8; 64];
@@ -357,7 +322,7 @@ fn checksum(bytes: &[u8]) -> u32 {
 fn checksum_loop_sums_the_configured_prefix() {
     let bytes = example("checksum_loop");
     let obj = Object::parse(&bytes).unwrap();
-    let (insns, _) = prepare(&obj, "checksum_loop");
+    let prog = verified(&obj, "checksum_loop");
     let data = ArrayMap::<4, 1, 1>::new();
     let bss = ArrayMap::<4, 1, 1>::new();
     let table = bind(&obj, &[(".data", &data), (".bss", &bss)]);
@@ -377,14 +342,34 @@ fn checksum_loop_sums_the_configured_prefix() {
         u32::from_ne_bytes(v)
     };
     // checksum_len = 64 from .data's initial value.
-    assert_eq!(run_xdp(&vm, &insns, &frame).0, XDP_PASS);
+    assert_eq!(run_xdp(&vm, &prog, &frame).0, XDP_PASS);
     assert_eq!(last(), checksum(&frame[..64]));
     // Longer than the loop bound: 256 bytes.
     data.update(&0u32.to_ne_bytes(), &1000u32.to_ne_bytes(), 0)
         .unwrap();
-    run_xdp(&vm, &insns, &frame);
+    run_xdp(&vm, &prog, &frame);
     assert_eq!(last(), checksum(&frame[..256]));
     // A frame shorter than both, of odd length: the last byte is left out.
-    run_xdp(&vm, &insns, &frame[..41]);
+    run_xdp(&vm, &prog, &frame[..41]);
     assert_eq!(last(), checksum(&frame[..40]));
+}
+
+#[test]
+fn every_program_of_every_example_verifies() {
+    use crate::verifier::DefaultWorkspace;
+    for name in super::tests::EXAMPLES {
+        let bytes = example(name);
+        let obj = Object::parse(&bytes).unwrap();
+        let defs: Vec<MapDef> = obj.maps().map(|m| m.def).collect();
+        for p in obj.programs() {
+            let _ = verified(&obj, p.name);
+            // All but the loop fit the default workspace.
+            if name != "checksum_loop" {
+                let (mut insns, loaded) = load(&obj, p.name);
+                let env = VerifyEnv::new(loaded.prog_type, helpers::standard(), &defs);
+                let mut ws = Box::new(DefaultWorkspace::new());
+                verify(&mut insns, &env, &mut ws).unwrap_or_else(|e| panic!("{name}: {e}"));
+            }
+        }
+    }
 }
