@@ -8,7 +8,7 @@ use crate::{Insn, Program};
 use std::vec::Vec;
 
 /// Every example object, by name.
-pub(super) const EXAMPLES: [&str; 8] = [
+pub(super) const EXAMPLES: [&str; 9] = [
     "xdp_pass",
     "xdp_drop_udp_port",
     "xdp_firewall",
@@ -17,6 +17,7 @@ pub(super) const EXAMPLES: [&str; 8] = [
     "tail_call",
     "ringbuf_events",
     "checksum_loop",
+    "xdp_legacy_map",
 ];
 
 /// An example object: from `examples/build`, or from the directory in `NANOBPF_EXAMPLES_DIR`
@@ -250,7 +251,11 @@ fn firewall_maps_and_relocations() {
 
 #[test]
 fn other_examples_map_definitions() {
-    let cases: [(&str, &[(&str, MapDef)]); 4] = [
+    let cases: [(&str, &[(&str, MapDef)]); 5] = [
+        (
+            "xdp_legacy_map",
+            &[("queue_frames", def(MapType::Array, 4, 8, 4, 0))],
+        ),
         (
             "socket_count",
             &[

@@ -373,3 +373,27 @@ fn every_program_of_every_example_verifies() {
         }
     }
 }
+
+#[test]
+fn legacy_map_counts_per_queue() {
+    let bytes = example("xdp_legacy_map");
+    let obj = Object::parse(&bytes).unwrap();
+    assert_eq!(
+        obj.map_by_name("queue_frames").unwrap().source,
+        super::MapSource::Legacy
+    );
+    let prog = verified(&obj, "xdp_legacy_map");
+    let frames = ArrayMap::<8, 1, 4>::new();
+    let table = bind(&obj, &[("queue_frames", &frames)]);
+    let vm = vm(&table);
+    for queue in [1, 3, 3, 9] {
+        let mut buf = arp();
+        let len = buf.len();
+        let mut x = XdpBuff::new(&mut buf, 0, len);
+        x.rx_queue_index = queue;
+        let r = vm.run(&prog, &mut Context::Xdp(x), &mut Stack::new());
+        assert_eq!(r, Ok(XDP_PASS));
+    }
+    let at = |q: u32| read_u64(&frames, &q.to_ne_bytes());
+    assert_eq!((at(0), at(1), at(2), at(3)), (0, 1, 0, 2));
+}
