@@ -21,6 +21,7 @@
 extern crate std;
 
 pub mod asm;
+pub mod elf;
 pub mod env;
 pub mod helpers;
 pub mod interp;
@@ -32,6 +33,7 @@ pub use asm::{
     assemble, assemble_with, disassemble_insn, insn_len, AsmError, AsmErrorKind, Disasm, Labels,
     MAX_LABELS,
 };
+pub use elf::{LoadError, LoadErrorKind, LoadedProgram, MapInfo, Object, ProgramInfo};
 pub use env::{ProgramType, Stack, Trap};
 
 mod runtime;
