@@ -21,6 +21,7 @@
 extern crate std;
 
 pub mod asm;
+pub mod cbpf;
 pub mod env;
 pub mod helpers;
 pub mod interp;
@@ -33,6 +34,8 @@ pub use asm::{
     MAX_LABELS,
 };
 pub use env::{ProgramType, Stack, Trap};
+
+pub use cbpf::{convert as convert_classic, CbpfError, CbpfErrorKind, SockFilter};
 
 mod verified;
 
