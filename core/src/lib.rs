@@ -37,9 +37,11 @@ pub use env::{ProgramType, Stack, Trap};
 
 pub use cbpf::{convert as convert_classic, CbpfError, CbpfErrorKind, SockFilter};
 
+mod runtime;
 mod verified;
 
-pub use interp::{Context, Interpreter, NoPlatform, SkBuff, XdpBuff};
+pub use interp::Interpreter;
+pub use runtime::{Context, NoPlatform, Run, Runtime, SkBuff, XdpBuff};
 pub use verified::VerifiedProgram;
 
 pub mod maps;

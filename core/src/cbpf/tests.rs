@@ -3,8 +3,8 @@
 
 use super::*;
 use crate::env::SkBuffCtx;
-use crate::interp::{Context, Interpreter, NoPlatform, SkBuff};
 use crate::isa::opcode::{BPF_LDX, BPF_MEM, BPF_W};
+use crate::{Context, Interpreter, NoPlatform, SkBuff};
 use crate::{Insn, Program, Stack};
 use std::string::ToString;
 use std::vec;

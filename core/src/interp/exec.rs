@@ -3,21 +3,12 @@
 //! through [`Access`], which is free of checks for verified programs.
 
 use super::alu;
-use super::mem::{packet_load, Access, AtomicOps, Region};
+use super::mem::{packet_load, Access, AtomicOps};
 use super::Interpreter;
-use crate::env::{HelperEnv, RunState, Trap, MAX_CALL_FRAMES, STACK_FRAME_SIZE};
+use crate::env::{Trap, MAX_CALL_FRAMES, STACK_FRAME_SIZE};
 use crate::isa::opcode::*;
 use crate::isa::Insn;
-
-/// What a run starts with, besides the code.
-pub(crate) struct Entry {
-    pub r1: u64,
-    pub r2: u64,
-    /// Top of the stack buffer (r10 of the entry frame).
-    pub stack_top: u64,
-    /// The packet of legacy packet loads.
-    pub packet: Region,
-}
+use crate::runtime::Run;
 
 /// Linux's limit on chained tail calls.
 pub(crate) const MAX_TAIL_CALLS: u32 = 33;
@@ -40,9 +31,9 @@ impl Interpreter<'_> {
         &self,
         insns: &[Insn],
         mem: &Access<'_, CHECKED>,
-        entry: &Entry,
-        state: &mut RunState,
+        run: &mut Run<'_, '_>,
     ) -> Result<u64, Trap> {
+        let entry = run.entry;
         let mut insns = insns;
         let mut tail_calls = 0u32;
         let mut reg = [0u64; 16];
@@ -51,7 +42,7 @@ impl Interpreter<'_> {
         reg[10] = entry.stack_top;
         let mut frames = [Frame::default(); MAX_CALL_FRAMES];
         let mut depth = 0usize;
-        let mut budget = self.budget.unwrap_or(u64::MAX);
+        let mut budget = self.runtime().budget().unwrap_or(u64::MAX);
         let mut pc = 0usize;
 
         loop {
@@ -186,7 +177,10 @@ impl Interpreter<'_> {
                 0x18 => {
                     let next = *insns.get(pc).ok_or(Trap::InvalidInstruction)?;
                     pc += 1;
-                    reg[d] = self.lddw(insn, next).ok_or(Trap::UnresolvedMap)?;
+                    reg[d] = self
+                        .runtime()
+                        .lddw_value(insn, next)
+                        .ok_or(Trap::UnresolvedMap)?;
                 }
                 0x20 | 0x28 | 0x30 | 0x40 | 0x48 | 0x50 => {
                     let base = if insn.opcode & BPF_IND != 0 {
@@ -243,12 +237,12 @@ impl Interpreter<'_> {
                     pc = pc.wrapping_add(insn.imm as isize as usize);
                 }
                 0x85 if insn.imm == TAIL_CALL => {
-                    reg[0] = self.call_helper(TAIL_CALL as u32, &reg, entry, mem, state)?;
-                    if let Some(next) = state.tail_call.take() {
+                    reg[0] = run.call_helper(TAIL_CALL as u32, args(&reg))?;
+                    if let Some(target) = run.take_tail_call() {
                         // Linux: a tail call replaces the running program, keeps the stack and
                         // the context, and fails (falls through) past the chain limit.
-                        let target = self.programs.get(next as usize);
-                        if let (Some(p), true, 0) = (target, tail_calls < MAX_TAIL_CALLS, depth) {
+                        if tail_calls < MAX_TAIL_CALLS && depth == 0 {
+                            let p = target;
                             tail_calls += 1;
                             insns = p.insns();
                             pc = 0;
@@ -258,8 +252,8 @@ impl Interpreter<'_> {
                         }
                     }
                 }
-                0x85 => reg[0] = self.call_helper(insn.imm as u32, &reg, entry, mem, state)?,
-                0x8d => reg[0] = self.call_helper(reg[d] as u32, &reg, entry, mem, state)?,
+                0x85 => reg[0] = run.call_helper(insn.imm as u32, args(&reg))?,
+                0x8d => reg[0] = run.call_helper(reg[d] as u32, args(&reg))?,
                 0x95 => {
                     if depth == 0 {
                         return Ok(reg[0]);
@@ -274,42 +268,12 @@ impl Interpreter<'_> {
             }
         }
     }
+}
 
-    #[inline(never)]
-    fn call_helper<const CHECKED: bool>(
-        &self,
-        id: u32,
-        reg: &[u64; 16],
-        entry: &Entry,
-        mem: &Access<'_, CHECKED>,
-        state: &mut RunState,
-    ) -> Result<u64, Trap> {
-        let helper = self.helpers.get(id).ok_or(Trap::UnknownHelper)?;
-        let mut env = HelperEnv {
-            ctx: entry.r1,
-            platform: self.platform,
-            maps: self.maps,
-            regions: mem.regions(),
-            state,
-        };
-        Ok((helper.func)(
-            &mut env, reg[1], reg[2], reg[3], reg[4], reg[5],
-        ))
-    }
-
-    /// The value of an `lddw`: its immediate, a map handle, or the address of a map value
-    /// (global data lives in one-element array maps).
-    fn lddw(&self, insn: Insn, next: Insn) -> Option<u64> {
-        match insn.src() {
-            LDDW_IMM => Some((insn.imm as u32 as u64) | ((next.imm as u32 as u64) << 32)),
-            LDDW_MAP_FD | LDDW_MAP_IDX => self.maps.handle(insn.imm as u32),
-            _ => {
-                let map = self.maps.get(insn.imm as u32)?;
-                let value = map.lookup(&0u32.to_le_bytes())?;
-                Some((value.as_ptr() as usize as u64).wrapping_add(next.imm as u32 as u64))
-            }
-        }
-    }
+/// r1 to r5, the arguments of a call.
+#[inline(always)]
+fn args(reg: &[u64; 16]) -> [u64; 5] {
+    [reg[1], reg[2], reg[3], reg[4], reg[5]]
 }
 
 /// Writes the fetched old value of an atomic where the instruction says.

@@ -63,7 +63,7 @@ pub(crate) struct Regions {
 
 impl Regions {
     #[inline(always)]
-    fn allows(&self, addr: u64, len: u64, write: bool) -> bool {
+    pub fn allows(&self, addr: u64, len: u64, write: bool) -> bool {
         self.stack.contains(addr, len)
             || self.data.contains(addr, len)
             || if write {
@@ -104,11 +104,6 @@ impl<'m> Access<'m, false> {
 }
 
 impl<const CHECKED: bool> Access<'_, CHECKED> {
-    /// The regions of the run.
-    pub fn regions(&self) -> &Regions {
-        &self.regions
-    }
-
     #[inline(always)]
     fn check(&self, addr: u64, len: u64, write: bool) -> Result<(), Trap> {
         if (CHECKED || cfg!(feature = "extra-checks"))

@@ -20,114 +20,57 @@ pub use alu::{
     bswap, sdiv32, sdiv64, sext, smod32, smod64, to_be, to_le, udiv32, udiv64, umod32, umod64,
 };
 
-use crate::env::{HelperTable, Platform, ProgramType, RunState, SkBuffCtx, Stack, Trap, XdpCtx};
+use crate::env::{HelperTable, Platform, Stack, Trap};
 use crate::isa::Program;
 use crate::maps::MapTable;
+use crate::runtime::{Context, Run, Runtime};
 use crate::VerifiedProgram;
-use exec::Entry;
-use mem::{Access, Region, Regions};
+use mem::Access;
 
-/// A frame buffer as an XDP program sees it, like Linux's `xdp_buff`: the whole buffer
-/// (headroom and tailroom included) and the frame inside it.
-#[derive(Debug)]
-pub struct XdpBuff<'c> {
-    /// The whole buffer.
-    pub buf: &'c mut [u8],
-    /// Offset of the first frame byte in `buf`.
-    pub data: usize,
-    /// Offset one past the last frame byte in `buf`.
-    pub data_end: usize,
-    /// Interface the frame arrived on.
-    pub ingress_ifindex: u32,
-    /// Receive queue the frame arrived on.
-    pub rx_queue_index: u32,
-    /// After a run that returned `XDP_REDIRECT`: the interface `redirect_map` chose.
-    pub redirect: Option<u32>,
-}
-
-impl<'c> XdpBuff<'c> {
-    /// A frame of `len` bytes at offset `headroom` of `buf`, from interface 0, queue 0.
-    pub fn new(buf: &'c mut [u8], headroom: usize, len: usize) -> Self {
-        XdpBuff {
-            buf,
-            data: headroom,
-            data_end: headroom.saturating_add(len),
-            ingress_ifindex: 0,
-            rx_queue_index: 0,
-            redirect: None,
-        }
-    }
-}
-
-/// A packet as a socket filter sees it.
-#[derive(Debug)]
-pub struct SkBuff<'c> {
-    /// The packet bytes, from the link-layer header on.
-    pub packet: &'c mut [u8],
-    /// The `__sk_buff` scalar fields; `len` is filled in from `packet` at each run.
-    pub fields: [u32; 19],
-}
-
-/// What r1 points to during a run; its variant must match the program's type.
-#[derive(Debug)]
-pub enum Context<'c> {
-    /// [`ProgramType::Memory`]: r1 = the buffer, r2 = its length. Legacy packet loads read it.
-    Memory(&'c mut [u8]),
-    /// [`ProgramType::Xdp`].
-    Xdp(XdpBuff<'c>),
-    /// [`ProgramType::SocketFilter`].
-    SocketFilter(SkBuff<'c>),
-}
-
-/// A platform with the default services (no clock, no randomness, trace output discarded).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoPlatform;
-
-impl Platform for NoPlatform {}
-
-/// The interpreter: a helper table, the platform services, the map table, the programs that
-/// tail calls may reach, and an optional instruction budget. Cheap to build and `Copy`; one can
+/// The interpreter: a [`Runtime`] and a dispatch loop. Cheap to build and `Copy`; one can
 /// serve many runs on many cores.
 #[derive(Clone, Copy, Debug)]
 pub struct Interpreter<'e> {
-    helpers: HelperTable<'e>,
-    platform: &'e dyn Platform,
-    maps: MapTable<'e>,
-    programs: &'e [VerifiedProgram<'e>],
-    budget: Option<u64>,
+    rt: Runtime<'e>,
 }
 
 impl<'e> Interpreter<'e> {
     /// An interpreter with these helpers and services and no budget.
     pub const fn new(helpers: HelperTable<'e>, platform: &'e dyn Platform) -> Self {
         Interpreter {
-            helpers,
-            platform,
-            maps: MapTable::EMPTY,
-            programs: &[],
-            budget: None,
+            rt: Runtime::new(helpers, platform),
         }
     }
 
-    /// Sets the map table that `lddw` map references and map helpers resolve against; it must
-    /// be the table the programs were verified with.
-    pub const fn with_maps(mut self, maps: MapTable<'e>) -> Self {
-        self.maps = maps;
-        self
+    /// An interpreter over a configured runtime.
+    pub const fn with_runtime(rt: Runtime<'e>) -> Self {
+        Interpreter { rt }
     }
 
-    /// Sets the programs that `bpf_tail_call` may jump to: a program array's values index
-    /// this slice. They must be verified for the same program type and maps.
-    pub const fn with_programs(mut self, programs: &'e [VerifiedProgram<'e>]) -> Self {
-        self.programs = programs;
-        self
+    /// The runtime.
+    pub const fn runtime(&self) -> &Runtime<'e> {
+        &self.rt
     }
 
-    /// Sets the instruction budget: a run that would execute more than `budget` instructions
-    /// stops with [`Trap::BudgetExhausted`].
-    pub const fn with_budget(mut self, budget: u64) -> Self {
-        self.budget = Some(budget);
-        self
+    /// See [`Runtime::with_maps`].
+    pub const fn with_maps(self, maps: MapTable<'e>) -> Self {
+        Interpreter {
+            rt: self.rt.with_maps(maps),
+        }
+    }
+
+    /// See [`Runtime::with_programs`].
+    pub const fn with_programs(self, programs: &'e [VerifiedProgram<'e>]) -> Self {
+        Interpreter {
+            rt: self.rt.with_programs(programs),
+        }
+    }
+
+    /// See [`Runtime::with_budget`].
+    pub const fn with_budget(self, budget: u64) -> Self {
+        Interpreter {
+            rt: self.rt.with_budget(budget),
+        }
     }
 
     /// Runs a verified program.
@@ -142,18 +85,10 @@ impl<'e> Interpreter<'e> {
         ctx: &mut Context<'_>,
         stack: &mut Stack,
     ) -> Result<u64, Trap> {
-        let matches = match (program.prog_type(), &*ctx) {
-            (ProgramType::Memory { len }, Context::Memory(buf)) => buf.len() >= len as usize,
-            (ProgramType::Xdp, Context::Xdp(_)) => true,
-            (ProgramType::SocketFilter, Context::SocketFilter(_)) => true,
-            _ => false,
-        };
-        if !matches {
-            return Err(Trap::WrongContext);
-        }
-        self.with_context(ctx, stack, |entry, regions, state| {
-            let mem = Access::for_verified(program, regions, self.maps);
-            self.dispatch(program.insns(), &mem, entry, state)
+        Runtime::check_context(program.prog_type(), ctx)?;
+        self.rt.enter(ctx, stack, |run| {
+            let mem = Access::for_verified(program, run.regions, self.rt.maps());
+            self.dispatch(program.insns(), &mem, run)
         })
     }
 
@@ -169,9 +104,9 @@ impl<'e> Interpreter<'e> {
         ctx: &mut Context<'_>,
         stack: &mut Stack,
     ) -> Result<u64, Trap> {
-        self.with_context(ctx, stack, |entry, regions, state| {
-            let mem = Access::checked(regions, self.maps);
-            self.dispatch(program.insns(), &mem, entry, state)
+        self.rt.enter(ctx, stack, |run| {
+            let mem = Access::checked(run.regions, self.rt.maps());
+            self.dispatch(program.insns(), &mem, run)
         })
     }
 
@@ -179,105 +114,12 @@ impl<'e> Interpreter<'e> {
         &self,
         insns: &[crate::Insn],
         mem: &Access<'_, CHECKED>,
-        entry: &Entry,
-        state: &mut RunState,
+        run: &mut Run<'_, 'e>,
     ) -> Result<u64, Trap> {
-        if self.budget.is_some() {
-            self.exec::<CHECKED, true>(insns, mem, entry, state)
+        if self.rt.budget().is_some() {
+            self.exec::<CHECKED, true>(insns, mem, run)
         } else {
-            self.exec::<CHECKED, false>(insns, mem, entry, state)
-        }
-    }
-
-    /// Builds the runtime context struct, the entry registers and the regions for `ctx`, calls
-    /// `f`, and writes back what the program may have changed.
-    fn with_context<R>(
-        &self,
-        ctx: &mut Context<'_>,
-        stack: &mut Stack,
-        f: impl FnOnce(&Entry, Regions, &mut RunState) -> R,
-    ) -> R {
-        let mut state = RunState::default();
-        let stack_region = Region::of(&stack.0);
-        let mut regions = Regions {
-            stack: stack_region,
-            ..Regions::default()
-        };
-        match ctx {
-            Context::Memory(buf) => {
-                regions.data = Region::of(buf);
-                let entry = Entry {
-                    r1: regions.data.start,
-                    r2: buf.len() as u64,
-                    stack_top: stack_region.end,
-                    packet: regions.data,
-                };
-                f(&entry, regions, &mut state)
-            }
-            Context::Xdp(x) => {
-                regions.data = Region::of(x.buf);
-                let base = regions.data.start;
-                let clamp = |o: usize| base + o.min(x.buf.len()) as u64;
-                let data = clamp(x.data);
-                let mut md = XdpCtx {
-                    data,
-                    data_end: clamp(x.data_end).max(data),
-                    data_meta: data,
-                    ingress_ifindex: x.ingress_ifindex,
-                    rx_queue_index: x.rx_queue_index,
-                    egress_ifindex: 0,
-                    _pad: 0,
-                };
-                let md_addr = &mut md as *mut XdpCtx as u64;
-                regions.ctx = Region {
-                    start: md_addr,
-                    end: md_addr + core::mem::size_of::<XdpCtx>() as u64,
-                };
-                regions.xdp = true;
-                let entry = Entry {
-                    r1: md_addr,
-                    r2: 0,
-                    stack_top: stack_region.end,
-                    packet: Region {
-                        start: md.data,
-                        end: md.data_end,
-                    },
-                };
-                let r = f(&entry, regions, &mut state);
-                x.data = (md.data - base) as usize;
-                x.data_end = (md.data_end - base) as usize;
-                x.redirect = state.redirect;
-                r
-            }
-            Context::SocketFilter(skb) => {
-                regions.data = Region::of(skb.packet);
-                let mut sk = SkBuffCtx {
-                    data: regions.data.start,
-                    data_end: regions.data.end,
-                    fields: skb.fields,
-                    _pad: 0,
-                };
-                sk.fields[SkBuffCtx::LEN] = skb.packet.len() as u32;
-                let sk_addr = &mut sk as *mut SkBuffCtx as u64;
-                regions.ctx = Region {
-                    start: sk_addr,
-                    end: sk_addr + core::mem::size_of::<SkBuffCtx>() as u64,
-                };
-                // Only the scalar fields are writable, never the packet pointers.
-                regions.ctx_write = Region {
-                    start: sk_addr + 16,
-                    end: regions.ctx.end,
-                };
-                let entry = Entry {
-                    r1: sk_addr,
-                    r2: 0,
-                    stack_top: stack_region.end,
-                    packet: regions.data,
-                };
-                let r = f(&entry, regions, &mut state);
-                skb.fields = sk.fields;
-                r
-            }
+            self.exec::<CHECKED, false>(insns, mem, run)
         }
     }
 }

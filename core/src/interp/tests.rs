@@ -4,6 +4,7 @@
 use super::*;
 use crate::env::{ArgKind, Helper, HelperEnv, HelperProto, RetKind};
 use crate::isa::Insn;
+use crate::{NoPlatform, SkBuff, XdpBuff};
 
 const fn i(op: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
     Insn::new(op, dst, src, off, imm)

@@ -1,0 +1,349 @@
+//! What every engine shares: the embedder's configuration ([`Runtime`]: helpers, platform
+//! services, maps, tail-call targets, budget), the contexts a program runs on ([`Context`]), and
+//! the per-run state an engine works with ([`Run`]: entry registers, the regions of the run,
+//! helper calls with their checked memory access, redirect and tail-call results).
+//!
+//! The interpreter is one engine over this; the JIT is another.
+
+use crate::env::{
+    HelperEnv, HelperTable, Platform, ProgramType, RunState, SkBuffCtx, Stack, Trap, XdpCtx,
+};
+use crate::interp::mem::{Region, Regions};
+use crate::isa::opcode::{LDDW_IMM, LDDW_MAP_FD, LDDW_MAP_IDX};
+use crate::isa::Insn;
+use crate::maps::MapTable;
+use crate::VerifiedProgram;
+
+/// A frame buffer as an XDP program sees it, like Linux's `xdp_buff`: the whole buffer
+/// (headroom and tailroom included) and the frame inside it.
+#[derive(Debug)]
+pub struct XdpBuff<'c> {
+    /// The whole buffer.
+    pub buf: &'c mut [u8],
+    /// Offset of the first frame byte in `buf`.
+    pub data: usize,
+    /// Offset one past the last frame byte in `buf`.
+    pub data_end: usize,
+    /// Interface the frame arrived on.
+    pub ingress_ifindex: u32,
+    /// Receive queue the frame arrived on.
+    pub rx_queue_index: u32,
+    /// After a run that returned `XDP_REDIRECT`: the interface `redirect_map` chose.
+    pub redirect: Option<u32>,
+}
+
+impl<'c> XdpBuff<'c> {
+    /// A frame of `len` bytes at offset `headroom` of `buf`, from interface 0, queue 0.
+    pub fn new(buf: &'c mut [u8], headroom: usize, len: usize) -> Self {
+        XdpBuff {
+            buf,
+            data: headroom,
+            data_end: headroom.saturating_add(len),
+            ingress_ifindex: 0,
+            rx_queue_index: 0,
+            redirect: None,
+        }
+    }
+}
+
+/// A packet as a socket filter sees it.
+#[derive(Debug)]
+pub struct SkBuff<'c> {
+    /// The packet bytes, from the link-layer header on.
+    pub packet: &'c mut [u8],
+    /// The `__sk_buff` scalar fields; `len` is filled in from `packet` at each run.
+    pub fields: [u32; 19],
+}
+
+/// What r1 points to during a run; its variant must match the program's type.
+#[derive(Debug)]
+pub enum Context<'c> {
+    /// [`ProgramType::Memory`]: r1 = the buffer, r2 = its length. Legacy packet loads read it.
+    Memory(&'c mut [u8]),
+    /// [`ProgramType::Xdp`].
+    Xdp(XdpBuff<'c>),
+    /// [`ProgramType::SocketFilter`].
+    SocketFilter(SkBuff<'c>),
+}
+
+/// A platform with the default services (no clock, no randomness, trace output discarded).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoPlatform;
+
+impl Platform for NoPlatform {}
+
+/// The embedder's configuration of runs: helper table, platform services, map table, the
+/// programs tail calls may reach, and an optional instruction budget. `Copy`; one serves many
+/// runs on many cores.
+#[derive(Clone, Copy, Debug)]
+pub struct Runtime<'e> {
+    helpers: HelperTable<'e>,
+    platform: &'e dyn Platform,
+    maps: MapTable<'e>,
+    programs: &'e [VerifiedProgram<'e>],
+    budget: Option<u64>,
+}
+
+impl<'e> Runtime<'e> {
+    /// A runtime with these helpers and services, no maps, no tail-call targets, no budget.
+    pub const fn new(helpers: HelperTable<'e>, platform: &'e dyn Platform) -> Self {
+        Runtime {
+            helpers,
+            platform,
+            maps: MapTable::EMPTY,
+            programs: &[],
+            budget: None,
+        }
+    }
+
+    /// Sets the map table that `lddw` map references and map helpers resolve against; it must
+    /// be the table the programs were verified with.
+    pub const fn with_maps(mut self, maps: MapTable<'e>) -> Self {
+        self.maps = maps;
+        self
+    }
+
+    /// Sets the programs that `bpf_tail_call` may jump to: a program array's values index
+    /// this slice. They must be verified for the same program type and maps.
+    pub const fn with_programs(mut self, programs: &'e [VerifiedProgram<'e>]) -> Self {
+        self.programs = programs;
+        self
+    }
+
+    /// Sets the instruction budget: a run that would execute more than `budget` instructions
+    /// stops with [`Trap::BudgetExhausted`].
+    pub const fn with_budget(mut self, budget: u64) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// The instruction budget, if any.
+    pub const fn budget(&self) -> Option<u64> {
+        self.budget
+    }
+
+    /// The map table.
+    pub const fn maps(&self) -> MapTable<'e> {
+        self.maps
+    }
+
+    /// The helper table.
+    pub const fn helpers(&self) -> HelperTable<'e> {
+        self.helpers
+    }
+
+    /// The tail-call target with this index.
+    pub fn program(&self, index: u32) -> Option<&'e VerifiedProgram<'e>> {
+        self.programs.get(index as usize)
+    }
+
+    /// The value of an `lddw` (`insn` and its second slot `next`): its immediate, a map handle,
+    /// or the address of a map value (global data lives in one-element array maps). `None` when
+    /// it names a map the table does not have.
+    pub fn lddw_value(&self, insn: Insn, next: Insn) -> Option<u64> {
+        match insn.src() {
+            LDDW_IMM => Some((insn.imm as u32 as u64) | ((next.imm as u32 as u64) << 32)),
+            LDDW_MAP_FD | LDDW_MAP_IDX => self.maps.handle(insn.imm as u32),
+            _ => {
+                let map = self.maps.get(insn.imm as u32)?;
+                let value = map.lookup(&0u32.to_le_bytes())?;
+                Some((value.as_ptr() as usize as u64).wrapping_add(next.imm as u32 as u64))
+            }
+        }
+    }
+
+    /// Checks that `ctx` fits a program verified for `prog_type`.
+    ///
+    /// # Errors
+    /// [`Trap::WrongContext`] when the variant differs or a memory buffer is shorter than the
+    /// length verified.
+    pub fn check_context(prog_type: ProgramType, ctx: &Context<'_>) -> Result<(), Trap> {
+        let ok = match (prog_type, ctx) {
+            (ProgramType::Memory { len }, Context::Memory(buf)) => buf.len() >= len as usize,
+            (ProgramType::Xdp, Context::Xdp(_)) => true,
+            (ProgramType::SocketFilter, Context::SocketFilter(_)) => true,
+            _ => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(Trap::WrongContext)
+        }
+    }
+
+    /// Starts a run on `ctx` with `stack`: builds the runtime context struct, the entry
+    /// registers and the regions of the run, calls `f` with the [`Run`], and writes back what the
+    /// program may have changed (XDP frame bounds and redirect, socket-filter fields).
+    pub fn enter<R>(
+        &self,
+        ctx: &mut Context<'_>,
+        stack: &mut Stack,
+        f: impl FnOnce(&mut Run<'_, 'e>) -> R,
+    ) -> R {
+        let stack_region = Region::of(&stack.0);
+        let mut regions = Regions {
+            stack: stack_region,
+            ..Regions::default()
+        };
+        match ctx {
+            Context::Memory(buf) => {
+                regions.data = Region::of(buf);
+                let entry = Entry {
+                    r1: regions.data.start,
+                    r2: buf.len() as u64,
+                    stack_top: stack_region.end,
+                    packet: regions.data,
+                };
+                f(&mut Run::new(self, entry, regions))
+            }
+            Context::Xdp(x) => {
+                regions.data = Region::of(x.buf);
+                let base = regions.data.start;
+                let clamp = |o: usize| base + o.min(x.buf.len()) as u64;
+                let data = clamp(x.data);
+                let mut md = XdpCtx {
+                    data,
+                    data_end: clamp(x.data_end).max(data),
+                    data_meta: data,
+                    ingress_ifindex: x.ingress_ifindex,
+                    rx_queue_index: x.rx_queue_index,
+                    egress_ifindex: 0,
+                    _pad: 0,
+                };
+                let md_addr = &mut md as *mut XdpCtx as u64;
+                regions.ctx = Region {
+                    start: md_addr,
+                    end: md_addr + core::mem::size_of::<XdpCtx>() as u64,
+                };
+                regions.xdp = true;
+                let entry = Entry {
+                    r1: md_addr,
+                    r2: 0,
+                    stack_top: stack_region.end,
+                    packet: Region {
+                        start: md.data,
+                        end: md.data_end,
+                    },
+                };
+                let mut run = Run::new(self, entry, regions);
+                let r = f(&mut run);
+                x.data = (md.data - base) as usize;
+                x.data_end = (md.data_end - base) as usize;
+                x.redirect = run.state.redirect;
+                r
+            }
+            Context::SocketFilter(skb) => {
+                regions.data = Region::of(skb.packet);
+                let mut sk = SkBuffCtx {
+                    data: regions.data.start,
+                    data_end: regions.data.end,
+                    fields: skb.fields,
+                    _pad: 0,
+                };
+                sk.fields[SkBuffCtx::LEN] = skb.packet.len() as u32;
+                let sk_addr = &mut sk as *mut SkBuffCtx as u64;
+                regions.ctx = Region {
+                    start: sk_addr,
+                    end: sk_addr + core::mem::size_of::<SkBuffCtx>() as u64,
+                };
+                // Only the scalar fields are writable, never the packet pointers.
+                regions.ctx_write = Region {
+                    start: sk_addr + 16,
+                    end: regions.ctx.end,
+                };
+                let entry = Entry {
+                    r1: sk_addr,
+                    r2: 0,
+                    stack_top: stack_region.end,
+                    packet: regions.data,
+                };
+                let r = f(&mut Run::new(self, entry, regions));
+                skb.fields = sk.fields;
+                r
+            }
+        }
+    }
+}
+
+/// What a run starts with, besides the code.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Entry {
+    pub r1: u64,
+    pub r2: u64,
+    /// Top of the stack buffer (r10 of the entry frame).
+    pub stack_top: u64,
+    /// The packet of legacy packet loads.
+    pub packet: Region,
+}
+
+/// One run in progress, as an engine sees it.
+#[derive(Debug)]
+pub struct Run<'a, 'e> {
+    rt: &'a Runtime<'e>,
+    pub(crate) entry: Entry,
+    pub(crate) regions: Regions,
+    pub(crate) state: RunState,
+}
+
+impl<'a, 'e> Run<'a, 'e> {
+    fn new(rt: &'a Runtime<'e>, entry: Entry, regions: Regions) -> Self {
+        Run {
+            rt,
+            entry,
+            regions,
+            state: RunState::default(),
+        }
+    }
+
+    /// r1 at entry: the context pointer, or the buffer of a memory program.
+    pub fn r1(&self) -> u64 {
+        self.entry.r1
+    }
+
+    /// r2 at entry: the buffer length of a memory program, else 0.
+    pub fn r2(&self) -> u64 {
+        self.entry.r2
+    }
+
+    /// r10 at entry: the top of the stack buffer.
+    pub fn stack_top(&self) -> u64 {
+        self.entry.stack_top
+    }
+
+    /// The packet legacy packet loads read: start address and length.
+    pub fn packet(&self) -> (u64, u64) {
+        (
+            self.entry.packet.start,
+            self.entry.packet.end - self.entry.packet.start,
+        )
+    }
+
+    /// Whether `[addr, addr + len)` is memory this run may read (or write): for engines that
+    /// check accesses at run time.
+    pub fn allows(&self, addr: u64, len: u64, write: bool) -> bool {
+        self.regions.allows(addr, len, write) || self.rt.maps.contains_value(addr, len)
+    }
+
+    /// Calls helper `id` with r1 to r5.
+    ///
+    /// # Errors
+    /// [`Trap::UnknownHelper`] when the table has no such id.
+    pub fn call_helper(&mut self, id: u32, args: [u64; 5]) -> Result<u64, Trap> {
+        let helper = self.rt.helpers.get(id).ok_or(Trap::UnknownHelper)?;
+        let mut env = HelperEnv {
+            ctx: self.entry.r1,
+            platform: self.rt.platform,
+            maps: self.rt.maps,
+            regions: &self.regions,
+            state: &mut self.state,
+        };
+        let [a, b, c, d, e] = args;
+        Ok((helper.func)(&mut env, a, b, c, d, e))
+    }
+
+    /// The program a successful `bpf_tail_call` chose, taken (so it is returned once).
+    pub fn take_tail_call(&mut self) -> Option<&'e VerifiedProgram<'e>> {
+        let index = self.state.tail_call.take()?;
+        self.rt.program(index)
+    }
+}
