@@ -4,3 +4,5 @@
 pub mod conformance;
 pub mod data;
 pub mod engine;
+#[cfg(feature = "pcap")]
+pub mod filter;

@@ -220,7 +220,12 @@ fn lower_alu(s: &mut Seq, f: SockFilter, c: u8) -> Result<(), CbpfErrorKind> {
             }
         }
         code::LSH | code::RSH => {
-            if !by_x && f.k >= 32 {
+            if by_x {
+                // libpcap: a shift by X of 32 or more gives 0 (eBPF would take X mod 32).
+                s.push(Insn::new(BPF_JMP32 | BPF_JLT | BPF_K, X, 0, 2, 32));
+                s.push(mov32_imm(A, 0));
+                s.push(ja(1));
+            } else if f.k >= 32 {
                 return Err(CbpfErrorKind::ShiftTooLarge { amount: f.k });
             }
         }

@@ -17,6 +17,7 @@
 //! | `ld #len` | 32-bit load of `__sk_buff.len` |
 //! | `ldx 4*([k]&0xf)` | byte load through A (saved in r8), mask, shift, move to X |
 //! | `div x`, `mod x` | a check that returns 0 when X is 0, then the operation |
+//! | `lsh x`, `rsh x` | a check that sets A to 0 when X is 32 or more (libpcap), then the shift |
 //! | `jeq/jgt/jge/jset` | one `JMP32` (inverted when only the false branch jumps), or two |
 //! | `ret` | `mov32 r0, k` (or from X), `exit` |
 //!
