@@ -3,12 +3,14 @@
 //!
 //! The pipeline: an expression is compiled by libpcap (as tcpdump does, optimised, for the
 //! capture's link type), or a `-dd`/`-ddd` text is parsed; the classic instructions go
-//! through [`nanobpf_core::cbpf::convert`]; the eBPF program is checked and run per packet as
-//! a socket filter. A packet matches when the filter returns a non-zero length, as in libpcap.
+//! through [`nanobpf_core::cbpf::convert`]; the eBPF program is verified as a socket filter
+//! and run per packet. A packet matches when the filter returns a non-zero length, as in libpcap.
 
 use nanobpf_core::cbpf::{self, SockFilter};
-use nanobpf_core::isa::opcode::{BPF_LDX, BPF_MEM, BPF_W};
-use nanobpf_core::{Context, Insn, Interpreter, NoPlatform, Program, SkBuff, Stack, Trap};
+use nanobpf_core::verifier::{verify, VerifierWorkspace, VerifyEnv};
+use nanobpf_core::{
+    Context, Insn, Interpreter, NoPlatform, ProgramType, SkBuff, Stack, Trap, VerifiedProgram,
+};
 use pcap::{Capture, Linktype, Packet, PacketHeader};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -186,9 +188,13 @@ pub fn convert(classic: &[SockFilter]) -> Result<Vec<Insn>, String> {
     Ok(out)
 }
 
-/// A converted filter ready to run, on the engine named at construction.
+/// The verifier workspace for converted filters: room for the longest classic program's
+/// output, and for the many pending branches of long filter expressions.
+type Workspace = VerifierWorkspace<{ cbpf::output_bound(cbpf::MAX_CLASSIC_INSNS) }, 256, 1024>;
+
+/// A converted filter, verified as a socket filter, ready to run on an engine.
 pub struct Matcher<'a> {
-    program: Program<'a>,
+    program: VerifiedProgram<'a>,
     vm: Interpreter<'static>,
     stack: Box<Stack>,
 }
@@ -201,32 +207,23 @@ impl std::fmt::Debug for Matcher<'_> {
     }
 }
 
-/// Moves each `__sk_buff.len` load from the program's offset (0) to the runtime context's,
-/// the rewrite the verifier makes for a socket filter. Needed only while programs run on the
-/// checked interpreter without the verifier.
-fn rewrite_ctx_len(insns: &mut [Insn]) {
-    let runtime = 16 + 4 * nanobpf_core::env::SkBuffCtx::LEN as i16;
-    for i in insns.iter_mut() {
-        if i.opcode == BPF_LDX | BPF_MEM | BPF_W && i.src() == 6 && i.off == 0 {
-            i.off = runtime;
-        }
-    }
-}
-
 impl<'a> Matcher<'a> {
-    /// Prepares converted slots to run on `engine` (`interp`).
+    /// Verifies converted slots as a socket filter and prepares them to run on `engine`
+    /// (`interp`).
     ///
     /// # Errors
-    /// An unknown engine, or a program that does not decode.
+    /// An unknown engine, or the verifier's located error.
     pub fn new(insns: &'a mut [Insn], engine: &str) -> Result<Self, String> {
         if engine != "interp" {
             return Err(format!("unknown engine '{engine}' (known: interp)"));
         }
-        rewrite_ctx_len(insns);
-        let program = Program::new(insns).map_err(|e| format!("converted program: {e}"))?;
+        let helpers = nanobpf_core::helpers::standard();
+        let env = VerifyEnv::new(ProgramType::SocketFilter, helpers, &[]);
+        let mut ws = Box::new(Workspace::new());
+        let program = verify(insns, &env, &mut ws).map_err(|e| format!("verifier: {e}"))?;
         Ok(Matcher {
             program,
-            vm: Interpreter::new(nanobpf_core::helpers::standard(), &NoPlatform),
+            vm: Interpreter::new(helpers, &NoPlatform),
             stack: Box::default(),
         })
     }
@@ -234,15 +231,13 @@ impl<'a> Matcher<'a> {
     /// Runs the filter on one packet: the number of bytes to keep (0 drops).
     ///
     /// # Errors
-    /// A trap (none is expected from a converted filter).
+    /// A trap (none is expected from a verified filter).
     pub fn run(&mut self, packet: &mut [u8]) -> Result<u32, Trap> {
         let mut ctx = Context::SocketFilter(SkBuff {
             packet,
             fields: [0; 19],
         });
-        let r0 = self
-            .vm
-            .run_checked(&self.program, &mut ctx, &mut self.stack)?;
+        let r0 = self.vm.run(&self.program, &mut ctx, &mut self.stack)?;
         Ok(r0 as u32)
     }
 

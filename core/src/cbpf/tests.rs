@@ -2,10 +2,9 @@
 //! a differential test against a reference classic interpreter with libpcap's semantics.
 
 use super::*;
-use crate::env::SkBuffCtx;
-use crate::isa::opcode::{BPF_LDX, BPF_MEM, BPF_W};
-use crate::{Context, Interpreter, NoPlatform, SkBuff};
-use crate::{Insn, Program, Stack};
+use crate::verifier::{verify, DefaultWorkspace, VerifyEnv};
+use crate::{Context, Interpreter, NoPlatform, ProgramType, SkBuff};
+use crate::{Insn, Stack};
 use std::string::ToString;
 use std::vec;
 use std::vec::Vec;
@@ -27,20 +26,16 @@ fn conv(filter: &[SockFilter]) -> Result<Vec<Insn>, CbpfError> {
     Ok(out)
 }
 
-/// Moves each `__sk_buff.len` load from the program's offset to the runtime struct's, as the
-/// verifier does for a socket filter, so the checked interpreter can run the output.
-fn rewrite_ctx(insns: &mut [Insn]) {
-    for i in insns.iter_mut() {
-        if i.opcode == BPF_LDX | BPF_MEM | BPF_W && i.src() == 6 && i.off == 0 {
-            i.off = 16 + (SkBuffCtx::LEN as i16) * 4;
-        }
-    }
-}
-
+/// Converts, verifies as a socket filter and runs on the interpreter; the verifier proves the
+/// output safe and rewrites its context accesses to the runtime layout.
 fn run(filter: &[SockFilter], packet: &[u8]) -> u32 {
     let mut insns = conv(filter).expect("converts");
-    rewrite_ctx(&mut insns);
-    let program = Program::new(&insns).expect("the output decodes");
+    let env = VerifyEnv::new(ProgramType::SocketFilter, crate::helpers::standard(), &[]);
+    let mut ws = std::boxed::Box::new(DefaultWorkspace::new());
+    let program = match verify(&mut insns, &env, &mut ws) {
+        Ok(p) => p,
+        Err(e) => panic!("the output verifies: {e}\n{filter:?}"),
+    };
     let mut pkt = packet.to_vec();
     let mut stack = Stack([0xa5; crate::env::STACK_SIZE]);
     let vm = Interpreter::new(crate::helpers::standard(), &NoPlatform);
@@ -48,9 +43,7 @@ fn run(filter: &[SockFilter], packet: &[u8]) -> u32 {
         packet: &mut pkt,
         fields: [0; 19],
     });
-    let r0 = vm
-        .run_checked(&program, &mut ctx, &mut stack)
-        .expect("runs");
+    let r0 = vm.run(&program, &mut ctx, &mut stack).expect("runs");
     assert_eq!(r0 >> 32, 0, "A stays 32-bit");
     r0 as u32
 }
