@@ -141,12 +141,18 @@ fn documented_counts_hold() {
     let mut cap = sample();
     assert_eq!(cap.packets.len(), 300);
     let documented = [
-        ("arp", 16),
+        ("ip", 200),
         ("ip6", 49),
-        ("vlan", 25),
         ("tcp", 132),
+        ("udp", 77),
+        ("icmp", 22),
+        ("icmp6", 10),
+        ("arp", 16),
+        ("vlan", 25),
         ("udp port 53", 36),
+        ("portrange 1000-2000", 57),
         ("len > 100", 56),
+        ("tcp[13] & 2 != 0", 40),
     ];
     for (expr, want) in documented {
         let compiled = filter::compile(expr, cap.linktype).unwrap();
