@@ -287,7 +287,7 @@ fn the_bench_flag_prints_the_ratio() {
     assert_eq!(code, 0, "{text}");
     let line = text.lines().find(|l| l.starts_with("bench:")).expect(&text);
     assert!(
-        line.contains("ratio") && line.contains("3 passes of 300 packets"),
+        line.contains("ratio") && line.contains("fastest of 3 passes over 300 packets"),
         "{line}"
     );
 }
