@@ -6,3 +6,4 @@ pub mod data;
 pub mod engine;
 #[cfg(feature = "pcap")]
 pub mod filter;
+pub mod verify;
