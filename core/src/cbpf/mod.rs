@@ -26,6 +26,9 @@
 //!
 //! Not supported: Linux's ancillary loads (negative offsets `SKF_AD_OFF`, `SKF_NET_OFF`,
 //! `SKF_LL_OFF`); such a load reads out of bounds and ends the filter with 0, as in libpcap.
+//! One difference from libpcap remains: an indirect load whose `X + k` overflows 32 bits wraps
+//! (as in Linux) where libpcap ends the filter with 0; libpcap's compiler never emits one (its
+//! X comes from `ldx 4*([k]&0xf)`, at most 60).
 
 mod convert;
 mod error;
