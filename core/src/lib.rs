@@ -21,6 +21,7 @@
 extern crate std;
 
 pub mod asm;
+pub mod cbpf;
 pub mod elf;
 pub mod env;
 pub mod helpers;
@@ -35,6 +36,8 @@ pub use asm::{
 };
 pub use elf::{LoadError, LoadErrorKind, LoadedProgram, MapInfo, Object, ProgramInfo};
 pub use env::{ProgramType, Stack, Trap};
+
+pub use cbpf::{convert as convert_classic, CbpfError, CbpfErrorKind, SockFilter};
 
 mod runtime;
 mod verified;
