@@ -73,6 +73,20 @@ pub(super) fn both_with(
     rt: &Runtime<'_>,
     opts: &JitOptions,
 ) -> Outcome {
+    let (want, got) = outcomes(insns, mem, rt, opts);
+    let listing = nanobpf_core::Disasm::new(insns);
+    assert_eq!(got.0, want.0, "r0 or trap differs in\n{listing}");
+    assert_eq!(got.1, want.1, "memory differs in\n{listing}");
+    got
+}
+
+/// The interpreter's and the JIT's outcomes.
+pub(super) fn outcomes(
+    insns: &[Insn],
+    mem: &[u8],
+    rt: &Runtime<'_>,
+    opts: &JitOptions,
+) -> (Outcome, Outcome) {
     let program = Program::new(insns).expect("decodes");
     let mut stack = Box::new(Stack::new());
     let mut m1 = mem.to_vec();
@@ -93,9 +107,7 @@ pub(super) fn both_with(
     let mut stack = Box::new(Stack::new());
     let mut m2 = mem.to_vec();
     let got = jit.run(rt, &mut Context::Memory(&mut m2), &mut stack);
-    assert_eq!(got, want, "r0 or trap differs");
-    assert_eq!(m2, m1, "memory differs");
-    (got, m2)
+    ((want, m1), (got, m2))
 }
 
 pub(super) fn both(text: &str, mem: &[u8]) -> Outcome {
