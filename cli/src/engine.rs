@@ -1,7 +1,10 @@
 //! Engines behind one trait, so that every test vector runs on each of them.
 
 use nanobpf_core::asm::AsmError;
-use nanobpf_core::{Context, DecodeError, Insn, Interpreter, NoPlatform, Program, Stack, Trap};
+use nanobpf_core::verifier::{verify, DefaultWorkspace, VerifyEnv, VerifyError};
+use nanobpf_core::{
+    Context, DecodeError, Insn, Interpreter, NoPlatform, Program, ProgramType, Stack, Trap,
+};
 
 /// Why a program did not produce a value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -10,6 +13,8 @@ pub enum Rejection {
     Asm(AsmError),
     /// The slots did not decode.
     Decode(DecodeError),
+    /// The verifier rejected the program.
+    Verify(VerifyError),
     /// The run trapped.
     Trap(Trap),
 }
@@ -19,6 +24,7 @@ impl std::fmt::Display for Rejection {
         match self {
             Rejection::Asm(e) => write!(f, "assembly error: {e}"),
             Rejection::Decode(e) => write!(f, "invalid program: {e}"),
+            Rejection::Verify(e) => write!(f, "rejected: {e}"),
             Rejection::Trap(t) => write!(f, "trap: {t}"),
         }
     }
@@ -36,10 +42,43 @@ pub trait Engine {
     fn execute(&mut self, insns: &mut [Insn], mem: &mut [u8]) -> Result<u64, Rejection>;
 }
 
-/// The interpreter engine.
-#[derive(Debug, Default)]
+/// Verifies `insns` as a memory program over `mem_len` bytes with the standard helpers.
+///
+/// # Errors
+/// The verifier's rejection.
+pub fn verify_memory_program<'a>(
+    insns: &'a mut [Insn],
+    mem_len: usize,
+    ws: &mut DefaultWorkspace,
+) -> Result<nanobpf_core::VerifiedProgram<'a>, Rejection> {
+    let len = u32::try_from(mem_len).unwrap_or(u32::MAX);
+    let env = VerifyEnv::new(
+        ProgramType::Memory { len },
+        nanobpf_core::helpers::standard(),
+        &[],
+    );
+    verify(insns, &env, ws).map_err(|e| match e.kind {
+        nanobpf_core::verifier::VerifyErrorKind::Decode(kind) => {
+            Rejection::Decode(DecodeError { pc: e.pc, kind })
+        }
+        _ => Rejection::Verify(e),
+    })
+}
+
+/// The interpreter: verify, then run without run-time checks.
+#[derive(Debug)]
 pub struct InterpEngine {
     stack: Box<Stack>,
+    ws: Box<DefaultWorkspace>,
+}
+
+impl Default for InterpEngine {
+    fn default() -> Self {
+        InterpEngine {
+            stack: Box::default(),
+            ws: Box::new(DefaultWorkspace::new()),
+        }
+    }
 }
 
 impl Engine for InterpEngine {
@@ -48,9 +87,28 @@ impl Engine for InterpEngine {
     }
 
     fn execute(&mut self, insns: &mut [Insn], mem: &mut [u8]) -> Result<u64, Rejection> {
-        let program = Program::new(insns).map_err(Rejection::Decode)?;
+        let program = verify_memory_program(insns, mem.len(), &mut self.ws)?;
         // The standard helpers: `call 5` in the suite is `bpf_ktime_get_ns` in Linux's
         // numbering, and `call_unwind_fail.data` only needs it to return.
+        let vm = Interpreter::new(nanobpf_core::helpers::standard(), &NoPlatform);
+        vm.run(&program, &mut Context::Memory(mem), &mut self.stack)
+            .map_err(Rejection::Trap)
+    }
+}
+
+/// The interpreter without the verifier: every memory access checked at run time.
+#[derive(Debug, Default)]
+pub struct CheckedEngine {
+    stack: Box<Stack>,
+}
+
+impl Engine for CheckedEngine {
+    fn name(&self) -> &'static str {
+        "checked"
+    }
+
+    fn execute(&mut self, insns: &mut [Insn], mem: &mut [u8]) -> Result<u64, Rejection> {
+        let program = Program::new(insns).map_err(Rejection::Decode)?;
         let vm = Interpreter::new(nanobpf_core::helpers::standard(), &NoPlatform);
         vm.run_checked(&program, &mut Context::Memory(mem), &mut self.stack)
             .map_err(Rejection::Trap)
@@ -64,6 +122,7 @@ impl Engine for InterpEngine {
 pub fn by_name(name: &str) -> Result<Box<dyn Engine>, String> {
     match name {
         "interp" => Ok(Box::new(InterpEngine::default())),
-        _ => Err(format!("unknown engine '{name}' (known: interp)")),
+        "checked" => Ok(Box::new(CheckedEngine::default())),
+        _ => Err(format!("unknown engine '{name}' (known: interp, checked)")),
     }
 }

@@ -4,3 +4,4 @@
 pub mod conformance;
 pub mod data;
 pub mod engine;
+pub mod verify;

@@ -1,7 +1,7 @@
 //! `nanobpf`: the host tool.
 
 use clap::{Parser, Subcommand};
-use nanobpf_cli::{conformance, engine};
+use nanobpf_cli::{conformance, engine, verify};
 use nanobpf_core::asm::{assemble, Disasm};
 use nanobpf_core::Insn;
 use std::path::PathBuf;
@@ -28,6 +28,17 @@ enum Command {
     Disasm {
         /// File of raw little-endian slots.
         input: PathBuf,
+    },
+    /// Verify a program: exit 0 when accepted, 1 when rejected, 2 when it cannot be read.
+    Verify {
+        /// File of raw little-endian slots.
+        input: PathBuf,
+        /// Program type: `memory[:LEN]`, `xdp` or `socket`.
+        #[arg(long = "type", default_value = "xdp")]
+        prog_type: String,
+        /// Print the per-instruction state trace, like Linux's verifier log.
+        #[arg(long)]
+        log: bool,
     },
     /// Run every `.data` test vector of a directory; the last line is `N passed, M failed`.
     Conformance {
@@ -78,6 +89,22 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 .collect();
             print!("{}", Disasm::new(&insns));
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify {
+            input,
+            prog_type,
+            log,
+        } => {
+            let prog_type = verify::parse_type(&prog_type)?;
+            let bytes = read(&input)?;
+            let mut insns =
+                verify::slots(&bytes).map_err(|e| format!("{}: {e}", input.display()))?;
+            Ok(verify::run(
+                &input.display().to_string(),
+                &mut insns,
+                prog_type,
+                log,
+            ))
         }
         Command::Conformance { dir, engine } => {
             let mut engine = engine::by_name(&engine)?;

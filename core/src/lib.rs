@@ -47,3 +47,10 @@ pub use maps::{
     ArrayMap, DevMap, HashMap, LpmTrie, LruHashMap, Map, MapError, PerCpuArray, ProgArray,
     QueueMap, RingBuf, StackMap,
 };
+
+pub mod verifier;
+
+pub use verifier::{
+    verify, verify_with_log, DefaultWorkspace, TooComplexReason, VerifierWorkspace, VerifyEnv,
+    VerifyError, VerifyErrorKind,
+};

@@ -19,7 +19,6 @@ pub struct VerifiedProgram<'a> {
 impl<'a> VerifiedProgram<'a> {
     /// Wraps instructions the verifier has accepted. `stack_depth` is the deepest stack use of
     /// any call chain, in bytes.
-    #[allow(dead_code)] // made by the verifier, which lands next
     pub(crate) fn assume_verified(
         insns: &'a [Insn],
         prog_type: ProgramType,

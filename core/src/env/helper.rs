@@ -120,6 +120,13 @@ pub trait Platform: core::fmt::Debug + Sync {
     fn trace(&self, fmt: &[u8], args: [u64; 3]) {
         let _ = (fmt, args);
     }
+    /// Drives general-purpose output `pin` high or low, for embedder helpers that let a program
+    /// signal on hardware (an LED on drops). Returns whether the pin exists and was set; the
+    /// default has no pins.
+    fn gpio_set(&self, pin: u32, high: bool) -> bool {
+        let _ = (pin, high);
+        false
+    }
 }
 
 /// The implementation of a helper: the environment and r1 to r5; the result goes to r0.

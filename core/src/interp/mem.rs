@@ -41,7 +41,11 @@ impl Region {
 
     #[inline(always)]
     fn contains(&self, addr: u64, len: u64) -> bool {
-        addr >= self.start && addr.checked_add(len).is_some_and(|e| e <= self.end)
+        // Every region has `start <= end`. Below `start`, `addr - start` wraps to more than
+        // the size; so one subtraction and two comparisons decide, with no overflow to test.
+        let off = addr.wrapping_sub(self.start);
+        let size = self.end.saturating_sub(self.start);
+        off < size && size - off >= len
     }
 }
 
@@ -336,5 +340,34 @@ impl AtomicOps for Locked64 {
         unsafe { self.0.write(new) };
         LOCK64.store(0, Ordering::Release);
         old
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Region;
+
+    #[test]
+    fn region_bounds_are_exact() {
+        let r = Region {
+            start: 1000,
+            end: 1016,
+        };
+        assert!(r.contains(1000, 8));
+        assert!(r.contains(1008, 8));
+        assert!(r.contains(1015, 1));
+        assert!(!r.contains(1009, 8));
+        assert!(!r.contains(1016, 1));
+        assert!(!r.contains(999, 1));
+        assert!(!r.contains(999, 8));
+        assert!(!r.contains(u64::MAX, 8));
+        assert!(!r.contains(0, 1));
+        let top = Region {
+            start: u64::MAX - 7,
+            end: u64::MAX,
+        };
+        assert!(top.contains(u64::MAX - 7, 7));
+        assert!(!top.contains(u64::MAX - 7, 8));
+        assert!(!Region::default().contains(0, 1));
     }
 }

@@ -1,0 +1,138 @@
+//! Prints the benchmark table in Markdown: every engine on every program, in one process and one
+//! run, with ratios and geometric means; then ns per executed instruction on the xorshift loop
+//! and the fixed cost of one call. `--quick` measures for less time.
+
+use nanobpf_bench::{
+    count_insns, geomean, input, Bench, Engine, Input, Runner, Timing, TABLE_CASES,
+};
+
+fn main() -> Result<(), String> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let timing = if quick {
+        Timing::QUICK
+    } else {
+        Timing::STANDARD
+    };
+    let engines = Engine::available();
+    let interp = Engine::NanobpfChecked;
+
+    println!("Machine: {}", cpu_model());
+    println!();
+    let mut header = String::from("| program | BPF insns executed |");
+    let mut rule = String::from("|---|---:|");
+    for e in engines {
+        header += &format!(" {} (ns) |", e.label());
+        rule += "---:|";
+    }
+    header += " nanobpf / native | rbpf interp / nanobpf |";
+    rule += "---:|---:|";
+    println!("{header}\n{rule}");
+
+    let mut vs_native = Vec::new();
+    let mut vs_rbpf = Vec::new();
+    let mut per_engine: Vec<Vec<f64>> = vec![Vec::new(); engines.len()];
+    for case in TABLE_CASES {
+        let mut runner = Runner::new(case.bench, input(case.input))?;
+        let mut buf = runner.buf.clone();
+        let insns = count_insns(&mut runner.checked, &mut buf).map_err(|t| t.to_string())?;
+        let mut row = format!("| {} | {insns} |", case.label);
+        let mut ns = Vec::new();
+        for (i, &e) in engines.iter().enumerate() {
+            match runner.time(e, &timing) {
+                Ok(m) => {
+                    row += &format!(" {} |", fmt_ns(m.ns_per_run));
+                    per_engine[i].push(m.ns_per_run);
+                    ns.push(Some(m.ns_per_run));
+                }
+                Err(why) => {
+                    row += " n/a |";
+                    eprintln!("{}: {}: {why}", case.label, e.label());
+                    ns.push(None);
+                }
+            }
+        }
+        let at = |e: Engine| engines.iter().position(|&x| x == e).and_then(|i| ns[i]);
+        let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a / b),
+            _ => None,
+        };
+        let r1 = ratio(at(interp), at(Engine::Native));
+        let r2 = ratio(at(Engine::RbpfInterp), at(interp));
+        vs_native.extend(r1);
+        vs_rbpf.extend(r2);
+        row += &format!(" {} | {} |", fmt_ratio(r1), fmt_ratio(r2));
+        println!("{row}");
+    }
+    let mut row = String::from("| **geometric mean** | |");
+    for v in &per_engine {
+        row += &format!(" {} |", fmt_ns(geomean(v)));
+    }
+    row += &format!(
+        " **{:.2}x** | **{:.2}x** |",
+        geomean(&vs_native),
+        geomean(&vs_rbpf)
+    );
+    println!("{row}");
+
+    // ns per executed instruction on the xorshift loop.
+    println!();
+    println!("| xorshift loop | executed BPF insns | ns per run | ns per insn |");
+    println!("|---|---:|---:|---:|");
+    let mut buf = input(Input::Packet64);
+    let mut runner = Runner::new(Bench::Xorshift, buf.clone())?;
+    let insns = count_insns(&mut runner.checked, &mut buf).map_err(|t| t.to_string())?;
+    for &e in engines.iter().filter(|&&e| e != Engine::Native) {
+        // rbpf runs one more instruction: the prologue that sets r2.
+        let n = if matches!(e, Engine::RbpfInterp | Engine::RbpfJit) {
+            insns + 1
+        } else {
+            insns
+        };
+        match runner.time(e, &timing) {
+            Ok(m) => println!(
+                "| {} | {n} | {} | {:.2} |",
+                e.label(),
+                fmt_ns(m.ns_per_run),
+                m.ns_per_run / n as f64
+            ),
+            Err(why) => println!("| {} | {n} | n/a ({why}) | n/a |", e.label()),
+        }
+    }
+
+    // The fixed cost of one call.
+    println!();
+    println!("| call overhead (`r0 = 0; exit`, 64 B buffer) | ns per call |");
+    println!("|---|---:|");
+    let mut runner = Runner::new(Bench::Nop, input(Input::Packet64))?;
+    for &e in engines {
+        match runner.time(e, &timing) {
+            Ok(m) => println!("| {} | {:.1} |", e.label(), m.ns_per_run),
+            Err(why) => println!("| {} | n/a ({why}) |", e.label()),
+        }
+    }
+    Ok(())
+}
+
+fn fmt_ns(ns: f64) -> String {
+    if ns >= 100.0 {
+        format!("{:.0}", ns)
+    } else {
+        format!("{:.1}", ns)
+    }
+}
+
+fn fmt_ratio(r: Option<f64>) -> String {
+    r.map_or_else(|| "n/a".into(), |r| format!("{r:.2}x"))
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}

@@ -1,0 +1,30 @@
+//! # nanobpf-bench
+//!
+//! Benchmarks of the nanobpf interpreter against the physical limit (the same C compiled
+//! natively with clang `-O2`) and against the peer most Rust users would pick instead, the
+//! `rbpf` crate (its interpreter and, on x86-64, its JIT), all on the same bytecode and the same
+//! input bytes, in the same process.
+//!
+//! - [`Bench`] names a program of `examples/bench/` (committed as raw bytecode, `.bin`) and its
+//!   native build; [`Case`] pairs it with an input; [`TABLE_CASES`] is the table's rows.
+//! - [`Engine`] names a column; [`Runner`] runs one program on one engine.
+//! - [`measure`] is the harness of the `bench-table` binary: warm-up, then the median of
+//!   several timed batches.
+//! - [`count_insns`] finds the exact number of instructions a run executes, by bisection on the
+//!   interpreter's instruction budget.
+//!
+//! See `README.md` in this folder for the results and how to reproduce them.
+
+mod engines;
+mod native;
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+mod rbpf_jit;
+mod timing;
+mod workload;
+
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+pub use engines::RbpfJit;
+pub use engines::{count_insns, Engine, NanobpfChecked, RbpfInterp, Runner};
+pub use native::run_native;
+pub use timing::{geomean, measure, Measurement, Timing};
+pub use workload::{input, tcp_packet, Bench, Case, Input, TABLE_CASES};

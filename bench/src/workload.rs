@@ -1,0 +1,178 @@
+//! The benchmark programs and their inputs.
+
+/// A program of `examples/bench/`: its bytecode (built by `examples/bench/build.sh`) and, through
+/// [`crate::run_native`], its native build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bench {
+    /// `r0 = 0; exit`: the fixed cost of one call.
+    Nop,
+    /// Parse Ethernet / IPv4 / TCP and classify.
+    Parse,
+    /// Internet checksum over 1500 bytes.
+    Checksum,
+    /// FNV-1a over up to 1500 bytes.
+    Fnv1a,
+    /// One million rounds of xorshift64.
+    Xorshift,
+    /// The same loop with 1000 rounds, for fast tests.
+    XorshiftShort,
+    /// A switch-driven tokenizer over up to 1500 bytes.
+    State,
+}
+
+impl Bench {
+    /// Every program.
+    pub const ALL: [Bench; 7] = [
+        Bench::Nop,
+        Bench::Parse,
+        Bench::Checksum,
+        Bench::Fnv1a,
+        Bench::Xorshift,
+        Bench::XorshiftShort,
+        Bench::State,
+    ];
+
+    /// The file stem in `examples/bench/`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Bench::Nop => "nop",
+            Bench::Parse => "parse",
+            Bench::Checksum => "checksum",
+            Bench::Fnv1a => "fnv1a",
+            Bench::Xorshift => "xorshift",
+            Bench::XorshiftShort => "xorshift_short",
+            Bench::State => "state",
+        }
+    }
+
+    /// The raw BPF instructions (little-endian slots), as clang emitted them.
+    pub const fn bytecode(self) -> &'static [u8] {
+        macro_rules! bin {
+            ($f:literal) => {
+                include_bytes!(concat!("../../examples/bench/", $f, ".bin"))
+            };
+        }
+        match self {
+            Bench::Nop => bin!("nop"),
+            Bench::Parse => bin!("parse"),
+            Bench::Checksum => bin!("checksum"),
+            Bench::Fnv1a => bin!("fnv1a"),
+            Bench::Xorshift => bin!("xorshift"),
+            Bench::XorshiftShort => bin!("xorshift_short"),
+            Bench::State => bin!("state"),
+        }
+    }
+}
+
+/// An input buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// A minimal TCP segment in a 64-byte Ethernet frame.
+    Packet64,
+    /// A full 1500-byte frame whose payload is text (header lines, numbers, quoted strings).
+    Packet1500,
+}
+
+impl Input {
+    /// The frame length in bytes.
+    pub const fn len(self) -> usize {
+        match self {
+            Input::Packet64 => 64,
+            Input::Packet1500 => 1500,
+        }
+    }
+
+    /// Never true; every input has bytes.
+    pub const fn is_empty(self) -> bool {
+        false
+    }
+}
+
+/// One row of the table: a program on an input.
+#[derive(Clone, Copy, Debug)]
+pub struct Case {
+    /// The row label.
+    pub label: &'static str,
+    /// The program.
+    pub bench: Bench,
+    /// Its input.
+    pub input: Input,
+}
+
+/// The rows of the benchmark table, in order.
+pub const TABLE_CASES: [Case; 6] = [
+    Case {
+        label: "parse (64 B)",
+        bench: Bench::Parse,
+        input: Input::Packet64,
+    },
+    Case {
+        label: "parse (1500 B)",
+        bench: Bench::Parse,
+        input: Input::Packet1500,
+    },
+    Case {
+        label: "checksum (1500 B)",
+        bench: Bench::Checksum,
+        input: Input::Packet1500,
+    },
+    Case {
+        label: "fnv1a (1500 B)",
+        bench: Bench::Fnv1a,
+        input: Input::Packet1500,
+    },
+    Case {
+        label: "xorshift (1e6 rounds)",
+        bench: Bench::Xorshift,
+        input: Input::Packet64,
+    },
+    Case {
+        label: "state machine (1500 B)",
+        bench: Bench::State,
+        input: Input::Packet1500,
+    },
+];
+
+/// The bytes of `input`.
+pub fn input(input: Input) -> Vec<u8> {
+    tcp_packet(input.len())
+}
+
+/// An Ethernet / IPv4 / TCP frame of `len` bytes (at least 54): 10.0.0.1:40000 to
+/// 10.0.0.2:80, PSH|ACK, a correct IPv4 header checksum, and a text payload.
+pub fn tcp_packet(len: usize) -> Vec<u8> {
+    assert!(len >= 54, "a TCP/IPv4 frame needs 54 bytes");
+    let mut p = Vec::with_capacity(len);
+    // Ethernet: destination, source, ethertype IPv4.
+    p.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00]);
+    // IPv4, 20 bytes.
+    let total = (len - 14) as u16;
+    let mut ip = [
+        0x45, 0, 0, 0, 0x12, 0x34, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+    ];
+    ip[2..4].copy_from_slice(&total.to_be_bytes());
+    let mut sum: u32 = ip
+        .chunks_exact(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum();
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    p.extend_from_slice(&ip);
+    // TCP, 20 bytes: ports, sequence, acknowledgement, data offset 5, PSH|ACK, window.
+    p.extend_from_slice(&[
+        0x9c, 0x40, 0, 80, 0, 0, 0x10, 0, 0, 0, 0x20, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0,
+    ]);
+    // Payload: lines of text that exercise every state of the tokenizer.
+    let mut line = 0u32;
+    while p.len() < len {
+        let text = format!(
+            "GET /item_{line} HTTP/1.1\r\nX-Id: {}\r\nX-Tag: \"v\\\"{line}\"\n# note {line}\n",
+            line.wrapping_mul(2_654_435_761) % 100_000
+        );
+        p.extend_from_slice(text.as_bytes());
+        line += 1;
+    }
+    p.truncate(len);
+    p
+}

@@ -1,0 +1,340 @@
+//! Calls and returns: helper calls checked against their prototypes, `callx` through a known
+//! helper id, bpf-to-bpf calls with a new frame, and `exit`.
+
+use super::check::{Checker, Res, Step};
+use super::error::{LeakTarget, VerifyErrorKind as K};
+use super::state::{Frame, Kind, Value};
+use crate::env::{ArgKind, MapType, RetKind, MAX_CALL_FRAMES, STACK_FRAME_SIZE};
+use crate::isa::opcode::*;
+use crate::isa::Insn;
+
+/// Linux's id of `bpf_tail_call`.
+const TAIL_CALL: u32 = 12;
+
+/// Helpers that may move or resize the packet, so every packet pointer is stale after them
+/// (Linux's `bpf_helper_changes_pkt_data`).
+const CHANGES_PKT_DATA: &[u32] = &[9, 10, 11, 18, 19, 31, 32, 38, 39, 44, 50, 54, 63, 65];
+
+fn arg_name(k: ArgKind) -> &'static str {
+    match k {
+        ArgKind::None => "none",
+        ArgKind::Scalar | ArgKind::ConstSize | ArgKind::ConstSizeOrZero => "scalar",
+        ArgKind::ConstMapPtr => "map_ptr",
+        ArgKind::PtrToMapKey
+        | ArgKind::PtrToMapValue
+        | ArgKind::PtrToMem
+        | ArgKind::PtrToUninitMem => "fp|pkt|map_value|mem",
+        ArgKind::PtrToCtx => "ctx",
+    }
+}
+
+impl Checker<'_, '_, '_> {
+    pub(crate) fn call(&mut self, pc: usize, insn: Insn) -> Res<Step> {
+        if insn.opcode == op::CALLX {
+            let r = insn.dst();
+            let v = self.read(pc, r)?;
+            let id = v.s.as_const().filter(|_| v.is_scalar());
+            match id {
+                Some(id) if id <= u32::MAX as u64 && self.env.helpers.get(id as u32).is_some() => {
+                    return self.helper(pc, id as u32);
+                }
+                _ => return Err(self.err(pc, K::CallxTarget { reg: r })),
+            }
+        }
+        if insn.src() == CALL_LOCAL {
+            return self.local_call(pc, insn);
+        }
+        if insn.imm < 0 || self.env.helpers.get(insn.imm as u32).is_none() {
+            return Err(self.err(
+                pc,
+                K::UnknownHelper {
+                    id: insn.imm as i64,
+                },
+            ));
+        }
+        self.helper(pc, insn.imm as u32)
+    }
+
+    fn helper(&mut self, pc: usize, id: u32) -> Res<Step> {
+        let Some(h) = self.env.helpers.get(id) else {
+            return Err(self.err(pc, K::UnknownHelper { id: id as i64 }));
+        };
+        let proto = h.proto;
+        let mut map: Option<usize> = None;
+        for (i, &kind) in proto.args.iter().enumerate() {
+            let r = i as u8 + 1;
+            let mismatch = |this: &Self, v: &Value| {
+                this.err(
+                    pc,
+                    K::HelperArg {
+                        reg: r,
+                        found: v.kind.name(),
+                        expected: arg_name(kind),
+                    },
+                )
+            };
+            match kind {
+                ArgKind::None => {}
+                ArgKind::Scalar => {
+                    self.read_scalar(pc, r, LeakTarget::HelperArg)?;
+                }
+                ArgKind::ConstMapPtr => {
+                    let v = self.read(pc, r)?;
+                    if v.kind != Kind::MapPtr {
+                        return Err(mismatch(self, &v));
+                    }
+                    let is_prog_array = self
+                        .env
+                        .maps
+                        .get(v.aux as usize)
+                        .is_some_and(|m| m.map_type == MapType::ProgArray);
+                    if is_prog_array != (id == TAIL_CALL) {
+                        return Err(self.err(pc, K::MapHelper { helper: id }));
+                    }
+                    map = Some(v.aux as usize);
+                }
+                ArgKind::PtrToMapKey | ArgKind::PtrToMapValue => {
+                    let def = map.and_then(|m| self.env.maps.get(m));
+                    let Some(def) = def else {
+                        return Err(self.err(
+                            pc,
+                            K::HelperArg {
+                                reg: r,
+                                found: "?",
+                                expected: "map_ptr before",
+                            },
+                        ));
+                    };
+                    let size = if kind == ArgKind::PtrToMapKey {
+                        def.key_size
+                    } else {
+                        def.value_size
+                    };
+                    let v = self.read(pc, r)?;
+                    self.mem_arg(pc, r, &v, size as u64, None)?;
+                }
+                ArgKind::PtrToMem | ArgKind::PtrToUninitMem => {
+                    let v = self.read(pc, r)?;
+                    let size_kind = proto.args.get(i + 1).copied().unwrap_or(ArgKind::None);
+                    let (min, size) = self.size_arg(pc, r + 1, size_kind)?;
+                    if size > 0 {
+                        let writes = (kind == ArgKind::PtrToUninitMem).then_some(min);
+                        self.mem_arg(pc, r, &v, size, writes)?;
+                    } else if !(v.kind.is_ptr() || v.s.as_const() == Some(0)) {
+                        return Err(mismatch(self, &v));
+                    }
+                }
+                ArgKind::ConstSize | ArgKind::ConstSizeOrZero => {
+                    // Checked with the pointer before it; alone, a bounded scalar.
+                    self.size_arg(pc, r, kind)?;
+                }
+                ArgKind::PtrToCtx => {
+                    let v = self.read(pc, r)?;
+                    if v.kind != Kind::Ctx {
+                        return Err(mismatch(self, &v));
+                    }
+                    if v.fixed_off() != Some(0) {
+                        return Err(self.err(pc, K::ModifiedCtx { reg: r }));
+                    }
+                }
+            }
+        }
+        if CHANGES_PKT_DATA.contains(&id) {
+            self.ws.cur.for_each_value(|v| {
+                if matches!(v.kind, Kind::Packet | Kind::PacketEnd | Kind::PacketMeta) {
+                    *v = Value::UNINIT;
+                }
+            });
+        }
+        for r in 1..=5 {
+            self.set(r, Value::UNINIT);
+        }
+        let r0 = match proto.ret {
+            RetKind::Integer | RetKind::Void => Value::UNKNOWN,
+            RetKind::MapValueOrNull => {
+                let Some(m) = map else {
+                    return Err(self.err(
+                        pc,
+                        K::HelperArg {
+                            reg: 1,
+                            found: "?",
+                            expected: "map_ptr",
+                        },
+                    ));
+                };
+                let mut v = Value::ptr(Kind::MapValueOrNull, m as u8);
+                v.id = self.fresh_id();
+                v
+            }
+        };
+        self.set(0, r0);
+        Ok(Step::Goto(pc + 1))
+    }
+
+    /// A size argument: a scalar with a known upper bound; returns its bounds.
+    fn size_arg(&mut self, pc: usize, r: u8, kind: ArgKind) -> Res<(u64, u64)> {
+        let s = self.read_scalar(pc, r, LeakTarget::HelperArg)?;
+        if s.smin < 0 {
+            return Err(self.err(pc, K::NegativeOffset { reg: r }));
+        }
+        if s.umin == 0 && kind == ArgKind::ConstSize {
+            return Err(self.err(
+                pc,
+                K::HelperArg {
+                    reg: r,
+                    found: "scalar(0)",
+                    expected: "scalar(>0)",
+                },
+            ));
+        }
+        if s.umax > 1 << 29 {
+            return Err(self.err(pc, K::UnboundedAccess { reg: r }));
+        }
+        Ok((s.umin, s.umax))
+    }
+
+    /// A pointer argument to `size` bytes of memory, initialised unless the helper writes
+    /// them (`writes` is then the size it surely writes).
+    fn mem_arg(&mut self, pc: usize, r: u8, v: &Value, size: u64, writes: Option<u64>) -> Res<()> {
+        match v.kind {
+            Kind::Stack => {
+                let (frame, abs) = self.stack_slot(pc, r, v, 0, size)?;
+                let pos = (abs + STACK_FRAME_SIZE as i64) as usize;
+                if let Some(min) = writes {
+                    // The helper writes the bytes: they are numbers now, and the first `min`
+                    // are surely initialised.
+                    self.check_no_spilled_ptr(pc, frame, abs, size as usize)?;
+                    self.forget_spills(frame, pos, size as usize);
+                    self.mark_init(frame, pos, min as usize);
+                } else {
+                    self.check_init(pc, frame, abs, size as usize)?;
+                }
+                Ok(())
+            }
+            Kind::Packet | Kind::PacketMeta => {
+                let o = v.off as i64;
+                if o < 0 || v.s.smin < 0 || o + size as i64 > v.range as i64 {
+                    return Err(self.err(
+                        pc,
+                        K::PacketAccess {
+                            reg: r,
+                            off: o,
+                            size: size.min(255) as u8,
+                            id: v.id,
+                            reg_off: v.off,
+                            range: v.range,
+                        },
+                    ));
+                }
+                Ok(())
+            }
+            Kind::MapValue => {
+                let vs = self
+                    .env
+                    .maps
+                    .get(v.aux as usize)
+                    .map_or(0, |m| m.value_size);
+                self.region(pc, r, v, size, vs as i64, |off| K::MapValueAccess {
+                    off,
+                    size: size.min(255) as u8,
+                    value_size: vs,
+                })
+            }
+            Kind::Mem => {
+                let len = match self.env.prog_type {
+                    crate::ProgramType::Memory { len } => len,
+                    _ => 0,
+                };
+                self.region(pc, r, v, size, len as i64, |off| K::MemAccess {
+                    off,
+                    size: size.min(255) as u8,
+                    len,
+                })
+            }
+            _ => Err(self.err(
+                pc,
+                K::HelperArg {
+                    reg: r,
+                    found: v.kind.name(),
+                    expected: "fp|pkt|map_value|mem",
+                },
+            )),
+        }
+    }
+
+    fn region(
+        &self,
+        pc: usize,
+        r: u8,
+        v: &Value,
+        size: u64,
+        limit: i64,
+        oob: impl Fn(i64) -> K,
+    ) -> Res<()> {
+        let lo = v.off as i64 + v.s.smin;
+        let hi = v.off as i64 + v.s.smax.min(1 << 30) + size as i64;
+        if v.s.smin < 0 && v.s.as_const().is_none() {
+            return Err(self.err(pc, K::NegativeOffset { reg: r }));
+        }
+        if lo < 0 || hi > limit {
+            return Err(self.err(pc, oob(lo)));
+        }
+        Ok(())
+    }
+
+    fn local_call(&mut self, pc: usize, insn: Insn) -> Res<Step> {
+        let depth = self.ws.cur.depth as usize;
+        if depth >= MAX_CALL_FRAMES {
+            return Err(self.err(
+                pc,
+                K::CallTooDeep {
+                    frames: depth as u8 + 1,
+                },
+            ));
+        }
+        let target = (pc as i64 + 1 + insn.imm as i64) as usize;
+        let st = &mut *self.ws.cur;
+        let mut f = Frame::EMPTY;
+        f.callsite = pc as u32;
+        let caller = &mut st.frames[depth - 1];
+        f.regs[1..=5].copy_from_slice(&caller.regs[1..=5]);
+        f.regs[10] = Value::ptr(Kind::Stack, depth as u8);
+        // The caller's r0 to r5 are clobbered by the call.
+        for r in &mut caller.regs[0..=5] {
+            *r = Value::UNINIT;
+        }
+        st.frames[depth] = f;
+        st.depth += 1;
+        Ok(Step::Goto(target))
+    }
+
+    pub(crate) fn exit(&mut self, pc: usize) -> Res<Step> {
+        let r0 = self.read(pc, 0)?;
+        let depth = self.ws.cur.depth as usize;
+        if depth == 1 {
+            if r0.kind != Kind::Scalar {
+                return Err(self.err(
+                    pc,
+                    K::PointerLeak {
+                        reg: 0,
+                        into: LeakTarget::Return,
+                    },
+                ));
+            }
+            return Ok(Step::End);
+        }
+        if r0.kind == Kind::Stack && r0.aux as usize >= depth - 1 {
+            return Err(self.err(pc, K::StackPointerEscape { reg: 0 }));
+        }
+        let st = &mut *self.ws.cur;
+        let callsite = st.frames[depth - 1].callsite as usize;
+        // Free the callee's spills.
+        let slots = st.frames[depth - 1].slots;
+        for s in slots.iter() {
+            st.free_spill(s.spill);
+        }
+        st.depth -= 1;
+        st.frames[depth - 2].regs[0] = r0;
+        Ok(Step::Goto(callsite + 1))
+    }
+}

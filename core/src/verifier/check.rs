@@ -1,0 +1,240 @@
+//! The exploration driver: walks paths one instruction at a time, keeps the pending branches,
+//! prunes at prune points, and dispatches each instruction to its class's transfer function.
+
+use super::cfg::{self, PRUNE, VISITED};
+use super::error::{TooComplexReason, VerifyError, VerifyErrorKind};
+use super::log;
+use super::scalar::Scalar;
+use super::state::{Kind, Value};
+use super::workspace::View;
+use super::VerifyEnv;
+use crate::env::ContextLayout;
+use crate::isa::opcode::{op, Class, BPF_CALL, BPF_EXIT, BPF_JA};
+use crate::isa::Insn;
+use crate::ProgramType;
+
+/// Largest constant or variable offset a pointer may carry (Linux's `BPF_MAX_VAR_OFF`).
+pub(crate) const MAX_VAR_OFF: i64 = 1 << 29;
+/// Largest packet offset a range proof accepts (Linux's `MAX_PACKET_OFF`).
+pub(crate) const MAX_PACKET_OFF: i64 = 0xffff;
+
+/// Where an instruction sends the current path.
+pub(crate) enum Step {
+    /// Continue at this pc.
+    Goto(usize),
+    /// The path ends (main `exit`, or an impossible state).
+    End,
+}
+
+pub(crate) type Res<T> = Result<T, VerifyError>;
+
+/// One verification run.
+pub(crate) struct Checker<'a, 'w, 'l> {
+    pub insns: &'a [Insn],
+    pub env: &'a VerifyEnv<'a>,
+    pub ctx: Option<ContextLayout>,
+    pub ws: View<'w>,
+    pub nfuncs: usize,
+    pub next_id: u32,
+    pub processed: u32,
+    pub log: Option<&'l mut dyn core::fmt::Write>,
+}
+
+impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
+    #[inline]
+    pub fn err(&self, pc: usize, kind: VerifyErrorKind) -> VerifyError {
+        VerifyError { pc, kind }
+    }
+
+    /// The value of register `r`, which must be initialised.
+    pub fn read(&self, pc: usize, r: u8) -> Res<Value> {
+        let v = *self.ws.cur.reg(r);
+        if v.kind == Kind::Uninit {
+            return Err(self.err(pc, VerifyErrorKind::UninitRegister { reg: r }));
+        }
+        Ok(v)
+    }
+
+    /// A scalar register.
+    pub fn read_scalar(&self, pc: usize, r: u8, into: super::error::LeakTarget) -> Res<Scalar> {
+        let v = self.read(pc, r)?;
+        if v.kind != Kind::Scalar {
+            return Err(self.err(pc, VerifyErrorKind::PointerLeak { reg: r, into }));
+        }
+        Ok(v.s)
+    }
+
+    pub fn set(&mut self, r: u8, v: Value) {
+        *self.ws.cur.reg_mut(r) = v;
+    }
+
+    pub fn fresh_id(&mut self) -> u32 {
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        self.next_id
+    }
+
+    /// The entry state: r1 is the context (or the memory buffer), r10 the frame pointer.
+    fn init_state(&mut self) {
+        let st = &mut *self.ws.cur;
+        st.clear();
+        let f = &mut st.frames[0];
+        f.regs[10] = Value::ptr(Kind::Stack, 0);
+        match self.env.prog_type {
+            ProgramType::Memory { len } => {
+                f.regs[1] = Value::ptr(Kind::Mem, 0);
+                f.regs[2] = Value::constant(len as u64);
+            }
+            ProgramType::Xdp | ProgramType::SocketFilter => {
+                f.regs[1] = Value::ptr(Kind::Ctx, 0);
+            }
+        }
+    }
+
+    /// Explores every path.
+    pub fn run(&mut self) -> Res<()> {
+        self.init_state();
+        let mut pc = 0usize;
+        loop {
+            self.processed = self.processed.saturating_add(1);
+            if self.processed > self.env.budget {
+                return Err(self.err(pc, VerifyErrorKind::TooComplex(TooComplexReason::Budget)));
+            }
+            let flags = self.ws.aux.get(pc).copied().unwrap_or(0);
+            if flags & PRUNE != 0 && self.prune(pc)? {
+                if let Some(l) = self.log.as_mut() {
+                    let _ = writeln!(l, "{pc}: safe");
+                }
+                match self.pop() {
+                    Some(p) => {
+                        pc = p;
+                        continue;
+                    }
+                    None => return Ok(()),
+                }
+            }
+            if let Some(a) = self.ws.aux.get_mut(pc) {
+                *a |= VISITED;
+            }
+            if let Some(l) = self.log.as_mut() {
+                let insn = self.insns.get(pc).copied().unwrap_or_default();
+                log::write_step(&mut **l, pc, insn, self.ws.cur);
+            }
+            match self.step(pc)? {
+                Step::Goto(next) => pc = next,
+                Step::End => match self.pop() {
+                    Some(p) => {
+                        if let Some(l) = self.log.as_mut() {
+                            let _ = writeln!(l, "from branch to {p}");
+                        }
+                        pc = p;
+                    }
+                    None => return Ok(()),
+                },
+            }
+        }
+    }
+
+    /// Pops the next pending branch into the current state.
+    fn pop(&mut self) -> Option<usize> {
+        let pc = self.ws.branches.pop(self.ws.cur)?;
+        let len = self.ws.branches.len();
+        self.ws.cache.complete_above(len);
+        Some(pc)
+    }
+
+    /// Queues the current state to be explored from `pc` later.
+    pub fn push(&mut self, at: usize, pc: usize) -> Res<()> {
+        if !self.ws.branches.push(pc, self.ws.cur) {
+            return Err(self.err(
+                at,
+                VerifyErrorKind::TooComplex(TooComplexReason::BranchStackFull),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Queues `self.ws.tmp` to be explored from `pc` later.
+    pub fn push_tmp(&mut self, at: usize, pc: usize) -> Res<()> {
+        if !self.ws.branches.push(pc, self.ws.tmp) {
+            return Err(self.err(
+                at,
+                VerifyErrorKind::TooComplex(TooComplexReason::BranchStackFull),
+            ));
+        }
+        Ok(())
+    }
+
+    /// At a prune point: `true` when a completely explored state includes the current one;
+    /// an error when an unfinished one equals it (the path came back to where it was, with
+    /// nothing changed). Otherwise records the current state.
+    fn prune(&mut self, pc: usize) -> Res<bool> {
+        // The current state's encoding, when it fits in the free branch storage: equal
+        // states have equal encodings, so unfinished states are compared bytewise.
+        let scratch = self.ws.branches.scratch();
+        let enc_len = super::workspace::encode(self.ws.cur, scratch);
+        let mut from = 0;
+        while let Some((next, done, bytes)) = self.ws.cache.find_raw(pc, from) {
+            from = next;
+            if !done {
+                let same = match enc_len {
+                    Some(n) => self.ws.branches.scratch().get(..n) == Some(bytes),
+                    None => {
+                        super::workspace::decode(bytes, self.ws.tmp).is_some()
+                            && self.ws.tmp.same_as(self.ws.cur)
+                    }
+                };
+                if same {
+                    return Err(self.err(pc, VerifyErrorKind::InfiniteLoop));
+                }
+                continue;
+            }
+            if super::workspace::decode(bytes, self.ws.tmp).is_some()
+                && self.ws.tmp.includes(self.ws.cur)
+            {
+                return Ok(true);
+            }
+        }
+        let marker = self.ws.branches.len();
+        self.ws.cache.insert(pc, marker, self.ws.cur);
+        Ok(false)
+    }
+
+    /// Executes the instruction at `pc` on the current state.
+    fn step(&mut self, pc: usize) -> Res<Step> {
+        let insn = self.insns.get(pc).copied().unwrap_or_default();
+        match insn.class() {
+            Class::Alu | Class::Alu64 => {
+                self.alu(pc, insn)?;
+                Ok(Step::Goto(pc + 1))
+            }
+            Class::Ld if insn.opcode == op::LDDW => {
+                let hi = self.insns.get(pc + 1).map_or(0, |i| i.imm);
+                self.lddw(pc, insn, hi)?;
+                Ok(Step::Goto(pc + 2))
+            }
+            Class::Ld => {
+                self.ld_abs(pc, insn)?;
+                Ok(Step::Goto(pc + 1))
+            }
+            Class::Ldx => {
+                self.ldx(pc, insn)?;
+                Ok(Step::Goto(pc + 1))
+            }
+            Class::St | Class::Stx => {
+                self.store(pc, insn)?;
+                Ok(Step::Goto(pc + 1))
+            }
+            Class::Jmp | Class::Jmp32 => match insn.opcode & 0xf0 {
+                BPF_EXIT if insn.class() == Class::Jmp => self.exit(pc),
+                BPF_CALL if insn.class() == Class::Jmp => self.call(pc, insn),
+                BPF_JA => match cfg::flow(self.insns, pc) {
+                    cfg::Flow::Jump(t) => Ok(Step::Goto(t)),
+                    _ => Ok(Step::Goto(pc + 1)),
+                },
+                _ => self.cond_jump(pc, insn),
+            },
+        }
+    }
+}
+
+use core::fmt::Write as _;

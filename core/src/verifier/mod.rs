@@ -1,0 +1,269 @@
+//! The verifier: a kernel-style abstract interpreter that proves a program safe before any
+//! engine runs it, in memory the caller owns.
+//!
+//! # Passes
+//!
+//! 1. **Decode** ([`Program::new`](crate::Program::new)): every slot well formed, every jump in
+//!    range.
+//! 2. **Structure**: the targets of local calls start functions; jumps stay inside their
+//!    function; each function ends in `exit` or a jump; every instruction is reachable.
+//! 3. **Exploration**: every path from the entry is executed on abstract values, one
+//!    instruction at a time, with a stack of pending branches. At *prune points* (jump
+//!    targets, the instruction after a branch or a local call) the current state is compared
+//!    with the explored-state cache.
+//! 4. **Rewrite**: context accesses are rewritten from the program's view (`struct xdp_md`,
+//!    `struct __sk_buff`) to the runtime structs; packet pointer fields become 64-bit loads.
+//!
+//! # Abstract domain
+//!
+//! A state is the call chain's frames (at most [`crate::env::MAX_CALL_FRAMES`]),
+//! each with eleven registers and 64 stack slots of 8 bytes. A register is
+//!
+//! * *uninitialised* (reading it is an error);
+//! * a *scalar*: the reduced product of a tnum (known bits) with unsigned and signed ranges
+//!   of the 64-bit value and of its low 32 bits;
+//! * a *pointer* of a kind — context, stack of frame `f`, packet, packet end, packet
+//!   metadata, map value of map `m`, map value or null, map `m`, memory buffer — with a
+//!   constant offset and a variable offset (a scalar). Packet pointers carry an `id` shared
+//!   by pointers with the same variable part and a proven range `r`: `r` bytes from the
+//!   pointer's variable part are inside the packet. Nullable map values carry an `id` shared
+//!   by their copies.
+//!
+//! A stack slot records which of its bytes are initialised, and, after a full aligned 8-byte
+//! store, the register stored there (a *spill*), so that pointers and exact numbers come back
+//! when reloaded. A narrower store over a spilled number forgets the number (the bytes stay
+//! initialised); a narrower store over, or load from, a spilled pointer is rejected.
+//!
+//! # Order, join and pruning
+//!
+//! There is no join: paths are explored separately (as Linux does), so precision is only
+//! lost by the transfer functions themselves. The order used for pruning is inclusion of
+//! concretisations, checked component-wise: an uninitialised register includes anything;
+//! otherwise kinds must be equal, scalars' ranges and tnums must contain the new ones,
+//! pointers must have the same constant offset, a containing variable offset, a packet range
+//! no larger than the new one, and ids that correspond one to one; stack slots must have no
+//! more initialised bytes than the new state, spilled values included in the new ones, and a
+//! slot read as a plain number in the old state must not hold a spilled pointer in the new
+//! one.
+//!
+//! # Soundness claim
+//!
+//! For every concrete execution of an accepted program on any context, packet, map contents
+//! and helper results consistent with the prototypes, each concrete state at each executed
+//! instruction is in the concretisation of some explored abstract state at that instruction,
+//! and each check performed there (register initialised, access within its region, pointer
+//! not leaked, helper arguments of the right kind and size) holds for it. This rests on:
+//!
+//! * transfer functions that over-approximate the ISA's semantics (tested against the
+//!   concrete operations on random members of random abstract values);
+//! * both sides of every branch explored unless refinement shows a side empty;
+//! * pruning only against states whose exploration has *completed* (every path from them
+//!   reached `exit` or was itself pruned against a completed state): then every path from the
+//!   new state is a path from the old one. A state still being explored is never used to
+//!   prune, which would accept a loop that never ends; meeting it again unchanged is an
+//!   infinite loop and rejected.
+//! * termination by the processed-instruction budget: a loop whose bound the domain cannot
+//!   see runs out of budget and is rejected as too complex.
+//!
+//! Forgetting cached states (the cache is a bounded FIFO) only costs time.
+//!
+//! # Not supported
+//!
+//! Variable-offset stack accesses, pointer comparisons other than null checks and packet
+//! comparisons, narrow spills of numbers (stores under 8 bytes keep only "initialised"),
+//! scalar ids (a comparison refines only the registers it names), liveness and precision
+//! tracking (pruning compares whole states, which costs time, never soundness), and return
+//! value ranges of XDP programs.
+
+mod alu;
+mod call;
+mod cfg;
+mod check;
+mod error;
+mod jmp;
+mod log;
+mod mem;
+mod scalar;
+mod state;
+mod tnum;
+mod workspace;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_conformance;
+#[cfg(test)]
+mod tests_random;
+
+pub use error::{LeakTarget, TooComplexReason, VerifyError, VerifyErrorKind};
+pub use workspace::VerifierWorkspace;
+
+use crate::env::{CtxFieldKind, HelperTable, MapDef, ProgramType, MAX_CALL_FRAMES, STACK_SIZE};
+use crate::isa::opcode::{BPF_DW, BPF_LDX, BPF_MEM};
+use crate::isa::{Insn, Program};
+use crate::verified::VerifiedProgram;
+
+/// Linux's default limit of processed instructions.
+pub const DEFAULT_BUDGET: u32 = 1_000_000;
+
+/// What a program is verified against.
+#[derive(Clone, Copy, Debug)]
+pub struct VerifyEnv<'a> {
+    /// The program type: context layout and what the program may do.
+    pub prog_type: ProgramType,
+    /// The helpers the program may call, with prototypes.
+    pub helpers: HelperTable<'a>,
+    /// The maps the program refers to by index (`lddw` src 1, 2, 5, 6).
+    pub maps: &'a [MapDef],
+    /// The most instructions to process over all paths ([`DEFAULT_BUDGET`] by default).
+    pub budget: u32,
+}
+
+impl<'a> VerifyEnv<'a> {
+    /// An environment with the default budget.
+    pub const fn new(prog_type: ProgramType, helpers: HelperTable<'a>, maps: &'a [MapDef]) -> Self {
+        VerifyEnv {
+            prog_type,
+            helpers,
+            maps,
+            budget: DEFAULT_BUDGET,
+        }
+    }
+}
+
+/// A workspace for programs of up to 4,096 instructions, with 64 chunks (16 KiB) of
+/// explored-state cache and 32 chunks (8 KiB, at most 32 entries) of pending branches:
+/// [`VerifierWorkspace::SIZE_BYTES`] is 56,720 bytes (55.4 KiB) on 64-bit targets.
+///
+/// Where it goes: 8 KiB of per-instruction flags, 1.5 KiB of function table, two full
+/// abstract states of 10.5 KiB each (the current one and a scratch one; a full state holds
+/// eight frames of eleven 80-byte registers and 64 stack slots, plus 32 spilled registers),
+/// and 24 KiB of encoded states.
+pub type DefaultWorkspace = VerifierWorkspace<4096, 64, 32>;
+
+/// Verifies `insns` for `env`, then rewrites its context accesses to the runtime layout.
+///
+/// # Errors
+/// The first problem found, with the index of the instruction: a decoding error, a structural
+/// one (unreachable code, a jump out of a function), or a safety one found while exploring
+/// the paths. A program the verifier cannot finish exploring in the workspace or the budget
+/// is rejected as [`VerifyErrorKind::TooComplex`].
+pub fn verify<'a, const INSNS: usize, const STATES: usize, const BRANCHES: usize>(
+    insns: &'a mut [Insn],
+    env: &VerifyEnv<'_>,
+    ws: &mut VerifierWorkspace<INSNS, STATES, BRANCHES>,
+) -> Result<VerifiedProgram<'a>, VerifyError> {
+    run(insns, env, ws.view(), None)
+}
+
+/// As [`verify`], writing a per-instruction state trace to `log` like Linux's verifier log.
+///
+/// # Errors
+/// As [`verify`]. Errors of `log` are ignored.
+pub fn verify_with_log<'a, const INSNS: usize, const STATES: usize, const BRANCHES: usize>(
+    insns: &'a mut [Insn],
+    env: &VerifyEnv<'_>,
+    ws: &mut VerifierWorkspace<INSNS, STATES, BRANCHES>,
+    log: &mut dyn core::fmt::Write,
+) -> Result<VerifiedProgram<'a>, VerifyError> {
+    let r = run(insns, env, ws.view(), Some(log));
+    if let Err(e) = &r {
+        let _ = writeln!(log, "{e}");
+    }
+    r
+}
+
+fn run<'a>(
+    insns: &'a mut [Insn],
+    env: &VerifyEnv<'_>,
+    ws: workspace::View<'_>,
+    log: Option<&mut dyn core::fmt::Write>,
+) -> Result<VerifiedProgram<'a>, VerifyError> {
+    Program::new(insns).map_err(|e| VerifyError {
+        pc: e.pc,
+        kind: VerifyErrorKind::Decode(e.kind),
+    })?;
+    if insns.len() > ws.aux.len() {
+        return Err(VerifyError {
+            pc: ws.aux.len(),
+            kind: VerifyErrorKind::TooComplex(TooComplexReason::ProgramTooLarge),
+        });
+    }
+    let nfuncs = cfg::check(insns, ws.aux, ws.funcs)?;
+    let mut c = check::Checker {
+        insns,
+        env,
+        ctx: env.prog_type.context(),
+        ws,
+        nfuncs,
+        next_id: 0,
+        processed: 0,
+        log,
+    };
+    c.run()?;
+    let depth = stack_depth(insns, &c);
+    let ctx = c.ctx;
+    let aux = &*c.ws.aux;
+    if let Some(layout) = ctx {
+        for (pc, insn) in insns.iter_mut().enumerate() {
+            if aux.get(pc).is_some_and(|a| a & cfg::CTX_ACCESS != 0) {
+                rewrite_ctx(insn, &layout);
+            }
+        }
+    }
+    Ok(VerifiedProgram::assume_verified(
+        insns,
+        env.prog_type,
+        depth,
+    ))
+}
+
+/// The stack of the deepest call chain, each frame rounded up to 8 bytes.
+fn stack_depth(insns: &[Insn], c: &check::Checker<'_, '_, '_>) -> u32 {
+    let funcs = &c.ws.funcs[..c.nfuncs];
+    let own: [u32; workspace::MAX_FUNCS] = core::array::from_fn(|i| {
+        funcs
+            .get(i)
+            .map_or(0, |f| (f.depth as u32).next_multiple_of(8))
+    });
+    let mut chain = own;
+    for _ in 0..MAX_CALL_FRAMES {
+        for (pc, a) in c.ws.aux.iter().enumerate().take(insns.len()) {
+            if a & cfg::VISITED == 0 {
+                continue;
+            }
+            if let cfg::Flow::Call(t) = cfg::flow(insns, pc) {
+                let (f, g) = (cfg::func_of(funcs, pc), cfg::func_of(funcs, t));
+                chain[f] = chain[f].max(own[f] + chain[g]);
+            }
+        }
+    }
+    chain[0].min(STACK_SIZE as u32)
+}
+
+/// Rewrites one verified context access to the runtime layout.
+fn rewrite_ctx(insn: &mut Insn, layout: &crate::env::ContextLayout) {
+    let size = match insn.opcode & 0x18 {
+        0x00 => 4,
+        0x08 => 2,
+        0x10 => 1,
+        _ => 8,
+    };
+    let Some(field) = layout.field_at(insn.off as i64, size) else {
+        return;
+    };
+    match field.kind {
+        CtxFieldKind::Scalar => {
+            insn.off = (field.runtime_offset as i64 + insn.off as i64 - field.offset as i64) as i16;
+        }
+        CtxFieldKind::PacketData | CtxFieldKind::PacketEnd | CtxFieldKind::PacketMeta => {
+            *insn = Insn::new(
+                BPF_LDX | BPF_MEM | BPF_DW,
+                insn.dst(),
+                insn.src(),
+                field.runtime_offset as i16,
+                0,
+            );
+        }
+    }
+}

@@ -1,0 +1,444 @@
+//! The abstract state: registers and stack slots of every frame of the call chain, and the
+//! inclusion test used to prune paths.
+
+use super::scalar::Scalar;
+use crate::env::{MAX_CALL_FRAMES, STACK_FRAME_SIZE};
+
+/// What a register (or a spilled stack slot) holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub(crate) enum Kind {
+    /// Never written (or invalidated): reading it is an error.
+    Uninit = 0,
+    /// A number; `Value::s` is its value.
+    Scalar = 1,
+    /// The context pointer (r1 at entry), plus `off` and `s`.
+    Ctx = 2,
+    /// A pointer into the stack of frame `aux`, at `off + s` from that frame's r10.
+    Stack = 3,
+    /// A pointer into the packet at `off + s` from its start; `range` bytes from `s` are proven
+    /// readable, shared by every packet pointer with the same `id`.
+    Packet = 4,
+    /// One past the last packet byte.
+    PacketEnd = 5,
+    /// A pointer into the metadata area, proven against the packet start as `Packet` is
+    /// against its end.
+    PacketMeta = 6,
+    /// A pointer into a value of map `aux`, at `off + s`.
+    MapValue = 7,
+    /// Like `MapValue`, or null; every copy shares `id`, so one null check refines all.
+    MapValueOrNull = 8,
+    /// The map `aux` itself (only for helper arguments).
+    MapPtr = 9,
+    /// A pointer into the memory buffer of a [`crate::ProgramType::Memory`] program.
+    Mem = 10,
+}
+
+impl Kind {
+    /// Linux's name of the register type.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Kind::Uninit => "?",
+            Kind::Scalar => "scalar",
+            Kind::Ctx => "ctx",
+            Kind::Stack => "fp",
+            Kind::Packet => "pkt",
+            Kind::PacketEnd => "pkt_end",
+            Kind::PacketMeta => "pkt_meta",
+            Kind::MapValue => "map_value",
+            Kind::MapValueOrNull => "map_value_or_null",
+            Kind::MapPtr => "map_ptr",
+            Kind::Mem => "mem",
+        }
+    }
+
+    pub const fn from_u8(v: u8) -> Option<Kind> {
+        Some(match v {
+            0 => Kind::Uninit,
+            1 => Kind::Scalar,
+            2 => Kind::Ctx,
+            3 => Kind::Stack,
+            4 => Kind::Packet,
+            5 => Kind::PacketEnd,
+            6 => Kind::PacketMeta,
+            7 => Kind::MapValue,
+            8 => Kind::MapValueOrNull,
+            9 => Kind::MapPtr,
+            10 => Kind::Mem,
+            _ => return None,
+        })
+    }
+
+    /// Whether this is a pointer.
+    #[inline]
+    pub const fn is_ptr(self) -> bool {
+        !matches!(self, Kind::Uninit | Kind::Scalar)
+    }
+}
+
+/// The abstract value of a register. For a scalar, `s` is the number; for a pointer, the
+/// address is `base + off + s` where `off` is a known constant and `s` the variable part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Value {
+    pub kind: Kind,
+    /// Map index (map kinds) or frame number (stack).
+    pub aux: u8,
+    /// Packet pointers: proven readable bytes.
+    pub range: u16,
+    /// Packet and nullable pointers: copies share it.
+    pub id: u32,
+    /// Constant part of a pointer's offset.
+    pub off: i32,
+    /// The number, or a pointer's variable offset.
+    pub s: Scalar,
+}
+
+impl Value {
+    pub const UNINIT: Value = Value {
+        kind: Kind::Uninit,
+        aux: 0,
+        range: 0,
+        id: 0,
+        off: 0,
+        s: Scalar::constant(0),
+    };
+
+    pub const fn scalar(s: Scalar) -> Value {
+        Value {
+            kind: Kind::Scalar,
+            s,
+            ..Value::UNINIT
+        }
+    }
+
+    pub const fn constant(v: u64) -> Value {
+        Value::scalar(Scalar::constant(v))
+    }
+
+    pub const UNKNOWN: Value = Value::scalar(Scalar::UNKNOWN);
+
+    /// A pointer of `kind` at offset 0.
+    pub const fn ptr(kind: Kind, aux: u8) -> Value {
+        Value {
+            kind,
+            aux,
+            ..Value::UNINIT
+        }
+    }
+
+    #[inline]
+    pub fn is_scalar(&self) -> bool {
+        self.kind == Kind::Scalar
+    }
+
+    /// The pointer's offset is the known constant `off` (no variable part).
+    #[inline]
+    pub fn fixed_off(&self) -> Option<i64> {
+        self.s.as_const().map(|v| self.off as i64 + v as i64)
+    }
+
+    /// Whether every concrete value of `new` is a value of `self`, for pruning. Ids are
+    /// matched through `ids`, which must map old ids to new ones one to one.
+    pub fn includes(&self, new: &Value, ids: &mut IdMap) -> bool {
+        if self.kind == Kind::Uninit {
+            return true;
+        }
+        if self.kind != new.kind {
+            return false;
+        }
+        match self.kind {
+            Kind::Uninit => true,
+            Kind::Scalar => self.s.includes(&new.s),
+            Kind::PacketEnd => true,
+            Kind::MapPtr => self.aux == new.aux,
+            Kind::Packet | Kind::PacketMeta => {
+                self.off == new.off
+                    && self.range <= new.range
+                    && self.s.includes(&new.s)
+                    && ids.check(self.id, new.id)
+            }
+            Kind::MapValueOrNull => {
+                self.aux == new.aux
+                    && self.off == new.off
+                    && self.s.includes(&new.s)
+                    && ids.check(self.id, new.id)
+            }
+            Kind::Ctx | Kind::Stack | Kind::MapValue | Kind::Mem => {
+                self.aux == new.aux && self.off == new.off && self.s.includes(&new.s)
+            }
+        }
+    }
+}
+
+/// A one-to-one correspondence of ids between an old and a new state.
+pub(crate) struct IdMap {
+    pairs: [(u32, u32); IdMap::CAP],
+    len: usize,
+}
+
+impl IdMap {
+    const CAP: usize = 64;
+
+    pub const fn new() -> IdMap {
+        IdMap {
+            pairs: [(0, 0); IdMap::CAP],
+            len: 0,
+        }
+    }
+
+    /// Records `old -> new`; false when it contradicts an earlier pair (or the map is full,
+    /// which only loses a pruning opportunity).
+    pub fn check(&mut self, old: u32, new: u32) -> bool {
+        for &(o, n) in &self.pairs[..self.len] {
+            if o == old || n == new {
+                return o == old && n == new;
+            }
+        }
+        if self.len == IdMap::CAP {
+            return false;
+        }
+        self.pairs[self.len] = (old, new);
+        self.len += 1;
+        true
+    }
+}
+
+/// Number of 8-byte slots in a frame.
+pub(crate) const SLOTS: usize = STACK_FRAME_SIZE / 8;
+/// Marks a slot without a spilled register.
+pub(crate) const NO_SPILL: u8 = u8::MAX;
+/// Spilled registers a state can hold across all frames. A scalar spill beyond this is kept as
+/// plain initialised bytes; a pointer spill beyond it is `TooComplex`.
+pub(crate) const SPILLS: usize = 32;
+
+/// One 8-byte stack slot: which bytes are initialised, and the spilled register if the slot
+/// holds one (a full, aligned 8-byte store of a register).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Slot {
+    /// Bit `i` set: byte `i` of the slot (from its lowest address) is initialised.
+    pub init: u8,
+    /// Index into [`State::spills`], or [`NO_SPILL`].
+    pub spill: u8,
+}
+
+impl Slot {
+    pub const EMPTY: Slot = Slot {
+        init: 0,
+        spill: NO_SPILL,
+    };
+}
+
+/// One function activation: its registers and its stack.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Frame {
+    pub regs: [Value; 11],
+    /// Slot `k` covers bytes `-512 + 8k .. -512 + 8k + 8` from r10.
+    pub slots: [Slot; SLOTS],
+    /// The `call` instruction that made this frame (0 for the entry frame).
+    pub callsite: u32,
+}
+
+impl Frame {
+    pub const EMPTY: Frame = Frame {
+        regs: [Value::UNINIT; 11],
+        slots: [Slot::EMPTY; SLOTS],
+        callsite: 0,
+    };
+}
+
+/// The abstract state of a path: the call chain's frames and the spilled registers.
+#[derive(Clone, Debug)]
+pub(crate) struct State {
+    pub frames: [Frame; MAX_CALL_FRAMES],
+    /// Frames in use (1 to 8); the last is the current one.
+    pub depth: u8,
+    pub spills: [Value; SPILLS],
+    /// Bit `i`: `spills[i]` is in use.
+    pub spill_used: u32,
+}
+
+impl State {
+    pub const EMPTY: State = State {
+        frames: [Frame::EMPTY; MAX_CALL_FRAMES],
+        depth: 1,
+        spills: [Value::UNINIT; SPILLS],
+        spill_used: 0,
+    };
+
+    /// Resets to one empty frame.
+    pub fn clear(&mut self) {
+        self.depth = 1;
+        self.spill_used = 0;
+        self.frames[0] = Frame::EMPTY;
+    }
+
+    #[inline]
+    pub fn cur(&self) -> usize {
+        self.depth as usize - 1
+    }
+
+    #[inline]
+    pub fn reg(&self, r: u8) -> &Value {
+        &self.frames[self.cur()].regs[(r as usize).min(10)]
+    }
+
+    #[inline]
+    pub fn reg_mut(&mut self, r: u8) -> &mut Value {
+        let f = self.cur();
+        &mut self.frames[f].regs[(r as usize).min(10)]
+    }
+
+    /// Stores `v` in a free spill entry.
+    pub fn alloc_spill(&mut self, v: Value) -> Option<u8> {
+        let free = (!self.spill_used).trailing_zeros() as usize;
+        if free >= SPILLS {
+            return None;
+        }
+        self.spill_used |= 1 << free;
+        self.spills[free] = v;
+        Some(free as u8)
+    }
+
+    pub fn free_spill(&mut self, idx: u8) {
+        if (idx as usize) < SPILLS {
+            self.spill_used &= !(1u32 << idx);
+        }
+    }
+
+    /// The spilled value of a slot, if it holds one.
+    pub fn spilled(&self, slot: &Slot) -> Option<&Value> {
+        self.spills.get(slot.spill as usize)
+    }
+
+    /// Applies `f` to every live register and spilled value of every frame.
+    pub fn for_each_value(&mut self, mut f: impl FnMut(&mut Value)) {
+        let depth = self.depth as usize;
+        for frame in &mut self.frames[..depth] {
+            for r in &mut frame.regs {
+                f(r);
+            }
+        }
+        for (i, v) in self.spills.iter_mut().enumerate() {
+            if self.spill_used & (1 << i) != 0 {
+                f(v);
+            }
+        }
+    }
+
+    /// Whether every concrete state of `new` is a concrete state of `self`.
+    pub fn includes(&self, new: &State) -> bool {
+        if self.depth != new.depth {
+            return false;
+        }
+        let mut ids = IdMap::new();
+        for (fo, fnew) in self.frames[..self.depth as usize]
+            .iter()
+            .zip(&new.frames[..new.depth as usize])
+        {
+            if fo.callsite != fnew.callsite {
+                return false;
+            }
+            for (a, b) in fo.regs.iter().zip(&fnew.regs) {
+                if !a.includes(b, &mut ids) {
+                    return false;
+                }
+            }
+            for (so, sn) in fo.slots.iter().zip(&fnew.slots) {
+                if so.init & !sn.init != 0 {
+                    return false;
+                }
+                match (self.spilled(so), new.spilled(sn)) {
+                    (Some(a), Some(b)) => {
+                        if !a.includes(b, &mut ids) {
+                            return false;
+                        }
+                    }
+                    // The old path read these bytes as a number; the new one would read the
+                    // spilled pointer back.
+                    (None, Some(b)) => {
+                        if so.init != 0 && b.kind.is_ptr() {
+                            return false;
+                        }
+                    }
+                    // The old path may have read the spilled value back exactly.
+                    (Some(a), None) => {
+                        if a.kind != Kind::Uninit && so.init != 0 {
+                            return false;
+                        }
+                    }
+                    (None, None) => {}
+                }
+            }
+        }
+        true
+    }
+
+    /// Whether the two states are the same abstract state.
+    pub fn same_as(&self, new: &State) -> bool {
+        if self.depth != new.depth {
+            return false;
+        }
+        for (fo, fnew) in self.frames[..self.depth as usize]
+            .iter()
+            .zip(&new.frames[..new.depth as usize])
+        {
+            if fo.callsite != fnew.callsite || fo.regs != fnew.regs {
+                return false;
+            }
+            for (so, sn) in fo.slots.iter().zip(&fnew.slots) {
+                if so.init != sn.init || self.spilled(so) != new.spilled(sn) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inclusion_respects_kinds_ranges_and_ids() {
+        let mut ids = IdMap::new();
+        let wide = Value::scalar(Scalar::from_ranges(0, 100, 0, 100).unwrap());
+        let narrow = Value::scalar(Scalar::from_ranges(10, 20, 10, 20).unwrap());
+        assert!(wide.includes(&narrow, &mut ids));
+        assert!(!narrow.includes(&wide, &mut ids));
+        assert!(Value::UNINIT.includes(&Value::ptr(Kind::Ctx, 0), &mut ids));
+        assert!(!Value::UNKNOWN.includes(&Value::ptr(Kind::Ctx, 0), &mut ids));
+        let mut p = Value::ptr(Kind::Packet, 0);
+        p.range = 14;
+        let mut q = p;
+        q.range = 20;
+        assert!(p.includes(&q, &mut ids));
+        assert!(!q.includes(&p, &mut IdMap::new()));
+        // Two independent nullable pointers do not include two copies of one.
+        let mut ids = IdMap::new();
+        let mut a = Value::ptr(Kind::MapValueOrNull, 0);
+        a.id = 1;
+        let mut b = a;
+        b.id = 2;
+        let mut c = a;
+        c.id = 7;
+        assert!(a.includes(&c, &mut ids));
+        assert!(!b.includes(&c, &mut ids));
+    }
+
+    #[test]
+    fn state_inclusion_checks_stack() {
+        let mut old = State::EMPTY;
+        let mut new = State::EMPTY;
+        old.frames[0].slots[63].init = 0xff;
+        assert!(!old.includes(&new));
+        new.frames[0].slots[63].init = 0xff;
+        assert!(old.includes(&new));
+        let idx = new.alloc_spill(Value::ptr(Kind::Ctx, 0)).unwrap();
+        new.frames[0].slots[63].spill = idx;
+        assert!(!old.includes(&new));
+        assert!(!old.same_as(&new));
+        old.frames[0].slots[63].spill = old.alloc_spill(Value::ptr(Kind::Ctx, 0)).unwrap();
+        assert!(old.same_as(&new));
+    }
+}

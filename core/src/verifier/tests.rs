@@ -1,0 +1,2436 @@
+//! The verifier's table of cases: small programs with their expected verdicts. Every
+//! rejection reason has a case, and next to it an accepted near-miss.
+
+use super::*;
+use crate::env::{ArgKind, Helper, HelperEnv, HelperProto, MapType, RetKind};
+use crate::isa::opcode::*;
+use std::boxed::Box;
+use std::string::String;
+use std::vec::Vec;
+
+// ---- a tiny assembler --------------------------------------------------------------------
+
+pub(crate) mod a {
+    use super::*;
+    pub fn i(op: u8, d: u8, s: u8, off: i16, imm: i32) -> Vec<Insn> {
+        std::vec![Insn::new(op, d, s, off, imm)]
+    }
+    pub fn mov(d: u8, imm: i32) -> Vec<Insn> {
+        i(BPF_ALU64 | BPF_MOV, d, 0, 0, imm)
+    }
+    pub fn mov32(d: u8, imm: i32) -> Vec<Insn> {
+        i(BPF_ALU | BPF_MOV, d, 0, 0, imm)
+    }
+    pub fn movr(d: u8, s: u8) -> Vec<Insn> {
+        i(BPF_ALU64 | BPF_MOV | BPF_X, d, s, 0, 0)
+    }
+    pub fn movr32(d: u8, s: u8) -> Vec<Insn> {
+        i(BPF_ALU | BPF_MOV | BPF_X, d, s, 0, 0)
+    }
+    pub fn alu(op: u8, d: u8, imm: i32) -> Vec<Insn> {
+        i(BPF_ALU64 | op, d, 0, 0, imm)
+    }
+    pub fn alur(op: u8, d: u8, s: u8) -> Vec<Insn> {
+        i(BPF_ALU64 | op | BPF_X, d, s, 0, 0)
+    }
+    pub fn alu32(op: u8, d: u8, imm: i32) -> Vec<Insn> {
+        i(BPF_ALU | op, d, 0, 0, imm)
+    }
+    #[allow(dead_code)]
+    pub fn alur32(op: u8, d: u8, s: u8) -> Vec<Insn> {
+        i(BPF_ALU | op | BPF_X, d, s, 0, 0)
+    }
+    /// `size`: 1, 2, 4, 8.
+    fn sz(size: u8) -> u8 {
+        match size {
+            1 => BPF_B,
+            2 => BPF_H,
+            4 => BPF_W,
+            _ => BPF_DW,
+        }
+    }
+    pub fn ldx(size: u8, d: u8, s: u8, off: i16) -> Vec<Insn> {
+        i(BPF_LDX | BPF_MEM | sz(size), d, s, off, 0)
+    }
+    pub fn ldxs(size: u8, d: u8, s: u8, off: i16) -> Vec<Insn> {
+        i(BPF_LDX | BPF_MEMSX | sz(size), d, s, off, 0)
+    }
+    pub fn st(size: u8, d: u8, off: i16, imm: i32) -> Vec<Insn> {
+        i(BPF_ST | BPF_MEM | sz(size), d, 0, off, imm)
+    }
+    pub fn stx(size: u8, d: u8, s: u8, off: i16) -> Vec<Insn> {
+        i(BPF_STX | BPF_MEM | sz(size), d, s, off, 0)
+    }
+    pub fn atomic(size: u8, d: u8, s: u8, off: i16, imm: i32) -> Vec<Insn> {
+        i(BPF_STX | BPF_ATOMIC | sz(size), d, s, off, imm)
+    }
+    pub fn jmp(op: u8, d: u8, imm: i32, off: i16) -> Vec<Insn> {
+        i(BPF_JMP | op, d, 0, off, imm)
+    }
+    pub fn jmpr(op: u8, d: u8, s: u8, off: i16) -> Vec<Insn> {
+        i(BPF_JMP | op | BPF_X, d, s, off, 0)
+    }
+    pub fn jmp32(op: u8, d: u8, imm: i32, off: i16) -> Vec<Insn> {
+        i(BPF_JMP32 | op, d, 0, off, imm)
+    }
+    pub fn ja(off: i16) -> Vec<Insn> {
+        i(BPF_JMP | BPF_JA, 0, 0, off, 0)
+    }
+    pub fn call(id: i32) -> Vec<Insn> {
+        i(op::CALL, 0, 0, 0, id)
+    }
+    pub fn call_local(rel: i32) -> Vec<Insn> {
+        i(op::CALL, 0, CALL_LOCAL, 0, rel)
+    }
+    pub fn callx(r: u8) -> Vec<Insn> {
+        i(op::CALLX, r, 0, 0, 0)
+    }
+    pub fn exit() -> Vec<Insn> {
+        i(op::EXIT, 0, 0, 0, 0)
+    }
+    pub fn lddw(d: u8, v: u64) -> Vec<Insn> {
+        std::vec![
+            Insn::new(op::LDDW, d, 0, 0, v as u32 as i32),
+            Insn::new(0, 0, 0, 0, (v >> 32) as u32 as i32)
+        ]
+    }
+    pub fn ld_map(d: u8, idx: i32) -> Vec<Insn> {
+        std::vec![
+            Insn::new(op::LDDW, d, LDDW_MAP_IDX, 0, idx),
+            Insn::new(0, 0, 0, 0, 0)
+        ]
+    }
+    pub fn ld_map_value(d: u8, idx: i32, off: i32) -> Vec<Insn> {
+        std::vec![
+            Insn::new(op::LDDW, d, LDDW_MAP_IDX_VALUE, 0, idx),
+            Insn::new(0, 0, 0, 0, off)
+        ]
+    }
+    /// `r0 = 0; exit`.
+    pub fn ret0() -> Vec<Insn> {
+        [mov(0, 0), exit()].concat()
+    }
+}
+
+use a::*;
+
+// ---- environments ------------------------------------------------------------------------
+
+fn nop(_: &mut HelperEnv<'_>, _: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+    0
+}
+
+const fn helper(id: u32, name: &'static str, args: [ArgKind; 5], ret: RetKind) -> Helper {
+    Helper {
+        id,
+        name,
+        proto: HelperProto::new(args, ret),
+        func: nop,
+    }
+}
+
+use ArgKind as A;
+
+pub(crate) static HELPERS: &[Helper] = &[
+    helper(
+        1,
+        "map_lookup_elem",
+        [A::ConstMapPtr, A::PtrToMapKey, A::None, A::None, A::None],
+        RetKind::MapValueOrNull,
+    ),
+    helper(
+        2,
+        "map_update_elem",
+        [
+            A::ConstMapPtr,
+            A::PtrToMapKey,
+            A::PtrToMapValue,
+            A::Scalar,
+            A::None,
+        ],
+        RetKind::Integer,
+    ),
+    helper(
+        3,
+        "map_delete_elem",
+        [A::ConstMapPtr, A::PtrToMapKey, A::None, A::None, A::None],
+        RetKind::Integer,
+    ),
+    helper(
+        4,
+        "probe_read",
+        [A::PtrToUninitMem, A::ConstSize, A::Scalar, A::None, A::None],
+        RetKind::Integer,
+    ),
+    helper(5, "ktime_get_ns", [A::None; 5], RetKind::Integer),
+    helper(
+        6,
+        "trace_printk",
+        [A::PtrToMem, A::ConstSize, A::Scalar, A::None, A::None],
+        RetKind::Integer,
+    ),
+    helper(
+        12,
+        "tail_call",
+        [A::PtrToCtx, A::ConstMapPtr, A::Scalar, A::None, A::None],
+        RetKind::Void,
+    ),
+    helper(
+        28,
+        "csum_diff",
+        [
+            A::PtrToMem,
+            A::ConstSizeOrZero,
+            A::PtrToMem,
+            A::ConstSizeOrZero,
+            A::Scalar,
+        ],
+        RetKind::Integer,
+    ),
+    helper(
+        44,
+        "xdp_adjust_head",
+        [A::PtrToCtx, A::Scalar, A::None, A::None, A::None],
+        RetKind::Integer,
+    ),
+];
+
+pub(crate) static MAPS: &[MapDef] = &[
+    MapDef {
+        map_type: MapType::Hash,
+        key_size: 4,
+        value_size: 8,
+        max_entries: 16,
+        flags: 0,
+    },
+    MapDef {
+        map_type: MapType::Array,
+        key_size: 4,
+        value_size: 16,
+        max_entries: 4,
+        flags: 0,
+    },
+    MapDef {
+        map_type: MapType::ProgArray,
+        key_size: 4,
+        value_size: 4,
+        max_entries: 4,
+        flags: 0,
+    },
+];
+
+#[derive(Clone, Copy, Debug)]
+enum Ty {
+    Mem(u32),
+    Xdp,
+    Skb,
+}
+
+impl Ty {
+    fn prog_type(self) -> ProgramType {
+        match self {
+            Ty::Mem(len) => ProgramType::Memory { len },
+            Ty::Xdp => ProgramType::Xdp,
+            Ty::Skb => ProgramType::SocketFilter,
+        }
+    }
+}
+
+fn env(ty: Ty) -> VerifyEnv<'static> {
+    VerifyEnv {
+        budget: 100_000,
+        ..VerifyEnv::new(ty.prog_type(), HelperTable::new(HELPERS), MAPS)
+    }
+}
+
+type Ws = VerifierWorkspace<512, 64, 32>;
+
+fn run_case(
+    prog: &[Insn],
+    env: &VerifyEnv<'_>,
+    ws: &mut Ws,
+) -> Result<(Vec<Insn>, u32), VerifyError> {
+    let mut insns = prog.to_vec();
+    let v = verify(&mut insns, env, ws)?;
+    let depth = v.stack_depth();
+    Ok((v.insns().to_vec(), depth))
+}
+
+type Pred = fn(&VerifyErrorKind) -> bool;
+
+struct Case {
+    name: &'static str,
+    ty: Ty,
+    prog: Vec<Insn>,
+    /// `None`: must verify. `Some((pc, pred))`: must fail at `pc` (if given) with a matching
+    /// kind.
+    expect: Option<(Option<usize>, Pred)>,
+}
+
+macro_rules! ok {
+    ($name:expr, $ty:expr, [$($p:expr),* $(,)?]) => {
+        Case { name: $name, ty: $ty, prog: [$($p),*].concat(), expect: None }
+    };
+}
+macro_rules! bad {
+    ($name:expr, $ty:expr, $pat:pat, [$($p:expr),* $(,)?]) => {
+        Case {
+            name: $name,
+            ty: $ty,
+            prog: [$($p),*].concat(),
+            expect: Some((None, |k: &VerifyErrorKind| matches!(k, $pat))),
+        }
+    };
+    ($name:expr, $ty:expr, @$pc:expr, $pat:pat, [$($p:expr),* $(,)?]) => {
+        Case {
+            name: $name,
+            ty: $ty,
+            prog: [$($p),*].concat(),
+            expect: Some((Some($pc), |k: &VerifyErrorKind| matches!(k, $pat))),
+        }
+    };
+}
+
+fn check_cases(cases: &[Case]) -> usize {
+    let mut ws = Box::new(Ws::new());
+    let mut failures = String::new();
+    for c in cases {
+        let e = env(c.ty);
+        let got = run_case(&c.prog, &e, &mut ws);
+        let fine = match (&got, &c.expect) {
+            (Ok(_), None) => true,
+            (Err(err), Some((pc, pred))) => pred(&err.kind) && pc.is_none_or(|p| p == err.pc),
+            _ => false,
+        };
+        if !fine {
+            failures += &std::format!("{}: got {:?}\n", c.name, got.map(|_| ()));
+        }
+    }
+    assert!(failures.is_empty(), "failing cases:\n{failures}");
+    cases.len()
+}
+
+use VerifyErrorKind as K;
+
+const M: Ty = Ty::Mem(64);
+const XDP: Ty = Ty::Xdp;
+
+/// XDP prologue: r2 = data, r3 = data_end.
+fn pkt() -> Vec<Insn> {
+    [ldx(4, 2, 1, 0), ldx(4, 3, 1, 4)].concat()
+}
+
+/// Stack key at fp-4 = 0, r2 = fp - 4, r1 = map `m`.
+fn key_setup(m: i32) -> Vec<Insn> {
+    [
+        st(4, 10, -4, 0),
+        movr(2, 10),
+        alu(BPF_ADD, 2, -4),
+        ld_map(1, m),
+    ]
+    .concat()
+}
+
+fn structure_cases() -> Vec<Case> {
+    std::vec![
+        ok!("minimal", M, [ret0()]),
+        bad!("decode error maps to Decode", M, @0, K::Decode(_), [i(0xff, 0, 0, 0, 0), exit()]),
+        bad!("unreachable insn", M, @2, K::Unreachable, [mov(0, 0), exit(), mov(0, 1), exit()]),
+        ok!(
+            "jump over dead code is reachable twin",
+            M,
+            [mov(0, 0), jmp(BPF_JEQ, 1, 0, 1), mov(0, 1), exit()]
+        ),
+        bad!(
+            "jump out of function",
+            M,
+            K::JumpOutOfFunction { .. },
+            [
+                call_local(2),
+                mov(0, 0),
+                exit(),
+                // function 1
+                mov(0, 1),
+                ja(-3),
+                exit()
+            ]
+        ),
+        bad!("function falls through", M, @5, K::FunctionFallsThrough, [
+            call_local(3), call_local(4), mov(0, 0), exit(),
+            mov(0, 1), mov(0, 2),
+            mov(0, 0), exit()
+        ]),
+        ok!(
+            "local call returns",
+            M,
+            [
+                mov(1, 5),
+                call_local(1),
+                exit(),
+                movr(0, 1),
+                alu(BPF_ADD, 0, 1),
+                exit()
+            ]
+        ),
+        bad!("uninit r0 at exit", M, @0, K::UninitRegister { reg: 0 }, [exit()]),
+        bad!("negative error.data: or r0, r10", M, @0, K::UninitRegister { reg: 0 }, [alur(BPF_OR, 0, 10), exit()]),
+        bad!("read uninit r3", M, @0, K::UninitRegister { reg: 3 }, [movr(0, 3), exit()]),
+        ok!("read r2 (buffer length) twin", M, [movr(0, 2), exit()]),
+        bad!(
+            "r1..r5 clobbered by helper",
+            M,
+            K::UninitRegister { reg: 1 },
+            [mov(1, 1), call(5), movr(0, 1), exit()]
+        ),
+        ok!(
+            "r6 survives helper",
+            M,
+            [mov(6, 1), call(5), movr(0, 6), exit()]
+        ),
+        bad!(
+            "caller r1 clobbered by local call",
+            M,
+            K::UninitRegister { reg: 1 },
+            [
+                mov(1, 1),
+                call_local(2),
+                movr(0, 1),
+                exit(),
+                mov(0, 0),
+                exit()
+            ]
+        ),
+        ok!(
+            "callee-saved r6 survives local call",
+            M,
+            [
+                mov(6, 7),
+                call_local(2),
+                movr(0, 6),
+                exit(),
+                mov(6, 0),
+                ret0()
+            ]
+        ),
+        bad!(
+            "callee reads uninit arg",
+            M,
+            K::UninitRegister { reg: 3 },
+            [call_local(1), exit(), movr(0, 3), exit()]
+        ),
+        bad!(
+            "call depth 9",
+            M,
+            K::CallTooDeep { frames: 9 },
+            [
+                call_local(1),
+                exit(),
+                call_local(1),
+                exit(),
+                call_local(1),
+                exit(),
+                call_local(1),
+                exit(),
+                call_local(1),
+                exit(),
+                call_local(1),
+                exit(),
+                call_local(1),
+                exit(),
+                call_local(1),
+                exit(),
+                mov(0, 0),
+                exit()
+            ]
+        ),
+        ok!(
+            "call depth 8",
+            M,
+            [
+                mov(0, 0),
+                call_local(1),
+                exit(),
+                call_local(1),
+                exit(),
+                call_local(1),
+                exit(),
+                call_local(1),
+                exit(),
+                call_local(1),
+                exit(),
+                call_local(1),
+                exit(),
+                call_local(1),
+                exit(),
+                mov(0, 0),
+                exit()
+            ]
+        ),
+        bad!("unknown helper", M, @0, K::UnknownHelper { id: 99 }, [call(99), exit()]),
+        ok!("known helper", M, [call(5), exit()]),
+        bad!(
+            "callx of unknown register value",
+            M,
+            K::CallxTarget { reg: 2 },
+            [mov(2, 99), callx(2), exit()]
+        ),
+        bad!(
+            "callx of a non-constant",
+            M,
+            K::CallxTarget { reg: 2 },
+            [ldx(1, 2, 1, 0), callx(2), exit()]
+        ),
+        ok!(
+            "callx of known helper",
+            M,
+            [mov(1, -1), mov(2, 5), callx(2), mov(0, 2), exit()]
+        ),
+        bad!(
+            "ld_abs not allowed for xdp",
+            XDP,
+            K::LdAbsNotAllowed,
+            [i(0x30, 0, 0, 0, 0), exit()]
+        ),
+        ok!(
+            "ld_abs in socket filter",
+            Ty::Skb,
+            [movr(6, 1), i(0x30, 0, 0, 0, 12), exit()]
+        ),
+        bad!(
+            "ld_abs needs ctx in r6",
+            Ty::Skb,
+            K::LdAbsNeedsCtx,
+            [i(0x30, 0, 0, 0, 12), exit()]
+        ),
+        bad!(
+            "ld_ind clobbers r1",
+            Ty::Skb,
+            K::UninitRegister { reg: 1 },
+            [
+                movr(6, 1),
+                mov(7, 2),
+                i(0x50, 0, 7, 0, 0),
+                movr(0, 1),
+                exit()
+            ]
+        ),
+        ok!(
+            "ld_ind in memory program",
+            M,
+            [mov(7, 2), i(0x48, 0, 7, 0, 0), exit()]
+        ),
+        bad!(
+            "ld_ind with pointer index",
+            M,
+            K::PointerLeak { .. },
+            [i(0x48, 0, 10, 0, 0), exit()]
+        ),
+    ]
+}
+
+fn alu_cases() -> Vec<Case> {
+    std::vec![
+        ok!("mov and add", M, [mov(0, 1), alu(BPF_ADD, 0, 2), exit()]),
+        ok!(
+            "all 64-bit ops",
+            M,
+            [
+                mov(0, 100),
+                alu(BPF_SUB, 0, 1),
+                alu(BPF_MUL, 0, 3),
+                alu(BPF_DIV, 0, 2),
+                alu(BPF_MOD, 0, 7),
+                alu(BPF_OR, 0, 8),
+                alu(BPF_AND, 0, 0xff),
+                alu(BPF_LSH, 0, 2),
+                alu(BPF_RSH, 0, 1),
+                alu(BPF_ARSH, 0, 1),
+                alu(BPF_XOR, 0, 5),
+                i(BPF_ALU64 | BPF_NEG, 0, 0, 0, 0),
+                i(BPF_ALU64 | BPF_END, 0, 0, 0, 32),
+                exit()
+            ]
+        ),
+        ok!(
+            "all 32-bit ops",
+            M,
+            [
+                mov32(0, 100),
+                alu32(BPF_SUB, 0, 1),
+                alu32(BPF_MUL, 0, 3),
+                alu32(BPF_DIV, 0, 2),
+                alu32(BPF_MOD, 0, 7),
+                alu32(BPF_OR, 0, 8),
+                alu32(BPF_AND, 0, 0xff),
+                alu32(BPF_LSH, 0, 2),
+                alu32(BPF_RSH, 0, 1),
+                alu32(BPF_ARSH, 0, 1),
+                alu32(BPF_XOR, 0, 5),
+                i(BPF_ALU | BPF_NEG, 0, 0, 0, 0),
+                i(BPF_ALU | BPF_END, 0, 0, 0, 16),
+                i(BPF_ALU | BPF_END | BPF_X, 0, 0, 0, 32),
+                exit()
+            ]
+        ),
+        ok!(
+            "signed div and mod",
+            M,
+            [
+                mov(0, -7),
+                i(BPF_ALU64 | BPF_DIV, 0, 0, 1, 2),
+                i(BPF_ALU64 | BPF_MOD, 0, 0, 1, 3),
+                exit()
+            ]
+        ),
+        ok!(
+            "movsx",
+            M,
+            [
+                mov(1, 0x80),
+                i(BPF_ALU64 | BPF_MOV | BPF_X, 0, 1, 8, 0),
+                exit()
+            ]
+        ),
+        ok!(
+            "pointer add const",
+            M,
+            [movr(0, 1), alu(BPF_ADD, 0, 4), ldx(1, 0, 0, 0), exit()]
+        ),
+        bad!("pointer multiply", M, @1, K::PointerArith { reg: 1, .. }, [movr(0, 2), alu(BPF_MUL, 1, 2), ret0()]),
+        bad!(
+            "pointer and",
+            M,
+            K::PointerArith { .. },
+            [alu(BPF_AND, 1, 0xff), ret0()]
+        ),
+        bad!(
+            "pointer or with scalar src",
+            M,
+            K::PointerArith { .. },
+            [mov(3, 1), alur(BPF_OR, 3, 1), ret0()]
+        ),
+        ok!(
+            "scalar plus pointer gives pointer",
+            M,
+            [mov(3, 1), alur(BPF_ADD, 3, 1), ldx(1, 0, 3, 0), exit()]
+        ),
+        bad!(
+            "scalar minus pointer",
+            M,
+            K::PointerArith { .. },
+            [mov(3, 1), alur(BPF_SUB, 3, 1), ret0()]
+        ),
+        bad!("32-bit add on pointer", M, @0, K::Pointer32 { reg: 1 }, [alu32(BPF_ADD, 1, 1), ret0()]),
+        bad!("mov32 of pointer", M, @0, K::Pointer32 { reg: 1 }, [movr32(3, 1), ret0()]),
+        ok!(
+            "mov64 of pointer twin",
+            M,
+            [movr(3, 1), ldx(1, 0, 3, 0), exit()]
+        ),
+        bad!(
+            "neg of pointer",
+            M,
+            K::PointerArith { .. },
+            [i(BPF_ALU64 | BPF_NEG, 1, 0, 0, 0), ret0()]
+        ),
+        bad!(
+            "bswap of pointer",
+            M,
+            K::PointerArith { .. },
+            [i(BPF_ALU64 | BPF_END, 1, 0, 0, 64), ret0()]
+        ),
+        bad!(
+            "movsx of pointer",
+            M,
+            K::PointerArith { .. },
+            [i(BPF_ALU64 | BPF_MOV | BPF_X, 0, 1, 8, 0), exit()]
+        ),
+        bad!(
+            "arith on pkt_end",
+            XDP,
+            K::PointerArithOnType {
+                reg: 3,
+                ty: "pkt_end"
+            },
+            [pkt(), alu(BPF_ADD, 3, 1), ret0()]
+        ),
+        bad!(
+            "arith on map_value_or_null",
+            XDP,
+            K::PointerArithOnType {
+                reg: 0,
+                ty: "map_value_or_null"
+            },
+            [key_setup(0), call(1), alu(BPF_ADD, 0, 1), ret0()]
+        ),
+        bad!(
+            "arith on map ptr",
+            XDP,
+            K::PointerArithOnType { .. },
+            [ld_map(1, 0), alu(BPF_ADD, 1, 1), ret0()]
+        ),
+        ok!(
+            "pkt minus pkt is scalar",
+            XDP,
+            [pkt(), movr(0, 3), alur(BPF_SUB, 0, 2), exit()]
+        ),
+        bad!(
+            "ctx minus stack",
+            XDP,
+            K::PointerArith { .. },
+            [movr(0, 1), alur(BPF_SUB, 0, 10), exit()]
+        ),
+        bad!(
+            "pointer offset too large",
+            M,
+            K::PointerOutOfBounds { .. },
+            [lddw(3, 1 << 40), alur(BPF_ADD, 1, 3), ret0()]
+        ),
+        bad!(
+            "pointer plus unbounded scalar",
+            M,
+            K::PointerOutOfBounds { .. },
+            [ldx(8, 3, 1, 0), alur(BPF_ADD, 1, 3), ret0()]
+        ),
+        ok!(
+            "pointer plus masked scalar",
+            M,
+            [
+                ldx(8, 3, 1, 0),
+                alu(BPF_AND, 3, 31),
+                alur(BPF_ADD, 1, 3),
+                ldx(1, 0, 1, 0),
+                exit()
+            ]
+        ),
+        ok!(
+            "division by zero register is defined",
+            M,
+            [
+                ldx(1, 3, 1, 0),
+                mov(0, 10),
+                alur(BPF_DIV, 0, 3),
+                alur(BPF_MOD, 0, 3),
+                exit()
+            ]
+        ),
+        ok!("lddw constant", M, [lddw(0, 0x1122334455667788), exit()]),
+    ]
+}
+
+fn branch_cases() -> Vec<Case> {
+    std::vec![
+        // Infeasible branches are not explored: the bad load sits on the impossible side.
+        ok!(
+            "constant compare prunes dead side",
+            M,
+            [
+                mov(3, 5),
+                jmp(BPF_JEQ, 3, 5, 1),
+                ldx(8, 0, 3, 0),
+                mov(0, 0),
+                exit()
+            ]
+        ),
+        bad!(
+            "feasible side with bad load",
+            M,
+            K::InvalidMemAccess {
+                reg: 3,
+                ty: "scalar"
+            },
+            [
+                ldx(1, 3, 1, 0),
+                jmp(BPF_JEQ, 3, 5, 1),
+                ldx(8, 0, 3, 0),
+                mov(0, 0),
+                exit()
+            ]
+        ),
+        ok!(
+            "bounds check gives index range",
+            M,
+            [
+                ldx(1, 3, 1, 0),
+                jmp(BPF_JGT, 3, 56, 3),
+                alur(BPF_ADD, 1, 3),
+                ldx(8, 0, 1, 0),
+                exit(),
+                ret0()
+            ]
+        ),
+        bad!(
+            "bounds check off by one",
+            M,
+            K::MemAccess { .. },
+            [
+                ldx(1, 3, 1, 0),
+                jmp(BPF_JGT, 3, 57, 3),
+                alur(BPF_ADD, 1, 3),
+                ldx(8, 0, 1, 0),
+                exit(),
+                ret0()
+            ]
+        ),
+        ok!(
+            "jlt refinement",
+            M,
+            [
+                ldx(1, 3, 1, 0),
+                jmp(BPF_JLT, 3, 57, 2),
+                ret0(),
+                alur(BPF_ADD, 1, 3),
+                ldx(8, 0, 1, 0),
+                exit()
+            ]
+        ),
+        ok!(
+            "jge refinement",
+            M,
+            [
+                ldx(1, 3, 1, 0),
+                jmp(BPF_JGE, 3, 57, 3),
+                alur(BPF_ADD, 1, 3),
+                ldx(8, 0, 1, 0),
+                exit(),
+                ret0()
+            ]
+        ),
+        ok!(
+            "jle refinement",
+            M,
+            [
+                ldx(1, 3, 1, 0),
+                jmp(BPF_JLE, 3, 56, 2),
+                ret0(),
+                alur(BPF_ADD, 1, 3),
+                ldx(8, 0, 1, 0),
+                exit()
+            ]
+        ),
+        bad!(
+            "signed check lets negatives through",
+            M,
+            K::NegativeOffset { .. },
+            [
+                ldxs(1, 3, 1, 0),
+                jmp(BPF_JSGT, 3, 56, 3),
+                alur(BPF_ADD, 1, 3),
+                ldx(8, 0, 1, 0),
+                exit(),
+                ret0()
+            ]
+        ),
+        ok!(
+            "signed check both sides",
+            M,
+            [
+                ldxs(1, 3, 1, 0),
+                jmp(BPF_JSGT, 3, 56, 4),
+                jmp(BPF_JSLT, 3, 0, 3),
+                alur(BPF_ADD, 1, 3),
+                ldx(8, 0, 1, 0),
+                exit(),
+                ret0()
+            ]
+        ),
+        ok!(
+            "jsge/jsle",
+            M,
+            [
+                ldxs(1, 3, 1, 0),
+                jmp(BPF_JSGE, 3, 57, 4),
+                jmp(BPF_JSLE, 3, -1, 3),
+                alur(BPF_ADD, 1, 3),
+                ldx(8, 0, 1, 0),
+                exit(),
+                ret0()
+            ]
+        ),
+        ok!(
+            "reg vs reg refinement",
+            M,
+            [
+                ldx(1, 3, 1, 0),
+                mov(4, 50),
+                jmpr(BPF_JGT, 3, 4, 3),
+                alur(BPF_ADD, 1, 3),
+                ldx(8, 0, 1, 0),
+                exit(),
+                ret0()
+            ]
+        ),
+        ok!(
+            "jmp32 refinement",
+            M,
+            [
+                ldx(1, 3, 1, 0),
+                jmp32(BPF_JGT, 3, 56, 3),
+                alur(BPF_ADD, 1, 3),
+                ldx(8, 0, 1, 0),
+                exit(),
+                ret0()
+            ]
+        ),
+        bad!(
+            "jmp32 bound does not cover upper bits",
+            M,
+            K::PointerOutOfBounds { .. },
+            [
+                ldx(8, 3, 1, 0),
+                jmp32(BPF_JGT, 3, 56, 3),
+                alur(BPF_ADD, 1, 3),
+                ldx(8, 0, 1, 0),
+                exit(),
+                ret0()
+            ]
+        ),
+        ok!(
+            "jne on constant",
+            M,
+            [
+                ldx(1, 3, 1, 0),
+                jmp(BPF_JNE, 3, 3, 3),
+                alur(BPF_ADD, 1, 3),
+                ldx(8, 0, 1, 0),
+                exit(),
+                ret0()
+            ]
+        ),
+        ok!(
+            "jset clears bits on fallthrough",
+            M,
+            [
+                ldx(1, 3, 1, 0),
+                jmp(BPF_JSET, 3, 0xc0, 3),
+                alur(BPF_ADD, 1, 3),
+                ldx(1, 0, 1, 0),
+                exit(),
+                ret0()
+            ]
+        ),
+        bad!(
+            "jset taken side keeps bits",
+            M,
+            K::MemAccess { .. },
+            [
+                ldx(1, 3, 1, 0),
+                jmp(BPF_JSET, 3, 0xc0, 2),
+                ret0(),
+                alur(BPF_ADD, 1, 3),
+                ldx(8, 0, 1, 0),
+                exit()
+            ]
+        ),
+        bad!(
+            "pointer vs scalar comparison",
+            M,
+            K::PointerComparison { .. },
+            [mov(3, 7), jmpr(BPF_JGT, 1, 3, 0), ret0()]
+        ),
+        bad!(
+            "stack vs ctx comparison",
+            XDP,
+            K::PointerComparison { .. },
+            [jmpr(BPF_JEQ, 1, 10, 0), ret0()]
+        ),
+        bad!(
+            "jmp32 on pointer",
+            XDP,
+            K::Pointer32 { .. },
+            [pkt(), jmp32(BPF_JEQ, 2, 0, 0), ret0()]
+        ),
+        ok!(
+            "non-null pointer vs zero",
+            M,
+            [jmp(BPF_JEQ, 1, 0, 2), ret0(), ldx(8, 0, 3, 0), exit()]
+        ),
+        ok!(
+            "ja32 long jump",
+            M,
+            [
+                ldx(1, 3, 1, 0),
+                mov(0, 0),
+                jmp(BPF_JEQ, 3, 0, 1),
+                i(op::JA32, 0, 0, 0, 1),
+                mov(0, 1),
+                exit()
+            ]
+        ),
+    ]
+}
+
+fn loop_cases() -> Vec<Case> {
+    std::vec![
+        ok!(
+            "constant-bound loop",
+            M,
+            [
+                mov(0, 0),
+                mov(3, 0),
+                alu(BPF_ADD, 0, 2),
+                alu(BPF_ADD, 3, 1),
+                jmp(BPF_JLT, 3, 100, -3),
+                exit()
+            ]
+        ),
+        bad!(
+            "unbounded loop",
+            M,
+            K::TooComplex(TooComplexReason::Budget),
+            [mov(0, 0), alu(BPF_ADD, 0, 1), ja(-2)]
+        ),
+        bad!("jump to self", M, K::InfiniteLoop, [mov(0, 0), ja(-1)]),
+        bad!(
+            "loop that never changes",
+            M,
+            K::InfiniteLoop,
+            [mov(0, 0), mov(3, 0), jmp(BPF_JEQ, 3, 0, -1), exit()]
+        ),
+        ok!(
+            "loop bounded by input",
+            M,
+            [
+                ldx(1, 3, 1, 0),
+                mov(0, 0),
+                alu(BPF_ADD, 0, 1),
+                alu(BPF_SUB, 3, 1),
+                jmp(BPF_JSGT, 3, 0, -3),
+                exit()
+            ]
+        ),
+        ok!(
+            "down-counting loop",
+            M,
+            [
+                mov(3, 50),
+                mov(0, 0),
+                alu(BPF_ADD, 0, 3),
+                alu(BPF_SUB, 3, 1),
+                jmp(BPF_JNE, 3, 0, -3),
+                exit()
+            ]
+        ),
+        bad!(
+            "loop with wrong exit test",
+            M,
+            K::TooComplex(TooComplexReason::Budget),
+            [
+                mov(3, 50),
+                mov(0, 0),
+                alu(BPF_ADD, 3, 1),
+                jmp(BPF_JNE, 3, 0, -2),
+                exit()
+            ]
+        ),
+        ok!(
+            "loop indexing memory",
+            M,
+            [
+                mov(3, 0),
+                mov(0, 0),
+                movr(4, 1),
+                alur(BPF_ADD, 4, 3),
+                ldx(1, 5, 4, 0),
+                alur(BPF_ADD, 0, 5),
+                alu(BPF_ADD, 3, 1),
+                jmp(BPF_JLT, 3, 64, -6),
+                exit()
+            ]
+        ),
+        bad!(
+            "loop indexing one past memory",
+            M,
+            K::MemAccess { .. },
+            [
+                mov(3, 0),
+                mov(0, 0),
+                movr(4, 1),
+                alur(BPF_ADD, 4, 3),
+                ldx(1, 5, 4, 0),
+                alur(BPF_ADD, 0, 5),
+                alu(BPF_ADD, 3, 1),
+                jmp(BPF_JLE, 3, 64, -6),
+                exit()
+            ]
+        ),
+        ok!(
+            "diamond is pruned",
+            M,
+            [
+                ldx(1, 3, 1, 0),
+                mov(0, 0),
+                jmp(BPF_JEQ, 3, 1, 1),
+                mov(0, 1),
+                jmp(BPF_JEQ, 3, 2, 1),
+                mov(4, 1),
+                exit()
+            ]
+        ),
+    ]
+}
+
+fn stack_cases() -> Vec<Case> {
+    std::vec![
+        ok!(
+            "stack write then read",
+            M,
+            [st(8, 10, -8, 7), ldx(8, 0, 10, -8), exit()]
+        ),
+        bad!("stack read uninit", M, @0, K::StackReadUninit { off: -8, size: 8 }, [ldx(8, 0, 10, -8), exit()]),
+        bad!(
+            "stack read partly init",
+            M,
+            K::StackReadUninit { .. },
+            [st(4, 10, -8, 7), ldx(8, 0, 10, -8), exit()]
+        ),
+        ok!(
+            "stack read of written half",
+            M,
+            [st(4, 10, -8, 7), ldx(4, 0, 10, -8), exit()]
+        ),
+        bad!("stack below frame", M, @0, K::StackAccess { off: -520, size: 8 }, [st(8, 10, -520, 0), ret0()]),
+        ok!("stack at frame bottom", M, [st(8, 10, -512, 0), ret0()]),
+        bad!(
+            "stack above r10",
+            M,
+            K::StackAccess { off: -4, size: 8 },
+            [st(8, 10, -4, 0), ret0()]
+        ),
+        bad!(
+            "variable stack access",
+            M,
+            K::VariableStackAccess { .. },
+            [
+                ldx(1, 3, 1, 0),
+                alu(BPF_AND, 3, 7),
+                movr(4, 10),
+                alu(BPF_ADD, 4, -16),
+                alur(BPF_ADD, 4, 3),
+                st(1, 4, 0, 0),
+                ret0()
+            ]
+        ),
+        ok!(
+            "spill and fill a pointer",
+            M,
+            [
+                stx(8, 10, 1, -8),
+                ldx(8, 3, 10, -8),
+                ldx(1, 0, 3, 0),
+                exit()
+            ]
+        ),
+        ok!(
+            "spill and fill an exact constant",
+            M,
+            [
+                mov(3, 8),
+                stx(8, 10, 3, -8),
+                ldx(8, 3, 10, -8),
+                alur(BPF_ADD, 1, 3),
+                ldx(8, 0, 1, 0),
+                exit()
+            ]
+        ),
+        bad!(
+            "partial read of spilled pointer",
+            M,
+            K::CorruptSpill { .. },
+            [stx(8, 10, 1, -8), ldx(4, 0, 10, -8), exit()]
+        ),
+        bad!(
+            "partial overwrite of spilled pointer",
+            M,
+            K::CorruptSpill { .. },
+            [stx(8, 10, 1, -8), st(1, 10, -8, 0), ret0()]
+        ),
+        ok!(
+            "full overwrite of spilled pointer",
+            M,
+            [
+                stx(8, 10, 1, -8),
+                st(8, 10, -8, 0),
+                ldx(8, 0, 10, -8),
+                exit()
+            ]
+        ),
+        bad!(
+            "pointer stored with 4 bytes",
+            M,
+            K::CorruptSpill { .. },
+            [stx(4, 10, 1, -8), ret0()]
+        ),
+        bad!(
+            "misaligned pointer spill",
+            M,
+            K::CorruptSpill { .. },
+            [stx(8, 10, 1, -12), ret0()]
+        ),
+        ok!(
+            "misaligned scalar store",
+            M,
+            [st(8, 10, -12, 1), ldx(8, 0, 10, -12), exit()]
+        ),
+        bad!(
+            "filled pointer is still a pointer (return leak)",
+            M,
+            K::PointerLeak {
+                reg: 0,
+                into: LeakTarget::Return
+            },
+            [stx(8, 10, 1, -8), ldx(8, 0, 10, -8), exit()]
+        ),
+        ok!(
+            "narrow read of spilled scalar",
+            M,
+            [mov(3, 0x1234), stx(8, 10, 3, -8), ldx(2, 0, 10, -8), exit()]
+        ),
+        ok!(
+            "callee uses caller stack through pointer",
+            M,
+            [
+                st(8, 10, -8, 3),
+                movr(1, 10),
+                alu(BPF_ADD, 1, -8),
+                call_local(1),
+                exit(),
+                ldx(8, 0, 1, 0),
+                exit()
+            ]
+        ),
+        bad!(
+            "callee returns its stack pointer",
+            M,
+            K::StackPointerEscape { reg: 0 },
+            [call_local(2), mov(0, 0), exit(), movr(0, 10), exit()]
+        ),
+        bad!(
+            "callee stores its stack pointer in caller frame",
+            M,
+            K::StackPointerEscape { .. },
+            [
+                movr(1, 10),
+                alu(BPF_ADD, 1, -8),
+                call_local(2),
+                mov(0, 0),
+                exit(),
+                stx(8, 1, 10, 0),
+                ret0()
+            ]
+        ),
+        bad!(
+            "stack leak into mem",
+            M,
+            K::PointerLeak {
+                into: LeakTarget::Mem,
+                ..
+            },
+            [stx(8, 1, 10, 0), ret0()]
+        ),
+        ok!("scalar store into mem", M, [stx(8, 1, 2, 0), ret0()]),
+    ]
+}
+
+fn mem_cases() -> Vec<Case> {
+    std::vec![
+        ok!("memory read in bounds", M, [ldx(8, 0, 1, 56), exit()]),
+        bad!(
+            "memory read past end",
+            M,
+            K::MemAccess {
+                off: 57,
+                size: 8,
+                len: 64
+            },
+            [ldx(8, 0, 1, 57), exit()]
+        ),
+        bad!(
+            "memory read before start",
+            M,
+            K::MemAccess { .. },
+            [ldx(1, 0, 1, -1), exit()]
+        ),
+        bad!("scalar dereference", M, @1, K::InvalidMemAccess { reg: 2, ty: "scalar" }, [mov(2, 0), ldx(8, 0, 2, 0), exit()]),
+        bad!(
+            "empty buffer",
+            Ty::Mem(0),
+            K::MemAccess { .. },
+            [ldx(1, 0, 1, 0), exit()]
+        ),
+        ok!(
+            "atomic add on memory",
+            M,
+            [mov(3, 1), atomic(8, 1, 3, 8, ATOMIC_ADD), ret0()]
+        ),
+        ok!(
+            "atomic fetch on stack",
+            M,
+            [
+                st(8, 10, -8, 0),
+                mov(3, 1),
+                atomic(8, 10, 3, -8, ATOMIC_ADD | ATOMIC_FETCH),
+                movr(0, 3),
+                exit()
+            ]
+        ),
+        bad!(
+            "atomic on uninit stack",
+            M,
+            K::StackReadUninit { .. },
+            [mov(3, 1), atomic(8, 10, 3, -8, ATOMIC_ADD), ret0()]
+        ),
+        bad!(
+            "misaligned atomic",
+            M,
+            K::Misaligned { off: 4, size: 8 },
+            [mov(3, 1), atomic(8, 1, 3, 4, ATOMIC_ADD), ret0()]
+        ),
+        ok!(
+            "aligned 32-bit atomic",
+            M,
+            [mov(3, 1), atomic(4, 1, 3, 4, ATOMIC_ADD), ret0()]
+        ),
+        bad!(
+            "atomic with pointer source",
+            M,
+            K::PointerLeak { .. },
+            [atomic(8, 1, 10, 0, ATOMIC_ADD), ret0()]
+        ),
+        bad!(
+            "atomic on ctx",
+            XDP,
+            K::AtomicNotAllowed { ty: "ctx", .. },
+            [mov(3, 1), atomic(4, 1, 3, 0, ATOMIC_ADD), ret0()]
+        ),
+        bad!(
+            "atomic on packet",
+            XDP,
+            K::AtomicNotAllowed { ty: "pkt", .. },
+            [pkt(), mov(3, 1), atomic(4, 2, 3, 0, ATOMIC_ADD), ret0()]
+        ),
+        ok!(
+            "cmpxchg uses r0",
+            M,
+            [
+                mov(0, 0),
+                mov(3, 1),
+                atomic(8, 1, 3, 0, ATOMIC_CMPXCHG),
+                exit()
+            ]
+        ),
+        bad!(
+            "cmpxchg with uninit r0",
+            M,
+            K::UninitRegister { reg: 0 },
+            [mov(3, 1), atomic(8, 1, 3, 0, ATOMIC_CMPXCHG), ret0()]
+        ),
+        ok!("sign-extending load", M, [ldxs(4, 0, 1, 0), exit()]),
+        ok!("unaligned plain load", M, [ldx(4, 0, 1, 3), exit()]),
+        bad!(
+            "lddw map index out of table",
+            XDP,
+            K::BadMap { index: 9 },
+            [ld_map(1, 9), ret0()]
+        ),
+        ok!(
+            "lddw map value address",
+            XDP,
+            [ld_map_value(3, 1, 8), ldx(8, 0, 3, 0), exit()]
+        ),
+        bad!(
+            "lddw map value address past value",
+            XDP,
+            K::MapValueAccess { .. },
+            [ld_map_value(3, 1, 16), ret0()]
+        ),
+        bad!(
+            "map value address read past value",
+            XDP,
+            K::MapValueAccess { .. },
+            [ld_map_value(3, 1, 12), ldx(8, 0, 3, 0), exit()]
+        ),
+        bad!(
+            "map ptr dereference",
+            XDP,
+            K::InvalidMemAccess { ty: "map_ptr", .. },
+            [ld_map(3, 0), ldx(8, 0, 3, 0), exit()]
+        ),
+        bad!(
+            "pkt_end dereference",
+            XDP,
+            K::InvalidMemAccess { ty: "pkt_end", .. },
+            [pkt(), ldx(1, 0, 3, 0), exit()]
+        ),
+    ]
+}
+
+fn ctx_cases() -> Vec<Case> {
+    std::vec![
+        ok!("xdp data and data_end", XDP, [pkt(), ret0()]),
+        ok!("xdp ifindex", XDP, [ldx(4, 0, 1, 12), exit()]),
+        ok!(
+            "xdp narrow scalar field load",
+            XDP,
+            [ldx(1, 0, 1, 13), exit()]
+        ),
+        bad!(
+            "xdp narrow load of data",
+            XDP,
+            K::CtxAccess { off: 0, size: 2 },
+            [ldx(2, 0, 1, 0), exit()]
+        ),
+        bad!(
+            "xdp 8-byte load",
+            XDP,
+            K::CtxAccess { .. },
+            [ldx(8, 0, 1, 0), exit()]
+        ),
+        bad!(
+            "xdp past ctx",
+            XDP,
+            K::CtxAccess { off: 24, .. },
+            [ldx(4, 0, 1, 24), exit()]
+        ),
+        bad!(
+            "xdp negative ctx off",
+            XDP,
+            K::CtxAccess { .. },
+            [ldx(4, 0, 1, -4), exit()]
+        ),
+        bad!(
+            "xdp ctx write",
+            XDP,
+            K::CtxAccess { .. },
+            [st(4, 1, 12, 0), ret0()]
+        ),
+        ok!("skb mark write", Ty::Skb, [st(4, 1, 8, 1), ret0()]),
+        ok!(
+            "skb cb write",
+            Ty::Skb,
+            [mov(3, 9), stx(4, 1, 3, 48), ldx(4, 0, 1, 48), exit()]
+        ),
+        bad!(
+            "skb len write",
+            Ty::Skb,
+            K::CtxAccess { .. },
+            [st(4, 1, 0, 1), ret0()]
+        ),
+        bad!(
+            "skb narrow mark write",
+            Ty::Skb,
+            K::CtxAccess { .. },
+            [st(2, 1, 8, 1), ret0()]
+        ),
+        bad!(
+            "pointer into ctx",
+            Ty::Skb,
+            K::PointerLeak {
+                into: LeakTarget::Ctx,
+                ..
+            },
+            [stx(4, 1, 10, 48), ret0()]
+        ),
+        bad!(
+            "modified ctx pointer",
+            XDP,
+            K::ModifiedCtx { reg: 1 },
+            [alu(BPF_ADD, 1, 4), ldx(4, 0, 1, 0), exit()]
+        ),
+        bad!("mixed ctx and stack pointer at one insn", XDP, @7, K::MixedPointers, [
+            ldx(4, 3, 1, 12), st(8, 10, -8, 0), jmp(BPF_JEQ, 3, 0, 2), movr(4, 1), ja(2), movr(4, 10), alu(BPF_ADD, 4, -20), ldx(4, 0, 4, 12), exit()
+        ]),
+        ok!(
+            "ctx pointer spill and fill",
+            XDP,
+            [
+                stx(8, 10, 1, -8),
+                ldx(8, 6, 10, -8),
+                ldx(4, 0, 6, 16),
+                exit()
+            ]
+        ),
+        ok!("xdp data_meta", XDP, [ldx(4, 2, 1, 8), ret0()]),
+    ]
+}
+
+fn packet_cases() -> Vec<Case> {
+    // r4 = data + 14; if r4 > data_end goto out; read...
+    let guard = |n: i32, op: u8, skip: i16| {
+        [pkt(), movr(4, 2), alu(BPF_ADD, 4, n), jmpr(op, 4, 3, skip)].concat()
+    };
+    std::vec![
+        ok!(
+            "packet read after data_end check",
+            XDP,
+            [guard(14, BPF_JGT, 2), ldx(2, 0, 2, 12), exit(), ret0()]
+        ),
+        bad!(
+            "packet read without check",
+            XDP,
+            K::PacketAccess {
+                off: 12,
+                size: 2,
+                range: 0,
+                ..
+            },
+            [pkt(), ldx(2, 0, 2, 12), exit()]
+        ),
+        bad!(
+            "packet read off by one",
+            XDP,
+            K::PacketAccess {
+                off: 13,
+                size: 2,
+                range: 14,
+                ..
+            },
+            [guard(14, BPF_JGT, 2), ldx(2, 0, 2, 13), exit(), ret0()]
+        ),
+        bad!(
+            "packet read on failing side",
+            XDP,
+            K::PacketAccess { .. },
+            [guard(14, BPF_JGT, 2), ret0(), ldx(1, 0, 2, 0), exit()]
+        ),
+        ok!(
+            "packet check jge (strict gives one more)",
+            XDP,
+            [guard(14, BPF_JGE, 2), ldx(1, 0, 2, 14), exit(), ret0()]
+        ),
+        bad!(
+            "packet check jge off by one",
+            XDP,
+            K::PacketAccess { .. },
+            [guard(14, BPF_JGE, 2), ldx(2, 0, 2, 14), exit(), ret0()]
+        ),
+        ok!(
+            "packet check jlt",
+            XDP,
+            [guard(14, BPF_JLT, 2), ret0(), ldx(1, 0, 2, 14), exit()]
+        ),
+        ok!(
+            "packet check jle",
+            XDP,
+            [guard(14, BPF_JLE, 2), ret0(), ldx(2, 0, 2, 12), exit()]
+        ),
+        bad!(
+            "packet check jle too far",
+            XDP,
+            K::PacketAccess { .. },
+            [guard(14, BPF_JLE, 2), ret0(), ldx(1, 0, 2, 14), exit()]
+        ),
+        ok!(
+            "end > pkt (taken)",
+            XDP,
+            [
+                pkt(),
+                movr(4, 2),
+                alu(BPF_ADD, 4, 14),
+                jmpr(BPF_JGT, 3, 4, 2),
+                ret0(),
+                ldx(1, 0, 2, 14),
+                exit()
+            ]
+        ),
+        ok!(
+            "end >= pkt (taken)",
+            XDP,
+            [
+                pkt(),
+                movr(4, 2),
+                alu(BPF_ADD, 4, 14),
+                jmpr(BPF_JGE, 3, 4, 2),
+                ret0(),
+                ldx(1, 0, 2, 13),
+                exit()
+            ]
+        ),
+        bad!(
+            "end >= pkt off by one",
+            XDP,
+            K::PacketAccess { .. },
+            [
+                pkt(),
+                movr(4, 2),
+                alu(BPF_ADD, 4, 14),
+                jmpr(BPF_JGE, 3, 4, 2),
+                ret0(),
+                ldx(1, 0, 2, 14),
+                exit()
+            ]
+        ),
+        ok!(
+            "end < pkt (fallthrough)",
+            XDP,
+            [
+                pkt(),
+                movr(4, 2),
+                alu(BPF_ADD, 4, 14),
+                jmpr(BPF_JLT, 3, 4, 2),
+                ldx(1, 0, 2, 13),
+                exit(),
+                ret0()
+            ]
+        ),
+        ok!(
+            "end <= pkt (fallthrough)",
+            XDP,
+            [
+                pkt(),
+                movr(4, 2),
+                alu(BPF_ADD, 4, 14),
+                jmpr(BPF_JLE, 3, 4, 2),
+                ldx(1, 0, 2, 14),
+                exit(),
+                ret0()
+            ]
+        ),
+        ok!(
+            "range proven through a copy",
+            XDP,
+            [
+                pkt(),
+                movr(5, 2),
+                guard(14, BPF_JGT, 2)[2..].to_vec(),
+                ldx(1, 0, 5, 13),
+                exit(),
+                ret0()
+            ]
+        ),
+        bad!(
+            "packet write of pointer",
+            XDP,
+            K::PointerLeak {
+                into: LeakTarget::Packet,
+                ..
+            },
+            [guard(14, BPF_JGT, 3), stx(8, 2, 10, 0), ret0(), ret0()]
+        ),
+        ok!(
+            "packet write of scalar",
+            XDP,
+            [guard(14, BPF_JGT, 3), st(4, 2, 0, 1), ret0(), ret0()]
+        ),
+        ok!(
+            "variable packet offset then check",
+            XDP,
+            [
+                pkt(),
+                ldx(4, 0, 1, 12),
+                alu(BPF_AND, 0, 0xff),
+                alur(BPF_ADD, 2, 0),
+                movr(4, 2),
+                alu(BPF_ADD, 4, 4),
+                jmpr(BPF_JGT, 4, 3, 2),
+                ldx(4, 0, 2, 0),
+                exit(),
+                ret0()
+            ]
+        ),
+        bad!(
+            "variable offset loses range",
+            XDP,
+            K::PacketAccess { .. },
+            [
+                guard(14, BPF_JGT, 5),
+                ldx(4, 0, 1, 12),
+                alu(BPF_AND, 0, 0xff),
+                alur(BPF_ADD, 2, 0),
+                ldx(1, 0, 2, 0),
+                exit(),
+                ret0()
+            ]
+        ),
+        bad!(
+            "helper that moves the packet invalidates pointers",
+            XDP,
+            K::UninitRegister { reg: 6 },
+            [
+                guard(14, BPF_JGT, 5),
+                movr(6, 2),
+                mov(2, 4),
+                call(44),
+                ldx(1, 0, 6, 0),
+                exit(),
+                ret0()
+            ]
+        ),
+        ok!(
+            "reload after adjust_head",
+            XDP,
+            [
+                movr(6, 1),
+                mov(2, 4),
+                call(44),
+                movr(1, 6),
+                guard(14, BPF_JGT, 2),
+                ldx(1, 0, 2, 0),
+                exit(),
+                ret0()
+            ]
+        ),
+        ok!(
+            "pkt_meta checked against data",
+            XDP,
+            [
+                ldx(4, 2, 1, 0),
+                ldx(4, 4, 1, 8),
+                movr(5, 4),
+                alu(BPF_ADD, 5, 4),
+                jmpr(BPF_JGT, 5, 2, 2),
+                ldx(4, 0, 4, 0),
+                exit(),
+                ret0()
+            ]
+        ),
+        bad!(
+            "pkt_meta unchecked",
+            XDP,
+            K::PacketAccess { .. },
+            [ldx(4, 4, 1, 8), ldx(4, 0, 4, 0), exit()]
+        ),
+        bad!(
+            "packet access with negative offset",
+            XDP,
+            K::PacketAccess { .. },
+            [guard(14, BPF_JGT, 2), ldx(1, 0, 2, -1), exit(), ret0()]
+        ),
+    ]
+}
+
+fn map_cases() -> Vec<Case> {
+    std::vec![
+        ok!(
+            "lookup then null check",
+            XDP,
+            [
+                key_setup(0),
+                call(1),
+                jmp(BPF_JEQ, 0, 0, 1),
+                ldx(8, 0, 0, 0),
+                exit()
+            ]
+        ),
+        bad!(
+            "lookup without null check",
+            XDP,
+            K::InvalidMemAccess {
+                reg: 0,
+                ty: "map_value_or_null"
+            },
+            [key_setup(0), call(1), ldx(8, 0, 0, 0), exit()]
+        ),
+        ok!(
+            "null check on a copy refines the original",
+            XDP,
+            [
+                key_setup(0),
+                call(1),
+                movr(6, 0),
+                jmp(BPF_JEQ, 6, 0, 2),
+                ldx(8, 0, 0, 0),
+                exit(),
+                ret0()
+            ]
+        ),
+        ok!(
+            "jne null check",
+            XDP,
+            [
+                key_setup(0),
+                call(1),
+                jmp(BPF_JNE, 0, 0, 1),
+                exit(),
+                ldx(8, 0, 0, 0),
+                exit()
+            ]
+        ),
+        bad!(
+            "map value read past value",
+            XDP,
+            K::MapValueAccess {
+                off: 4,
+                size: 8,
+                value_size: 8
+            },
+            [
+                key_setup(0),
+                call(1),
+                jmp(BPF_JEQ, 0, 0, 1),
+                ldx(8, 0, 0, 4),
+                exit()
+            ]
+        ),
+        ok!(
+            "array value with bounded index",
+            XDP,
+            [
+                key_setup(1),
+                call(1),
+                jmp(BPF_JEQ, 0, 0, 5),
+                ldx(8, 3, 0, 0),
+                alu(BPF_AND, 3, 7),
+                alur(BPF_ADD, 0, 3),
+                ldx(8, 0, 0, 0),
+                exit(),
+                mov(0, 0),
+                exit()
+            ]
+        ),
+        bad!(
+            "array value with too large index",
+            XDP,
+            K::MapValueAccess { .. },
+            [
+                key_setup(1),
+                call(1),
+                jmp(BPF_JEQ, 0, 0, 5),
+                ldx(8, 3, 0, 0),
+                alu(BPF_AND, 3, 15),
+                alur(BPF_ADD, 0, 3),
+                ldx(8, 0, 0, 0),
+                exit(),
+                mov(0, 0),
+                exit()
+            ]
+        ),
+        bad!(
+            "map value negative variable offset",
+            XDP,
+            K::NegativeOffset { .. },
+            [
+                key_setup(1),
+                call(1),
+                jmp(BPF_JEQ, 0, 0, 5),
+                ldxs(1, 3, 0, 0),
+                alu(BPF_AND, 3, 7),
+                alur(BPF_SUB, 0, 3),
+                ldx(1, 0, 0, 4),
+                exit(),
+                mov(0, 0),
+                exit()
+            ]
+        ),
+        bad!(
+            "pointer leak into map",
+            XDP,
+            K::PointerLeak {
+                reg: 10,
+                into: LeakTarget::Map
+            },
+            [
+                key_setup(0),
+                call(1),
+                jmp(BPF_JEQ, 0, 0, 2),
+                stx(8, 0, 10, 0),
+                ret0()
+            ]
+        ),
+        ok!(
+            "scalar store into map",
+            XDP,
+            [
+                key_setup(0),
+                call(1),
+                jmp(BPF_JEQ, 0, 0, 3),
+                mov(3, 5),
+                stx(8, 0, 3, 0),
+                ret0()
+            ]
+        ),
+        bad!(
+            "returning map value leaks",
+            XDP,
+            K::PointerLeak {
+                reg: 0,
+                into: LeakTarget::Return
+            },
+            [key_setup(0), call(1), exit()]
+        ),
+        bad!(
+            "lookup key uninit",
+            XDP,
+            K::StackReadUninit { .. },
+            [
+                movr(2, 10),
+                alu(BPF_ADD, 2, -4),
+                ld_map(1, 0),
+                call(1),
+                ret0()
+            ]
+        ),
+        bad!(
+            "lookup key too small",
+            XDP,
+            K::StackAccess { .. },
+            [
+                st(4, 10, -4, 0),
+                movr(2, 10),
+                alu(BPF_ADD, 2, -2),
+                ld_map(1, 0),
+                call(1),
+                ret0()
+            ]
+        ),
+        bad!(
+            "lookup with scalar key",
+            XDP,
+            K::HelperArg { reg: 2, .. },
+            [mov(2, 0), ld_map(1, 0), call(1), ret0()]
+        ),
+        bad!(
+            "lookup with non-map arg",
+            XDP,
+            K::HelperArg {
+                reg: 1,
+                found: "fp",
+                ..
+            },
+            [
+                st(4, 10, -4, 0),
+                movr(2, 10),
+                alu(BPF_ADD, 2, -4),
+                movr(1, 10),
+                call(1),
+                ret0()
+            ]
+        ),
+        ok!(
+            "update with stack value",
+            XDP,
+            [
+                st(8, 10, -16, 0),
+                movr(3, 10),
+                alu(BPF_ADD, 3, -16),
+                key_setup(0),
+                mov(4, 0),
+                call(2),
+                exit()
+            ]
+        ),
+        bad!(
+            "update with short value",
+            XDP,
+            K::StackReadUninit { .. },
+            [
+                st(4, 10, -16, 0),
+                movr(3, 10),
+                alu(BPF_ADD, 3, -16),
+                key_setup(0),
+                mov(4, 0),
+                call(2),
+                exit()
+            ]
+        ),
+        bad!(
+            "update flags pointer",
+            XDP,
+            K::PointerLeak {
+                reg: 4,
+                into: LeakTarget::HelperArg
+            },
+            [
+                st(8, 10, -16, 0),
+                movr(3, 10),
+                alu(BPF_ADD, 3, -16),
+                key_setup(0),
+                movr(4, 10),
+                call(2),
+                exit()
+            ]
+        ),
+        ok!(
+            "lookup key from map value",
+            XDP,
+            [
+                key_setup(1),
+                call(1),
+                jmp(BPF_JEQ, 0, 0, 4),
+                movr(2, 0),
+                ld_map(1, 0),
+                call(1),
+                ret0()
+            ]
+        ),
+        ok!(
+            "trace_printk with stack buffer",
+            XDP,
+            [
+                st(8, 10, -8, 0),
+                movr(1, 10),
+                alu(BPF_ADD, 1, -8),
+                mov(2, 8),
+                mov(3, 0),
+                call(6),
+                exit()
+            ]
+        ),
+        bad!(
+            "trace_printk size too large",
+            XDP,
+            K::StackAccess { .. },
+            [
+                st(8, 10, -8, 0),
+                movr(1, 10),
+                alu(BPF_ADD, 1, -8),
+                mov(2, 9),
+                mov(3, 0),
+                call(6),
+                exit()
+            ]
+        ),
+        bad!(
+            "trace_printk zero size",
+            XDP,
+            K::HelperArg { reg: 2, .. },
+            [
+                st(8, 10, -8, 0),
+                movr(1, 10),
+                alu(BPF_ADD, 1, -8),
+                mov(2, 0),
+                mov(3, 0),
+                call(6),
+                exit()
+            ]
+        ),
+        bad!(
+            "trace_printk unbounded size",
+            XDP,
+            K::UnboundedAccess { reg: 2 } | K::NegativeOffset { reg: 2 },
+            [
+                st(8, 10, -8, 0),
+                ldx(4, 2, 1, 12),
+                alu(BPF_OR, 2, 1),
+                movr(1, 10),
+                alu(BPF_ADD, 1, -8),
+                mov(3, 0),
+                call(6),
+                exit()
+            ]
+        ),
+        ok!(
+            "probe_read initialises stack",
+            XDP,
+            [
+                movr(1, 10),
+                alu(BPF_ADD, 1, -16),
+                mov(2, 16),
+                mov(3, 0),
+                call(4),
+                ldx(8, 0, 10, -16),
+                exit()
+            ]
+        ),
+        ok!(
+            "csum_diff with zero sizes",
+            XDP,
+            [
+                mov(1, 0),
+                mov(2, 0),
+                mov(3, 0),
+                mov(4, 0),
+                mov(5, 0),
+                call(28),
+                exit()
+            ]
+        ),
+        ok!(
+            "csum_diff with packet",
+            XDP,
+            [
+                pkt(),
+                movr(4, 2),
+                alu(BPF_ADD, 4, 8),
+                jmpr(BPF_JGT, 4, 3, 7),
+                movr(1, 2),
+                mov(2, 8),
+                mov(3, 0),
+                mov(4, 0),
+                mov(5, 0),
+                call(28),
+                exit(),
+                ret0()
+            ]
+        ),
+        ok!(
+            "tail call",
+            XDP,
+            [ld_map(2, 2), mov(3, 0), call(12), ret0()]
+        ),
+        bad!(
+            "tail call with hash map",
+            XDP,
+            K::MapHelper { helper: 12 },
+            [ld_map(2, 0), mov(3, 0), call(12), ret0()]
+        ),
+        bad!(
+            "lookup in prog array",
+            XDP,
+            K::MapHelper { helper: 1 },
+            [key_setup(2), call(1), ret0()]
+        ),
+        bad!(
+            "tail call with modified ctx",
+            XDP,
+            K::ModifiedCtx { reg: 1 },
+            [
+                alu(BPF_ADD, 1, 4),
+                ld_map(2, 2),
+                mov(3, 0),
+                call(12),
+                ret0()
+            ]
+        ),
+        bad!(
+            "tail call with non-ctx",
+            XDP,
+            K::HelperArg { reg: 1, .. },
+            [movr(1, 10), ld_map(2, 2), mov(3, 0), call(12), ret0()]
+        ),
+        ok!(
+            "map value pointer spill/fill",
+            XDP,
+            [
+                key_setup(0),
+                call(1),
+                jmp(BPF_JEQ, 0, 0, 3),
+                stx(8, 10, 0, -16),
+                ldx(8, 3, 10, -16),
+                ldx(8, 0, 3, 0),
+                exit()
+            ]
+        ),
+        ok!(
+            "nullable spill then check original",
+            XDP,
+            [
+                key_setup(0),
+                call(1),
+                stx(8, 10, 0, -16),
+                jmp(BPF_JEQ, 0, 0, 2),
+                ldx(8, 3, 10, -16),
+                ldx(8, 0, 3, 0),
+                exit()
+            ]
+        ),
+    ]
+}
+
+#[test]
+fn structure_table() {
+    check_cases(&structure_cases());
+}
+
+#[test]
+fn alu_table() {
+    check_cases(&alu_cases());
+}
+
+#[test]
+fn branch_table() {
+    check_cases(&branch_cases());
+}
+
+#[test]
+fn loop_table() {
+    check_cases(&loop_cases());
+}
+
+#[test]
+fn stack_table() {
+    check_cases(&stack_cases());
+}
+
+#[test]
+fn memory_table() {
+    check_cases(&mem_cases());
+}
+
+#[test]
+fn context_table() {
+    check_cases(&ctx_cases());
+}
+
+#[test]
+fn packet_table() {
+    check_cases(&packet_cases());
+}
+
+#[test]
+fn map_and_helper_table() {
+    check_cases(&map_cases());
+}
+
+#[test]
+fn table_has_enough_cases_and_every_verdict_kind() {
+    let all: Vec<Case> = [
+        structure_cases(),
+        alu_cases(),
+        branch_cases(),
+        loop_cases(),
+        stack_cases(),
+        mem_cases(),
+        ctx_cases(),
+        packet_cases(),
+        map_cases(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let accepted = all.iter().filter(|c| c.expect.is_none()).count();
+    assert!(all.len() >= 150, "only {} cases", all.len());
+    assert!(accepted >= 60 && all.len() - accepted >= 60);
+}
+
+/// `DefaultWorkspace::new()` is usable in a `static` initialiser.
+static STATIC_WS: std::sync::Mutex<DefaultWorkspace> =
+    std::sync::Mutex::new(DefaultWorkspace::new());
+
+#[test]
+fn default_workspace_fits_in_64_kib_and_in_a_static() {
+    let size = DefaultWorkspace::SIZE_BYTES;
+    assert!(size <= 64 * 1024, "{size}");
+    #[cfg(target_pointer_width = "64")]
+    assert_eq!(size, 56_720, "update the documented size");
+    let mut ws = STATIC_WS.lock().unwrap();
+    let mut prog = [mov(0, 0), exit()].concat();
+    assert!(verify(&mut prog, &env(M), &mut *ws).is_ok());
+}
+
+#[test]
+fn context_accesses_are_rewritten_to_the_runtime_layout() {
+    let mut ws = Box::new(Ws::new());
+    let prog = [
+        ldx(4, 2, 1, 0),
+        ldx(4, 3, 1, 4),
+        ldx(4, 4, 1, 8),
+        ldx(4, 5, 1, 16),
+        ldx(1, 6, 1, 13),
+        ret0(),
+    ]
+    .concat();
+    let (out, _) = run_case(&prog, &env(XDP), &mut ws).unwrap();
+    let dw = BPF_LDX | BPF_MEM | BPF_DW;
+    assert_eq!(out[0], Insn::new(dw, 2, 1, 0, 0));
+    assert_eq!(out[1], Insn::new(dw, 3, 1, 8, 0));
+    assert_eq!(out[2], Insn::new(dw, 4, 1, 16, 0));
+    assert_eq!(
+        out[3],
+        Insn::new(BPF_LDX | BPF_MEM | BPF_W, 5, 1, 28, 0),
+        "rx_queue_index"
+    );
+    assert_eq!(
+        out[4],
+        Insn::new(BPF_LDX | BPF_MEM | BPF_B, 6, 1, 25, 0),
+        "narrow ingress_ifindex"
+    );
+    assert_eq!(out[5..], prog[5..]);
+    // Socket filter: mark store and data_end load.
+    let prog = [st(4, 1, 8, 1), ldx(4, 3, 1, 80), ldx(4, 4, 1, 52), ret0()].concat();
+    let (out, _) = run_case(&prog, &env(Ty::Skb), &mut ws).unwrap();
+    assert_eq!(out[0], Insn::new(BPF_ST | BPF_MEM | BPF_W, 1, 0, 24, 1));
+    assert_eq!(out[1], Insn::new(BPF_LDX | BPF_MEM | BPF_DW, 3, 1, 8, 0));
+    assert_eq!(out[2], Insn::new(BPF_LDX | BPF_MEM | BPF_W, 4, 1, 68, 0));
+    // Memory programs have no context to rewrite.
+    let prog = [ldx(4, 0, 1, 4), exit()].concat();
+    assert_eq!(run_case(&prog, &env(M), &mut ws).unwrap().0, prog);
+}
+
+#[test]
+fn stack_depth_is_the_deepest_call_chain() {
+    let mut ws = Box::new(Ws::new());
+    // main uses 16 bytes and calls f (40 bytes) which calls g (8 bytes); main also calls g.
+    let prog = [
+        st(8, 10, -16, 0),
+        call_local(3), // -> f at 5
+        call_local(5), // -> g at 8
+        ret0(),
+        // f (pc 5)
+        st(8, 10, -40, 0),
+        call_local(1), // -> g at 8
+        exit(),
+        // g (pc 8)
+        st(8, 10, -8, 0),
+        ret0(),
+    ]
+    .concat();
+    let (_, depth) = run_case(&prog, &env(M), &mut ws).unwrap();
+    assert_eq!(depth, 16 + 40 + 8);
+    let (_, depth) = run_case(&[st(1, 10, -3, 0), ret0()].concat(), &env(M), &mut ws).unwrap();
+    assert_eq!(depth, 8);
+    let (_, depth) = run_case(&ret0(), &env(M), &mut ws).unwrap();
+    assert_eq!(depth, 0);
+}
+
+#[test]
+fn log_traces_each_instruction_with_registers() {
+    let mut ws = Box::new(Ws::new());
+    let mut prog = [
+        pkt(),
+        movr(4, 2),
+        alu(BPF_ADD, 4, 14),
+        jmpr(BPF_JGT, 4, 3, 2),
+        ldx(2, 0, 2, 12),
+        exit(),
+        ret0(),
+    ]
+    .concat();
+    let mut log = String::new();
+    let r = verify_with_log(&mut prog, &env(XDP), &mut *ws, &mut log);
+    assert!(r.is_ok(), "{log}");
+    assert!(
+        log.contains("0: (61) dst=r2 src=r1 off=0 imm=0 ; R1=ctx(off=0) R10=fp00"),
+        "{log}"
+    );
+    assert!(log.contains("R2=pkt(off=0,r=14)"), "{log}");
+    assert!(log.contains("R3=pkt_end(off=0)"), "{log}");
+    let mut bad = [ldx(8, 0, 10, -8), exit()].concat();
+    let mut log = String::new();
+    let e = verify_with_log(&mut bad, &env(M), &mut *ws, &mut log).unwrap_err();
+    assert!(log.ends_with(&std::format!("{e}\n")), "{log}");
+    assert_eq!(
+        std::format!("{e}"),
+        "insn 0: invalid read from stack off -8 size 8"
+    );
+}
+
+#[test]
+fn messages_read_like_linux() {
+    let msg = |kind| std::format!("{}", VerifyError { pc: 3, kind });
+    assert_eq!(
+        msg(K::InvalidMemAccess {
+            reg: 2,
+            ty: "scalar"
+        }),
+        "insn 3: R2 invalid mem access 'scalar'"
+    );
+    assert_eq!(
+        msg(K::PacketAccess {
+            reg: 1,
+            off: 14,
+            size: 2,
+            id: 0,
+            reg_off: 14,
+            range: 0
+        }),
+        "insn 3: invalid access to packet, off=14 size=2, R1(id=0,off=14,r=0)"
+    );
+    assert_eq!(msg(K::Unreachable), "unreachable insn 3");
+    assert_eq!(
+        msg(K::StackAccess { off: -520, size: 8 }),
+        "insn 3: invalid stack off=-520 size=8"
+    );
+    assert_eq!(
+        msg(K::PointerLeak {
+            reg: 1,
+            into: LeakTarget::Map
+        }),
+        "insn 3: R1 leaks addr into map"
+    );
+    assert_eq!(
+        msg(K::UnknownHelper { id: 99 }),
+        "insn 3: invalid func unknown#99"
+    );
+    assert_eq!(msg(K::InfiniteLoop), "infinite loop detected at insn 3");
+    assert!(msg(K::TooComplex(TooComplexReason::Budget)).contains("program too complex"));
+}
+
+#[test]
+fn standard_helper_table_programs() {
+    let mut ws = Box::new(Ws::new());
+    let e = VerifyEnv::new(ProgramType::Xdp, crate::helpers::standard(), MAPS);
+    let lookup = [
+        key_setup(0),
+        call(1),
+        jmp(BPF_JEQ, 0, 0, 3),
+        mov(3, 1),
+        atomic(8, 0, 3, 0, ATOMIC_ADD),
+        mov(0, 2),
+        exit(),
+    ]
+    .concat();
+    assert!(run_case(&lookup, &e, &mut ws).is_ok());
+    let adjust = [mov(2, -14), call(44), mov(0, 2), exit()].concat();
+    assert!(run_case(&adjust, &e, &mut ws).is_ok());
+    let clock = [call(5), exit()].concat();
+    assert!(run_case(&clock, &e, &mut ws).is_ok());
+    let unknown = [call(1000), exit()].concat();
+    assert!(matches!(
+        run_case(&unknown, &e, &mut ws),
+        Err(VerifyError {
+            pc: 0,
+            kind: K::UnknownHelper { id: 1000 }
+        })
+    ));
+}
+
+#[test]
+fn helper_writes_only_its_minimum_size() {
+    let mut ws = Box::new(Ws::new());
+    // probe_read into fp-16 with a size in [8, 16]: only 8 bytes are surely written.
+    let prefix = [
+        ldx(4, 2, 1, 12),
+        alu(BPF_AND, 2, 7),
+        alu(BPF_ADD, 2, 8),
+        movr(1, 10),
+        alu(BPF_ADD, 1, -16),
+        mov(3, 0),
+        call(4),
+    ]
+    .concat();
+    let ok = [prefix.clone(), ldx(8, 0, 10, -16), exit()].concat();
+    assert!(run_case(&ok, &env(XDP), &mut ws).is_ok());
+    let bad = [prefix, ldx(8, 0, 10, -8), exit()].concat();
+    assert!(matches!(
+        run_case(&bad, &env(XDP), &mut ws),
+        Err(VerifyError {
+            kind: K::StackReadUninit { .. },
+            ..
+        })
+    ));
+}
+
+#[test]
+fn small_workspaces_fail_cleanly() {
+    // A program longer than the workspace.
+    let mut tiny = Box::new(VerifierWorkspace::<4, 1, 1>::new());
+    let mut prog = [mov(0, 0), mov(0, 0), mov(0, 0), mov(0, 0), exit()].concat();
+    let e = verify(&mut prog, &env(M), &mut *tiny).unwrap_err();
+    assert_eq!(e.kind, K::TooComplex(TooComplexReason::ProgramTooLarge));
+    // Too many pending branches: each unknown comparison leaves one pending.
+    let mut narrow = Box::new(VerifierWorkspace::<64, 4, 2>::new());
+    let mut branches = std::vec![ldx(1, 3, 1, 0), mov(0, 0)];
+    for _ in 0..4 {
+        branches.push(jmp(BPF_JEQ, 3, 1, 0));
+    }
+    branches.push(exit());
+    let mut prog = branches.concat();
+    let e = verify(&mut prog, &env(M), &mut *narrow).unwrap_err();
+    assert_eq!(e.kind, K::TooComplex(TooComplexReason::BranchStackFull));
+    // The same program in a larger workspace.
+    let mut prog = branches.concat();
+    assert!(verify(&mut prog, &env(M), &mut *Box::new(Ws::new())).is_ok());
+    // A budget too small for a bounded loop.
+    let mut lp = [
+        mov(0, 0),
+        alu(BPF_ADD, 0, 1),
+        jmp(BPF_JLT, 0, 1000, -2),
+        exit(),
+    ]
+    .concat();
+    let small = VerifyEnv {
+        budget: 500,
+        ..env(M)
+    };
+    let e = verify(&mut lp, &small, &mut *Box::new(Ws::new())).unwrap_err();
+    assert_eq!(e.kind, K::TooComplex(TooComplexReason::Budget));
+    let mut lp = [
+        mov(0, 0),
+        alu(BPF_ADD, 0, 1),
+        jmp(BPF_JLT, 0, 1000, -2),
+        exit(),
+    ]
+    .concat();
+    assert!(verify(&mut lp, &env(M), &mut *Box::new(Ws::new())).is_ok());
+}

@@ -1,0 +1,280 @@
+//! Soundness oracle: random memory programs the verifier accepts never fail a run-time check
+//! when run by the checking interpreter, on random buffer contents.
+
+use super::tests::a::*;
+use super::*;
+use crate::isa::opcode::*;
+use crate::{Context, Interpreter, NoPlatform, Stack};
+use std::boxed::Box;
+use std::vec::Vec;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+        xs[self.below(xs.len() as u64) as usize]
+    }
+}
+
+const LEN: u32 = 64;
+/// Registers the generator writes (r1 stays the buffer, r10 the frame).
+const REGS: [u8; 8] = [0, 2, 3, 4, 5, 7, 8, 9];
+
+/// One random program: straight-line code with forward branches, loads and stores into the
+/// buffer and the stack, and pointer arithmetic with bounded or unbounded offsets.
+fn program(rng: &mut Rng) -> Vec<Insn> {
+    let mut body: Vec<Vec<Insn>> = Vec::new();
+    body.push(mov(0, 0));
+    for r in REGS {
+        body.push(if rng.below(2) == 0 {
+            mov(r, rng.below(64) as i32)
+        } else {
+            ldx(rng.pick(&[1u8, 1, 2, 8]), r, 1, rng.below(56) as i16)
+        });
+    }
+    for slot in 1..=5 {
+        if rng.below(3) != 0 {
+            body.push(st(8, 10, -8 * slot, rng.below(100) as i32));
+        }
+    }
+    let n = 4 + rng.below(16);
+    let sizes = [1u8, 2, 4, 8];
+    for _ in 0..n {
+        let r = rng.pick(&REGS);
+        let s = rng.pick(&REGS);
+        let size = rng.pick(&sizes);
+        let off = |rng: &mut Rng| rng.below(66) as i16 - 2;
+        let item = match rng.below(11) {
+            0 => mov(r, rng.below(80) as i32 - 8),
+            1 => ldx(size, r, 1, off(rng)),
+            2 => {
+                let op = rng.pick(&[
+                    BPF_ADD, BPF_SUB, BPF_AND, BPF_OR, BPF_RSH, BPF_LSH, BPF_MOD, BPF_DIV, BPF_MUL,
+                    BPF_XOR, BPF_ARSH,
+                ]);
+                if rng.below(2) == 0 {
+                    alu(op, r, rng.below(70) as i32)
+                } else if rng.below(2) == 0 {
+                    alur(op, r, s)
+                } else {
+                    alu32(op, r, rng.below(70) as i32)
+                }
+            }
+            3 => [
+                alu(BPF_AND, s, rng.pick(&[7, 31, 63, 127])),
+                movr(6, 1),
+                alur(BPF_ADD, 6, s),
+                ldx(size, r, 6, off(rng)),
+            ]
+            .concat(),
+            4 => [
+                alu(BPF_AND, s, rng.pick(&[7, 31, 63])),
+                movr(6, 1),
+                alur(BPF_ADD, 6, s),
+                stx(size, 6, r, off(rng)),
+            ]
+            .concat(),
+            5 => st(size, 10, -(rng.below(40) as i16) - 1, rng.below(100) as i32),
+            6 => stx(size, 10, r, -(rng.below(40) as i16) - 1),
+            7 => ldx(size, r, 10, -(rng.below(40) as i16) - 1),
+            8 => {
+                let sz = rng.pick(&[4u8, 8]);
+                atomic(
+                    sz,
+                    1,
+                    r,
+                    off(rng),
+                    ATOMIC_ADD | if rng.below(2) == 0 { ATOMIC_FETCH } else { 0 },
+                )
+            }
+            9 => stx(size, 1, r, off(rng)),
+            _ => {
+                // A forward branch, patched below.
+                let op = rng.pick(&[
+                    BPF_JGT, BPF_JGE, BPF_JLT, BPF_JLE, BPF_JEQ, BPF_JNE, BPF_JSGT, BPF_JSLT,
+                    BPF_JSET,
+                ]);
+                if rng.below(2) == 0 {
+                    jmp(op, r, rng.below(70) as i32, 0)
+                } else {
+                    jmpr(op, r, s, 0)
+                }
+            }
+        };
+        body.push(item);
+    }
+    finish(body, rng)
+}
+
+/// Patches each item's trailing branch to land on a later item (or the final exit), and
+/// appends the exit.
+fn finish(mut body: Vec<Vec<Insn>>, rng: &mut Rng) -> Vec<Insn> {
+    // Patch branch targets to land on a later item (or the final exit).
+    let starts: Vec<usize> = body
+        .iter()
+        .scan(0usize, |pc, item| {
+            let s = *pc;
+            *pc += item.len();
+            Some(s)
+        })
+        .collect();
+    let total: usize = body.iter().map(|i| i.len()).sum();
+    for (k, item) in body.iter_mut().enumerate() {
+        let last = item.len() - 1;
+        let insn = &mut item[last];
+        if matches!(insn.class(), Class::Jmp) && insn.opcode != op::EXIT && insn.off == 0 {
+            let pc = starts[k] + last;
+            let later: Vec<usize> = starts[k + 1..].iter().copied().chain([total]).collect();
+            let t = later[(rng.next() % later.len() as u64) as usize];
+            insn.off = (t - pc - 1) as i16;
+        }
+    }
+    let mut prog: Vec<Insn> = body.concat();
+    prog.extend(exit());
+    prog
+}
+
+/// A random XDP program: packet reads and writes through `data` (r2) and a variable copy
+/// (r6), guarded by random comparisons against `data_end` (r3) in all orderings.
+fn xdp_program(rng: &mut Rng) -> Vec<Insn> {
+    let mut body: Vec<Vec<Insn>> =
+        std::vec![ldx(4, 2, 1, 0), ldx(4, 3, 1, 4), mov(0, 0), movr(6, 2)];
+    for r in [5u8, 7, 8, 9] {
+        body.push(mov(r, rng.below(16) as i32));
+    }
+    let sizes = [1u8, 2, 4, 8];
+    for _ in 0..4 + rng.below(12) {
+        let r = rng.pick(&[0u8, 5, 7, 8, 9]);
+        let size = rng.pick(&sizes);
+        let base = rng.pick(&[2u8, 6]);
+        let off = rng.below(40) as i16 - 2;
+        let item = match rng.below(6) {
+            0 | 1 => {
+                let n = rng.below(40) as i32;
+                let (op, swap) = rng.pick(&[
+                    (BPF_JGT, false),
+                    (BPF_JGE, false),
+                    (BPF_JLT, false),
+                    (BPF_JLE, false),
+                    (BPF_JGT, true),
+                    (BPF_JGE, true),
+                    (BPF_JLT, true),
+                    (BPF_JLE, true),
+                ]);
+                let cmp = if swap {
+                    jmpr(op, 3, 4, 0)
+                } else {
+                    jmpr(op, 4, 3, 0)
+                };
+                [movr(4, base), alu(BPF_ADD, 4, n), cmp].concat()
+            }
+            2 => ldx(size, r, base, off),
+            3 => stx(size, base, r, off),
+            4 => [alu(BPF_AND, r, 15), movr(6, 2), alur(BPF_ADD, 6, r)].concat(),
+            _ => ldx(4, r, 1, rng.pick(&[12, 16, 20])),
+        };
+        body.push(item);
+    }
+    finish(body, rng)
+}
+
+#[test]
+fn accepted_random_xdp_programs_stay_inside_the_packet() {
+    let mut rng = Rng(0x0123_4567_89ab_cdef);
+    let mut ws = Box::new(DefaultWorkspace::new());
+    let mut stack = Box::new(Stack::new());
+    let platform = NoPlatform;
+    let interp = Interpreter::new(HelperTable::new(&[]), &platform).with_budget(100_000);
+    let env = VerifyEnv::new(ProgramType::Xdp, HelperTable::new(&[]), &[]);
+    let (mut accepted, mut total) = (0, 0);
+    for case in 0..10_000 {
+        let prog = xdp_program(&mut rng);
+        let mut insns = prog.clone();
+        total += 1;
+        let Ok(verified) = verify(&mut insns, &env, &mut *ws) else {
+            continue;
+        };
+        accepted += 1;
+        // The rewritten program runs on the runtime context; the frame fills its buffer, so
+        // every byte past `data_end` is outside the run's regions.
+        let program = Program::new(verified.insns()).unwrap();
+        for _ in 0..4 {
+            let len = rng.below(48) as usize;
+            let mut buf: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            let mut copy = buf.clone();
+            let mut ctx = Context::Xdp(crate::XdpBuff::new(&mut buf, 0, len));
+            let r = interp.run_checked(&program, &mut ctx, &mut stack);
+            assert!(
+                r.is_ok(),
+                "case {case}, len {len}: verified program trapped with {r:?}: {prog:?}"
+            );
+            if cfg!(feature = "extra-checks") {
+                let mut ctx = Context::Xdp(crate::XdpBuff::new(&mut copy, 0, len));
+                assert_eq!(
+                    interp.run(&verified, &mut ctx, &mut stack),
+                    r,
+                    "case {case}"
+                );
+            }
+        }
+    }
+    assert!(
+        accepted > total / 20 && accepted < total,
+        "{accepted} of {total} accepted"
+    );
+}
+
+#[test]
+fn accepted_random_programs_pass_every_runtime_check() {
+    let mut rng = Rng(0x005e_ed0f_ba5e_ba11);
+    let mut ws = Box::new(DefaultWorkspace::new());
+    let mut stack = Box::new(Stack::new());
+    let platform = NoPlatform;
+    let interp = Interpreter::new(HelperTable::new(&[]), &platform).with_budget(100_000);
+    let env = VerifyEnv::new(ProgramType::Memory { len: LEN }, HelperTable::new(&[]), &[]);
+    let (mut accepted, mut total) = (0, 0);
+    for case in 0..10_000 {
+        let prog = program(&mut rng);
+        let mut insns = prog.clone();
+        total += 1;
+        let Ok(verified) = verify(&mut insns, &env, &mut *ws) else {
+            continue;
+        };
+        accepted += 1;
+        let program = Program::new(&prog).unwrap();
+        for _ in 0..4 {
+            let mut buf: Vec<u8> = (0..LEN).map(|_| rng.next() as u8).collect();
+            let mut copy = buf.clone();
+            let mut ctx = Context::Memory(&mut buf);
+            let r = interp.run_checked(&program, &mut ctx, &mut stack);
+            assert!(
+                r.is_ok(),
+                "case {case}: verified program trapped with {r:?}: {prog:?}"
+            );
+            // With `extra-checks`, the unchecked engine re-checks what the verifier proved.
+            if cfg!(feature = "extra-checks") {
+                let mut ctx = Context::Memory(&mut copy);
+                assert_eq!(
+                    interp.run(&verified, &mut ctx, &mut stack),
+                    r,
+                    "case {case}"
+                );
+            }
+        }
+    }
+    // The generator must exercise both verdicts.
+    assert!(
+        accepted > total / 20 && accepted < total,
+        "{accepted} of {total} accepted"
+    );
+}

@@ -1,0 +1,595 @@
+//! The verifier's memory: per-instruction facts, the function table, the current state, the
+//! pending-branch stack and the explored-state cache, all in one caller-owned value.
+//!
+//! Branch and cache states are stored in a compact byte encoding (only live registers and
+//! used stack slots; constants in 8 bytes, tnum-only scalars in 16, general scalars in 64),
+//! so their capacity is counted in 256-byte chunks: `STATES` chunks of cache and `BRANCHES`
+//! chunks of branch stack. A typical state of a packet program takes 100 to 400 bytes.
+
+use super::scalar::Scalar;
+use super::state::{Frame, Kind, Slot, State, Value, NO_SPILL, SLOTS};
+use super::tnum::Tnum;
+
+/// Bytes per chunk of state storage.
+pub(crate) const CHUNK: usize = 256;
+/// The most local functions (subprograms) a program may have.
+pub(crate) const MAX_FUNCS: usize = 128;
+
+/// A local function: where it starts and how much stack it uses.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Func {
+    pub start: u32,
+    /// Deepest stack byte used, in bytes below r10.
+    pub depth: u16,
+}
+
+/// An explored state in the cache.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct CacheEntry {
+    pub pc: u32,
+    pub start: u32,
+    pub len: u32,
+    /// Branch-stack length when the state was recorded: its exploration is complete once the
+    /// stack is popped below it.
+    pub marker: u32,
+    pub done: bool,
+}
+
+/// A pending branch: where its encoded state starts and where it resumes.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct BranchEntry {
+    pub pc: u32,
+    pub start: u32,
+}
+
+/// Caller-owned memory for [`verify`](super::verify), sized by const generics:
+/// `INSNS` instruction slots, `STATES` 256-byte chunks of explored-state cache, and
+/// `BRANCHES` 256-byte chunks (and at most `BRANCHES` entries) of pending branches.
+///
+/// `const fn new()` lets it live in a `static`. It is large (see
+/// [`DefaultWorkspace`](super::DefaultWorkspace)); keep it in a `static` or a `Box`, never
+/// on a small stack.
+#[derive(Debug)]
+pub struct VerifierWorkspace<const INSNS: usize, const STATES: usize, const BRANCHES: usize> {
+    aux: [u16; INSNS],
+    funcs: [Func; MAX_FUNCS],
+    cur: State,
+    tmp: State,
+    cache: [CacheEntry; STATES],
+    cache_bytes: [[u8; CHUNK]; STATES],
+    branches: [BranchEntry; BRANCHES],
+    branch_bytes: [[u8; CHUNK]; BRANCHES],
+}
+
+impl<const INSNS: usize, const STATES: usize, const BRANCHES: usize>
+    VerifierWorkspace<INSNS, STATES, BRANCHES>
+{
+    /// The size of this workspace in bytes.
+    pub const SIZE_BYTES: usize = core::mem::size_of::<Self>();
+
+    /// An empty workspace, usable in a `static`.
+    pub const fn new() -> Self {
+        VerifierWorkspace {
+            aux: [0; INSNS],
+            funcs: [Func { start: 0, depth: 0 }; MAX_FUNCS],
+            cur: State::EMPTY,
+            tmp: State::EMPTY,
+            cache: [CacheEntry {
+                pc: 0,
+                start: 0,
+                len: 0,
+                marker: 0,
+                done: false,
+            }; STATES],
+            cache_bytes: [[0; CHUNK]; STATES],
+            branches: [BranchEntry { pc: 0, start: 0 }; BRANCHES],
+            branch_bytes: [[0; CHUNK]; BRANCHES],
+        }
+    }
+
+    /// The largest program this workspace verifies, in slots.
+    pub const fn max_insns(&self) -> usize {
+        INSNS
+    }
+
+    pub(crate) fn view(&mut self) -> View<'_> {
+        View {
+            aux: &mut self.aux,
+            funcs: &mut self.funcs,
+            cur: &mut self.cur,
+            tmp: &mut self.tmp,
+            cache: Cache {
+                entries: &mut self.cache,
+                bytes: self.cache_bytes.as_flattened_mut(),
+                first: 0,
+                count: 0,
+                write: 0,
+            },
+            branches: Branches {
+                entries: &mut self.branches,
+                bytes: self.branch_bytes.as_flattened_mut(),
+                len: 0,
+                top: 0,
+            },
+        }
+    }
+}
+
+impl<const INSNS: usize, const STATES: usize, const BRANCHES: usize> Default
+    for VerifierWorkspace<INSNS, STATES, BRANCHES>
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The workspace seen through slices, so the verifier itself is not generic.
+pub(crate) struct View<'w> {
+    pub aux: &'w mut [u16],
+    pub funcs: &'w mut [Func],
+    pub cur: &'w mut State,
+    pub tmp: &'w mut State,
+    pub cache: Cache<'w>,
+    pub branches: Branches<'w>,
+}
+
+/// The explored-state cache: a FIFO of encoded states in a circular byte buffer. The oldest
+/// entries are forgotten first when room is needed; forgetting only costs time.
+pub(crate) struct Cache<'w> {
+    entries: &'w mut [CacheEntry],
+    bytes: &'w mut [u8],
+    first: usize,
+    count: usize,
+    write: usize,
+}
+
+impl Cache<'_> {
+    fn entry(&self, i: usize) -> Option<&CacheEntry> {
+        let n = self.entries.len();
+        if i >= self.count || n == 0 {
+            return None;
+        }
+        self.entries.get((self.first + i) % n)
+    }
+
+    fn evict_oldest(&mut self) {
+        if self.count > 0 {
+            self.first = (self.first + 1) % self.entries.len();
+            self.count -= 1;
+        }
+    }
+
+    /// Records `state` as explored at `pc`; silently skips it when it cannot be stored.
+    pub fn insert(&mut self, pc: usize, marker: usize, state: &State) {
+        let cap = self.bytes.len();
+        if self.entries.is_empty() || cap == 0 {
+            return;
+        }
+        let mut scratch = [0u8; 1];
+        let len = encoded_len(state, &mut scratch);
+        if len > cap {
+            return;
+        }
+        let mut start = self.write;
+        if start + len > cap {
+            start = 0;
+        }
+        loop {
+            let overlaps = (0..self.count).any(|i| {
+                self.entry(i).is_some_and(|e| {
+                    let (s, l) = (e.start as usize, e.len as usize);
+                    s < start + len && start < s + l
+                })
+            });
+            if self.count == self.entries.len() || overlaps {
+                self.evict_oldest();
+            } else {
+                break;
+            }
+        }
+        let Some(dst) = self.bytes.get_mut(start..start + len) else {
+            return;
+        };
+        if encode(state, dst) != Some(len) {
+            return;
+        }
+        let n = self.entries.len();
+        let slot = (self.first + self.count) % n;
+        self.entries[slot] = CacheEntry {
+            pc: pc as u32,
+            start: start as u32,
+            len: len as u32,
+            marker: marker as u32,
+            done: false,
+        };
+        self.count += 1;
+        self.write = start + len;
+    }
+
+    /// Marks complete every state recorded when the branch stack was longer than `len`.
+    pub fn complete_above(&mut self, len: usize) {
+        let n = self.entries.len();
+        for i in 0..self.count {
+            let e = &mut self.entries[(self.first + i) % n];
+            if e.marker as usize > len {
+                e.done = true;
+            }
+        }
+    }
+
+    /// Number of cached states.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// The next cached entry at `pc` from position `from`: `(next position, done, bytes)`.
+    pub fn find_raw(&self, pc: usize, from: usize) -> Option<(usize, bool, &[u8])> {
+        let mut i = from;
+        while let Some(e) = self.entry(i) {
+            i += 1;
+            if e.pc as usize == pc {
+                let bytes = self
+                    .bytes
+                    .get(e.start as usize..(e.start + e.len) as usize)?;
+                return Some((i, e.done, bytes));
+            }
+        }
+        None
+    }
+
+    /// The `i`-th cached state at `pc` from position `from`: `(next position, done)` after
+    /// decoding it into `out`.
+    #[cfg(test)]
+    pub fn find(&self, pc: usize, from: usize, out: &mut State) -> Option<(usize, bool)> {
+        let mut i = from;
+        while let Some(e) = self.entry(i) {
+            i += 1;
+            if e.pc as usize == pc {
+                let bytes = self
+                    .bytes
+                    .get(e.start as usize..(e.start + e.len) as usize)?;
+                if decode(bytes, out).is_some() {
+                    return Some((i, e.done));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// The pending-branch stack: encoded states in a byte stack.
+pub(crate) struct Branches<'w> {
+    entries: &'w mut [BranchEntry],
+    bytes: &'w mut [u8],
+    len: usize,
+    top: usize,
+}
+
+impl Branches<'_> {
+    /// Number of pending branches.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Pushes `state` to resume at `pc`; `false` when the stack is full.
+    pub fn push(&mut self, pc: usize, state: &State) -> bool {
+        if self.len >= self.entries.len() {
+            return false;
+        }
+        let Some(buf) = self.bytes.get_mut(self.top..) else {
+            return false;
+        };
+        let Some(n) = encode(state, buf) else {
+            return false;
+        };
+        self.entries[self.len] = BranchEntry {
+            pc: pc as u32,
+            start: self.top as u32,
+        };
+        self.len += 1;
+        self.top += n;
+        true
+    }
+
+    /// The unused part of the branch storage, as scratch space.
+    pub fn scratch(&mut self) -> &mut [u8] {
+        self.bytes.get_mut(self.top..).unwrap_or_default()
+    }
+
+    /// Pops the newest branch into `out`, returning its pc.
+    pub fn pop(&mut self, out: &mut State) -> Option<usize> {
+        if self.len == 0 {
+            return None;
+        }
+        self.len -= 1;
+        let e = self.entries[self.len];
+        let bytes = self.bytes.get(e.start as usize..self.top)?;
+        self.top = e.start as usize;
+        decode(bytes, out)?;
+        Some(e.pc as usize)
+    }
+}
+
+// ---- encoding ---------------------------------------------------------------------------
+
+struct Writer<'b> {
+    buf: &'b mut [u8],
+    pos: usize,
+    /// Counting only (the buffer is a dummy).
+    count_only: bool,
+}
+
+impl Writer<'_> {
+    fn put(&mut self, bytes: &[u8]) -> Option<()> {
+        if !self.count_only {
+            self.buf
+                .get_mut(self.pos..self.pos + bytes.len())?
+                .copy_from_slice(bytes);
+        }
+        self.pos += bytes.len();
+        Some(())
+    }
+}
+
+struct Reader<'b> {
+    buf: &'b [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let b = self.buf.get(self.pos..self.pos + N)?;
+        self.pos += N;
+        b.try_into().ok()
+    }
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take::<1>()?[0])
+    }
+    fn u16(&mut self) -> Option<u16> {
+        Some(u16::from_le_bytes(self.take()?))
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take()?))
+    }
+}
+
+const TAG_CONST: u8 = 0;
+const TAG_TNUM: u8 = 1;
+const TAG_FULL: u8 = 2;
+
+fn put_scalar(w: &mut Writer<'_>, s: &Scalar) -> Option<()> {
+    if let Some(c) = s.as_const() {
+        w.put(&[TAG_CONST])?;
+        return w.put(&c.to_le_bytes());
+    }
+    if Scalar::from_tnum(s.var) == *s {
+        w.put(&[TAG_TNUM])?;
+        w.put(&s.var.value.to_le_bytes())?;
+        return w.put(&s.var.mask.to_le_bytes());
+    }
+    w.put(&[TAG_FULL])?;
+    for v in [
+        s.var.value,
+        s.var.mask,
+        s.umin,
+        s.umax,
+        s.smin as u64,
+        s.smax as u64,
+    ] {
+        w.put(&v.to_le_bytes())?;
+    }
+    for v in [s.u32min, s.u32max, s.s32min as u32, s.s32max as u32] {
+        w.put(&v.to_le_bytes())?;
+    }
+    Some(())
+}
+
+fn get_scalar(r: &mut Reader<'_>) -> Option<Scalar> {
+    match r.u8()? {
+        TAG_CONST => Some(Scalar::constant(r.u64()?)),
+        TAG_TNUM => {
+            let value = r.u64()?;
+            let mask = r.u64()?;
+            Some(Scalar::from_tnum(Tnum { value, mask }))
+        }
+        TAG_FULL => Some(Scalar {
+            var: Tnum {
+                value: r.u64()?,
+                mask: r.u64()?,
+            },
+            umin: r.u64()?,
+            umax: r.u64()?,
+            smin: r.u64()? as i64,
+            smax: r.u64()? as i64,
+            u32min: r.u32()?,
+            u32max: r.u32()?,
+            s32min: r.u32()? as i32,
+            s32max: r.u32()? as i32,
+        }),
+        _ => None,
+    }
+}
+
+fn put_value(w: &mut Writer<'_>, v: &Value) -> Option<()> {
+    w.put(&[v.kind as u8])?;
+    match v.kind {
+        Kind::Uninit => Some(()),
+        Kind::Scalar => put_scalar(w, &v.s),
+        _ => {
+            w.put(&[v.aux])?;
+            w.put(&v.range.to_le_bytes())?;
+            w.put(&v.id.to_le_bytes())?;
+            w.put(&v.off.to_le_bytes())?;
+            put_scalar(w, &v.s)
+        }
+    }
+}
+
+fn get_value(r: &mut Reader<'_>) -> Option<Value> {
+    let kind = Kind::from_u8(r.u8()?)?;
+    Some(match kind {
+        Kind::Uninit => Value::UNINIT,
+        Kind::Scalar => Value::scalar(get_scalar(r)?),
+        _ => Value {
+            kind,
+            aux: r.u8()?,
+            range: r.u16()?,
+            id: r.u32()?,
+            off: r.u32()? as i32,
+            s: get_scalar(r)?,
+        },
+    })
+}
+
+fn put_state(w: &mut Writer<'_>, st: &State) -> Option<()> {
+    w.put(&[st.depth])?;
+    for f in &st.frames[..st.depth as usize] {
+        w.put(&f.callsite.to_le_bytes())?;
+        let mut live = 0u16;
+        for (i, r) in f.regs.iter().enumerate() {
+            if r.kind != Kind::Uninit {
+                live |= 1 << i;
+            }
+        }
+        w.put(&live.to_le_bytes())?;
+        for r in f.regs.iter().filter(|r| r.kind != Kind::Uninit) {
+            put_value(w, r)?;
+        }
+        let lo = f
+            .slots
+            .iter()
+            .position(|s| s.init != 0 || s.spill != NO_SPILL)
+            .unwrap_or(SLOTS);
+        w.put(&[lo as u8])?;
+        for s in &f.slots[lo..] {
+            match st.spilled(s) {
+                Some(v) => {
+                    w.put(&[s.init, 1])?;
+                    put_value(w, v)?;
+                }
+                None => w.put(&[s.init, 0])?,
+            }
+        }
+    }
+    Some(())
+}
+
+/// The encoded size of a state.
+pub(crate) fn encoded_len(st: &State, dummy: &mut [u8]) -> usize {
+    let mut w = Writer {
+        buf: dummy,
+        pos: 0,
+        count_only: true,
+    };
+    let _ = put_state(&mut w, st);
+    w.pos
+}
+
+/// Encodes `st` into `buf`, returning the length used.
+pub(crate) fn encode(st: &State, buf: &mut [u8]) -> Option<usize> {
+    let mut w = Writer {
+        buf,
+        pos: 0,
+        count_only: false,
+    };
+    put_state(&mut w, st)?;
+    Some(w.pos)
+}
+
+/// Decodes a state encoded by [`encode`] into `out`.
+pub(crate) fn decode(buf: &[u8], out: &mut State) -> Option<()> {
+    let mut r = Reader { buf, pos: 0 };
+    let depth = r.u8()?;
+    if depth == 0 || depth as usize > out.frames.len() {
+        return None;
+    }
+    out.depth = depth;
+    out.spill_used = 0;
+    for fi in 0..depth as usize {
+        let mut f = Frame::EMPTY;
+        f.callsite = r.u32()?;
+        let live = r.u16()?;
+        for (i, reg) in f.regs.iter_mut().enumerate() {
+            if live & (1 << i) != 0 {
+                *reg = get_value(&mut r)?;
+            }
+        }
+        let lo = r.u8()? as usize;
+        for k in lo..SLOTS {
+            let init = r.u8()?;
+            let spill = if r.u8()? != 0 {
+                let v = get_value(&mut r)?;
+                out.alloc_spill(v)?
+            } else {
+                NO_SPILL
+            };
+            f.slots[k] = Slot { init, spill };
+        }
+        out.frames[fi] = f;
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::boxed::Box;
+
+    #[test]
+    fn encoding_round_trips() {
+        let mut st = Box::new(State::EMPTY);
+        st.frames[0].regs[1] = Value::ptr(Kind::Ctx, 0);
+        st.frames[0].regs[2] = Value::constant(42);
+        st.frames[0].regs[3] = Value::scalar(Scalar::unknown_bits(8));
+        st.frames[0].regs[4] = Value::scalar(Scalar::from_ranges(3, 9, 3, 9).unwrap());
+        let mut p = Value::ptr(Kind::Packet, 0);
+        p.range = 14;
+        p.id = 3;
+        p.off = -2;
+        st.frames[0].regs[5] = p;
+        st.frames[0].slots[63].init = 0xff;
+        st.frames[0].slots[63].spill = st.alloc_spill(p).unwrap();
+        st.frames[0].slots[60].init = 0x0f;
+        st.depth = 2;
+        st.frames[1] = Frame::EMPTY;
+        st.frames[1].callsite = 7;
+        st.frames[1].regs[10] = Value::ptr(Kind::Stack, 1);
+        let mut buf = [0u8; 2048];
+        let n = encode(&st, &mut buf).unwrap();
+        assert_eq!(n, encoded_len(&st, &mut [0u8; 1]));
+        let mut back = Box::new(State::EMPTY);
+        decode(&buf[..n], &mut back).unwrap();
+        assert!(back.same_as(&st));
+        assert!(st.same_as(&back));
+        assert!(encode(&st, &mut buf[..n - 1]).is_none());
+    }
+
+    #[test]
+    fn cache_forgets_oldest_and_branches_are_lifo() {
+        let mut ws = Box::new(VerifierWorkspace::<16, 2, 2>::new());
+        let mut v = ws.view();
+        let mut st = Box::new(State::EMPTY);
+        let mut out = Box::new(State::EMPTY);
+        for pc in 0..40 {
+            st.frames[0].regs[0] = Value::constant(pc as u64);
+            v.cache.insert(pc, 0, &st);
+        }
+        assert!(v.cache.len() <= 2 && v.cache.len() >= 1);
+        assert!(v.cache.find(39, 0, &mut out).is_some());
+        assert_eq!(out.frames[0].regs[0], Value::constant(39));
+        assert!(v.cache.find(0, 0, &mut out).is_none());
+        st.frames[0].regs[0] = Value::constant(1);
+        assert!(v.branches.push(11, &st));
+        st.frames[0].regs[0] = Value::constant(2);
+        assert!(v.branches.push(12, &st));
+        assert!(!v.branches.push(13, &st));
+        assert_eq!(v.branches.pop(&mut out), Some(12));
+        assert_eq!(out.frames[0].regs[0], Value::constant(2));
+        assert_eq!(v.branches.pop(&mut out), Some(11));
+        assert_eq!(v.branches.pop(&mut out), None);
+    }
+}

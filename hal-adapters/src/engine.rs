@@ -1,0 +1,143 @@
+//! Engines: what runs an XDP program over one frame. The runner and the smoltcp hook take any
+//! [`XdpEngine`]; the interpreter is one, a JIT plugs in the same way.
+
+use nanobpf_core::{Context, Interpreter, Program, Stack, Trap, VerifiedProgram, XdpBuff};
+
+/// XDP verdicts, the values an XDP program returns (Linux's `enum xdp_action`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(u32)]
+pub enum XdpAction {
+    /// `XDP_ABORTED` (0): a program error; the frame is dropped and counted.
+    Aborted = 0,
+    /// `XDP_DROP` (1): drop the frame.
+    Drop = 1,
+    /// `XDP_PASS` (2): hand the frame to the network stack.
+    Pass = 2,
+    /// `XDP_TX` (3): send the frame back out of the port it came in on.
+    Tx = 3,
+    /// `XDP_REDIRECT` (4): send the frame out of the port `bpf_redirect_map` chose.
+    Redirect = 4,
+}
+
+impl XdpAction {
+    /// The verdict a program's return value names; `None` for any other value (which the
+    /// runtime treats as aborted, as Linux does).
+    pub const fn from_ret(ret: u64) -> Option<XdpAction> {
+        Some(match ret {
+            0 => XdpAction::Aborted,
+            1 => XdpAction::Drop,
+            2 => XdpAction::Pass,
+            3 => XdpAction::Tx,
+            4 => XdpAction::Redirect,
+            _ => return None,
+        })
+    }
+}
+
+/// Runs an XDP program over one frame.
+///
+/// On entry `frame` holds the whole buffer, the frame's bounds, the ingress port and queue,
+/// and no redirect. On return `data` and `data_end` are where the program left the frame (it
+/// may have moved either inside the buffer) and `redirect` is the interface a successful
+/// `bpf_redirect_map` chose.
+///
+/// `&mut self` because an engine owns its scratch memory (the BPF stack), so a run needs no
+/// lock and no allocation.
+pub trait XdpEngine {
+    /// Runs the program and returns its r0.
+    ///
+    /// # Errors
+    ///
+    /// The [`Trap`] that stopped the run; the caller treats the frame as aborted.
+    fn run(&mut self, frame: &mut XdpBuff<'_>) -> Result<u64, Trap>;
+}
+
+impl<E: XdpEngine + ?Sized> XdpEngine for &mut E {
+    fn run(&mut self, frame: &mut XdpBuff<'_>) -> Result<u64, Trap> {
+        (**self).run(frame)
+    }
+}
+
+/// The interpreter with one program and the stack its runs use: an [`XdpEngine`].
+///
+/// With a [`VerifiedProgram`] it runs [`Interpreter::run`] (no run-time checks: the verifier's
+/// proof stands); with a plain [`Program`] it runs [`Interpreter::run_checked`], checking every
+/// access, for images without a verifier. The two see the XDP context differently: a verified
+/// program reads Linux's `struct xdp_md` (32-bit `data` at 0, `data_end` at 4; the verifier
+/// rewrites those loads), an unverified one the runtime's `XdpCtx` (64-bit `data` at 0,
+/// `data_end` at 8). The stack (`nanobpf_core::env::STACK_SIZE` bytes)
+/// lives inside, so an engine in a `static` costs no stack space per run.
+#[derive(Clone)]
+pub struct Engine<'e, P> {
+    vm: Interpreter<'e>,
+    program: P,
+    stack: Stack,
+}
+
+impl<P: core::fmt::Debug> core::fmt::Debug for Engine<'_, P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Engine")
+            .field("vm", &self.vm)
+            .field("program", &self.program)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'e, P> Engine<'e, P> {
+    /// An engine that runs `program` on `vm`.
+    pub const fn new(vm: Interpreter<'e>, program: P) -> Self {
+        Engine {
+            vm,
+            program,
+            stack: Stack::new(),
+        }
+    }
+
+    /// The program.
+    pub fn program(&self) -> &P {
+        &self.program
+    }
+
+    /// The interpreter.
+    pub fn interpreter(&self) -> &Interpreter<'e> {
+        &self.vm
+    }
+}
+
+impl XdpEngine for Engine<'_, VerifiedProgram<'_>> {
+    fn run(&mut self, frame: &mut XdpBuff<'_>) -> Result<u64, Trap> {
+        let (vm, program) = (&self.vm, &self.program);
+        in_context(frame, |ctx| vm.run(program, ctx, &mut self.stack))
+    }
+}
+
+impl XdpEngine for Engine<'_, Program<'_>> {
+    fn run(&mut self, frame: &mut XdpBuff<'_>) -> Result<u64, Trap> {
+        let (vm, program) = (&self.vm, &self.program);
+        in_context(frame, |ctx| vm.run_checked(program, ctx, &mut self.stack))
+    }
+}
+
+/// Lends `frame` to `run` as an XDP [`Context`] and takes the program's changes back.
+fn in_context<'c>(
+    frame: &mut XdpBuff<'c>,
+    run: impl FnOnce(&mut Context<'c>) -> Result<u64, Trap>,
+) -> Result<u64, Trap> {
+    let mut ctx = Context::Xdp(XdpBuff {
+        buf: core::mem::take(&mut frame.buf),
+        data: frame.data,
+        data_end: frame.data_end,
+        ingress_ifindex: frame.ingress_ifindex,
+        rx_queue_index: frame.rx_queue_index,
+        redirect: None,
+    });
+    let ret = run(&mut ctx);
+    if let Context::Xdp(x) = ctx {
+        frame.buf = x.buf;
+        frame.data = x.data;
+        frame.data_end = x.data_end;
+        frame.redirect = x.redirect;
+    }
+    ret
+}
