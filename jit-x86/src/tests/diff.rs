@@ -142,7 +142,13 @@ fn gen_insn(rng: &mut Rng, out: &mut Vec<Insn>) {
                 out.push(ins(BPF_LD | BPF_IND | size, 0, s, 0, rng.imm() & 0x3f));
             }
         }
-        14 => out.push(ins(CALL, 0, CALL_HELPER, 0, 100)),
+        14 => {
+            // Helper calls clobber r1 to r5 (in BPF's ABI); give them values again.
+            out.push(ins(CALL, 0, CALL_HELPER, 0, 100));
+            for r in 1..=5 {
+                out.push(ins(BPF_ALU64 | BPF_MOV | BPF_K, r, 0, 0, rng.imm()));
+            }
+        }
         _ => out.push(ins(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, rng.imm())),
     }
 }
@@ -186,10 +192,20 @@ pub(super) fn gen_program(rng: &mut Rng) -> Vec<Insn> {
         body[j].off = (t - j - 1) as i16;
     }
     // r6 = the buffer; r1 = 0, so no address reaches a value.
-    let mut p = std::vec![
-        Insn::new(BPF_ALU64 | BPF_MOV | BPF_X, 6, 1, 0, 0),
-        Insn::new(BPF_ALU64 | BPF_MOV | BPF_K, 1, 0, 0, 0),
-    ];
+    // Every register and stack slot initialised, as a verifier wants.
+    let mut p = std::vec![Insn::new(BPF_ALU64 | BPF_MOV | BPF_X, 6, 1, 0, 0)];
+    for r in REGS {
+        p.push(Insn::new(BPF_ALU64 | BPF_MOV | BPF_K, r, 0, 0, 0));
+    }
+    for k in 1..=9i16 {
+        p.push(Insn::new(
+            BPF_ST | BPF_MEM | BPF_DW,
+            10,
+            0,
+            -8 * k,
+            k as i32,
+        ));
+    }
     p.extend(body);
     for k in 1..=8i16 {
         p.push(Insn::new(BPF_LDX | BPF_MEM | BPF_DW, 2, 10, -8 * k, 0));

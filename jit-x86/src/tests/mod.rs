@@ -3,7 +3,9 @@
 
 mod check;
 mod diff;
+mod tail;
 mod units;
+mod verified;
 
 use crate::options::JitOptions;
 use crate::program::compile_insns;
