@@ -38,16 +38,18 @@ use nanobpf_core::{verify, Insn, Program, VerifiedProgram, VerifierWorkspace, Ve
 use nanobpf_hal::{MemRing, XdpEngine, XdpRunner};
 
 /// The firewall as assembled, reading Linux's `struct xdp_md`: what the device verifies.
-pub static PROGRAM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/firewall.bin"));
+pub static PROGRAM: [u8; PROGRAM_LEN] = *include_bytes!(concat!(env!("OUT_DIR"), "/firewall.bin"));
+const PROGRAM_LEN: usize = include_bytes!(concat!(env!("OUT_DIR"), "/firewall.bin")).len();
 
 /// The firewall after the host ran the verifier over it at build time (context accesses
 /// rewritten to the runtime layout): what an interpreter-only image runs with
 /// `run_checked`, and what the device's own verifier must produce.
-pub static PROGRAM_VERIFIED: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/firewall.verified.bin"));
+pub static PROGRAM_VERIFIED: [u8; PROGRAM_LEN] =
+    *include_bytes!(concat!(env!("OUT_DIR"), "/firewall.verified.bin"));
 
 /// The capture: a pcap file of [`gen::FRAMES`] Ethernet frames.
-pub static CAPTURE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/capture.pcap"));
+pub static CAPTURE: [u8; CAPTURE_LEN] = *include_bytes!(concat!(env!("OUT_DIR"), "/capture.pcap"));
+const CAPTURE_LEN: usize = include_bytes!(concat!(env!("OUT_DIR"), "/capture.pcap")).len();
 
 /// Instruction slots the program buffer and the verifier workspace are sized for.
 pub const MAX_INSNS: usize = 128;
@@ -136,7 +138,7 @@ pub fn load<'a>(
     insns: &'a mut [Insn],
     ws: &mut Workspace,
 ) -> Result<VerifiedProgram<'a>, DemoError> {
-    let n = nanobpf_core::isa::decode_slots(PROGRAM, insns)
+    let n = nanobpf_core::isa::decode_slots(&PROGRAM, insns)
         .map_err(DemoError::Decode)?
         .len();
     let env = VerifyEnv::new(
@@ -154,7 +156,7 @@ pub fn load<'a>(
 /// # Errors
 /// [`DemoError::Decode`] when the bytes are not a program that fits `insns`.
 pub fn load_preverified(insns: &mut [Insn]) -> Result<Program<'_>, DemoError> {
-    Program::from_bytes(PROGRAM_VERIFIED, insns).map_err(DemoError::Decode)
+    Program::from_bytes(&PROGRAM_VERIFIED, insns).map_err(DemoError::Decode)
 }
 
 /// Whether a program's instructions are, slot for slot, [`PROGRAM_VERIFIED`]: the device's
@@ -181,7 +183,7 @@ pub fn run<E: XdpEngine>(
     ring: &mut Ring,
     ticks: &mut dyn FnMut() -> u64,
 ) -> Result<Report, DemoError> {
-    let capture = Capture::parse(CAPTURE).map_err(DemoError::Capture)?;
+    let capture = Capture::parse(&CAPTURE).map_err(DemoError::Capture)?;
     let mut runner = XdpRunner::new(engine);
     let mut frames = capture.frames().peekable();
     let (mut spent, mut passed_bytes) = (0u64, 0u64);

@@ -122,8 +122,13 @@ impl Report {
                 }
             }
         }
-        if let Some(used) = sources.get_mut(..n_sources) {
-            used.sort_unstable();
+        // Insertion sort: a few entries, and far less code than `sort_unstable`.
+        for i in 1..n_sources {
+            let mut j = i;
+            while j > 0 && sources.get(j - 1) > sources.get(j) {
+                sources.swap(j - 1, j);
+                j -= 1;
+            }
         }
         Report {
             counters,

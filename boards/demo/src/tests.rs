@@ -38,7 +38,7 @@ fn model(frame: &[u8]) -> (u64, Option<[u8; 4]>) {
 fn modelled() -> (u64, u64, u64, u64, Vec<SourceCount>) {
     let (mut frames, mut drop, mut pass, mut passed_bytes) = (0, 0, 0, 0);
     let mut sources: BTreeMap<[u8; 4], (u64, u64)> = BTreeMap::new();
-    for f in Capture::parse(CAPTURE).unwrap().frames() {
+    for f in Capture::parse(&CAPTURE).unwrap().frames() {
         let f = f.unwrap();
         frames += 1;
         let (verdict, src) = model(f);
@@ -85,7 +85,7 @@ fn expected_is_what_the_capture_implies() {
 #[test]
 fn the_capture_exercises_every_path() {
     let mut kinds = [0u32; 5]; // runt, not IPv4, short IPv4, blocked, allowed
-    for f in Capture::parse(CAPTURE).unwrap().frames() {
+    for f in Capture::parse(&CAPTURE).unwrap().frames() {
         let f = f.unwrap();
         let i = match model(f) {
             (1, None) if f.len() < 14 => 0,
@@ -104,7 +104,7 @@ fn the_capture_is_the_generators() {
     let mut rng = gen::XorShift(gen::SEED);
     let mut buf = [0u8; gen::MAX_FRAME];
     let mut n = 0;
-    for f in Capture::parse(CAPTURE).unwrap().frames() {
+    for f in Capture::parse(&CAPTURE).unwrap().frames() {
         let len = gen::frame(&mut rng, &mut buf);
         assert_eq!(f.unwrap(), &buf[..len]);
         n += 1;

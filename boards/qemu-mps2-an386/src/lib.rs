@@ -79,6 +79,16 @@ pub fn exit<E: core::fmt::Display>(result: Result<(), E>) -> ! {
     loop {}
 }
 
+/// Whether the DWT cycle counter counts: enables it, runs a short loop, and returns the cycles
+/// it saw (QEMU 7.2 does not model the DWT; its registers read as zero there).
+pub fn dwt_cycles(dcb: &mut cortex_m::peripheral::DCB, dwt: &mut cortex_m::peripheral::DWT) -> u32 {
+    dcb.enable_trace();
+    dwt.enable_cycle_counter();
+    let start = cortex_m::peripheral::DWT::cycle_count();
+    cortex_m::asm::delay(10_000);
+    cortex_m::peripheral::DWT::cycle_count().wrapping_sub(start)
+}
+
 /// Converts ticks to instructions with a rate from [`Ticks::instructions_per_kilotick`].
 pub fn instructions(ticks: u64, per_kilotick: u64) -> u64 {
     ticks * per_kilotick / 1000

@@ -9,7 +9,7 @@ use core::fmt;
 use cortex_m_rt::entry;
 use cortex_m_semihosting::hprintln;
 use nanobpf_board_demo::{self as demo, Maps, Ring, Workspace, EXPECTED};
-use nanobpf_board_qemu_mps2_an386::{exit, instructions, Ticks};
+use nanobpf_board_qemu_mps2_an386::{dwt_cycles, exit, instructions, Ticks};
 use nanobpf_core::maps::MapTable;
 use nanobpf_core::{helpers, Insn, Interpreter, NoPlatform};
 use nanobpf_hal::Engine;
@@ -49,7 +49,11 @@ impl fmt::Display for Failure {
 }
 
 fn firmware() -> Result<(), Failure> {
-    let cp = cortex_m::Peripherals::take().ok_or(Failure::Taken)?;
+    let mut cp = cortex_m::Peripherals::take().ok_or(Failure::Taken)?;
+    match dwt_cycles(&mut cp.DCB, &mut cp.DWT) {
+        0 => hprintln!("DWT CYCCNT: not emulated (reads 0); timing with SysTick under -icount"),
+        n => hprintln!("DWT CYCCNT: {} cycles for a 10,000-cycle delay", n),
+    }
     let mut ticks = Ticks::start(cp.SYST);
     let per_kilotick = ticks.instructions_per_kilotick();
     hprintln!(
