@@ -53,10 +53,11 @@ impl Ticks {
 
     /// Emulated instructions per 1,000 ticks, measured on a delay loop of known length.
     pub fn instructions_per_kilotick(&mut self) -> u64 {
-        // `delay(2n)` runs `n + 1` iterations of `subs; bne`: 2n + 2 instructions.
+        // cortex-m 0.7.10's `delay(n)` runs `n + 1` iterations of `subs; bne`: 2n + 2
+        // instructions. (Releases before 0.7.8 ran half as many; Cargo.toml asks for 0.7.10.)
         const N: u32 = 1_000_000;
         let start = self.now();
-        cortex_m::asm::delay(2 * N);
+        cortex_m::asm::delay(N);
         let ticks = self.now() - start;
         (2 * u64::from(N) + 2) * 1000 / ticks.max(1)
     }
