@@ -26,6 +26,11 @@ mod report;
 #[cfg(test)]
 mod tests;
 
+/// `docs/porting.md`, whose examples run as this crate's doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/porting.md")]
+pub struct PortingGuide;
+
 pub use capture::{Capture, CaptureError, Frames};
 pub use error::DemoError;
 pub use expected::EXPECTED;
