@@ -20,6 +20,8 @@ pub enum Engine {
     Native,
     /// nanobpf's interpreter on a verified program: no run-time checks.
     Nanobpf,
+    /// nanobpf's x86-64 JIT on the same verified program.
+    NanobpfJit,
     /// nanobpf's interpreter on a decoded [`Program`], every memory access checked.
     NanobpfChecked,
     /// rbpf's interpreter (`EbpfVmRaw`), which checks every memory access.
@@ -35,6 +37,7 @@ impl Engine {
             &[
                 Engine::Native,
                 Engine::Nanobpf,
+                Engine::NanobpfJit,
                 Engine::NanobpfChecked,
                 Engine::RbpfInterp,
                 Engine::RbpfJit,
@@ -54,6 +57,7 @@ impl Engine {
         match self {
             Engine::Native => "native",
             Engine::Nanobpf => "nanobpf",
+            Engine::NanobpfJit => "nanobpf JIT",
             Engine::NanobpfChecked => "nanobpf checked",
             Engine::RbpfInterp => "rbpf interp",
             Engine::RbpfJit => "rbpf JIT",
@@ -67,8 +71,9 @@ pub const BENCH_VERIFY_BUDGET: u32 = 40_000_000;
 
 /// A host-sized verifier workspace: the state machine's loop over 1,500 bytes keeps more
 /// branches pending than the device-sized default holds. A `static`, so it never sits on a
-/// stack (about 3 MiB).
-static WORKSPACE: Mutex<VerifierWorkspace<4096, 4096, 8192>> = Mutex::new(VerifierWorkspace::new());
+/// stack (about 5 MiB).
+static WORKSPACE: Mutex<VerifierWorkspace<4096, 4096, 65536>> =
+    Mutex::new(VerifierWorkspace::new());
 
 /// nanobpf's interpreter on a verified program, through [`Interpreter::run`].
 #[derive(Debug)]
@@ -110,6 +115,52 @@ impl NanobpfVerified {
     pub fn run(&mut self, buf: &mut [u8]) -> Result<u64, Trap> {
         self.interp
             .run(&self.program, &mut Context::Memory(buf), &mut self.stack)
+    }
+}
+
+/// nanobpf's JIT on a verified program.
+#[cfg(target_arch = "x86_64")]
+pub struct NanobpfJit {
+    code: nanobpf_jit_x86::JitProgram<'static>,
+    rt: nanobpf_core::Runtime<'static>,
+    stack: Box<Stack>,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl std::fmt::Debug for NanobpfJit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NanobpfJit")
+            .field("code_len", &self.code.code_len())
+            .finish()
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl NanobpfJit {
+    /// Compiles the program `verified` holds.
+    ///
+    /// # Errors
+    /// The JIT's error, as text.
+    pub fn new(verified: &NanobpfVerified) -> Result<Self, String> {
+        let rt = nanobpf_core::Runtime::new(HelperTable::new(&[]), &NoPlatform);
+        let opts = nanobpf_jit_x86::JitOptions::default();
+        let code =
+            nanobpf_jit_x86::compile(&verified.program, &rt, &opts).map_err(|e| e.to_string())?;
+        Ok(NanobpfJit {
+            code,
+            rt,
+            stack: Box::new(Stack::new()),
+        })
+    }
+
+    /// Runs on `buf`.
+    ///
+    /// # Errors
+    /// The run's trap.
+    #[inline]
+    pub fn run(&mut self, buf: &mut [u8]) -> Result<u64, Trap> {
+        self.code
+            .run(&self.rt, &mut Context::Memory(buf), &mut self.stack)
     }
 }
 
@@ -260,6 +311,9 @@ pub struct Runner {
     pub buf: Vec<u8>,
     /// nanobpf, verified, or why the verifier rejects the program.
     pub verified: Result<NanobpfVerified, String>,
+    /// nanobpf's JIT, or why it cannot run the program.
+    #[cfg(target_arch = "x86_64")]
+    pub jit_nanobpf: Result<NanobpfJit, String>,
     /// nanobpf, checked.
     pub checked: NanobpfChecked,
     /// rbpf's interpreter, or why it cannot run the program.
@@ -276,9 +330,15 @@ impl Runner {
     /// When nanobpf cannot decode the program (a peer that cannot run it is recorded instead).
     pub fn new(bench: Bench, buf: Vec<u8>) -> Result<Self, String> {
         let code = bench.bytecode();
+        let verified = NanobpfVerified::new(code, buf.len());
         Ok(Runner {
             bench,
-            verified: NanobpfVerified::new(code, buf.len()),
+            #[cfg(target_arch = "x86_64")]
+            jit_nanobpf: verified
+                .as_ref()
+                .map_err(|e| e.clone())
+                .and_then(NanobpfJit::new),
+            verified,
             checked: NanobpfChecked::new(code)?,
             rbpf: RbpfInterp::new(code, buf.len()),
             #[cfg(all(target_arch = "x86_64", not(windows)))]
@@ -305,6 +365,15 @@ impl Runner {
                 .map_err(|e| e.clone())?
                 .run(&mut self.buf)
                 .map_err(|t| t.to_string()),
+            #[cfg(target_arch = "x86_64")]
+            Engine::NanobpfJit => self
+                .jit_nanobpf
+                .as_mut()
+                .map_err(|e| e.clone())?
+                .run(&mut self.buf)
+                .map_err(|t| t.to_string()),
+            #[cfg(not(target_arch = "x86_64"))]
+            Engine::NanobpfJit => Err("the JIT is x86-64 only".into()),
             Engine::NanobpfChecked => self.checked.run(&mut self.buf).map_err(|t| t.to_string()),
             Engine::RbpfInterp => self
                 .rbpf
@@ -332,6 +401,13 @@ impl Runner {
                 let e = self.verified.as_mut().map_err(|e| e.clone())?;
                 measure(timing, || e.run(buf).unwrap_or(u64::MAX))
             }
+            #[cfg(target_arch = "x86_64")]
+            Engine::NanobpfJit => {
+                let e = self.jit_nanobpf.as_mut().map_err(|e| e.clone())?;
+                measure(timing, || e.run(buf).unwrap_or(u64::MAX))
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            Engine::NanobpfJit => return Err("the JIT is x86-64 only".into()),
             Engine::NanobpfChecked => {
                 let e = &mut self.checked;
                 measure(timing, || e.run(buf).unwrap_or(u64::MAX))
