@@ -36,6 +36,17 @@ fn run_on(b: &mut criterion::Bencher<'_>, runner: &mut Runner, engine: Engine) {
     let buf = &mut runner.buf;
     match engine {
         Engine::Native => b.iter(|| nanobpf_bench::run_native(bench, black_box(buf))),
+        Engine::Nanobpf => {
+            let e = runner.verified.as_mut().expect("checked by the caller");
+            b.iter(|| e.run(black_box(buf)))
+        }
+        #[cfg(target_arch = "x86_64")]
+        Engine::NanobpfJit => {
+            let e = runner.jit_nanobpf.as_mut().expect("checked by the caller");
+            b.iter(|| e.run(black_box(buf)))
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        Engine::NanobpfJit => {}
         Engine::NanobpfChecked => {
             let e = &mut runner.checked;
             b.iter(|| e.run(black_box(buf)))

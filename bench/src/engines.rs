@@ -4,7 +4,11 @@
 use crate::timing::{measure, Measurement, Timing};
 use crate::{run_native, Bench};
 use nanobpf_core::env::HelperTable;
-use nanobpf_core::{Context, Insn, Interpreter, NoPlatform, Program, Stack, Trap};
+use nanobpf_core::verifier::{verify, VerifierWorkspace, VerifyEnv};
+use nanobpf_core::{
+    Context, Insn, Interpreter, NoPlatform, Program, ProgramType, Stack, Trap, VerifiedProgram,
+};
+use std::sync::Mutex;
 
 #[cfg(all(target_arch = "x86_64", not(windows)))]
 pub use crate::rbpf_jit::RbpfJit;
@@ -14,6 +18,10 @@ pub use crate::rbpf_jit::RbpfJit;
 pub enum Engine {
     /// The C compiled natively with clang `-O2`.
     Native,
+    /// nanobpf's interpreter on a verified program: no run-time checks.
+    Nanobpf,
+    /// nanobpf's x86-64 JIT on the same verified program.
+    NanobpfJit,
     /// nanobpf's interpreter on a decoded [`Program`], every memory access checked.
     NanobpfChecked,
     /// rbpf's interpreter (`EbpfVmRaw`), which checks every memory access.
@@ -28,12 +36,19 @@ impl Engine {
         if cfg!(all(target_arch = "x86_64", not(windows))) {
             &[
                 Engine::Native,
+                Engine::Nanobpf,
+                Engine::NanobpfJit,
                 Engine::NanobpfChecked,
                 Engine::RbpfInterp,
                 Engine::RbpfJit,
             ]
         } else {
-            &[Engine::Native, Engine::NanobpfChecked, Engine::RbpfInterp]
+            &[
+                Engine::Native,
+                Engine::Nanobpf,
+                Engine::NanobpfChecked,
+                Engine::RbpfInterp,
+            ]
         }
     }
 
@@ -41,10 +56,111 @@ impl Engine {
     pub const fn label(self) -> &'static str {
         match self {
             Engine::Native => "native",
+            Engine::Nanobpf => "nanobpf",
+            Engine::NanobpfJit => "nanobpf JIT",
             Engine::NanobpfChecked => "nanobpf checked",
             Engine::RbpfInterp => "rbpf interp",
             Engine::RbpfJit => "rbpf JIT",
         }
+    }
+}
+
+/// The verifier's budget for the benchmarks: the xorshift loop runs 10^6 rounds, which the
+/// verifier explores in full (about 12 million instructions), far past Linux's default.
+pub const BENCH_VERIFY_BUDGET: u32 = 40_000_000;
+
+/// A host-sized verifier workspace: the state machine's loop over 1,500 bytes keeps more
+/// branches pending than the device-sized default holds. A `static`, so it never sits on a
+/// stack (about 5 MiB).
+static WORKSPACE: Mutex<VerifierWorkspace<4096, 4096, 65536>> =
+    Mutex::new(VerifierWorkspace::new());
+
+/// nanobpf's interpreter on a verified program, through [`Interpreter::run`].
+#[derive(Debug)]
+pub struct NanobpfVerified {
+    program: VerifiedProgram<'static>,
+    interp: Interpreter<'static>,
+    stack: Box<Stack>,
+}
+
+impl NanobpfVerified {
+    /// Decodes and verifies `bytecode` as a memory program over `len` bytes.
+    ///
+    /// # Errors
+    /// The decoder's or the verifier's error, as text.
+    pub fn new(bytecode: &[u8], len: usize) -> Result<Self, String> {
+        let buf: &'static mut [Insn] =
+            Box::leak(vec![Insn::default(); bytecode.len() / Insn::SIZE].into_boxed_slice());
+        let insns = nanobpf_core::isa::decode_slots(bytecode, buf).map_err(|e| e.to_string())?;
+        let insns: &'static mut [Insn] = Box::leak(insns.to_vec().into_boxed_slice());
+        let len = u32::try_from(len).map_err(|_| "input too large".to_string())?;
+        let mut env = VerifyEnv::new(ProgramType::Memory { len }, HelperTable::new(&[]), &[]);
+        env.budget = BENCH_VERIFY_BUDGET;
+        let mut ws = WORKSPACE
+            .lock()
+            .map_err(|_| "workspace poisoned".to_string())?;
+        let program = verify(insns, &env, &mut ws).map_err(|e| e.to_string())?;
+        Ok(NanobpfVerified {
+            program,
+            interp: Interpreter::new(HelperTable::new(&[]), &NoPlatform),
+            stack: Box::new(Stack::new()),
+        })
+    }
+
+    /// Runs on `buf`.
+    ///
+    /// # Errors
+    /// The run's trap.
+    #[inline]
+    pub fn run(&mut self, buf: &mut [u8]) -> Result<u64, Trap> {
+        self.interp
+            .run(&self.program, &mut Context::Memory(buf), &mut self.stack)
+    }
+}
+
+/// nanobpf's JIT on a verified program.
+#[cfg(target_arch = "x86_64")]
+pub struct NanobpfJit {
+    code: nanobpf_jit_x86::JitProgram<'static>,
+    rt: nanobpf_core::Runtime<'static>,
+    stack: Box<Stack>,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl std::fmt::Debug for NanobpfJit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NanobpfJit")
+            .field("code_len", &self.code.code_len())
+            .finish()
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl NanobpfJit {
+    /// Compiles the program `verified` holds.
+    ///
+    /// # Errors
+    /// The JIT's error, as text.
+    pub fn new(verified: &NanobpfVerified) -> Result<Self, String> {
+        let rt = nanobpf_core::Runtime::new(HelperTable::new(&[]), &NoPlatform);
+        let opts = nanobpf_jit_x86::JitOptions::default();
+        let code =
+            nanobpf_jit_x86::compile(&verified.program, &rt, &opts).map_err(|e| e.to_string())?;
+        Ok(NanobpfJit {
+            code,
+            rt,
+            stack: Box::new(Stack::new()),
+        })
+    }
+
+    /// Runs on `buf`.
+    ///
+    /// # Errors
+    /// The run's trap.
+    #[inline]
+    pub fn run(&mut self, buf: &mut [u8]) -> Result<u64, Trap> {
+        self.code
+            .run(&self.rt, &mut Context::Memory(buf), &mut self.stack)
     }
 }
 
@@ -193,6 +309,11 @@ pub struct Runner {
     bench: Bench,
     /// The input, shared by every engine but the JIT (which keeps its own copy; see [`RbpfJit`]).
     pub buf: Vec<u8>,
+    /// nanobpf, verified, or why the verifier rejects the program.
+    pub verified: Result<NanobpfVerified, String>,
+    /// nanobpf's JIT, or why it cannot run the program.
+    #[cfg(target_arch = "x86_64")]
+    pub jit_nanobpf: Result<NanobpfJit, String>,
     /// nanobpf, checked.
     pub checked: NanobpfChecked,
     /// rbpf's interpreter, or why it cannot run the program.
@@ -209,8 +330,15 @@ impl Runner {
     /// When nanobpf cannot decode the program (a peer that cannot run it is recorded instead).
     pub fn new(bench: Bench, buf: Vec<u8>) -> Result<Self, String> {
         let code = bench.bytecode();
+        let verified = NanobpfVerified::new(code, buf.len());
         Ok(Runner {
             bench,
+            #[cfg(target_arch = "x86_64")]
+            jit_nanobpf: verified
+                .as_ref()
+                .map_err(|e| e.clone())
+                .and_then(NanobpfJit::new),
+            verified,
             checked: NanobpfChecked::new(code)?,
             rbpf: RbpfInterp::new(code, buf.len()),
             #[cfg(all(target_arch = "x86_64", not(windows)))]
@@ -231,6 +359,21 @@ impl Runner {
     pub fn run(&mut self, engine: Engine) -> Result<u64, String> {
         match engine {
             Engine::Native => Ok(run_native(self.bench, &self.buf)),
+            Engine::Nanobpf => self
+                .verified
+                .as_mut()
+                .map_err(|e| e.clone())?
+                .run(&mut self.buf)
+                .map_err(|t| t.to_string()),
+            #[cfg(target_arch = "x86_64")]
+            Engine::NanobpfJit => self
+                .jit_nanobpf
+                .as_mut()
+                .map_err(|e| e.clone())?
+                .run(&mut self.buf)
+                .map_err(|t| t.to_string()),
+            #[cfg(not(target_arch = "x86_64"))]
+            Engine::NanobpfJit => Err("the JIT is x86-64 only".into()),
             Engine::NanobpfChecked => self.checked.run(&mut self.buf).map_err(|t| t.to_string()),
             Engine::RbpfInterp => self
                 .rbpf
@@ -254,6 +397,17 @@ impl Runner {
         let buf = &mut self.buf;
         Ok(match engine {
             Engine::Native => measure(timing, || run_native(bench, buf)),
+            Engine::Nanobpf => {
+                let e = self.verified.as_mut().map_err(|e| e.clone())?;
+                measure(timing, || e.run(buf).unwrap_or(u64::MAX))
+            }
+            #[cfg(target_arch = "x86_64")]
+            Engine::NanobpfJit => {
+                let e = self.jit_nanobpf.as_mut().map_err(|e| e.clone())?;
+                measure(timing, || e.run(buf).unwrap_or(u64::MAX))
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            Engine::NanobpfJit => return Err("the JIT is x86-64 only".into()),
             Engine::NanobpfChecked => {
                 let e = &mut self.checked;
                 measure(timing, || e.run(buf).unwrap_or(u64::MAX))

@@ -24,7 +24,7 @@ mod workload;
 
 #[cfg(all(target_arch = "x86_64", not(windows)))]
 pub use engines::RbpfJit;
-pub use engines::{count_insns, Engine, NanobpfChecked, RbpfInterp, Runner};
+pub use engines::{count_insns, Engine, NanobpfChecked, NanobpfVerified, RbpfInterp, Runner};
 pub use native::run_native;
 pub use timing::{geomean, measure, Measurement, Timing};
 pub use workload::{input, tcp_packet, Bench, Case, Input, TABLE_CASES};

@@ -23,13 +23,34 @@ fn cases() -> Vec<(Bench, Input)> {
     v
 }
 
+/// Programs the verifier cannot prove safe yet, though they are: clang copies the header
+/// length into a second register before the bounds check, and the verifier does not link the
+/// copy to the original (no scalar ids). The verified engines must reject exactly these, so
+/// that this list shrinks when the verifier learns more.
+const VERIFIER_GAPS: &[(&str, Input)] = &[("parse", Input::Packet64)];
+
+fn verifies(engine: Engine) -> bool {
+    matches!(engine, Engine::Nanobpf | Engine::NanobpfJit)
+}
+
 #[test]
 fn every_engine_agrees_with_native() {
     for (bench, inp) in cases() {
         let buf = input(inp);
         let want = run_native(bench, &buf);
         let mut runner = Runner::new(bench, buf.clone()).unwrap();
+        let gap = VERIFIER_GAPS.contains(&(bench.name(), inp));
+        assert_eq!(
+            runner.verified.is_err(),
+            gap,
+            "{} on {inp:?}: {:?}",
+            bench.name(),
+            runner.verified.as_ref().err()
+        );
         for &engine in Engine::available() {
+            if gap && verifies(engine) {
+                continue;
+            }
             let got = runner.run(engine);
             assert_eq!(
                 got,

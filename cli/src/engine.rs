@@ -15,6 +15,9 @@ pub enum Rejection {
     Decode(DecodeError),
     /// The verifier rejected the program.
     Verify(VerifyError),
+    /// The JIT could not compile the verified program.
+    #[cfg(target_arch = "x86_64")]
+    Jit(nanobpf_jit_x86::JitError),
     /// The run trapped.
     Trap(Trap),
 }
@@ -25,6 +28,8 @@ impl std::fmt::Display for Rejection {
             Rejection::Asm(e) => write!(f, "assembly error: {e}"),
             Rejection::Decode(e) => write!(f, "invalid program: {e}"),
             Rejection::Verify(e) => write!(f, "rejected: {e}"),
+            #[cfg(target_arch = "x86_64")]
+            Rejection::Jit(e) => write!(f, "JIT: {e}"),
             Rejection::Trap(t) => write!(f, "trap: {t}"),
         }
     }
@@ -115,6 +120,48 @@ impl Engine for CheckedEngine {
     }
 }
 
+/// The x86-64 JIT: verify, compile, run native code.
+#[cfg(target_arch = "x86_64")]
+#[derive(Debug)]
+pub struct JitEngine {
+    stack: Box<Stack>,
+    ws: Box<DefaultWorkspace>,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Default for JitEngine {
+    fn default() -> Self {
+        JitEngine {
+            stack: Box::default(),
+            ws: Box::new(DefaultWorkspace::new()),
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Engine for JitEngine {
+    fn name(&self) -> &'static str {
+        "jit"
+    }
+
+    fn execute(&mut self, insns: &mut [Insn], mem: &mut [u8]) -> Result<u64, Rejection> {
+        use nanobpf_jit_x86::{compile, JitOptions};
+        let program = verify_memory_program(insns, mem.len(), &mut self.ws)?;
+        let rt = nanobpf_core::Runtime::new(nanobpf_core::helpers::standard(), &NoPlatform);
+        let jit = compile(&program, &rt, &JitOptions::default()).map_err(Rejection::Jit)?;
+        jit.run(&rt, &mut Context::Memory(mem), &mut self.stack)
+            .map_err(Rejection::Trap)
+    }
+}
+
+/// The names [`by_name`] knows on this target.
+pub const NAMES: &[&str] = &[
+    "interp",
+    "checked",
+    #[cfg(target_arch = "x86_64")]
+    "jit",
+];
+
 /// The engine named `name`.
 ///
 /// # Errors
@@ -123,6 +170,11 @@ pub fn by_name(name: &str) -> Result<Box<dyn Engine>, String> {
     match name {
         "interp" => Ok(Box::new(InterpEngine::default())),
         "checked" => Ok(Box::new(CheckedEngine::default())),
-        _ => Err(format!("unknown engine '{name}' (known: interp, checked)")),
+        #[cfg(target_arch = "x86_64")]
+        "jit" => Ok(Box::new(JitEngine::default())),
+        _ => Err(format!(
+            "unknown engine '{name}' (known: {})",
+            NAMES.join(", ")
+        )),
     }
 }

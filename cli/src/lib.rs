@@ -4,4 +4,6 @@
 pub mod conformance;
 pub mod data;
 pub mod engine;
+#[cfg(feature = "pcap")]
+pub mod filter;
 pub mod verify;

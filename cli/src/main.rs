@@ -48,6 +48,10 @@ enum Command {
         #[arg(long, default_value = "interp")]
         engine: String,
     },
+    /// Run a tcpdump expression (or a `tcpdump -dd` program) over a capture as converted eBPF,
+    /// and compare with libpcap's own engine.
+    #[cfg(feature = "pcap")]
+    Filter(nanobpf_cli::filter::FilterArgs),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +70,8 @@ fn read(path: &PathBuf) -> Result<Vec<u8>, String> {
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
+        #[cfg(feature = "pcap")]
+        Command::Filter(args) => nanobpf_cli::filter::run(&args),
         Command::Asm { input, output } => {
             let src = String::from_utf8(read(&input)?)
                 .map_err(|_| format!("{}: not UTF-8", input.display()))?;

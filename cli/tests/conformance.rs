@@ -7,11 +7,20 @@ use nanobpf_cli::engine::{self, Engine, Rejection};
 use std::path::PathBuf;
 
 /// Every engine; "checked" is the interpreter without the verifier.
-const ENGINES: &[&str] = &["interp", "checked"];
+const ENGINES: &[&str] = &[
+    "interp",
+    "checked",
+    #[cfg(target_arch = "x86_64")]
+    "jit",
+];
 
 /// The engines that verify before running, and so reject programs that are unsafe without being
 /// out of bounds (reading an uninitialised register).
-const VERIFYING: &[&str] = &["interp"];
+const VERIFYING: &[&str] = &[
+    "interp",
+    #[cfg(target_arch = "x86_64")]
+    "jit",
+];
 
 fn suite() -> PathBuf {
     let shared = conformance::shared_dir().expect(

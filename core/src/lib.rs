@@ -22,6 +22,8 @@
 extern crate std;
 
 pub mod asm;
+pub mod cbpf;
+pub mod elf;
 pub mod env;
 pub mod helpers;
 pub mod interp;
@@ -33,7 +35,10 @@ pub use asm::{
     assemble, assemble_with, disassemble_insn, insn_len, AsmError, AsmErrorKind, Disasm, Labels,
     MAX_LABELS,
 };
+pub use elf::{LoadError, LoadErrorKind, LoadedProgram, MapInfo, Object, ProgramInfo};
 pub use env::{ProgramType, Stack, Trap};
+
+pub use cbpf::{convert as convert_classic, CbpfError, CbpfErrorKind, SockFilter};
 
 mod runtime;
 mod verified;

@@ -14,7 +14,18 @@ fn main() -> Result<(), String> {
         Timing::STANDARD
     };
     let engines = Engine::available();
-    let interp = Engine::NanobpfChecked;
+    // Each ratio column: (header, numerator, denominator).
+    let ratios = [
+        ("nanobpf / native", Engine::Nanobpf, Engine::Native),
+        ("rbpf interp / nanobpf", Engine::RbpfInterp, Engine::Nanobpf),
+        ("nanobpf JIT / native", Engine::NanobpfJit, Engine::Native),
+        (
+            "rbpf JIT / nanobpf JIT",
+            Engine::RbpfJit,
+            Engine::NanobpfJit,
+        ),
+        ("nanobpf / nanobpf JIT", Engine::Nanobpf, Engine::NanobpfJit),
+    ];
 
     println!("Machine: {}", cpu_model());
     println!();
@@ -24,12 +35,13 @@ fn main() -> Result<(), String> {
         header += &format!(" {} (ns) |", e.label());
         rule += "---:|";
     }
-    header += " nanobpf / native | rbpf interp / nanobpf |";
-    rule += "---:|---:|";
+    for (label, _, _) in &ratios {
+        header += &format!(" {label} |");
+        rule += "---:|";
+    }
     println!("{header}\n{rule}");
 
-    let mut vs_native = Vec::new();
-    let mut vs_rbpf = Vec::new();
+    let mut ratio_values: Vec<Vec<f64>> = vec![Vec::new(); ratios.len()];
     let mut per_engine: Vec<Vec<f64>> = vec![Vec::new(); engines.len()];
     for case in TABLE_CASES {
         let mut runner = Runner::new(case.bench, input(case.input))?;
@@ -56,22 +68,20 @@ fn main() -> Result<(), String> {
             (Some(a), Some(b)) => Some(a / b),
             _ => None,
         };
-        let r1 = ratio(at(interp), at(Engine::Native));
-        let r2 = ratio(at(Engine::RbpfInterp), at(interp));
-        vs_native.extend(r1);
-        vs_rbpf.extend(r2);
-        row += &format!(" {} | {} |", fmt_ratio(r1), fmt_ratio(r2));
+        for (k, &(_, a, b)) in ratios.iter().enumerate() {
+            let r = ratio(at(a), at(b));
+            ratio_values[k].extend(r);
+            row += &format!(" {} |", fmt_ratio(r));
+        }
         println!("{row}");
     }
     let mut row = String::from("| **geometric mean** | |");
     for v in &per_engine {
         row += &format!(" {} |", fmt_ns(geomean(v)));
     }
-    row += &format!(
-        " **{:.2}x** | **{:.2}x** |",
-        geomean(&vs_native),
-        geomean(&vs_rbpf)
-    );
+    for v in &ratio_values {
+        row += &format!(" **{:.2}x** |", geomean(v));
+    }
     println!("{row}");
 
     // ns per executed instruction on the xorshift loop.

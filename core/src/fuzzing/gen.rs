@@ -181,12 +181,13 @@ pub(crate) fn layout(funcs: &[Vec<Item>], src: &mut impl Source) -> Vec<Insn> {
 
 // ---- the verifier's random programs --------------------------------------------------------
 
-/// Registers the memory generator writes (r1 stays the buffer, r10 the frame).
-const REGS: [u8; 8] = [0, 2, 3, 4, 5, 7, 8, 9];
+/// Registers the memory generator writes (r1 stays the buffer, r6 is scratch, r9 a loop
+/// counter, r10 the frame).
+const REGS: [u8; 7] = [0, 2, 3, 4, 5, 7, 8];
 
 /// A random memory program over a [`MEMORY_LEN`]-byte buffer: straight-line code with forward
 /// branches, loads and stores into the buffer and the stack, atomics, and pointer arithmetic
-/// with bounded or unbounded offsets.
+/// with bounded or unbounded offsets; sometimes the body runs in a loop counted by r9.
 pub fn memory_program(src: &mut impl Source) -> Vec<Insn> {
     let mut body: Vec<Item> = Vec::new();
     body.push(Item::of(&[mov(0, 0)]));
@@ -202,6 +203,12 @@ pub fn memory_program(src: &mut impl Source) -> Vec<Insn> {
             body.push(Item::of(&[st(8, 10, -8 * slot, src.below(100) as i32)]));
         }
     }
+    // Sometimes the body runs in a loop counted by r9 (which the body never writes).
+    let looped = src.below(3) == 0;
+    if looped {
+        body.push(Item::of(&[mov(9, 0)]));
+    }
+    let body_start = body.len();
     let n = 4 + src.below(16);
     let sizes = [1u8, 2, 4, 8];
     for _ in 0..n {
@@ -276,6 +283,15 @@ pub fn memory_program(src: &mut impl Source) -> Vec<Insn> {
             }
         }
         body.push(item);
+    }
+    if looped {
+        let body_len: usize = body[body_start..].iter().map(|i| i.insns.len()).sum();
+        let back = -(body_len as i16 + 2);
+        let bound = 1 + src.below(6) as i32;
+        body.push(Item::of(&[
+            alu(BPF_ADD, 9, 1),
+            jmp(BPF_JLT, 9, bound, back),
+        ]));
     }
     body.push(Item::of(&[exit()]));
     layout(&[body], src)

@@ -7,19 +7,21 @@ use crate::isa::opcode::{op, Class, BPF_CALL, BPF_EXIT, BPF_JA, CALL_LOCAL};
 use crate::isa::{branch_offset, Insn};
 
 /// The instruction is reachable from the entry.
-pub(crate) const REACH: u16 = 1 << 0;
-/// Exploration compares states here (jump targets, the instruction after a branch or call).
-pub(crate) const PRUNE: u16 = 1 << 1;
+pub(crate) const REACH: u32 = 1 << 0;
+/// Exploration compares states here: jump targets, where paths meet and every loop closes.
+/// (The instruction after a branch has the branch as its only predecessor; comparing there
+/// would mostly fill the cache.)
+pub(crate) const PRUNE: u32 = 1 << 1;
 /// A function starts here.
-pub(crate) const FUNC_START: u16 = 1 << 2;
+pub(crate) const FUNC_START: u32 = 1 << 2;
 /// Accesses the context on some path.
-pub(crate) const CTX_ACCESS: u16 = 1 << 3;
+pub(crate) const CTX_ACCESS: u32 = 1 << 3;
 /// Accesses other memory on some path.
-pub(crate) const OTHER_ACCESS: u16 = 1 << 4;
+pub(crate) const OTHER_ACCESS: u32 = 1 << 4;
 /// Executed on some explored path.
-pub(crate) const VISITED: u16 = 1 << 5;
+pub(crate) const VISITED: u32 = 1 << 5;
 /// The second slot of an `lddw`.
-pub(crate) const SECOND_SLOT: u16 = 1 << 6;
+pub(crate) const SECOND_SLOT: u32 = 1 << 6;
 
 /// What an instruction does to control flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,7 +78,7 @@ pub(crate) fn width(insns: &[Insn], pc: usize) -> usize {
 /// The first structural problem found.
 pub(crate) fn check(
     insns: &[Insn],
-    aux: &mut [u16],
+    aux: &mut [u32],
     funcs: &mut [Func],
 ) -> Result<usize, VerifyError> {
     let n = insns.len();
@@ -147,7 +149,7 @@ pub(crate) fn check(
         while pc < n {
             if aux[pc] & REACH != 0 {
                 let w = width(insns, pc);
-                let mut mark = |t: usize, aux: &mut [u16]| {
+                let mut mark = |t: usize, aux: &mut [u32]| {
                     if let Some(a) = aux.get_mut(t) {
                         if *a & REACH == 0 {
                             *a |= REACH;
@@ -168,16 +170,10 @@ pub(crate) fn check(
                         mark(t, aux);
                         mark(pc + 1, aux);
                         aux[t] |= PRUNE;
-                        if let Some(a) = aux.get_mut(pc + 1) {
-                            *a |= PRUNE;
-                        }
                     }
                     Flow::Call(t) => {
                         mark(t, aux);
                         mark(pc + 1, aux);
-                        if let Some(a) = aux.get_mut(pc + 1) {
-                            *a |= PRUNE;
-                        }
                     }
                 }
             }

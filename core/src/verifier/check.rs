@@ -116,8 +116,7 @@ impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
                 *a |= VISITED;
             }
             if let Some(l) = self.log.as_mut() {
-                let insn = self.insns.get(pc).copied().unwrap_or_default();
-                log::write_step(&mut **l, pc, insn, self.ws.cur);
+                log::write_step(&mut **l, self.insns, pc, self.ws.cur);
             }
             match self.step(pc)? {
                 Step::Goto(next) => pc = next,
@@ -144,7 +143,8 @@ impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
 
     /// Queues the current state to be explored from `pc` later.
     pub fn push(&mut self, at: usize, pc: usize) -> Res<()> {
-        if !self.ws.branches.push(pc, self.ws.cur) {
+        let live = super::liveness::live_in(self.ws.aux, pc);
+        if !self.ws.branches.push(pc, self.ws.cur, live) {
             return Err(self.err(
                 at,
                 VerifyErrorKind::TooComplex(TooComplexReason::BranchStackFull),
@@ -155,7 +155,8 @@ impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
 
     /// Queues `self.ws.tmp` to be explored from `pc` later.
     pub fn push_tmp(&mut self, at: usize, pc: usize) -> Res<()> {
-        if !self.ws.branches.push(pc, self.ws.tmp) {
+        let live = super::liveness::live_in(self.ws.aux, pc);
+        if !self.ws.branches.push(pc, self.ws.tmp, live) {
             return Err(self.err(
                 at,
                 VerifyErrorKind::TooComplex(TooComplexReason::BranchStackFull),
@@ -167,7 +168,34 @@ impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
     /// At a prune point: `true` when a completely explored state includes the current one;
     /// an error when an unfinished one equals it (the path came back to where it was, with
     /// nothing changed). Otherwise records the current state.
+    /// Forgets the registers that are dead at `pc` (in the current frame), or after the
+    /// return of each pending call (in the callers' frames), and widens the numbers whose
+    /// value cannot matter there.
+    fn forget_dead(&mut self, pc: usize) {
+        let aux = &*self.ws.aux;
+        let st = &mut *self.ws.cur;
+        let depth = st.depth as usize;
+        for f in 0..depth {
+            let at = if f + 1 == depth {
+                pc
+            } else {
+                st.frames[f + 1].callsite as usize + 1
+            };
+            let live = super::liveness::live_in(aux, at);
+            let precise = super::liveness::precise_in(aux, at);
+            for (i, r) in st.frames[f].regs[..10].iter_mut().enumerate() {
+                if live & (1 << i) == 0 {
+                    *r = Value::UNINIT;
+                } else if precise & (1 << i) == 0 && r.kind == Kind::Scalar {
+                    // A number whose value cannot matter: any number will do.
+                    *r = Value::UNKNOWN;
+                }
+            }
+        }
+    }
+
     fn prune(&mut self, pc: usize) -> Res<bool> {
+        self.forget_dead(pc);
         // The current state's encoding, when it fits in the free branch storage: equal
         // states have equal encodings, so unfinished states are compared bytewise.
         let scratch = self.ws.branches.scratch();

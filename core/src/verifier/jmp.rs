@@ -5,7 +5,7 @@
 use super::check::{Checker, Res, Step, MAX_PACKET_OFF};
 use super::error::VerifyErrorKind;
 use super::scalar::Scalar;
-use super::state::{Kind, Value};
+use super::state::{Kind, State, Value};
 use super::tnum::Tnum;
 use crate::isa::opcode::*;
 use crate::isa::Insn;
@@ -255,6 +255,12 @@ impl Checker<'_, '_, '_> {
                 }
             };
             return match (taken, fall) {
+                (Some(t), Some(f)) if target > pc + 1 => {
+                    apply(self, f);
+                    self.push(pc, pc + 1)?;
+                    apply(self, t);
+                    Ok(Step::Goto(target))
+                }
                 (Some(t), Some(f)) => {
                     apply(self, t);
                     self.push(pc, target)?;
@@ -281,16 +287,13 @@ impl Checker<'_, '_, '_> {
         if matches!(cmp, Cmp::Eq | Cmp::Ne) && (is_zero(&b) || is_zero(&a)) {
             let p = if is_zero(&b) { a } else { b };
             if p.kind == Kind::MapValueOrNull {
-                let (null_pc, ok_pc) = if cmp == Cmp::Eq {
-                    (target, pc + 1)
-                } else {
-                    (pc + 1, target)
-                };
-                self.ws.tmp.clone_from(self.ws.cur);
-                mark_null(self.ws.tmp, p.id, true);
-                self.push_tmp(pc, null_pc)?;
-                mark_null(self.ws.cur, p.id, false);
-                return Ok(Step::Goto(ok_pc));
+                let taken_null = cmp == Cmp::Eq;
+                return self.fork(
+                    pc,
+                    target,
+                    |st| mark_null(st, p.id, taken_null),
+                    |st| mark_null(st, p.id, !taken_null),
+                );
             }
             // Other pointers are never null.
             return Ok(Step::Goto(if cmp == Cmp::Eq { pc + 1 } else { target }));
@@ -329,23 +332,51 @@ impl Checker<'_, '_, '_> {
             None
         };
         let Some((p, on_taken, strict)) = proof else {
-            self.push(pc, target)?;
-            return Ok(Step::Goto(pc + 1));
+            return self.fork(pc, target, |_| {}, |_| {});
         };
-        if on_taken {
-            self.ws.tmp.clone_from(self.ws.cur);
-            prove_range(self.ws.tmp, &p, strict);
-            self.push_tmp(pc, target)?;
+        self.fork(
+            pc,
+            target,
+            |st| {
+                if on_taken {
+                    prove_range(st, &p, strict)
+                }
+            },
+            |st| {
+                if !on_taken {
+                    prove_range(st, &p, strict)
+                }
+            },
+        )
+    }
+
+    /// Explores both sides of a branch: `taken` and `fall` refine the state of each side. The
+    /// side with the higher pc goes first (a forward jump's target, a backward jump's
+    /// fallthrough), so early exits and loop exits leave no long-pending branch behind.
+    fn fork(
+        &mut self,
+        pc: usize,
+        target: usize,
+        taken: impl Fn(&mut State),
+        fall: impl Fn(&mut State),
+    ) -> Res<Step> {
+        self.ws.tmp.clone_from(self.ws.cur);
+        if target > pc + 1 {
+            fall(self.ws.tmp);
+            self.push_tmp(pc, pc + 1)?;
+            taken(self.ws.cur);
+            Ok(Step::Goto(target))
         } else {
-            self.push(pc, target)?;
-            prove_range(self.ws.cur, &p, strict);
+            taken(self.ws.tmp);
+            self.push_tmp(pc, target)?;
+            fall(self.ws.cur);
+            Ok(Step::Goto(pc + 1))
         }
-        Ok(Step::Goto(pc + 1))
     }
 }
 
 /// Every copy of nullable pointer `id` becomes null (`true`) or a map value pointer.
-fn mark_null(st: &mut super::state::State, id: u32, null: bool) {
+fn mark_null(st: &mut State, id: u32, null: bool) {
     st.for_each_value(|v| {
         if v.kind == Kind::MapValueOrNull && v.id == id {
             if null {
@@ -359,7 +390,7 @@ fn mark_null(st: &mut super::state::State, id: u32, null: bool) {
 
 /// Linux's `find_good_pkt_pointers`: every packet pointer sharing `p`'s variable part may read
 /// `p.off` bytes (one more for a strict comparison) past that part.
-fn prove_range(st: &mut super::state::State, p: &Value, strict: bool) {
+fn prove_range(st: &mut State, p: &Value, strict: bool) {
     if p.off < 0 || p.s.smin < 0 {
         return;
     }

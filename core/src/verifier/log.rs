@@ -54,7 +54,13 @@ impl fmt::Display for ShowValue<'_> {
                 Some(c) => write!(f, "{}", c as i64),
                 None => write!(f, "scalar{}", ShowScalar(&v.s)),
             },
-            Kind::Stack => write!(f, "fp{}{}", v.aux, v.off as i64 + v.s.smin),
+            Kind::Stack => {
+                write!(f, "fp{}", v.off as i64 + v.s.smin)?;
+                if v.aux != 0 {
+                    write!(f, "(frame={})", v.aux)?;
+                }
+                Ok(())
+            }
             _ => {
                 write!(f, "{}(", v.kind.name())?;
                 match v.kind {
@@ -79,17 +85,13 @@ impl fmt::Display for ShowValue<'_> {
     }
 }
 
-/// Writes `pc: (opcode) fields ; registers` for the current state before `insn` runs.
-pub(crate) fn write_step(w: &mut dyn Write, pc: usize, insn: Insn, st: &State) {
-    let _ = write!(
-        w,
-        "{pc}: ({:02x}) dst=r{} src=r{} off={} imm={} ;",
-        insn.opcode,
-        insn.dst(),
-        insn.src(),
-        insn.off,
-        insn.imm
-    );
+/// Writes `pc: (opcode) instruction ; registers` for the current state before the
+/// instruction at `pc` runs.
+pub(crate) fn write_step(mut w: &mut dyn Write, insns: &[Insn], pc: usize, st: &State) {
+    let opcode = insns.get(pc).map_or(0, |i| i.opcode);
+    let _ = write!(w, "{pc}: ({opcode:02x}) ");
+    let _ = crate::asm::disassemble_insn(insns, pc, &mut w);
+    let _ = write!(w, " ;");
     if st.depth > 1 {
         let _ = write!(w, " frame{}:", st.depth - 1);
     }

@@ -7,11 +7,17 @@
 //!    range.
 //! 2. **Structure**: the targets of local calls start functions; jumps stay inside their
 //!    function; each function ends in `exit` or a jump; every instruction is reachable.
-//! 3. **Exploration**: every path from the entry is executed on abstract values, one
-//!    instruction at a time, with a stack of pending branches. At *prune points* (jump
-//!    targets, the instruction after a branch or a local call) the current state is compared
-//!    with the explored-state cache.
-//! 4. **Rewrite**: context accesses are rewritten from the program's view (`struct xdp_md`,
+//! 3. **Liveness and precision** (backward, per register): which registers may still be
+//!    read, and which may still matter to a verdict (flow into a branch, an address, a helper
+//!    argument, a spill or a callee's result).
+//! 4. **Exploration**: every path from the entry is executed on abstract values, one
+//!    instruction at a time, with a stack of pending branches; of the two sides of a branch
+//!    the one with the higher pc goes first (a forward jump's target, a backward jump's
+//!    fallthrough), so early exits and loop exits do not stay pending. At *prune points*
+//!    (jump targets: where paths meet and where every loop closes) dead registers are
+//!    forgotten, numbers that cannot matter are widened to "any number", and the state is
+//!    compared with the explored-state cache.
+//! 5. **Rewrite**: context accesses are rewritten from the program's view (`struct xdp_md`,
 //!    `struct __sk_buff`) to the runtime structs; packet pointer fields become 64-bit loads.
 //!
 //! # Abstract domain
@@ -65,15 +71,20 @@
 //! * termination by the processed-instruction budget: a loop whose bound the domain cannot
 //!   see runs out of budget and is rejected as too complex.
 //!
-//! Forgetting cached states (the cache is a bounded FIFO) only costs time.
+//! * forgetting dead registers and widening numbers only ever makes a state larger, so a
+//!   wrong liveness or precision fact can cost a rejection, never an unsound acceptance
+//!   (a forgotten register that is read later fails as uninitialised on that path).
+//!
+//! Forgetting cached states (the cache is bounded and forgets the oldest) only costs time.
 //!
 //! # Not supported
 //!
 //! Variable-offset stack accesses, pointer comparisons other than null checks and packet
 //! comparisons, narrow spills of numbers (stores under 8 bytes keep only "initialised"),
-//! scalar ids (a comparison refines only the registers it names), liveness and precision
-//! tracking (pruning compares whole states, which costs time, never soundness), and return
-//! value ranges of XDP programs.
+//! scalar ids (a comparison refines only the registers it names), liveness of stack slots,
+//! joins or widening of loop counters (a loop whose bound the domain cannot see runs out of
+//! budget), and return value ranges of XDP programs. The pending-branch stack is bounded by
+//! the workspace, not by Linux's 8,192.
 
 mod alu;
 mod call;
@@ -81,6 +92,7 @@ mod cfg;
 mod check;
 mod error;
 mod jmp;
+mod liveness;
 mod log;
 mod mem;
 mod scalar;
@@ -131,15 +143,18 @@ impl<'a> VerifyEnv<'a> {
     }
 }
 
-/// A workspace for programs of up to 4,096 instructions, with 64 chunks (16 KiB) of
-/// explored-state cache and 32 chunks (8 KiB, at most 32 entries) of pending branches:
-/// [`VerifierWorkspace::SIZE_BYTES`] is 56,720 bytes (55.4 KiB) on 64-bit targets.
+/// A workspace for programs of up to 4,096 instructions, with 96 chunks (12 KiB, at most 96
+/// states) of explored-state cache and 192 chunks (12 KiB, at most 192 entries) of pending
+/// branches: [`VerifierWorkspace::SIZE_BYTES`] is 64,272 bytes (62.8 KiB) on 64-bit targets.
 ///
-/// Where it goes: 8 KiB of per-instruction flags, 1.5 KiB of function table, two full
-/// abstract states of 10.5 KiB each (the current one and a scratch one; a full state holds
-/// eight frames of eleven 80-byte registers and 64 stack slots, plus 32 spilled registers),
-/// and 24 KiB of encoded states.
-pub type DefaultWorkspace = VerifierWorkspace<4096, 64, 32>;
+/// Where it goes: 16 KiB of per-instruction facts (flags, live and precise registers), 1 KiB
+/// of function table, two full abstract states of 10.2 KiB each (the current one and a
+/// scratch one; a full state holds eight frames of eleven 80-byte registers and 64 stack
+/// slots, plus 16 spilled registers), and 26 KiB of encoded states with their index.
+///
+/// The pending-branch stack bounds how many two-sided branches can be unresolved along one
+/// path (Linux allows 8,192); exits and loop exits are explored first so they do not count.
+pub type DefaultWorkspace = VerifierWorkspace<4096, 96, 192>;
 
 /// Verifies `insns` for `env`, then rewrites its context accesses to the runtime layout.
 ///
@@ -190,6 +205,12 @@ fn run<'a>(
         });
     }
     let nfuncs = cfg::check(insns, ws.aux, ws.funcs)?;
+    let main_end = ws
+        .funcs
+        .get(1)
+        .filter(|_| nfuncs > 1)
+        .map_or(insns.len(), |f| f.start as usize);
+    liveness::compute(insns, ws.aux, &env.helpers, main_end);
     let mut c = check::Checker {
         insns,
         env,

@@ -209,7 +209,7 @@ pub(crate) const SLOTS: usize = STACK_FRAME_SIZE / 8;
 pub(crate) const NO_SPILL: u8 = u8::MAX;
 /// Spilled registers a state can hold across all frames. A scalar spill beyond this is kept as
 /// plain initialised bytes; a pointer spill beyond it is `TooComplex`.
-pub(crate) const SPILLS: usize = 32;
+pub(crate) const SPILLS: usize = 16;
 
 /// One 8-byte stack slot: which bytes are initialised, and the spilled register if the slot
 /// holds one (a full, aligned 8-byte store of a register).

@@ -118,6 +118,7 @@ fn every_conformance_program_verifies() {
     let mut failures = String::new();
     let all = files("");
     assert_eq!(all.len(), 313);
+    let start = std::time::Instant::now();
     for path in &all {
         let (mut insns, len) = load(path);
         let env = VerifyEnv::new(ProgramType::Memory { len }, HelperTable::new(HELPERS), &[]);
@@ -125,6 +126,7 @@ fn every_conformance_program_verifies() {
             failures += &std::format!("{}: {e}\n", path.file_name().unwrap().to_string_lossy());
         }
     }
+    std::eprintln!("verified {} programs in {:?}", all.len(), start.elapsed());
     assert!(failures.is_empty(), "rejected:\n{failures}");
 }
 

@@ -3,15 +3,19 @@
 //!
 //! Branch and cache states are stored in a compact byte encoding (only live registers and
 //! used stack slots; constants in 8 bytes, tnum-only scalars in 16, general scalars in 64),
-//! so their capacity is counted in 256-byte chunks: `STATES` chunks of cache and `BRANCHES`
-//! chunks of branch stack. A typical state of a packet program takes 100 to 400 bytes.
+//! so their capacity is counted in chunks: `STATES` chunks of 128 bytes (and at most `STATES`
+//! states) of cache, and `BRANCHES` chunks of 64 bytes (and at most `BRANCHES` pending
+//! branches) of branch stack. With dead registers forgotten, a typical state of a packet
+//! program takes 60 to 250 bytes.
 
 use super::scalar::Scalar;
 use super::state::{Frame, Kind, Slot, State, Value, NO_SPILL, SLOTS};
 use super::tnum::Tnum;
 
-/// Bytes per chunk of state storage.
-pub(crate) const CHUNK: usize = 256;
+/// Bytes per chunk of explored-state cache.
+pub(crate) const CHUNK: usize = 128;
+/// Bytes per chunk of pending-branch storage (one chunk per branch entry).
+pub(crate) const BRANCH_CHUNK: usize = 64;
 /// The most local functions (subprograms) a program may have.
 pub(crate) const MAX_FUNCS: usize = 128;
 
@@ -51,14 +55,14 @@ pub(crate) struct BranchEntry {
 /// on a small stack.
 #[derive(Debug)]
 pub struct VerifierWorkspace<const INSNS: usize, const STATES: usize, const BRANCHES: usize> {
-    aux: [u16; INSNS],
+    aux: [u32; INSNS],
     funcs: [Func; MAX_FUNCS],
     cur: State,
     tmp: State,
     cache: [CacheEntry; STATES],
     cache_bytes: [[u8; CHUNK]; STATES],
     branches: [BranchEntry; BRANCHES],
-    branch_bytes: [[u8; CHUNK]; BRANCHES],
+    branch_bytes: [[u8; BRANCH_CHUNK]; BRANCHES],
 }
 
 impl<const INSNS: usize, const STATES: usize, const BRANCHES: usize>
@@ -83,7 +87,7 @@ impl<const INSNS: usize, const STATES: usize, const BRANCHES: usize>
             }; STATES],
             cache_bytes: [[0; CHUNK]; STATES],
             branches: [BranchEntry { pc: 0, start: 0 }; BRANCHES],
-            branch_bytes: [[0; CHUNK]; BRANCHES],
+            branch_bytes: [[0; BRANCH_CHUNK]; BRANCHES],
         }
     }
 
@@ -101,9 +105,8 @@ impl<const INSNS: usize, const STATES: usize, const BRANCHES: usize>
             cache: Cache {
                 entries: &mut self.cache,
                 bytes: self.cache_bytes.as_flattened_mut(),
-                first: 0,
                 count: 0,
-                write: 0,
+                used: 0,
             },
             branches: Branches {
                 entries: &mut self.branches,
@@ -125,7 +128,7 @@ impl<const INSNS: usize, const STATES: usize, const BRANCHES: usize> Default
 
 /// The workspace seen through slices, so the verifier itself is not generic.
 pub(crate) struct View<'w> {
-    pub aux: &'w mut [u16],
+    pub aux: &'w mut [u32],
     pub funcs: &'w mut [Func],
     pub cur: &'w mut State,
     pub tmp: &'w mut State,
@@ -133,36 +136,43 @@ pub(crate) struct View<'w> {
     pub branches: Branches<'w>,
 }
 
-/// The explored-state cache: a FIFO of encoded states in a circular byte buffer. The oldest
-/// entries are forgotten first when room is needed; forgetting only costs time.
+/// The explored-state cache: encoded states packed in insertion order. When room is needed
+/// the oldest state is forgotten, and a pc never keeps more than [`PER_PC`] states (so a
+/// loop head does not push every other state out); forgetting only costs time.
 pub(crate) struct Cache<'w> {
     entries: &'w mut [CacheEntry],
     bytes: &'w mut [u8],
-    first: usize,
     count: usize,
-    write: usize,
+    used: usize,
 }
+
+/// The most states kept for one pc.
+pub(crate) const PER_PC: usize = 4;
 
 impl Cache<'_> {
     fn entry(&self, i: usize) -> Option<&CacheEntry> {
-        let n = self.entries.len();
-        if i >= self.count || n == 0 {
-            return None;
-        }
-        self.entries.get((self.first + i) % n)
+        self.entries.get(..self.count)?.get(i)
     }
 
-    fn evict_oldest(&mut self) {
-        if self.count > 0 {
-            self.first = (self.first + 1) % self.entries.len();
-            self.count -= 1;
+    /// Forgets entry `i`, closing the gap it leaves.
+    fn remove(&mut self, i: usize) {
+        let Some(e) = self.entry(i).copied() else {
+            return;
+        };
+        let (start, len) = (e.start as usize, e.len as usize);
+        self.bytes.copy_within(start + len..self.used, start);
+        self.entries.copy_within(i + 1..self.count, i);
+        self.count -= 1;
+        self.used -= len;
+        for e in &mut self.entries[i..self.count] {
+            e.start -= len as u32;
         }
     }
 
     /// Records `state` as explored at `pc`; silently skips it when it cannot be stored.
     pub fn insert(&mut self, pc: usize, marker: usize, state: &State) {
         let cap = self.bytes.len();
-        if self.entries.is_empty() || cap == 0 {
+        if self.entries.is_empty() {
             return;
         }
         let mut scratch = [0u8; 1];
@@ -170,47 +180,41 @@ impl Cache<'_> {
         if len > cap {
             return;
         }
-        let mut start = self.write;
-        if start + len > cap {
-            start = 0;
-        }
-        loop {
-            let overlaps = (0..self.count).any(|i| {
-                self.entry(i).is_some_and(|e| {
-                    let (s, l) = (e.start as usize, e.len as usize);
-                    s < start + len && start < s + l
-                })
-            });
-            if self.count == self.entries.len() || overlaps {
-                self.evict_oldest();
-            } else {
-                break;
+        let same_pc: usize = self.entries[..self.count]
+            .iter()
+            .filter(|e| e.pc as usize == pc)
+            .count();
+        if same_pc >= PER_PC {
+            if let Some(i) = self.entries[..self.count]
+                .iter()
+                .position(|e| e.pc as usize == pc)
+            {
+                self.remove(i);
             }
         }
-        let Some(dst) = self.bytes.get_mut(start..start + len) else {
+        while self.count > 0 && (self.count == self.entries.len() || self.used + len > cap) {
+            self.remove(0);
+        }
+        let Some(dst) = self.bytes.get_mut(self.used..self.used + len) else {
             return;
         };
         if encode(state, dst) != Some(len) {
             return;
         }
-        let n = self.entries.len();
-        let slot = (self.first + self.count) % n;
-        self.entries[slot] = CacheEntry {
+        self.entries[self.count] = CacheEntry {
             pc: pc as u32,
-            start: start as u32,
+            start: self.used as u32,
             len: len as u32,
             marker: marker as u32,
             done: false,
         };
         self.count += 1;
-        self.write = start + len;
+        self.used += len;
     }
 
     /// Marks complete every state recorded when the branch stack was longer than `len`.
     pub fn complete_above(&mut self, len: usize) {
-        let n = self.entries.len();
-        for i in 0..self.count {
-            let e = &mut self.entries[(self.first + i) % n];
+        for e in &mut self.entries[..self.count] {
             if e.marker as usize > len {
                 e.done = true;
             }
@@ -238,23 +242,13 @@ impl Cache<'_> {
         None
     }
 
-    /// The `i`-th cached state at `pc` from position `from`: `(next position, done)` after
-    /// decoding it into `out`.
+    /// The next cached state at `pc` from position `from`, decoded into `out`:
+    /// `(next position, done)`.
     #[cfg(test)]
     pub fn find(&self, pc: usize, from: usize, out: &mut State) -> Option<(usize, bool)> {
-        let mut i = from;
-        while let Some(e) = self.entry(i) {
-            i += 1;
-            if e.pc as usize == pc {
-                let bytes = self
-                    .bytes
-                    .get(e.start as usize..(e.start + e.len) as usize)?;
-                if decode(bytes, out).is_some() {
-                    return Some((i, e.done));
-                }
-            }
-        }
-        None
+        let (next, done, bytes) = self.find_raw(pc, from)?;
+        decode(bytes, out)?;
+        Some((next, done))
     }
 }
 
@@ -272,15 +266,16 @@ impl Branches<'_> {
         self.len
     }
 
-    /// Pushes `state` to resume at `pc`; `false` when the stack is full.
-    pub fn push(&mut self, pc: usize, state: &State) -> bool {
+    /// Pushes `state` to resume at `pc`, forgetting the current frame's registers outside
+    /// `live`; `false` when the stack is full.
+    pub fn push(&mut self, pc: usize, state: &State, live: u16) -> bool {
         if self.len >= self.entries.len() {
             return false;
         }
         let Some(buf) = self.bytes.get_mut(self.top..) else {
             return false;
         };
-        let Some(n) = encode(state, buf) else {
+        let Some(n) = encode_live(state, buf, live) else {
             return false;
         };
         self.entries[self.len] = BranchEntry {
@@ -445,33 +440,43 @@ fn get_value(r: &mut Reader<'_>) -> Option<Value> {
     })
 }
 
-fn put_state(w: &mut Writer<'_>, st: &State) -> Option<()> {
+/// Encodes `st`; registers of the current frame outside `top_live` (bit `i` for `ri`) are
+/// written as uninitialised.
+fn put_state(w: &mut Writer<'_>, st: &State, top_live: u16) -> Option<()> {
     w.put(&[st.depth])?;
-    for f in &st.frames[..st.depth as usize] {
+    let top = st.depth as usize - 1;
+    for (fi, f) in st.frames[..st.depth as usize].iter().enumerate() {
         w.put(&f.callsite.to_le_bytes())?;
         let mut live = 0u16;
         for (i, r) in f.regs.iter().enumerate() {
-            if r.kind != Kind::Uninit {
+            let wanted = fi != top || i == 10 || top_live & (1 << i) != 0;
+            if r.kind != Kind::Uninit && wanted {
                 live |= 1 << i;
             }
         }
         w.put(&live.to_le_bytes())?;
-        for r in f.regs.iter().filter(|r| r.kind != Kind::Uninit) {
-            put_value(w, r)?;
+        for (i, r) in f.regs.iter().enumerate() {
+            if live & (1 << i) != 0 {
+                put_value(w, r)?;
+            }
         }
-        let lo = f
+        // Used slots only: their count, then index, initialised bytes and spill flag each.
+        let used = f
             .slots
             .iter()
-            .position(|s| s.init != 0 || s.spill != NO_SPILL)
-            .unwrap_or(SLOTS);
-        w.put(&[lo as u8])?;
-        for s in &f.slots[lo..] {
+            .filter(|s| s.init != 0 || s.spill != NO_SPILL)
+            .count();
+        w.put(&[used as u8])?;
+        for (k, s) in f.slots.iter().enumerate() {
+            if s.init == 0 && s.spill == NO_SPILL {
+                continue;
+            }
             match st.spilled(s) {
                 Some(v) => {
-                    w.put(&[s.init, 1])?;
+                    w.put(&[k as u8, s.init, 1])?;
                     put_value(w, v)?;
                 }
-                None => w.put(&[s.init, 0])?,
+                None => w.put(&[k as u8, s.init, 0])?,
             }
         }
     }
@@ -485,18 +490,23 @@ pub(crate) fn encoded_len(st: &State, dummy: &mut [u8]) -> usize {
         pos: 0,
         count_only: true,
     };
-    let _ = put_state(&mut w, st);
+    let _ = put_state(&mut w, st, u16::MAX);
     w.pos
 }
 
 /// Encodes `st` into `buf`, returning the length used.
 pub(crate) fn encode(st: &State, buf: &mut [u8]) -> Option<usize> {
+    encode_live(st, buf, u16::MAX)
+}
+
+/// As [`encode`], forgetting the current frame's registers outside `top_live`.
+pub(crate) fn encode_live(st: &State, buf: &mut [u8], top_live: u16) -> Option<usize> {
     let mut w = Writer {
         buf,
         pos: 0,
         count_only: false,
     };
-    put_state(&mut w, st)?;
+    put_state(&mut w, st, top_live)?;
     Some(w.pos)
 }
 
@@ -518,8 +528,12 @@ pub(crate) fn decode(buf: &[u8], out: &mut State) -> Option<()> {
                 *reg = get_value(&mut r)?;
             }
         }
-        let lo = r.u8()? as usize;
-        for k in lo..SLOTS {
+        let used = r.u8()? as usize;
+        for _ in 0..used {
+            let k = r.u8()? as usize;
+            if k >= SLOTS {
+                return None;
+            }
             let init = r.u8()?;
             let spill = if r.u8()? != 0 {
                 let v = get_value(&mut r)?;
@@ -583,10 +597,10 @@ mod tests {
         assert_eq!(out.frames[0].regs[0], Value::constant(39));
         assert!(v.cache.find(0, 0, &mut out).is_none());
         st.frames[0].regs[0] = Value::constant(1);
-        assert!(v.branches.push(11, &st));
+        assert!(v.branches.push(11, &st, u16::MAX));
         st.frames[0].regs[0] = Value::constant(2);
-        assert!(v.branches.push(12, &st));
-        assert!(!v.branches.push(13, &st));
+        assert!(v.branches.push(12, &st, u16::MAX));
+        assert!(!v.branches.push(13, &st, u16::MAX));
         assert_eq!(v.branches.pop(&mut out), Some(12));
         assert_eq!(out.frames[0].regs[0], Value::constant(2));
         assert_eq!(v.branches.pop(&mut out), Some(11));

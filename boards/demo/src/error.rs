@@ -1,0 +1,46 @@
+//! What can go wrong on the way from the embedded bytes to a report.
+
+use nanobpf_core::{maps::MapError, DecodeError, VerifyError};
+use nanobpf_hal::InjectErrorKind;
+
+use crate::CaptureError;
+
+/// Why the demo stopped.
+#[derive(Clone, Copy, Debug)]
+pub enum DemoError {
+    /// The program bytes did not decode into the instruction buffer.
+    Decode(DecodeError),
+    /// The verifier rejected the program.
+    Verify(VerifyError),
+    /// Map storage `index` does not match the program's definition.
+    MapDef {
+        /// The map index.
+        index: usize,
+    },
+    /// A map refused the configuration.
+    Map(MapError),
+    /// The capture is malformed.
+    Capture(CaptureError),
+    /// The ring refused a frame.
+    Inject(InjectErrorKind),
+}
+
+impl core::fmt::Display for DemoError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            DemoError::Decode(e) => write!(f, "decoding the program: {e}"),
+            DemoError::Verify(e) => write!(f, "verifying the program: {e}"),
+            DemoError::MapDef { index } => {
+                write!(
+                    f,
+                    "map {index}: storage does not match the program's definition"
+                )
+            }
+            DemoError::Map(e) => write!(f, "configuring the blocklist: {e}"),
+            DemoError::Capture(e) => write!(f, "reading the capture: {e}"),
+            DemoError::Inject(kind) => write!(f, "feeding the ring: {kind:?}"),
+        }
+    }
+}
+
+impl core::error::Error for DemoError {}

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Flash and RAM of each board image, split by what the bytes are for. Builds the images
+# (release), then reads their symbol tables with llvm-nm and their sections with llvm-size.
+#
+#   group        what it holds
+#   interpreter  nanobpf_core::{interp, runtime, verified, isa, env}: decoding and running
+#   helpers      nanobpf_core::helpers: the helper functions and their table
+#   verifier     nanobpf_core::verifier, and the workspace static (RAM)
+#   maps         nanobpf_core::maps, and the map statics
+#   runner       nanobpf_hal (ring, runner, engine) and the demo's replay loop, into which the
+#                optimiser inlines the runner's poll; the ring static (RAM)
+#   program      the embedded BPF program (PROGRAM, PROGRAM_VERIFIED)
+#   capture      the embedded pcap (CAPTURE)
+#   other        startup, formatting, semihosting, compiler builtins, the board's own code,
+#                and bytes no symbol names
+#
+# Columns: code and constants in flash (.vector_table, .text, .rodata); the initial image of
+# .data, also in flash (statics whose const initialiser is not all zeros are copied from it at
+# boot); RAM (.data + .bss; the stack is not counted: it is what is left of RAM). Code the optimiser inlined into a
+# function of another group counts in that group (with LTO, the replay loop carries the
+# interpreter's entry, for example): the split is close, not exact.
+#
+# Usage: boards/footprint.sh [--no-build]
+set -euo pipefail
+cd "$(dirname "$0")"
+
+NM=${LLVM_NM:-llvm-nm}
+SIZE=${LLVM_SIZE:-llvm-size}
+
+if [[ "${1:-}" != "--no-build" ]]; then
+    (cd qemu-mps2-an386 && cargo build --release --quiet --bins)
+    (cd stm32f407 && cargo build --release --quiet)
+    (cd riscv32imac-virt && cargo build --release --quiet)
+fi
+
+images=(
+    "qemu-mps2-an386 firewall|target/thumbv7em-none-eabihf/release/firewall"
+    "qemu-mps2-an386 interp-only|target/thumbv7em-none-eabihf/release/interp-only"
+    "stm32f407|target/thumbv7em-none-eabihf/release/stm32f407"
+    "riscv32imac-virt|target/riscv32imac-unknown-none-elf/release/riscv32imac-virt"
+)
+
+report() {
+    local name=$1 elf=$2
+    # Section totals: flash and RAM as the linker placed them.
+    local code data ram
+    read -r code data ram < <("$SIZE" -A "$elf" | awk '
+        $1 == ".vector_table" || $1 == ".text" || $1 == ".rodata" || $1 == ".init" || $1 == ".trap" { c += $2 }
+        $1 == ".data" || $1 == ".sdata" { d += $2; r += $2 }
+        $1 == ".bss" || $1 == ".sbss" { r += $2 }
+        END { print c + 0, d + 0, r + 0 }')
+    printf '\n### %s\n\n| part | flash: code + constants | flash: .data image | RAM: .data + .bss |\n|---|---:|---:|---:|\n' "$name"
+    "$NM" -C --size-sort -S --radix=d "$elf" |
+        sed -e 's/_\$LT\$/</g; s/\$LT\$/</g; s/\$GT\$/>/g; s/\$u20\$/ /g; s/\$C\$/,/g; s/\.\./::/g' |
+        awk -v code="$code" -v data="$data" -v ram="$ram" '
+        NF >= 4 {
+            size = $2 + 0; type = $3; name = $0
+            sub(/^[^ ]+ [^ ]+ [^ ]+ /, "", name)
+            cd = 0; dd = 0; rm = 0
+            if (type ~ /^[tTrR]$/) cd = size
+            else if (type ~ /^[dD]$/) { dd = size; rm = size }
+            else if (type ~ /^[bB]$/) rm = size
+            else next
+            g = "other"
+            if (match(name, /nanobpf_(core|hal|board_demo)::[A-Za-z_]+/)) {
+                m = substr(name, RSTART, RLENGTH)
+                if (m ~ /^nanobpf_core::(interp|runtime|verified|isa|env)$/) g = "interpreter"
+                else if (m == "nanobpf_core::helpers") g = "helpers"
+                else if (m == "nanobpf_core::verifier") g = "verifier"
+                else if (m == "nanobpf_core::maps") g = "maps"
+                else if (m ~ /^nanobpf_hal::/ || m == "nanobpf_board_demo::run") g = "runner"
+                else if (m ~ /^nanobpf_board_demo::PROGRAM/) g = "program"
+                else if (m ~ /^nanobpf_board_demo::CAPTURE/) g = "capture"
+            }
+            if (name ~ /::WORKSPACE(::|$)/) g = "verifier"
+            else if (name ~ /::MAPS(::|$)/) g = "maps"
+            else if (name ~ /::RING(::|$)/) g = "runner"
+            C[g] += cd; D[g] += dd; R[g] += rm; tc += cd; td += dd; tr += rm
+        }
+        END {
+            C["other"] += code - tc; D["other"] += data - td; R["other"] += ram - tr
+            n = split("interpreter helpers verifier maps runner program capture other", order, " ")
+            for (i = 1; i <= n; i++)
+                printf "| %s | %d | %d | %d |\n", order[i], C[order[i]], D[order[i]], R[order[i]]
+            printf "| **total** | **%d** | **%d** | **%d** |\n", code, data, ram
+        }'
+}
+
+for entry in "${images[@]}"; do
+    name=${entry%%|*}
+    elf=${entry#*|}
+    [[ -f $elf ]] || { echo "missing $elf (build it first)" >&2; exit 1; }
+    report "$name" "$elf"
+done

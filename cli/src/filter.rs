@@ -1,0 +1,448 @@
+//! `nanobpf filter`: tcpdump expressions and `tcpdump -dd`/`-ddd` programs, converted from
+//! classic BPF to eBPF and run over a capture, with libpcap's own engine as the referee.
+//!
+//! The pipeline: an expression is compiled by libpcap (as tcpdump does, optimised, for the
+//! capture's link type), or a `-dd`/`-ddd` text is parsed; the classic instructions go
+//! through [`nanobpf_core::cbpf::convert`]; the eBPF program is verified as a socket filter
+//! and run per packet. A packet matches when the filter returns a non-zero length, as in libpcap.
+
+use nanobpf_core::cbpf::{self, SockFilter};
+use nanobpf_core::verifier::{verify, VerifierWorkspace, VerifyEnv};
+use nanobpf_core::{
+    Context, Insn, Interpreter, NoPlatform, ProgramType, SkBuff, Stack, Trap, VerifiedProgram,
+};
+use pcap::{Capture, Linktype, Packet, PacketHeader};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// A capture read into memory: each packet's header and bytes.
+#[derive(Debug, Default)]
+pub struct Capfile {
+    /// The link type, which an expression is compiled for.
+    pub linktype: i32,
+    /// The packets, in order.
+    pub packets: Vec<(PacketHeader, Vec<u8>)>,
+}
+
+/// Reads a whole pcap (or pcapng) file.
+///
+/// # Errors
+/// libpcap's message when the file does not open or parse.
+pub fn read_capture(path: &Path) -> Result<Capfile, String> {
+    let err = |e: pcap::Error| format!("{}: {e}", path.display());
+    let mut cap = Capture::from_file(path).map_err(err)?;
+    let linktype = cap.get_datalink().0;
+    let mut packets = Vec::new();
+    loop {
+        match cap.next_packet() {
+            Ok(p) => packets.push((*p.header, p.data.to_vec())),
+            Err(pcap::Error::NoMorePackets) => break,
+            Err(e) => return Err(err(e)),
+        }
+    }
+    Ok(Capfile { linktype, packets })
+}
+
+/// Writes packets to a pcap file of the given link type.
+///
+/// # Errors
+/// libpcap's message when the file cannot be written.
+pub fn write_capture<'a>(
+    path: &Path,
+    linktype: i32,
+    packets: impl IntoIterator<Item = &'a (PacketHeader, Vec<u8>)>,
+) -> Result<(), String> {
+    let err = |e: pcap::Error| format!("{}: {e}", path.display());
+    let dead = Capture::dead(Linktype(linktype)).map_err(err)?;
+    let mut save = dead.savefile(path).map_err(err)?;
+    for (header, data) in packets {
+        save.write(&Packet::new(header, data));
+    }
+    save.flush().map_err(err)
+}
+
+/// An expression compiled by libpcap: its classic program, and libpcap's filter engine.
+pub struct Compiled {
+    /// libpcap's program (its own interpreter runs it: `pcap_offline_filter`).
+    pub libpcap: pcap::BpfProgram,
+    /// The same program as classic instructions.
+    pub classic: Vec<SockFilter>,
+}
+
+impl std::fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compiled")
+            .field("classic", &self.classic)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Compiles a tcpdump expression with libpcap, optimised as tcpdump does, for `linktype`
+/// (1 is Ethernet).
+///
+/// # Errors
+/// libpcap's message for an expression it rejects.
+pub fn compile(expr: &str, linktype: i32) -> Result<Compiled, String> {
+    let dead = Capture::dead(Linktype(linktype)).map_err(|e| e.to_string())?;
+    let libpcap = dead
+        .compile(expr, true)
+        .map_err(|e| format!("'{expr}': {e}"))?;
+    // The pcap crate shows each instruction as `code jt jf k`, one `-ddd` line.
+    let classic = libpcap
+        .get_instructions()
+        .iter()
+        .enumerate()
+        .map(|(i, insn)| parse_ddd_line(&insn.to_string()).map_err(|e| format!("insn {i}: {e}")))
+        .collect::<Result<_, _>>()?;
+    Ok(Compiled { libpcap, classic })
+}
+
+fn number(s: &str) -> Result<u32, String> {
+    let s = s.trim();
+    let v = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    v.map_err(|_| format!("'{s}' is not a number"))
+}
+
+fn insn_of(fields: &[&str]) -> Result<SockFilter, String> {
+    let [code, jt, jf, k] = fields else {
+        return Err(format!("expected 4 fields, found {}", fields.len()));
+    };
+    let small = |s: &str, max: u32| {
+        number(s).and_then(|v| {
+            if v <= max {
+                Ok(v)
+            } else {
+                Err(format!("{v} does not fit"))
+            }
+        })
+    };
+    Ok(SockFilter::new(
+        small(code, 0xffff)? as u16,
+        small(jt, 0xff)? as u8,
+        small(jf, 0xff)? as u8,
+        number(k)?,
+    ))
+}
+
+fn parse_ddd_line(line: &str) -> Result<SockFilter, String> {
+    insn_of(&line.split_whitespace().collect::<Vec<_>>())
+}
+
+/// Parses the output of `tcpdump -dd` (`{ 0x28, 0, 0, 0x0000000c },` lines) or `tcpdump -ddd`
+/// (a count, then `code jt jf k` lines in decimal).
+///
+/// # Errors
+/// The line (1-based) that does not parse, or a `-ddd` count that does not match.
+pub fn parse_dd(text: &str) -> Result<Vec<SockFilter>, String> {
+    let lines: Vec<(usize, &str)> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty())
+        .collect();
+    let at = |n: usize, e: String| format!("line {n}: {e}");
+    if text.contains('{') {
+        return lines
+            .iter()
+            .map(|&(n, l)| {
+                let inner = l
+                    .trim_end_matches(',')
+                    .trim()
+                    .strip_prefix('{')
+                    .and_then(|l| l.strip_suffix('}'))
+                    .ok_or_else(|| at(n, "expected '{ code, jt, jf, k },'".into()))?;
+                let fields: Vec<&str> = inner.split(',').map(str::trim).collect();
+                insn_of(&fields).map_err(|e| at(n, e))
+            })
+            .collect();
+    }
+    let Some(&(n, first)) = lines.first() else {
+        return Err("no instructions".into());
+    };
+    let count = number(first).map_err(|e| at(n, e))? as usize;
+    let insns = lines[1..]
+        .iter()
+        .map(|&(n, l)| parse_ddd_line(l).map_err(|e| at(n, e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    if insns.len() != count {
+        return Err(format!(
+            "the count line says {count} instructions, {} follow",
+            insns.len()
+        ));
+    }
+    Ok(insns)
+}
+
+/// Converts a classic program to eBPF slots.
+///
+/// # Errors
+/// The converter's located error.
+pub fn convert(classic: &[SockFilter]) -> Result<Vec<Insn>, String> {
+    let mut out = vec![Insn::default(); cbpf::output_bound(classic.len())];
+    let n = cbpf::convert(classic, &mut out).map_err(|e| e.to_string())?;
+    out.truncate(n);
+    Ok(out)
+}
+
+/// The verifier workspace for converted filters: room for the longest classic program's
+/// output, and for the many pending branches of long filter expressions.
+type Workspace = VerifierWorkspace<{ cbpf::output_bound(cbpf::MAX_CLASSIC_INSNS) }, 256, 1024>;
+
+/// A converted filter, verified as a socket filter, ready to run on an engine.
+pub struct Matcher<'a> {
+    program: VerifiedProgram<'a>,
+    vm: Interpreter<'static>,
+    stack: Box<Stack>,
+}
+
+impl std::fmt::Debug for Matcher<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Matcher")
+            .field("slots", &self.program.insns().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Matcher<'a> {
+    /// Verifies converted slots as a socket filter and prepares them to run on `engine`
+    /// (`interp`).
+    ///
+    /// # Errors
+    /// An unknown engine, or the verifier's located error.
+    pub fn new(insns: &'a mut [Insn], engine: &str) -> Result<Self, String> {
+        if engine != "interp" {
+            return Err(format!("unknown engine '{engine}' (known: interp)"));
+        }
+        let helpers = nanobpf_core::helpers::standard();
+        let env = VerifyEnv::new(ProgramType::SocketFilter, helpers, &[]);
+        let mut ws = Box::new(Workspace::new());
+        let program = verify(insns, &env, &mut ws).map_err(|e| format!("verifier: {e}"))?;
+        Ok(Matcher {
+            program,
+            vm: Interpreter::new(helpers, &NoPlatform),
+            stack: Box::default(),
+        })
+    }
+
+    /// Runs the filter on one packet: the number of bytes to keep (0 drops).
+    ///
+    /// # Errors
+    /// A trap (none is expected from a verified filter).
+    pub fn run(&mut self, packet: &mut [u8]) -> Result<u32, Trap> {
+        let mut ctx = Context::SocketFilter(SkBuff {
+            packet,
+            fields: [0; 19],
+        });
+        let r0 = self.vm.run(&self.program, &mut ctx, &mut self.stack)?;
+        Ok(r0 as u32)
+    }
+
+    /// Indices of the packets the filter keeps.
+    ///
+    /// # Errors
+    /// The first trap, with the packet index.
+    pub fn matching(
+        &mut self,
+        packets: &mut [(PacketHeader, Vec<u8>)],
+    ) -> Result<Vec<usize>, String> {
+        let mut hits = Vec::new();
+        for (i, (_, data)) in packets.iter_mut().enumerate() {
+            let keep = self
+                .run(data)
+                .map_err(|t| format!("packet {i}: trap: {t}"))?;
+            if keep != 0 {
+                hits.push(i);
+            }
+        }
+        Ok(hits)
+    }
+}
+
+/// Indices of the packets libpcap's own engine (`pcap_offline_filter`) keeps.
+pub fn libpcap_matching(
+    program: &pcap::BpfProgram,
+    packets: &[(PacketHeader, Vec<u8>)],
+) -> Vec<usize> {
+    packets
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, data))| program.filter(data))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// The fastest pass over a capture on each engine. The minimum, not the mean: on a shared
+/// machine other work only ever adds time, so the fastest pass is the closest to the engine's
+/// own cost.
+#[derive(Clone, Copy, Debug)]
+pub struct BenchResult {
+    /// Packets per pass.
+    pub packets: usize,
+    /// Passes timed on each engine.
+    pub passes: u32,
+    /// nanobpf's fastest pass.
+    pub ours: Duration,
+    /// libpcap's fastest pass.
+    pub libpcap: Duration,
+}
+
+impl BenchResult {
+    /// How many times faster nanobpf is (libpcap's time over ours).
+    pub fn ratio(&self) -> f64 {
+        self.libpcap.as_secs_f64() / self.ours.as_secs_f64().max(1e-12)
+    }
+
+    fn ns_per_packet(&self, d: Duration) -> f64 {
+        d.as_nanos() as f64 / self.packets.max(1) as f64
+    }
+}
+
+impl std::fmt::Display for BenchResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "bench: nanobpf {:.1} ns/packet, libpcap {:.1} ns/packet, ratio {:.2}x (fastest of {} passes over {} packets)",
+            self.ns_per_packet(self.ours),
+            self.ns_per_packet(self.libpcap),
+            self.ratio(),
+            self.passes,
+            self.packets
+        )
+    }
+}
+
+/// Times `passes` passes of the filter over the capture on our engine and on libpcap's, in
+/// this process, alternating so that both see the same machine state, and keeps each
+/// engine's fastest pass.
+///
+/// # Errors
+/// A trap on our engine.
+pub fn bench(
+    matcher: &mut Matcher<'_>,
+    libpcap: &pcap::BpfProgram,
+    packets: &mut [(PacketHeader, Vec<u8>)],
+    passes: u32,
+) -> Result<BenchResult, String> {
+    let mut result = BenchResult {
+        packets: packets.len(),
+        passes,
+        ours: Duration::MAX,
+        libpcap: Duration::MAX,
+    };
+    let mut sink = 0usize;
+    for _ in 0..passes {
+        let t = Instant::now();
+        for (_, data) in packets.iter_mut() {
+            sink += (matcher.run(data).map_err(|t| format!("trap: {t}"))? != 0) as usize;
+        }
+        result.ours = result.ours.min(t.elapsed());
+        let t = Instant::now();
+        for (_, data) in packets.iter() {
+            sink += libpcap.filter(data) as usize;
+        }
+        result.libpcap = result.libpcap.min(t.elapsed());
+    }
+    std::hint::black_box(sink);
+    Ok(result)
+}
+
+/// The arguments of `nanobpf filter`.
+#[derive(Debug, clap::Args)]
+pub struct FilterArgs {
+    /// A tcpdump expression (compiled by libpcap); optional with `--dd`, where it names the
+    /// libpcap filter to compare with.
+    pub expr: Option<String>,
+    /// The capture to filter.
+    #[arg(long)]
+    pub pcap: PathBuf,
+    /// A `tcpdump -dd` or `-ddd` program to run instead of compiling the expression.
+    #[arg(long)]
+    pub dd: Option<PathBuf>,
+    /// Engine to run on.
+    #[arg(long, default_value = "interp")]
+    pub engine: String,
+    /// Write the matched packets here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Also time both engines over the capture and print the speed ratio.
+    #[arg(long)]
+    pub bench: bool,
+    /// Passes over the capture for `--bench`.
+    #[arg(long, default_value_t = 200)]
+    pub passes: u32,
+}
+
+/// Runs `nanobpf filter`. Exit status 1 when nanobpf and libpcap disagree on any packet.
+///
+/// # Errors
+/// Anything that stops the filter from running: unreadable files, an expression libpcap
+/// rejects, a program the converter rejects, a trap.
+pub fn run(args: &FilterArgs) -> Result<ExitCode, String> {
+    let mut cap = read_capture(&args.pcap)?;
+    let compiled = match &args.expr {
+        Some(expr) => Some(compile(expr, cap.linktype)?),
+        None => None,
+    };
+    let classic = match (&args.dd, &compiled) {
+        (Some(path), _) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            parse_dd(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        (None, Some(c)) => c.classic.clone(),
+        (None, None) => return Err("give an expression or --dd FILE".into()),
+    };
+    let mut insns = convert(&classic)?;
+    let slots = insns.len();
+    let mut matcher = Matcher::new(&mut insns, &args.engine)?;
+    let t = Instant::now();
+    let ours = matcher.matching(&mut cap.packets)?;
+    let elapsed = t.elapsed().as_secs_f64().max(1e-9);
+    let total = cap.packets.len();
+    println!(
+        "{} classic instructions -> {slots} eBPF slots",
+        classic.len()
+    );
+    println!(
+        "nanobpf ({}): {} of {total} packets matched, {:.0} packets/s",
+        args.engine,
+        ours.len(),
+        total as f64 / elapsed
+    );
+    let mut agree = true;
+    if let Some(c) = &compiled {
+        let theirs = libpcap_matching(&c.libpcap, &cap.packets);
+        println!("libpcap: {} of {total} packets matched", theirs.len());
+        if theirs != ours {
+            agree = false;
+            let first = (0..total).find(|i| ours.contains(i) != theirs.contains(i));
+            println!(
+                "DISAGREE: first at packet {}",
+                first.map_or("?".into(), |i| i.to_string())
+            );
+        }
+        if args.bench {
+            println!(
+                "{}",
+                bench(&mut matcher, &c.libpcap, &mut cap.packets, args.passes)?
+            );
+        }
+    } else {
+        println!("libpcap: no expression to compare with");
+        if args.bench {
+            return Err("--bench needs an expression for libpcap".into());
+        }
+    }
+    if let Some(out) = &args.out {
+        write_capture(out, cap.linktype, ours.iter().map(|&i| &cap.packets[i]))?;
+    }
+    Ok(if agree {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,408 @@
+//! The code generator: BPF instructions to x86-64 through iced-x86's `CodeAssembler`.
+//!
+//! Layout of the code of one compilation (one entry program plus the programs its tail calls
+//! may reach):
+//!
+//! ```text
+//! entry_0:  push rbp, rbx, r12..r15; r12 = state; state.saved_rsp = rsp
+//!           load r1, r2, r10, zero the rest; call body_0; jmp epilogue
+//! body_0:   translation of program 0 (`exit` is `ret`)
+//! entry_1:  ... program 1 ...
+//! stubs:    trap_budget, trap_depth, trap_misaligned (write state.trap; jmp epilogue)
+//!           ret_zero (r0 = 0; jmp epilogue)
+//! epilogue: rsp = state.saved_rsp; pop r15..rbp; ret
+//! ```
+//!
+//! Every program body runs with rsp 16-byte aligned, so helper calls need no adjustment; a
+//! bpf-to-bpf call pushes five registers and a return address, which keeps the alignment.
+//!
+//! **Budget.** When the runtime has a budget, the body is cut into segments: straight-line
+//! runs of instructions in which only the last may have an effect beyond registers (a store,
+//! an atomic, a call, a legacy packet load, `exit`, a jump). Each segment starts with
+//! `sub [state.budget], n; jb trap_budget`. If the budget runs out inside a segment, the
+//! interpreter would have executed only register operations of it before trapping, which
+//! leave no trace in a trapped run; so trapping at the segment start gives the same outcome
+//! (same trap, same memory) as counting instruction by instruction.
+
+mod alu;
+mod flow;
+mod mem;
+
+use crate::error::{JitError, JitErrorKind};
+use crate::native::off;
+use crate::options::JitOptions;
+use crate::regs::{bpf, STATE, T, X};
+use alloc::vec;
+use alloc::vec::Vec;
+use iced_x86::code_asm::registers::gpr32::eax;
+use iced_x86::code_asm::registers::gpr64::*;
+use iced_x86::code_asm::{dword_ptr, qword_ptr, AsmRegister64, CodeAssembler, CodeLabel};
+use iced_x86::{BlockEncoderOptions, Code, IcedError, Instruction, Mnemonic, Register};
+use nanobpf_core::isa::opcode::op::*;
+use nanobpf_core::isa::opcode::*;
+use nanobpf_core::{Insn, Runtime};
+
+impl From<IcedError> for JitErrorKind {
+    fn from(_: IcedError) -> Self {
+        JitErrorKind::Assembler
+    }
+}
+
+/// Result of emitting one piece of code.
+pub(crate) type Emit = Result<(), JitErrorKind>;
+
+/// The second operand of an ALU or jump instruction.
+#[derive(Clone, Copy)]
+pub(crate) enum Src {
+    /// A register (a BPF register, or the scratch holding a blinded immediate).
+    R(crate::regs::X),
+    /// A sign-extended 32-bit immediate.
+    I(i32),
+}
+
+/// The assembled code of a compilation, before it goes to executable memory.
+pub(crate) struct Assembled {
+    /// Machine code, position-independent except for the trampoline address.
+    pub bytes: Vec<u8>,
+    /// Byte offset of each program's entry.
+    pub entries: Vec<usize>,
+    /// Each emitted instruction: byte offset and mnemonic, in order.
+    pub emitted: Vec<(u32, Mnemonic)>,
+}
+
+/// Code generation state shared by all programs of a compilation.
+pub(crate) struct Emitter {
+    pub(crate) a: CodeAssembler,
+    key: Option<u32>,
+    metered: bool,
+    last_bind: usize,
+    pub(crate) epilogue: CodeLabel,
+    pub(crate) trap_budget: CodeLabel,
+    pub(crate) trap_depth: CodeLabel,
+    pub(crate) trap_misaligned: CodeLabel,
+    pub(crate) ret_zero: CodeLabel,
+    /// Labels of the current program's slots that are jump or call targets.
+    pub(crate) labels: Vec<Option<CodeLabel>>,
+}
+
+/// Compiles `programs` (the entry program first) into one block of code.
+pub(crate) fn assemble(
+    programs: &[&[Insn]],
+    rt: &Runtime<'_>,
+    opts: &JitOptions,
+) -> Result<Assembled, JitError> {
+    let whole = |kind| JitError::at(0, kind);
+    let mut a = CodeAssembler::new(64).map_err(|e| whole(e.into()))?;
+    let mut e = Emitter {
+        epilogue: a.create_label(),
+        trap_budget: a.create_label(),
+        trap_depth: a.create_label(),
+        trap_misaligned: a.create_label(),
+        ret_zero: a.create_label(),
+        a,
+        key: opts.constant_blinding.then_some(opts.blinding_key),
+        metered: rt.budget().is_some(),
+        last_bind: usize::MAX,
+        labels: Vec::new(),
+    };
+    let mut entry_labels = Vec::with_capacity(programs.len());
+    for insns in programs {
+        entry_labels.push(e.program(insns, rt)?);
+    }
+    e.stubs().map_err(whole)?;
+
+    let emitted_codes: Vec<(Code, Mnemonic)> =
+        e.a.instructions()
+            .iter()
+            .map(|i| (i.code(), i.mnemonic()))
+            .collect();
+    let result =
+        e.a.assemble_options(0, BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS)
+            .map_err(|_| whole(JitErrorKind::Assembler))?;
+    let mut entries = Vec::with_capacity(entry_labels.len());
+    for l in &entry_labels {
+        let ip = result
+            .label_ip(l)
+            .map_err(|_| whole(JitErrorKind::Assembler))?;
+        entries.push(usize::try_from(ip).map_err(|_| whole(JitErrorKind::TooLarge))?);
+    }
+    let offsets = &result.inner.new_instruction_offsets;
+    let mut emitted = Vec::with_capacity(offsets.len());
+    for (&o, &(code, mnemonic)) in offsets.iter().zip(&emitted_codes) {
+        if code == Code::Zero_bytes {
+            continue;
+        }
+        if o == u32::MAX {
+            // The encoder rewrote an instruction (a branch out of rel32 range).
+            return Err(whole(JitErrorKind::TooLarge));
+        }
+        emitted.push((o, mnemonic));
+    }
+    Ok(Assembled {
+        bytes: result.inner.code_buffer,
+        entries,
+        emitted,
+    })
+}
+
+/// Which slots start a metering segment, and how many instructions each segment has.
+struct Segments {
+    /// Instruction count of the segment starting at each slot (0: not a start).
+    len: Vec<u32>,
+}
+
+/// Whether `insn` ends a segment: it may have an effect beyond registers, or change control.
+fn ends_segment(insn: &Insn) -> bool {
+    let class = insn.opcode & 0x07;
+    matches!(class, BPF_ST | BPF_STX | BPF_JMP | BPF_JMP32)
+        || (class == BPF_LD && insn.opcode != LDDW)
+}
+
+/// The slot after `pc` (two slots for an `lddw`).
+fn next_pc(insns: &[Insn], pc: usize) -> usize {
+    if insns[pc].opcode == LDDW {
+        pc + 2
+    } else {
+        pc + 1
+    }
+}
+
+/// The target slot of the jump or call at `pc` with relative offset `rel`.
+fn target(insns: &[Insn], second: &[bool], pc: usize, rel: i64) -> Result<usize, JitError> {
+    let t = (pc as i64 + 1).wrapping_add(rel);
+    match usize::try_from(t) {
+        Ok(t) if t < insns.len() && !second[t] => Ok(t),
+        _ => Err(JitError::at(pc, JitErrorKind::BadTarget)),
+    }
+}
+
+/// Jump and call targets of `insns`, and the second slots of `lddw`s.
+fn analyse(insns: &[Insn]) -> Result<(Vec<bool>, Vec<bool>, Segments), JitError> {
+    let n = insns.len();
+    let mut second = vec![false; n];
+    let mut pc = 0;
+    while pc < n {
+        if insns[pc].opcode == LDDW {
+            match second.get_mut(pc + 1) {
+                Some(s) => *s = true,
+                None => return Err(JitError::at(pc, JitErrorKind::Unsupported)),
+            }
+        }
+        pc = next_pc(insns, pc);
+    }
+    let mut targets = vec![false; n];
+    let mut starts = vec![false; n + 2];
+    starts[0] = true;
+    let mut pc = 0;
+    while pc < n {
+        let insn = insns[pc];
+        let class = insn.opcode & 0x07;
+        if class == BPF_JMP || class == BPF_JMP32 {
+            let rel = match insn.opcode {
+                JA32 => Some(insn.imm as i64),
+                CALL if insn.src() == CALL_LOCAL => Some(insn.imm as i64),
+                CALL | CALLX | EXIT => None,
+                _ => Some(insn.off as i64),
+            };
+            if let Some(rel) = rel {
+                let t = target(insns, &second, pc, rel)?;
+                targets[t] = true;
+                starts[t] = true;
+            }
+        }
+        let next = next_pc(insns, pc);
+        if ends_segment(&insn) {
+            starts[next] = true;
+        }
+        pc = next;
+    }
+    let mut len = vec![0u32; n];
+    let mut pc = 0;
+    let mut current = 0;
+    while pc < n {
+        if starts[pc] {
+            current = pc;
+        }
+        len[current] += 1;
+        pc = next_pc(insns, pc);
+    }
+    Ok((targets, second, Segments { len }))
+}
+
+impl Emitter {
+    /// Binds `label` to the next instruction (a zero-length one if a label is already there).
+    pub(crate) fn bind(&mut self, label: &mut CodeLabel) -> Emit {
+        let at = self.a.instructions().len();
+        if self.last_bind == at {
+            self.a.zero_bytes()?;
+        }
+        self.last_bind = self.a.instructions().len();
+        self.a.set_label(label)?;
+        Ok(())
+    }
+
+    /// `mov reg, v` in the shortest form that gives all 64 bits.
+    pub(crate) fn mov_u64(&mut self, reg: X, v: u64) -> Emit {
+        if v as i64 == v as i32 as i64 {
+            self.mov_sext(reg.q, v as i32)?;
+        } else if v <= u32::MAX as u64 {
+            // A 32-bit move zero-extends.
+            self.a.mov(reg.d, v as u32)?;
+        } else {
+            self.a.mov(reg.q, v)?;
+        }
+        Ok(())
+    }
+
+    /// `mov reg, imm32` sign-extended to 64 bits.
+    pub(crate) fn mov_sext(&mut self, reg: AsmRegister64, imm: i32) -> Emit {
+        self.a.add_instruction(Instruction::with2(
+            Code::Mov_rm64_imm32,
+            Register::from(reg),
+            imm,
+        )?)?;
+        Ok(())
+    }
+
+    /// The key of constant blinding, when on.
+    pub(crate) fn key(&self) -> Option<u32> {
+        self.key
+    }
+
+    /// The second operand of `insn`: its source register, or its immediate (materialised in
+    /// the scratch register, un-blinded, when blinding is on).
+    pub(crate) fn src(&mut self, insn: &Insn) -> Result<Src, JitErrorKind> {
+        if insn.opcode & BPF_X != 0 {
+            return Ok(Src::R(bpf(insn.src())));
+        }
+        self.imm(insn.imm)
+    }
+
+    /// An immediate operand, blinded into the scratch register when blinding is on.
+    pub(crate) fn imm(&mut self, imm: i32) -> Result<Src, JitErrorKind> {
+        match self.key {
+            None => Ok(Src::I(imm)),
+            Some(k) => {
+                self.mov_sext(T.q, imm ^ k as i32)?;
+                self.a.xor(T.q, k as i32)?;
+                Ok(Src::R(T))
+            }
+        }
+    }
+
+    /// Entry prologue and body of one program; returns the entry label.
+    fn program(&mut self, insns: &[Insn], rt: &Runtime<'_>) -> Result<CodeLabel, JitError> {
+        let (targets, second, segments) = analyse(insns)?;
+        self.labels = targets
+            .iter()
+            .map(|&t| t.then(|| self.a.create_label()))
+            .collect();
+        let mut body = match self.labels.first().copied().flatten() {
+            Some(l) => l,
+            None => {
+                let l = self.a.create_label();
+                if let Some(first) = self.labels.first_mut() {
+                    *first = Some(l);
+                }
+                l
+            }
+        };
+        let mut entry = self.a.create_label();
+        self.prologue(&mut entry, body)
+            .map_err(|k| JitError::at(0, k))?;
+        let _ = &mut body;
+        let mut pc = 0;
+        while pc < insns.len() {
+            if second[pc] {
+                pc += 1;
+                continue;
+            }
+            let at = |k| JitError::at(pc, k);
+            if let Some(mut l) = self.labels[pc] {
+                self.bind(&mut l).map_err(at)?;
+            }
+            if self.metered && segments.len[pc] != 0 {
+                self.a
+                    .sub(qword_ptr(STATE + off::BUDGET), segments.len[pc] as i32)
+                    .map_err(|e| at(e.into()))?;
+                self.a.jb(self.trap_budget).map_err(|e| at(e.into()))?;
+            }
+            self.insn(insns, pc, rt).map_err(at)?;
+            pc = next_pc(insns, pc);
+        }
+        Ok(entry)
+    }
+
+    fn prologue(&mut self, entry: &mut CodeLabel, body: CodeLabel) -> Emit {
+        self.bind(entry)?;
+        for r in [rbp, rbx, r12, r13, r14, r15] {
+            self.a.push(r)?;
+        }
+        self.a.mov(STATE, rdi)?;
+        self.a.mov(qword_ptr(STATE + off::SAVED_RSP), rsp)?;
+        self.a.mov(rdi, qword_ptr(STATE + off::R1))?;
+        self.a.mov(rsi, qword_ptr(STATE + off::R2))?;
+        self.a.mov(rbp, qword_ptr(STATE + off::STACK_TOP))?;
+        for r in [0u8, 3, 4, 5, 6, 7, 8, 9] {
+            let x = bpf(r);
+            self.a.xor(x.d, x.d)?;
+        }
+        self.a.call(body)?;
+        self.a.jmp(self.epilogue)?;
+        Ok(())
+    }
+
+    /// Trap stubs and the shared epilogue.
+    fn stubs(&mut self) -> Emit {
+        use nanobpf_core::Trap;
+        for (mut label, trap) in [
+            (self.trap_budget, Trap::BudgetExhausted),
+            (self.trap_depth, Trap::CallDepth),
+            (self.trap_misaligned, Trap::Misaligned),
+        ] {
+            self.bind(&mut label)?;
+            self.a
+                .mov(dword_ptr(STATE + off::TRAP), trap as u8 as u32)?;
+            self.a.jmp(self.epilogue)?;
+        }
+        let mut ret_zero = self.ret_zero;
+        self.bind(&mut ret_zero)?;
+        self.a.xor(eax, eax)?;
+        let mut epilogue = self.epilogue;
+        self.bind(&mut epilogue)?;
+        self.a.mov(rsp, qword_ptr(STATE + off::SAVED_RSP))?;
+        for r in [r15, r14, r13, r12, rbx, rbp] {
+            self.a.pop(r)?;
+        }
+        self.a.ret()?;
+        Ok(())
+    }
+
+    /// The label of slot `pc` (a jump or call target, so analysis made one).
+    pub(crate) fn label(&self, pc: usize) -> Result<CodeLabel, JitErrorKind> {
+        self.labels
+            .get(pc)
+            .copied()
+            .flatten()
+            .ok_or(JitErrorKind::BadTarget)
+    }
+
+    /// Translates the instruction at `pc`.
+    fn insn(&mut self, insns: &[Insn], pc: usize, rt: &Runtime<'_>) -> Emit {
+        let insn = insns[pc];
+        match insn.opcode & 0x07 {
+            BPF_ALU | BPF_ALU64 => self.alu(&insn),
+            BPF_LDX => self.load(&insn),
+            BPF_ST | BPF_STX => self.store(&insn),
+            BPF_LD if insn.opcode == LDDW => {
+                let next = insns.get(pc + 1).ok_or(JitErrorKind::Unsupported)?;
+                let v = rt
+                    .lddw_value(insn, *next)
+                    .ok_or(JitErrorKind::UnresolvedMap)?;
+                self.lddw(insn.dst(), v)
+            }
+            BPF_LD => self.packet_load(&insn),
+            _ => self.flow(&insn, pc),
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! Compiling verified programs and running the result.
+
+use crate::check::check;
+use crate::emit::{assemble, Assembled};
+use crate::error::JitError;
+use crate::native::{call_code, trampoline_address, trap_of, Code, ExecRegion, JitState};
+use crate::options::JitOptions;
+use alloc::vec::Vec;
+use nanobpf_core::{Context, Insn, ProgramType, Runtime, Stack, Trap, VerifiedProgram};
+
+/// A compiled program: native code for it and for every program its tail calls may reach.
+///
+/// Tail calls: [`compile`] also compiles each program of the runtime's tail-call table; a
+/// successful `bpf_tail_call` returns from the native code to [`JitProgram::run`], which then
+/// enters the target's code with the same context, stack and budget (at most 33 times, as
+/// Linux). Run it with the runtime it was compiled with (same maps, same tail-call table; the
+/// budget may differ but must be set if and only if it was set at compile time).
+#[derive(Debug)]
+pub struct JitProgram<'r> {
+    code: Code<'r>,
+    len: usize,
+    /// For each compiled program: its instructions (address, length) and its entry offset.
+    entries: Vec<((usize, usize), usize)>,
+    prog_type: ProgramType,
+    metered: bool,
+}
+
+/// Compiles `program` (and the programs of `rt`'s tail-call table) into executable memory
+/// mapped from the operating system.
+///
+/// The code is decoded back and checked (see the crate documentation) while the pages are
+/// still read+write, then the pages become read+execute; they are never both writable and
+/// executable.
+///
+/// # Errors
+/// A [`JitError`]: an instruction that cannot be translated, an unresolved map, a failed code
+/// check, or a failed mapping.
+#[cfg(feature = "std")]
+pub fn compile(
+    program: &VerifiedProgram<'_>,
+    rt: &Runtime<'_>,
+    opts: &JitOptions,
+) -> Result<JitProgram<'static>, JitError> {
+    compile_insns(program.insns(), program.prog_type(), rt, opts)
+}
+
+/// Compiles `program` (and the programs of `rt`'s tail-call table) into `region`, memory the
+/// embedder made executable. The code is checked in the region before it is returned.
+///
+/// # Errors
+/// As [`compile`], and [`JitErrorKind::RegionTooSmall`].
+pub fn compile_into<'r>(
+    program: &VerifiedProgram<'_>,
+    rt: &Runtime<'_>,
+    opts: &JitOptions,
+    region: ExecRegion<'r>,
+) -> Result<JitProgram<'r>, JitError> {
+    let (asm, entries) = assemble_all(program.insns(), rt, opts)?;
+    let code = Code::in_region(region, &asm.bytes).map_err(|k| JitError::at(0, k))?;
+    finish(code, asm, entries, program.prog_type(), rt)
+}
+
+/// The slices of the entry program and of every tail-call target, assembled together.
+type Entries = Vec<(usize, usize)>;
+
+fn assemble_all(
+    insns: &[Insn],
+    rt: &Runtime<'_>,
+    opts: &JitOptions,
+) -> Result<(Assembled, Entries), JitError> {
+    let mut programs: Vec<&[Insn]> = Vec::new();
+    programs.push(insns);
+    let mut i = 0u32;
+    while let Some(p) = rt.program(i) {
+        programs.push(p.insns());
+        i += 1;
+    }
+    let asm = assemble(&programs, rt, opts)?;
+    let keys = programs
+        .iter()
+        .map(|p| (p.as_ptr() as usize, p.len()))
+        .collect();
+    Ok((asm, keys))
+}
+
+fn finish<'r>(
+    code: Code<'r>,
+    asm: Assembled,
+    keys: Entries,
+    prog_type: ProgramType,
+    rt: &Runtime<'_>,
+) -> Result<JitProgram<'r>, JitError> {
+    let len = asm.bytes.len();
+    check(code.bytes(len), &asm.emitted, &[trampoline_address()])?;
+    Ok(JitProgram {
+        code,
+        len,
+        entries: keys.into_iter().zip(asm.entries).collect(),
+        prog_type,
+        metered: rt.budget().is_some(),
+    })
+}
+
+/// Compiles raw instructions: the body of [`compile`], and the crate's test path for programs
+/// that have not been through the verifier.
+#[cfg(feature = "std")]
+pub(crate) fn compile_insns(
+    insns: &[Insn],
+    prog_type: ProgramType,
+    rt: &Runtime<'_>,
+    opts: &JitOptions,
+) -> Result<JitProgram<'static>, JitError> {
+    let (asm, entries) = assemble_all(insns, rt, opts)?;
+    let code = Code::mapped(&asm.bytes).map_err(|k| JitError::at(0, k))?;
+    let mut p = finish(code, asm, entries, prog_type, rt)?;
+    p.code.seal().map_err(|k| JitError::at(0, k))?;
+    debug_assert!(p.code.is_sealed());
+    Ok(p)
+}
+
+impl JitProgram<'_> {
+    /// Runs the program on `ctx` with `stack`, under `rt` (the runtime it was compiled with).
+    ///
+    /// # Errors
+    /// [`Trap::WrongContext`] when `ctx` does not fit the program type, and the traps of the
+    /// interpreter: [`Trap::BudgetExhausted`], [`Trap::CallDepth`], [`Trap::UnknownHelper`],
+    /// [`Trap::Misaligned`], and whatever a helper reports.
+    pub fn run(
+        &self,
+        rt: &Runtime<'_>,
+        ctx: &mut Context<'_>,
+        stack: &mut Stack,
+    ) -> Result<u64, Trap> {
+        Runtime::check_context(self.prog_type, ctx)?;
+        let budget = if self.metered {
+            rt.budget().unwrap_or(u64::MAX)
+        } else {
+            u64::MAX
+        };
+        rt.enter(ctx, stack, |run| {
+            let mut state = JitState::new(run, budget);
+            let mut entry = self.entries.first().map_or(0, |e| e.1);
+            loop {
+                let r0 = call_code(&self.code, entry, &mut state);
+                if state.trap != 0 {
+                    return Err(trap_of(state.trap));
+                }
+                if state.tail_pending == 0 {
+                    return Ok(r0);
+                }
+                state.tail_pending = 0;
+                state.tail_calls += 1;
+                entry = self
+                    .entries
+                    .iter()
+                    .find(|e| e.0 == state.tail_target)
+                    .ok_or(Trap::InvalidInstruction)?
+                    .1;
+            }
+        })
+    }
+
+    /// Size of the machine code in bytes.
+    pub fn code_len(&self) -> usize {
+        self.len
+    }
+
+    /// The machine code, for inspection and disassembly.
+    pub fn code(&self) -> &[u8] {
+        self.code.bytes(self.len)
+    }
+
+    /// The program type it was compiled for.
+    pub fn prog_type(&self) -> ProgramType {
+        self.prog_type
+    }
+}
