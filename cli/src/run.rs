@@ -781,7 +781,8 @@ fn render_map(s: &mut String, m: &MapDump, show: usize) {
             d.max_entries
         );
         // Records are consumed at the end of the run: once the ring is full, outputs fail.
-        if used + 16 > d.max_entries as usize {
+        let last = m.records.last().map_or(0, |r| (r.len() + 8 + 7) & !7);
+        if m.records.last().is_some() && used + last > d.max_entries as usize {
             let _ = write!(
                 s,
                 " (full: later outputs failed; consumed only after the run)"
