@@ -447,31 +447,31 @@ impl Map for HostHash {
     }
 }
 
-/// The index of an LPM trie: (prefix length, masked data) to slot, and how many prefixes of
-/// each length there are, so a lookup tries only lengths present, longest first.
+/// The index of an LPM trie: canonical key (prefix length, then the data with every bit past
+/// the prefix cleared) to slot, and how many prefixes of each length there are, so a lookup
+/// tries only lengths present, longest first.
 #[derive(Debug)]
 struct LpmIndex {
-    slots: HashMap<(u32, Box<[u8]>), u32>,
-    keys: Vec<Option<(u32, Box<[u8]>)>>,
+    slots: HashMap<Box<[u8]>, u32>,
+    keys: Vec<Option<Box<[u8]>>>,
     free: Vec<u32>,
     lengths: BTreeMap<u32, usize>,
 }
 
-/// `data` with every bit past the first `bits` cleared.
-fn masked(data: &[u8], bits: u32) -> Box<[u8]> {
-    data.iter()
-        .enumerate()
-        .map(|(i, &b)| {
-            let first = i as u32 * 8;
-            if bits >= first + 8 {
-                b
-            } else if bits <= first {
-                0
-            } else {
-                b & (0xffu8 << (8 - (bits - first)))
-            }
-        })
-        .collect()
+/// Writes the canonical key of prefix length `bits` over `data` into `out` (4 + data bytes).
+fn canonical_into(bits: u32, data: &[u8], out: &mut [u8]) {
+    let (len, rest) = out.split_at_mut(4);
+    len.copy_from_slice(&bits.to_ne_bytes());
+    for (i, (o, &b)) in rest.iter_mut().zip(data).enumerate() {
+        let first = i as u32 * 8;
+        *o = if bits >= first + 8 {
+            b
+        } else if bits <= first {
+            0
+        } else {
+            b & (0xffu8 << (8 - (bits - first)))
+        };
+    }
 }
 
 /// LPM trie: keys are a `u32` prefix length (native endian) then the data bytes, as Linux's
@@ -494,13 +494,20 @@ impl HostLpm {
         Some((index_key(len)?, data))
     }
 
-    fn exact(&self, key: &[u8]) -> Result<(u32, Box<[u8]>), MapError> {
+    /// The canonical form of a key for update, delete and exact lookups.
+    fn exact(&self, key: &[u8]) -> Result<Box<[u8]>, MapError> {
         let (len, data) = self.split(key).ok_or(MapError::Invalid)?;
         if len as usize > data.len() * 8 {
             return Err(MapError::Invalid);
         }
-        Ok((len, masked(data, len)))
+        let mut out = vec![0u8; key.len()];
+        canonical_into(len, data, &mut out);
+        Ok(out.into())
     }
+}
+
+fn prefix_len(canonical: &[u8]) -> u32 {
+    canonical.get(..4).and_then(index_key).unwrap_or(0)
 }
 
 impl Map for HostLpm {
@@ -511,16 +518,25 @@ impl Map for HostLpm {
     fn lookup(&self, key: &[u8]) -> Option<NonNull<u8>> {
         let (len, data) = self.split(key)?;
         let ix = lock(&self.index);
-        let slot = ix
-            .lengths
-            .range(..=len)
-            .rev()
-            .find_map(|(&l, _)| ix.slots.get(&(l, masked(data, l))))?;
+        // No allocation on the program's path for keys of up to 64 bytes.
+        let mut small = [0u8; 64];
+        let mut large = Vec::new();
+        let buf: &mut [u8] = match small.get_mut(..key.len()) {
+            Some(b) => b,
+            None => {
+                large.resize(key.len(), 0);
+                &mut large
+            }
+        };
+        let slot = ix.lengths.range(..=len).rev().find_map(|(&l, _)| {
+            canonical_into(l, data, buf);
+            ix.slots.get(&*buf)
+        })?;
         self.values.addr(*slot as usize)
     }
 
-    /// An exact match of prefix and length, as Linux's `bpf_map_lookup_elem` from user space
-    /// does not do (it matches like a program); exact is what a host listing needs.
+    /// An exact match of prefix and length (a program's lookup matches the longest prefix);
+    /// exact is what a host listing needs.
     fn lookup_copy(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
         let k = self.exact(key)?;
         let ix = lock(&self.index);
@@ -546,7 +562,7 @@ impl Map for HostLpm {
         }
         let slot = ix.free.pop().ok_or(MapError::NoSpace)?;
         self.values.write(slot as usize, value)?;
-        *ix.lengths.entry(k.0).or_insert(0) += 1;
+        *ix.lengths.entry(prefix_len(&k)).or_insert(0) += 1;
         if let Some(entry) = ix.keys.get_mut(slot as usize) {
             *entry = Some(k.clone());
         }
@@ -561,10 +577,11 @@ impl Map for HostLpm {
         if let Some(entry) = ix.keys.get_mut(slot as usize) {
             *entry = None;
         }
-        if let Some(n) = ix.lengths.get_mut(&k.0) {
+        let len = prefix_len(&k);
+        if let Some(n) = ix.lengths.get_mut(&len) {
             *n -= 1;
             if *n == 0 {
-                ix.lengths.remove(&k.0);
+                ix.lengths.remove(&len);
             }
         }
         ix.free.push(slot);
@@ -580,14 +597,12 @@ impl Map for HostLpm {
             .and_then(|k| self.exact(k).ok())
             .and_then(|k| ix.slots.get(&k))
             .map_or(0, |&s| s as usize + 1);
-        let (len, data) = ix
+        let next = ix
             .keys
             .get(from..)
             .and_then(|k| k.iter().flatten().next())
             .ok_or(MapError::NotFound)?;
-        let (l, d) = out.split_at_mut(4);
-        l.copy_from_slice(&len.to_ne_bytes());
-        d.copy_from_slice(data);
+        out.copy_from_slice(next);
         Ok(())
     }
 

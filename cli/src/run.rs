@@ -186,8 +186,8 @@ pub struct Report {
     pub too_long: u64,
     /// Each frame's fate, in capture order.
     pub fates: Vec<Fate>,
-    /// Passed and transmitted frames, in order: capture index and bytes as the program left
-    /// them.
+    /// With `--out`: passed and transmitted frames, in order: capture index and bytes as the
+    /// program left them.
     pub out: Vec<(usize, Vec<u8>)>,
     /// Frames redirected to other ports, by interface index.
     pub redirected: Vec<(u32, u64)>,
@@ -402,6 +402,7 @@ fn replay<E: XdpEngine>(
     engine: E,
     packets: &[(PacketHeader, Vec<u8>)],
     targets: &[u32],
+    keep: bool,
 ) -> Replayed {
     let mut ring: Box<Ring> = Box::default();
     let mut ports: Vec<Box<Ring>> = targets
@@ -440,14 +441,23 @@ fn replay<E: XdpEngine>(
                 .iter_mut()
                 .map(|p| &mut **p as &mut dyn PacketRing)
                 .collect();
-            runner.poll(&mut *ring, &mut refs, |b| passed = Some(b.to_vec()), 1);
+            let stack = |b: &[u8]| {
+                if keep {
+                    passed = Some(b.to_vec());
+                }
+            };
+            runner.poll(&mut *ring, &mut refs, stack, 1);
         }
         let fate = fate_of(&before, &runner.counters());
         fates.push(fate);
         if let Some(bytes) = passed {
             out.push((i, bytes));
         }
-        ring.drain_tx(|b| out.push((i, b.to_vec())));
+        ring.drain_tx(|b| {
+            if keep {
+                out.push((i, b.to_vec()));
+            }
+        });
         for (port, count) in ports.iter_mut().zip(redirected.iter_mut()) {
             count.1 += port.drain_tx(|_| {}) as u64;
         }
@@ -567,6 +577,7 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
             Engine::new(Interpreter::with_runtime(rt), entry_program),
             &capture.packets,
             &targets,
+            args.out.is_some(),
         ),
         #[cfg(target_arch = "x86_64")]
         "jit" => {
@@ -581,7 +592,7 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
                 rt,
                 stack: Box::default(),
             };
-            replay(engine, &capture.packets, &targets)
+            replay(engine, &capture.packets, &targets, args.out.is_some())
         }
         other => {
             return Err(format!(

@@ -367,7 +367,13 @@ fn tail_calls_count_per_handler_and_out_holds_passed_and_transmitted_frames() {
 fn l2_swap_transmits_frames_with_swapped_addresses() {
     let frames = sample();
     for engine in ENGINES {
-        let r = run("xdp_l2_swap_tx", &sample_path(), engine, &[]);
+        let out = temp(&format!("swap-{engine}.pcap"));
+        let mut args = RunArgs::new(example("xdp_l2_swap_tx"), sample_path());
+        args.engine = engine.to_string();
+        args.out = Some(out.clone());
+        let r = execute(&args).unwrap();
+        let written = read_capture(&out).unwrap();
+        std::fs::remove_file(&out).ok();
         let wanted: Vec<(usize, Vec<u8>)> = frames
             .iter()
             .enumerate()
@@ -379,6 +385,12 @@ fn l2_swap_transmits_frames_with_swapped_addresses() {
                 (i, g)
             })
             .collect();
+        let got: Vec<&Vec<u8>> = written.packets.iter().map(|(_, b)| b).collect();
+        assert_eq!(
+            got,
+            wanted.iter().map(|(_, b)| b).collect::<Vec<_>>(),
+            "{engine}"
+        );
         assert_eq!(r.out, wanted, "{engine}");
     }
 }
