@@ -6,4 +6,7 @@ pub mod data;
 pub mod engine;
 #[cfg(feature = "pcap")]
 pub mod filter;
+pub mod hostmaps;
+#[cfg(feature = "pcap")]
+pub mod run;
 pub mod verify;

@@ -52,6 +52,10 @@ enum Command {
     /// and compare with libpcap's own engine.
     #[cfg(feature = "pcap")]
     Filter(nanobpf_cli::filter::FilterArgs),
+    /// Replay a capture through an XDP program of a BPF object: verdicts, packets per second,
+    /// every map's contents; passed and transmitted frames to --out.
+    #[cfg(feature = "pcap")]
+    Run(nanobpf_cli::run::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +76,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         #[cfg(feature = "pcap")]
         Command::Filter(args) => nanobpf_cli::filter::run(&args),
+        #[cfg(feature = "pcap")]
+        Command::Run(args) => nanobpf_cli::run::run(&args),
         Command::Asm { input, output } => {
             let src = String::from_utf8(read(&input)?)
                 .map_err(|_| format!("{}: not UTF-8", input.display()))?;

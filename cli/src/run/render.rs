@@ -1,0 +1,197 @@
+//! The report `nanobpf run` prints: verdict table, speed, every map.
+
+use super::{MapDump, Report, RunArgs, BUF_SIZE};
+use nanobpf_core::elf::MapSource;
+use nanobpf_core::env::MapType;
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn map_type_name(t: MapType) -> &'static str {
+    match t {
+        MapType::Hash => "hash",
+        MapType::Array => "array",
+        MapType::ProgArray => "prog_array",
+        MapType::PerCpuArray => "percpu_array",
+        MapType::LruHash => "lru_hash",
+        MapType::LpmTrie => "lpm_trie",
+        MapType::DevMap => "devmap",
+        MapType::Queue => "queue",
+        MapType::Stack => "stack",
+        MapType::RingBuf => "ringbuf",
+        _ => "other",
+    }
+}
+
+/// The value as `u64` words, when it is made of whole words (at most four).
+fn words(value: &[u8]) -> Option<String> {
+    if value.is_empty() || value.len() % 8 != 0 || value.len() > 32 {
+        return None;
+    }
+    let w: Vec<String> = value
+        .chunks(8)
+        .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or_default()).to_string())
+        .collect();
+    Some(w.join(", "))
+}
+
+/// Writes the report the way `nanobpf run` prints it.
+pub fn render(report: &Report, args: &RunArgs) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let c = &report.counters;
+    let _ = writeln!(
+        s,
+        "program {} (section {}, {} slots) on {}, capture {}: {} frames",
+        report.program,
+        report.section,
+        report.slots,
+        report.engine,
+        args.pcap.display(),
+        report.frames()
+    );
+    if !report.tail_call_table.is_empty() {
+        let _ = writeln!(s, "tail-call table (program array values index it):");
+        for (i, n) in report.tail_call_table.iter().enumerate() {
+            let _ = writeln!(s, "  {i}: {n}");
+        }
+    }
+    let _ = writeln!(s, "\n  verdict          frames");
+    let rows = [
+        ("aborted", c.aborted),
+        ("drop", c.drop),
+        ("pass", c.pass),
+        ("tx", c.tx),
+        ("redirect", c.redirect),
+        ("tx_full", c.tx_full),
+        ("redirect_failed", c.redirect_failed),
+        ("traps", c.traps),
+    ];
+    for (name, n) in rows {
+        let _ = writeln!(s, "  {name:<16} {n:>6}");
+    }
+    if c.invalid > 0 {
+        let _ = writeln!(s, "  {:<16} {:>6}", "invalid", c.invalid);
+    }
+    let _ = writeln!(
+        s,
+        "  {:<16} {:>6}   (longer than {} bytes: not run)",
+        "too_long",
+        report.too_long,
+        BUF_SIZE - nanobpf_hal::XDP_PACKET_HEADROOM
+    );
+    let _ = writeln!(s, "  {:<16} {:>6}", "total", c.frames() + report.too_long);
+    for (port, n) in &report.redirected {
+        let _ = writeln!(s, "  redirected to ifindex {port}: {n}");
+    }
+    let _ = writeln!(
+        s,
+        "\n{} frames in {:.3} ms: {:.0} packets/s",
+        report.frames(),
+        report.elapsed.as_secs_f64() * 1e3,
+        report.packets_per_second()
+    );
+    if let Some(out) = &args.out {
+        let _ = writeln!(
+            s,
+            "{} passed and transmitted frames written to {}",
+            report.out.len(),
+            out.display()
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nmaps (no BTF type information: keys and values in hex, native byte order):"
+    );
+    for m in &report.maps {
+        render_map(&mut s, m, args.show);
+    }
+    s
+}
+
+fn render_map(s: &mut String, m: &MapDump, show: usize) {
+    use std::fmt::Write;
+    let d = &m.def;
+    if m.source == MapSource::GlobalData {
+        let _ = writeln!(s, "\n{} (global data, {} bytes):", m.name, d.value_size);
+        if let Some((_, v)) = m.entries.first() {
+            for (i, line) in v.chunks(16).enumerate().take(show) {
+                let _ = writeln!(s, "  {:04x}  {}", i * 16, hex(line));
+            }
+        }
+        return;
+    }
+    let _ = write!(
+        s,
+        "\n{} ({}, key {} B, value {} B, max_entries {}): ",
+        m.name,
+        map_type_name(d.map_type),
+        d.key_size,
+        d.value_size,
+        d.max_entries
+    );
+    if d.map_type == MapType::RingBuf {
+        let used: usize = m.records.iter().map(|r| (r.len() + 8 + 7) & !7).sum();
+        let _ = write!(
+            s,
+            "{} records, {used} of {} bytes",
+            m.records.len(),
+            d.max_entries
+        );
+        // Records are consumed at the end of the run: once the ring is full, outputs fail.
+        let last = m.records.last().map_or(0, |r| (r.len() + 8 + 7) & !7);
+        if m.records.last().is_some() && used + last > d.max_entries as usize {
+            let _ = write!(
+                s,
+                " (full: later outputs failed; consumed only after the run)"
+            );
+        }
+        let _ = writeln!(s);
+        for r in m.records.iter().take(show) {
+            let _ = writeln!(s, "  {}", hex(r));
+        }
+        if m.records.len() > show {
+            let _ = writeln!(s, "  ... {} more", m.records.len() - show);
+        }
+        return;
+    }
+    let array = matches!(d.map_type, MapType::Array | MapType::PerCpuArray);
+    // Arrays: every index exists; list the non-zero ones.
+    let listed: Vec<&(Vec<u8>, Vec<u8>)> = m
+        .entries
+        .iter()
+        .filter(|(_, v)| !array || v.iter().any(|&b| b != 0))
+        .collect();
+    if array {
+        let _ = writeln!(
+            s,
+            "{} non-zero of {} entries",
+            listed.len(),
+            m.entries.len()
+        );
+    } else {
+        let _ = writeln!(s, "{} entries", listed.len());
+    }
+    for (k, v) in listed.iter().take(show) {
+        let key = if array || d.map_type == MapType::ProgArray || d.map_type == MapType::DevMap {
+            format!(
+                "[{}]",
+                u32::from_ne_bytes(k[..4].try_into().unwrap_or_default())
+            )
+        } else {
+            hex(k)
+        };
+        match words(v) {
+            Some(w) => {
+                let _ = writeln!(s, "  {key} => {}  (u64: {w})", hex(v));
+            }
+            None => {
+                let _ = writeln!(s, "  {key} => {}", hex(v));
+            }
+        }
+    }
+    if listed.len() > show {
+        let _ = writeln!(s, "  ... {} more", listed.len() - show);
+    }
+}
