@@ -64,7 +64,7 @@ pub const GPIO_SET: Helper = Helper {
 };
 
 /// The standard helpers of `nanobpf_core::helpers` plus [`GPIO_SET`].
-pub static HAL_HELPERS: [Helper; 15] = [
+pub static HAL_HELPERS: [Helper; 18] = [
     std_helpers::MAP_LOOKUP_ELEM,
     std_helpers::MAP_UPDATE_ELEM,
     std_helpers::MAP_DELETE_ELEM,
@@ -78,6 +78,9 @@ pub static HAL_HELPERS: [Helper; 15] = [
     std_helpers::REDIRECT_MAP,
     std_helpers::XDP_ADJUST_META,
     std_helpers::XDP_ADJUST_TAIL,
+    std_helpers::MAP_PUSH_ELEM,
+    std_helpers::MAP_POP_ELEM,
+    std_helpers::MAP_PEEK_ELEM,
     std_helpers::RINGBUF_OUTPUT,
     GPIO_SET,
 ];

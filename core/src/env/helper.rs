@@ -16,6 +16,9 @@ pub enum ArgKind {
     PtrToMapKey,
     /// A pointer to initialised memory of the map's value size.
     PtrToMapValue,
+    /// A pointer to writable memory of the map's value size, possibly uninitialised: the
+    /// helper fills it (Linux's `ARG_PTR_TO_MAP_VALUE | MEM_UNINIT`, as `map_pop_elem` takes).
+    PtrToUninitMapValue,
     /// A pointer to initialised, readable memory whose size is the next argument.
     PtrToMem,
     /// A pointer to writable memory, possibly uninitialised, whose size is the next argument.

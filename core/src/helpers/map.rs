@@ -1,4 +1,4 @@
-//! Map helpers, `tail_call` and `ringbuf_output`.
+//! Map helpers: keyed maps, queues and stacks, `tail_call` and `ringbuf_output`.
 
 use super::{args, EINVAL};
 use crate::env::{ArgKind as A, Helper, HelperEnv, HelperProto, RetKind};
@@ -52,6 +52,49 @@ fn map_delete_elem(env: &mut HelperEnv<'_>, map: u64, key: u64, _: u64, _: u64, 
         Some((m, k)) => errno(m.delete(k)),
         None => EINVAL,
     }
+}
+
+/// The largest value `map_pop_elem` and `map_peek_elem` copy out (they go through a buffer on
+/// the native stack, and a BPF frame holds no more).
+pub(crate) const MAX_POP_VALUE: usize = crate::env::STACK_FRAME_SIZE;
+
+fn map_push_elem(env: &mut HelperEnv<'_>, map: u64, value: u64, flags: u64, _: u64, _: u64) -> u64 {
+    let Some(m) = env.map(map) else {
+        return EINVAL;
+    };
+    let Some(v) = env.read(value, m.def().value_size as u64) else {
+        return EINVAL;
+    };
+    errno(m.push(v, flags))
+}
+
+/// Pop or peek: the value goes to `out`, which is zeroed first (Linux leaves zeros there when
+/// the queue is empty).
+fn take(env: &HelperEnv<'_>, map: u64, out: u64, remove: bool) -> u64 {
+    let Some(m) = env.map(map) else {
+        return EINVAL;
+    };
+    let mut buf = [0u8; MAX_POP_VALUE];
+    let Some(buf) = buf.get_mut(..m.def().value_size as usize) else {
+        return EINVAL;
+    };
+    // Writable before anything is taken, so a bad destination loses no element.
+    if !env.write(out, buf) {
+        return EINVAL;
+    }
+    let r = if remove { m.pop(buf) } else { m.peek(buf) };
+    if r.is_ok() {
+        env.write(out, buf);
+    }
+    errno(r)
+}
+
+fn map_pop_elem(env: &mut HelperEnv<'_>, map: u64, value: u64, _: u64, _: u64, _: u64) -> u64 {
+    take(env, map, value, true)
+}
+
+fn map_peek_elem(env: &mut HelperEnv<'_>, map: u64, value: u64, _: u64, _: u64, _: u64) -> u64 {
+    take(env, map, value, false)
 }
 
 fn tail_call(env: &mut HelperEnv<'_>, _ctx: u64, map: u64, index: u64, _: u64, _: u64) -> u64 {
@@ -116,6 +159,59 @@ pub const MAP_DELETE_ELEM: Helper = Helper {
         RetKind::Integer,
     ),
     func: map_delete_elem,
+};
+
+/// `bpf_map_push_elem` (87): appends to a queue or stack; flags `BPF_EXIST` replaces the
+/// oldest element when full.
+pub const MAP_PUSH_ELEM: Helper = Helper {
+    id: 87,
+    name: "map_push_elem",
+    proto: HelperProto::new(
+        args([
+            A::ConstMapPtr,
+            A::PtrToMapValue,
+            A::Scalar,
+            A::None,
+            A::None,
+        ]),
+        RetKind::Integer,
+    ),
+    func: map_push_elem,
+};
+
+/// `bpf_map_pop_elem` (88): removes the next element of a queue (oldest) or stack (newest)
+/// into the value buffer; `-ENOENT` (and a zeroed buffer) when empty.
+pub const MAP_POP_ELEM: Helper = Helper {
+    id: 88,
+    name: "map_pop_elem",
+    proto: HelperProto::new(
+        args([
+            A::ConstMapPtr,
+            A::PtrToUninitMapValue,
+            A::None,
+            A::None,
+            A::None,
+        ]),
+        RetKind::Integer,
+    ),
+    func: map_pop_elem,
+};
+
+/// `bpf_map_peek_elem` (89): as `map_pop_elem` without removing the element.
+pub const MAP_PEEK_ELEM: Helper = Helper {
+    id: 89,
+    name: "map_peek_elem",
+    proto: HelperProto::new(
+        args([
+            A::ConstMapPtr,
+            A::PtrToUninitMapValue,
+            A::None,
+            A::None,
+            A::None,
+        ]),
+        RetKind::Integer,
+    ),
+    func: map_peek_elem,
 };
 
 /// `bpf_tail_call` (12): on success the engine jumps to the program the program array names;

@@ -18,6 +18,9 @@
 //! | 51 | `redirect_map` | device map, key, flags → `XDP_REDIRECT` or the fallback in flags |
 //! | 54 | `xdp_adjust_meta` | ctx, delta → 0 or -EINVAL |
 //! | 65 | `xdp_adjust_tail` | ctx, delta → 0 or -EINVAL |
+//! | 87 | `map_push_elem` | queue or stack, value, flags → 0 or -errno (`-E2BIG` when full) |
+//! | 88 | `map_pop_elem` | queue or stack, value buffer → 0 or -errno (`-ENOENT` when empty) |
+//! | 89 | `map_peek_elem` | queue or stack, value buffer → 0 or -errno (`-ENOENT` when empty) |
 //! | 130 | `ringbuf_output` | ring buffer, data, size, flags → 0 or -errno |
 
 mod map;
@@ -26,7 +29,10 @@ mod xdp;
 
 use crate::env::{ArgKind, Helper, HelperTable, RetKind};
 
-pub use map::{MAP_DELETE_ELEM, MAP_LOOKUP_ELEM, MAP_UPDATE_ELEM, RINGBUF_OUTPUT, TAIL_CALL};
+pub use map::{
+    MAP_DELETE_ELEM, MAP_LOOKUP_ELEM, MAP_PEEK_ELEM, MAP_POP_ELEM, MAP_PUSH_ELEM, MAP_UPDATE_ELEM,
+    RINGBUF_OUTPUT, TAIL_CALL,
+};
 pub use misc::{CSUM_DIFF, GET_PRANDOM_U32, GET_SMP_PROCESSOR_ID, KTIME_GET_NS, TRACE_PRINTK};
 pub use xdp::{REDIRECT_MAP, XDP_ADJUST_HEAD, XDP_ADJUST_META, XDP_ADJUST_TAIL};
 
@@ -39,7 +45,7 @@ pub(crate) const fn args(a: [ArgKind; 5]) -> [ArgKind; 5] {
 }
 
 /// Every helper of this module, in id order.
-pub static STANDARD: [Helper; 14] = [
+pub static STANDARD: [Helper; 17] = [
     MAP_LOOKUP_ELEM,
     MAP_UPDATE_ELEM,
     MAP_DELETE_ELEM,
@@ -53,6 +59,9 @@ pub static STANDARD: [Helper; 14] = [
     REDIRECT_MAP,
     XDP_ADJUST_META,
     XDP_ADJUST_TAIL,
+    MAP_PUSH_ELEM,
+    MAP_POP_ELEM,
+    MAP_PEEK_ELEM,
     RINGBUF_OUTPUT,
 ];
 

@@ -417,3 +417,88 @@ fn ringbuf_output_reaches_the_consumer() {
     EVENTS.consume(&mut scratch, |r| got.push(r.to_vec()));
     assert_eq!(got, vec![0x0102030405060708u64.to_ne_bytes().to_vec()]);
 }
+
+/// Verifies `src` as a memory program against the standard helpers and the definitions of
+/// `maps`, then runs it with every access checked.
+fn verify_and_run(src: &str, maps: &[&dyn Map]) -> Result<u64, Trap> {
+    let defs: Vec<crate::env::MapDef> = maps.iter().map(|m| m.def()).collect();
+    let env = crate::VerifyEnv::new(ProgramType::Memory { len: 0 }, standard(), &defs);
+    let mut insns = asm(src);
+    let mut ws = std::boxed::Box::new(crate::DefaultWorkspace::new());
+    if let Err(e) = crate::verify(&mut insns, &env, &mut ws) {
+        panic!("{e}\n{src}");
+    }
+    run_with(src, MapTable::new(maps), &TestPlatform::default(), &mut [])
+}
+
+/// `r0 = push(map[0], value, flags)` after storing `value` at fp-8.
+fn push_src(value: i32, flags: i32) -> std::string::String {
+    std::format!(
+        "stdw [%r10-8], {value}
+        lddw %r1, map[0]
+        mov %r2, %r10
+        add %r2, -8
+        mov %r3, {flags}
+        call 87
+        exit"
+    )
+}
+
+/// Pops (88) or peeks (89) into an uninitialised fp-8 and returns the value read back, or
+/// `0xee00 | (-errno & 0xff)` when the helper fails (with the buffer's zeroes checked).
+fn take_src(id: u32) -> std::string::String {
+    std::format!(
+        "lddw %r1, map[0]
+        mov %r2, %r10
+        add %r2, -8
+        call {id}
+        ldxdw %r1, [%r10-8]
+        jne %r0, 0, fail
+        mov %r0, %r1
+        exit
+    fail:
+        jne %r1, 0, bad
+        neg %r0
+        or %r0, 0xee00
+        exit
+    bad:
+        mov %r0, -1
+        exit"
+    )
+}
+
+static QUEUE: crate::maps::QueueMap<8, 3> = crate::maps::QueueMap::new();
+static LIFO: crate::maps::StackMap<8, 3> = crate::maps::StackMap::new();
+
+#[test]
+fn queue_and_stack_push_pop_peek() {
+    for (map, lifo) in [(&QUEUE as &dyn Map, false), (&LIFO as &dyn Map, true)] {
+        let maps = [map];
+        let run = |src: &str| verify_and_run(src, &maps);
+        for v in [11, 22, 33] {
+            assert_eq!(run(&push_src(v, 0)), Ok(0));
+        }
+        // Full: -E2BIG; with BPF_EXIST the oldest element (11) makes room for 44.
+        assert_eq!(run(&push_src(55, 0)), Ok((-7i64) as u64));
+        assert_eq!(run(&push_src(44, 2)), Ok(0));
+        let order: [u64; 3] = if lifo { [44, 33, 22] } else { [22, 33, 44] };
+        assert_eq!(run(&take_src(89)), Ok(order[0]), "peek leaves it");
+        for want in order {
+            assert_eq!(run(&take_src(88)), Ok(want));
+        }
+        // Empty: -ENOENT, and the buffer holds zeroes.
+        assert_eq!(run(&take_src(88)), Ok(0xee02));
+        assert_eq!(run(&take_src(89)), Ok(0xee02));
+    }
+    // Pushing a value of the wrong map type is refused by the runtime too.
+    let maps: [&dyn Map; 1] = [&HASH];
+    assert_eq!(
+        run_with(
+            &push_src(1, 0),
+            MapTable::new(&maps),
+            &TestPlatform::default(),
+            &mut []
+        ),
+        Ok((-95i64) as u64)
+    );
+}

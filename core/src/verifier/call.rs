@@ -10,6 +10,22 @@ use crate::isa::Insn;
 
 /// Linux's id of `bpf_tail_call`.
 const TAIL_CALL: u32 = 12;
+/// Linux's id of `bpf_redirect_map`.
+const REDIRECT_MAP: u32 = 51;
+
+/// Linux's `check_map_func_compatibility` for the maps and helpers nanobpf has: helpers that
+/// take only one kind of map, and maps whose elements only their own helpers reach.
+fn map_fits(helper: u32, map: MapType) -> bool {
+    use MapType as T;
+    let own: &[T] = match helper {
+        TAIL_CALL => &[T::ProgArray],
+        REDIRECT_MAP => &[T::DevMap],
+        87..=89 => &[T::Queue, T::Stack],
+        130..=131 => &[T::RingBuf],
+        _ => return !matches!(map, T::ProgArray | T::Queue | T::Stack | T::RingBuf),
+    };
+    own.contains(&map)
+}
 
 /// Helpers that may move or resize the packet, so every packet pointer is stale after them
 /// (Linux's `bpf_helper_changes_pkt_data`).
@@ -22,6 +38,7 @@ fn arg_name(k: ArgKind) -> &'static str {
         ArgKind::ConstMapPtr => "map_ptr",
         ArgKind::PtrToMapKey
         | ArgKind::PtrToMapValue
+        | ArgKind::PtrToUninitMapValue
         | ArgKind::PtrToMem
         | ArgKind::PtrToUninitMem => "fp|pkt|map_value|mem",
         ArgKind::PtrToCtx => "ctx",
@@ -83,17 +100,17 @@ impl Checker<'_, '_, '_> {
                     if v.kind != Kind::MapPtr {
                         return Err(mismatch(self, &v));
                     }
-                    let is_prog_array = self
+                    let fits = self
                         .env
                         .maps
                         .get(v.aux as usize)
-                        .is_some_and(|m| m.map_type == MapType::ProgArray);
-                    if is_prog_array != (id == TAIL_CALL) {
+                        .is_some_and(|m| map_fits(id, m.map_type));
+                    if !fits {
                         return Err(self.err(pc, K::MapHelper { helper: id }));
                     }
                     map = Some(v.aux as usize);
                 }
-                ArgKind::PtrToMapKey | ArgKind::PtrToMapValue => {
+                ArgKind::PtrToMapKey | ArgKind::PtrToMapValue | ArgKind::PtrToUninitMapValue => {
                     let def = map.and_then(|m| self.env.maps.get(m));
                     let Some(def) = def else {
                         return Err(self.err(
@@ -111,7 +128,9 @@ impl Checker<'_, '_, '_> {
                         def.value_size
                     };
                     let v = self.read(pc, r)?;
-                    self.mem_arg(pc, r, &v, size as u64, None)?;
+                    // The helper fills an uninitialised value: all of it.
+                    let writes = (kind == ArgKind::PtrToUninitMapValue).then_some(size as u64);
+                    self.mem_arg(pc, r, &v, size as u64, writes)?;
                 }
                 ArgKind::PtrToMem | ArgKind::PtrToUninitMem => {
                     let v = self.read(pc, r)?;

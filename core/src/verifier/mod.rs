@@ -105,6 +105,8 @@ mod tests;
 #[cfg(test)]
 mod tests_conformance;
 #[cfg(test)]
+mod tests_helpers;
+#[cfg(test)]
 mod tests_random;
 
 pub use error::{LeakTarget, TooComplexReason, VerifyError, VerifyErrorKind};
