@@ -10,6 +10,7 @@ pub const EXPECTED: Expected = Expected {
     frames: 300,
     drop: 114,
     pass: 186,
+    ipv4: 219,
     passed_bytes: 15037,
     sources: &[
         SourceCount {
