@@ -262,7 +262,10 @@ fn the_program_reads_its_configuration_from_rodata() {
 
 #[test]
 fn an_object_with_other_maps_is_refused() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/build/xdp_pass.o");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/build/xdp_pass.o"
+    );
     let bytes = std::fs::read(path).unwrap();
     let obj = nanobpf_core::elf::Object::parse(&bytes).unwrap();
     let err = Maps::new().bind(&obj).unwrap_err();
