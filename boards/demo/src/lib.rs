@@ -35,7 +35,7 @@ pub struct PortingGuide;
 
 pub use capture::{Capture, CaptureError, Frames};
 pub use error::DemoError;
-pub use expected::EXPECTED;
+pub use expected::{EXPECTED, EXPECTED_WITHOUT_RUNTS, RUNTS};
 pub use layout::{DEFS as MAP_DEFS, N_MAPS};
 pub use report::{Expected, Mismatch, Report, SourceCount, MAX_SOURCES};
 
