@@ -104,7 +104,7 @@ mod workspace;
 mod tests;
 #[cfg(test)]
 mod tests_conformance;
-#[cfg(test)]
+#[cfg(all(test, feature = "metering"))]
 mod tests_random;
 
 pub use error::{LeakTarget, TooComplexReason, VerifyError, VerifyErrorKind};
