@@ -27,8 +27,13 @@ impl Rng {
 }
 
 const LEN: u32 = 64;
-/// Random programs per test.
-const STRESS: usize = 10_000;
+/// Random programs per test; `NANOBPF_STRESS` raises it for a longer run.
+fn stress() -> usize {
+    std::env::var("NANOBPF_STRESS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
+}
 /// Registers the generator writes (r1 stays the buffer, r6 is scratch, r9 a loop counter,
 /// r10 the frame).
 const REGS: [u8; 7] = [0, 2, 3, 4, 5, 7, 8];
@@ -63,7 +68,7 @@ fn program(rng: &mut Rng) -> Vec<Insn> {
         let s = rng.pick(&REGS);
         let size = rng.pick(&sizes);
         let off = |rng: &mut Rng| rng.below(66) as i16 - 2;
-        let item = match rng.below(11) {
+        let item = match rng.below(14) {
             0 => mov(r, rng.below(80) as i32 - 8),
             1 => ldx(size, r, 1, off(rng)),
             2 => {
@@ -107,6 +112,60 @@ fn program(rng: &mut Rng) -> Vec<Insn> {
                 )
             }
             9 => stx(size, 1, r, off(rng)),
+            // A copy (linked), moved by a constant, then compared: the comparison bounds
+            // `s` only through the link (the branch target is patched below).
+            10 | 11 => {
+                let copy = if rng.below(4) == 0 {
+                    movr32(r, s)
+                } else {
+                    movr(r, s)
+                };
+                let k = rng.below(80) as i32 - 40;
+                let shift = match rng.below(4) {
+                    0 => alu(BPF_SUB, r, k),
+                    1 => alu32(BPF_ADD, r, k),
+                    2 => mov(6, 0),
+                    _ => alu(BPF_ADD, r, k),
+                };
+                let op = rng.pick(&[BPF_JGT, BPF_JGE, BPF_JLT, BPF_JSGT, BPF_JSLT, BPF_JEQ]);
+                let cmp = if rng.below(3) == 0 {
+                    jmp32(op, r, rng.below(70) as i32, 0)
+                } else {
+                    jmp(op, r, rng.below(70) as i32, 0)
+                };
+                [copy, shift, cmp].concat()
+            }
+            // A guard on a copy of `s`, then an access through `s` that only the link can
+            // have bounded (the guard skips the access).
+            12 if rng.below(2) == 0 => {
+                let k = rng.below(80) as i32 - 40;
+                let op = rng.pick(&[BPF_JGT, BPF_JGE, BPF_JSGT, BPF_JSGE]);
+                let access = if rng.below(2) == 0 {
+                    ldx(size, r, 6, off(rng))
+                } else {
+                    stx(size, 6, r, off(rng))
+                };
+                [
+                    movr(r, s),
+                    alu(BPF_ADD, r, k),
+                    jmp(op, r, rng.below(70) as i32, 3),
+                    movr(6, 1),
+                    alur(BPF_ADD, 6, s),
+                    access,
+                ]
+                .concat()
+            }
+            // An access through a register only a linked comparison can have bounded.
+            12 => [
+                movr(6, 1),
+                alur(BPF_ADD, 6, s),
+                if rng.below(2) == 0 {
+                    ldx(size, r, 6, off(rng))
+                } else {
+                    stx(size, 6, r, off(rng))
+                },
+            ]
+            .concat(),
             _ => {
                 // A forward branch, patched below.
                 let op = rng.pick(&[
@@ -152,7 +211,10 @@ fn finish(mut body: Vec<Vec<Insn>>, rng: &mut Rng) -> Vec<Insn> {
     for (k, item) in body.iter_mut().enumerate() {
         let last = item.len() - 1;
         let insn = &mut item[last];
-        if matches!(insn.class(), Class::Jmp) && insn.opcode != op::EXIT && insn.off == 0 {
+        if matches!(insn.class(), Class::Jmp | Class::Jmp32)
+            && insn.opcode != op::EXIT
+            && insn.off == 0
+        {
             let pc = starts[k] + last;
             let later: Vec<usize> = starts[k + 1..].iter().copied().chain([total]).collect();
             let t = later[(rng.next() % later.len() as u64) as usize];
@@ -217,7 +279,7 @@ fn accepted_random_xdp_programs_stay_inside_the_packet() {
     let interp = Interpreter::new(HelperTable::new(&[]), &platform).with_budget(100_000);
     let env = VerifyEnv::new(ProgramType::Xdp, HelperTable::new(&[]), &[]);
     let (mut accepted, mut total) = (0, 0);
-    for case in 0..STRESS {
+    for case in 0..stress() {
         let prog = xdp_program(&mut rng);
         let mut insns = prog.clone();
         total += 1;
@@ -263,7 +325,7 @@ fn accepted_random_programs_pass_every_runtime_check() {
     let interp = Interpreter::new(HelperTable::new(&[]), &platform).with_budget(100_000);
     let env = VerifyEnv::new(ProgramType::Memory { len: LEN }, HelperTable::new(&[]), &[]);
     let (mut accepted, mut total, mut loops) = (0, 0, 0);
-    for case in 0..STRESS {
+    for case in 0..stress() {
         let prog = program(&mut rng);
         let mut insns = prog.clone();
         total += 1;
@@ -302,4 +364,120 @@ fn accepted_random_programs_pass_every_runtime_check() {
         "{accepted} of {total} accepted"
     );
     assert!(loops > accepted / 10, "{loops} loops of {accepted}");
+}
+
+/// A random program about linked scalars: a number loaded from the buffer, copies of it
+/// (64- or 32-bit, moved by constants, some spilled and reloaded, some overwritten), one
+/// guard on one of them, and an access through another, which the guard skips.
+fn link_program(rng: &mut Rng) -> Vec<Insn> {
+    let mut p: Vec<Insn> = mov(0, 0);
+    let size = rng.pick(&[1u8, 1, 2, 8]);
+    p.extend(ldx(size, 2, 1, rng.below(56) as i16));
+    let mut holders: Vec<u8> = std::vec![2];
+    let mut slots = 0i16;
+    for _ in 0..1 + rng.below(4) {
+        let dst = rng.pick(&[3u8, 4, 5, 7]);
+        let src = rng.pick(&holders);
+        p.extend(if rng.below(5) == 0 {
+            movr32(dst, src)
+        } else {
+            movr(dst, src)
+        });
+        let k = rng.below(100) as i32 - 50;
+        match rng.below(6) {
+            0 => p.extend(alu(BPF_SUB, dst, k)),
+            1 => p.extend(alu32(BPF_ADD, dst, k)),
+            2 => p.extend(alu(BPF_ADD, dst, rng.pick(&[i32::MAX, i32::MIN, -1]))),
+            3 | 4 => p.extend(alu(BPF_ADD, dst, k)),
+            _ => {}
+        }
+        if rng.below(3) == 0 && slots < 4 {
+            slots += 1;
+            p.extend(stx(8, 10, dst, -8 * slots));
+        }
+        holders.push(dst);
+    }
+    if rng.below(4) == 0 {
+        p.extend(ldx(1, rng.pick(&holders), 1, rng.below(64) as i16));
+    }
+    if slots > 0 && rng.below(2) == 0 {
+        // Sometimes clobber a spill with a narrow store.
+        p.extend(st(1, 10, -8 * (1 + rng.below(slots as u64) as i16), 7));
+    }
+    // The access block: maybe reload a spill into r8, then access through a holder.
+    let mut access: Vec<Insn> = Vec::new();
+    let mut through = rng.pick(&holders);
+    if slots > 0 && rng.below(2) == 0 {
+        access.extend(ldx(8, 8, 10, -8 * (1 + rng.below(slots as u64) as i16)));
+        through = 8;
+    }
+    access.extend(movr(6, 1));
+    access.extend(alur(BPF_ADD, 6, through));
+    let off = rng.below(70) as i16 - 4;
+    let sz = rng.pick(&[1u8, 2, 4, 8]);
+    access.extend(if rng.below(2) == 0 {
+        ldx(sz, 0, 6, off)
+    } else {
+        stx(sz, 6, 0, off)
+    });
+    let op = rng.pick(&[
+        BPF_JGT, BPF_JGE, BPF_JLT, BPF_JLE, BPF_JSGT, BPF_JSGE, BPF_JSLT, BPF_JSLE, BPF_JEQ,
+        BPF_JNE,
+    ]);
+    let guard = rng.pick(&holders);
+    let skip = access.len() as i16;
+    let imm = rng.below(90) as i32 - 10;
+    p.extend(match rng.below(4) {
+        0 => jmp32(op, guard, imm, skip),
+        1 => {
+            let other = rng.pick(&holders);
+            jmpr(op, guard, other, skip)
+        }
+        _ => jmp(op, guard, imm, skip),
+    });
+    p.extend(access);
+    p.extend(exit());
+    p
+}
+
+#[test]
+fn accepted_random_link_programs_pass_every_runtime_check() {
+    let mut rng = Rng(0x1157_ed5c_a1a5_0001);
+    let mut ws = Box::new(DefaultWorkspace::new());
+    let mut stack = Box::new(Stack::new());
+    let platform = NoPlatform;
+    let interp = Interpreter::new(HelperTable::new(&[]), &platform).with_budget(100_000);
+    let env = VerifyEnv::new(ProgramType::Memory { len: LEN }, HelperTable::new(&[]), &[]);
+    let (mut accepted, mut total) = (0, 0);
+    for case in 0..stress() {
+        let prog = link_program(&mut rng);
+        let mut insns = prog.clone();
+        total += 1;
+        if verify(&mut insns, &env, &mut *ws).is_err() {
+            continue;
+        }
+        accepted += 1;
+        let program = Program::new(&prog).unwrap();
+        // Numbers near the guards' constants, and a few huge ones.
+        for _ in 0..12 {
+            let mut buf: Vec<u8> = (0..LEN)
+                .map(|_| match rng.below(8) {
+                    0 => 0xff,
+                    1 => 0x80,
+                    _ => rng.below(100) as u8,
+                })
+                .collect();
+            let mut ctx = Context::Memory(&mut buf);
+            let r = interp.run_checked(&program, &mut ctx, &mut stack);
+            assert!(
+                r.is_ok(),
+                "case {case}: verified program trapped with {r:?}: {prog:?}"
+            );
+        }
+    }
+    std::eprintln!("links {accepted} of {total}");
+    assert!(
+        accepted > total / 10 && accepted < total * 9 / 10,
+        "{accepted} of {total} accepted"
+    );
 }

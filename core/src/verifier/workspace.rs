@@ -409,12 +409,24 @@ fn get_scalar(r: &mut Reader<'_>) -> Option<Scalar> {
     }
 }
 
+/// Set in a scalar's kind byte when the scalar is linked: its id and delta follow.
+const LINKED: u8 = 0x80;
+
 fn put_value(w: &mut Writer<'_>, v: &Value) -> Option<()> {
-    w.put(&[v.kind as u8])?;
     match v.kind {
-        Kind::Uninit => Some(()),
-        Kind::Scalar => put_scalar(w, &v.s),
+        Kind::Uninit => w.put(&[v.kind as u8]),
+        Kind::Scalar if v.id == 0 => {
+            w.put(&[v.kind as u8])?;
+            put_scalar(w, &v.s)
+        }
+        Kind::Scalar => {
+            w.put(&[v.kind as u8 | LINKED])?;
+            w.put(&v.id.to_le_bytes())?;
+            w.put(&v.off.to_le_bytes())?;
+            put_scalar(w, &v.s)
+        }
         _ => {
+            w.put(&[v.kind as u8])?;
             w.put(&[v.aux])?;
             w.put(&v.range.to_le_bytes())?;
             w.put(&v.id.to_le_bytes())?;
@@ -425,7 +437,18 @@ fn put_value(w: &mut Writer<'_>, v: &Value) -> Option<()> {
 }
 
 fn get_value(r: &mut Reader<'_>) -> Option<Value> {
-    let kind = Kind::from_u8(r.u8()?)?;
+    let tag = r.u8()?;
+    if tag == Kind::Scalar as u8 | LINKED {
+        let id = r.u32()?;
+        let off = r.u32()? as i32;
+        let s = get_scalar(r)?;
+        return Some(Value {
+            id,
+            off,
+            ..Value::scalar(s)
+        });
+    }
+    let kind = Kind::from_u8(tag)?;
     Some(match kind {
         Kind::Uninit => Value::UNINIT,
         Kind::Scalar => Value::scalar(get_scalar(r)?),
@@ -568,6 +591,14 @@ mod tests {
         st.frames[0].slots[63].init = 0xff;
         st.frames[0].slots[63].spill = st.alloc_spill(p).unwrap();
         st.frames[0].slots[60].init = 0x0f;
+        let linked = Value {
+            id: super::super::state::LINK_ID_BASE + 1,
+            off: -22,
+            ..Value::scalar(Scalar::unknown_bits(16))
+        };
+        st.frames[0].regs[6] = linked;
+        st.frames[0].slots[62].init = 0xff;
+        st.frames[0].slots[62].spill = st.alloc_spill(linked).unwrap();
         st.depth = 2;
         st.frames[1] = Frame::EMPTY;
         st.frames[1].callsite = 7;
