@@ -70,10 +70,11 @@ impl Checker<'_, '_, '_> {
                     self.set(dst, Value::scalar(s));
                 } else if is64 {
                     self.set(dst, v);
+                } else if v.kind != Kind::Scalar {
+                    // The low half of an address: any 32-bit number (Linux's privileged
+                    // `mark_reg_unknown`; unprivileged Linux rejects a partial pointer copy).
+                    self.set(dst, Value::scalar(Scalar::unknown_bits(32)));
                 } else {
-                    if v.kind != Kind::Scalar {
-                        return Err(self.err(pc, VerifyErrorKind::Pointer32 { reg: src }));
-                    }
                     self.set(dst, Value::scalar(v.s.zext32()));
                 }
                 Ok(())
@@ -165,6 +166,13 @@ impl Checker<'_, '_, '_> {
         let (dst, src) = (insn.dst(), insn.src());
         let ptr_reg = if a.kind.is_ptr() { dst } else { src };
         if !is64 {
+            // Linux with `allow_ptr_leaks` (privileged, as every program here runs): a 32-bit
+            // subtraction involving a pointer is a meaningless number (clang emits
+            // `w3 = w2; w3 -= w1` for `(u32)(data_end - data)`); other 32-bit arithmetic on
+            // a pointer is rejected.
+            if op == BinOp::Sub {
+                return Ok(Value::scalar(Scalar::unknown_bits(32)));
+            }
             return Err(self.err(pc, VerifyErrorKind::Pointer32 { reg: ptr_reg }));
         }
         match op {

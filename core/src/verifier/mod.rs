@@ -48,6 +48,13 @@
 //! when reloaded. A narrower store over a spilled number forgets the number (the bytes stay
 //! initialised); a narrower store over, or load from, a spilled pointer is rejected.
 //!
+//! Programs are checked as Linux checks privileged ones (`allow_ptr_leaks`), since the
+//! runtime has no unprivileged users: the low half of a pointer (`w3 = w2`) and a 32-bit
+//! subtraction involving a pointer (`w3 -= w1`, clang's `(u32)(data_end - data)`) are any
+//! 32-bit number, never a pointer again; such a number may be stored anywhere, while storing
+//! a pointer itself into the context, the packet, a map value or the memory buffer is still a
+//! leak and rejected. Other 32-bit arithmetic on pointers is rejected, as in Linux.
+//!
 //! # Order, join and pruning
 //!
 //! There is no join: paths are explored separately (as Linux does), so precision is only

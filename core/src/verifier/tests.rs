@@ -621,7 +621,50 @@ fn alu_cases() -> Vec<Case> {
             [mov(3, 1), alur(BPF_SUB, 3, 1), ret0()]
         ),
         bad!("32-bit add on pointer", M, @0, K::Pointer32 { reg: 1 }, [alu32(BPF_ADD, 1, 1), ret0()]),
-        bad!("mov32 of pointer", M, @0, K::Pointer32 { reg: 1 }, [movr32(3, 1), ret0()]),
+        bad!("32-bit and on pointer", M, @0, K::Pointer32 { reg: 1 }, [alu32(BPF_AND, 1, 7), ret0()]),
+        // As Linux with `allow_ptr_leaks`: the low half of an address is a 32-bit number.
+        ok!(
+            "mov32 of pointer is a number",
+            M,
+            [
+                movr32(3, 1),
+                jmp(BPF_JLE, 3, -1i32 as u32 as i32, 1),
+                ldx(1, 0, 1, 0),
+                ret0()
+            ]
+        ),
+        bad!(
+            "mov32 of pointer is no pointer",
+            M,
+            @1,
+            K::InvalidMemAccess { reg: 3, ty: "scalar" },
+            [movr32(3, 1), ldx(1, 0, 3, 0), ret0()]
+        ),
+        bad!(
+            "mov32 of pointer is no pointer to add to",
+            M,
+            @1,
+            K::PointerOutOfBounds { reg: 1 },
+            [movr32(3, 1), alur(BPF_ADD, 1, 3), ldx(1, 0, 1, 0), ret0()]
+        ),
+        ok!(
+            "32-bit sub of pointers is a number",
+            M,
+            [
+                movr(3, 1),
+                alu(BPF_ADD, 3, 8),
+                alur32(BPF_SUB, 3, 1),
+                alu32(BPF_SUB, 1, 4),
+                ret0()
+            ]
+        ),
+        bad!(
+            "64-bit scalar minus pointer",
+            M,
+            @1,
+            K::PointerArith { .. },
+            [mov(3, 0), alur(BPF_SUB, 3, 1), ret0()]
+        ),
         ok!(
             "mov64 of pointer twin",
             M,
@@ -1709,6 +1752,41 @@ fn packet_cases() -> Vec<Case> {
         [pkt(), movr(4, 2), alu(BPF_ADD, 4, n), jmpr(op, 4, 3, skip)].concat()
     };
     std::vec![
+        // clang's `(u32)(data_end - data)`: the low halves of two packet pointers.
+        ok!(
+            "32-bit length of the packet, stored in the packet",
+            XDP,
+            [
+                pkt(),
+                movr32(4, 3),
+                alur32(BPF_SUB, 4, 2),
+                stx(4, 10, 4, -16),
+                movr(5, 2),
+                alu(BPF_ADD, 5, 4),
+                jmpr(BPF_JGT, 5, 3, 1),
+                stx(4, 2, 4, 0),
+                mov(0, 2),
+                exit()
+            ]
+        ),
+        bad!(
+            "packet pointer stored in the packet",
+            XDP,
+            @8,
+            K::PointerLeak { reg: 3, .. },
+            [
+                pkt(),
+                movr32(4, 3),
+                alur32(BPF_SUB, 4, 2),
+                stx(4, 10, 4, -16),
+                movr(5, 2),
+                alu(BPF_ADD, 5, 8),
+                jmpr(BPF_JGT, 5, 3, 1),
+                stx(8, 2, 3, 0),
+                mov(0, 2),
+                exit()
+            ]
+        ),
         ok!(
             "packet read after data_end check",
             XDP,

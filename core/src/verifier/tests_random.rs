@@ -69,6 +69,14 @@ fn program(rng: &mut Rng) -> Vec<Insn> {
         let size = rng.pick(&sizes);
         let off = |rng: &mut Rng| rng.below(66) as i16 - 2;
         let item = match rng.below(14) {
+            0 if rng.below(4) == 0 => {
+                // The low half of a pointer, or a 32-bit difference with one.
+                if rng.below(2) == 0 {
+                    movr32(r, rng.pick(&[1u8, 10]))
+                } else {
+                    alur32(BPF_SUB, r, 1)
+                }
+            }
             0 => mov(r, rng.below(80) as i32 - 8),
             1 => ldx(size, r, 1, off(rng)),
             2 => {
