@@ -586,7 +586,7 @@ mod tests {
             let refined = Value { s: r, ..copy };
             st.frames[0].regs[2] = refined;
             sync_linked(&mut st, &refined);
-            let (r1, spilled) = (st.frames[0].regs[1], st.spills[idx as usize]);
+            let (r1, spilled) = (st.frames[0].regs[1], st.spills[idx as usize - 1]);
             assert!(
                 r1.s.contains(x) && spilled.s.contains(x),
                 "case {i}: {cmp:?} {c:#x} is32={is32} x={x:#x} d={d} {s:?} -> {:?}",

@@ -131,6 +131,20 @@ impl Value {
         }
     }
 
+    /// Whether every byte of every field is zero ([`Value::UNINIT`] is).
+    #[cfg(test)]
+    pub fn is_zeroed(&self) -> bool {
+        self.kind as u8 == 0
+            && self.aux == 0
+            && self.range == 0
+            && self.id == 0
+            && self.off == 0
+            && self.s.var.value == 0
+            && self.s.var.mask == 0
+            && (self.s.umin, self.s.umax, self.s.smin, self.s.smax) == (0, 0, 0, 0)
+            && (self.s.u32min, self.s.u32max, self.s.s32min, self.s.s32max) == (0, 0, 0, 0)
+    }
+
     #[inline]
     pub fn is_scalar(&self) -> bool {
         self.kind == Kind::Scalar
@@ -235,8 +249,8 @@ impl IdMap {
 
 /// Number of 8-byte slots in a frame.
 pub(crate) const SLOTS: usize = STACK_FRAME_SIZE / 8;
-/// Marks a slot without a spilled register.
-pub(crate) const NO_SPILL: u8 = u8::MAX;
+/// Marks a slot without a spilled register (0, so that an empty state is all zeros).
+pub(crate) const NO_SPILL: u8 = 0;
 /// Spilled registers a state can hold across all frames. A scalar spill beyond this is kept as
 /// plain initialised bytes; a pointer spill beyond it is `TooComplex`.
 pub(crate) const SPILLS: usize = 16;
@@ -247,7 +261,7 @@ pub(crate) const SPILLS: usize = 16;
 pub(crate) struct Slot {
     /// Bit `i` set: byte `i` of the slot (from its lowest address) is initialised.
     pub init: u8,
-    /// Index into [`State::spills`], or [`NO_SPILL`].
+    /// One more than the index into [`State::spills`], or [`NO_SPILL`].
     pub spill: u8,
 }
 
@@ -280,7 +294,7 @@ impl Frame {
 #[derive(Clone, Debug)]
 pub(crate) struct State {
     pub frames: [Frame; MAX_CALL_FRAMES],
-    /// Frames in use (1 to 8); the last is the current one.
+    /// Frames in use (1 to 8, or 0 in [`State::UNSET`]); the last is the current one.
     pub depth: u8,
     pub spills: [Value; SPILLS],
     /// Bit `i`: `spills[i]` is in use.
@@ -294,6 +308,26 @@ impl State {
         spills: [Value::UNINIT; SPILLS],
         spill_used: 0,
     };
+
+    /// No frame at all: all zeros, for storage that a run [`clear`](State::clear)s or
+    /// decodes into before use (a `static` of it costs no flash).
+    pub const UNSET: State = State {
+        depth: 0,
+        ..State::EMPTY
+    };
+
+    /// Whether every byte of every field is zero (see [`State::UNSET`]).
+    #[cfg(test)]
+    pub fn is_zeroed(&self) -> bool {
+        self.depth == 0
+            && self.spill_used == 0
+            && self.spills.iter().all(Value::is_zeroed)
+            && self.frames.iter().all(|f| {
+                f.callsite == 0
+                    && f.regs.iter().all(Value::is_zeroed)
+                    && f.slots.iter().all(|s| s.init == 0 && s.spill == 0)
+            })
+    }
 
     /// Resets to one empty frame.
     pub fn clear(&mut self) {
@@ -318,7 +352,7 @@ impl State {
         &mut self.frames[f].regs[(r as usize).min(10)]
     }
 
-    /// Stores `v` in a free spill entry.
+    /// Stores `v` in a free spill entry; returns the handle for [`Slot::spill`].
     pub fn alloc_spill(&mut self, v: Value) -> Option<u8> {
         let free = (!self.spill_used).trailing_zeros() as usize;
         if free >= SPILLS {
@@ -326,18 +360,19 @@ impl State {
         }
         self.spill_used |= 1 << free;
         self.spills[free] = v;
-        Some(free as u8)
+        Some(free as u8 + 1)
     }
 
-    pub fn free_spill(&mut self, idx: u8) {
-        if (idx as usize) < SPILLS {
+    /// Frees the spill entry of a handle from [`State::alloc_spill`].
+    pub fn free_spill(&mut self, handle: u8) {
+        if let Some(idx) = (handle as usize).checked_sub(1).filter(|&i| i < SPILLS) {
             self.spill_used &= !(1u32 << idx);
         }
     }
 
     /// The spilled value of a slot, if it holds one.
     pub fn spilled(&self, slot: &Slot) -> Option<&Value> {
-        self.spills.get(slot.spill as usize)
+        self.spills.get((slot.spill as usize).checked_sub(1)?)
     }
 
     /// Applies `f` to every live register and spilled value of every frame.
@@ -546,14 +581,14 @@ mod tests {
         let mut b = a.clone();
         b.frames[0].regs[1] = linked(s, 17, -3);
         b.frames[0].regs[2] = linked(s, 17, 19);
-        b.spills[idx as usize] = linked(s, 17, -3);
+        b.spills[idx as usize - 1] = linked(s, 17, -3);
         a.canonical_links();
         b.canonical_links();
         assert!(a.same_as(&b));
         assert_eq!(a.frames[0].regs[1], linked(s, LINK_ID_BASE, 0));
         assert_eq!(a.frames[0].regs[2], linked(s, LINK_ID_BASE, 22));
         assert_eq!(a.frames[0].regs[3], Value::scalar(s));
-        assert_eq!(a.spills[idx as usize], linked(s, LINK_ID_BASE, 0));
+        assert_eq!(a.spills[idx as usize - 1], linked(s, LINK_ID_BASE, 0));
         // Deltas that cannot be shifted into `i32` stay as they are.
         let mut c = State::EMPTY;
         c.frames[0].regs[1] = linked(s, 3, i32::MIN);

@@ -71,13 +71,14 @@ impl<const INSNS: usize, const STATES: usize, const BRANCHES: usize>
     /// The size of this workspace in bytes.
     pub const SIZE_BYTES: usize = core::mem::size_of::<Self>();
 
-    /// An empty workspace, usable in a `static`.
+    /// An empty workspace, usable in a `static`. Its bytes are all zeros, so such a static
+    /// goes to `.bss` and costs no flash.
     pub const fn new() -> Self {
         VerifierWorkspace {
             aux: [0; INSNS],
             funcs: [Func { start: 0, depth: 0 }; MAX_FUNCS],
-            cur: State::EMPTY,
-            tmp: State::EMPTY,
+            cur: State::UNSET,
+            tmp: State::UNSET,
             cache: [CacheEntry {
                 pc: 0,
                 start: 0,
@@ -89,6 +90,22 @@ impl<const INSNS: usize, const STATES: usize, const BRANCHES: usize>
             branches: [BranchEntry { pc: 0, start: 0 }; BRANCHES],
             branch_bytes: [[0; BRANCH_CHUNK]; BRANCHES],
         }
+    }
+
+    /// Whether every byte of every field is zero (as [`new`](Self::new) makes it).
+    #[cfg(test)]
+    pub(crate) fn is_zeroed(&self) -> bool {
+        self.aux.iter().all(|&a| a == 0)
+            && self.funcs.iter().all(|f| f.start == 0 && f.depth == 0)
+            && self.cur.is_zeroed()
+            && self.tmp.is_zeroed()
+            && self
+                .cache
+                .iter()
+                .all(|e| (e.pc, e.start, e.len, e.marker, e.done) == (0, 0, 0, 0, false))
+            && self.cache_bytes.as_flattened().iter().all(|&b| b == 0)
+            && self.branches.iter().all(|e| (e.pc, e.start) == (0, 0))
+            && self.branch_bytes.as_flattened().iter().all(|&b| b == 0)
     }
 
     /// The largest program this workspace verifies, in slots.
@@ -611,6 +628,18 @@ mod tests {
         assert!(back.same_as(&st));
         assert!(st.same_as(&back));
         assert!(encode(&st, &mut buf[..n - 1]).is_none());
+    }
+
+    #[test]
+    fn a_new_workspace_is_all_zeros() {
+        const WS: VerifierWorkspace<16, 2, 2> = VerifierWorkspace::new();
+        assert!(WS.is_zeroed());
+        let ws = Box::new(super::super::DefaultWorkspace::new());
+        assert!(ws.is_zeroed());
+        // The check sees a non-zero field.
+        let mut ws = Box::new(VerifierWorkspace::<16, 2, 2>::new());
+        ws.cur.clear();
+        assert!(!ws.is_zeroed());
     }
 
     #[test]
