@@ -6,10 +6,14 @@
 #   interpreter  nanobpf_core::{interp, runtime, verified, isa, env}: decoding and running
 #   helpers      nanobpf_core::helpers: the helper functions and their table
 #   verifier     nanobpf_core::verifier, and the workspace static (RAM)
+#   loader       nanobpf_core::elf: the ELF loader (parsing the object, binding maps, relocating)
 #   maps         nanobpf_core::maps, and the map statics
+#   driver       the board's Ethernet driver (the LAN9118's, in the lan9118 image), and the
+#                static holding its buffers (RAM)
 #   runner       nanobpf_hal (ring, runner, engine) and the demo's replay loop, into which the
 #                optimiser inlines the runner's poll; the ring static (RAM)
-#   program      the embedded BPF program (PROGRAM, PROGRAM_VERIFIED)
+#   program      the embedded BPF program (OBJECT, the clang-built ELF; PROGRAM_VERIFIED;
+#                RODATA_INIT)
 #   capture      the embedded pcap (CAPTURE)
 #   other        startup, formatting, semihosting, compiler builtins, the board's own code,
 #                and bytes no symbol names
@@ -36,6 +40,7 @@ fi
 images=(
     "qemu-mps2-an386 firewall|target/thumbv7em-none-eabihf/release/firewall"
     "qemu-mps2-an386 interp-only|target/thumbv7em-none-eabihf/release/interp-only"
+    "qemu-mps2-an386 lan9118|target/thumbv7em-none-eabihf/release/lan9118"
     "stm32f407|target/thumbv7em-none-eabihf/release/stm32f407"
     "riscv32imac-virt|target/riscv32imac-unknown-none-elf/release/riscv32imac-virt"
 )
@@ -67,19 +72,22 @@ report() {
                 if (m ~ /^nanobpf_core::(interp|runtime|verified|isa|env)$/) g = "interpreter"
                 else if (m == "nanobpf_core::helpers") g = "helpers"
                 else if (m == "nanobpf_core::verifier") g = "verifier"
+                else if (m == "nanobpf_core::elf") g = "loader"
                 else if (m == "nanobpf_core::maps") g = "maps"
                 else if (m ~ /^nanobpf_hal::/ || m == "nanobpf_board_demo::run") g = "runner"
-                else if (m ~ /^nanobpf_board_demo::PROGRAM/) g = "program"
+                else if (m ~ /^nanobpf_board_demo::(PROGRAM|OBJECT|RODATA)/) g = "program"
                 else if (m ~ /^nanobpf_board_demo::CAPTURE/) g = "capture"
             }
+            if (name ~ /nanobpf_board_qemu_mps2_an386::lan9118::/) g = "driver"
             if (name ~ /::WORKSPACE(::|$)/) g = "verifier"
+            else if (name ~ /::NIC(::|$)/) g = "driver"
             else if (name ~ /::MAPS(::|$)/) g = "maps"
             else if (name ~ /::RING(::|$)/) g = "runner"
             C[g] += cd; D[g] += dd; R[g] += rm; tc += cd; td += dd; tr += rm
         }
         END {
             C["other"] += code - tc; D["other"] += data - td; R["other"] += ram - tr
-            n = split("interpreter helpers verifier maps runner program capture other", order, " ")
+            n = split("interpreter helpers verifier loader maps driver runner program capture other", order, " ")
             for (i = 1; i <= n; i++)
                 printf "| %s | %d | %d | %d |\n", order[i], C[order[i]], D[order[i]], R[order[i]]
             printf "| **total** | **%d** | **%d** | **%d** |\n", code, data, ram

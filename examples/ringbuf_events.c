@@ -24,12 +24,9 @@ int ringbuf_events(struct xdp_md *ctx)
 	struct ethhdr *eth = data;
 	struct iphdr *ip = (void *)(eth + 1);
 	struct event e = {};
-	__u64 len = data_end - data;
-
-	/* Without the barrier clang computes the length with 32-bit moves of the packet
-	 * pointers, which the verifier rejects as a partial copy of a pointer. */
-	barrier_var(len);
-	e.len = len;
+	/* clang computes the length on the pointers' low halves (`w3 = w2; w3 -= w1`), which
+	 * the verifier, like Linux for privileged programs, takes as a 32-bit number. */
+	e.len = data_end - data;
 	if ((void *)(eth + 1) <= data_end) {
 		e.eth_proto = eth->h_proto;
 		if (eth->h_proto == bpf_htons(ETH_P_IP) && (void *)(ip + 1) <= data_end) {

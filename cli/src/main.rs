@@ -24,16 +24,20 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
-    /// Disassemble raw slots.
+    /// Disassemble raw slots, or every program of an ELF object with its relocations.
     Disasm {
-        /// File of raw little-endian slots.
+        /// File of raw little-endian slots, or an ELF object.
         input: PathBuf,
     },
     /// Verify a program: exit 0 when accepted, 1 when rejected, 2 when it cannot be read.
     Verify {
-        /// File of raw little-endian slots.
+        /// An ELF object from `clang -target bpf`, or a file of raw little-endian slots.
         input: PathBuf,
-        /// Program type: `memory[:LEN]`, `xdp` or `socket`.
+        /// In an ELF object: the program (section or function name) to verify; all by default.
+        #[arg(long)]
+        section: Option<String>,
+        /// Program type of raw slots: `memory[:LEN]`, `xdp` or `socket` (an ELF object's
+        /// sections name their own).
         #[arg(long = "type", default_value = "xdp")]
         prog_type: String,
         /// Print the per-instruction state trace, like Linux's verifier log.
@@ -89,6 +93,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Disasm { input } => {
             let bytes = read(&input)?;
+            if verify::is_elf(&bytes) {
+                let text =
+                    verify::disasm_elf(&bytes).map_err(|e| format!("{}: {e}", input.display()))?;
+                print!("{text}");
+                return Ok(ExitCode::SUCCESS);
+            }
             if bytes.len() % Insn::SIZE != 0 {
                 return Err(format!(
                     "{}: length is not a multiple of 8",
@@ -104,11 +114,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Verify {
             input,
+            section,
             prog_type,
             log,
         } => {
             let prog_type = verify::parse_type(&prog_type)?;
             let bytes = read(&input)?;
+            if verify::is_elf(&bytes) {
+                let name = input.display().to_string();
+                return Ok(verify::run_elf(&name, &bytes, section.as_deref(), log));
+            }
             let mut insns =
                 verify::slots(&bytes).map_err(|e| format!("{}: {e}", input.display()))?;
             Ok(verify::run(

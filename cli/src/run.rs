@@ -18,11 +18,12 @@
 
 use crate::filter::{read_capture, write_capture};
 use crate::hostmaps::HostMap;
+use crate::verify::load_program as load;
 use nanobpf_core::elf::{MapInfo, MapSource, Object};
 use nanobpf_core::env::{MapDef, MapType, Platform};
 use nanobpf_core::maps::{Map, MapTable};
 use nanobpf_core::verifier::{verify, VerifierWorkspace, VerifyEnv};
-use nanobpf_core::{helpers, Insn, Interpreter, ProgramType, Runtime, VerifiedProgram};
+use nanobpf_core::{helpers, Interpreter, ProgramType, Runtime, VerifiedProgram};
 #[cfg(target_arch = "x86_64")]
 use nanobpf_core::{Context, Stack, Trap, XdpBuff};
 use nanobpf_hal::{
@@ -369,25 +370,6 @@ fn apply_set(
         .as_map()
         .update(&key, &value, 0)
         .map_err(|e| err(e.to_string()))
-}
-
-/// Loads program `name` of `obj` as `prog_type` into a fresh buffer.
-fn load(obj: &Object<'_>, name: &str, prog_type: ProgramType) -> Result<Vec<Insn>, String> {
-    let mut insns = vec![Insn::default(); 4096];
-    loop {
-        match obj.load_program_as(name, prog_type, &mut insns) {
-            Ok(l) => {
-                insns.truncate(l.len);
-                return Ok(insns);
-            }
-            Err(e) => match e.kind {
-                nanobpf_core::LoadErrorKind::OutputTooSmall(n) if n as usize > insns.len() => {
-                    insns.resize(n as usize, Insn::default());
-                }
-                _ => return Err(format!("{name}: {e}")),
-            },
-        }
-    }
 }
 
 /// What [`replay`] found.

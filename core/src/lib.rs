@@ -13,7 +13,8 @@
 //! |---|---|---|
 //! | `extra-checks` | off | re-checks every memory access at run time against the regions of the run and traps on a failed check; the soundness oracle for tests and fuzzing |
 //! | `std` | off | std-only conveniences and tests (concurrency stress tests); nothing in the runtime path |
-//! | `fuzzing` | off | the fuzz targets' logic in [`fuzzing`] (implies `std`; host-only, allocates) |
+//! | `metering` | on | the instruction budget (`Runtime::with_budget`, `Interpreter::with_budget`), honoured by the interpreter and the JIT; off, the interpreter's loop has no metered copy and a budget cannot be set |
+//! | `fuzzing` | off | the fuzz targets' logic in `fuzzing` (implies `std` and `metering`; host-only, allocates) |
 #![no_std]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -56,7 +57,9 @@ pub use maps::{
 
 pub mod verifier;
 
-#[cfg(any(test, feature = "fuzzing"))]
+// The fuzz logic's oracle runs programs under an instruction budget, so its tests need
+// `metering` (on by default).
+#[cfg(any(all(test, feature = "metering"), feature = "fuzzing"))]
 pub mod fuzzing;
 
 pub use verifier::{

@@ -81,6 +81,7 @@ pub struct Runtime<'e> {
     platform: &'e dyn Platform,
     maps: MapTable<'e>,
     programs: &'e [VerifiedProgram<'e>],
+    #[cfg(feature = "metering")]
     budget: Option<u64>,
 }
 
@@ -92,6 +93,7 @@ impl<'e> Runtime<'e> {
             platform,
             maps: MapTable::EMPTY,
             programs: &[],
+            #[cfg(feature = "metering")]
             budget: None,
         }
     }
@@ -111,15 +113,24 @@ impl<'e> Runtime<'e> {
     }
 
     /// Sets the instruction budget: a run that would execute more than `budget` instructions
-    /// stops with [`Trap::BudgetExhausted`].
+    /// stops with [`Trap::BudgetExhausted`]. Only with the `metering` feature (on by default):
+    /// without it there is no metered engine, so a budget cannot be set and then ignored.
+    #[cfg(feature = "metering")]
     pub const fn with_budget(mut self, budget: u64) -> Self {
         self.budget = Some(budget);
         self
     }
 
-    /// The instruction budget, if any.
+    /// The instruction budget, if any; always `None` without the `metering` feature.
     pub const fn budget(&self) -> Option<u64> {
-        self.budget
+        #[cfg(feature = "metering")]
+        {
+            self.budget
+        }
+        #[cfg(not(feature = "metering"))]
+        {
+            None
+        }
     }
 
     /// The map table.

@@ -8,7 +8,7 @@ use crate::isa::Insn;
 /// context accesses rewritten to the runtime's context layout.
 ///
 /// Only the verifier makes one (and, inside this crate, tests through
-/// [`VerifiedProgram::assume_verified`]), so an engine holding one may skip run-time checks.
+/// `VerifiedProgram::assume_verified`), so an engine holding one may skip run-time checks.
 #[derive(Clone, Copy, Debug)]
 pub struct VerifiedProgram<'a> {
     insns: &'a [Insn],

@@ -56,6 +56,44 @@ impl<T: Copy, const N: usize> Fifo<T, N> {
     }
 }
 
+/// The free buffers: those never handed out yet (`taken..N`, handed out first, in order), then
+/// those returned, first in first out. The same order as one queue filled with `0..N`, but
+/// empty (all zeros) until used, so a ring in a `static` costs no flash.
+#[derive(Clone, Debug)]
+struct Pool<const N: usize> {
+    taken: usize,
+    returned: Fifo<BufId, N>,
+}
+
+impl<const N: usize> Pool<N> {
+    const fn new() -> Self {
+        Pool {
+            taken: 0,
+            returned: Fifo::new(BufId(0)),
+        }
+    }
+
+    fn len(&self) -> usize {
+        N - self.taken + self.returned.len
+    }
+
+    fn push(&mut self, id: BufId) -> Result<(), BufId> {
+        if self.len() >= N {
+            return Err(id);
+        }
+        self.returned.push(id)
+    }
+
+    fn pop(&mut self) -> Option<BufId> {
+        if self.taken < N {
+            let id = BufId(self.taken as u16);
+            self.taken += 1;
+            return Some(id);
+        }
+        self.returned.pop()
+    }
+}
+
 /// Where the buffers of a [`MemRing`] are; [`MemRing::accounted`] returns it.
 ///
 /// Every buffer is in exactly one place, so `free + rx_pending + tx_pending + lent` is always
@@ -129,12 +167,16 @@ impl core::error::Error for InjectError<'_> {}
 pub struct MemRing<const N: usize, const BUF: usize> {
     bufs: [[u8; BUF]; N],
     slots: [Slot; N],
-    free: Fifo<BufId, N>,
+    free: Pool<N>,
     rx: Fifo<Desc, N>,
     tx: Fifo<Desc, N>,
-    tx_slots: usize,
-    headroom: usize,
-    ifindex: u32,
+    /// `N` minus the transmit ring's size (0 by default: settings are stored as differences
+    /// from their defaults, so that [`MemRing::new`] is all zeros).
+    tx_slots_short: usize,
+    /// The headroom minus the default headroom, wrapping.
+    headroom_off: usize,
+    /// The interface index minus 1, wrapping.
+    ifindex_off: u32,
     rx_queue: u32,
 }
 
@@ -143,8 +185,8 @@ impl<const N: usize, const BUF: usize> core::fmt::Debug for MemRing<N, BUF> {
         f.debug_struct("MemRing")
             .field("buffers", &N)
             .field("buffer_size", &BUF)
-            .field("headroom", &self.headroom)
-            .field("ifindex", &self.ifindex)
+            .field("headroom", &self.headroom())
+            .field("ifindex", &self.ifindex())
             .field("counts", &self.accounted())
             .finish()
     }
@@ -160,8 +202,16 @@ impl<const N: usize, const BUF: usize> MemRing<N, BUF> {
     /// Bytes of storage of one ring.
     pub const STORAGE_BYTES: usize = core::mem::size_of::<Self>();
 
+    /// The default headroom: [`XDP_PACKET_HEADROOM`], or half a buffer for small buffers.
+    const DEFAULT_HEADROOM: usize = if BUF >= 2 * XDP_PACKET_HEADROOM {
+        XDP_PACKET_HEADROOM
+    } else {
+        BUF / 2
+    };
+
     /// A ring with every buffer free, interface index 1, queue 0, the default headroom and a
-    /// transmit ring of `N` slots.
+    /// transmit ring of `N` slots. Its bytes are all zeros, so a `static` of it goes to
+    /// `.bss` and costs no flash.
     pub const fn new() -> Self {
         const {
             assert!(N > 0 && N <= u16::MAX as usize, "buffer count out of range");
@@ -175,33 +225,42 @@ impl<const N: usize, const BUF: usize> MemRing<N, BUF> {
             data: 0,
             len: 0,
         };
-        let mut free = Fifo::new(BufId(0));
-        let mut i = 0;
-        while i < N {
-            free.items[i] = BufId(i as u16);
-            i += 1;
-        }
-        free.len = N;
         MemRing {
             bufs: [[0; BUF]; N],
             slots: [Slot::Free; N],
-            free,
+            free: Pool::new(),
             rx: Fifo::new(empty),
             tx: Fifo::new(empty),
-            tx_slots: N,
-            headroom: if BUF >= 2 * XDP_PACKET_HEADROOM {
-                XDP_PACKET_HEADROOM
-            } else {
-                BUF / 2
-            },
-            ifindex: 1,
+            tx_slots_short: 0,
+            headroom_off: 0,
+            ifindex_off: 0,
             rx_queue: 0,
         }
     }
 
+    /// Whether every byte of every field is zero (as [`new`](Self::new) makes it).
+    #[cfg(test)]
+    fn is_zeroed(&self) -> bool {
+        let desc_zero = |d: &Desc| d.buf.0 == 0 && d.data == 0 && d.len == 0;
+        let fifo_zero =
+            |f: &Fifo<Desc, N>| f.head == 0 && f.len == 0 && f.items.iter().all(desc_zero);
+        self.bufs.as_flattened().iter().all(|&b| b == 0)
+            && self.slots.iter().all(|&s| s as u8 == 0)
+            && self.free.taken == 0
+            && self.free.returned.head == 0
+            && self.free.returned.len == 0
+            && self.free.returned.items.iter().all(|b| b.0 == 0)
+            && fifo_zero(&self.rx)
+            && fifo_zero(&self.tx)
+            && self.tx_slots_short == 0
+            && self.headroom_off == 0
+            && self.ifindex_off == 0
+            && self.rx_queue == 0
+    }
+
     /// Sets the interface index.
     pub const fn with_ifindex(mut self, ifindex: u32) -> Self {
-        self.ifindex = ifindex;
+        self.ifindex_off = ifindex.wrapping_sub(1);
         self
     }
 
@@ -213,30 +272,37 @@ impl<const N: usize, const BUF: usize> MemRing<N, BUF> {
 
     /// Sets the headroom before each injected frame, clamped to the buffer size.
     pub const fn with_headroom(mut self, headroom: usize) -> Self {
-        self.headroom = if headroom > BUF { BUF } else { headroom };
+        let headroom = if headroom > BUF { BUF } else { headroom };
+        self.headroom_off = headroom.wrapping_sub(Self::DEFAULT_HEADROOM);
         self
     }
 
     /// Sets how many frames the transmit ring holds, clamped to `1..=N`.
     pub const fn with_tx_slots(mut self, slots: usize) -> Self {
-        self.tx_slots = if slots == 0 {
+        let slots = if slots == 0 {
             1
         } else if slots > N {
             N
         } else {
             slots
         };
+        self.tx_slots_short = N - slots;
         self
+    }
+
+    /// How many frames the transmit ring holds.
+    const fn tx_slots(&self) -> usize {
+        N - self.tx_slots_short
     }
 
     /// The headroom before each injected frame.
     pub const fn headroom(&self) -> usize {
-        self.headroom
+        Self::DEFAULT_HEADROOM.wrapping_add(self.headroom_off)
     }
 
     /// The longest frame [`inject`](MemRing::inject) accepts.
     pub const fn max_frame_len(&self) -> usize {
-        BUF - self.headroom
+        BUF - self.headroom()
     }
 
     /// Copies `frame` into a free buffer and queues it on the receive ring, as a NIC does when a
@@ -249,7 +315,7 @@ impl<const N: usize, const BUF: usize> MemRing<N, BUF> {
     /// when every buffer is in use.
     pub fn inject<'f>(&mut self, frame: &'f [u8]) -> Result<(), InjectError<'f>> {
         let refuse = |kind| InjectError { kind, frame };
-        let start = self.headroom;
+        let start = self.headroom();
         let end = start
             .checked_add(frame.len())
             .filter(|&e| e <= BUF)
@@ -304,7 +370,7 @@ impl<const N: usize, const BUF: usize> MemRing<N, BUF> {
     /// Where every buffer is now.
     pub fn accounted(&self) -> Counts {
         Counts {
-            free: self.free.len,
+            free: self.free.len(),
             rx_pending: self.rx.len,
             tx_pending: self.tx.len,
             lent: self.slots.iter().filter(|&&s| s == Slot::Lent).count(),
@@ -324,7 +390,7 @@ impl<const N: usize, const BUF: usize> MemRing<N, BUF> {
 
 impl<const N: usize, const BUF: usize> PacketRing for MemRing<N, BUF> {
     fn ifindex(&self) -> u32 {
-        self.ifindex
+        self.ifindex_off.wrapping_add(1)
     }
 
     fn rx_queue(&self) -> u32 {
@@ -349,7 +415,7 @@ impl<const N: usize, const BUF: usize> PacketRing for MemRing<N, BUF> {
 
     fn transmit(&mut self, desc: Desc) -> Result<(), Desc> {
         let in_bounds = desc.range().end <= BUF;
-        if self.slot(desc.buf) != Some(Slot::Lent) || !in_bounds || self.tx.len >= self.tx_slots {
+        if self.slot(desc.buf) != Some(Slot::Lent) || !in_bounds || self.tx.len >= self.tx_slots() {
             return Err(desc);
         }
         self.tx.push(desc)?;
@@ -368,8 +434,8 @@ impl<const N: usize, const BUF: usize> PacketRing for MemRing<N, BUF> {
         self.set(buf, Slot::Lent);
         Some(Desc {
             buf,
-            data: self.headroom as u16,
-            len: (BUF - self.headroom) as u16,
+            data: self.headroom() as u16,
+            len: (BUF - self.headroom()) as u16,
         })
     }
 }

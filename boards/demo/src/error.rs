@@ -1,5 +1,6 @@
 //! What can go wrong on the way from the embedded bytes to a report.
 
+use nanobpf_core::elf::LoadError;
 use nanobpf_core::{maps::MapError, DecodeError, VerifyError};
 use nanobpf_hal::InjectErrorKind;
 
@@ -8,6 +9,13 @@ use crate::CaptureError;
 /// Why the demo stopped.
 #[derive(Clone, Copy, Debug)]
 pub enum DemoError {
+    /// The ELF object did not parse, or the program did not load into the instruction buffer.
+    Load(LoadError),
+    /// The object declares `found` maps, not [`N_MAPS`](crate::N_MAPS).
+    MapCount {
+        /// Maps the object declares.
+        found: usize,
+    },
     /// The program bytes did not decode into the instruction buffer.
     Decode(DecodeError),
     /// The verifier rejected the program.
@@ -17,7 +25,7 @@ pub enum DemoError {
         /// The map index.
         index: usize,
     },
-    /// A map refused the configuration.
+    /// A map refused its initial value or the blocklist.
     Map(MapError),
     /// The capture is malformed.
     Capture(CaptureError),
@@ -28,6 +36,12 @@ pub enum DemoError {
 impl core::fmt::Display for DemoError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
+            DemoError::Load(e) => write!(f, "loading the object: {e}"),
+            DemoError::MapCount { found } => write!(
+                f,
+                "the object declares {found} maps, the storage holds {}",
+                crate::N_MAPS
+            ),
             DemoError::Decode(e) => write!(f, "decoding the program: {e}"),
             DemoError::Verify(e) => write!(f, "verifying the program: {e}"),
             DemoError::MapDef { index } => {
@@ -36,7 +50,7 @@ impl core::fmt::Display for DemoError {
                     "map {index}: storage does not match the program's definition"
                 )
             }
-            DemoError::Map(e) => write!(f, "configuring the blocklist: {e}"),
+            DemoError::Map(e) => write!(f, "configuring the maps: {e}"),
             DemoError::Capture(e) => write!(f, "reading the capture: {e}"),
             DemoError::Inject(kind) => write!(f, "feeding the ring: {kind:?}"),
         }

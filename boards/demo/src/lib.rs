@@ -1,12 +1,14 @@
 //! # nanobpf-board-demo
 //!
-//! What every nanobpf board example runs, written once: an IPv4 firewall for XDP
-//! (`src/firewall.s`, the hand-written twin of `examples/xdp_firewall.c`) is decoded and verified
-//! on the device, its maps live in static storage, and a capture of [`gen::FRAMES`] frames
-//! generated at build time (`src/gen.rs`, a seeded xorshift) is replayed through a
-//! [`MemRing`](nanobpf_hal::MemRing) and the [`XdpRunner`]. The [`Report`] carries the verdict
-//! counts and the maps' contents, and [`Report::check`] compares them with [`EXPECTED`], which
-//! the host tests derive independently from the same capture.
+//! What every nanobpf board example runs, written once: the IPv4 firewall for XDP that clang
+//! built from `examples/xdp_firewall.c` is embedded as its ELF object ([`OBJECT`]), loaded on the
+//! device with the ELF loader, bound to maps in static storage in the loader's index order
+//! (`.rodata` initialised from the object, the blocklist filled like an operator would),
+//! verified on the device, and run over a capture of [`gen::FRAMES`] frames generated at build
+//! time (`src/gen.rs`, a seeded xorshift) through a [`MemRing`](nanobpf_hal::MemRing) and the
+//! [`XdpRunner`]. The [`Report`] carries the verdict counts and the maps' contents, and
+//! [`Report::check`] compares them with [`EXPECTED`], which the host tests derive independently
+//! from the same capture.
 //!
 //! The crate is `#![no_std]`, has no allocator and no `unsafe`; a board supplies the storage
 //! (see the board folders and `docs/porting.md`), a tick counter, and an output.
@@ -33,24 +35,35 @@ pub struct PortingGuide;
 
 pub use capture::{Capture, CaptureError, Frames};
 pub use error::DemoError;
-pub use expected::EXPECTED;
-pub use layout::DEFS as MAP_DEFS;
+pub use expected::{EXPECTED, EXPECTED_WITHOUT_RUNTS, RUNTS};
+pub use layout::{DEFS as MAP_DEFS, N_MAPS};
 pub use report::{Expected, Mismatch, Report, SourceCount, MAX_SOURCES};
 
+use nanobpf_core::elf::Object;
 use nanobpf_core::env::MapDef;
 use nanobpf_core::maps::{ArrayMap, HashMap, LpmTrie, Map};
 use nanobpf_core::{verify, Insn, Program, VerifiedProgram, VerifierWorkspace, VerifyEnv};
 use nanobpf_hal::{MemRing, XdpEngine, XdpRunner};
 
-/// The firewall as assembled, reading Linux's `struct xdp_md`: what the device verifies.
-pub static PROGRAM: [u8; PROGRAM_LEN] = *include_bytes!(concat!(env!("OUT_DIR"), "/firewall.bin"));
-const PROGRAM_LEN: usize = include_bytes!(concat!(env!("OUT_DIR"), "/firewall.bin")).len();
+/// The firewall as clang built it (`examples/build.sh`): the ELF object the device loads.
+pub static OBJECT: [u8; OBJECT_LEN] = *include_bytes!("../../../examples/build/xdp_firewall.o");
+const OBJECT_LEN: usize = include_bytes!("../../../examples/build/xdp_firewall.o").len();
 
-/// The firewall after the host ran the verifier over it at build time (context accesses
-/// rewritten to the runtime layout): what an interpreter-only image runs with
-/// `run_checked`, and what the device's own verifier must produce.
+/// The program's name in [`OBJECT`].
+pub const PROGRAM_NAME: &str = "xdp_firewall";
+
+/// The firewall loaded and verified on the host at build time (context accesses rewritten to
+/// the runtime layout): what an interpreter-only image runs with `run_checked`, and what the
+/// device's own loader and verifier must produce.
 pub static PROGRAM_VERIFIED: [u8; PROGRAM_LEN] =
     *include_bytes!(concat!(env!("OUT_DIR"), "/firewall.verified.bin"));
+const PROGRAM_LEN: usize = include_bytes!(concat!(env!("OUT_DIR"), "/firewall.verified.bin")).len();
+
+/// The initial value of the object's `.rodata` (`struct fw_config`), read from [`OBJECT`] on the
+/// host at build time, for the interpreter-only image, which links no ELF loader.
+pub static RODATA_INIT: [u8; RODATA_LEN] =
+    *include_bytes!(concat!(env!("OUT_DIR"), "/firewall.rodata.bin"));
+const RODATA_LEN: usize = include_bytes!(concat!(env!("OUT_DIR"), "/firewall.rodata.bin")).len();
 
 /// The capture: a pcap file of [`gen::FRAMES`] Ethernet frames.
 pub static CAPTURE: [u8; CAPTURE_LEN] = *include_bytes!(concat!(env!("OUT_DIR"), "/capture.pcap"));
@@ -69,14 +82,19 @@ pub type Ring = MemRing<16, 512>;
 /// Frames fed to the ring before each poll (every buffer comes back after a poll).
 pub const BATCH: usize = 16;
 
-/// The firewall's map storage, each map checked against [`MAP_DEFS`] by [`Maps::configure`].
+/// The firewall's map storage, sized to match [`MAP_DEFS`] exactly (each map is checked
+/// against the program's definition when it is bound).
 pub struct Maps {
-    /// Map 0: blocked source prefixes.
-    pub blocklist: LpmTrie<4, 4, 1, 16>,
-    /// Map 1: packets and bytes per IPv4 source.
-    pub per_source: HashMap<4, 16, 2, 32>,
+    /// Map 0: packets and bytes per IPv4 source.
+    pub per_source: HashMap<4, 16, 2, 256>,
+    /// Map 1: blocked source prefixes.
+    pub blocklist: LpmTrie<4, 4, 1, 64>,
     /// Map 2: frames per XDP verdict.
     pub verdicts: ArrayMap<8, 1, 5>,
+    /// Map 3: `.rodata`, the program's configuration.
+    pub rodata: ArrayMap<8, 1, 1>,
+    /// Map 4: `.bss`, the program's counters `frames_seen` and `ipv4_frames`.
+    pub bss: ArrayMap<16, 2, 1>,
 }
 
 impl core::fmt::Debug for Maps {
@@ -95,68 +113,125 @@ impl Maps {
     /// Empty maps, for a `static`.
     pub const fn new() -> Self {
         Maps {
-            blocklist: LpmTrie::new(),
             per_source: HashMap::new(),
+            blocklist: LpmTrie::new(),
             verdicts: ArrayMap::new(),
+            rodata: ArrayMap::new(),
+            bss: ArrayMap::new(),
         }
     }
 
     /// The maps by index, for the interpreter's `MapTable`.
-    pub fn table(&self) -> [&dyn Map; 3] {
-        [&self.blocklist, &self.per_source, &self.verdicts]
+    pub fn table(&self) -> [&dyn Map; N_MAPS] {
+        [
+            &self.per_source,
+            &self.blocklist,
+            &self.verdicts,
+            &self.rodata,
+            &self.bss,
+        ]
     }
 
-    /// Checks each map against the program's definition and fills the blocklist with
-    /// [`gen::BLOCKLIST`].
+    /// Binds the storage to the maps `obj` declares, by the loader's index: checks each
+    /// definition, stores the initial value of global data, and returns the definitions for
+    /// the verifier. Then fills the blocklist (see [`Maps::block`]).
     ///
     /// # Errors
+    /// [`DemoError::MapCount`] when the object declares another number of maps,
     /// [`DemoError::MapDef`] when a storage type does not match its definition,
-    /// [`DemoError::Map`] when the blocklist cannot take the prefixes.
-    pub fn configure(&self) -> Result<(), DemoError> {
-        for (index, (map, def)) in self.table().iter().zip(MAP_DEFS.iter()).enumerate() {
-            map.check_def(def)
-                .map_err(|_| DemoError::MapDef { index })?;
+    /// [`DemoError::Map`] when a map refuses its initial value or the blocklist.
+    pub fn bind(&self, obj: &Object<'_>) -> Result<[MapDef; N_MAPS], DemoError> {
+        let table = self.table();
+        let mut defs = MAP_DEFS;
+        let mut found = 0;
+        for info in obj.maps() {
+            found += 1;
+            let index = info.index as usize;
+            let (Some(map), Some(def)) = (table.get(index), defs.get_mut(index)) else {
+                continue;
+            };
+            self.bind_one(*map, index, &info.def, info.init)?;
+            *def = info.def;
         }
+        if found != N_MAPS {
+            return Err(DemoError::MapCount { found });
+        }
+        self.block()?;
+        Ok(defs)
+    }
+
+    /// As [`Maps::bind`] for a program verified on the host: binds by [`MAP_DEFS`] (which the
+    /// build checked against the object) and [`RODATA_INIT`], with no ELF loader involved.
+    ///
+    /// # Errors
+    /// As [`Maps::bind`].
+    pub fn bind_preverified(&self) -> Result<(), DemoError> {
+        for (index, (map, def)) in self.table().into_iter().zip(MAP_DEFS.iter()).enumerate() {
+            let init = (index == layout::RODATA_INDEX).then_some(&RODATA_INIT[..]);
+            self.bind_one(map, index, def, init)?;
+        }
+        self.block()
+    }
+
+    fn bind_one(
+        &self,
+        map: &dyn Map,
+        index: usize,
+        def: &MapDef,
+        init: Option<&[u8]>,
+    ) -> Result<(), DemoError> {
+        map.check_def(def)
+            .map_err(|_| DemoError::MapDef { index })?;
+        if let Some(init) = init {
+            map.update(&0u32.to_ne_bytes(), init, 0)
+                .map_err(DemoError::Map)?;
+        }
+        Ok(())
+    }
+
+    /// Fills the blocklist with [`gen::BLOCKLIST`], as an operator would: keys are
+    /// `{u32 prefixlen (host order); be32 addr}`.
+    ///
+    /// # Errors
+    /// [`DemoError::Map`] when the trie refuses a prefix.
+    pub fn block(&self) -> Result<(), DemoError> {
         for (prefix_len, addr) in gen::BLOCKLIST {
             let mut key = [0u8; 8];
-            key[..4].copy_from_slice(&prefix_len.to_le_bytes());
+            key[..4].copy_from_slice(&prefix_len.to_ne_bytes());
             key[4..].copy_from_slice(&addr);
             self.blocklist
-                .update(&key, &1u32.to_le_bytes(), 0)
+                .update(&key, &1u32.to_ne_bytes(), 0)
                 .map_err(DemoError::Map)?;
         }
         Ok(())
     }
 }
 
-/// The definitions the verifier checks the program's map references against.
-pub fn map_defs() -> &'static [MapDef] {
-    &MAP_DEFS
-}
-
-/// Decodes [`PROGRAM`] into `insns` and verifies it for XDP with the standard helpers.
+/// Parses [`OBJECT`], binds `maps` to it ([`Maps::bind`]), loads [`PROGRAM_NAME`] into
+/// `insns` and verifies it for its section's program type with the standard helpers: the
+/// whole path from a clang-built object to a program an engine runs, on the device.
 ///
 /// # Errors
-/// [`DemoError::Decode`] when the bytes are not a program that fits `insns`,
-/// [`DemoError::Verify`] when the verifier rejects it.
+/// [`DemoError::Load`] when the object does not parse or the program does not load into
+/// `insns`, the errors of [`Maps::bind`], [`DemoError::Verify`] when the verifier rejects it.
 pub fn load<'a>(
+    maps: &Maps,
     insns: &'a mut [Insn],
     ws: &mut Workspace,
 ) -> Result<VerifiedProgram<'a>, DemoError> {
-    let n = nanobpf_core::isa::decode_slots(&PROGRAM, insns)
-        .map_err(DemoError::Decode)?
-        .len();
-    let env = VerifyEnv::new(
-        nanobpf_core::ProgramType::Xdp,
-        nanobpf_core::helpers::standard(),
-        map_defs(),
-    );
-    let insns = insns.get_mut(..n).unwrap_or_default();
+    let obj = Object::parse(&OBJECT).map_err(DemoError::Load)?;
+    let defs = maps.bind(&obj)?;
+    let loaded = obj
+        .load_program(PROGRAM_NAME, insns)
+        .map_err(DemoError::Load)?;
+    let env = VerifyEnv::new(loaded.prog_type, nanobpf_core::helpers::standard(), &defs);
+    let insns = insns.get_mut(..loaded.len).unwrap_or_default();
     verify(insns, &env, ws).map_err(DemoError::Verify)
 }
 
 /// Decodes [`PROGRAM_VERIFIED`] (verified on the host at build time) into `insns`, for the
-/// interpreter-only image that runs it with the checking interpreter.
+/// interpreter-only image that runs it with the checking interpreter. Bind the maps with
+/// [`Maps::bind_preverified`].
 ///
 /// # Errors
 /// [`DemoError::Decode`] when the bytes are not a program that fits `insns`.
@@ -165,7 +240,7 @@ pub fn load_preverified(insns: &mut [Insn]) -> Result<Program<'_>, DemoError> {
 }
 
 /// Whether a program's instructions are, slot for slot, [`PROGRAM_VERIFIED`]: the device's
-/// verifier rewrote the program exactly as the host's did.
+/// loader and verifier produced exactly what the host's did.
 pub fn matches_host(insns: &[Insn]) -> bool {
     insns.len() * Insn::SIZE == PROGRAM_VERIFIED.len()
         && insns

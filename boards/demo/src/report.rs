@@ -33,6 +33,8 @@ pub struct Report {
     pub sources: [SourceCount; MAX_SOURCES],
     /// How many entries of `sources` are used.
     pub n_sources: usize,
+    /// The `.bss` map: the program's globals `frames_seen` and `ipv4_frames`.
+    pub globals: [u64; 2],
     /// Bytes of the frames handed to the stack (`XDP_PASS`).
     pub passed_bytes: u64,
     /// Clock ticks spent inside the runner.
@@ -48,6 +50,8 @@ pub struct Expected {
     pub drop: u64,
     /// Frames passed.
     pub pass: u64,
+    /// IPv4 frames with a whole IPv4 header (the program's `ipv4_frames`).
+    pub ipv4: u64,
     /// Bytes of the passed frames.
     pub passed_bytes: u64,
     /// The `per_source` map, sorted by address.
@@ -65,6 +69,8 @@ pub enum Mismatch {
     SourceMap,
     /// The bytes handed to the stack.
     PassedBytes,
+    /// The program's global counters (the `.bss` map).
+    Globals,
 }
 
 impl fmt::Display for Mismatch {
@@ -74,6 +80,7 @@ impl fmt::Display for Mismatch {
             Mismatch::VerdictMap => "the verdicts map differs from the expected one",
             Mismatch::SourceMap => "the per_source map differs from the expected one",
             Mismatch::PassedBytes => "the passed bytes differ from the expected ones",
+            Mismatch::Globals => "the program's global counters differ from the expected ones",
         })
     }
 }
@@ -88,10 +95,10 @@ impl Report {
             let mut out = [0u8; 8];
             if maps
                 .verdicts
-                .lookup_copy(&i.to_le_bytes(), &mut out)
+                .lookup_copy(&i.to_ne_bytes(), &mut out)
                 .is_ok()
             {
-                *v = u64::from_le_bytes(out);
+                *v = u64::from_ne_bytes(out);
             }
         }
         let mut sources = [SourceCount::default(); MAX_SOURCES];
@@ -115,13 +122,18 @@ impl Report {
                 {
                     *slot = SourceCount {
                         addr: key,
-                        packets: u64::from_le_bytes(p),
-                        bytes: u64::from_le_bytes(b),
+                        packets: u64::from_ne_bytes(p),
+                        bytes: u64::from_ne_bytes(b),
                     };
                     n_sources += 1;
                 }
             }
         }
+        let mut bss = [0u8; 16];
+        let _ = maps.bss.lookup_copy(&0u32.to_ne_bytes(), &mut bss);
+        let (seen, ipv4) = bss.split_at(8);
+        let word = |b: &[u8]| b.try_into().map_or(0, u64::from_ne_bytes);
+        let globals = [word(seen), word(ipv4)];
         // Insertion sort: a few entries, and far less code than `sort_unstable`.
         for i in 1..n_sources {
             let mut j = i;
@@ -135,6 +147,7 @@ impl Report {
             verdicts,
             sources,
             n_sources,
+            globals,
             passed_bytes,
             ticks,
         }
@@ -164,6 +177,9 @@ impl Report {
         if self.passed_bytes != want.passed_bytes {
             return Err(Mismatch::PassedBytes);
         }
+        if self.globals != [want.frames, want.ipv4] {
+            return Err(Mismatch::Globals);
+        }
         Ok(())
     }
 }
@@ -189,6 +205,8 @@ impl fmt::Display for Report {
             f,
             "map verdicts: aborted {aborted}, drop {drop}, pass {pass}, tx {tx}, redirect {redirect}"
         )?;
+        let [seen, ipv4] = self.globals;
+        writeln!(f, "map .bss: frames_seen {seen}, ipv4_frames {ipv4}")?;
         writeln!(f, "map per_source ({} sources):", self.n_sources)?;
         for s in self.sources() {
             let [a, b, c, d] = s.addr;

@@ -11,16 +11,18 @@ use nanobpf_hal::Engine;
 
 use super::*;
 
-/// The firewall's decision for one frame, written from its description, not its code:
+const DROP: u64 = 1;
+const PASS: u64 = 2;
+
+/// The firewall's decision for one frame, written from `examples/xdp_firewall.c`'s description,
+/// not from its code, with `non_ip_verdict` its configured verdict for frames that are not IPv4:
 /// (verdict, source address if the frame counts as IPv4).
-fn model(frame: &[u8]) -> (u64, Option<[u8; 4]>) {
-    const DROP: u64 = 1;
-    const PASS: u64 = 2;
+fn model(frame: &[u8], non_ip_verdict: u64) -> (u64, Option<[u8; 4]>) {
     if frame.len() < 14 {
         return (DROP, None);
     }
     if frame[12..14] != [0x08, 0x00] {
-        return (PASS, None);
+        return (non_ip_verdict, None);
     }
     if frame.len() < 34 {
         return (DROP, None);
@@ -34,22 +36,29 @@ fn model(frame: &[u8]) -> (u64, Option<[u8; 4]>) {
     (if blocked { DROP } else { PASS }, Some(src))
 }
 
-/// The expectation the model derives from the embedded capture.
-fn modelled() -> (u64, u64, u64, u64, Vec<SourceCount>) {
-    let (mut frames, mut drop, mut pass, mut passed_bytes) = (0, 0, 0, 0);
+/// The expectation the model derives from the embedded capture, with the object's own
+/// configuration (`non_ip_verdict` is `XDP_PASS`).
+fn modelled() -> Modelled {
+    modelled_with(PASS)
+}
+
+/// The expectation with `non_ip_verdict` configured.
+fn modelled_with(non_ip_verdict: u64) -> Modelled {
+    let (mut frames, mut drop, mut pass, mut passed_bytes, mut ipv4) = (0, 0, 0, 0, 0);
     let mut sources: BTreeMap<[u8; 4], (u64, u64)> = BTreeMap::new();
     for f in Capture::parse(&CAPTURE).unwrap().frames() {
         let f = f.unwrap();
         frames += 1;
-        let (verdict, src) = model(f);
+        let (verdict, src) = model(f, non_ip_verdict);
         match verdict {
-            1 => drop += 1,
+            DROP => drop += 1,
             _ => {
                 pass += 1;
                 passed_bytes += f.len() as u64;
             }
         }
         if let Some(src) = src {
+            ipv4 += 1;
             let e = sources.entry(src).or_default();
             e.0 += 1;
             e.1 += f.len() as u64;
@@ -63,23 +72,76 @@ fn modelled() -> (u64, u64, u64, u64, Vec<SourceCount>) {
             bytes,
         })
         .collect();
-    (frames, drop, pass, passed_bytes, sources)
+    Modelled {
+        frames,
+        drop,
+        pass,
+        ipv4,
+        passed_bytes,
+        sources,
+    }
+}
+
+struct Modelled {
+    frames: u64,
+    drop: u64,
+    pass: u64,
+    ipv4: u64,
+    passed_bytes: u64,
+    sources: Vec<SourceCount>,
 }
 
 #[test]
 fn expected_is_what_the_capture_implies() {
-    let (frames, drop, pass, passed_bytes, sources) = modelled();
-    std::println!("frames {frames} drop {drop} pass {pass} passed_bytes {passed_bytes}");
-    for s in &sources {
+    let m = modelled();
+    std::println!(
+        "frames {} drop {} pass {} ipv4 {} passed_bytes {}",
+        m.frames,
+        m.drop,
+        m.pass,
+        m.ipv4,
+        m.passed_bytes
+    );
+    for s in &m.sources {
         std::println!("    {s:?},");
     }
-    assert_eq!(frames, gen::FRAMES as u64);
+    assert_eq!(m.frames, gen::FRAMES as u64);
     assert_eq!(
-        (EXPECTED.frames, EXPECTED.drop, EXPECTED.pass),
-        (frames, drop, pass)
+        (EXPECTED.frames, EXPECTED.drop, EXPECTED.pass, EXPECTED.ipv4),
+        (m.frames, m.drop, m.pass, m.ipv4)
     );
-    assert_eq!(EXPECTED.passed_bytes, passed_bytes);
-    assert_eq!(EXPECTED.sources, &sources[..]);
+    assert_eq!(EXPECTED.passed_bytes, m.passed_bytes);
+    assert_eq!(EXPECTED.sources, &m.sources[..]);
+}
+
+#[test]
+fn expected_without_runts_follows() {
+    let runts = Capture::parse(&CAPTURE)
+        .unwrap()
+        .frames()
+        .filter(|f| f.unwrap().len() < 14)
+        .count() as u64;
+    std::println!("runts {runts}");
+    assert_eq!(RUNTS, runts);
+    // The model over the frames a device delivers.
+    let (mut frames, mut drop, mut pass) = (0, 0, 0);
+    for f in Capture::parse(&CAPTURE).unwrap().frames() {
+        let f = f.unwrap();
+        if f.len() < 14 {
+            continue;
+        }
+        frames += 1;
+        match model(f, PASS).0 {
+            DROP => drop += 1,
+            _ => pass += 1,
+        }
+    }
+    let want = EXPECTED_WITHOUT_RUNTS;
+    assert_eq!((want.frames, want.drop, want.pass), (frames, drop, pass));
+    assert_eq!(
+        (want.ipv4, want.passed_bytes),
+        (EXPECTED.ipv4, EXPECTED.passed_bytes)
+    );
 }
 
 #[test]
@@ -87,7 +149,7 @@ fn the_capture_exercises_every_path() {
     let mut kinds = [0u32; 5]; // runt, not IPv4, short IPv4, blocked, allowed
     for f in Capture::parse(&CAPTURE).unwrap().frames() {
         let f = f.unwrap();
-        let i = match model(f) {
+        let i = match model(f, PASS) {
             (1, None) if f.len() < 14 => 0,
             (2, None) => 1,
             (1, None) => 2,
@@ -134,11 +196,10 @@ fn counting_clock() -> impl FnMut() -> u64 {
 #[test]
 fn the_pipeline_meets_the_expectation() {
     let maps = Box::leak(Box::new(Maps::new()));
-    maps.configure().unwrap();
     let table = maps.table();
     let mut ws: Box<Workspace> = Box::default();
     let mut insns = [Insn::default(); MAX_INSNS];
-    let program = load(&mut insns, &mut ws).unwrap();
+    let program = load(maps, &mut insns, &mut ws).unwrap();
     assert!(
         matches_host(program.insns()),
         "device and host verifier differ"
@@ -161,7 +222,7 @@ fn the_pipeline_meets_the_expectation() {
 #[test]
 fn the_preverified_program_meets_the_expectation_unverified() {
     let maps = Box::leak(Box::new(Maps::new()));
-    maps.configure().unwrap();
+    maps.bind_preverified().unwrap();
     let table = maps.table();
     let mut insns = [Insn::default(); MAX_INSNS];
     let program = load_preverified(&mut insns).unwrap();
@@ -177,22 +238,66 @@ fn the_preverified_program_meets_the_expectation_unverified() {
     report.check(&EXPECTED).unwrap();
 }
 
-#[test]
-fn a_wrong_blocklist_is_caught() {
-    // Without the blocklist the same replay passes blocked sources: check() must notice.
+/// Loads the firewall with fresh maps, lets `tweak` change them, replays the capture.
+fn replay_with(tweak: impl FnOnce(&Maps)) -> Report {
     let maps = Box::leak(Box::new(Maps::new()));
     let table = maps.table();
     let mut ws: Box<Workspace> = Box::default();
     let mut insns = [Insn::default(); MAX_INSNS];
-    let program = load(&mut insns, &mut ws).unwrap();
+    let program = load(maps, &mut insns, &mut ws).unwrap();
+    tweak(maps);
     let vm = Interpreter::new(helpers::standard(), &NoPlatform).with_maps(MapTable::new(&table));
     let mut ring = Box::new(Ring::new());
-    let report = run(
+    run(
         Engine::new(vm, program),
         maps,
         &mut ring,
         &mut counting_clock(),
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn a_wrong_blocklist_is_caught() {
+    // Without the blocklist the same replay passes blocked sources: check() must notice.
+    let report = replay_with(|maps| {
+        for (prefix_len, addr) in gen::BLOCKLIST {
+            let mut key = prefix_len.to_ne_bytes().to_vec();
+            key.extend_from_slice(&addr);
+            maps.blocklist.delete(&key).unwrap();
+        }
+    });
     assert_eq!(report.check(&EXPECTED), Err(Mismatch::Counters));
+    assert!(report.counters.drop < EXPECTED.drop);
+}
+
+#[test]
+fn the_program_reads_its_configuration_from_rodata() {
+    // The operator's configuration `{count_sources: 0, non_ip_verdict: XDP_DROP}`: frames that
+    // are not IPv4 are dropped now, and no source is counted.
+    let report = replay_with(|maps| {
+        let config = [0u32.to_ne_bytes(), 1u32.to_ne_bytes()].concat();
+        maps.rodata.update(&0u32.to_ne_bytes(), &config, 0).unwrap();
+    });
+    let m = modelled_with(DROP);
+    assert!(m.pass < EXPECTED.pass);
+    assert_eq!(report.n_sources, 0);
+    assert_eq!(
+        (report.counters.pass, report.counters.drop),
+        (m.pass, m.drop)
+    );
+    assert_eq!(report.verdicts, [0, m.drop, m.pass, 0, 0]);
+    assert_eq!(report.globals, [m.frames, m.ipv4]);
+}
+
+#[test]
+fn an_object_with_other_maps_is_refused() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/build/xdp_pass.o"
+    );
+    let bytes = std::fs::read(path).unwrap();
+    let obj = nanobpf_core::elf::Object::parse(&bytes).unwrap();
+    let err = Maps::new().bind(&obj).unwrap_err();
+    assert!(matches!(err, DemoError::MapCount { found: 0 }), "{err}");
 }

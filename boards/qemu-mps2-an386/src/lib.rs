@@ -7,6 +7,8 @@
 //! `cortex_m::asm::delay`, whose loop length it knows, and converts with the measured rate.
 #![no_std]
 
+pub mod lan9118;
+
 use cortex_m::peripheral::{syst::SystClkSource, SYST};
 use cortex_m_semihosting::{debug, hprintln};
 

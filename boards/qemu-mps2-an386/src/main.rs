@@ -1,6 +1,6 @@
-//! The firewall board image: the program is decoded and verified on the device, its maps, the
-//! verifier workspace and the receive ring live in statics, and the capture is replayed
-//! through the XDP runner. No allocator is linked.
+//! The firewall board image: the clang-built object is loaded with the ELF loader and verified
+//! on the device, its maps, the verifier workspace and the receive ring live in statics, and
+//! the capture is replayed through the XDP runner. No allocator is linked.
 #![no_std]
 #![no_main]
 
@@ -64,17 +64,19 @@ fn firmware() -> Result<(), Failure> {
 
     let ws = spin::MutexGuard::leak(WORKSPACE.try_lock().ok_or(Failure::Taken)?);
     let ring = spin::MutexGuard::leak(RING.try_lock().ok_or(Failure::Taken)?);
-    MAPS.configure().map_err(Failure::Demo)?;
     let maps = MAPS.table();
 
     let mut insns = [Insn::default(); demo::MAX_INSNS];
     let start = ticks.now();
-    let program = demo::load(&mut insns, ws).map_err(Failure::Demo)?;
-    let verify_ticks = ticks.now() - start;
+    let program = demo::load(&MAPS, &mut insns, ws).map_err(Failure::Demo)?;
+    let load_ticks = ticks.now() - start;
     hprintln!(
-        "verified {} instructions on the device in {} emulated instructions",
+        "loaded {} ({} bytes of ELF, {} maps bound) and verified {} instructions on the device in {} emulated instructions",
+        demo::PROGRAM_NAME,
+        demo::OBJECT.len(),
+        demo::N_MAPS,
         program.insns().len(),
-        instructions(verify_ticks, per_kilotick)
+        instructions(load_ticks, per_kilotick)
     );
     if !demo::matches_host(program.insns()) {
         return Err(Failure::HostDiffers);

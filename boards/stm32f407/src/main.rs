@@ -50,10 +50,9 @@ fn firmware() -> Option<()> {
 
     let ws = spin::MutexGuard::leak(WORKSPACE.try_lock()?);
     let ring = spin::MutexGuard::leak(RING.try_lock()?);
-    MAPS.configure().ok()?;
     let maps = MAPS.table();
     let mut insns = [Insn::default(); demo::MAX_INSNS];
-    let program = demo::load(&mut insns, ws).ok()?;
+    let program = demo::load(&MAPS, &mut insns, ws).ok()?;
     let vm = Interpreter::new(helpers::standard(), &PLATFORM).with_maps(MapTable::new(&maps));
     let report = demo::run(Engine::new(vm, program), &MAPS, ring, &mut cycles).ok()?;
     let per_frame = report.ticks / report.counters.frames().max(1);

@@ -66,7 +66,8 @@ impl<'e> Interpreter<'e> {
         }
     }
 
-    /// See [`Runtime::with_budget`].
+    /// See [`Runtime::with_budget`] (feature `metering`).
+    #[cfg(feature = "metering")]
     pub const fn with_budget(self, budget: u64) -> Self {
         Interpreter {
             rt: self.rt.with_budget(budget),
@@ -116,11 +117,13 @@ impl<'e> Interpreter<'e> {
         mem: &Access<'_, CHECKED>,
         run: &mut Run<'_, 'e>,
     ) -> Result<u64, Trap> {
+        // Without the `metering` feature no budget can be set, and only the unmetered loop is
+        // compiled.
+        #[cfg(feature = "metering")]
         if self.rt.budget().is_some() {
-            self.exec::<CHECKED, true>(insns, mem, run)
-        } else {
-            self.exec::<CHECKED, false>(insns, mem, run)
+            return self.exec::<CHECKED, true>(insns, mem, run);
         }
+        self.exec::<CHECKED, false>(insns, mem, run)
     }
 }
 

@@ -94,6 +94,7 @@ fn local_calls_save_callee_registers_and_limit_depth() {
 }
 
 #[test]
+#[cfg(feature = "metering")]
 fn budget_counts_every_instruction() {
     let p = [i(0xb7, 0, 0, 0, 1), i(0x07, 0, 0, 0, 1), EXIT];
     let program = Program::new(&p).unwrap();

@@ -42,6 +42,17 @@ impl<const V: usize, const W: usize, const N: usize> ArrayMap<V, W, N> {
     }
 }
 
+impl<const V: usize, const W: usize, const N: usize> ArrayMap<V, W, N> {
+    /// Whether every byte is zero (as [`new`](Self::new) makes it).
+    #[cfg(test)]
+    pub(crate) fn is_zeroed(&self) -> bool {
+        self.values
+            .as_flattened()
+            .iter()
+            .all(|w| w.load(core::sync::atomic::Ordering::Relaxed) == [0; 8])
+    }
+}
+
 impl<const V: usize, const W: usize, const N: usize> Default for ArrayMap<V, W, N> {
     fn default() -> Self {
         Self::new()

@@ -49,6 +49,14 @@ impl<const N: usize> DevMap<N> {
     }
 }
 
+impl<const N: usize> DevMap<N> {
+    /// Whether every byte is zero (as [`new`](Self::new) makes it).
+    #[cfg(test)]
+    pub(crate) fn is_zeroed(&self) -> bool {
+        self.slots.iter().all(|s| s.load(Ordering::Relaxed) == 0)
+    }
+}
+
 impl<const N: usize> Default for DevMap<N> {
     fn default() -> Self {
         Self::new()

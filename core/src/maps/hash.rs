@@ -20,6 +20,19 @@ use super::{
 /// No entry.
 pub(crate) const NIL: u32 = u32::MAX;
 
+/// Links (entry indices, or [`NIL`]) are stored complemented, so that `NIL` is stored as 0 and
+/// an empty map is all zeros: a `static` of it goes to `.bss` and costs no flash.
+#[inline]
+pub(crate) const fn stored(link: u32) -> u32 {
+    !link
+}
+
+/// The link a stored word holds (see [`stored`]).
+#[inline]
+pub(crate) const fn link(stored: u32) -> u32 {
+    !stored
+}
+
 /// Hashes a key: 8 bytes at a time, multiply and fold, seeded.
 ///
 /// Not a cryptographic hash: an attacker who knows the seed can fill one chain. Embedders
@@ -52,7 +65,7 @@ impl<const K: usize> Entry<K> {
     const fn new() -> Self {
         Entry {
             hash: AtomicU32::new(0),
-            next: AtomicU32::new(NIL),
+            next: AtomicU32::new(stored(NIL)),
             key: [const { AtomicU8::new(0) }; K],
         }
     }
@@ -70,7 +83,7 @@ impl<const K: usize> Entry<K> {
 
 #[derive(Debug)]
 struct FreeList {
-    /// First free entry (chained through `Entry::next`), or `NIL`.
+    /// First free entry (chained through `Entry::next`), or `NIL`; stored (see [`stored`]).
     head: u32,
     /// Entries from here on have never been used.
     bump: u32,
@@ -106,10 +119,13 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize> HashMap<K, 
             assert!(N > 0 && N < NIL as usize, "capacity out of range");
         }
         HashMap {
-            buckets: [const { Mutex::new(NIL) }; N],
+            buckets: [const { Mutex::new(stored(NIL)) }; N],
             entries: [const { Entry::new() }; N],
             values: [const { [const { Word::new() }; W] }; N],
-            free: Mutex::new(FreeList { head: NIL, bump: 0 }),
+            free: Mutex::new(FreeList {
+                head: stored(NIL),
+                bump: 0,
+            }),
             len: AtomicU32::new(0),
             seed,
         }
@@ -146,7 +162,7 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize> HashMap<K, 
                 return Some((prev, cur));
             }
             prev = cur;
-            cur = e.next.load(Relaxed);
+            cur = link(e.next.load(Relaxed));
         }
         None
     }
@@ -154,13 +170,14 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize> HashMap<K, 
     fn find_locked(&self, key: &[u8; K]) -> Option<u32> {
         let hash = hash_key(self.seed, key);
         let head = self.bucket(hash)?.lock();
-        self.find(*head, hash, key).map(|(_, idx)| idx)
+        self.find(link(*head), hash, key).map(|(_, idx)| idx)
     }
 
     fn alloc(&self) -> Option<u32> {
         let mut free = self.free.lock();
-        if free.head != NIL {
-            let idx = free.head;
+        if link(free.head) != NIL {
+            let idx = link(free.head);
+            // Both hold stored links.
             free.head = self.entries.get(idx as usize)?.next.load(Relaxed);
             Some(idx)
         } else if (free.bump as usize) < N {
@@ -174,20 +191,45 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize> HashMap<K, 
     fn release(&self, idx: u32) {
         let mut free = self.free.lock();
         if let Some(e) = self.entries.get(idx as usize) {
+            // Both hold stored links.
             e.next.store(free.head, Relaxed);
-            free.head = idx;
+            free.head = stored(idx);
         }
     }
 
     fn first_key_from(&self, bucket: usize, out: &mut [u8]) -> Result<(), MapError> {
         for b in self.buckets.iter().skip(bucket) {
             let head = b.lock();
-            if let Some(e) = self.entries.get(*head as usize) {
+            if let Some(e) = self.entries.get(link(*head) as usize) {
                 e.copy_key(out);
                 return Ok(());
             }
         }
         Err(MapError::NotFound)
+    }
+}
+
+impl<const K: usize, const V: usize, const W: usize, const N: usize> HashMap<K, V, W, N> {
+    /// Whether every byte is zero (as [`new`](Self::new) makes it).
+    #[cfg(test)]
+    pub(crate) fn is_zeroed(&self) -> bool {
+        let unlocked = !self.free.is_locked() && self.buckets.iter().all(|b| !b.is_locked());
+        let free = self.free.lock();
+        unlocked
+            && (free.head, free.bump) == (0, 0)
+            && self.buckets.iter().all(|b| *b.lock() == 0)
+            && self.entries.iter().all(|e| {
+                e.hash.load(Relaxed) == 0
+                    && e.next.load(Relaxed) == 0
+                    && e.key.iter().all(|k| k.load(Relaxed) == 0)
+            })
+            && self
+                .values
+                .as_flattened()
+                .iter()
+                .all(|w| w.load(core::sync::atomic::Ordering::Relaxed) == [0; 8])
+            && self.len.load(Relaxed) == 0
+            && self.seed == 0
     }
 }
 
@@ -234,7 +276,9 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize> Map for Has
         }
         let hash = hash_key(self.seed, key);
         let head = self.bucket(hash).ok_or(MapError::NotFound)?.lock();
-        let (_, idx) = self.find(*head, hash, key).ok_or(MapError::NotFound)?;
+        let (_, idx) = self
+            .find(link(*head), hash, key)
+            .ok_or(MapError::NotFound)?;
         copy_out(
             self.values.get(idx as usize).ok_or(MapError::NotFound)?,
             out,
@@ -250,7 +294,7 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize> Map for Has
         }
         let hash = hash_key(self.seed, key);
         let mut head = self.bucket(hash).ok_or(MapError::Invalid)?.lock();
-        if let Some((_, idx)) = self.find(*head, hash, key) {
+        if let Some((_, idx)) = self.find(link(*head), hash, key) {
             if flags == BPF_NOEXIST {
                 return Err(MapError::Exists);
             }
@@ -274,9 +318,10 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize> Map for Has
             d.store(*s, Relaxed);
         }
         e.hash.store(hash, Relaxed);
+        // Both hold stored links.
         e.next.store(*head, Relaxed);
         copy_in(v, value);
-        *head = idx;
+        *head = stored(idx);
         self.len.fetch_add(1, Relaxed);
         Ok(())
     }
@@ -285,14 +330,16 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize> Map for Has
         let key: &[u8; K] = key.try_into().map_err(|_| MapError::Invalid)?;
         let hash = hash_key(self.seed, key);
         let mut head = self.bucket(hash).ok_or(MapError::Invalid)?.lock();
-        let (prev, idx) = self.find(*head, hash, key).ok_or(MapError::NotFound)?;
+        let (prev, idx) = self
+            .find(link(*head), hash, key)
+            .ok_or(MapError::NotFound)?;
         let next = self
             .entries
             .get(idx as usize)
-            .map_or(NIL, |e| e.next.load(Relaxed));
+            .map_or(NIL, |e| link(e.next.load(Relaxed)));
         match self.entries.get(prev as usize) {
-            Some(p) => p.next.store(next, Relaxed),
-            None => *head = next,
+            Some(p) => p.next.store(stored(next), Relaxed),
+            None => *head = stored(next),
         }
         drop(head);
         self.release(idx);
@@ -312,14 +359,14 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize> Map for Has
         let hash = hash_key(self.seed, key);
         let bucket = hash as usize % N;
         let head = self.bucket(hash).ok_or(MapError::Invalid)?.lock();
-        let Some((_, idx)) = self.find(*head, hash, key) else {
+        let Some((_, idx)) = self.find(link(*head), hash, key) else {
             drop(head);
             return self.first_key_from(0, out);
         };
         let next = self
             .entries
             .get(idx as usize)
-            .map_or(NIL, |e| e.next.load(Relaxed));
+            .map_or(NIL, |e| link(e.next.load(Relaxed)));
         if let Some(e) = self.entries.get(next as usize) {
             e.copy_key(out);
             return Ok(());

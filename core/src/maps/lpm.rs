@@ -59,20 +59,57 @@ struct Trie<const D: usize, const N: usize> {
     /// The node owning each value slot, `NIL` when free.
     owner: [u32; N],
     len: u32,
+    /// Whether the links have been set to `NIL`: done on first use, so that an empty trie is
+    /// all zeros (a `static` of it goes to `.bss` and costs no flash).
+    ready: bool,
 }
 
 impl<const D: usize, const N: usize> Trie<D, N> {
     const MAX_PREFIXLEN: u32 = (D * 8) as u32;
 
+    /// All zeros; [`Trie::ready`] makes it the empty trie.
     const fn new() -> Self {
         Trie {
-            nodes: [[Node::EMPTY; 2]; N],
-            root: NIL,
-            free_node: NIL,
+            nodes: [[Node {
+                prefixlen: 0,
+                data: [0; D],
+                child: [0; 2],
+                value: 0,
+            }; 2]; N],
+            root: 0,
+            free_node: 0,
             bump_node: 0,
-            owner: [NIL; N],
+            owner: [0; N],
             len: 0,
+            ready: false,
         }
+    }
+
+    /// Sets every link to `NIL` the first time, in place.
+    fn ready(&mut self) {
+        if !self.ready {
+            for n in self.nodes.as_flattened_mut() {
+                *n = Node::EMPTY;
+            }
+            self.owner.fill(NIL);
+            (self.root, self.free_node) = (NIL, NIL);
+            self.ready = true;
+        }
+    }
+
+    /// Whether every byte of every field is zero.
+    #[cfg(test)]
+    fn is_zeroed(&self) -> bool {
+        self.nodes.as_flattened().iter().all(|n| {
+            n.prefixlen == 0 && n.data.iter().all(|&b| b == 0) && n.child == [0; 2] && n.value == 0
+        }) && self.owner.iter().all(|&o| o == 0)
+            && (
+                self.root,
+                self.free_node,
+                self.bump_node,
+                self.len,
+                self.ready,
+            ) == (0, 0, 0, 0, false)
     }
 
     fn node(&self, n: u32) -> Option<&Node<D>> {
@@ -357,9 +394,29 @@ impl<const D: usize, const V: usize, const W: usize, const N: usize> LpmTrie<D, 
         }
     }
 
+    /// The trie, locked, with its links set.
+    fn trie(&self) -> spin::MutexGuard<'_, Trie<D, N>> {
+        let mut t = self.trie.lock();
+        t.ready();
+        t
+    }
+
+    /// Whether every byte of every field is zero (as [`new`](Self::new) makes it).
+    #[cfg(test)]
+    pub(crate) fn is_zeroed(&self) -> bool {
+        let unlocked = !self.trie.is_locked();
+        unlocked
+            && self.trie.lock().is_zeroed()
+            && self
+                .values
+                .as_flattened()
+                .iter()
+                .all(|w| w.load(core::sync::atomic::Ordering::Relaxed) == [0; 8])
+    }
+
     /// The number of prefixes.
     pub fn len(&self) -> usize {
-        self.trie.lock().len as usize
+        self.trie().len as usize
     }
 
     /// Whether the trie has no prefixes.
@@ -369,7 +426,7 @@ impl<const D: usize, const V: usize, const W: usize, const N: usize> LpmTrie<D, 
 
     /// The value words of the longest prefix matching `data` (all `8 D` bits considered).
     pub fn get(&self, data: &[u8; D]) -> Option<&[Word; W]> {
-        let v = self.trie.lock().lookup(Trie::<D, N>::MAX_PREFIXLEN, data)?;
+        let v = self.trie().lookup(Trie::<D, N>::MAX_PREFIXLEN, data)?;
         self.values.get(v as usize)
     }
 
@@ -413,7 +470,7 @@ impl<const D: usize, const V: usize, const W: usize, const N: usize> Map for Lpm
 
     fn lookup(&self, key: &[u8]) -> Option<NonNull<u8>> {
         let (prefixlen, data) = Self::parse(key)?;
-        let v = self.trie.lock().lookup(prefixlen, data)?;
+        let v = self.trie().lookup(prefixlen, data)?;
         self.values.get(v as usize).map(|w| words_addr(w))
     }
 
@@ -422,7 +479,7 @@ impl<const D: usize, const V: usize, const W: usize, const N: usize> Map for Lpm
         if out.len() != V {
             return Err(MapError::Invalid);
         }
-        let trie = self.trie.lock();
+        let trie = self.trie();
         let v = trie.lookup(prefixlen, data).ok_or(MapError::NotFound)?;
         copy_out(self.values.get(v as usize).ok_or(MapError::NotFound)?, out);
         Ok(())
@@ -434,7 +491,7 @@ impl<const D: usize, const V: usize, const W: usize, const N: usize> Map for Lpm
         if prefixlen > Trie::<D, N>::MAX_PREFIXLEN || value.len() != V {
             return Err(MapError::Invalid);
         }
-        let mut trie = self.trie.lock();
+        let mut trie = self.trie();
         let v = trie.insert(prefixlen, data, flags)?;
         copy_in(self.values.get(v as usize).ok_or(MapError::Invalid)?, value);
         Ok(())
@@ -445,7 +502,7 @@ impl<const D: usize, const V: usize, const W: usize, const N: usize> Map for Lpm
         if prefixlen > Trie::<D, N>::MAX_PREFIXLEN {
             return Err(MapError::Invalid);
         }
-        self.trie.lock().remove(prefixlen, data)
+        self.trie().remove(prefixlen, data)
     }
 
     /// In value-slot order (Linux walks the trie in post-order instead).
@@ -453,7 +510,7 @@ impl<const D: usize, const V: usize, const W: usize, const N: usize> Map for Lpm
         if out.len() != 4 + D {
             return Err(MapError::Invalid);
         }
-        let trie = self.trie.lock();
+        let trie = self.trie();
         let start = match key {
             None => 0,
             Some(k) => {

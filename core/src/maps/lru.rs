@@ -36,21 +36,38 @@ struct State<const K: usize, const N: usize> {
     free: u32,
     /// Entries from here on have never been used.
     bump: u32,
+    /// Whether the links have been set to `NIL`: done on first use, so that an empty map is
+    /// all zeros (a `static` of it goes to `.bss` and costs no flash).
+    ready: bool,
 }
 
 impl<const K: usize, const N: usize> State<K, N> {
+    /// All zeros; [`State::ready`] makes it the empty state.
     const fn new() -> Self {
         State {
             keys: [[0; K]; N],
             hashes: [0; N],
-            chain: [NIL; N],
-            heads: [NIL; N],
-            newer: [NIL; N],
-            older: [NIL; N],
-            most: NIL,
-            least: NIL,
-            free: NIL,
+            chain: [0; N],
+            heads: [0; N],
+            newer: [0; N],
+            older: [0; N],
+            most: 0,
+            least: 0,
+            free: 0,
             bump: 0,
+            ready: false,
+        }
+    }
+
+    /// Sets every link to `NIL` the first time, in place.
+    fn ready(&mut self) {
+        if !self.ready {
+            self.chain.fill(NIL);
+            self.heads.fill(NIL);
+            self.newer.fill(NIL);
+            self.older.fill(NIL);
+            (self.most, self.least, self.free) = (NIL, NIL, NIL);
+            self.ready = true;
         }
     }
 
@@ -173,6 +190,33 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize> LruHashMap<
         }
     }
 
+    /// The state, locked, with its links set.
+    fn state(&self) -> spin::MutexGuard<'_, State<K, N>> {
+        let mut st = self.state.lock();
+        st.ready();
+        st
+    }
+
+    /// Whether every byte of every field is zero (as [`new`](Self::new) makes it).
+    #[cfg(test)]
+    pub(crate) fn is_zeroed(&self) -> bool {
+        let unlocked = !self.state.is_locked();
+        let st = self.state.lock();
+        st.keys.as_flattened().iter().all(|&b| b == 0)
+            && [&st.hashes, &st.chain, &st.heads, &st.newer, &st.older]
+                .iter()
+                .all(|a| a.iter().all(|&x| x == 0))
+            && (st.most, st.least, st.free, st.bump, st.ready) == (0, 0, 0, 0, false)
+            && unlocked
+            && self
+                .values
+                .as_flattened()
+                .iter()
+                .all(|w| w.load(Relaxed) == [0; 8])
+            && self.len.load(Relaxed) == 0
+            && self.seed == 0
+    }
+
     /// The number of keys.
     pub fn len(&self) -> usize {
         self.len.load(Relaxed) as usize
@@ -186,7 +230,7 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize> LruHashMap<
     /// The value words of `key`, marking it most recently used.
     pub fn get(&self, key: &[u8; K]) -> Option<&[Word; W]> {
         let hash = hash_key(self.seed, key);
-        let mut st = self.state.lock();
+        let mut st = self.state();
         let idx = st.find(hash, key)?;
         st.touch(idx);
         self.values.get(idx as usize)
@@ -194,7 +238,7 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize> LruHashMap<
 
     /// The least recently used key (the next to be evicted) into `out`.
     pub fn least_recent(&self, out: &mut [u8; K]) -> bool {
-        let st = self.state.lock();
+        let st = self.state();
         match st.keys.get(st.least as usize) {
             Some(k) => {
                 *out = *k;
@@ -249,7 +293,7 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize> Map
             return Err(MapError::Invalid);
         }
         let hash = hash_key(self.seed, key);
-        let st = self.state.lock();
+        let st = self.state();
         let idx = st.find(hash, key).ok_or(MapError::NotFound)?;
         copy_out(
             self.values.get(idx as usize).ok_or(MapError::NotFound)?,
@@ -265,7 +309,7 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize> Map
             return Err(MapError::Invalid);
         }
         let hash = hash_key(self.seed, key);
-        let mut st = self.state.lock();
+        let mut st = self.state();
         if let Some(idx) = st.find(hash, key) {
             if flags == BPF_NOEXIST {
                 return Err(MapError::Exists);
@@ -298,7 +342,7 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize> Map
     fn delete(&self, key: &[u8]) -> Result<(), MapError> {
         let key: &[u8; K] = key.try_into().map_err(|_| MapError::Invalid)?;
         let hash = hash_key(self.seed, key);
-        let mut st = self.state.lock();
+        let mut st = self.state();
         let idx = st.find(hash, key).ok_or(MapError::NotFound)?;
         st.unlink_chain(idx);
         st.unlink_recency(idx);
@@ -311,7 +355,7 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize> Map
     /// From the most to the least recently used key (iteration does not change recency).
     fn next_key(&self, key: Option<&[u8]>, out: &mut [u8]) -> Result<(), MapError> {
         let out: &mut [u8; K] = out.try_into().map_err(|_| MapError::Invalid)?;
-        let st = self.state.lock();
+        let st = self.state();
         let found = match key {
             None => None,
             Some(k) => {

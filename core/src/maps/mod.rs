@@ -2,7 +2,9 @@
 //!
 //! Every map is a plain struct sized by const generics with a `const fn new()`, so it lives in
 //! a `static`; nothing allocates. Every map is `Sync` and every operation takes `&self`. The
-//! runtime treats maps uniformly through [`&'static dyn Map`](Map).
+//! runtime treats maps uniformly through [`&'static dyn Map`](Map). Every `new()` is all
+//! zeros (empty links are stored as 0, or set on first use), so a map's `static` goes to
+//! `.bss` and costs no flash on a board.
 //!
 //! # Values programs point into
 //!
@@ -68,7 +70,7 @@
 //! | [`ArrayMap`] | `8 W` | 0 |
 //! | [`PerCpuArray`] | `8 W` per CPU | 0 |
 //! | [`HashMap`] | `8 W + 8 + round4(K + 8)` (value; bucket lock; hash, chain link, key) | 24 |
-//! | [`LruHashMap`] | `8 W + K + 20` (value; key, hash, chain, bucket head, two list links) | 32 |
+//! | [`LruHashMap`] | `8 W + K + 20` (value; key, hash, chain, bucket head, two list links) | 36 |
 //! | [`LpmTrie`] | `8 W + 2 round4(D + 16) + 4` (value; two trie nodes; slot owner) | 24 |
 //! | [`ProgArray`] | 4 | 0 |
 //! | [`DevMap`] | 4 | 0 |
@@ -539,6 +541,64 @@ mod tests {
         }
     }
 
+    /// Every map's `new()` is all zeros, so a `static` of it goes to `.bss` and costs no
+    /// flash; after use it is not (the check sees the fields), and maps whose empty links
+    /// are set on first use behave as empty.
+    #[test]
+    fn every_new_map_is_all_zeros() {
+        static ARRAY: ArrayMap<12, 2, 4> = ArrayMap::new();
+        static PERCPU: PerCpuArray<8, 1, 4, 2> = PerCpuArray::new();
+        static DEV: DevMap<4> = DevMap::new();
+        static PROGS: ProgArray<4> = ProgArray::new();
+        static RING: RingBuf<64, 8> = RingBuf::new();
+        assert!(ARRAY.is_zeroed() && PERCPU.is_zeroed() && DEV.is_zeroed());
+        assert!(PROGS.is_zeroed() && RING.is_zeroed());
+        assert!(QueueMap::<4, 3>::new().is_zeroed() && StackMap::<4, 3>::new().is_zeroed());
+
+        let hash = HashMap::<4, 8, 1, 8>::new();
+        assert!(hash.is_zeroed());
+        assert_eq!(
+            hash.lookup_copy(&[1, 2, 3, 4], &mut [0; 8]),
+            Err(MapError::NotFound)
+        );
+        assert!(hash.is_zeroed(), "a lookup changes nothing");
+        hash.update(&[1, 2, 3, 4], &[9; 8], BPF_ANY).unwrap();
+        assert!(!hash.is_zeroed());
+        hash.delete(&[1, 2, 3, 4]).unwrap();
+        assert_eq!(
+            hash.lookup_copy(&[1, 2, 3, 4], &mut [0; 8]),
+            Err(MapError::NotFound)
+        );
+
+        let lru = LruHashMap::<4, 8, 1, 8>::new();
+        assert!(lru.is_zeroed());
+        assert_eq!(
+            lru.lookup_copy(&[1, 2, 3, 4], &mut [0; 8]),
+            Err(MapError::NotFound)
+        );
+        assert!(!lru.is_zeroed(), "the links are set on first use");
+        assert!(lru.is_empty());
+        let mut key = [0; 4];
+        assert!(!lru.least_recent(&mut key));
+
+        let lpm = LpmTrie::<4, 8, 1, 8>::new();
+        assert!(lpm.is_zeroed());
+        assert_eq!(lpm.len(), 0);
+        let mut k = [0u8; 8];
+        k[..4].copy_from_slice(&32u32.to_ne_bytes());
+        assert_eq!(lpm.lookup_copy(&k, &mut [0; 8]), Err(MapError::NotFound));
+        assert!(!lpm.is_zeroed());
+
+        let progs = ProgArray::<4>::new();
+        assert_eq!(progs.get(0), None);
+        progs.set(0, 0).unwrap();
+        assert_eq!(progs.get(0), Some(0));
+        assert!(!progs.is_zeroed());
+        assert_eq!(progs.clear(0), Ok(()));
+        assert_eq!(progs.clear(0), Err(MapError::NotFound));
+        assert!(progs.is_zeroed());
+    }
+
     #[test]
     fn errno_values_are_linux() {
         assert_eq!(MapError::NotFound.errno(), -2);
@@ -610,7 +670,7 @@ mod tests {
             let per = 8 * W + K + 20;
             assert_eq!(
                 LruHashMap::<K, V, W, N>::STORAGE_BYTES,
-                round8(N * per + 32),
+                round8(N * per + 36),
                 "lru K={K}"
             );
         }

@@ -64,6 +64,18 @@ impl<const V: usize, const W: usize, const N: usize, const CPUS: usize> PerCpuAr
     }
 }
 
+impl<const V: usize, const W: usize, const N: usize, const CPUS: usize> PerCpuArray<V, W, N, CPUS> {
+    /// Whether every byte is zero (as [`new`](Self::new) makes it).
+    #[cfg(test)]
+    pub(crate) fn is_zeroed(&self) -> bool {
+        self.values
+            .as_flattened()
+            .as_flattened()
+            .iter()
+            .all(|w| w.load(core::sync::atomic::Ordering::Relaxed) == [0; 8])
+    }
+}
+
 impl<const V: usize, const W: usize, const N: usize, const CPUS: usize> Default
     for PerCpuArray<V, W, N, CPUS>
 {

@@ -8,6 +8,12 @@ use super::{index_key, next_index, Map, MapDef, MapError, MapType, BPF_ANY};
 /// The id of an empty slot.
 const EMPTY: u32 = u32::MAX;
 
+/// Slots hold ids complemented, so that an empty slot holds 0 and an empty array is all zeros
+/// (a `static` of it goes to `.bss` and costs no flash).
+const fn stored(id: u32) -> u32 {
+    !id
+}
+
 /// A program array of `N` slots, each empty or holding a program id (what an id means is the
 /// runtime's business; `u32::MAX` is reserved).
 ///
@@ -25,13 +31,13 @@ impl<const N: usize> ProgArray<N> {
     pub const fn new() -> Self {
         const { assert!(N > 0 && N <= u32::MAX as usize, "capacity out of range") }
         ProgArray {
-            slots: [const { AtomicU32::new(EMPTY) }; N],
+            slots: [const { AtomicU32::new(stored(EMPTY)) }; N],
         }
     }
 
     /// The program id in slot `index`.
     pub fn get(&self, index: u32) -> Option<u32> {
-        let id = self.slots.get(index as usize)?.load(Ordering::Acquire);
+        let id = !self.slots.get(index as usize)?.load(Ordering::Acquire);
         (id != EMPTY).then_some(id)
     }
 
@@ -48,7 +54,7 @@ impl<const N: usize> ProgArray<N> {
         self.slots
             .get(index as usize)
             .ok_or(MapError::TooBig)?
-            .store(id, Ordering::Release);
+            .store(stored(id), Ordering::Release);
         Ok(())
     }
 
@@ -60,10 +66,18 @@ impl<const N: usize> ProgArray<N> {
     /// was empty.
     pub fn clear(&self, index: u32) -> Result<(), MapError> {
         let slot = self.slots.get(index as usize).ok_or(MapError::Invalid)?;
-        match slot.swap(EMPTY, Ordering::AcqRel) {
+        match !slot.swap(stored(EMPTY), Ordering::AcqRel) {
             EMPTY => Err(MapError::NotFound),
             _ => Ok(()),
         }
+    }
+}
+
+impl<const N: usize> ProgArray<N> {
+    /// Whether every slot's bytes are zero (as [`new`](Self::new) makes them).
+    #[cfg(test)]
+    pub(crate) fn is_zeroed(&self) -> bool {
+        self.slots.iter().all(|s| s.load(Ordering::Relaxed) == 0)
     }
 }
 

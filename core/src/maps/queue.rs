@@ -89,6 +89,16 @@ impl<const V: usize, const N: usize, const LIFO: bool> QueueStack<V, N, LIFO> {
     }
 }
 
+impl<const V: usize, const N: usize, const LIFO: bool> QueueStack<V, N, LIFO> {
+    /// Whether every byte is zero (as [`new`](Self::new) makes it).
+    #[cfg(test)]
+    pub(crate) fn is_zeroed(&self) -> bool {
+        let unlocked = !self.ring.is_locked();
+        let r = self.ring.lock();
+        unlocked && r.head == 0 && r.len == 0 && r.items.as_flattened().iter().all(|&b| b == 0)
+    }
+}
+
 impl<const V: usize, const N: usize, const LIFO: bool> Default for QueueStack<V, N, LIFO> {
     fn default() -> Self {
         Self::new()

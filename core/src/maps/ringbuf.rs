@@ -211,6 +211,20 @@ impl<const CAP: usize, const W: usize> RingBuf<CAP, W> {
     }
 }
 
+impl<const CAP: usize, const W: usize> RingBuf<CAP, W> {
+    /// Whether every byte is zero (as [`new`](Self::new) makes it).
+    #[cfg(test)]
+    pub(crate) fn is_zeroed(&self) -> bool {
+        self.data
+            .iter()
+            .all(|w| w.load(core::sync::atomic::Ordering::Relaxed) == [0; 8])
+            && self.producer_pos.load(Ordering::Relaxed) == 0
+            && self.consumer_pos.load(Ordering::Relaxed) == 0
+            && !self.producer.is_locked()
+            && !self.consumer.is_locked()
+    }
+}
+
 impl<const CAP: usize, const W: usize> Default for RingBuf<CAP, W> {
     fn default() -> Self {
         Self::new()

@@ -9,6 +9,21 @@ use super::state::{Kind, Value};
 use crate::isa::opcode::*;
 use crate::isa::Insn;
 
+/// The delta of `a op b` when it stays linked to `a`'s group: a 64-bit `+` or `-` of a
+/// known number, with the new delta within `i32`. The result is `a`'s hidden number plus
+/// `a.off ± b` modulo 2^64, whatever the ranges, so wrapping needs no special case.
+fn linked_delta(a: &Value, b: &Value, op: BinOp, is64: bool) -> Option<i32> {
+    if a.id == 0 || !is64 {
+        return None;
+    }
+    let c = i32::try_from(b.s.as_const()? as i64).ok()?;
+    match op {
+        BinOp::Add => a.off.checked_add(c),
+        BinOp::Sub => a.off.checked_sub(c),
+        _ => None,
+    }
+}
+
 impl Checker<'_, '_, '_> {
     pub(crate) fn alu(&mut self, pc: usize, insn: Insn) -> Res<()> {
         let is64 = insn.class() == Class::Alu64;
@@ -27,7 +42,19 @@ impl Checker<'_, '_, '_> {
                     self.set(dst, Value::constant(imm));
                     return Ok(());
                 }
-                let v = self.read(pc, src)?;
+                let mut v = self.read(pc, src)?;
+                // A copy of a number that fits (all of it, or for `w = w` its low half when
+                // the high half is zero) is linked to its source.
+                let exact = is64 || v.s.umax <= u32::MAX as u64;
+                if v.kind == Kind::Scalar && insn.off == 0 && exact && v.s.as_const().is_none() {
+                    if v.id == 0 {
+                        v.id = self.fresh_id();
+                        v.off = 0;
+                        self.set(src, v);
+                    }
+                    self.set(dst, v);
+                    return Ok(());
+                }
                 if insn.off != 0 {
                     if v.kind != Kind::Scalar {
                         return Err(self.err(
@@ -43,10 +70,11 @@ impl Checker<'_, '_, '_> {
                     self.set(dst, Value::scalar(s));
                 } else if is64 {
                     self.set(dst, v);
+                } else if v.kind != Kind::Scalar {
+                    // The low half of an address: any 32-bit number (Linux's privileged
+                    // `mark_reg_unknown`; unprivileged Linux rejects a partial pointer copy).
+                    self.set(dst, Value::scalar(Scalar::unknown_bits(32)));
                 } else {
-                    if v.kind != Kind::Scalar {
-                        return Err(self.err(pc, VerifyErrorKind::Pointer32 { reg: src }));
-                    }
                     self.set(dst, Value::scalar(v.s.zext32()));
                 }
                 Ok(())
@@ -111,7 +139,12 @@ impl Checker<'_, '_, '_> {
                     Value::constant(insn.imm as i64 as u64)
                 };
                 if a.is_scalar() && b.is_scalar() {
-                    self.set(dst, Value::scalar(bop.apply(&a.s, &b.s, is64)));
+                    let mut r = Value::scalar(bop.apply(&a.s, &b.s, is64));
+                    if let Some(off) = linked_delta(&a, &b, bop, is64) {
+                        r.id = a.id;
+                        r.off = off;
+                    }
+                    self.set(dst, r);
                     return Ok(());
                 }
                 let r = self.ptr_alu(pc, insn, bop, a, b, is64)?;
@@ -133,6 +166,13 @@ impl Checker<'_, '_, '_> {
         let (dst, src) = (insn.dst(), insn.src());
         let ptr_reg = if a.kind.is_ptr() { dst } else { src };
         if !is64 {
+            // Linux with `allow_ptr_leaks` (privileged, as every program here runs): a 32-bit
+            // subtraction involving a pointer is a meaningless number (clang emits
+            // `w3 = w2; w3 -= w1` for `(u32)(data_end - data)`); other 32-bit arithmetic on
+            // a pointer is rejected.
+            if op == BinOp::Sub {
+                return Ok(Value::scalar(Scalar::unknown_bits(32)));
+            }
             return Err(self.err(pc, VerifyErrorKind::Pointer32 { reg: ptr_reg }));
         }
         match op {

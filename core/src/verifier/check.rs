@@ -68,8 +68,11 @@ impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
         *self.ws.cur.reg_mut(r) = v;
     }
 
+    /// A new id for a packet pointer, a nullable pointer or a group of linked scalars;
+    /// always below [`LINK_ID_BASE`](super::state::LINK_ID_BASE).
     pub fn fresh_id(&mut self) -> u32 {
-        self.next_id = self.next_id.wrapping_add(1).max(1);
+        self.next_id = (self.next_id + 1) % super::state::LINK_ID_BASE;
+        self.next_id = self.next_id.max(1);
         self.next_id
     }
 
@@ -196,6 +199,7 @@ impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
 
     fn prune(&mut self, pc: usize) -> Res<bool> {
         self.forget_dead(pc);
+        self.ws.cur.canonical_links();
         // The current state's encoding, when it fits in the free branch storage: equal
         // states have equal encodings, so unfinished states are compared bytewise.
         let scratch = self.ws.branches.scratch();

@@ -168,7 +168,7 @@ pub enum VerifyErrorKind {
         /// Its type.
         ty: &'static str,
     },
-    /// 32-bit arithmetic or comparison on a pointer.
+    /// 32-bit arithmetic other than a subtraction, or a 32-bit comparison, on a pointer.
     Pointer32 {
         /// The register.
         reg: u8,

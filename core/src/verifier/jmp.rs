@@ -246,33 +246,43 @@ impl Checker<'_, '_, '_> {
             let same = x && dst == src;
             let taken = refine(cmp, &a.s, &b.s, is32);
             let fall = refine(cmp.negate(), &a.s, &b.s, is32);
-            let apply = |this: &mut Self, r: (Scalar, Scalar)| {
+            // Each refined register keeps its links and passes the refinement on. With links,
+            // each side refines its own copy of the state (`fork`), as a side's refinement of
+            // linked values cannot be undone; without, the registers are simply rewritten.
+            let apply = |st: &mut State, r: &(Scalar, Scalar)| {
                 if !same {
-                    this.set(dst, Value::scalar(r.0));
+                    let ra = Value { s: r.0, ..a };
+                    *st.reg_mut(dst) = ra;
+                    sync_linked(st, &ra);
                     if x {
-                        this.set(src, Value::scalar(r.1));
+                        let rb = Value { s: r.1, ..b };
+                        *st.reg_mut(src) = rb;
+                        sync_linked(st, &rb);
                     }
                 }
             };
             return match (taken, fall) {
+                (Some(t), Some(f)) if a.id != 0 || (x && b.id != 0) => {
+                    self.fork(pc, target, |st| apply(st, &t), |st| apply(st, &f))
+                }
                 (Some(t), Some(f)) if target > pc + 1 => {
-                    apply(self, f);
+                    apply(self.ws.cur, &f);
                     self.push(pc, pc + 1)?;
-                    apply(self, t);
+                    apply(self.ws.cur, &t);
                     Ok(Step::Goto(target))
                 }
                 (Some(t), Some(f)) => {
-                    apply(self, t);
+                    apply(self.ws.cur, &t);
                     self.push(pc, target)?;
-                    apply(self, f);
+                    apply(self.ws.cur, &f);
                     Ok(Step::Goto(pc + 1))
                 }
                 (Some(t), None) => {
-                    apply(self, t);
+                    apply(self.ws.cur, &t);
                     Ok(Step::Goto(target))
                 }
                 (None, Some(f)) => {
-                    apply(self, f);
+                    apply(self.ws.cur, &f);
                     Ok(Step::Goto(pc + 1))
                 }
                 (None, None) => Ok(Step::End),
@@ -373,6 +383,24 @@ impl Checker<'_, '_, '_> {
             Ok(Step::Goto(pc + 1))
         }
     }
+}
+
+/// Linux's `sync_linked_regs`: every scalar linked to the refined scalar `r` is `r` plus the
+/// difference of their deltas (modulo 2^64), so it is narrowed to its meet with that sum.
+fn sync_linked(st: &mut State, r: &Value) {
+    if r.kind != Kind::Scalar || r.id == 0 {
+        return;
+    }
+    st.for_each_value(|v| {
+        if v.kind == Kind::Scalar && v.id == r.id {
+            let delta = (v.off as i64).wrapping_sub(r.off as i64) as u64;
+            let known = Scalar::add(&r.s, &Scalar::constant(delta));
+            // An empty meet means this side cannot happen; keeping `v` is then sound too.
+            if let Some(m) = meet(&v.s, &known) {
+                v.s = m;
+            }
+        }
+    });
 }
 
 /// Every copy of nullable pointer `id` becomes null (`true`) or a map value pointer.
@@ -496,6 +524,82 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn linked_refinement_keeps_every_concrete_value() {
+        let cmps = [
+            Cmp::Eq,
+            Cmp::Ne,
+            Cmp::Gt,
+            Cmp::Ge,
+            Cmp::Lt,
+            Cmp::Le,
+            Cmp::Sgt,
+            Cmp::Sge,
+            Cmp::Slt,
+            Cmp::Sle,
+            Cmp::Set,
+            Cmp::NotSet,
+        ];
+        let mut rng = Rng(0x0bad_cafe_f00d_0001);
+        let mut st = std::boxed::Box::new(State::EMPTY);
+        let mut narrowed = 0;
+        for i in 0..40_000 {
+            let (s, x) = pick(&mut rng);
+            if !s.contains(x) {
+                continue;
+            }
+            let d = match rng.next() % 3 {
+                0 => (rng.next() % 64) as i32 - 32,
+                1 => rng.next() as i32,
+                _ => [i32::MIN, i32::MAX, -1, 1][(rng.next() % 4) as usize],
+            };
+            let y = x.wrapping_add(d as i64 as u64);
+            // r1 = x, r2 = x + d (linked), r3 = x spilled.
+            let base = Value {
+                id: 5,
+                ..Value::scalar(s)
+            };
+            let copy = Value {
+                id: 5,
+                off: d,
+                s: Scalar::add(&s, &Scalar::constant(d as i64 as u64)),
+                ..base
+            };
+            st.clear();
+            st.frames[0].regs[1] = base;
+            st.frames[0].regs[2] = copy;
+            let idx = st.alloc_spill(base).unwrap();
+            let c = match rng.next() % 3 {
+                0 => y.wrapping_add(rng.next() % 5).wrapping_sub(2),
+                _ => pick(&mut rng).1,
+            };
+            let cmp = cmps[(rng.next() % cmps.len() as u64) as usize];
+            let is32 = rng.next() % 3 == 0;
+            if !cmp.holds(y, c, is32) {
+                continue;
+            }
+            let Some((r, _)) = refine(cmp, &copy.s, &Scalar::constant(c), is32) else {
+                panic!("case {i}: {cmp:?} judged impossible");
+            };
+            let refined = Value { s: r, ..copy };
+            st.frames[0].regs[2] = refined;
+            sync_linked(&mut st, &refined);
+            let (r1, spilled) = (st.frames[0].regs[1], st.spills[idx as usize - 1]);
+            assert!(
+                r1.s.contains(x) && spilled.s.contains(x),
+                "case {i}: {cmp:?} {c:#x} is32={is32} x={x:#x} d={d} {s:?} -> {:?}",
+                r1.s
+            );
+            if r1.s != s {
+                narrowed += 1;
+            }
+        }
+        assert!(
+            narrowed > 1_000,
+            "only {narrowed} refinements reached the link"
+        );
     }
 
     #[test]

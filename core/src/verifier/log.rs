@@ -50,10 +50,16 @@ impl fmt::Display for ShowValue<'_> {
         let v = self.0;
         match v.kind {
             Kind::Uninit => f.write_str("?"),
-            Kind::Scalar => match v.s.as_const() {
-                Some(c) => write!(f, "{}", c as i64),
-                None => write!(f, "scalar{}", ShowScalar(&v.s)),
-            },
+            Kind::Scalar => {
+                match v.s.as_const() {
+                    Some(c) => write!(f, "{}", c as i64)?,
+                    None => write!(f, "scalar{}", ShowScalar(&v.s))?,
+                }
+                if v.id != 0 {
+                    write!(f, "#{}{:+}", v.id, v.off)?;
+                }
+                Ok(())
+            }
             Kind::Stack => {
                 write!(f, "fp{}", v.off as i64 + v.s.smin)?;
                 if v.aux != 0 {

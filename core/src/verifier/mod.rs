@@ -27,7 +27,15 @@
 //!
 //! * *uninitialised* (reading it is an error);
 //! * a *scalar*: the reduced product of a tnum (known bits) with unsigned and signed ranges
-//!   of the 64-bit value and of its low 32 bits;
+//!   of the 64-bit value and of its low 32 bits; optionally *linked* by an `id` and a
+//!   constant delta `off` (Linux's scalar ids with `BPF_ADD_CONST`): all scalars of the
+//!   state with one `id` (in any frame, or spilled) equal one hidden number plus their own
+//!   delta, modulo 2^64. A copy (`r5 = r4`, or `w5 = w4` of a number below 2^32) shares its
+//!   source's id, `r5 += K` and `r5 -= K` (64-bit, known `K`, delta within `i32`) keep it
+//!   with the delta moved, and any other write unlinks the register. A comparison that
+//!   refines a linked scalar narrows every member of its group to its meet with the refined
+//!   value plus the difference of deltas; modular arithmetic makes that exact, so a delta
+//!   that wraps a range needs no special case (the sum's range is then simply wide);
 //! * a *pointer* of a kind — context, stack of frame `f`, packet, packet end, packet
 //!   metadata, map value of map `m`, map value or null, map `m`, memory buffer — with a
 //!   constant offset and a variable offset (a scalar). Packet pointers carry an `id` shared
@@ -40,6 +48,13 @@
 //! when reloaded. A narrower store over a spilled number forgets the number (the bytes stay
 //! initialised); a narrower store over, or load from, a spilled pointer is rejected.
 //!
+//! Programs are checked as Linux checks privileged ones (`allow_ptr_leaks`), since the
+//! runtime has no unprivileged users: the low half of a pointer (`w3 = w2`) and a 32-bit
+//! subtraction involving a pointer (`w3 -= w1`, clang's `(u32)(data_end - data)`) are any
+//! 32-bit number, never a pointer again; such a number may be stored anywhere, while storing
+//! a pointer itself into the context, the packet, a map value or the memory buffer is still a
+//! leak and rejected. Other 32-bit arithmetic on pointers is rejected, as in Linux.
+//!
 //! # Order, join and pruning
 //!
 //! There is no join: paths are explored separately (as Linux does), so precision is only
@@ -47,7 +62,12 @@
 //! concretisations, checked component-wise: an uninitialised register includes anything;
 //! otherwise kinds must be equal, scalars' ranges and tnums must contain the new ones,
 //! pointers must have the same constant offset, a containing variable offset, a packet range
-//! no larger than the new one, and ids that correspond one to one; stack slots must have no
+//! no larger than the new one, and ids that correspond one to one; a linked scalar of the old
+//! state needs a linked new one with the same delta, ids again one to one (its exploration may
+//! have used the link), while an unlinked old scalar includes a linked one (a link only adds
+//! a constraint). Before comparing, links are made canonical (lone ids dropped, groups
+//! renumbered in order of appearance, deltas shifted to start at 0), so equal states encode
+//! alike for the infinite-loop check. Stack slots must have no
 //! more initialised bytes than the new state, spilled values included in the new ones, and a
 //! slot read as a plain number in the old state must not hold a spilled pointer in the new
 //! one.
@@ -63,6 +83,10 @@
 //! * transfer functions that over-approximate the ISA's semantics (tested against the
 //!   concrete operations on random members of random abstract values);
 //! * both sides of every branch explored unless refinement shows a side empty;
+//! * links that hold in every concrete state: a register or slot changes only by a full
+//!   write, which unlinks it unless it copies a scalar or adds a constant to it, and each side
+//!   of a branch refines its own copy of the linked values (tested on random refinements and
+//!   on random programs run by the checking interpreter);
 //! * pruning only against states whose exploration has *completed* (every path from them
 //!   reached `exit` or was itself pruned against a completed state): then every path from the
 //!   new state is a path from the old one. A state still being explored is never used to
@@ -81,7 +105,8 @@
 //!
 //! Variable-offset stack accesses, pointer comparisons other than null checks and packet
 //! comparisons, narrow spills of numbers (stores under 8 bytes keep only "initialised"),
-//! scalar ids (a comparison refines only the registers it names), liveness of stack slots,
+//! links through 32-bit additions (`w5 += K` unlinks, as before Linux 6.13) or more than 32
+//! groups of linked scalars at a prune point (the rest are unlinked), liveness of stack slots,
 //! joins or widening of loop counters (a loop whose bound the domain cannot see runs out of
 //! budget), and return value ranges of XDP programs. The pending-branch stack is bounded by
 //! the workspace, not by Linux's 8,192.
@@ -106,7 +131,7 @@ mod tests;
 mod tests_conformance;
 #[cfg(test)]
 mod tests_helpers;
-#[cfg(test)]
+#[cfg(all(test, feature = "metering"))]
 mod tests_random;
 
 pub use error::{LeakTarget, TooComplexReason, VerifyError, VerifyErrorKind};

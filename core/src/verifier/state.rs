@@ -78,6 +78,11 @@ impl Kind {
 
 /// The abstract value of a register. For a scalar, `s` is the number; for a pointer, the
 /// address is `base + off + s` where `off` is a known constant and `s` the variable part.
+///
+/// A scalar with a non-zero `id` is *linked*: every scalar of the state with the same `id`
+/// (registers of any frame and spilled copies) equals one common hidden number plus its own
+/// `off`, modulo 2^64, so a comparison that refines one refines them all. A scalar without
+/// `id` has `off` 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Value {
     pub kind: Kind,
@@ -85,9 +90,9 @@ pub(crate) struct Value {
     pub aux: u8,
     /// Packet pointers: proven readable bytes.
     pub range: u16,
-    /// Packet and nullable pointers: copies share it.
+    /// Packet and nullable pointers: copies share it. Scalars: linked scalars share it.
     pub id: u32,
-    /// Constant part of a pointer's offset.
+    /// Constant part of a pointer's offset; a linked scalar's delta from its group's number.
     pub off: i32,
     /// The number, or a pointer's variable offset.
     pub s: Scalar,
@@ -126,6 +131,20 @@ impl Value {
         }
     }
 
+    /// Whether every byte of every field is zero ([`Value::UNINIT`] is).
+    #[cfg(test)]
+    pub fn is_zeroed(&self) -> bool {
+        self.kind as u8 == 0
+            && self.aux == 0
+            && self.range == 0
+            && self.id == 0
+            && self.off == 0
+            && self.s.var.value == 0
+            && self.s.var.mask == 0
+            && (self.s.umin, self.s.umax, self.s.smin, self.s.smax) == (0, 0, 0, 0)
+            && (self.s.u32min, self.s.u32max, self.s.s32min, self.s.s32max) == (0, 0, 0, 0)
+    }
+
     #[inline]
     pub fn is_scalar(&self) -> bool {
         self.kind == Kind::Scalar
@@ -148,7 +167,13 @@ impl Value {
         }
         match self.kind {
             Kind::Uninit => true,
-            Kind::Scalar => self.s.includes(&new.s),
+            // A link in the old state is a constraint its exploration may have used: the new
+            // value must be linked the same way (same delta, ids matched one to one).
+            Kind::Scalar => {
+                self.s.includes(&new.s)
+                    && (self.id == 0
+                        || (new.id != 0 && self.off == new.off && ids.check(self.id, new.id)))
+            }
             Kind::PacketEnd => true,
             Kind::MapPtr => self.aux == new.aux,
             Kind::Packet | Kind::PacketMeta => {
@@ -168,6 +193,25 @@ impl Value {
             }
         }
     }
+}
+
+/// The first id [`State::canonical_links`] gives a group of linked scalars; ids handed out
+/// during exploration stay below it, so the two never meet in one state.
+pub(crate) const LINK_ID_BASE: u32 = 1 << 31;
+
+/// The most groups of linked scalars [`State::canonical_links`] keeps; links beyond are
+/// dropped (which only loses precision).
+const LINK_GROUPS: usize = 32;
+
+/// One group of linked scalars while [`State::canonical_links`] renames them.
+#[derive(Clone, Copy)]
+struct Group {
+    id: u32,
+    members: u8,
+    /// The delta of the first member, and the smallest and largest deltas.
+    first: i32,
+    lo: i32,
+    hi: i32,
 }
 
 /// A one-to-one correspondence of ids between an old and a new state.
@@ -205,8 +249,8 @@ impl IdMap {
 
 /// Number of 8-byte slots in a frame.
 pub(crate) const SLOTS: usize = STACK_FRAME_SIZE / 8;
-/// Marks a slot without a spilled register.
-pub(crate) const NO_SPILL: u8 = u8::MAX;
+/// Marks a slot without a spilled register (0, so that an empty state is all zeros).
+pub(crate) const NO_SPILL: u8 = 0;
 /// Spilled registers a state can hold across all frames. A scalar spill beyond this is kept as
 /// plain initialised bytes; a pointer spill beyond it is `TooComplex`.
 pub(crate) const SPILLS: usize = 16;
@@ -217,7 +261,7 @@ pub(crate) const SPILLS: usize = 16;
 pub(crate) struct Slot {
     /// Bit `i` set: byte `i` of the slot (from its lowest address) is initialised.
     pub init: u8,
-    /// Index into [`State::spills`], or [`NO_SPILL`].
+    /// One more than the index into [`State::spills`], or [`NO_SPILL`].
     pub spill: u8,
 }
 
@@ -250,7 +294,7 @@ impl Frame {
 #[derive(Clone, Debug)]
 pub(crate) struct State {
     pub frames: [Frame; MAX_CALL_FRAMES],
-    /// Frames in use (1 to 8); the last is the current one.
+    /// Frames in use (1 to 8, or 0 in [`State::UNSET`]); the last is the current one.
     pub depth: u8,
     pub spills: [Value; SPILLS],
     /// Bit `i`: `spills[i]` is in use.
@@ -264,6 +308,26 @@ impl State {
         spills: [Value::UNINIT; SPILLS],
         spill_used: 0,
     };
+
+    /// No frame at all: all zeros, for storage that a run [`clear`](State::clear)s or
+    /// decodes into before use (a `static` of it costs no flash).
+    pub const UNSET: State = State {
+        depth: 0,
+        ..State::EMPTY
+    };
+
+    /// Whether every byte of every field is zero (see [`State::UNSET`]).
+    #[cfg(test)]
+    pub fn is_zeroed(&self) -> bool {
+        self.depth == 0
+            && self.spill_used == 0
+            && self.spills.iter().all(Value::is_zeroed)
+            && self.frames.iter().all(|f| {
+                f.callsite == 0
+                    && f.regs.iter().all(Value::is_zeroed)
+                    && f.slots.iter().all(|s| s.init == 0 && s.spill == 0)
+            })
+    }
 
     /// Resets to one empty frame.
     pub fn clear(&mut self) {
@@ -288,7 +352,7 @@ impl State {
         &mut self.frames[f].regs[(r as usize).min(10)]
     }
 
-    /// Stores `v` in a free spill entry.
+    /// Stores `v` in a free spill entry; returns the handle for [`Slot::spill`].
     pub fn alloc_spill(&mut self, v: Value) -> Option<u8> {
         let free = (!self.spill_used).trailing_zeros() as usize;
         if free >= SPILLS {
@@ -296,18 +360,19 @@ impl State {
         }
         self.spill_used |= 1 << free;
         self.spills[free] = v;
-        Some(free as u8)
+        Some(free as u8 + 1)
     }
 
-    pub fn free_spill(&mut self, idx: u8) {
-        if (idx as usize) < SPILLS {
+    /// Frees the spill entry of a handle from [`State::alloc_spill`].
+    pub fn free_spill(&mut self, handle: u8) {
+        if let Some(idx) = (handle as usize).checked_sub(1).filter(|&i| i < SPILLS) {
             self.spill_used &= !(1u32 << idx);
         }
     }
 
     /// The spilled value of a slot, if it holds one.
     pub fn spilled(&self, slot: &Slot) -> Option<&Value> {
-        self.spills.get(slot.spill as usize)
+        self.spills.get((slot.spill as usize).checked_sub(1)?)
     }
 
     /// Applies `f` to every live register and spilled value of every frame.
@@ -323,6 +388,73 @@ impl State {
                 f(v);
             }
         }
+    }
+
+    /// Puts the links between scalars in a canonical form, so that states that differ only in
+    /// how their links are numbered encode alike: scalars whose id no other value shares are
+    /// unlinked, groups are renumbered from [`LINK_ID_BASE`] in order of first appearance
+    /// (frames, registers, then spills), and each group's deltas are shifted so its first
+    /// member's is 0 (when the shifted deltas fit). Renaming and shifting keep the
+    /// concretisation; unlinking a lone scalar drops no constraint.
+    pub fn canonical_links(&mut self) {
+        let mut groups = [Group {
+            id: 0,
+            members: 0,
+            first: 0,
+            lo: 0,
+            hi: 0,
+        }; LINK_GROUPS];
+        let mut n = 0;
+        self.for_each_value(|v| {
+            if v.kind != Kind::Scalar || v.id == 0 {
+                return;
+            }
+            match groups[..n].iter_mut().find(|g| g.id == v.id) {
+                Some(g) => {
+                    g.members = g.members.saturating_add(1);
+                    g.lo = g.lo.min(v.off);
+                    g.hi = g.hi.max(v.off);
+                }
+                None => {
+                    if let Some(g) = groups.get_mut(n) {
+                        *g = Group {
+                            id: v.id,
+                            members: 1,
+                            first: v.off,
+                            lo: v.off,
+                            hi: v.off,
+                        };
+                        n += 1;
+                    }
+                }
+            }
+        });
+        let mut next = LINK_ID_BASE;
+        let mut canon = [(0u32, 0i32); LINK_GROUPS];
+        for (g, c) in groups[..n].iter().zip(&mut canon) {
+            if g.members > 1 {
+                let fits = i32::try_from(g.lo as i64 - g.first as i64).is_ok()
+                    && i32::try_from(g.hi as i64 - g.first as i64).is_ok();
+                *c = (next, if fits { g.first } else { 0 });
+                next += 1;
+            }
+        }
+        self.for_each_value(|v| {
+            if v.kind != Kind::Scalar || v.id == 0 {
+                return;
+            }
+            let found = groups[..n].iter().position(|g| g.id == v.id);
+            match found.and_then(|k| canon.get(k)).filter(|c| c.0 != 0) {
+                Some(&(id, shift)) => {
+                    v.id = id;
+                    v.off = v.off.wrapping_sub(shift);
+                }
+                None => {
+                    v.id = 0;
+                    v.off = 0;
+                }
+            }
+        });
     }
 
     /// Whether every concrete state of `new` is a concrete state of `self`.
@@ -424,6 +556,66 @@ mod tests {
         c.id = 7;
         assert!(a.includes(&c, &mut ids));
         assert!(!b.includes(&c, &mut ids));
+    }
+
+    fn linked(s: Scalar, id: u32, off: i32) -> Value {
+        Value {
+            id,
+            off,
+            ..Value::scalar(s)
+        }
+    }
+
+    #[test]
+    fn links_are_canonical_and_lone_ones_dropped() {
+        let s = Scalar::unknown_bits(8);
+        let mut a = State::EMPTY;
+        a.frames[0].regs[1] = linked(s, 9, 5);
+        a.frames[0].regs[2] = linked(s, 9, 27);
+        a.frames[0].regs[3] = linked(s, 4, 1);
+        let idx = a.alloc_spill(linked(s, 9, 5)).unwrap();
+        a.frames[0].slots[63] = Slot {
+            init: 0xff,
+            spill: idx,
+        };
+        let mut b = a.clone();
+        b.frames[0].regs[1] = linked(s, 17, -3);
+        b.frames[0].regs[2] = linked(s, 17, 19);
+        b.spills[idx as usize - 1] = linked(s, 17, -3);
+        a.canonical_links();
+        b.canonical_links();
+        assert!(a.same_as(&b));
+        assert_eq!(a.frames[0].regs[1], linked(s, LINK_ID_BASE, 0));
+        assert_eq!(a.frames[0].regs[2], linked(s, LINK_ID_BASE, 22));
+        assert_eq!(a.frames[0].regs[3], Value::scalar(s));
+        assert_eq!(a.spills[idx as usize - 1], linked(s, LINK_ID_BASE, 0));
+        // Deltas that cannot be shifted into `i32` stay as they are.
+        let mut c = State::EMPTY;
+        c.frames[0].regs[1] = linked(s, 3, i32::MIN);
+        c.frames[0].regs[2] = linked(s, 3, i32::MAX);
+        c.canonical_links();
+        assert_eq!(c.frames[0].regs[1], linked(s, LINK_ID_BASE, i32::MIN));
+        assert_eq!(c.frames[0].regs[2], linked(s, LINK_ID_BASE, i32::MAX));
+    }
+
+    #[test]
+    fn inclusion_needs_the_old_links() {
+        let s = Scalar::unknown_bits(8);
+        let mut old = State::EMPTY;
+        old.frames[0].regs[1] = linked(s, 7, 0);
+        old.frames[0].regs[2] = linked(s, 7, 22);
+        let mut new = State::EMPTY;
+        new.frames[0].regs[1] = Value::scalar(s);
+        new.frames[0].regs[2] = Value::scalar(s);
+        assert!(new.includes(&old), "dropping links only loses facts");
+        assert!(!old.includes(&new));
+        new.frames[0].regs[1] = linked(s, 8, 0);
+        new.frames[0].regs[2] = linked(s, 8, 21);
+        assert!(!old.includes(&new), "a different delta");
+        new.frames[0].regs[2] = linked(s, 8, 22);
+        assert!(old.includes(&new));
+        new.frames[0].regs[2] = linked(s, 9, 22);
+        assert!(!old.includes(&new), "two groups for one");
     }
 
     #[test]

@@ -621,7 +621,50 @@ fn alu_cases() -> Vec<Case> {
             [mov(3, 1), alur(BPF_SUB, 3, 1), ret0()]
         ),
         bad!("32-bit add on pointer", M, @0, K::Pointer32 { reg: 1 }, [alu32(BPF_ADD, 1, 1), ret0()]),
-        bad!("mov32 of pointer", M, @0, K::Pointer32 { reg: 1 }, [movr32(3, 1), ret0()]),
+        bad!("32-bit and on pointer", M, @0, K::Pointer32 { reg: 1 }, [alu32(BPF_AND, 1, 7), ret0()]),
+        // As Linux with `allow_ptr_leaks`: the low half of an address is a 32-bit number.
+        ok!(
+            "mov32 of pointer is a number",
+            M,
+            [
+                movr32(3, 1),
+                jmp(BPF_JLE, 3, -1i32 as u32 as i32, 1),
+                ldx(1, 0, 1, 0),
+                ret0()
+            ]
+        ),
+        bad!(
+            "mov32 of pointer is no pointer",
+            M,
+            @1,
+            K::InvalidMemAccess { reg: 3, ty: "scalar" },
+            [movr32(3, 1), ldx(1, 0, 3, 0), ret0()]
+        ),
+        bad!(
+            "mov32 of pointer is no pointer to add to",
+            M,
+            @1,
+            K::PointerOutOfBounds { reg: 1 },
+            [movr32(3, 1), alur(BPF_ADD, 1, 3), ldx(1, 0, 1, 0), ret0()]
+        ),
+        ok!(
+            "32-bit sub of pointers is a number",
+            M,
+            [
+                movr(3, 1),
+                alu(BPF_ADD, 3, 8),
+                alur32(BPF_SUB, 3, 1),
+                alu32(BPF_SUB, 1, 4),
+                ret0()
+            ]
+        ),
+        bad!(
+            "64-bit scalar minus pointer",
+            M,
+            @1,
+            K::PointerArith { .. },
+            [mov(3, 0), alur(BPF_SUB, 3, 1), ret0()]
+        ),
         ok!(
             "mov64 of pointer twin",
             M,
@@ -955,6 +998,244 @@ fn branch_cases() -> Vec<Case> {
                 i(op::JA32, 0, 0, 0, 1),
                 mov(0, 1),
                 exit()
+            ]
+        ),
+    ]
+}
+
+/// clang's header-length check of `examples/bench/parse.c` for a 64-byte buffer: r4 is an IP
+/// header length in [20, 60], r1 points 14 bytes into the buffer, and the bound is checked on a
+/// copy: `r5 = r4; r5 += 22; if r5 > r2 goto exit; r1 += r4; r0 = *(u8 *)(r1 + load_off)`.
+fn parse_len_check(add: Vec<Insn>, load_off: i16) -> Vec<Insn> {
+    [
+        ldx(1, 4, 1, 14),
+        alu32(BPF_LSH, 4, 2),
+        alu32(BPF_AND, 4, 60),
+        jmp32(BPF_JLT, 4, 20, 7),
+        alu(BPF_ADD, 1, 14),
+        movr(5, 4),
+        add,
+        jmpr(BPF_JGT, 5, 2, 3),
+        alur(BPF_ADD, 1, 4),
+        ldx(1, 0, 1, load_off),
+        exit(),
+        ret0(),
+    ]
+    .concat()
+}
+
+/// Linked scalars: a copy and the copy plus a constant are refined together.
+fn link_cases() -> Vec<Case> {
+    std::vec![
+        ok!(
+            "bound checked on a copy plus a constant (parse, 64 B)",
+            M,
+            [parse_len_check(alu(BPF_ADD, 5, 22), 7)]
+        ),
+        bad!(
+            "copy plus a constant, one byte too far",
+            M,
+            @9,
+            K::MemAccess { off: 64, .. },
+            [parse_len_check(alu(BPF_ADD, 5, 22), 8)]
+        ),
+        ok!(
+            "subtracting a constant keeps the link",
+            M,
+            [parse_len_check(alu(BPF_SUB, 5, -22), 7)]
+        ),
+        bad!(
+            "a variable addend breaks the link",
+            M,
+            @9,
+            K::MemAccess { .. },
+            [parse_len_check(alur(BPF_ADD, 5, 4), 0)]
+        ),
+        bad!(
+            "a 32-bit add breaks the link",
+            M,
+            @9,
+            K::MemAccess { .. },
+            [parse_len_check(alu32(BPF_ADD, 5, 22), 7)]
+        ),
+        ok!(
+            "32-bit copy of a 32-bit number is linked",
+            M,
+            [
+                ldx(1, 4, 1, 0),
+                movr32(5, 4),
+                jmp(BPF_JGT, 5, 56, 3),
+                alur(BPF_ADD, 1, 4),
+                ldx(8, 0, 1, 0),
+                exit(),
+                ret0()
+            ]
+        ),
+        bad!(
+            "32-bit copy of a 64-bit number is not linked",
+            M,
+            @3,
+            K::PointerOutOfBounds { reg: 1 },
+            [
+                ldx(8, 4, 1, 0),
+                movr32(5, 4),
+                jmp(BPF_JGT, 5, 56, 3),
+                alur(BPF_ADD, 1, 4),
+                ldx(8, 0, 1, 0),
+                exit(),
+                ret0()
+            ]
+        ),
+        ok!(
+            "checking the original bounds the copy",
+            M,
+            [
+                ldx(1, 4, 1, 0),
+                movr(5, 4),
+                alu(BPF_ADD, 5, 8),
+                jmp(BPF_JGT, 4, 40, 3),
+                alur(BPF_ADD, 1, 5),
+                ldx(8, 0, 1, 8),
+                exit(),
+                ret0()
+            ]
+        ),
+        bad!(
+            "checking the original, copy one byte too far",
+            M,
+            @5,
+            K::MemAccess { .. },
+            [
+                ldx(1, 4, 1, 0),
+                movr(5, 4),
+                alu(BPF_ADD, 5, 8),
+                jmp(BPF_JGT, 4, 40, 3),
+                alur(BPF_ADD, 1, 5),
+                ldx(8, 0, 1, 9),
+                exit(),
+                ret0()
+            ]
+        ),
+        // 2^64 - 22 + 22 wraps to 0: the copy passes the check, the original is huge.
+        bad!(
+            "a link that wraps bounds nothing",
+            M,
+            @5,
+            K::NegativeOffset { reg: 1 },
+            [
+                ldx(8, 4, 1, 0),
+                movr(5, 4),
+                alu(BPF_ADD, 5, 22),
+                jmp(BPF_JGT, 5, 40, 3),
+                alur(BPF_ADD, 1, 4),
+                ldx(1, 0, 1, 0),
+                exit(),
+                ret0()
+            ]
+        ),
+        ok!(
+            "a spilled copy is refined too",
+            M,
+            [
+                ldx(1, 4, 1, 0),
+                movr(5, 4),
+                stx(8, 10, 4, -8),
+                mov(4, 0),
+                jmp(BPF_JGT, 5, 56, 4),
+                ldx(8, 6, 10, -8),
+                alur(BPF_ADD, 1, 6),
+                ldx(8, 0, 1, 0),
+                exit(),
+                ret0()
+            ]
+        ),
+        bad!(
+            "a spill overwritten after the copy is not refined",
+            M,
+            @6,
+            K::PointerOutOfBounds { reg: 1 },
+            [
+                ldx(1, 4, 1, 0),
+                movr(5, 4),
+                stx(8, 10, 4, -8),
+                st(1, 10, -8, 0),
+                jmp(BPF_JGT, 5, 56, 4),
+                ldx(8, 6, 10, -8),
+                alur(BPF_ADD, 1, 6),
+                ldx(8, 0, 1, 0),
+                exit(),
+                ret0()
+            ]
+        ),
+        bad!(
+            "overwriting the original drops it from the link",
+            M,
+            @5,
+            K::MemAccess { .. },
+            [
+                ldx(1, 4, 1, 0),
+                movr(5, 4),
+                ldx(1, 4, 1, 1),
+                jmp(BPF_JGT, 5, 56, 3),
+                alur(BPF_ADD, 1, 4),
+                ldx(8, 0, 1, 0),
+                exit(),
+                ret0()
+            ]
+        ),
+        // The linked path reaches pc 6 first and completes; the unlinked one must not be
+        // pruned against it, though every range matches.
+        bad!(
+            "a linked state does not cover an unlinked one",
+            M,
+            @8,
+            K::MemAccess { .. },
+            [
+                ldx(1, 4, 1, 0),
+                ldx(1, 5, 1, 1),
+                ldx(1, 6, 1, 2),
+                jmp(BPF_JGT, 6, 5, 1),
+                ja(1),
+                movr(5, 4),
+                jmp(BPF_JGT, 5, 50, 3),
+                alur(BPF_ADD, 1, 4),
+                ldx(1, 0, 1, 13),
+                exit(),
+                ret0()
+            ]
+        ),
+        // Both sides of a jump to the next instruction are explored, each with its own
+        // refinement of the link: the `r3 >= 28` side must not keep `r8 < 28`.
+        bad!(
+            "each side of a linked comparison has its own refinement",
+            M,
+            @5,
+            K::MemAccess { .. },
+            [
+                ldx(1, 8, 1, 13),
+                movr(3, 8),
+                jmp(BPF_JLT, 3, 28, 0),
+                movr(6, 1),
+                alur(BPF_ADD, 6, 8),
+                stx(2, 6, 3, 2),
+                ret0()
+            ]
+        ),
+        ok!(
+            "both paths linked are pruned where they meet",
+            M,
+            [
+                ldx(1, 4, 1, 0),
+                ldx(1, 6, 1, 2),
+                jmp(BPF_JGT, 6, 5, 2),
+                movr(5, 4),
+                ja(1),
+                movr(5, 4),
+                jmp(BPF_JGT, 5, 50, 3),
+                alur(BPF_ADD, 1, 4),
+                ldx(1, 0, 1, 13),
+                exit(),
+                ret0()
             ]
         ),
     ]
@@ -1479,6 +1760,41 @@ fn packet_cases() -> Vec<Case> {
         [pkt(), movr(4, 2), alu(BPF_ADD, 4, n), jmpr(op, 4, 3, skip)].concat()
     };
     std::vec![
+        // clang's `(u32)(data_end - data)`: the low halves of two packet pointers.
+        ok!(
+            "32-bit length of the packet, stored in the packet",
+            XDP,
+            [
+                pkt(),
+                movr32(4, 3),
+                alur32(BPF_SUB, 4, 2),
+                stx(4, 10, 4, -16),
+                movr(5, 2),
+                alu(BPF_ADD, 5, 4),
+                jmpr(BPF_JGT, 5, 3, 1),
+                stx(4, 2, 4, 0),
+                mov(0, 2),
+                exit()
+            ]
+        ),
+        bad!(
+            "packet pointer stored in the packet",
+            XDP,
+            @8,
+            K::PointerLeak { reg: 3, .. },
+            [
+                pkt(),
+                movr32(4, 3),
+                alur32(BPF_SUB, 4, 2),
+                stx(4, 10, 4, -16),
+                movr(5, 2),
+                alu(BPF_ADD, 5, 8),
+                jmpr(BPF_JGT, 5, 3, 1),
+                stx(8, 2, 3, 0),
+                mov(0, 2),
+                exit()
+            ]
+        ),
         ok!(
             "packet read after data_end check",
             XDP,
@@ -2152,6 +2468,11 @@ fn branch_table() {
 }
 
 #[test]
+fn linked_scalar_table() {
+    check_cases(&link_cases());
+}
+
+#[test]
 fn loop_table() {
     check_cases(&loop_cases());
 }
@@ -2187,6 +2508,7 @@ fn table_has_enough_cases_and_every_verdict_kind() {
         structure_cases(),
         alu_cases(),
         branch_cases(),
+        link_cases(),
         loop_cases(),
         stack_cases(),
         mem_cases(),

@@ -71,13 +71,14 @@ impl<const INSNS: usize, const STATES: usize, const BRANCHES: usize>
     /// The size of this workspace in bytes.
     pub const SIZE_BYTES: usize = core::mem::size_of::<Self>();
 
-    /// An empty workspace, usable in a `static`.
+    /// An empty workspace, usable in a `static`. Its bytes are all zeros, so such a static
+    /// goes to `.bss` and costs no flash.
     pub const fn new() -> Self {
         VerifierWorkspace {
             aux: [0; INSNS],
             funcs: [Func { start: 0, depth: 0 }; MAX_FUNCS],
-            cur: State::EMPTY,
-            tmp: State::EMPTY,
+            cur: State::UNSET,
+            tmp: State::UNSET,
             cache: [CacheEntry {
                 pc: 0,
                 start: 0,
@@ -89,6 +90,22 @@ impl<const INSNS: usize, const STATES: usize, const BRANCHES: usize>
             branches: [BranchEntry { pc: 0, start: 0 }; BRANCHES],
             branch_bytes: [[0; BRANCH_CHUNK]; BRANCHES],
         }
+    }
+
+    /// Whether every byte of every field is zero (as [`new`](Self::new) makes it).
+    #[cfg(test)]
+    pub(crate) fn is_zeroed(&self) -> bool {
+        self.aux.iter().all(|&a| a == 0)
+            && self.funcs.iter().all(|f| f.start == 0 && f.depth == 0)
+            && self.cur.is_zeroed()
+            && self.tmp.is_zeroed()
+            && self
+                .cache
+                .iter()
+                .all(|e| (e.pc, e.start, e.len, e.marker, e.done) == (0, 0, 0, 0, false))
+            && self.cache_bytes.as_flattened().iter().all(|&b| b == 0)
+            && self.branches.iter().all(|e| (e.pc, e.start) == (0, 0))
+            && self.branch_bytes.as_flattened().iter().all(|&b| b == 0)
     }
 
     /// The largest program this workspace verifies, in slots.
@@ -409,12 +426,24 @@ fn get_scalar(r: &mut Reader<'_>) -> Option<Scalar> {
     }
 }
 
+/// Set in a scalar's kind byte when the scalar is linked: its id and delta follow.
+const LINKED: u8 = 0x80;
+
 fn put_value(w: &mut Writer<'_>, v: &Value) -> Option<()> {
-    w.put(&[v.kind as u8])?;
     match v.kind {
-        Kind::Uninit => Some(()),
-        Kind::Scalar => put_scalar(w, &v.s),
+        Kind::Uninit => w.put(&[v.kind as u8]),
+        Kind::Scalar if v.id == 0 => {
+            w.put(&[v.kind as u8])?;
+            put_scalar(w, &v.s)
+        }
+        Kind::Scalar => {
+            w.put(&[v.kind as u8 | LINKED])?;
+            w.put(&v.id.to_le_bytes())?;
+            w.put(&v.off.to_le_bytes())?;
+            put_scalar(w, &v.s)
+        }
         _ => {
+            w.put(&[v.kind as u8])?;
             w.put(&[v.aux])?;
             w.put(&v.range.to_le_bytes())?;
             w.put(&v.id.to_le_bytes())?;
@@ -425,7 +454,18 @@ fn put_value(w: &mut Writer<'_>, v: &Value) -> Option<()> {
 }
 
 fn get_value(r: &mut Reader<'_>) -> Option<Value> {
-    let kind = Kind::from_u8(r.u8()?)?;
+    let tag = r.u8()?;
+    if tag == Kind::Scalar as u8 | LINKED {
+        let id = r.u32()?;
+        let off = r.u32()? as i32;
+        let s = get_scalar(r)?;
+        return Some(Value {
+            id,
+            off,
+            ..Value::scalar(s)
+        });
+    }
+    let kind = Kind::from_u8(tag)?;
     Some(match kind {
         Kind::Uninit => Value::UNINIT,
         Kind::Scalar => Value::scalar(get_scalar(r)?),
@@ -568,6 +608,14 @@ mod tests {
         st.frames[0].slots[63].init = 0xff;
         st.frames[0].slots[63].spill = st.alloc_spill(p).unwrap();
         st.frames[0].slots[60].init = 0x0f;
+        let linked = Value {
+            id: super::super::state::LINK_ID_BASE + 1,
+            off: -22,
+            ..Value::scalar(Scalar::unknown_bits(16))
+        };
+        st.frames[0].regs[6] = linked;
+        st.frames[0].slots[62].init = 0xff;
+        st.frames[0].slots[62].spill = st.alloc_spill(linked).unwrap();
         st.depth = 2;
         st.frames[1] = Frame::EMPTY;
         st.frames[1].callsite = 7;
@@ -580,6 +628,18 @@ mod tests {
         assert!(back.same_as(&st));
         assert!(st.same_as(&back));
         assert!(encode(&st, &mut buf[..n - 1]).is_none());
+    }
+
+    #[test]
+    fn a_new_workspace_is_all_zeros() {
+        const WS: VerifierWorkspace<16, 2, 2> = VerifierWorkspace::new();
+        assert!(WS.is_zeroed());
+        let ws = Box::new(super::super::DefaultWorkspace::new());
+        assert!(ws.is_zeroed());
+        // The check sees a non-zero field.
+        let mut ws = Box::new(VerifierWorkspace::<16, 2, 2>::new());
+        ws.cur.clear();
+        assert!(!ws.is_zeroed());
     }
 
     #[test]

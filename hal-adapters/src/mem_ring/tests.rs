@@ -138,12 +138,56 @@ fn misuse_by_the_caller_changes_nothing() {
 fn headroom_and_slots_clamp() {
     let ring: MemRing<2, 100> = MemRing::new().with_headroom(1000).with_tx_slots(0);
     assert_eq!(
-        (ring.headroom(), ring.max_frame_len(), ring.tx_slots),
+        (ring.headroom(), ring.max_frame_len(), ring.tx_slots()),
         (100, 0, 1)
     );
     let ring: MemRing<2, 4096> = MemRing::new().with_headroom(0).with_tx_slots(9);
-    assert_eq!((ring.headroom(), ring.tx_slots), (0, 2));
+    assert_eq!((ring.headroom(), ring.tx_slots()), (0, 2));
     assert_eq!(MemRing::<2, 4096>::new().headroom(), XDP_PACKET_HEADROOM);
+}
+
+#[test]
+fn a_new_ring_is_all_zeros() {
+    const RING: MemRing<4, 64> = MemRing::new();
+    assert!(RING.is_zeroed());
+    assert!(MemRing::<3, 2048>::new().is_zeroed());
+    // Defaults come back from the zeros, and other settings are not zeros.
+    assert_eq!(
+        (RING.ifindex(), RING.headroom(), RING.tx_slots()),
+        (1, 32, 4)
+    );
+    assert!(!MemRing::<4, 64>::new().with_ifindex(0).is_zeroed());
+    assert!(!MemRing::<4, 64>::new().with_headroom(0).is_zeroed());
+    assert!(!MemRing::<4, 64>::new().with_tx_slots(1).is_zeroed());
+    assert_eq!(MemRing::<4, 64>::new().with_ifindex(0).ifindex(), 0);
+    let mut ring = MemRing::<4, 64>::new();
+    ring.inject(&[1]).unwrap();
+    assert!(!ring.is_zeroed());
+}
+
+/// The pool hands buffers out as one queue filled with `0..N` would.
+#[test]
+fn free_buffers_come_back_in_queue_order() {
+    const N: usize = 6;
+    let mut pool: Pool<N> = Pool::new();
+    let mut model: VecDeque<u16> = (0..N as u16).collect();
+    let mut out: Vec<BufId> = Vec::new();
+    let mut rng = XorShift(0x0123_4567_89ab_cdef);
+    for _ in 0..5_000 {
+        if rng.below(2) == 0 {
+            let got = pool.pop();
+            assert_eq!(got.map(|b| b.0), model.pop_front());
+            out.extend(got);
+        } else if !out.is_empty() {
+            let id = out.swap_remove(rng.below(out.len() as u64) as usize);
+            assert!(pool.push(id).is_ok());
+            model.push_back(id.0);
+        } else {
+            // A push into a full pool is handed back.
+            assert_eq!(pool.push(BufId(0)), Err(BufId(0)));
+        }
+        assert_eq!(pool.len(), model.len());
+    }
 }
 
 static STATIC_RING: spin::Mutex<MemRing<4, 256>> =

@@ -46,7 +46,7 @@ fn firmware() -> Result<(), Failure> {
     let mut ticks = Ticks::start(cp.SYST);
     let per_kilotick = ticks.instructions_per_kilotick();
     let ring = spin::MutexGuard::leak(RING.try_lock().ok_or(Failure::Taken)?);
-    MAPS.configure().map_err(Failure::Demo)?;
+    MAPS.bind_preverified().map_err(Failure::Demo)?;
     let maps = MAPS.table();
     let mut insns = [Insn::default(); demo::MAX_INSNS];
     let program = demo::load_preverified(&mut insns).map_err(Failure::Demo)?;
