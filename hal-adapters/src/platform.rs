@@ -64,7 +64,7 @@ pub const GPIO_SET: Helper = Helper {
 };
 
 /// The standard helpers of `nanobpf_core::helpers` plus [`GPIO_SET`].
-pub static HAL_HELPERS: [Helper; 18] = [
+pub static HAL_HELPERS: [Helper; 21] = [
     std_helpers::MAP_LOOKUP_ELEM,
     std_helpers::MAP_UPDATE_ELEM,
     std_helpers::MAP_DELETE_ELEM,
@@ -82,6 +82,9 @@ pub static HAL_HELPERS: [Helper; 18] = [
     std_helpers::MAP_POP_ELEM,
     std_helpers::MAP_PEEK_ELEM,
     std_helpers::RINGBUF_OUTPUT,
+    std_helpers::RINGBUF_RESERVE,
+    std_helpers::RINGBUF_SUBMIT,
+    std_helpers::RINGBUF_DISCARD,
     GPIO_SET,
 ];
 

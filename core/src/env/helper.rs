@@ -29,6 +29,12 @@ pub enum ArgKind {
     ConstSizeOrZero,
     /// The context pointer, unmodified.
     PtrToCtx,
+    /// The size of the memory the helper returns: a known constant, 0 to 65,535 (Linux's
+    /// `ARG_CONST_ALLOC_SIZE_OR_ZERO`).
+    ConstAllocSize,
+    /// A pointer to the start of a reserved ring buffer record, which the call releases
+    /// (Linux's `ARG_PTR_TO_RINGBUF_MEM | OBJ_RELEASE`): the program must not use it after.
+    PtrToRingbufMem,
 }
 
 /// What a helper returns in r0.
@@ -40,6 +46,10 @@ pub enum RetKind {
     Void,
     /// A pointer to a value of the map in argument 1, or null.
     MapValueOrNull,
+    /// A pointer to a new record of the ring buffer in argument 1, of the size in argument 2
+    /// (an [`ArgKind::ConstAllocSize`]), or null. The program holds a reference to it until it
+    /// passes the pointer to a helper taking [`ArgKind::PtrToRingbufMem`].
+    RingbufMemOrNull,
 }
 
 /// A helper's prototype.

@@ -1,10 +1,10 @@
-//! Map helpers: keyed maps, queues and stacks, `tail_call` and `ringbuf_output`.
+//! Map helpers: keyed maps, queues and stacks, and `tail_call`.
 
 use super::{args, EINVAL};
 use crate::env::{ArgKind as A, Helper, HelperEnv, HelperProto, RetKind};
 use crate::maps::{Map, MapError};
 
-fn errno(r: Result<(), MapError>) -> u64 {
+pub(crate) fn errno(r: Result<(), MapError>) -> u64 {
     match r {
         Ok(()) => 0,
         Err(e) => e.errno() as u64,
@@ -106,20 +106,6 @@ fn tail_call(env: &mut HelperEnv<'_>, _ctx: u64, map: u64, index: u64, _: u64, _
         }
         None => (-2i64) as u64, // ENOENT: the program falls through
     }
-}
-
-fn ringbuf_output(
-    env: &mut HelperEnv<'_>,
-    map: u64,
-    data: u64,
-    size: u64,
-    flags: u64,
-    _: u64,
-) -> u64 {
-    let (Some(m), Some(d)) = (env.map(map), env.read(data, size)) else {
-        return EINVAL;
-    };
-    errno(m.ringbuf_output(d, flags))
 }
 
 /// `bpf_map_lookup_elem` (1).
@@ -224,21 +210,4 @@ pub const TAIL_CALL: Helper = Helper {
         RetKind::Integer,
     ),
     func: tail_call,
-};
-
-/// `bpf_ringbuf_output` (130).
-pub const RINGBUF_OUTPUT: Helper = Helper {
-    id: 130,
-    name: "ringbuf_output",
-    proto: HelperProto::new(
-        args([
-            A::ConstMapPtr,
-            A::PtrToMem,
-            A::ConstSize,
-            A::Scalar,
-            A::None,
-        ]),
-        RetKind::Integer,
-    ),
-    func: ringbuf_output,
 };

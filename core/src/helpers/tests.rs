@@ -502,3 +502,131 @@ fn queue_and_stack_push_pop_peek() {
         Ok((-95i64) as u64)
     );
 }
+
+static RECORDS: RingBuf<256, 32> = RingBuf::new();
+
+fn drain(rb: &RingBuf<256, 32>) -> Vec<Vec<u8>> {
+    let mut got = Vec::new();
+    let mut scratch = [0u8; 64];
+    rb.consume(&mut scratch, |r| got.push(r.to_vec()));
+    got
+}
+
+#[test]
+fn ringbuf_reserve_submit_and_discard() {
+    let maps: [&dyn Map; 1] = [&RECORDS];
+    // Reserve 12 bytes, fill them in place, submit.
+    let submit = "
+        lddw %r1, map[0]
+        mov %r2, 12
+        mov %r3, 0
+        call 131
+        jeq %r0, 0, full
+        lddw %r1, 0x0807060504030201
+        stxdw [%r0], %r1
+        stw [%r0+8], 0x0c0b0a09
+        mov %r1, %r0
+        mov %r2, 0
+        call 132
+        mov %r0, 0
+        exit
+    full:
+        mov %r0, 1
+        exit";
+    assert_eq!(verify_and_run(submit, &maps), Ok(0));
+    assert_eq!(drain(&RECORDS), [(1..=12).collect::<Vec<u8>>()]);
+    // Two records at once: the second is submitted, the first discarded; the consumer sees
+    // exactly the submitted one, though the discarded one came first.
+    let two = "
+        lddw %r1, map[0]
+        mov %r2, 8
+        mov %r3, 0
+        call 131
+        jeq %r0, 0, none
+        mov %r6, %r0
+        stdw [%r6], 0x11
+        lddw %r1, map[0]
+        mov %r2, 4
+        mov %r3, 0
+        call 131
+        jne %r0, 0, both
+        mov %r1, %r6
+        mov %r2, 0
+        call 133
+    none:
+        mov %r0, 1
+        exit
+    both:
+        stw [%r0], 0x22
+        mov %r1, %r0
+        mov %r2, 0
+        call 132
+        mov %r1, %r6
+        mov %r2, 0
+        call 133
+        mov %r0, 0
+        exit";
+    assert_eq!(verify_and_run(two, &maps), Ok(0));
+    assert_eq!(drain(&RECORDS), [0x22u32.to_ne_bytes().to_vec()]);
+    assert_eq!(RECORDS.pending(), 0);
+    // A record larger than the ring: reserve gives null, and the program says so.
+    let big = submit.replace("mov %r2, 12", "mov %r2, 300");
+    assert_eq!(verify_and_run(&big, &maps), Ok(1));
+    // Flags other than 0: null too.
+    let flagged = submit.replace("mov %r3, 0", "mov %r3, 1");
+    assert_eq!(verify_and_run(&flagged, &maps), Ok(1));
+    assert!(drain(&RECORDS).is_empty());
+}
+
+#[test]
+fn ringbuf_records_fill_the_ring_until_consumed() {
+    static SMALL: RingBuf<64, 8> = RingBuf::new();
+    let maps: [&dyn Map; 1] = [&SMALL];
+    // Each record takes 8 bytes of header and 8 of data: four fit in 64 bytes.
+    let src = "
+        lddw %r1, map[0]
+        mov %r2, 8
+        mov %r3, 0
+        call 131
+        jeq %r0, 0, full
+        stdw [%r0], 0x77
+        mov %r1, %r0
+        mov %r2, 0
+        call 132
+        mov %r0, 0
+        exit
+    full:
+        mov %r0, 1
+        exit";
+    let results: Vec<_> = (0..5).map(|_| verify_and_run(src, &maps)).collect();
+    assert_eq!(results, [Ok(0), Ok(0), Ok(0), Ok(0), Ok(1)]);
+    let mut got = Vec::new();
+    let mut scratch = [0u8; 16];
+    SMALL.consume(&mut scratch, |r| got.push(r.to_vec()));
+    assert_eq!(got, vec![0x77u64.to_ne_bytes().to_vec(); 4]);
+    assert_eq!(verify_and_run(src, &maps), Ok(0), "room again");
+}
+
+#[test]
+fn ringbuf_submit_of_a_stray_pointer_changes_nothing() {
+    static RB: RingBuf<64, 8> = RingBuf::new();
+    let maps: [&dyn Map; 1] = [&RB];
+    // Unverified: submitting a stack address is ignored; a reserved record stays busy.
+    let src = "
+        lddw %r1, map[0]
+        mov %r2, 8
+        mov %r3, 0
+        call 131
+        mov %r1, %r10
+        add %r1, -8
+        mov %r2, 0
+        call 132
+        exit";
+    assert_eq!(
+        run_with(src, MapTable::new(&maps), &TestPlatform::default(), &mut []),
+        Ok(0)
+    );
+    let mut scratch = [0u8; 16];
+    assert_eq!(RB.consume(&mut scratch, |_| {}).records, 0);
+    assert_eq!(RB.pending(), 16, "the record is still reserved");
+}

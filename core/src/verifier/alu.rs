@@ -214,7 +214,7 @@ impl Checker<'_, '_, '_> {
         negate: bool,
     ) -> Res<Value> {
         match p.kind {
-            Kind::PacketEnd | Kind::MapValueOrNull | Kind::MapPtr => {
+            Kind::PacketEnd | Kind::MapValueOrNull | Kind::RingbufMemOrNull | Kind::MapPtr => {
                 return Err(self.err(
                     pc,
                     VerifyErrorKind::PointerArithOnType {

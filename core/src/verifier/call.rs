@@ -1,8 +1,10 @@
 //! Calls and returns: helper calls checked against their prototypes, `callx` through a known
-//! helper id, bpf-to-bpf calls with a new frame, and `exit`.
+//! helper id, bpf-to-bpf calls with a new frame, and `exit`. Helpers that hand out or take
+//! back ring buffer records acquire and release references (see [`super::refs`]); the
+//! program's `exit` and `tail_call` need none held.
 
 use super::check::{Checker, Res, Step};
-use super::error::{LeakTarget, VerifyErrorKind as K};
+use super::error::{LeakTarget, TooComplexReason, VerifyErrorKind as K};
 use super::state::{Frame, Kind, Value};
 use crate::env::{ArgKind, MapType, RetKind, MAX_CALL_FRAMES, STACK_FRAME_SIZE};
 use crate::isa::opcode::*;
@@ -34,7 +36,10 @@ const CHANGES_PKT_DATA: &[u32] = &[9, 10, 11, 18, 19, 31, 32, 38, 39, 44, 50, 54
 fn arg_name(k: ArgKind) -> &'static str {
     match k {
         ArgKind::None => "none",
-        ArgKind::Scalar | ArgKind::ConstSize | ArgKind::ConstSizeOrZero => "scalar",
+        ArgKind::Scalar
+        | ArgKind::ConstSize
+        | ArgKind::ConstSizeOrZero
+        | ArgKind::ConstAllocSize => "scalar",
         ArgKind::ConstMapPtr => "map_ptr",
         ArgKind::PtrToMapKey
         | ArgKind::PtrToMapValue
@@ -42,6 +47,7 @@ fn arg_name(k: ArgKind) -> &'static str {
         | ArgKind::PtrToMem
         | ArgKind::PtrToUninitMem => "fp|pkt|map_value|mem",
         ArgKind::PtrToCtx => "ctx",
+        ArgKind::PtrToRingbufMem => "ringbuf_mem",
     }
 }
 
@@ -78,6 +84,9 @@ impl Checker<'_, '_, '_> {
         };
         let proto = h.proto;
         let mut map: Option<usize> = None;
+        // The size of returned memory, and the reference the call releases.
+        let mut alloc_size: Option<u16> = None;
+        let mut release: Option<u32> = None;
         for (i, &kind) in proto.args.iter().enumerate() {
             let r = i as u8 + 1;
             let mismatch = |this: &Self, v: &Value| {
@@ -156,7 +165,38 @@ impl Checker<'_, '_, '_> {
                         return Err(self.err(pc, K::ModifiedCtx { reg: r }));
                     }
                 }
+                ArgKind::ConstAllocSize => {
+                    let s = self.read_scalar(pc, r, LeakTarget::HelperArg)?;
+                    let Some(size) = s.as_const().and_then(|c| u16::try_from(c).ok()) else {
+                        return Err(self.err(
+                            pc,
+                            K::HelperArg {
+                                reg: r,
+                                found: "scalar",
+                                expected: "known constant 0..=65535",
+                            },
+                        ));
+                    };
+                    alloc_size = Some(size);
+                }
+                ArgKind::PtrToRingbufMem => {
+                    let v = self.read(pc, r)?;
+                    if v.kind != Kind::RingbufMem || !self.ws.cur.refs.contains(v.id) {
+                        return Err(mismatch(self, &v));
+                    }
+                    if v.fixed_off() != Some(0) {
+                        return Err(self.err(pc, K::ReleaseOffset { reg: r }));
+                    }
+                    release = Some(v.id);
+                }
             }
+        }
+        if id == TAIL_CALL {
+            // The called program cannot release what this one holds.
+            self.no_refs_held(pc)?;
+        }
+        if let Some(r) = release {
+            self.ws.cur.release_ref(r);
         }
         if CHANGES_PKT_DATA.contains(&id) {
             self.ws.cur.for_each_value(|v| {
@@ -183,6 +223,25 @@ impl Checker<'_, '_, '_> {
                 };
                 let mut v = Value::ptr(Kind::MapValueOrNull, m as u8);
                 v.id = self.fresh_id();
+                v
+            }
+            RetKind::RingbufMemOrNull => {
+                let (Some(m), Some(size)) = (map, alloc_size) else {
+                    return Err(self.err(
+                        pc,
+                        K::HelperArg {
+                            reg: 2,
+                            found: "?",
+                            expected: "map_ptr and alloc size before",
+                        },
+                    ));
+                };
+                let mut v = Value::ptr(Kind::RingbufMemOrNull, m as u8);
+                v.id = self.fresh_id();
+                v.range = size;
+                if !self.ws.cur.refs.acquire(v.id, pc) {
+                    return Err(self.err(pc, K::TooComplex(TooComplexReason::TooManyReferences)));
+                }
                 v
             }
         };
@@ -270,6 +329,14 @@ impl Checker<'_, '_, '_> {
                     len,
                 })
             }
+            Kind::RingbufMem => {
+                let len = v.range as u32;
+                self.region(pc, r, v, size, len as i64, |off| K::MemAccess {
+                    off,
+                    size: size.min(255) as u8,
+                    len,
+                })
+            }
             _ => Err(self.err(
                 pc,
                 K::HelperArg {
@@ -327,10 +394,25 @@ impl Checker<'_, '_, '_> {
         Ok(Step::Goto(target))
     }
 
+    /// The program must not end (or leave for another program) holding a reference.
+    fn no_refs_held(&self, pc: usize) -> Res<()> {
+        match self.ws.cur.refs.as_slice().first() {
+            Some(r) => Err(self.err(
+                pc,
+                K::UnreleasedReference {
+                    id: r.id,
+                    alloc_pc: r.pc,
+                },
+            )),
+            None => Ok(()),
+        }
+    }
+
     pub(crate) fn exit(&mut self, pc: usize) -> Res<Step> {
         let r0 = self.read(pc, 0)?;
         let depth = self.ws.cur.depth as usize;
         if depth == 1 {
+            self.no_refs_held(pc)?;
             if r0.kind != Kind::Scalar {
                 return Err(self.err(
                     pc,

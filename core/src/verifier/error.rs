@@ -18,6 +18,9 @@ pub enum TooComplexReason {
     TooManySpills,
     /// A single state does not fit in the workspace's branch storage.
     StateTooLarge,
+    /// More acquired references (reserved ring buffer records) live at once than a state
+    /// holds.
+    TooManyReferences,
 }
 
 /// Where a pointer would have leaked.
@@ -248,6 +251,20 @@ pub enum VerifyErrorKind {
     LdAbsNeedsCtx,
     /// One instruction accesses the context on one path and other memory on another.
     MixedPointers,
+    /// The program exits (or tail-calls) while it still holds a reference: a reserved ring
+    /// buffer record neither submitted nor discarded on this path.
+    UnreleasedReference {
+        /// The reference's id.
+        id: u32,
+        /// The instruction that acquired it.
+        alloc_pc: u32,
+    },
+    /// A pointer passed to a release helper (`ringbuf_submit`, `ringbuf_discard`) is not the
+    /// start of the object it points into.
+    ReleaseOffset {
+        /// The register.
+        reg: u8,
+    },
 }
 
 /// A verification error at an instruction index.
@@ -268,6 +285,7 @@ impl core::fmt::Display for TooComplexReason {
             TooComplexReason::TooManyFunctions => "too many functions",
             TooComplexReason::TooManySpills => "too many spilled pointers",
             TooComplexReason::StateTooLarge => "a state is too large for the workspace",
+            TooComplexReason::TooManyReferences => "too many references held at once",
         })
     }
 }
@@ -389,6 +407,13 @@ impl core::fmt::Display for VerifyErrorKind {
                 f.write_str("at the time of BPF_LD_ABS|IND R6 != pointer to skb")
             }
             K::MixedPointers => f.write_str("same insn cannot be used with different pointers"),
+            K::UnreleasedReference { id, alloc_pc } => {
+                write!(f, "Unreleased reference id={id} alloc_insn={alloc_pc}")
+            }
+            K::ReleaseOffset { reg } => write!(
+                f,
+                "R{reg} must have zero offset when passed to release func"
+            ),
         }
     }
 }

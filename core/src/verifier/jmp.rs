@@ -296,7 +296,7 @@ impl Checker<'_, '_, '_> {
         // Null checks.
         if matches!(cmp, Cmp::Eq | Cmp::Ne) && (is_zero(&b) || is_zero(&a)) {
             let p = if is_zero(&b) { a } else { b };
-            if p.kind == Kind::MapValueOrNull {
+            if matches!(p.kind, Kind::MapValueOrNull | Kind::RingbufMemOrNull) {
                 let taken_null = cmp == Cmp::Eq;
                 return self.fork(
                     pc,
@@ -403,17 +403,26 @@ fn sync_linked(st: &mut State, r: &Value) {
     });
 }
 
-/// Every copy of nullable pointer `id` becomes null (`true`) or a map value pointer.
+/// Every copy of nullable pointer `id` becomes null (`true`) or a pointer that is not. A null
+/// ring buffer record was never reserved: its reference goes too.
 fn mark_null(st: &mut State, id: u32, null: bool) {
     st.for_each_value(|v| {
-        if v.kind == Kind::MapValueOrNull && v.id == id {
+        let sure = match v.kind {
+            Kind::MapValueOrNull => Kind::MapValue,
+            Kind::RingbufMemOrNull => Kind::RingbufMem,
+            _ => return,
+        };
+        if v.id == id {
             if null {
                 *v = Value::constant(0);
             } else {
-                v.kind = Kind::MapValue;
+                v.kind = sure;
             }
         }
     });
+    if null {
+        st.refs.remove(id);
+    }
 }
 
 /// Linux's `find_good_pkt_pointers`: every packet pointer sharing `p`'s variable part may read

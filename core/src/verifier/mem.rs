@@ -216,6 +216,16 @@ impl Checker<'_, '_, '_> {
                 })?;
                 Ok(unknown)
             }
+            Kind::RingbufMem => {
+                leak(self, LeakTarget::Mem)?;
+                let len = base.range as u32;
+                self.bounds(pc, reg, base, off, size, len as i64, |off| K::MemAccess {
+                    off,
+                    size,
+                    len,
+                })?;
+                Ok(unknown)
+            }
             _ => Err(self.err(
                 pc,
                 K::InvalidMemAccess {

@@ -37,11 +37,19 @@
 //!   value plus the difference of deltas; modular arithmetic makes that exact, so a delta
 //!   that wraps a range needs no special case (the sum's range is then simply wide);
 //! * a *pointer* of a kind — context, stack of frame `f`, packet, packet end, packet
-//!   metadata, map value of map `m`, map value or null, map `m`, memory buffer — with a
-//!   constant offset and a variable offset (a scalar). Packet pointers carry an `id` shared
-//!   by pointers with the same variable part and a proven range `r`: `r` bytes from the
-//!   pointer's variable part are inside the packet. Nullable map values carry an `id` shared
-//!   by their copies.
+//!   metadata, map value of map `m`, map value or null, map `m`, memory buffer, ring buffer
+//!   record of `r` bytes (or null) — with a constant offset and a variable offset (a
+//!   scalar). Packet pointers carry an `id` shared by pointers with the same variable part
+//!   and a proven range `r`: `r` bytes from the pointer's variable part are inside the
+//!   packet. Nullable map values and ring buffer records carry an `id` shared by their
+//!   copies.
+//!
+//! A state also holds its *references* (at most 4): the ids of ring buffer records reserved
+//! and not yet submitted or discarded, with the instruction that reserved each. Releasing one
+//! makes every copy of its pointer uninitialised (so a second release or a later access is
+//! rejected); a null check that finds a record null drops its reference; `exit` from the
+//! program and `tail_call` need the set empty. Inclusion needs the same number of references,
+//! matched one to one through the ids of the pointers.
 //!
 //! A stack slot records which of its bytes are initialised, and, after a full aligned 8-byte
 //! store, the register stored there (a *spill*), so that pointers and exact numbers come back
@@ -120,6 +128,7 @@ mod jmp;
 mod liveness;
 mod log;
 mod mem;
+mod refs;
 mod scalar;
 mod state;
 mod tnum;
@@ -172,12 +181,12 @@ impl<'a> VerifyEnv<'a> {
 
 /// A workspace for programs of up to 4,096 instructions, with 96 chunks (12 KiB, at most 96
 /// states) of explored-state cache and 192 chunks (12 KiB, at most 192 entries) of pending
-/// branches: [`VerifierWorkspace::SIZE_BYTES`] is 64,272 bytes (62.8 KiB) on 64-bit targets.
+/// branches: [`VerifierWorkspace::SIZE_BYTES`] is 64,352 bytes (62.8 KiB) on 64-bit targets.
 ///
 /// Where it goes: 16 KiB of per-instruction facts (flags, live and precise registers), 1 KiB
 /// of function table, two full abstract states of 10.2 KiB each (the current one and a
 /// scratch one; a full state holds eight frames of eleven 80-byte registers and 64 stack
-/// slots, plus 16 spilled registers), and 26 KiB of encoded states with their index.
+/// slots, plus 16 spilled registers and 4 references), and 26 KiB of encoded states with their index.
 ///
 /// The pending-branch stack bounds how many two-sided branches can be unresolved along one
 /// path (Linux allows 8,192); exits and loop exits are explored first so they do not count.

@@ -1,6 +1,7 @@
 //! The abstract state: registers and stack slots of every frame of the call chain, and the
 //! inclusion test used to prune paths.
 
+use super::refs::Refs;
 use super::scalar::Scalar;
 use crate::env::{MAX_CALL_FRAMES, STACK_FRAME_SIZE};
 
@@ -32,6 +33,11 @@ pub(crate) enum Kind {
     MapPtr = 9,
     /// A pointer into the memory buffer of a [`crate::ProgramType::Memory`] program.
     Mem = 10,
+    /// A pointer into a reserved ring buffer record of `range` bytes, at `off + s`; `id` is
+    /// the reference the program must release (see [`super::refs`]).
+    RingbufMem = 11,
+    /// Like `RingbufMem`, or null (the reservation failed).
+    RingbufMemOrNull = 12,
 }
 
 impl Kind {
@@ -49,6 +55,8 @@ impl Kind {
             Kind::MapValueOrNull => "map_value_or_null",
             Kind::MapPtr => "map_ptr",
             Kind::Mem => "mem",
+            Kind::RingbufMem => "ringbuf_mem",
+            Kind::RingbufMemOrNull => "ringbuf_mem_or_null",
         }
     }
 
@@ -65,6 +73,8 @@ impl Kind {
             8 => Kind::MapValueOrNull,
             9 => Kind::MapPtr,
             10 => Kind::Mem,
+            11 => Kind::RingbufMem,
+            12 => Kind::RingbufMemOrNull,
             _ => return None,
         })
     }
@@ -188,6 +198,14 @@ impl Value {
                     && self.s.includes(&new.s)
                     && ids.check(self.id, new.id)
             }
+            // The record's size is in `range`: a larger one allows more.
+            Kind::RingbufMem | Kind::RingbufMemOrNull => {
+                self.aux == new.aux
+                    && self.off == new.off
+                    && self.range <= new.range
+                    && self.s.includes(&new.s)
+                    && ids.check(self.id, new.id)
+            }
             Kind::Ctx | Kind::Stack | Kind::MapValue | Kind::Mem => {
                 self.aux == new.aux && self.off == new.off && self.s.includes(&new.s)
             }
@@ -299,6 +317,8 @@ pub(crate) struct State {
     pub spills: [Value; SPILLS],
     /// Bit `i`: `spills[i]` is in use.
     pub spill_used: u32,
+    /// References the path holds and must release before it exits.
+    pub refs: Refs,
 }
 
 impl State {
@@ -307,6 +327,7 @@ impl State {
         depth: 1,
         spills: [Value::UNINIT; SPILLS],
         spill_used: 0,
+        refs: Refs::EMPTY,
     };
 
     /// No frame at all: all zeros, for storage that a run [`clear`](State::clear)s or
@@ -321,6 +342,7 @@ impl State {
     pub fn is_zeroed(&self) -> bool {
         self.depth == 0
             && self.spill_used == 0
+            && self.refs == Refs::EMPTY
             && self.spills.iter().all(Value::is_zeroed)
             && self.frames.iter().all(|f| {
                 f.callsite == 0
@@ -333,6 +355,7 @@ impl State {
     pub fn clear(&mut self) {
         self.depth = 1;
         self.spill_used = 0;
+        self.refs = Refs::EMPTY;
         self.frames[0] = Frame::EMPTY;
     }
 
@@ -502,12 +525,12 @@ impl State {
                 }
             }
         }
-        true
+        self.refs.includes(&new.refs, &mut ids)
     }
 
     /// Whether the two states are the same abstract state.
     pub fn same_as(&self, new: &State) -> bool {
-        if self.depth != new.depth {
+        if self.depth != new.depth || self.refs != new.refs {
             return false;
         }
         for (fo, fnew) in self.frames[..self.depth as usize]

@@ -484,6 +484,7 @@ fn get_value(r: &mut Reader<'_>) -> Option<Value> {
 /// written as uninitialised.
 fn put_state(w: &mut Writer<'_>, st: &State, top_live: u16) -> Option<()> {
     w.put(&[st.depth])?;
+    st.refs.encode(|b| w.put(b))?;
     let top = st.depth as usize - 1;
     for (fi, f) in st.frames[..st.depth as usize].iter().enumerate() {
         w.put(&f.callsite.to_le_bytes())?;
@@ -559,6 +560,13 @@ pub(crate) fn decode(buf: &[u8], out: &mut State) -> Option<()> {
     }
     out.depth = depth;
     out.spill_used = 0;
+    out.refs = super::refs::Refs::EMPTY;
+    for _ in 0..r.u8()? {
+        let (id, pc) = (r.u32()?, r.u32()?);
+        if !out.refs.acquire(id, pc as usize) {
+            return None;
+        }
+    }
     for fi in 0..depth as usize {
         let mut f = Frame::EMPTY;
         f.callsite = r.u32()?;
@@ -617,6 +625,7 @@ mod tests {
         st.frames[0].slots[62].init = 0xff;
         st.frames[0].slots[62].spill = st.alloc_spill(linked).unwrap();
         st.depth = 2;
+        assert!(st.refs.acquire(5, 17) && st.refs.acquire(9, 40));
         st.frames[1] = Frame::EMPTY;
         st.frames[1].callsite = 7;
         st.frames[1].regs[10] = Value::ptr(Kind::Stack, 1);
