@@ -12,10 +12,13 @@
 //!   several timed batches.
 //! - [`count_insns`] finds the exact number of instructions a run executes, by bisection on the
 //!   interpreter's instruction budget.
+//! - [`MapBench`] times host-side lookups and updates of the array, hash, LRU hash and LPM
+//!   trie maps at the sizes of [`MAP_SIZES`].
 //!
 //! See `README.md` in this folder for the results and how to reproduce them.
 
 mod engines;
+mod maps;
 mod native;
 #[cfg(all(target_arch = "x86_64", not(windows)))]
 mod rbpf_jit;
@@ -25,6 +28,7 @@ mod workload;
 #[cfg(all(target_arch = "x86_64", not(windows)))]
 pub use engines::RbpfJit;
 pub use engines::{count_insns, Engine, NanobpfChecked, NanobpfVerified, RbpfInterp, Runner};
+pub use maps::{MapBench, MapRow, MAP_SIZES, OPS_PER_CALL};
 pub use native::run_native;
 pub use timing::{geomean, measure, Measurement, Timing};
 pub use workload::{input, tcp_packet, Bench, Case, Input, TABLE_CASES};

@@ -1,9 +1,11 @@
 //! Prints the benchmark table in Markdown: every engine on every program, in one process and one
 //! run, with ratios and geometric means; then ns per executed instruction on the xorshift loop
-//! and the fixed cost of one call. `--quick` measures for less time.
+//! and the fixed cost of one call; then ns per map lookup and update. `--quick` measures for less
+//! time.
 
 use nanobpf_bench::{
-    count_insns, geomean, input, Bench, Engine, Input, Runner, Timing, TABLE_CASES,
+    count_insns, geomean, input, Bench, Engine, Input, MapBench, Runner, Timing, MAP_SIZES,
+    TABLE_CASES,
 };
 
 fn main() -> Result<(), String> {
@@ -118,6 +120,22 @@ fn main() -> Result<(), String> {
         match runner.time(e, &timing) {
             Ok(m) => println!("| {} | {:.1} |", e.label(), m.ns_per_run),
             Err(why) => println!("| {} | n/a ({why}) |", e.label()),
+        }
+    }
+
+    // Map operations from the host, the cost a helper call adds to.
+    println!();
+    println!("### map operations");
+    println!();
+    println!("| map (u32 keys, 8-byte values; LPM: IPv4 /24s) | entries | ns per lookup | ns per update | storage bytes |");
+    println!("|---|---:|---:|---:|---:|");
+    for entries in MAP_SIZES {
+        for m in MapBench::all(entries)? {
+            let r = m.measure(&timing);
+            println!(
+                "| {} | {} | {:.1} | {:.1} | {} |",
+                r.map, r.entries, r.lookup_ns, r.update_ns, r.storage
+            );
         }
     }
     Ok(())
