@@ -630,3 +630,36 @@ fn ringbuf_submit_of_a_stray_pointer_changes_nothing() {
     assert_eq!(RB.consume(&mut scratch, |_| {}).records, 0);
     assert_eq!(RB.pending(), 16, "the record is still reserved");
 }
+
+#[test]
+fn ringbuf_records_through_the_verified_engine() {
+    static RB: RingBuf<64, 8> = RingBuf::new();
+    let maps: [&dyn Map; 1] = [&RB];
+    let defs = [RB.def()];
+    let env = crate::VerifyEnv::new(ProgramType::Memory { len: 0 }, standard(), &defs);
+    let mut insns = asm("
+        lddw %r1, map[0]
+        mov %r2, 4
+        mov %r3, 0
+        call 131
+        jeq %r0, 0, full
+        stw [%r0], 0x2a
+        mov %r1, %r0
+        mov %r2, 0
+        call 132
+        mov %r0, 0
+        exit
+    full:
+        mov %r0, 1
+        exit");
+    let mut ws = std::boxed::Box::new(crate::DefaultWorkspace::new());
+    let verified = crate::verify(&mut insns, &env, &mut ws).unwrap();
+    let platform = TestPlatform::default();
+    let vm = Interpreter::new(standard(), &platform).with_maps(MapTable::new(&maps));
+    let r = vm.run(&verified, &mut Context::Memory(&mut []), &mut Stack::new());
+    assert_eq!(r, Ok(0));
+    let mut got = Vec::new();
+    let mut scratch = [0u8; 8];
+    RB.consume(&mut scratch, |r| got.push(r.to_vec()));
+    assert_eq!(got, [0x2au32.to_ne_bytes().to_vec()]);
+}
