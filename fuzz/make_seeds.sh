@@ -43,7 +43,7 @@ done
 # Generator-driven targets: the first byte picks the generator or the map, the rest are
 # choices; deterministic bytes give each a starting point.
 bytes() { python3 -c "import random,sys; r=random.Random('$1'); sys.stdout.buffer.write(bytes([$2]+[r.randrange(256) for _ in range($3)]))"; }
-for k in 0 1 2 3 4 5 6 7; do
+for k in 0 1 2 3 4 5 6 7 8; do
     for s in 1 2; do
         bytes "$k$s" "$k" 400 > "$corpus/verify_then_run/seed-gen$k-$s"
     done

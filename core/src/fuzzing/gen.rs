@@ -1,6 +1,7 @@
 //! Program building blocks: instruction constructors, items with jumps patched at layout, and
-//! the two small generators of the verifier's soundness tests (a memory program with loads,
-//! stores and forward branches; an XDP program with packet guards in every ordering).
+//! the small generators of the verifier's soundness tests (a memory program with loads, stores
+//! and forward branches; a memory program about linked copies of one number; an XDP program
+//! with packet guards in every ordering).
 
 use super::Source;
 use crate::isa::opcode::*;
@@ -26,6 +27,9 @@ pub(crate) fn mov(d: u8, imm: i32) -> Insn {
 pub(crate) fn movr(d: u8, s: u8) -> Insn {
     Insn::new(BPF_ALU64 | BPF_MOV | BPF_X, d, s, 0, 0)
 }
+pub(crate) fn movr32(d: u8, s: u8) -> Insn {
+    Insn::new(BPF_ALU | BPF_MOV | BPF_X, d, s, 0, 0)
+}
 pub(crate) fn alu(op: u8, d: u8, imm: i32) -> Insn {
     Insn::new(BPF_ALU64 | op, d, 0, 0, imm)
 }
@@ -34,6 +38,9 @@ pub(crate) fn alur(op: u8, d: u8, s: u8) -> Insn {
 }
 pub(crate) fn alu32(op: u8, d: u8, imm: i32) -> Insn {
     Insn::new(BPF_ALU | op, d, 0, 0, imm)
+}
+pub(crate) fn alur32(op: u8, d: u8, s: u8) -> Insn {
+    Insn::new(BPF_ALU | op | BPF_X, d, s, 0, 0)
 }
 pub(crate) fn ldx(size: u8, d: u8, s: u8, off: i16) -> Insn {
     Insn::new(BPF_LDX | BPF_MEM | sz(size), d, s, off, 0)
@@ -55,6 +62,9 @@ pub(crate) fn jmp(op: u8, d: u8, imm: i32, off: i16) -> Insn {
 }
 pub(crate) fn jmpr(op: u8, d: u8, s: u8, off: i16) -> Insn {
     Insn::new(BPF_JMP | op | BPF_X, d, s, off, 0)
+}
+pub(crate) fn jmp32(op: u8, d: u8, imm: i32, off: i16) -> Insn {
+    Insn::new(BPF_JMP32 | op, d, 0, off, imm)
 }
 pub(crate) fn call(id: i32) -> Insn {
     Insn::new(op::CALL, 0, 0, 0, id)
@@ -186,8 +196,10 @@ pub(crate) fn layout(funcs: &[Vec<Item>], src: &mut impl Source) -> Vec<Insn> {
 const REGS: [u8; 7] = [0, 2, 3, 4, 5, 7, 8];
 
 /// A random memory program over a [`MEMORY_LEN`]-byte buffer: straight-line code with forward
-/// branches, loads and stores into the buffer and the stack, atomics, and pointer arithmetic
-/// with bounded or unbounded offsets; sometimes the body runs in a loop counted by r9.
+/// branches (64- and 32-bit), loads and stores into the buffer and the stack, atomics, pointer
+/// arithmetic with bounded or unbounded offsets, 32-bit copies and differences of pointers,
+/// and linked copies moved by constants whose comparisons bound accesses through the
+/// original; sometimes the body runs in a loop counted by r9.
 pub fn memory_program(src: &mut impl Source) -> Vec<Insn> {
     let mut body: Vec<Item> = Vec::new();
     body.push(Item::of(&[mov(0, 0)]));
@@ -216,7 +228,15 @@ pub fn memory_program(src: &mut impl Source) -> Vec<Insn> {
         let s = src.pick(&REGS);
         let size = src.pick(&sizes);
         let mut item = Item::new();
-        match src.below(11) {
+        match src.below(14) {
+            0 if src.below(4) == 0 => {
+                // The low half of a pointer (a number), or a 32-bit difference with one.
+                item.push(if src.below(2) == 0 {
+                    movr32(r, src.pick(&[1u8, 10]))
+                } else {
+                    alur32(BPF_SUB, r, 1)
+                });
+            }
             0 => {
                 item.push(mov(r, src.below(80) as i32 - 8));
             }
@@ -269,6 +289,57 @@ pub fn memory_program(src: &mut impl Source) -> Vec<Insn> {
                 let o = src.below(66) as i16 - 2;
                 item.push(stx(size, 1, r, o));
             }
+            10 | 11 => {
+                // A copy of `s` (linked), moved by a constant, then compared: the comparison
+                // bounds `s` only through the link.
+                item.push(if src.below(4) == 0 {
+                    movr32(r, s)
+                } else {
+                    movr(r, s)
+                });
+                let k = src.below(80) as i32 - 40;
+                item.push(match src.below(4) {
+                    0 => alu(BPF_SUB, r, k),
+                    1 => alu32(BPF_ADD, r, k),
+                    2 => mov(6, 0),
+                    _ => alu(BPF_ADD, r, k),
+                });
+                let op = src.pick(&[BPF_JGT, BPF_JGE, BPF_JLT, BPF_JSGT, BPF_JSLT, BPF_JEQ]);
+                let imm = src.below(70) as i32;
+                let cmp = if src.below(3) == 0 {
+                    jmp32(op, r, imm, 0)
+                } else {
+                    jmp(op, r, imm, 0)
+                };
+                item.jump(cmp, Target::Later);
+            }
+            12 if src.below(2) == 0 => {
+                // A guard on a copy of `s` that skips an access through `s` which only the
+                // link can have bounded.
+                let k = src.below(80) as i32 - 40;
+                let op = src.pick(&[BPF_JGT, BPF_JGE, BPF_JSGT, BPF_JSGE]);
+                let imm = src.below(70) as i32;
+                item.extend(&[movr(r, s), alu(BPF_ADD, r, k)])
+                    .jump(jmp(op, r, imm, 0), Target::End);
+                let o = src.below(66) as i16 - 2;
+                item.extend(&[movr(6, 1), alur(BPF_ADD, 6, s)])
+                    .push(if src.below(2) == 0 {
+                        ldx(size, r, 6, o)
+                    } else {
+                        stx(size, 6, r, o)
+                    });
+            }
+            12 => {
+                // An access through a register only an earlier linked comparison can have
+                // bounded.
+                let o = src.below(66) as i16 - 2;
+                item.extend(&[movr(6, 1), alur(BPF_ADD, 6, s)])
+                    .push(if src.below(2) == 0 {
+                        ldx(size, r, 6, o)
+                    } else {
+                        stx(size, 6, r, o)
+                    });
+            }
             _ => {
                 let op = src.pick(&[
                     BPF_JGT, BPF_JGE, BPF_JLT, BPF_JLE, BPF_JEQ, BPF_JNE, BPF_JSGT, BPF_JSLT,
@@ -295,6 +366,83 @@ pub fn memory_program(src: &mut impl Source) -> Vec<Insn> {
     }
     body.push(Item::of(&[exit()]));
     layout(&[body], src)
+}
+
+/// A random memory program about linked scalars: a number loaded from the buffer, one to four
+/// copies of it (64- or 32-bit, moved by constants, some spilled to the stack, one sometimes
+/// overwritten), a guard on one copy (a comparison with a constant, a 32-bit one, or one with
+/// another copy), and an access through another copy or a reloaded spill, which the guard
+/// skips: the access is in bounds only if the guard's refinement reached it through the link.
+pub fn link_program(src: &mut impl Source) -> Vec<Insn> {
+    let size = src.pick(&[1u8, 1, 2, 8]);
+    let mut p = std::vec![mov(0, 0), ldx(size, 2, 1, src.below(56) as i16)];
+    let mut holders: Vec<u8> = std::vec![2];
+    let mut slots = 0i16;
+    for _ in 0..1 + src.below(4) {
+        let dst = src.pick(&[3u8, 4, 5, 7]);
+        let from = src.pick(&holders);
+        p.push(if src.below(5) == 0 {
+            movr32(dst, from)
+        } else {
+            movr(dst, from)
+        });
+        let k = src.below(100) as i32 - 50;
+        match src.below(6) {
+            0 => p.push(alu(BPF_SUB, dst, k)),
+            1 => p.push(alu32(BPF_ADD, dst, k)),
+            2 => p.push(alu(BPF_ADD, dst, src.pick(&[i32::MAX, i32::MIN, -1]))),
+            3 | 4 => p.push(alu(BPF_ADD, dst, k)),
+            _ => {}
+        }
+        if src.below(3) == 0 && slots < 4 {
+            slots += 1;
+            p.push(stx(8, 10, dst, -8 * slots));
+        }
+        holders.push(dst);
+    }
+    if src.below(4) == 0 {
+        // One holder overwritten by an unrelated number.
+        p.push(ldx(1, src.pick(&holders), 1, src.below(64) as i16));
+    }
+    if slots > 0 && src.below(2) == 0 {
+        // A spill clobbered by a narrow store.
+        let o = -8 * (1 + src.below(slots as u64) as i16);
+        p.push(st(1, 10, o, 7));
+    }
+    // The access: through a holder, or a spill reloaded into r8.
+    let mut access: Vec<Insn> = Vec::new();
+    let mut through = src.pick(&holders);
+    if slots > 0 && src.below(2) == 0 {
+        let o = -8 * (1 + src.below(slots as u64) as i16);
+        access.push(ldx(8, 8, 10, o));
+        through = 8;
+    }
+    access.extend([movr(6, 1), alur(BPF_ADD, 6, through)]);
+    let off = src.below(70) as i16 - 4;
+    let sz = src.pick(&[1u8, 2, 4, 8]);
+    access.push(if src.below(2) == 0 {
+        ldx(sz, 0, 6, off)
+    } else {
+        stx(sz, 6, 0, off)
+    });
+    let op = src.pick(&[
+        BPF_JGT, BPF_JGE, BPF_JLT, BPF_JLE, BPF_JSGT, BPF_JSGE, BPF_JSLT, BPF_JSLE, BPF_JEQ,
+        BPF_JNE,
+    ]);
+    let guard = src.pick(&holders);
+    let skip = access.len() as i16;
+    let imm = src.below(90) as i32 - 10;
+    p.push(match src.below(4) {
+        0 => jmp32(op, guard, imm, skip),
+        1 => {
+            let other = src.pick(&holders);
+            jmpr(op, guard, other, skip)
+        }
+        _ => jmp(op, guard, imm, skip),
+    });
+    p.extend(access);
+    p.push(exit());
+    p
 }
 
 /// A random XDP program: packet reads and writes through `data` (r2) and a variable copy

@@ -13,7 +13,7 @@
 //! | target | what it checks |
 //! |---|---|
 //! | [`decode_verify`] | arbitrary slots decode and verify without panicking, in bounded time; an accepted program passes the run oracle |
-//! | [`verify_then_run`] | structure-aware programs (packet guards, map lookups with null checks, loops, helper and local calls); every accepted one passes the run oracle |
+//! | [`verify_then_run`] | structure-aware programs (packet guards, map lookups with null checks, loops, helper and local calls, linked copies of numbers); every accepted one passes the run oracle |
 //! | [`maps_ops`] | operation sequences on hash, array, LRU hash and LPM trie maps agree with a model |
 //! | [`asm_roundtrip`] | disassembling arbitrary slots and assembling the text gives the same slots; arbitrary text never panics the assembler |
 //!
@@ -47,7 +47,7 @@ mod tests;
 
 pub use asm::asm_roundtrip;
 pub use decode::decode_verify;
-pub use gen::{memory_program, xdp_program, MEMORY_LEN};
+pub use gen::{link_program, memory_program, xdp_program, MEMORY_LEN};
 pub use maps::maps_ops;
 pub use oracle::{check_program, Fixture, Outcome, VERIFY_BUDGET};
 pub use structured::{structured_program, verify_then_run, Flavor};

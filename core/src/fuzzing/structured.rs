@@ -15,7 +15,7 @@
 use super::gen::*;
 use super::oracle::{Fixture, MAP_ARRAY, MAP_DEVS, MAP_HASH, MAP_LRU, MAP_PROGS};
 use super::oracle::{Outcome, VALUE_SIZE};
-use super::{memory_program, xdp_program, Bytes, Source, MEMORY_LEN};
+use super::{link_program, memory_program, xdp_program, Bytes, Source, MEMORY_LEN};
 use crate::env::ProgramType;
 use crate::isa::opcode::*;
 use crate::isa::Insn;
@@ -911,17 +911,18 @@ std::thread_local! {
     static FIXTURE: RefCell<Fixture> = RefCell::new(Fixture::new());
 }
 
-/// Draws a program from `data` (the first byte picks the generator: the verifier's memory or
-/// XDP generator, or a structured program of one flavor), verifies it, and runs an accepted
-/// program through the oracle on inputs drawn from the rest of `data`.
+/// Draws a program from `data` (the first byte picks the generator: the verifier's memory,
+/// XDP or linked-copies generator, or a structured program of one flavor), verifies it, and
+/// runs an accepted program through the oracle on inputs drawn from the rest of `data`.
 ///
 /// # Panics
 /// On a finding (see [`Fixture::check`]).
 pub fn verify_then_run(data: &[u8]) {
     let mut src = Bytes::new(data);
-    let (prog, pt) = match src.below(8) {
+    let (prog, pt) = match src.below(9) {
         0 => (memory_program(&mut src), Flavor::Memory.program_type()),
         1 => (xdp_program(&mut src), ProgramType::Xdp),
+        2 => (link_program(&mut src), Flavor::Memory.program_type()),
         k => {
             let flavor = [Flavor::Memory, Flavor::Xdp, Flavor::Socket][k as usize % 3];
             (structured_program(flavor, &mut src), flavor.program_type())
