@@ -25,7 +25,7 @@ use nanobpf_core::maps::{Map, MapTable};
 use nanobpf_core::verifier::{verify, VerifierWorkspace, VerifyEnv};
 use nanobpf_core::{helpers, Interpreter, ProgramType, Runtime, VerifiedProgram};
 #[cfg(target_arch = "x86_64")]
-use nanobpf_core::{Context, Stack, Trap, XdpBuff};
+use nanobpf_core::{Stack, Trap, XdpBuff};
 use nanobpf_hal::{
     Counters, Counts, Engine, InjectErrorKind, MemRing, PacketRing, XdpEngine, XdpRunner,
 };
@@ -264,32 +264,8 @@ struct JitEngine<'r> {
 impl XdpEngine for JitEngine<'_> {
     fn run(&mut self, frame: &mut XdpBuff<'_>) -> Result<u64, Trap> {
         let (code, rt, stack) = (&self.code, &self.rt, &mut self.stack);
-        in_context(frame, |ctx| code.run(rt, ctx, stack))
+        nanobpf_hal::in_context(frame, |ctx| code.run(rt, ctx, stack))
     }
-}
-
-/// Lends `frame` to `run` as an XDP context and takes the program's changes back.
-#[cfg(target_arch = "x86_64")]
-fn in_context<'c>(
-    frame: &mut XdpBuff<'c>,
-    run: impl FnOnce(&mut Context<'c>) -> Result<u64, Trap>,
-) -> Result<u64, Trap> {
-    let mut ctx = Context::Xdp(XdpBuff {
-        buf: std::mem::take(&mut frame.buf),
-        data: frame.data,
-        data_end: frame.data_end,
-        ingress_ifindex: frame.ingress_ifindex,
-        rx_queue_index: frame.rx_queue_index,
-        redirect: None,
-    });
-    let ret = run(&mut ctx);
-    if let Context::Xdp(x) = ctx {
-        frame.buf = x.buf;
-        frame.data = x.data;
-        frame.data_end = x.data_end;
-        frame.redirect = x.redirect;
-    }
-    ret
 }
 
 /// Parses one side of a `--set` entry into `size` bytes.

@@ -119,8 +119,10 @@ impl XdpEngine for Engine<'_, Program<'_>> {
     }
 }
 
-/// Lends `frame` to `run` as an XDP [`Context`] and takes the program's changes back.
-fn in_context<'c>(
+/// Lends `frame` to `run` as an XDP [`Context`] and takes the program's changes back (the frame
+/// bounds the adjust helpers moved, the redirect target). For engines of one's own, such as a
+/// JIT, implementing [`XdpEngine`].
+pub fn in_context<'c>(
     frame: &mut XdpBuff<'c>,
     run: impl FnOnce(&mut Context<'c>) -> Result<u64, Trap>,
 ) -> Result<u64, Trap> {

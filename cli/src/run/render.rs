@@ -1,27 +1,12 @@
 //! The report `nanobpf run` prints: verdict table, speed, every map.
 
 use super::{MapDump, Report, RunArgs, BUF_SIZE};
+use crate::verify::map_type_name;
 use nanobpf_core::elf::MapSource;
 use nanobpf_core::env::MapType;
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn map_type_name(t: MapType) -> &'static str {
-    match t {
-        MapType::Hash => "hash",
-        MapType::Array => "array",
-        MapType::ProgArray => "prog_array",
-        MapType::PerCpuArray => "percpu_array",
-        MapType::LruHash => "lru_hash",
-        MapType::LpmTrie => "lpm_trie",
-        MapType::DevMap => "devmap",
-        MapType::Queue => "queue",
-        MapType::Stack => "stack",
-        MapType::RingBuf => "ringbuf",
-        _ => "other",
-    }
 }
 
 /// The value as `u64` words, when it is made of whole words (at most four).
