@@ -96,6 +96,19 @@ fn differential_smoke() {
     }
 }
 
+/// Minimised findings of the `differential` fuzz target, replayed.
+#[test]
+fn differential_regressions() {
+    // A dead `lddw` of a map the table lacks passed the verifier, and the JIT, which compiles
+    // dead code too, could not resolve it (now the verifier checks every `lddw`).
+    let dead_missing_map: [u8; 32] = [
+        0x05, 0xa9, 0xd2, 0xda, 0xef, 0x7c, 0x8b, 0x23, 0xe5, 0x1f, 0x36, 0xb8, 0xe9, 0x78, 0xd5,
+        0xd9, 0x6e, 0x4f, 0x14, 0xb9, 0x00, 0x00, 0x00, 0x01, 0xe5, 0x6b, 0x2b, 0xb3, 0x2c, 0x0c,
+        0xd8, 0xb9,
+    ];
+    differential(&dead_missing_map);
+}
+
 #[test]
 fn compile_time_per_instruction() {
     // A long verified straight-line program of mixed instructions.
