@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuilds the committed seed corpora in fuzz/corpus/<target>/seed-*: a few conformance
 # programs (assembled with the nanobpf CLI) and the example programs, framed for each target,
-# plus small deterministic byte strings for the generator-driven targets.
+# a few example objects, plus small deterministic byte strings for the generator-driven targets.
 # Usage: fuzz/make_seeds.sh [CONFORMANCE_DIR]   (default: $NANOBPF_SHARED/conformance/bpf_conformance)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -13,7 +13,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 cargo build -q -p nanobpf-cli --manifest-path "$root/Cargo.toml"
 nanobpf="$root/target/debug/nanobpf"
-for t in decode_verify verify_then_run maps_ops asm_roundtrip; do
+for t in decode_verify verify_then_run maps_ops asm_roundtrip elf_load differential; do
     mkdir -p "$corpus/$t"
     rm -f "$corpus/$t"/seed-*
 done
@@ -50,5 +50,19 @@ for k in 0 1 2 3 4 5 6 7 8; do
 done
 for k in 0 1 2 3 4; do
     bytes "9$k" "$k" 600 > "$corpus/maps_ops/seed-map$k"
+done
+# differential: the first byte's low two bits pick the generator, bit 2 blinding, bits 3 and 4
+# together a budget.
+for k in 0 1 2 3 4 5 6 7; do
+    for s in 1 2; do
+        bytes "d$k$s" "$k" 400 > "$corpus/differential/seed-gen$k-$s"
+    done
+done
+for k in 0 1 2 3; do
+    bytes "b$k" "$((24 + k))" 400 > "$corpus/differential/seed-budget$k"
+done
+# elf_load: a few small example objects.
+for name in xdp_pass xdp_legacy_map socket_count checksum_loop; do
+    cp "$root/examples/build/$name.o" "$corpus/elf_load/seed-$name"
 done
 du -sh --apparent-size "$corpus"; for t in "$corpus"/*; do echo "$(basename "$t"): $(ls "$t" | wc -l) files"; done

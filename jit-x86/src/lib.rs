@@ -22,5 +22,7 @@ pub use options::JitOptions;
 pub use program::compile;
 pub use program::{compile_into, JitProgram};
 
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 #[cfg(test)]
 mod tests;

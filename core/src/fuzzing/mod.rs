@@ -15,6 +15,7 @@
 //! | [`decode_verify`] | arbitrary slots decode and verify without panicking, in bounded time; an accepted program passes the run oracle |
 //! | [`verify_then_run`] | structure-aware programs (packet guards, map lookups with null checks, loops, helper and local calls, linked copies of numbers); every accepted one passes the run oracle |
 //! | [`maps_ops`] | operation sequences on hash, array, LRU hash and LPM trie maps agree with a model |
+//! | [`elf_load`] | mutated ELF objects parse, list their maps and programs, load and verify without panicking, and the loader's views of an object agree |
 //! | [`asm_roundtrip`] | disassembling arbitrary slots and assembling the text gives the same slots; arbitrary text never panics the assembler |
 //!
 //! # The run oracle
@@ -37,6 +38,7 @@
 
 mod asm;
 mod decode;
+mod elf;
 mod gen;
 mod maps;
 mod oracle;
@@ -47,9 +49,12 @@ mod tests;
 
 pub use asm::asm_roundtrip;
 pub use decode::decode_verify;
+pub use elf::elf_load;
 pub use gen::{link_program, memory_program, xdp_program, MEMORY_LEN};
 pub use maps::maps_ops;
-pub use oracle::{check_program, Fixture, Outcome, VERIFY_BUDGET};
+pub use oracle::{
+    check_program, context, Fixture, FuzzMaps, Outcome, RunInput, Snapshot, VERIFY_BUDGET,
+};
 pub use structured::{structured_program, verify_then_run, Flavor};
 
 /// Where a generator's choices come from.

@@ -32,8 +32,11 @@ pub(crate) const MAP_DEVS: i32 = 4;
 /// Value sizes of the maps above, by index (0 where values do not escape).
 pub(crate) const VALUE_SIZE: [u32; 5] = [16, 16, 8, 0, 0];
 
+/// The maps of a fuzzing session: a hash map (index 0, 4-byte keys, 16-byte values), an
+/// array (1, 4 values of 16 bytes), an LRU hash (2, 8-byte values, 4 entries), an empty
+/// program array (3: every tail call fails) and a device map (4).
 #[derive(Debug)]
-struct Maps {
+pub struct FuzzMaps {
     hash: HashMap<4, 16, { value_words(16) }, 8>,
     array: ArrayMap<16, { value_words(16) }, 4>,
     lru: LruHashMap<4, 8, { value_words(8) }, 4>,
@@ -41,9 +44,16 @@ struct Maps {
     devs: DevMap<2>,
 }
 
-impl Maps {
-    const fn new() -> Self {
-        Maps {
+impl Default for FuzzMaps {
+    fn default() -> Self {
+        FuzzMaps::new()
+    }
+}
+
+impl FuzzMaps {
+    /// Empty maps (call [`FuzzMaps::reset`] for the initial contents).
+    pub const fn new() -> Self {
+        FuzzMaps {
             hash: HashMap::with_seed(1),
             array: ArrayMap::new(),
             lru: LruHashMap::with_seed(2),
@@ -52,13 +62,14 @@ impl Maps {
         }
     }
 
-    fn table(&self) -> [&dyn Map; 5] {
+    /// The maps in index order, for a [`MapTable`].
+    pub fn table(&self) -> [&dyn Map; 5] {
         [&self.hash, &self.array, &self.lru, &self.progs, &self.devs]
     }
 
     /// Back to the same initial contents, at the same addresses.
-    fn reset(&mut self) {
-        *self = Maps::new();
+    pub fn reset(&mut self) {
+        *self = FuzzMaps::new();
         for k in 0u32..3 {
             let mut v = [0u8; 16];
             v[0] = k as u8 + 1;
@@ -72,12 +83,14 @@ impl Maps {
             .update(&0u32.to_ne_bytes(), &7u32.to_ne_bytes(), 0);
     }
 
-    fn defs(&self) -> [MapDef; 5] {
+    /// The definitions, for the verifier.
+    pub fn defs(&self) -> [MapDef; 5] {
         self.table().map(|m| m.def())
     }
 
-    /// Every key and value of the keyed maps and the array, in a canonical order.
-    fn snapshot(&self) -> Vec<(usize, Vec<u8>, Vec<u8>)> {
+    /// Every key and value of the keyed maps and the array, in a canonical order: map index,
+    /// key, value.
+    pub fn snapshot(&self) -> Snapshot {
         let mut out = Vec::new();
         for (i, m) in self.table().iter().enumerate().take(3) {
             let def = m.def();
@@ -97,6 +110,38 @@ impl Maps {
     }
 }
 
+/// The contents of [`FuzzMaps`]: (map index, key, value), sorted.
+pub type Snapshot = Vec<(usize, Vec<u8>, Vec<u8>)>;
+
+/// The inputs of one run, drawn from a [`Source`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunInput {
+    /// The memory buffer or packet (its length is the memory length, or up to 80 bytes).
+    pub buf: Vec<u8>,
+    /// The scalar fields of a socket filter's `__sk_buff`.
+    pub fields: [u32; 19],
+    /// Two bytes to fill the stack with before a run.
+    pub garbage: [u8; 2],
+}
+
+impl RunInput {
+    /// Inputs for a program of type `pt`.
+    pub fn draw(pt: ProgramType, src: &mut impl Source) -> Self {
+        let len = match pt {
+            ProgramType::Memory { len } => len as usize,
+            _ => src.below(81) as usize,
+        };
+        let buf = (0..len).map(|_| src.next_u64() as u8).collect();
+        let fields = core::array::from_fn(|_| src.next_u64() as u32);
+        let garbage = [src.next_u64() as u8, src.next_u64() as u8 ^ 0xa5];
+        RunInput {
+            buf,
+            fields,
+            garbage,
+        }
+    }
+}
+
 /// What happened to one program.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -109,7 +154,7 @@ pub enum Outcome {
 /// Maps, stack and verifier workspace, reused from program to program.
 #[derive(Debug)]
 pub struct Fixture {
-    maps: Box<Maps>,
+    maps: Box<FuzzMaps>,
     stack: Box<Stack>,
     ws: Box<DefaultWorkspace>,
     /// How many runs each accepted program gets, on different inputs.
@@ -122,8 +167,9 @@ impl Default for Fixture {
     }
 }
 
-/// The context of one run, over `buf`.
-fn context<'b>(pt: ProgramType, buf: &'b mut [u8], fields: [u32; 19]) -> Context<'b> {
+/// The context of a program of type `pt` over `buf` (an XDP frame with no headroom, a socket
+/// buffer with the scalar `fields`).
+pub fn context<'b>(pt: ProgramType, buf: &'b mut [u8], fields: [u32; 19]) -> Context<'b> {
     match pt {
         ProgramType::Memory { .. } => Context::Memory(buf),
         ProgramType::Xdp => {
@@ -138,13 +184,13 @@ fn context<'b>(pt: ProgramType, buf: &'b mut [u8], fields: [u32; 19]) -> Context
 }
 
 /// What one run left behind.
-type Effects = (Result<u64, Trap>, Vec<u8>, Vec<(usize, Vec<u8>, Vec<u8>)>);
+type Effects = (Result<u64, Trap>, Vec<u8>, Snapshot);
 
 impl Fixture {
     /// A fixture with two runs per accepted program.
     pub fn new() -> Self {
         Fixture {
-            maps: Box::new(Maps::new()),
+            maps: Box::new(FuzzMaps::new()),
             stack: Box::new(Stack::new()),
             ws: Box::new(DefaultWorkspace::new()),
             runs: 2,
@@ -170,13 +216,11 @@ impl Fixture {
             Err(e) => return Outcome::Rejected(e),
         };
         for _ in 0..self.runs {
-            let len = match pt {
-                ProgramType::Memory { len } => len as usize,
-                _ => src.below(81) as usize,
-            };
-            let base: Vec<u8> = (0..len).map(|_| src.next_u64() as u8).collect();
-            let fields: [u32; 19] = core::array::from_fn(|_| src.next_u64() as u32);
-            let garbage = [src.next_u64() as u8, src.next_u64() as u8 ^ 0xa5];
+            let RunInput {
+                buf: base,
+                fields,
+                garbage,
+            } = RunInput::draw(pt, src);
             let mut work = base.clone();
             let first = self.run(&verified, pt, &base, &mut work, fields, garbage[0], true);
             if let Err(trap) = first.0 {

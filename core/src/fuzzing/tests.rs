@@ -76,13 +76,89 @@ fn asm_roundtrip_smoke() {
     asm_roundtrip(&[&[0u8][..], text.as_bytes()].concat());
 }
 
+/// The example objects: from `examples/build`, or from `NANOBPF_EXAMPLES_DIR`.
+fn example_objects() -> Vec<Vec<u8>> {
+    let dir = std::env::var("NANOBPF_EXAMPLES_DIR")
+        .unwrap_or_else(|_| std::format!("{}/../examples/build", env!("CARGO_MANIFEST_DIR")));
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "o"))
+        .collect();
+    paths.sort();
+    paths.iter().map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+/// `obj` with a few deterministic mutations: bytes flipped, fields set to edge values (mostly
+/// in the ELF header and the section headers, where offsets and sizes live), or truncated.
+fn mutate(obj: &[u8], rng: &mut Rng) -> Vec<u8> {
+    let mut m = obj.to_vec();
+    for _ in 0..1 + rng.below(4) {
+        let len = m.len() as u64;
+        if len < 8 {
+            break;
+        }
+        // The section header table is at the end of clang's objects.
+        let at = match rng.below(3) {
+            0 => rng.below(64.min(len)),
+            1 => len - 1 - rng.below(1024.min(len)),
+            _ => rng.below(len),
+        } as usize;
+        match rng.below(5) {
+            0 => m[at] ^= 1 << rng.below(8),
+            1 => m[at] = rng.next_u64() as u8,
+            2 | 3 => {
+                let width = rng.pick(&[2usize, 4, 8]);
+                let v = rng.pick(&[0u64, 1, 7, 8, 0x40, 0xff, 0xffff, 0x7fff_ffff, u64::MAX]);
+                let end = (at + width).min(m.len());
+                m[at..end].copy_from_slice(&v.to_le_bytes()[..end - at]);
+            }
+            _ => m.truncate(at),
+        }
+    }
+    m
+}
+
+#[test]
+fn elf_load_smoke() {
+    let objects = example_objects();
+    assert!(objects.len() >= 3, "example objects missing");
+    let mut loaded = 0;
+    for obj in &objects {
+        elf_load(obj);
+        loaded += crate::elf::Object::parse(obj).is_ok() as u32;
+    }
+    assert_eq!(
+        loaded as usize,
+        objects.len(),
+        "an example object does not parse"
+    );
+    let mut rng = Rng(0xe1f);
+    let (mut parsed, total) = (0, 100);
+    for obj in &objects {
+        for _ in 0..total {
+            let m = mutate(obj, &mut rng);
+            parsed += crate::elf::Object::parse(&m).is_ok() as u32;
+            elf_load(&m);
+        }
+    }
+    // Some mutations must get past the parser, or the loader is not exercised.
+    let all = total * objects.len() as u32;
+    assert!(
+        parsed > all / 20 && parsed < all,
+        "{parsed} of {all} parsed"
+    );
+}
+
 /// The committed seed corpora of the fuzz package still pass their targets.
 #[test]
 fn seed_corpora_pass() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
     type Target = fn(&[u8]);
-    let targets: [(&str, Target); 4] = [
+    let targets: [(&str, Target); 5] = [
         ("decode_verify", decode_verify),
+        ("elf_load", elf_load),
         ("verify_then_run", verify_then_run),
         ("maps_ops", maps_ops),
         ("asm_roundtrip", asm_roundtrip),

@@ -7,7 +7,7 @@ use super::check::{Checker, Res};
 use super::error::{LeakTarget, TooComplexReason, VerifyErrorKind as K};
 use super::scalar::Scalar;
 use super::state::{Kind, Slot, Value, NO_SPILL};
-use crate::env::{CtxFieldKind, MapType, STACK_FRAME_SIZE};
+use crate::env::{CtxFieldKind, MapDef, MapType, STACK_FRAME_SIZE};
 use crate::isa::opcode::*;
 use crate::isa::Insn;
 use crate::ProgramType;
@@ -500,42 +500,7 @@ impl Checker<'_, '_, '_> {
 
     /// `lddw`: a 64-bit constant, a map, or the address of a map's value.
     pub(crate) fn lddw(&mut self, pc: usize, insn: Insn, hi: i32) -> Res<()> {
-        let imm = (insn.imm as u32 as u64) | ((hi as u32 as u64) << 32);
-        let v = match insn.src() {
-            LDDW_IMM => Value::constant(imm),
-            src => {
-                let idx = insn.imm as i64;
-                let Some(map) = self
-                    .env
-                    .maps
-                    .get(insn.imm as u32 as usize)
-                    .filter(|_| (0..256).contains(&idx))
-                else {
-                    return Err(self.err(pc, K::BadMap { index: idx }));
-                };
-                if src == LDDW_MAP_FD || src == LDDW_MAP_IDX {
-                    Value::ptr(Kind::MapPtr, idx as u8)
-                } else {
-                    // Only an array's element 0 always exists; a hash map's key 0 may not.
-                    if map.map_type != MapType::Array {
-                        return Err(self.err(pc, K::NoDirectValueAccess { index: idx }));
-                    }
-                    if hi < 0 || hi as u32 >= map.value_size {
-                        return Err(self.err(
-                            pc,
-                            K::MapValueAccess {
-                                off: hi as i64,
-                                size: 0,
-                                value_size: map.value_size,
-                            },
-                        ));
-                    }
-                    let mut v = Value::ptr(Kind::MapValue, idx as u8);
-                    v.off = hi;
-                    v
-                }
-            }
-        };
+        let v = lddw_value(self.env.maps, insn, hi).map_err(|k| self.err(pc, k))?;
         self.set(insn.dst(), v);
         Ok(())
     }
@@ -558,4 +523,44 @@ impl Checker<'_, '_, '_> {
         self.set(0, loaded(size_of(insn.opcode), false));
         Ok(())
     }
+}
+
+/// The value an `lddw` (`insn` and the `imm` of its second slot, `hi`) loads: a constant, a map
+/// pointer, or a pointer into element 0 of an array map, checked against `maps`. The verifier
+/// checks every `lddw` this way before its analysis, reachable or not, so that every map
+/// reference of a verified program resolves (as Linux resolves them at load time).
+///
+/// # Errors
+/// [`K::BadMap`] for a map that does not exist, [`K::NoDirectValueAccess`] for a value address
+/// in a map other than an array, [`K::MapValueAccess`] for an offset past the value.
+pub(crate) fn lddw_value(maps: &[MapDef], insn: Insn, hi: i32) -> Result<Value, K> {
+    let imm = (insn.imm as u32 as u64) | ((hi as u32 as u64) << 32);
+    let src = insn.src();
+    if src == LDDW_IMM {
+        return Ok(Value::constant(imm));
+    }
+    let idx = insn.imm as i64;
+    let Some(map) = maps
+        .get(insn.imm as u32 as usize)
+        .filter(|_| (0..256).contains(&idx))
+    else {
+        return Err(K::BadMap { index: idx });
+    };
+    if src == LDDW_MAP_FD || src == LDDW_MAP_IDX {
+        return Ok(Value::ptr(Kind::MapPtr, idx as u8));
+    }
+    // Only an array's element 0 always exists; a hash map's key 0 may not.
+    if map.map_type != MapType::Array {
+        return Err(K::NoDirectValueAccess { index: idx });
+    }
+    if hi < 0 || hi as u32 >= map.value_size {
+        return Err(K::MapValueAccess {
+            off: hi as i64,
+            size: 0,
+            value_size: map.value_size,
+        });
+    }
+    let mut v = Value::ptr(Kind::MapValue, idx as u8);
+    v.off = hi;
+    Ok(v)
 }

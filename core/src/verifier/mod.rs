@@ -147,6 +147,7 @@ pub use error::{LeakTarget, TooComplexReason, VerifyError, VerifyErrorKind};
 pub use workspace::VerifierWorkspace;
 
 use crate::env::{CtxFieldKind, HelperTable, MapDef, ProgramType, MAX_CALL_FRAMES, STACK_SIZE};
+use crate::isa::opcode::op::LDDW;
 use crate::isa::opcode::{BPF_DW, BPF_LDX, BPF_MEM};
 use crate::isa::{Insn, Program};
 use crate::verified::VerifiedProgram;
@@ -224,6 +225,21 @@ pub fn verify_with_log<'a, const INSNS: usize, const STATES: usize, const BRANCH
     r
 }
 
+/// Every `lddw` of a map, reachable or not, names a map of `env` in a way it supports: the
+/// engines resolve these when a program is loaded or compiled (the JIT compiles dead code too).
+fn check_map_refs(insns: &[Insn], env: &VerifyEnv<'_>) -> Result<(), VerifyError> {
+    let mut pc = 0;
+    while let Some(&insn) = insns.get(pc) {
+        if insn.opcode == LDDW {
+            let hi = insns.get(pc + 1).map_or(0, |n| n.imm);
+            mem::lddw_value(env.maps, insn, hi).map_err(|kind| VerifyError { pc, kind })?;
+            pc += 1;
+        }
+        pc += 1;
+    }
+    Ok(())
+}
+
 fn run<'a>(
     insns: &'a mut [Insn],
     env: &VerifyEnv<'_>,
@@ -241,6 +257,7 @@ fn run<'a>(
         });
     }
     let nfuncs = cfg::check(insns, ws.aux, ws.funcs)?;
+    check_map_refs(insns, env)?;
     let main_end = ws
         .funcs
         .get(1)

@@ -1650,6 +1650,23 @@ fn mem_cases() -> Vec<Case> {
             K::MapValueAccess { .. },
             [ld_map_value(3, 1, 12), ldx(8, 0, 3, 0), exit()]
         ),
+        // Found by fuzzing (differential, minimised): an `lddw` of a map the table lacks, behind
+        // a branch the verifier knows is never taken, passed; the JIT, which compiles dead
+        // code too, could not resolve it. Every `lddw` is checked, reachable or not.
+        bad!(
+            "lddw of a missing map in dead code",
+            XDP,
+            @4,
+            K::BadMap { index: 7 },
+            [mov(9, i32::MAX), jmp32(BPF_JSLE, 9, 4, 2), ret0(), ld_map(1, 7), ret0()]
+        ),
+        bad!(
+            "lddw value address of a hash map in dead code",
+            XDP,
+            @4,
+            K::NoDirectValueAccess { index: 0 },
+            [mov(9, 5), jmp(BPF_JEQ, 9, 4, 2), ret0(), ld_map_value(3, 0, 0), ret0()]
+        ),
         bad!(
             "map ptr dereference",
             XDP,

@@ -9,7 +9,7 @@ mod verified;
 
 use crate::options::JitOptions;
 use crate::program::compile_insns;
-use nanobpf_core::env::{ArgKind, Helper, HelperEnv, HelperProto, HelperTable, RetKind};
+use nanobpf_core::env::HelperTable;
 use nanobpf_core::{
     asm::assemble, Context, Insn, Interpreter, NoPlatform, Program, ProgramType, Runtime, Stack,
     Trap,
@@ -18,40 +18,7 @@ use std::boxed::Box;
 use std::vec;
 use std::vec::Vec;
 
-/// Mixes all five arguments, so a wrong argument register shows.
-fn mix(_: &mut HelperEnv<'_>, a: u64, b: u64, c: u64, d: u64, e: u64) -> u64 {
-    mix_value(a, b, c, d, e)
-}
-
-pub(super) fn mix_value(a: u64, b: u64, c: u64, d: u64, e: u64) -> u64 {
-    a.wrapping_mul(3)
-        .wrapping_add(b << 7)
-        .wrapping_sub(c ^ 0x5555)
-        .wrapping_add(d.rotate_left(13))
-        ^ e.wrapping_mul(0x9e37_79b9)
-}
-
-/// Writes the 8 bytes of `b` at address `a`.
-fn poke(env: &mut HelperEnv<'_>, a: u64, b: u64, _: u64, _: u64, _: u64) -> u64 {
-    env.write(a, &b.to_le_bytes()) as u64
-}
-
-const SCALARS: [ArgKind; 5] = [ArgKind::Scalar; 5];
-
-pub(super) static HELPERS: [Helper; 2] = [
-    Helper {
-        id: 100,
-        name: "mix",
-        proto: HelperProto::new(SCALARS, RetKind::Integer),
-        func: mix,
-    },
-    Helper {
-        id: 101,
-        name: "poke",
-        proto: HelperProto::new(SCALARS, RetKind::Integer),
-        func: poke,
-    },
-];
+pub(super) use crate::fuzzing::{mix_value, TEST_HELPERS as HELPERS};
 
 pub(super) fn rt() -> Runtime<'static> {
     Runtime::new(HelperTable::new(&HELPERS), &NoPlatform)
