@@ -491,22 +491,25 @@ mod tests {
         (s, x)
     }
 
+    /// Every comparison.
+    const ALL_CMPS: [Cmp; 12] = [
+        Cmp::Eq,
+        Cmp::Ne,
+        Cmp::Gt,
+        Cmp::Ge,
+        Cmp::Lt,
+        Cmp::Le,
+        Cmp::Sgt,
+        Cmp::Sge,
+        Cmp::Slt,
+        Cmp::Sle,
+        Cmp::Set,
+        Cmp::NotSet,
+    ];
+
     #[test]
     fn refinement_keeps_every_concrete_pair() {
-        let cmps = [
-            Cmp::Eq,
-            Cmp::Ne,
-            Cmp::Gt,
-            Cmp::Ge,
-            Cmp::Lt,
-            Cmp::Le,
-            Cmp::Sgt,
-            Cmp::Sge,
-            Cmp::Slt,
-            Cmp::Sle,
-            Cmp::Set,
-            Cmp::NotSet,
-        ];
+        let cmps = ALL_CMPS;
         let mut rng = Rng(0x0123_4567_89ab_cdef);
         for i in 0..60_000 {
             let (a, x) = pick(&mut rng);
@@ -537,20 +540,7 @@ mod tests {
 
     #[test]
     fn linked_refinement_keeps_every_concrete_value() {
-        let cmps = [
-            Cmp::Eq,
-            Cmp::Ne,
-            Cmp::Gt,
-            Cmp::Ge,
-            Cmp::Lt,
-            Cmp::Le,
-            Cmp::Sgt,
-            Cmp::Sge,
-            Cmp::Slt,
-            Cmp::Sle,
-            Cmp::Set,
-            Cmp::NotSet,
-        ];
+        let cmps = ALL_CMPS;
         let mut rng = Rng(0x0bad_cafe_f00d_0001);
         let mut st = std::boxed::Box::new(State::EMPTY);
         let mut narrowed = 0;

@@ -605,66 +605,42 @@ impl BinOp {
         }
     }
 
-    /// The concrete operation, as the ISA defines it (for tests and constant folding checks).
+    /// The concrete operation: the interpreter's, which is the reference semantics (for tests).
     #[cfg(test)]
     pub fn concrete(self, x: u64, y: u64, is64: bool) -> u64 {
-        if !is64 {
-            let (a, b) = (x as u32, y as u32);
-            let r = match self {
-                BinOp::Add => a.wrapping_add(b),
-                BinOp::Sub => a.wrapping_sub(b),
-                BinOp::Mul => a.wrapping_mul(b),
-                BinOp::Div => a.checked_div(b).unwrap_or(0),
-                BinOp::SDiv => {
-                    if b == 0 {
-                        0
-                    } else {
-                        (a as i32).wrapping_div(b as i32) as u32
-                    }
-                }
-                BinOp::Mod => a.checked_rem(b).unwrap_or(a),
-                BinOp::SMod => {
-                    if b == 0 {
-                        a
-                    } else {
-                        (a as i32).wrapping_rem(b as i32) as u32
-                    }
-                }
-                BinOp::Or => a | b,
-                BinOp::And => a & b,
-                BinOp::Xor => a ^ b,
-                BinOp::Lsh => a << (b & 31),
-                BinOp::Rsh => a >> (b & 31),
-                BinOp::Arsh => ((a as i32) >> (b & 31)) as u32,
+        use crate::interp as isa;
+        if is64 {
+            return match self {
+                BinOp::Add => x.wrapping_add(y),
+                BinOp::Sub => x.wrapping_sub(y),
+                BinOp::Mul => x.wrapping_mul(y),
+                BinOp::Div => isa::udiv64(x, y),
+                BinOp::SDiv => isa::sdiv64(x, y),
+                BinOp::Mod => isa::umod64(x, y),
+                BinOp::SMod => isa::smod64(x, y),
+                BinOp::Or => x | y,
+                BinOp::And => x & y,
+                BinOp::Xor => x ^ y,
+                BinOp::Lsh => x.wrapping_shl(y as u32),
+                BinOp::Rsh => x.wrapping_shr(y as u32),
+                BinOp::Arsh => (x as i64).wrapping_shr(y as u32) as u64,
             };
-            return r as u64;
         }
+        let (a, b) = (x as u32, y as u32);
         match self {
-            BinOp::Add => x.wrapping_add(y),
-            BinOp::Sub => x.wrapping_sub(y),
-            BinOp::Mul => x.wrapping_mul(y),
-            BinOp::Div => x.checked_div(y).unwrap_or(0),
-            BinOp::SDiv => {
-                if y == 0 {
-                    0
-                } else {
-                    (x as i64).wrapping_div(y as i64) as u64
-                }
-            }
-            BinOp::Mod => x.checked_rem(y).unwrap_or(x),
-            BinOp::SMod => {
-                if y == 0 {
-                    x
-                } else {
-                    (x as i64).wrapping_rem(y as i64) as u64
-                }
-            }
-            BinOp::Or => x | y,
-            BinOp::And => x & y,
-            BinOp::Xor => x ^ y,
-            BinOp::Lsh => x << (y & 63),
-            BinOp::Rsh => x >> (y & 63),
-            BinOp::Arsh => ((x as i64) >> (y & 63)) as u64,
+            BinOp::Div => isa::udiv32(x, y),
+            BinOp::SDiv => isa::sdiv32(x, y),
+            BinOp::Mod => isa::umod32(x, y),
+            BinOp::SMod => isa::smod32(x, y),
+            BinOp::Add => a.wrapping_add(b) as u64,
+            BinOp::Sub => a.wrapping_sub(b) as u64,
+            BinOp::Mul => a.wrapping_mul(b) as u64,
+            BinOp::Or => (a | b) as u64,
+            BinOp::And => (a & b) as u64,
+            BinOp::Xor => (a ^ b) as u64,
+            BinOp::Lsh => a.wrapping_shl(b) as u64,
+            BinOp::Rsh => a.wrapping_shr(b) as u64,
+            BinOp::Arsh => (a as i32).wrapping_shr(b) as u32 as u64,
         }
     }
 }
