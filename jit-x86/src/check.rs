@@ -23,6 +23,7 @@ use iced_x86::{Code, Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Reg
 /// The mnemonics generated code may contain.
 const ALLOWED: &[Mnemonic] = &[
     Mnemonic::Mov,
+    Mnemonic::Nop,
     Mnemonic::Movzx,
     Mnemonic::Movsx,
     Mnemonic::Movsxd,

@@ -19,6 +19,14 @@
 //! store-to-load round trip. Only traps and `ret_zero`, which may leave from inside
 //! bpf-to-bpf calls, go through `epilogue`.
 //!
+//! **Loop alignment.** The head of every loop (the target of a backward jump) starts a 64-byte
+//! line: a loop that fits in one line is then fetched as one, which the CPUs we measured on
+//! reward (the checksum benchmark's 42-byte loop runs 1.45x faster when it does not straddle
+//! a line at the wrong place). Offsets are known only after assembly, so the code is assembled
+//! once without padding, the padding before each head computed from that layout, and the code
+//! assembled again with it (see [`align`]). Padding of up to 7 bytes is `nop`s, longer padding
+//! a short `jmp` over `nop`s, so entering a loop costs at most one jump.
+//!
 //! Every program body runs with rsp 16-byte aligned, so helper calls need no adjustment; a
 //! bpf-to-bpf call pushes five registers and a return address, which keeps the alignment.
 //!
@@ -30,6 +38,7 @@
 //! leave no trace in a trapped run; so trapping at the segment start gives the same outcome
 //! (same trap, same memory) as counting instruction by instruction.
 
+mod align;
 mod alu;
 mod flow;
 mod mem;
@@ -94,14 +103,39 @@ pub(crate) struct Emitter {
     pub(crate) ret_zero: CodeLabel,
     /// Labels of the current program's slots that are jump or call targets.
     pub(crate) labels: Vec<Option<CodeLabel>>,
+    /// Loop alignment: the padding planned before each loop head, and where the heads landed.
+    align: align::Plan,
 }
 
-/// Compiles `programs` (the entry program first) into one block of code.
+/// Compiles `programs` (the entry program first) into one block of code, with loop heads
+/// aligned (see the module documentation).
 pub(crate) fn assemble(
     programs: &[&[Insn]],
     rt: &Runtime<'_>,
     opts: &JitOptions,
 ) -> Result<Assembled, JitError> {
+    let mut pass = assemble_pass(programs, rt, opts, align::Plan::default())?;
+    for _ in 0..MAX_ALIGN_PASSES {
+        match pass.1.realign(&pass.2) {
+            Some(plan) => pass = assemble_pass(programs, rt, opts, plan)?,
+            None => break,
+        }
+    }
+    Ok(pass.0)
+}
+
+/// Assemblies after the first one that loop alignment may take; a plan that still moves
+/// after them is kept as it is (alignment is a speed hint, never a correctness matter).
+const MAX_ALIGN_PASSES: usize = 3;
+
+/// One assembly of `programs` with the padding of `plan`: the code, the plan with the loop
+/// heads' instruction indices filled in, and the byte offset of every emitted instruction.
+fn assemble_pass(
+    programs: &[&[Insn]],
+    rt: &Runtime<'_>,
+    opts: &JitOptions,
+    plan: align::Plan,
+) -> Result<(Assembled, align::Plan, Vec<u32>), JitError> {
     let whole = |kind| JitError::at(0, kind);
     let mut a = CodeAssembler::new(64).map_err(|e| whole(e.into()))?;
     let mut e = Emitter {
@@ -117,9 +151,11 @@ pub(crate) fn assemble(
         last_bind: usize::MAX,
         calls_helpers: false,
         labels: Vec::new(),
+        align: plan,
     };
     let mut entry_labels = Vec::with_capacity(programs.len());
-    for insns in programs {
+    for (i, insns) in programs.iter().enumerate() {
+        e.align.start_program(i);
         entry_labels.push(e.program(insns, rt)?);
     }
     e.stubs().map_err(whole)?;
@@ -139,7 +175,7 @@ pub(crate) fn assemble(
             .map_err(|_| whole(JitErrorKind::Assembler))?;
         entries.push(usize::try_from(ip).map_err(|_| whole(JitErrorKind::TooLarge))?);
     }
-    let offsets = &result.inner.new_instruction_offsets;
+    let offsets = result.inner.new_instruction_offsets;
     let mut emitted = Vec::with_capacity(offsets.len());
     for (&o, &(code, mnemonic)) in offsets.iter().zip(&emitted_codes) {
         if code == Code::Zero_bytes {
@@ -151,12 +187,13 @@ pub(crate) fn assemble(
         }
         emitted.push((o, mnemonic));
     }
-    Ok(Assembled {
+    let assembled = Assembled {
         bytes: result.inner.code_buffer,
         entries,
         emitted,
         calls_helpers: e.calls_helpers,
-    })
+    };
+    Ok((assembled, e.align, offsets))
 }
 
 /// Which slots start a metering segment, and how many instructions each segment has.
@@ -190,8 +227,17 @@ fn target(insns: &[Insn], second: &[bool], pc: usize, rel: i64) -> Result<usize,
     }
 }
 
-/// Jump and call targets of `insns`, and the second slots of `lddw`s.
-fn analyse(insns: &[Insn]) -> Result<(Vec<bool>, Vec<bool>, Segments), JitError> {
+/// What [`analyse`] finds: jump and call targets, the second slots of `lddw`s, the targets of
+/// backward jumps (loop heads), and the metering segments.
+struct Analysis {
+    targets: Vec<bool>,
+    second: Vec<bool>,
+    loop_heads: Vec<bool>,
+    segments: Segments,
+}
+
+/// Jump and call targets of `insns`, the second slots of `lddw`s, loop heads and segments.
+fn analyse(insns: &[Insn]) -> Result<Analysis, JitError> {
     let n = insns.len();
     let mut second = vec![false; n];
     let mut pc = 0;
@@ -205,6 +251,7 @@ fn analyse(insns: &[Insn]) -> Result<(Vec<bool>, Vec<bool>, Segments), JitError>
         pc = next_pc(insns, pc);
     }
     let mut targets = vec![false; n];
+    let mut loop_heads = vec![false; n];
     let mut starts = vec![false; n + 2];
     starts[0] = true;
     let mut pc = 0;
@@ -212,16 +259,17 @@ fn analyse(insns: &[Insn]) -> Result<(Vec<bool>, Vec<bool>, Segments), JitError>
         let insn = insns[pc];
         let class = insn.opcode & 0x07;
         if class == BPF_JMP || class == BPF_JMP32 {
-            let rel = match insn.opcode {
-                JA32 => Some(insn.imm as i64),
-                CALL if insn.src() == CALL_LOCAL => Some(insn.imm as i64),
-                CALL | CALLX | EXIT => None,
-                _ => Some(insn.off as i64),
+            let (rel, call) = match insn.opcode {
+                JA32 => (Some(insn.imm as i64), false),
+                CALL if insn.src() == CALL_LOCAL => (Some(insn.imm as i64), true),
+                CALL | CALLX | EXIT => (None, false),
+                _ => (Some(insn.off as i64), false),
             };
             if let Some(rel) = rel {
                 let t = target(insns, &second, pc, rel)?;
                 targets[t] = true;
                 starts[t] = true;
+                loop_heads[t] |= !call && t <= pc;
             }
         }
         let next = next_pc(insns, pc);
@@ -240,7 +288,12 @@ fn analyse(insns: &[Insn]) -> Result<(Vec<bool>, Vec<bool>, Segments), JitError>
         len[current] += 1;
         pc = next_pc(insns, pc);
     }
-    Ok((targets, second, Segments { len }))
+    Ok(Analysis {
+        targets,
+        second,
+        loop_heads,
+        segments: Segments { len },
+    })
 }
 
 impl Emitter {
@@ -306,7 +359,12 @@ impl Emitter {
 
     /// Entry prologue and body of one program; returns the entry label.
     fn program(&mut self, insns: &[Insn], rt: &Runtime<'_>) -> Result<CodeLabel, JitError> {
-        let (targets, second, segments) = analyse(insns)?;
+        let Analysis {
+            targets,
+            second,
+            loop_heads,
+            segments,
+        } = analyse(insns)?;
         self.labels = targets
             .iter()
             .map(|&t| t.then(|| self.a.create_label()))
@@ -333,6 +391,9 @@ impl Emitter {
             }
             let at = |k| JitError::at(pc, k);
             if let Some(mut l) = self.labels[pc] {
+                if loop_heads[pc] {
+                    self.align_loop_head(pc, l).map_err(at)?;
+                }
                 self.bind(&mut l).map_err(at)?;
             }
             if self.metered && segments.len[pc] != 0 {
