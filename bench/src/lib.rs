@@ -39,6 +39,6 @@ pub use maps::{MapBench, MapRow, MAP_SIZES, OPS_PER_CALL};
 pub use native::run_native;
 pub use timing::{geomean, measure, Measurement, Timing};
 pub use workload::{
-    flow_batch, flow_record, input, tcp_packet, Bench, Case, Input, Source, FLOW_RECORD,
-    FLOW_RECORDS, SHORT_FLOWS, STABLE_FLOWS, TABLE_CASES,
+    flow_batch, flow_record, input, tcp_packet, Bench, Case, Input, Source, FLOW_MAP_OPS,
+    FLOW_RECORD, FLOW_RECORDS, SHORT_FLOWS, STABLE_FLOWS, TABLE_CASES,
 };

@@ -175,6 +175,10 @@ pub const STABLE_FLOWS: u32 = 40;
 /// Short-lived flows in [`flow_batch`]: two records each, the second with FIN.
 pub const SHORT_FLOWS: u32 = 12;
 
+/// Map operations of one run of the maps program on [`flow_batch`] in the steady state: a
+/// lookup per record, an insertion and a delete per short-lived flow.
+pub const FLOW_MAP_OPS: u32 = FLOW_RECORDS as u32 + 2 * SHORT_FLOWS;
+
 /// One flow record of `maps.c`: the key (saddr, daddr, sport, dport), then the packet length,
 /// the flags (bit 0: FIN) and the protocol, all in host byte order.
 pub fn flow_record(flow: u32, short: bool, fin: bool) -> [u8; FLOW_RECORD] {
