@@ -17,11 +17,16 @@
 //!   interpreter's instruction budget.
 //! - [`MapBench`] times host-side lookups and updates of the array, hash, LRU hash and LPM
 //!   trie maps at the sizes of [`MAP_SIZES`].
+//! - [`FilterCase`] (feature `pcap`, on by default) runs a tcpdump expression of
+//!   [`FILTER_EXPRESSIONS`] over the sample capture on libpcap's own classic BPF interpreter,
+//!   on nanobpf's interpreter and on nanobpf's JIT; [`filter_rows`] times them all.
 //!
 //! See `README.md` in this folder for the results and how to reproduce them.
 
 mod code;
 mod engines;
+#[cfg(feature = "pcap")]
+mod filters;
 mod flows;
 mod maps;
 mod native;
@@ -34,6 +39,11 @@ pub use code::Code;
 #[cfg(all(target_arch = "x86_64", not(windows)))]
 pub use engines::RbpfJit;
 pub use engines::{count_insns, Engine, NanobpfChecked, NanobpfVerified, RbpfInterp, Runner};
+#[cfg(feature = "pcap")]
+pub use filters::{
+    filter_geomean, filter_rows, sample_capture, FilterCase, FilterEngine, FilterRow,
+    FILTER_EXPRESSIONS,
+};
 pub use flows::{clear as clear_flow_map, flow_map, FlowMap, FLOW_ENTRIES, FLOW_KEY, FLOW_VALUE};
 pub use maps::{MapBench, MapRow, MAP_SIZES, OPS_PER_CALL};
 pub use native::run_native;

@@ -124,42 +124,43 @@ impl MapBench {
     /// # Errors
     /// A size not in [`MAP_SIZES`], or a map that refuses to fill (a bug).
     pub fn all(entries: usize) -> Result<Vec<MapBench>, String> {
-        macro_rules! four {
-            ($n:literal) => {
-                vec![
-                    MapBench::filled(
-                        Box::new(ArrayMap::<8, W8, $n>::new()),
-                        "ArrayMap",
-                        $n,
-                        ArrayMap::<8, W8, $n>::STORAGE_BYTES,
-                    )?,
-                    MapBench::filled(
-                        Box::new(HashMap::<4, 8, W8, $n>::new()),
-                        "HashMap",
-                        $n,
-                        HashMap::<4, 8, W8, $n>::STORAGE_BYTES,
-                    )?,
-                    MapBench::filled(
-                        Box::new(LruHashMap::<4, 8, W8, $n>::new()),
-                        "LruHashMap",
-                        $n,
-                        LruHashMap::<4, 8, W8, $n>::STORAGE_BYTES,
-                    )?,
-                    MapBench::filled(
-                        Box::new(LpmTrie::<4, 8, W8, $n>::new()),
-                        "LpmTrie",
-                        $n,
-                        LpmTrie::<4, 8, W8, $n>::STORAGE_BYTES,
-                    )?,
-                ]
-            };
+        // One function per size: in an unoptimised build each map is built on the stack before
+        // it is boxed, and the largest size's maps together overflow a test thread's stack.
+        match entries {
+            256 => MapBench::four::<256>(),
+            1024 => MapBench::four::<1024>(),
+            16384 => MapBench::four::<16384>(),
+            _ => Err(format!("no map benchmark of {entries} entries")),
         }
-        Ok(match entries {
-            256 => four!(256),
-            1024 => four!(1024),
-            16384 => four!(16384),
-            _ => return Err(format!("no map benchmark of {entries} entries")),
-        })
+    }
+
+    fn four<const N: usize>() -> Result<Vec<MapBench>, String> {
+        Ok(vec![
+            MapBench::filled(
+                Box::new(ArrayMap::<8, W8, N>::new()),
+                "ArrayMap",
+                N,
+                ArrayMap::<8, W8, N>::STORAGE_BYTES,
+            )?,
+            MapBench::filled(
+                Box::new(HashMap::<4, 8, W8, N>::new()),
+                "HashMap",
+                N,
+                HashMap::<4, 8, W8, N>::STORAGE_BYTES,
+            )?,
+            MapBench::filled(
+                Box::new(LruHashMap::<4, 8, W8, N>::new()),
+                "LruHashMap",
+                N,
+                LruHashMap::<4, 8, W8, N>::STORAGE_BYTES,
+            )?,
+            MapBench::filled(
+                Box::new(LpmTrie::<4, 8, W8, N>::new()),
+                "LpmTrie",
+                N,
+                LpmTrie::<4, 8, W8, N>::STORAGE_BYTES,
+            )?,
+        ])
     }
 
     /// The map type's name.

@@ -4,7 +4,7 @@
 //! The pipeline: an expression is compiled by libpcap (as tcpdump does, optimised, for the
 //! capture's link type), or a `-dd`/`-ddd` text is parsed; the classic instructions go
 //! through [`nanobpf_core::cbpf::convert`]; the eBPF program is verified as a socket filter
-//! and run per packet. A packet matches when the filter returns a non-zero length, as in libpcap.
+//! and run per packet on the interpreter or (on x86-64) the JIT. A packet matches when the filter returns a non-zero length, as in libpcap.
 
 use nanobpf_core::cbpf::{self, SockFilter};
 use nanobpf_core::verifier::{verify, VerifierWorkspace, VerifyEnv};
@@ -192,53 +192,115 @@ pub fn convert(classic: &[SockFilter]) -> Result<Vec<Insn>, String> {
 /// output, and for the many pending branches of long filter expressions.
 type Workspace = VerifierWorkspace<{ cbpf::output_bound(cbpf::MAX_CLASSIC_INSNS) }, 256, 1024>;
 
+/// The engines `nanobpf filter --engine` knows on this target.
+pub const ENGINES: &[&str] = &[
+    "interp",
+    #[cfg(target_arch = "x86_64")]
+    "jit",
+];
+
+/// What runs a verified filter: the interpreter, or the JIT's native code and the runtime it
+/// was compiled with.
+enum Runner {
+    Interp(Interpreter<'static>),
+    #[cfg(target_arch = "x86_64")]
+    Jit(
+        nanobpf_jit_x86::JitProgram<'static>,
+        nanobpf_core::Runtime<'static>,
+    ),
+}
+
 /// A converted filter, verified as a socket filter, ready to run on an engine.
 pub struct Matcher<'a> {
     program: VerifiedProgram<'a>,
-    vm: Interpreter<'static>,
+    runner: Runner,
+    engine: &'static str,
     stack: Box<Stack>,
 }
 
 impl std::fmt::Debug for Matcher<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Matcher")
+            .field("engine", &self.engine)
             .field("slots", &self.program.insns().len())
             .finish_non_exhaustive()
     }
 }
 
 impl<'a> Matcher<'a> {
-    /// Verifies converted slots as a socket filter and prepares them to run on `engine`
-    /// (`interp`).
+    /// Verifies converted slots as a socket filter and prepares them to run on `engine`, one
+    /// of [`ENGINES`] (`interp`, and `jit` on x86-64).
     ///
     /// # Errors
-    /// An unknown engine, or the verifier's located error.
+    /// An unknown engine, the verifier's located error, or the JIT's.
     pub fn new(insns: &'a mut [Insn], engine: &str) -> Result<Self, String> {
-        if engine != "interp" {
-            return Err(format!("unknown engine '{engine}' (known: interp)"));
-        }
+        let Some(&engine) = ENGINES.iter().find(|&&e| e == engine) else {
+            return Err(format!(
+                "unknown engine '{engine}' (known: {})",
+                ENGINES.join(", ")
+            ));
+        };
         let helpers = nanobpf_core::helpers::standard();
         let env = VerifyEnv::new(ProgramType::SocketFilter, helpers, &[]);
         let mut ws = Box::new(Workspace::new());
         let program = verify(insns, &env, &mut ws).map_err(|e| format!("verifier: {e}"))?;
+        let runner = match engine {
+            #[cfg(target_arch = "x86_64")]
+            "jit" => {
+                let rt = nanobpf_core::Runtime::new(helpers, &NoPlatform);
+                let opts = nanobpf_jit_x86::JitOptions::default();
+                let code = nanobpf_jit_x86::compile(&program, &rt, &opts)
+                    .map_err(|e| format!("JIT: {e}"))?;
+                Runner::Jit(code, rt)
+            }
+            _ => Runner::Interp(Interpreter::new(helpers, &NoPlatform)),
+        };
         Ok(Matcher {
             program,
-            vm: Interpreter::new(helpers, &NoPlatform),
+            runner,
+            engine,
             stack: Box::default(),
         })
+    }
+
+    /// The engine's name, as [`Matcher::new`] was given it.
+    pub fn engine(&self) -> &'static str {
+        self.engine
+    }
+
+    /// The number of eBPF slots of the filter.
+    pub fn slots(&self) -> usize {
+        self.program.insns().len()
     }
 
     /// Runs the filter on one packet: the number of bytes to keep (0 drops).
     ///
     /// # Errors
     /// A trap (none is expected from a verified filter).
+    #[inline]
     pub fn run(&mut self, packet: &mut [u8]) -> Result<u32, Trap> {
         let mut ctx = Context::SocketFilter(SkBuff {
             packet,
             fields: [0; 19],
         });
-        let r0 = self.vm.run(&self.program, &mut ctx, &mut self.stack)?;
+        let r0 = match &self.runner {
+            Runner::Interp(vm) => vm.run(&self.program, &mut ctx, &mut self.stack)?,
+            #[cfg(target_arch = "x86_64")]
+            Runner::Jit(code, rt) => code.run(rt, &mut ctx, &mut self.stack)?,
+        };
         Ok(r0 as u32)
+    }
+
+    /// How many packets the filter keeps: one timed pass.
+    ///
+    /// # Errors
+    /// The first trap.
+    pub fn count(&mut self, packets: &mut [(PacketHeader, Vec<u8>)]) -> Result<usize, Trap> {
+        let mut kept = 0;
+        for (_, data) in packets.iter_mut() {
+            kept += usize::from(self.run(data)? != 0);
+        }
+        Ok(kept)
     }
 
     /// Indices of the packets the filter keeps.
@@ -262,6 +324,14 @@ impl<'a> Matcher<'a> {
     }
 }
 
+/// How many packets libpcap's own engine (`pcap_offline_filter`) keeps: one timed pass.
+pub fn libpcap_count(program: &pcap::BpfProgram, packets: &[(PacketHeader, Vec<u8>)]) -> usize {
+    packets
+        .iter()
+        .filter(|(_, data)| program.filter(data))
+        .count()
+}
+
 /// Indices of the packets libpcap's own engine (`pcap_offline_filter`) keeps.
 pub fn libpcap_matching(
     program: &pcap::BpfProgram,
@@ -280,6 +350,8 @@ pub fn libpcap_matching(
 /// own cost.
 #[derive(Clone, Copy, Debug)]
 pub struct BenchResult {
+    /// nanobpf's engine.
+    pub engine: &'static str,
     /// Packets per pass.
     pub packets: usize,
     /// Passes timed on each engine.
@@ -305,7 +377,8 @@ impl std::fmt::Display for BenchResult {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "bench: nanobpf {:.1} ns/packet, libpcap {:.1} ns/packet, ratio {:.2}x (fastest of {} passes over {} packets)",
+            "bench: nanobpf ({}) {:.1} ns/packet, libpcap {:.1} ns/packet, ratio {:.2}x (fastest of {} passes over {} packets)",
+            self.engine,
             self.ns_per_packet(self.ours),
             self.ns_per_packet(self.libpcap),
             self.ratio(),
@@ -328,6 +401,7 @@ pub fn bench(
     passes: u32,
 ) -> Result<BenchResult, String> {
     let mut result = BenchResult {
+        engine: matcher.engine(),
         packets: packets.len(),
         passes,
         ours: Duration::MAX,
@@ -336,14 +410,10 @@ pub fn bench(
     let mut sink = 0usize;
     for _ in 0..passes {
         let t = Instant::now();
-        for (_, data) in packets.iter_mut() {
-            sink += (matcher.run(data).map_err(|t| format!("trap: {t}"))? != 0) as usize;
-        }
+        sink += matcher.count(packets).map_err(|t| format!("trap: {t}"))?;
         result.ours = result.ours.min(t.elapsed());
         let t = Instant::now();
-        for (_, data) in packets.iter() {
-            sink += libpcap.filter(data) as usize;
-        }
+        sink += libpcap_count(libpcap, packets);
         result.libpcap = result.libpcap.min(t.elapsed());
     }
     std::hint::black_box(sink);
@@ -362,7 +432,7 @@ pub struct FilterArgs {
     /// A `tcpdump -dd` or `-ddd` program to run instead of compiling the expression.
     #[arg(long)]
     pub dd: Option<PathBuf>,
-    /// Engine to run on.
+    /// Engine to run on: interp, or jit (x86-64).
     #[arg(long, default_value = "interp")]
     pub engine: String,
     /// Write the matched packets here.

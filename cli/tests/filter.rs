@@ -96,8 +96,9 @@ const EXPRESSIONS: &[&str] = &[
     "-ip[8] & 0xff > 100",
 ];
 
-#[test]
-fn every_expression_matches_exactly_what_libpcap_matches() {
+/// Runs every expression of [`EXPRESSIONS`] on `engine` and compares the set of matching
+/// packets with libpcap's.
+fn every_expression_agrees_with_libpcap_on(engine: &str) {
     let mut cap = sample();
     let total = cap.packets.len();
     let mut partial = 0;
@@ -106,13 +107,14 @@ fn every_expression_matches_exactly_what_libpcap_matches() {
         let compiled = filter::compile(expr, cap.linktype).expect("libpcap compiles it");
         let mut insns = filter::convert(&compiled.classic)
             .unwrap_or_else(|e| panic!("'{expr}': libpcap's program does not convert: {e}"));
-        let ours = Matcher::new(&mut insns, "interp")
+        let ours = Matcher::new(&mut insns, engine)
             .and_then(|mut m| m.matching(&mut cap.packets))
-            .unwrap_or_else(|e| panic!("'{expr}': {e}"));
+            .unwrap_or_else(|e| panic!("'{expr}' on {engine}: {e}"));
         let theirs = filter::libpcap_matching(&compiled.libpcap, &cap.packets);
         if ours != theirs {
+            let first = (0..total).find(|i| ours.contains(i) != theirs.contains(i));
             failures.push(format!(
-                "'{expr}': nanobpf {} packets, libpcap {}",
+                "'{expr}' on {engine}: nanobpf {} packets, libpcap {}, first difference at packet {first:?}",
                 ours.len(),
                 theirs.len()
             ));
@@ -133,6 +135,37 @@ fn every_expression_matches_exactly_what_libpcap_matches() {
         "{partial} of {} expressions split the capture",
         EXPRESSIONS.len()
     );
+}
+
+#[test]
+fn every_expression_matches_exactly_what_libpcap_matches() {
+    every_expression_agrees_with_libpcap_on("interp");
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn every_expression_matches_exactly_what_libpcap_matches_on_the_jit() {
+    every_expression_agrees_with_libpcap_on("jit");
+}
+
+#[test]
+fn the_engines_are_the_interpreter_and_on_x86_64_the_jit() {
+    assert_eq!(filter::ENGINES[0], "interp");
+    assert_eq!(
+        filter::ENGINES.contains(&"jit"),
+        cfg!(target_arch = "x86_64")
+    );
+    let mut insns = filter::convert(&filter::compile("tcp", 1).unwrap().classic).unwrap();
+    let e = Matcher::new(&mut insns, "turbo").unwrap_err();
+    assert!(
+        e.contains("unknown engine 'turbo'") && e.contains("interp"),
+        "{e}"
+    );
+    for &engine in filter::ENGINES {
+        let m = Matcher::new(&mut insns, engine).unwrap();
+        assert_eq!(m.engine(), engine);
+        assert!(m.slots() > 0);
+    }
 }
 
 /// The counts README.md documents for the sample, by libpcap and by nanobpf alike.
@@ -156,16 +189,22 @@ fn documented_counts_hold() {
     ];
     for (expr, want) in documented {
         let compiled = filter::compile(expr, cap.linktype).unwrap();
-        let mut insns = filter::convert(&compiled.classic).unwrap();
-        let ours = Matcher::new(&mut insns, "interp")
-            .unwrap()
-            .matching(&mut cap.packets)
-            .unwrap();
-        assert_eq!(ours.len(), want, "'{expr}'");
+        for &engine in filter::ENGINES {
+            // A fresh copy: the verifier rewrites context accesses in place.
+            let mut insns = filter::convert(&compiled.classic).unwrap();
+            let mut m = Matcher::new(&mut insns, engine).unwrap();
+            assert_eq!(
+                m.matching(&mut cap.packets).unwrap().len(),
+                want,
+                "'{expr}' on {engine}"
+            );
+            assert_eq!(m.count(&mut cap.packets), Ok(want), "'{expr}' on {engine}");
+        }
         assert_eq!(
             filter::libpcap_matching(&compiled.libpcap, &cap.packets).len(),
             want
         );
+        assert_eq!(filter::libpcap_count(&compiled.libpcap, &cap.packets), want);
     }
 }
 
@@ -273,21 +312,45 @@ fn the_filter_command_runs_dd_files_and_fails_on_disagreement() {
 }
 
 #[test]
-fn the_bench_flag_prints_the_ratio() {
+fn the_bench_flag_prints_the_ratio_on_each_engine() {
     let sample = sample_path();
+    for &engine in filter::ENGINES {
+        let (code, text) = nanobpf(&[
+            "filter",
+            "tcp",
+            "--pcap",
+            sample.to_str().unwrap(),
+            "--engine",
+            engine,
+            "--bench",
+            "--passes",
+            "3",
+        ]);
+        assert_eq!(code, 0, "{text}");
+        assert!(
+            text.contains(&format!("nanobpf ({engine}): 132 of 300 packets matched")),
+            "{text}"
+        );
+        assert!(
+            text.contains("libpcap: 132 of 300 packets matched"),
+            "{text}"
+        );
+        let line = text.lines().find(|l| l.starts_with("bench:")).expect(&text);
+        assert!(
+            line.starts_with(&format!("bench: nanobpf ({engine}) "))
+                && line.contains("ratio")
+                && line.contains("fastest of 3 passes over 300 packets"),
+            "{line}"
+        );
+    }
     let (code, text) = nanobpf(&[
         "filter",
         "tcp",
         "--pcap",
         sample.to_str().unwrap(),
-        "--bench",
-        "--passes",
-        "3",
+        "--engine",
+        "turbo",
     ]);
-    assert_eq!(code, 0, "{text}");
-    let line = text.lines().find(|l| l.starts_with("bench:")).expect(&text);
-    assert!(
-        line.contains("ratio") && line.contains("fastest of 3 passes over 300 packets"),
-        "{line}"
-    );
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("unknown engine 'turbo'"), "{text}");
 }

@@ -82,6 +82,14 @@ pub(crate) mod off {
 impl JitState {
     /// A fresh state for `run`, which must outlive every use of the state.
     pub fn new(run: &mut Run<'_, '_>, budget: u64) -> JitState {
+        let mut state = JitState::detached(run, budget);
+        state.run = run as *mut Run<'_, '_> as *mut c_void;
+        state
+    }
+
+    /// A fresh state for `run` without a way back to it, for code that calls no helper: the
+    /// trampoline then traps with [`Trap::UnknownHelper`] instead of calling one.
+    pub fn detached(run: &Run<'_, '_>, budget: u64) -> JitState {
         let (pkt_start, pkt_len) = run.packet();
         JitState {
             r1: run.r1(),
@@ -93,7 +101,7 @@ impl JitState {
             saved_rsp: 0,
             spill: 0,
             args: [0; 5],
-            run: run as *mut Run<'_, '_> as *mut c_void,
+            run: core::ptr::null_mut(),
             depth: 0,
             trap: 0,
             tail_calls: 0,
@@ -111,7 +119,13 @@ pub(crate) extern "C" fn helper_trampoline(state: *mut JitState, id: u64) -> u64
     // `call_code` made from a `&mut JitState` live for the whole call; the code does not touch
     // the state while the trampoline runs, so this is the only reference to it.
     let st = unsafe { &mut *state };
-    // SAFETY: `st.run` was made in `JitState::new` from the `&mut Run` that `Runtime::enter`
+    if st.run.is_null() {
+        // A detached state: the code was compiled without helper calls, so this is unreachable;
+        // trap rather than trust that.
+        st.trap = Trap::UnknownHelper as u8 as u32;
+        return 0;
+    }
+    // SAFETY: `st.run` is not null, so it was made in `JitState::new` from the `&mut Run` that `Runtime::enter`
     // gave `JitProgram::run`, which stays borrowed (and unused) for as long as the code runs;
     // the lifetimes are erased but the value is live, so the reference is valid for this call.
     let run = unsafe { &mut *(st.run as *mut Run<'_, '_>) };

@@ -1,7 +1,8 @@
 //! Prints the benchmark table in Markdown: every engine on every program, in one process and one
 //! run, with ratios and geometric means; then ns per executed instruction on the xorshift loop,
 //! ns per map operation of the maps program, and the fixed cost of one call; then ns per map
-//! lookup and update from the host. `--quick` measures for less time.
+//! lookup and update from the host; then (feature `pcap`) classic BPF filters against libpcap.
+//! `--quick` measures for less time.
 
 use nanobpf_bench::{
     count_insns, geomean, input, Bench, Engine, Input, MapBench, Runner, Timing, FLOW_MAP_OPS,
@@ -166,6 +167,55 @@ fn main() -> Result<(), String> {
             );
         }
     }
+
+    #[cfg(feature = "pcap")]
+    filter_table(&timing)?;
+    Ok(())
+}
+
+/// Classic BPF filters: tcpdump expressions over the sample capture, libpcap's interpreter
+/// against nanobpf's interpreter and JIT.
+#[cfg(feature = "pcap")]
+fn filter_table(timing: &Timing) -> Result<(), String> {
+    use nanobpf_bench::{filter_geomean, filter_rows, FilterEngine};
+    let engines = FilterEngine::available();
+    let ours = || engines.iter().filter(|&&e| e != FilterEngine::Libpcap);
+    let rows = filter_rows(timing)?;
+    println!();
+    println!("### classic BPF filters (tcpdump expressions over `examples/pcap/sample.pcap`)");
+    println!();
+    let mut header = String::from("| expression | classic insns | eBPF slots | matched |");
+    let mut rule = String::from("|---|---:|---:|---:|");
+    for e in engines {
+        header += &format!(" {} (ns/packet) |", e.label());
+        rule += "---:|";
+    }
+    for e in ours() {
+        header += &format!(" libpcap / {} |", e.label());
+        rule += "---:|";
+    }
+    println!("{header}\n{rule}");
+    for r in &rows {
+        let mut row = format!(
+            "| `{}` | {} | {} | {}/{} |",
+            r.expr, r.classic, r.slots, r.matched, r.packets
+        );
+        for &e in engines {
+            row += &format!(" {} |", r.ns(e).map_or("n/a".into(), fmt_ns));
+        }
+        for &e in ours() {
+            row += &format!(" {} |", fmt_ratio(r.speedup(e)));
+        }
+        println!("{row}");
+    }
+    let mut row = String::from("| **geometric mean** | | | |");
+    for &e in engines {
+        row += &format!(" {} |", fmt_ns(filter_geomean(&rows, |r| r.ns(e))));
+    }
+    for &e in ours() {
+        row += &format!(" **{:.2}x** |", filter_geomean(&rows, |r| r.speedup(e)));
+    }
+    println!("{row}");
     Ok(())
 }
 

@@ -17,7 +17,7 @@ pub(crate) const MAX_TAIL_CALLS: u32 = 33;
 const TAIL_CALL: i32 = 12;
 
 /// A saved caller frame of a bpf-to-bpf call.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct Frame {
     ret_pc: usize,
     saved: [u64; 4],
@@ -40,8 +40,9 @@ impl Interpreter<'_> {
         reg[1] = entry.r1;
         reg[2] = entry.r2;
         reg[10] = entry.stack_top;
-        let mut frames = [Frame::default(); MAX_CALL_FRAMES];
-        let mut depth = 0usize;
+        // Empty at start and never zeroed: most programs make no local call, and clearing
+        // eight frames would cost more than running a short program.
+        let mut frames = heapless::Vec::<Frame, { MAX_CALL_FRAMES - 1 }>::new();
         let mut budget = self.runtime().budget().unwrap_or(u64::MAX);
         let mut pc = 0usize;
 
@@ -225,14 +226,12 @@ impl Interpreter<'_> {
                 0xc6 | 0xce => jump32!(|a, b| (a as i32) < b as i32),
                 0xd6 | 0xde => jump32!(|a, b| a as i32 <= b as i32),
                 0x85 if insn.src() == CALL_LOCAL => {
-                    if depth + 1 >= MAX_CALL_FRAMES {
-                        return Err(Trap::CallDepth);
-                    }
-                    frames[depth] = Frame {
-                        ret_pc: pc,
-                        saved: [reg[6], reg[7], reg[8], reg[9]],
-                    };
-                    depth += 1;
+                    frames
+                        .push(Frame {
+                            ret_pc: pc,
+                            saved: [reg[6], reg[7], reg[8], reg[9]],
+                        })
+                        .map_err(|_| Trap::CallDepth)?;
                     reg[10] = reg[10].wrapping_sub(STACK_FRAME_SIZE as u64);
                     pc = pc.wrapping_add(insn.imm as isize as usize);
                 }
@@ -241,7 +240,7 @@ impl Interpreter<'_> {
                     if let Some(target) = run.take_tail_call() {
                         // Linux: a tail call replaces the running program, keeps the stack and
                         // the context, and fails (falls through) past the chain limit.
-                        if tail_calls < MAX_TAIL_CALLS && depth == 0 {
+                        if tail_calls < MAX_TAIL_CALLS && frames.is_empty() {
                             let p = target;
                             tail_calls += 1;
                             insns = p.insns();
@@ -255,11 +254,9 @@ impl Interpreter<'_> {
                 0x85 => reg[0] = run.call_helper(insn.imm as u32, args(&reg))?,
                 0x8d => reg[0] = run.call_helper(reg[d] as u32, args(&reg))?,
                 0x95 => {
-                    if depth == 0 {
+                    let Some(f) = frames.pop() else {
                         return Ok(reg[0]);
-                    }
-                    depth -= 1;
-                    let f = frames[depth];
+                    };
                     [reg[6], reg[7], reg[8], reg[9]] = f.saved;
                     reg[10] = reg[10].wrapping_add(STACK_FRAME_SIZE as u64);
                     pc = f.ret_pc;

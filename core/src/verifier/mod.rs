@@ -195,6 +195,10 @@ pub type DefaultWorkspace = VerifierWorkspace<4096, 96, 192>;
 
 /// Verifies `insns` for `env`, then rewrites its context accesses to the runtime layout.
 ///
+/// The rewrite is in place: once verified, `insns` hold the runtime's form of the program.
+/// Verify each program from its original slots, never the same slots twice: a second pass
+/// would read the rewritten offsets as offsets of the program's view of the context.
+///
 /// # Errors
 /// The first problem found, with the index of the instruction: a decoding error, a structural
 /// one (unreachable code, a jump out of a function), or a safety one found while exploring

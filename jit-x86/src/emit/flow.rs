@@ -105,6 +105,7 @@ impl Emitter {
         // The id first: it may be read from rdi (r1), which the state pointer replaces.
         id(self)?;
         self.a.mov(rdi, STATE)?;
+        self.calls_helpers = true;
         self.a.mov(rax, trampoline_address())?;
         self.a.call(rax)?;
         self.a.cmp(dword_ptr(STATE + off::TRAP), 0)?;

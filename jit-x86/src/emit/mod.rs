@@ -5,13 +5,19 @@
 //!
 //! ```text
 //! entry_0:  push rbp, rbx, r12..r15; r12 = state; state.saved_rsp = rsp
-//!           load r1, r2, r10, zero the rest; call body_0; jmp epilogue
+//!           load r1, r2, r10, zero the rest; call body_0; jmp restore
 //! body_0:   translation of program 0 (`exit` is `ret`)
 //! entry_1:  ... program 1 ...
 //! stubs:    trap_budget, trap_depth, trap_misaligned (write state.trap; jmp epilogue)
 //!           ret_zero (r0 = 0; jmp epilogue)
-//! epilogue: rsp = state.saved_rsp; pop r15..rbp; ret
+//! epilogue: rsp = state.saved_rsp
+//! restore:  pop r15..rbp; ret
 //! ```
+//!
+//! A normal `exit` returns to the entry with rsp as the entry left it, so it goes straight to
+//! `restore`: reloading rsp from memory there would make every restoring `pop` wait for a
+//! store-to-load round trip. Only traps and `ret_zero`, which may leave from inside
+//! bpf-to-bpf calls, go through `epilogue`.
 //!
 //! Every program body runs with rsp 16-byte aligned, so helper calls need no adjustment; a
 //! bpf-to-bpf call pushes five registers and a return address, which keeps the alignment.
@@ -68,6 +74,8 @@ pub(crate) struct Assembled {
     pub entries: Vec<usize>,
     /// Each emitted instruction: byte offset and mnemonic, in order.
     pub emitted: Vec<(u32, Mnemonic)>,
+    /// Whether the code calls the helper trampoline anywhere.
+    pub calls_helpers: bool,
 }
 
 /// Code generation state shared by all programs of a compilation.
@@ -76,7 +84,10 @@ pub(crate) struct Emitter {
     key: Option<u32>,
     metered: bool,
     last_bind: usize,
+    /// Set by every emitted call of the helper trampoline.
+    pub(crate) calls_helpers: bool,
     pub(crate) epilogue: CodeLabel,
+    restore: CodeLabel,
     pub(crate) trap_budget: CodeLabel,
     pub(crate) trap_depth: CodeLabel,
     pub(crate) trap_misaligned: CodeLabel,
@@ -95,6 +106,7 @@ pub(crate) fn assemble(
     let mut a = CodeAssembler::new(64).map_err(|e| whole(e.into()))?;
     let mut e = Emitter {
         epilogue: a.create_label(),
+        restore: a.create_label(),
         trap_budget: a.create_label(),
         trap_depth: a.create_label(),
         trap_misaligned: a.create_label(),
@@ -103,6 +115,7 @@ pub(crate) fn assemble(
         key: opts.constant_blinding.then_some(opts.blinding_key),
         metered: rt.budget().is_some(),
         last_bind: usize::MAX,
+        calls_helpers: false,
         labels: Vec::new(),
     };
     let mut entry_labels = Vec::with_capacity(programs.len());
@@ -142,6 +155,7 @@ pub(crate) fn assemble(
         bytes: result.inner.code_buffer,
         entries,
         emitted,
+        calls_helpers: e.calls_helpers,
     })
 }
 
@@ -348,7 +362,7 @@ impl Emitter {
             self.a.xor(x.d, x.d)?;
         }
         self.a.call(body)?;
-        self.a.jmp(self.epilogue)?;
+        self.a.jmp(self.restore)?;
         Ok(())
     }
 
@@ -371,6 +385,8 @@ impl Emitter {
         let mut epilogue = self.epilogue;
         self.bind(&mut epilogue)?;
         self.a.mov(rsp, qword_ptr(STATE + off::SAVED_RSP))?;
+        let mut restore = self.restore;
+        self.bind(&mut restore)?;
         for r in [r15, r14, r13, r12, rbx, rbp] {
             self.a.pop(r)?;
         }
