@@ -1,6 +1,7 @@
 //! Compiles the benchmark programs of `examples/bench/` natively, the physical limit the
 //! engines are measured against. Each file defines `prog`; it is renamed `native_NAME` so they
-//! link side by side as `extern "C"` functions. Uses clang when it is installed (the same
+//! link side by side as `extern "C"` functions. `maps.c` calls its map helpers as extern
+//! functions, defined in Rust by the library (`src/flows.rs`). Uses clang when it is installed (the same
 //! compiler as the BPF build), else the default C compiler; always `-O2`.
 
 use std::path::Path;
@@ -18,6 +19,7 @@ const PROGRAMS: &[(&str, &str, Defines)] = &[
     ("xorshift", "xorshift", &[]),
     ("xorshift_short", "xorshift", &[("XORSHIFT_ROUNDS", "1000")]),
     ("state", "state", &[]),
+    ("maps", "maps", &[]),
 ];
 
 fn main() {
@@ -29,6 +31,10 @@ fn main() {
         .status()
         .is_ok_and(|s| s.success());
     println!("cargo:rerun-if-changed={}", dir.join("bench.h").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        dir.join("bench_maps.h").display()
+    );
     for (name, stem, defines) in PROGRAMS {
         let src = dir.join(format!("{stem}.c"));
         println!("cargo:rerun-if-changed={}", src.display());

@@ -1,4 +1,5 @@
-//! Criterion benchmarks: every engine on every row of the table, plus the call overhead.
+//! Criterion benchmarks: every engine on every row of the table (the maps program included, in
+//! its steady state), plus the call overhead.
 //! `cargo bench -p nanobpf-bench`; the `bench-table` binary prints the same comparison as one
 //! Markdown table.
 

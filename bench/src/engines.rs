@@ -1,12 +1,16 @@
 //! The engines under test, each wrapped to run one program on a memory buffer with r1 = the
 //! buffer and r2 = its length, and [`Runner`], which holds one program ready on all of them.
 
+use crate::code::Code;
+use crate::flows::{self, map_table};
 use crate::timing::{measure, Measurement, Timing};
 use crate::{run_native, Bench};
 use nanobpf_core::env::HelperTable;
+use nanobpf_core::maps::MapTable;
 use nanobpf_core::verifier::{verify, VerifierWorkspace, VerifyEnv};
 use nanobpf_core::{
-    Context, Insn, Interpreter, NoPlatform, Program, ProgramType, Stack, Trap, VerifiedProgram,
+    helpers, Context, Insn, Interpreter, NoPlatform, Program, ProgramType, Runtime, Stack, Trap,
+    VerifiedProgram,
 };
 use std::sync::Mutex;
 
@@ -31,6 +35,16 @@ pub enum Engine {
 }
 
 impl Engine {
+    /// Every column, in table order, whether this build can run it or not.
+    pub const ALL: &'static [Engine] = &[
+        Engine::Native,
+        Engine::Nanobpf,
+        Engine::NanobpfJit,
+        Engine::NanobpfChecked,
+        Engine::RbpfInterp,
+        Engine::RbpfJit,
+    ];
+
     /// The columns this build can run, in table order.
     pub fn available() -> &'static [Engine] {
         if cfg!(all(target_arch = "x86_64", not(windows))) {
@@ -75,6 +89,16 @@ pub const BENCH_VERIFY_BUDGET: u32 = 40_000_000;
 static WORKSPACE: Mutex<VerifierWorkspace<4096, 4096, 65536>> =
     Mutex::new(VerifierWorkspace::new());
 
+/// What nanobpf's `engine` runs `code` with: the standard helpers and `engine`'s flow map for
+/// a program with maps, no helpers and no maps otherwise.
+fn runtime(code: &Code, engine: Engine) -> Runtime<'static> {
+    if code.has_maps() {
+        Runtime::new(helpers::standard(), &NoPlatform).with_maps(map_table(engine))
+    } else {
+        Runtime::new(HelperTable::new(&[]), &NoPlatform).with_maps(MapTable::EMPTY)
+    }
+}
+
 /// nanobpf's interpreter on a verified program, through [`Interpreter::run`].
 #[derive(Debug)]
 pub struct NanobpfVerified {
@@ -84,17 +108,20 @@ pub struct NanobpfVerified {
 }
 
 impl NanobpfVerified {
-    /// Decodes and verifies `bytecode` as a memory program over `len` bytes.
+    /// Decodes and verifies `code` as a memory program over `len` bytes (with its maps and the
+    /// standard helpers if it has maps); runs use the interpreter's flow map.
     ///
     /// # Errors
     /// The decoder's or the verifier's error, as text.
-    pub fn new(bytecode: &[u8], len: usize) -> Result<Self, String> {
+    pub fn new(code: &Code, len: usize) -> Result<Self, String> {
+        let bytecode = code.bytes;
         let buf: &'static mut [Insn] =
             Box::leak(vec![Insn::default(); bytecode.len() / Insn::SIZE].into_boxed_slice());
         let insns = nanobpf_core::isa::decode_slots(bytecode, buf).map_err(|e| e.to_string())?;
         let insns: &'static mut [Insn] = Box::leak(insns.to_vec().into_boxed_slice());
         let len = u32::try_from(len).map_err(|_| "input too large".to_string())?;
-        let mut env = VerifyEnv::new(ProgramType::Memory { len }, HelperTable::new(&[]), &[]);
+        let rt = runtime(code, Engine::Nanobpf);
+        let mut env = VerifyEnv::new(ProgramType::Memory { len }, rt.helpers(), code.maps);
         env.budget = BENCH_VERIFY_BUDGET;
         let mut ws = WORKSPACE
             .lock()
@@ -102,7 +129,7 @@ impl NanobpfVerified {
         let program = verify(insns, &env, &mut ws).map_err(|e| e.to_string())?;
         Ok(NanobpfVerified {
             program,
-            interp: Interpreter::new(HelperTable::new(&[]), &NoPlatform),
+            interp: Interpreter::with_runtime(rt),
             stack: Box::new(Stack::new()),
         })
     }
@@ -137,12 +164,12 @@ impl std::fmt::Debug for NanobpfJit {
 
 #[cfg(target_arch = "x86_64")]
 impl NanobpfJit {
-    /// Compiles the program `verified` holds.
+    /// Compiles the program `verified` holds (`code`, verified); runs use the JIT's flow map.
     ///
     /// # Errors
     /// The JIT's error, as text.
-    pub fn new(verified: &NanobpfVerified) -> Result<Self, String> {
-        let rt = nanobpf_core::Runtime::new(HelperTable::new(&[]), &NoPlatform);
+    pub fn new(verified: &NanobpfVerified, code: &Code) -> Result<Self, String> {
+        let rt = runtime(code, Engine::NanobpfJit);
         let opts = nanobpf_jit_x86::JitOptions::default();
         let code =
             nanobpf_jit_x86::compile(&verified.program, &rt, &opts).map_err(|e| e.to_string())?;
@@ -170,22 +197,25 @@ pub struct NanobpfChecked {
     program: Program<'static>,
     interp: Interpreter<'static>,
     stack: Box<Stack>,
+    has_maps: bool,
 }
 
 impl NanobpfChecked {
-    /// Decodes `bytecode`.
+    /// Decodes `code`; runs use the checked interpreter's flow map.
     ///
     /// # Errors
     /// The decoder's error, as text.
-    pub fn new(bytecode: &[u8]) -> Result<Self, String> {
+    pub fn new(code: &Code) -> Result<Self, String> {
+        let bytecode = code.bytes;
         // The instructions live as long as the process: a benchmark makes a handful.
         let buf: &'static mut [Insn] =
             Box::leak(vec![Insn::default(); bytecode.len() / Insn::SIZE].into_boxed_slice());
         let program = Program::from_bytes(bytecode, buf).map_err(|e| e.to_string())?;
         Ok(NanobpfChecked {
             program,
-            interp: Interpreter::new(HelperTable::new(&[]), &NoPlatform),
+            interp: Interpreter::with_runtime(runtime(code, Engine::NanobpfChecked)),
             stack: Box::new(Stack::new()),
+            has_maps: code.has_maps(),
         })
     }
 
@@ -220,14 +250,23 @@ impl NanobpfChecked {
 /// The exact number of instructions a run of `engine` on `buf` executes: the smallest budget
 /// with which the run does not trap with [`Trap::BudgetExhausted`], found by bisection.
 ///
+/// For a program with maps, the count of a run in the steady state: each trial starts after a
+/// complete run, which undoes what a run cut short left in the map (the maps program's state
+/// after a complete run does not depend on the state before, see [`crate::flow_batch`]).
+///
 /// # Errors
 /// The run's trap if it traps for another reason.
 pub fn count_insns(engine: &mut NanobpfChecked, buf: &mut [u8]) -> Result<u64, Trap> {
     engine.run(buf)?;
-    let fits = |e: &mut NanobpfChecked, buf: &mut [u8], n| match e.run_with_budget(buf, n) {
-        Ok(_) => Ok(true),
-        Err(Trap::BudgetExhausted) => Ok(false),
-        Err(t) => Err(t),
+    let fits = |e: &mut NanobpfChecked, buf: &mut [u8], n| {
+        if e.has_maps {
+            e.run(buf)?;
+        }
+        match e.run_with_budget(buf, n) {
+            Ok(_) => Ok(true),
+            Err(Trap::BudgetExhausted) => Ok(false),
+            Err(t) => Err(t),
+        }
     };
     // Invariant: `lo` does not fit, `hi` does.
     let mut hi = 1u64;
@@ -256,11 +295,32 @@ pub(crate) fn rbpf_prologue(len: usize) -> Result<[u8; 8], String> {
     Ok(Insn::new(0xb7, 2, 0, 0, len).to_bytes())
 }
 
-/// The program as rbpf runs it: [`rbpf_prologue`] then `bytecode`, kept for the process.
-pub(crate) fn rbpf_program(bytecode: &[u8], len: usize) -> Result<&'static [u8], String> {
+/// The program as `engine` (rbpf's interpreter or JIT) runs it: [`rbpf_prologue`] then the
+/// code, with each map reference replaced by `engine`'s map slot; kept for the process.
+pub(crate) fn rbpf_program(
+    code: &Code,
+    len: usize,
+    engine: Engine,
+) -> Result<&'static [u8], String> {
     let mut prog = rbpf_prologue(len)?.to_vec();
-    prog.extend_from_slice(bytecode);
+    prog.extend_from_slice(code.bytes);
+    flows::patch_map_references(&mut prog, engine);
     Ok(Box::leak(prog.into_boxed_slice()))
+}
+
+/// rbpf's VM for `code` on buffers of `len` bytes, with the map helpers and `engine`'s map
+/// values (for a program with maps).
+pub(crate) fn rbpf_vm(
+    code: &Code,
+    len: usize,
+    engine: Engine,
+) -> Result<rbpf::EbpfVmRaw<'static>, String> {
+    let mut vm = rbpf::EbpfVmRaw::new(Some(rbpf_program(code, len, engine)?))
+        .map_err(|e| format!("rbpf: {e}"))?;
+    if code.has_maps() {
+        flows::rbpf_setup(&mut vm, engine)?;
+    }
+    Ok(vm)
 }
 
 /// rbpf's interpreter, for buffers of one length (see [`rbpf_prologue`]).
@@ -278,13 +338,13 @@ impl core::fmt::Debug for RbpfInterp {
 }
 
 impl RbpfInterp {
-    /// Loads `bytecode` (rbpf runs its own checks) for buffers of `len` bytes.
+    /// Loads `code` (rbpf runs its own checks) for buffers of `len` bytes, using `engine`'s
+    /// flow map if the program has maps.
     ///
     /// # Errors
     /// rbpf's error, as text.
-    pub fn new(bytecode: &[u8], len: usize) -> Result<Self, String> {
-        let vm = rbpf::EbpfVmRaw::new(Some(rbpf_program(bytecode, len)?))
-            .map_err(|e| format!("rbpf: {e}"))?;
+    pub fn new(code: &Code, len: usize, engine: Engine) -> Result<Self, String> {
+        let vm = rbpf_vm(code, len, engine)?;
         Ok(RbpfInterp { vm, len })
     }
 
@@ -329,22 +389,36 @@ impl Runner {
     /// # Errors
     /// When nanobpf cannot decode the program (a peer that cannot run it is recorded instead).
     pub fn new(bench: Bench, buf: Vec<u8>) -> Result<Self, String> {
-        let code = bench.bytecode();
-        let verified = NanobpfVerified::new(code, buf.len());
-        Ok(Runner {
+        let code = Code::of(bench, buf.len())?;
+        if code.has_maps() && buf.as_ptr() as usize % 4 != 0 {
+            // `maps.c` reads its records as aligned 32-bit words, natively too.
+            return Err("the flow records must be 4-byte aligned".into());
+        }
+        let verified = NanobpfVerified::new(&code, buf.len());
+        let runner = Runner {
             bench,
             #[cfg(target_arch = "x86_64")]
             jit_nanobpf: verified
                 .as_ref()
                 .map_err(|e| e.clone())
-                .and_then(NanobpfJit::new),
+                .and_then(|v| NanobpfJit::new(v, &code)),
             verified,
-            checked: NanobpfChecked::new(code)?,
-            rbpf: RbpfInterp::new(code, buf.len()),
+            checked: NanobpfChecked::new(&code)?,
+            rbpf: RbpfInterp::new(&code, buf.len(), Engine::RbpfInterp),
             #[cfg(all(target_arch = "x86_64", not(windows)))]
-            jit: RbpfJit::new(code, &buf),
+            jit: RbpfJit::new(&code, &buf),
             buf,
-        })
+        };
+        runner.reset_maps();
+        Ok(runner)
+    }
+
+    /// Empties every engine's flow map (a no-op for programs without maps), so that every
+    /// engine starts again from the same state.
+    pub fn reset_maps(&self) {
+        if self.bench == Bench::Maps {
+            flows::clear_all();
+        }
     }
 
     /// The program.

@@ -3,14 +3,19 @@
 
 #![allow(unsafe_code)]
 
-use crate::engines::{rbpf_program, RbpfInterp};
+use crate::code::Code;
+use crate::engines::{rbpf_vm, Engine, NanobpfVerified, RbpfInterp};
 
 /// rbpf's JIT with its own copy of one input.
 ///
 /// rbpf's JIT code checks no memory access. [`RbpfJit::new`] first runs the program under
 /// rbpf's interpreter, which checks every access, on a copy of the input; the JIT then only ever
-/// runs on that same copy, which the benchmark programs (deterministic, read-only) cannot
-/// change, so every run makes the same accesses the interpreter accepted.
+/// runs on that same copy, which the benchmark programs (deterministic, read-only on their
+/// input) cannot change. A program without maps then makes the same accesses the interpreter
+/// accepted on every run. The maps program takes other paths as its map changes (a hit or a
+/// miss), so it is also verified by nanobpf's verifier first: its accesses beyond the input and
+/// the stack are to the 16-byte values the lookup helper returns, which lie in a `static` map
+/// and stay valid for the process.
 pub struct RbpfJit {
     vm: rbpf::EbpfVmRaw<'static>,
     buf: Vec<u8>,
@@ -26,23 +31,28 @@ impl core::fmt::Debug for RbpfJit {
 }
 
 impl RbpfJit {
-    /// Checks `bytecode` on `input` with rbpf's interpreter, then compiles it.
+    /// Checks `code` on `input` with rbpf's interpreter (and nanobpf's verifier, for a program
+    /// with maps), then compiles it. The maps program uses the rbpf JIT's flow map, from the state the interpreter's run
+    /// left it in.
     ///
     /// # Errors
-    /// rbpf's error, as text.
-    pub fn new(bytecode: &[u8], input: &[u8]) -> Result<Self, String> {
+    /// nanobpf's verifier's or rbpf's error, as text.
+    pub fn new(code: &Code, input: &[u8]) -> Result<Self, String> {
+        if code.has_maps() {
+            NanobpfVerified::new(code, input.len())
+                .map_err(|e| format!("not run without nanobpf's proof: {e}"))?;
+        }
         let mut buf = input.to_vec();
-        let expected = RbpfInterp::new(bytecode, buf.len())?.run(&mut buf)?;
+        let expected = RbpfInterp::new(code, buf.len(), Engine::RbpfJit)?.run(&mut buf)?;
         if buf != input {
             return Err("the program wrote to its input".into());
         }
-        let mut vm = rbpf::EbpfVmRaw::new(Some(rbpf_program(bytecode, buf.len())?))
-            .map_err(|e| format!("rbpf: {e}"))?;
+        let mut vm = rbpf_vm(code, buf.len(), Engine::RbpfJit)?;
         vm.jit_compile().map_err(|e| format!("rbpf JIT: {e}"))?;
         Ok(RbpfJit { vm, buf, expected })
     }
 
-    /// What rbpf's interpreter returned on this input.
+    /// What rbpf's interpreter returned on this input (on the first run, for the maps program).
     pub fn expected(&self) -> u64 {
         self.expected
     }
@@ -51,9 +61,12 @@ impl RbpfJit {
     #[inline]
     pub fn run(&mut self) -> u64 {
         // SAFETY: the program ran to completion under rbpf's interpreter, every memory access
-        // checked, on a buffer of the same bytes as `self.buf` (see `new`); it is deterministic,
-        // takes no helper and does not write its input, so this run makes the same, accepted,
-        // accesses. `self.buf` is borrowed mutably for the call.
+        // checked, on a buffer of the same bytes as `self.buf` (see `new`); it is deterministic
+        // and does not write its input, so this run makes the same, accepted, accesses, except
+        // that the maps program (which nanobpf's verifier also proved safe on buffers of this
+        // length) may take the other branch of a lookup, which accesses only the value the
+        // helper returned (see the type's documentation). `self.buf` is borrowed mutably for
+        // the call.
         let r = unsafe { self.vm.execute_program_jit(&mut self.buf) };
         r.unwrap_or(u64::MAX)
     }

@@ -1,6 +1,6 @@
 //! The benchmark programs and their inputs.
 
-/// A program of `examples/bench/`: its bytecode (built by `examples/bench/build.sh`) and, through
+/// A program of `examples/bench/`: its code (built by `examples/bench/build.sh`) and, through
 /// [`crate::run_native`], its native build.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Bench {
@@ -18,11 +18,22 @@ pub enum Bench {
     XorshiftShort,
     /// A switch-driven tokenizer over up to 1500 bytes.
     State,
+    /// A flow counter: a hash-map lookup per record, then an update, an insertion or a delete.
+    Maps,
+}
+
+/// Where a program's code comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Raw instructions (little-endian slots) without relocations, as clang emitted them.
+    Raw(&'static [u8]),
+    /// An ELF object from `clang -g -target bpf`, with maps and map relocations.
+    Object(&'static [u8]),
 }
 
 impl Bench {
     /// Every program.
-    pub const ALL: [Bench; 7] = [
+    pub const ALL: [Bench; 8] = [
         Bench::Nop,
         Bench::Parse,
         Bench::Checksum,
@@ -30,6 +41,7 @@ impl Bench {
         Bench::Xorshift,
         Bench::XorshiftShort,
         Bench::State,
+        Bench::Maps,
     ];
 
     /// The file stem in `examples/bench/`.
@@ -42,17 +54,19 @@ impl Bench {
             Bench::Xorshift => "xorshift",
             Bench::XorshiftShort => "xorshift_short",
             Bench::State => "state",
+            Bench::Maps => "maps",
         }
     }
 
-    /// The raw BPF instructions (little-endian slots), as clang emitted them.
-    pub const fn bytecode(self) -> &'static [u8] {
+    /// The program's code: raw instructions, or an object for programs with maps (see
+    /// [`crate::Code::of`]).
+    pub const fn source(self) -> Source {
         macro_rules! bin {
             ($f:literal) => {
                 include_bytes!(concat!("../../examples/bench/", $f, ".bin"))
             };
         }
-        match self {
+        Source::Raw(match self {
             Bench::Nop => bin!("nop"),
             Bench::Parse => bin!("parse"),
             Bench::Checksum => bin!("checksum"),
@@ -60,7 +74,10 @@ impl Bench {
             Bench::Xorshift => bin!("xorshift"),
             Bench::XorshiftShort => bin!("xorshift_short"),
             Bench::State => bin!("state"),
-        }
+            Bench::Maps => {
+                return Source::Object(include_bytes!("../../examples/bench/maps.o"));
+            }
+        })
     }
 }
 
@@ -71,6 +88,8 @@ pub enum Input {
     Packet64,
     /// A full 1500-byte frame whose payload is text (header lines, numbers, quoted strings).
     Packet1500,
+    /// A batch of 64 flow records of 16 bytes, see [`flow_batch`].
+    Flows,
 }
 
 impl Input {
@@ -79,6 +98,7 @@ impl Input {
         match self {
             Input::Packet64 => 64,
             Input::Packet1500 => 1500,
+            Input::Flows => FLOW_RECORDS * FLOW_RECORD,
         }
     }
 
@@ -100,7 +120,7 @@ pub struct Case {
 }
 
 /// The rows of the benchmark table, in order.
-pub const TABLE_CASES: [Case; 6] = [
+pub const TABLE_CASES: [Case; 7] = [
     Case {
         label: "parse (64 B)",
         bench: Bench::Parse,
@@ -131,11 +151,72 @@ pub const TABLE_CASES: [Case; 6] = [
         bench: Bench::State,
         input: Input::Packet1500,
     },
+    Case {
+        label: "maps: flow counter (64 records)",
+        bench: Bench::Maps,
+        input: Input::Flows,
+    },
 ];
 
 /// The bytes of `input`.
 pub fn input(input: Input) -> Vec<u8> {
-    tcp_packet(input.len())
+    match input {
+        Input::Flows => flow_batch(),
+        _ => tcp_packet(input.len()),
+    }
+}
+
+/// Records in [`flow_batch`].
+pub const FLOW_RECORDS: usize = 64;
+/// Bytes per flow record.
+pub const FLOW_RECORD: usize = 16;
+/// Long-lived flows in [`flow_batch`]: one record each.
+pub const STABLE_FLOWS: u32 = 40;
+/// Short-lived flows in [`flow_batch`]: two records each, the second with FIN.
+pub const SHORT_FLOWS: u32 = 12;
+
+/// Map operations of one run of the maps program on [`flow_batch`] in the steady state: a
+/// lookup per record, an insertion and a delete per short-lived flow.
+pub const FLOW_MAP_OPS: u32 = FLOW_RECORDS as u32 + 2 * SHORT_FLOWS;
+
+/// One flow record of `maps.c`: the key (saddr, daddr, sport, dport), then the packet length,
+/// the flags (bit 0: FIN) and the protocol, all in host byte order.
+pub fn flow_record(flow: u32, short: bool, fin: bool) -> [u8; FLOW_RECORD] {
+    let mut r = [0u8; FLOW_RECORD];
+    r[0..4].copy_from_slice(&(0x0a00_0000 | flow).to_ne_bytes());
+    r[4..8].copy_from_slice(&0xc0a8_0001u32.to_ne_bytes());
+    let (sport, dport) = if short {
+        (50_000 + flow as u16, 443u16)
+    } else {
+        (40_000 + flow as u16, 80u16)
+    };
+    r[8..10].copy_from_slice(&sport.to_ne_bytes());
+    r[10..12].copy_from_slice(&dport.to_ne_bytes());
+    r[12..14].copy_from_slice(&(64 + (flow * 37 % 1400) as u16).to_ne_bytes());
+    r[14] = u8::from(fin);
+    r[15] = 6;
+    r
+}
+
+/// The batch of the maps program: [`STABLE_FLOWS`] long-lived flows, one record each, and
+/// [`SHORT_FLOWS`] short-lived flows, each opened by one record and closed by a later one with
+/// FIN: the first half of the long-lived flows, the openings, the second half, the closings.
+///
+/// From the second run on, every run does 64 lookups: 40 hits that update a long-lived flow's
+/// counters, 12 misses that insert a short-lived flow, and 12 hits that count and delete it; so
+/// the map holds 40 to 52 flows, never fills, and every run inserts and deletes.
+pub fn flow_batch() -> Vec<u8> {
+    let half = STABLE_FLOWS / 2;
+    let stable = |range: std::ops::Range<u32>| range.map(|f| flow_record(f, false, false));
+    let short = |fin| (0..SHORT_FLOWS).map(move |f| flow_record(f, true, fin));
+    let b: Vec<u8> = stable(0..half)
+        .chain(short(false))
+        .chain(stable(half..STABLE_FLOWS))
+        .chain(short(true))
+        .flatten()
+        .collect();
+    debug_assert_eq!(b.len(), FLOW_RECORDS * FLOW_RECORD);
+    b
 }
 
 /// An Ethernet / IPv4 / TCP frame of `len` bytes (at least 54): 10.0.0.1:40000 to

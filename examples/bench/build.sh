@@ -4,7 +4,9 @@
 # For each NAME.c here: clang -O2 -target bpf -mcpu=$MCPU compiles it to an object (in a temporary
 # folder, never committed), the script refuses any relocation (the programs must be
 # self-contained), and llvm-objcopy extracts section "bench" into NAME.bin, which is committed
-# so the benchmarks run without clang. Usage: build.sh [NAME...] (default: every .c file).
+# so the benchmarks run without clang. Programs with maps (listed in `objects` below) are built
+# with -g instead (BTF describes their maps) into NAME.o, committed whole: their map relocations
+# are resolved by an ELF loader. Usage: build.sh [NAME...] (default: every .c file).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -24,6 +26,15 @@ variants=(
     "xorshift_short=xorshift -DXORSHIFT_ROUNDS=1000"
 )
 
+# Programs with maps: kept as ELF objects with BTF and relocations.
+objects=(maps)
+
+is_object() {
+    local o
+    for o in "${objects[@]}"; do [ "$o" = "$1" ] && return 0; done
+    return 1
+}
+
 if [ $# -eq 0 ]; then
     set -- *.c
     for v in "${variants[@]}"; do set -- "$@" "${v%%=*}"; done
@@ -39,6 +50,12 @@ for src in "$@"; do
             read -r -a flags <<<"$rest"
         fi
     done
+    if is_object "$name"; then
+        "$CLANG" -O2 -g -target bpf -mcpu="$MCPU" -Wall -Werror -fdebug-prefix-map="$PWD"=. \
+            ${flags[@]+"${flags[@]}"} -c "$source.c" -o "$name.o"
+        echo "$name.o: ELF object, $("$READELF" -r "$name.o" | grep -c "R_BPF_64_64") map references"
+        continue
+    fi
     obj="$tmp/$name.o"
     "$CLANG" -O2 -g0 -target bpf -mcpu="$MCPU" -Wall -Werror ${flags[@]+"${flags[@]}"} \
         -c "$source.c" -o "$obj"

@@ -1,11 +1,12 @@
 //! Prints the benchmark table in Markdown: every engine on every program, in one process and one
-//! run, with ratios and geometric means; then ns per executed instruction on the xorshift loop
-//! and the fixed cost of one call; then ns per map lookup and update; then (feature `pcap`)
-//! classic BPF filters against libpcap. `--quick` measures for less time.
+//! run, with ratios and geometric means; then ns per executed instruction on the xorshift loop,
+//! ns per map operation of the maps program, and the fixed cost of one call; then ns per map
+//! lookup and update from the host; then (feature `pcap`) classic BPF filters against libpcap.
+//! `--quick` measures for less time.
 
 use nanobpf_bench::{
-    count_insns, geomean, input, Bench, Engine, Input, MapBench, Runner, Timing, MAP_SIZES,
-    TABLE_CASES,
+    count_insns, geomean, input, Bench, Engine, Input, MapBench, Runner, Timing, FLOW_MAP_OPS,
+    MAP_SIZES, TABLE_CASES,
 };
 
 fn main() -> Result<(), String> {
@@ -45,6 +46,8 @@ fn main() -> Result<(), String> {
 
     let mut ratio_values: Vec<Vec<f64>> = vec![Vec::new(); ratios.len()];
     let mut per_engine: Vec<Vec<f64>> = vec![Vec::new(); engines.len()];
+    // The maps row, per engine: for the per-operation table below.
+    let mut maps_ns: Vec<Option<f64>> = Vec::new();
     for case in TABLE_CASES {
         let mut runner = Runner::new(case.bench, input(case.input))?;
         let mut buf = runner.buf.clone();
@@ -76,6 +79,9 @@ fn main() -> Result<(), String> {
             row += &format!(" {} |", fmt_ratio(r));
         }
         println!("{row}");
+        if case.bench == Bench::Maps {
+            maps_ns = ns;
+        }
     }
     let mut row = String::from("| **geometric mean** | |");
     for v in &per_engine {
@@ -108,6 +114,29 @@ fn main() -> Result<(), String> {
                 m.ns_per_run / n as f64
             ),
             Err(why) => println!("| {} | {n} | n/a ({why}) | n/a |", e.label()),
+        }
+    }
+
+    // The maps program per map operation (from the maps row above).
+    println!();
+    println!(
+        "| flow counter, per map operation ({FLOW_MAP_OPS} per run) | ns per operation | more than native |"
+    );
+    println!("|---|---:|---:|");
+    let native = engines
+        .iter()
+        .position(|&e| e == Engine::Native)
+        .and_then(|i| maps_ns.get(i).copied().flatten());
+    for (i, &e) in engines.iter().enumerate() {
+        let per_op = |ns: f64| ns / f64::from(FLOW_MAP_OPS);
+        match maps_ns.get(i).copied().flatten() {
+            Some(ns) => println!(
+                "| {} | {:.1} | {} |",
+                e.label(),
+                per_op(ns),
+                native.map_or_else(|| "n/a".into(), |n| format!("{:+.1}", per_op(ns - n)))
+            ),
+            None => println!("| {} | n/a | n/a |", e.label()),
         }
     }
 
