@@ -185,9 +185,9 @@ impl<'e> Runtime<'e> {
     /// Starts a run on `ctx` with `stack`: builds the runtime context struct, the entry
     /// registers and the regions of the run, calls `f` with the [`Run`], and writes back what the
     /// program may have changed (XDP frame bounds and redirect, socket-filter fields).
-    // Always inlined: an engine's closure then sees the entry values as values, not as fields
-    // of a `Run` it must load back (see `JitProgram::run`).
-    #[inline(always)]
+    // Inlined: an engine's closure then sees the entry values as values, not as fields of a
+    // `Run` it must load back (see `JitProgram::run`).
+    #[inline]
     pub fn enter<R>(
         &self,
         ctx: &mut Context<'_>,
