@@ -189,6 +189,39 @@ impl NanobpfJit {
         self.code
             .run(&self.rt, &mut Context::Memory(buf), &mut self.stack)
     }
+
+    /// The time of one compilation of the program `verified` holds (decode-back check and
+    /// executable mapping included), and its number of slots and code bytes.
+    ///
+    /// # Errors
+    /// The JIT's error, as text.
+    pub fn compile_time(
+        verified: &NanobpfVerified,
+        code: &Code,
+        timing: &Timing,
+    ) -> Result<CompileTime, String> {
+        let rt = runtime(code, Engine::NanobpfJit);
+        let opts = nanobpf_jit_x86::JitOptions::default();
+        let once = || nanobpf_jit_x86::compile(&verified.program, &rt, &opts);
+        let bytes = once().map_err(|e| e.to_string())?.code_len();
+        let m = measure(timing, || once().map_or(0, |p| p.code_len() as u64));
+        Ok(CompileTime {
+            slots: verified.program.insns().len(),
+            bytes,
+            ns: m.ns_per_run,
+        })
+    }
+}
+
+/// What one JIT compilation costs, from [`NanobpfJit::compile_time`].
+#[derive(Clone, Copy, Debug)]
+pub struct CompileTime {
+    /// BPF slots compiled.
+    pub slots: usize,
+    /// Machine code bytes produced.
+    pub bytes: usize,
+    /// ns per compilation.
+    pub ns: f64,
 }
 
 /// nanobpf's interpreter on a decoded program, through [`Interpreter::run_checked`].

@@ -39,6 +39,8 @@ pub use code::Code;
 #[cfg(all(target_arch = "x86_64", not(windows)))]
 pub use engines::RbpfJit;
 pub use engines::{count_insns, Engine, NanobpfChecked, NanobpfVerified, RbpfInterp, Runner};
+#[cfg(target_arch = "x86_64")]
+pub use engines::{CompileTime, NanobpfJit};
 #[cfg(feature = "pcap")]
 pub use filters::{
     filter_geomean, filter_rows, sample_capture, FilterCase, FilterEngine, FilterRow,

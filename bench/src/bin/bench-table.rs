@@ -152,6 +152,9 @@ fn main() -> Result<(), String> {
         }
     }
 
+    #[cfg(target_arch = "x86_64")]
+    compile_table(&timing)?;
+
     // Map operations from the host, the cost a helper call adds to.
     println!();
     println!("### map operations");
@@ -170,6 +173,45 @@ fn main() -> Result<(), String> {
 
     #[cfg(feature = "pcap")]
     filter_table(&timing)?;
+    Ok(())
+}
+
+/// What the JIT costs: one compilation of each program (translation, two or more assemblies
+/// when loop heads are aligned, the decode-back check, mapping and sealing the pages).
+#[cfg(target_arch = "x86_64")]
+fn compile_table(timing: &Timing) -> Result<(), String> {
+    use nanobpf_bench::{Code, NanobpfJit};
+    println!();
+    println!("| JIT compilation | BPF slots | code bytes | µs per compilation | ns per slot |");
+    println!("|---|---:|---:|---:|---:|");
+    let mut seen = Vec::new();
+    let (mut slots, mut ns) = (0usize, 0f64);
+    for case in TABLE_CASES.iter().filter(|c| c.bench != Bench::Nop) {
+        if seen.contains(&case.bench) {
+            continue;
+        }
+        seen.push(case.bench);
+        let buf = input(case.input);
+        let code = Code::of(case.bench, buf.len())?;
+        let runner = Runner::new(case.bench, buf)?;
+        let verified = runner.verified.as_ref().map_err(|e| e.clone())?;
+        let t = NanobpfJit::compile_time(verified, &code, timing)?;
+        println!(
+            "| {} | {} | {} | {:.1} | {:.0} |",
+            case.bench.name(),
+            t.slots,
+            t.bytes,
+            t.ns / 1e3,
+            t.ns / t.slots as f64
+        );
+        slots += t.slots;
+        ns += t.ns;
+    }
+    println!(
+        "| **all** | {slots} | | {:.1} | {:.0} |",
+        ns / 1e3,
+        ns / slots as f64
+    );
     Ok(())
 }
 
