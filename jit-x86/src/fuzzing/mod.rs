@@ -17,7 +17,7 @@ pub use gen::{alu_program, mix_value, test_helpers, ALU_MEM, TEST_HELPERS};
 use crate::{compile, JitOptions};
 use nanobpf_core::env::HelperTable;
 use nanobpf_core::fuzzing::{
-    context, structured_program, Bytes, Flavor, FuzzMaps, RunInput, Snapshot, Source, VERIFY_BUDGET,
+    structured_program, Bytes, Flavor, FuzzMaps, RunInput, Snapshot, Source, VERIFY_BUDGET,
 };
 use nanobpf_core::helpers::standard;
 use nanobpf_core::maps::MapTable;
@@ -172,11 +172,7 @@ impl Differential {
         let mut buf = input.buf.clone();
         let table = self.maps.table();
         let rt = runtime(setup, MapTable::new(&table));
-        let r = engine(
-            &rt,
-            &mut context(pt, &mut buf, input.fields),
-            &mut self.stack,
-        );
+        let r = engine(&rt, &mut input.context(pt, &mut buf), &mut self.stack);
         (r, buf, self.maps.snapshot())
     }
 }
