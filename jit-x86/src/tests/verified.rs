@@ -146,6 +146,60 @@ fn differential_tail_calls_hit_miss_and_stop_at_the_chain_limit() {
     }
 }
 
+/// Generated XDP and socket-filter programs reach successful tail calls: with both slots
+/// holding the chain program, some runs differ from runs with an empty program array (the
+/// chain counts in a map value), and the engines agree on both.
+#[test]
+fn structured_programs_take_tail_calls() {
+    use nanobpf_core::fuzzing::VERIFY_BUDGET;
+    let defs = FuzzMaps::new().defs();
+    let setup = Setup {
+        helpers: nanobpf_core::helpers::standard(),
+        opts: JitOptions::default(),
+        budget: None,
+        runs: 1,
+    };
+    let mut ws = Box::new(DefaultWorkspace::new());
+    let mut session = Differential::new();
+    for flavor in [Flavor::Xdp, Flavor::Socket] {
+        let env = VerifyEnv {
+            budget: VERIFY_BUDGET,
+            ..VerifyEnv::new(flavor.program_type(), setup.helpers, &defs)
+        };
+        let mut chain = chain_program();
+        let programs = [verify(&mut chain, &env, &mut ws).expect("verifies")];
+        let mut rng = Rng(0x7a1 + flavor as u64);
+        let (mut calling, mut taken) = (0, 0);
+        // Seeded, so deterministic; stops at the first tail call taken.
+        for _ in 0..5000 {
+            if taken > 0 {
+                break;
+            }
+            let mut p = structured_program(flavor, &mut rng);
+            let Ok(entry) = verify(&mut p, &env, &mut ws) else {
+                continue;
+            };
+            let tail_call = |i: &Insn| {
+                i.opcode == nanobpf_core::isa::opcode::op::CALL && i.src() == 0 && i.imm == 12
+            };
+            if !entry.insns().iter().any(tail_call) {
+                continue;
+            }
+            calling += 1;
+            let input = RunInput::draw(flavor.program_type(), &mut rng);
+            let (want, got) = session.outcomes(&entry, &programs, [Some(0); 2], &setup, &input);
+            assert_eq!(got, want, "{flavor:?}, input {input:02x?}");
+            let (empty, got) = session.outcomes(&entry, &programs, [None; 2], &setup, &input);
+            assert_eq!(got, empty, "{flavor:?}, input {input:02x?}");
+            taken += (want != empty) as u32;
+        }
+        assert!(
+            taken > 0,
+            "{flavor:?}: no tail call taken in {calling} programs that call one"
+        );
+    }
+}
+
 /// The fuzz target's entry point on arbitrary bytes, and on the committed seed corpus.
 #[test]
 fn differential_smoke() {
