@@ -52,9 +52,7 @@ pub use decode::decode_verify;
 pub use elf::elf_load;
 pub use gen::{link_program, memory_program, xdp_program, MEMORY_LEN};
 pub use maps::maps_ops;
-pub use oracle::{
-    check_program, context, Fixture, FuzzMaps, Outcome, RunInput, Snapshot, VERIFY_BUDGET,
-};
+pub use oracle::{check_program, Fixture, FuzzMaps, Outcome, RunInput, Snapshot, VERIFY_BUDGET};
 pub use structured::{structured_program, verify_then_run, Flavor};
 
 /// Where a generator's choices come from.

@@ -25,7 +25,8 @@ pub(crate) const MAP_HASH: i32 = 0;
 pub(crate) const MAP_ARRAY: i32 = 1;
 /// Map 2: LRU hash, 4-byte keys, 8-byte values, 4 entries.
 pub(crate) const MAP_LRU: i32 = 2;
-/// Map 3: program array (empty: every tail call fails).
+/// Map 3: program array of 2 slots (empty after a reset: every tail call fails until
+/// [`FuzzMaps::set_tail_target`]).
 pub(crate) const MAP_PROGS: i32 = 3;
 /// Map 4: device map.
 pub(crate) const MAP_DEVS: i32 = 4;
@@ -33,8 +34,8 @@ pub(crate) const MAP_DEVS: i32 = 4;
 pub(crate) const VALUE_SIZE: [u32; 5] = [16, 16, 8, 0, 0];
 
 /// The maps of a fuzzing session: a hash map (index 0, 4-byte keys, 16-byte values), an
-/// array (1, 4 values of 16 bytes), an LRU hash (2, 8-byte values, 4 entries), an empty
-/// program array (3: every tail call fails) and a device map (4).
+/// array (1, 4 values of 16 bytes), an LRU hash (2, 8-byte values, 4 entries), a program
+/// array of [`FuzzMaps::PROG_SLOTS`] slots (3, empty after a reset) and a device map (4).
 #[derive(Debug)]
 pub struct FuzzMaps {
     hash: HashMap<4, 16, { value_words(16) }, 8>,
@@ -51,6 +52,9 @@ impl Default for FuzzMaps {
 }
 
 impl FuzzMaps {
+    /// The slots of the program array (map 3).
+    pub const PROG_SLOTS: u32 = 2;
+
     /// Empty maps (call [`FuzzMaps::reset`] for the initial contents).
     pub const fn new() -> Self {
         FuzzMaps {
@@ -81,6 +85,13 @@ impl FuzzMaps {
         let _ = self
             .devs
             .update(&0u32.to_ne_bytes(), &7u32.to_ne_bytes(), 0);
+    }
+
+    /// Puts tail-call target `program` (an index into the runtime's program table) in `slot` of
+    /// the program array; a slot past [`FuzzMaps::PROG_SLOTS`] is ignored. [`FuzzMaps::reset`]
+    /// empties every slot.
+    pub fn set_tail_target(&self, slot: u32, program: u32) {
+        let _ = self.progs.set(slot, program);
     }
 
     /// The definitions, for the verifier.
@@ -116,8 +127,14 @@ pub type Snapshot = Vec<(usize, Vec<u8>, Vec<u8>)>;
 /// The inputs of one run, drawn from a [`Source`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunInput {
-    /// The memory buffer or packet (its length is the memory length, or up to 80 bytes).
+    /// The memory buffer, the packet, or an XDP frame buffer: `headroom` bytes, the frame (up
+    /// to 80 bytes), `tailroom` bytes.
     pub buf: Vec<u8>,
+    /// XDP: bytes before the frame, room for `xdp_adjust_head` and `adjust_meta` to grow it
+    /// (0 for other program types).
+    pub headroom: usize,
+    /// XDP: bytes after the frame, room for `xdp_adjust_tail` to grow it (0 for others).
+    pub tailroom: usize,
     /// The scalar fields of a socket filter's `__sk_buff`.
     pub fields: [u32; 19],
     /// Two bytes to fill the stack with before a run.
@@ -125,19 +142,47 @@ pub struct RunInput {
 }
 
 impl RunInput {
-    /// Inputs for a program of type `pt`.
+    /// Inputs for a program of type `pt`. An XDP frame gets headroom and tailroom, so that a
+    /// packet pointer left stale by a helper that moved the frame still points into the
+    /// buffer, where only the frame bounds of the checking interpreter catch it.
     pub fn draw(pt: ProgramType, src: &mut impl Source) -> Self {
-        let len = match pt {
-            ProgramType::Memory { len } => len as usize,
-            _ => src.below(81) as usize,
+        let (len, headroom, tailroom) = match pt {
+            ProgramType::Memory { len } => (len as usize, 0, 0),
+            ProgramType::Xdp => (
+                src.below(81) as usize,
+                src.pick(&[0, 4, 8, 14, 32, 64, 256]),
+                src.pick(&[0, 1, 8, 32, 128]),
+            ),
+            ProgramType::SocketFilter => (src.below(81) as usize, 0, 0),
         };
-        let buf = (0..len).map(|_| src.next_u64() as u8).collect();
+        let buf = (0..headroom + len + tailroom)
+            .map(|_| src.next_u64() as u8)
+            .collect();
         let fields = core::array::from_fn(|_| src.next_u64() as u32);
         let garbage = [src.next_u64() as u8, src.next_u64() as u8 ^ 0xa5];
         RunInput {
             buf,
+            headroom,
+            tailroom,
             fields,
             garbage,
+        }
+    }
+
+    /// The context of a program of type `pt` over `buf`, a copy of [`RunInput::buf`] (so the
+    /// same input runs at the caller's addresses): a memory buffer, an XDP frame between the
+    /// headroom and the tailroom, or a socket buffer with the scalar `fields`.
+    pub fn context<'b>(&self, pt: ProgramType, buf: &'b mut [u8]) -> Context<'b> {
+        match pt {
+            ProgramType::Memory { .. } => Context::Memory(buf),
+            ProgramType::Xdp => {
+                let len = buf.len().saturating_sub(self.headroom + self.tailroom);
+                Context::Xdp(XdpBuff::new(buf, self.headroom, len))
+            }
+            ProgramType::SocketFilter => Context::SocketFilter(SkBuff {
+                packet: buf,
+                fields: self.fields,
+            }),
         }
     }
 }
@@ -164,22 +209,6 @@ pub struct Fixture {
 impl Default for Fixture {
     fn default() -> Self {
         Fixture::new()
-    }
-}
-
-/// The context of a program of type `pt` over `buf` (an XDP frame with no headroom, a socket
-/// buffer with the scalar `fields`).
-pub fn context<'b>(pt: ProgramType, buf: &'b mut [u8], fields: [u32; 19]) -> Context<'b> {
-    match pt {
-        ProgramType::Memory { .. } => Context::Memory(buf),
-        ProgramType::Xdp => {
-            let len = buf.len();
-            Context::Xdp(XdpBuff::new(buf, 0, len))
-        }
-        ProgramType::SocketFilter => Context::SocketFilter(SkBuff {
-            packet: buf,
-            fields,
-        }),
     }
 }
 
@@ -215,64 +244,71 @@ impl Fixture {
             Ok(v) => v,
             Err(e) => return Outcome::Rejected(e),
         };
-        for _ in 0..self.runs {
-            let RunInput {
-                buf: base,
-                fields,
-                garbage,
-            } = RunInput::draw(pt, src);
-            let mut work = base.clone();
-            let first = self.run(&verified, pt, &base, &mut work, fields, garbage[0], true);
-            if let Err(trap) = first.0 {
-                panic!(
-                    "verifier soundness: an accepted program traps with {trap:?} on the checking \
-                     interpreter (buffer {base:02x?})\n{}",
-                    listing(prog)
-                );
-            }
-            let again = self.run(&verified, pt, &base, &mut work, fields, garbage[1], true);
-            assert!(
-                again == first,
-                "verifier soundness: the result depends on uninitialised stack: {:?} then {:?} \
-                 (buffer {base:02x?})\n{}",
-                first.0,
-                again.0,
-                listing(prog)
-            );
-            let fast = self.run(&verified, pt, &base, &mut work, fields, garbage[0], false);
-            assert!(
-                fast == first,
-                "engines disagree: checked {:?}, verified {:?} (buffer {base:02x?})\n{}",
-                first.0,
-                fast.0,
-                listing(prog)
-            );
+        if let Some(finding) = self.finding(&verified, src) {
+            panic!("{finding}\n{}", listing(prog));
         }
         Outcome::Accepted
     }
 
-    /// One run over a copy of `base` in `work` (same addresses every time), with fresh maps and
-    /// the stack filled with `garbage`.
-    #[allow(clippy::too_many_arguments)]
+    /// Runs `verified` (taken as the verifier's output) [`Fixture::runs`] times on inputs drawn
+    /// from `src` through the run oracle; the first finding, described, or `None`.
+    pub(crate) fn finding(
+        &mut self,
+        verified: &VerifiedProgram<'_>,
+        src: &mut impl Source,
+    ) -> Option<std::string::String> {
+        let pt = verified.prog_type();
+        for _ in 0..self.runs {
+            let input = RunInput::draw(pt, src);
+            let base = &input.buf;
+            let mut work = base.clone();
+            let first = self.run(verified, &input, &mut work, input.garbage[0], true);
+            if let Err(trap) = first.0 {
+                return Some(std::format!(
+                    "verifier soundness: an accepted program traps with {trap:?} on the checking \
+                     interpreter (input {input:02x?})"
+                ));
+            }
+            let again = self.run(verified, &input, &mut work, input.garbage[1], true);
+            if again != first {
+                return Some(std::format!(
+                    "verifier soundness: the result depends on uninitialised stack: {:?} then \
+                     {:?} (input {input:02x?})",
+                    first.0,
+                    again.0,
+                ));
+            }
+            let fast = self.run(verified, &input, &mut work, input.garbage[0], false);
+            if fast != first {
+                return Some(std::format!(
+                    "engines disagree: checked {:?}, verified {:?} (input {input:02x?})",
+                    first.0,
+                    fast.0,
+                ));
+            }
+        }
+        None
+    }
+
+    /// One run over a copy of the input's buffer in `work` (same addresses every time), with
+    /// fresh maps and the stack filled with `garbage`.
     fn run(
         &mut self,
         verified: &VerifiedProgram<'_>,
-        pt: ProgramType,
-        base: &[u8],
+        input: &RunInput,
         work: &mut [u8],
-        fields: [u32; 19],
         garbage: u8,
         checked: bool,
     ) -> Effects {
         self.maps.reset();
         self.stack.0.fill(garbage);
-        work.copy_from_slice(base);
+        work.copy_from_slice(&input.buf);
         let table = self.maps.table();
         let interp = Interpreter::new(standard(), &NoPlatform)
             .with_maps(MapTable::new(&table))
             .with_budget(RUN_BUDGET);
         let r = {
-            let mut ctx = context(pt, work, fields);
+            let mut ctx = input.context(verified.prog_type(), work);
             if checked {
                 match Program::new(verified.insns()) {
                     Ok(p) => interp.run_checked(&p, &mut ctx, &mut self.stack),

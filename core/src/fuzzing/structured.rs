@@ -6,8 +6,12 @@
 //! packet accesses behind `data_end` guards in every form, map lookups with (or without) null
 //! checks, accesses at variable offsets bounded by masks, shifts or comparisons, stack spills
 //! of pointers and numbers, atomics, helper calls, counted loops, local calls to generated
-//! functions, legacy packet loads, and rare hostile forms (variable stack offsets, pointer
-//! arithmetic across kinds, backward jumps that may never end).
+//! functions, legacy packet loads, packet pointers kept in a register across later gadgets
+//! (stale once a helper has moved the frame: the verifier must reject their use, and the
+//! checking interpreter, which tests packet accesses against the current frame, would catch a
+//! verifier that forgot), tail calls through the session's program array, and rare hostile
+//! forms (variable stack offsets, pointer arithmetic across kinds, backward jumps that may
+//! never end).
 //!
 //! Register conventions: r6 holds the context (or the memory buffer), r7 to r9 hold values
 //! that live across gadgets and calls, r0 to r5 are scratch.
@@ -81,11 +85,22 @@ struct Gen<'s, S: Source> {
     current: usize,
     /// Stack slots (fp-8 times 1 to 8) the current function has surely written.
     written: u8,
+    /// A value register the current function put a packet pointer in, and how many bytes
+    /// from it were in bounds then.
+    kept: Option<(u8, i64)>,
 }
 
 impl<S: Source> Gen<'_, S> {
+    /// A value register; never the one holding a kept packet pointer, which no gadget then
+    /// overwrites or uses as a number.
     fn v(&mut self) -> u8 {
-        self.s.pick(&VALUES)
+        match self.kept {
+            Some((k, _)) => {
+                let free: Vec<u8> = VALUES.into_iter().filter(|&r| r != k).collect();
+                self.s.pick(&free)
+            }
+            None => self.s.pick(&VALUES),
+        }
     }
 
     /// Whether to take a variant the verifier should reject (or that needs care): rare, so
@@ -399,9 +414,12 @@ impl<S: Source> Gen<'_, S> {
     /// A packet access behind a `data_end` guard, in one of the forms compilers emit.
     fn packet_gadget(&mut self, item: &mut Item, data: i16, end: i16) {
         let meta = self.flavor == Flavor::Xdp && self.s.chance(1, 8);
+        // Whether to keep the pointer for later gadgets: then every path past this gadget must
+        // have it, so the guard returns when it fails and bounds nothing that may jump away.
+        let keep = self.kept.is_none() && self.s.chance(1, 2);
         item.push(ldx(4, 2, 6, if meta { 8 } else { data }))
             .push(ldx(4, 3, 6, if meta { data } else { end }));
-        if self.s.chance(1, 2) {
+        if !keep && self.s.chance(1, 2) {
             let v = self.v();
             item.push(movr(4, v));
             let limit = self.s.below(48) as i64;
@@ -411,6 +429,12 @@ impl<S: Source> Gen<'_, S> {
         let n = self.s.below(40) as i32;
         item.push(movr(5, 2)).push(alu(BPF_ADD, 5, n));
         match self.s.below(6) {
+            _ if keep => {
+                let imm = self.imm();
+                item.push(jmpr(BPF_JLE, 5, 3, 2))
+                    .push(mov(0, imm))
+                    .push(exit())
+            }
             0 => item.jump(jmpr(BPF_JGT, 5, 3, 0), Target::End),
             1 => item.jump(jmpr(BPF_JLT, 3, 5, 0), Target::End),
             2 => item.jump(jmpr(BPF_JGE, 5, 3, 0), Target::End),
@@ -425,6 +449,20 @@ impl<S: Source> Gen<'_, S> {
         let len = n as i64;
         for _ in 0..1 + self.s.below(2) {
             self.access(item, 2, len, false);
+        }
+        if keep {
+            // Kept for a later gadget, maybe past a helper that moves the frame.
+            let v = self.v();
+            item.push(movr(v, 2));
+            self.kept = Some((v, len));
+        }
+    }
+
+    /// An access through a packet pointer an earlier gadget kept (see `packet_gadget`): in
+    /// bounds when nothing moved the frame since, stale otherwise.
+    fn kept_packet_gadget(&mut self, item: &mut Item, v: u8, len: i64) {
+        for _ in 0..1 + self.s.below(2) {
+            self.access(item, v, len, false);
         }
     }
 
@@ -620,7 +658,9 @@ impl<S: Source> Gen<'_, S> {
     /// Calls of the other standard helpers.
     fn helper_gadget(&mut self, item: &mut Item) {
         let v = self.v();
-        match self.s.below(8) {
+        // With a packet pointer kept, moving the frame is likelier: the case to get right.
+        let moves = self.flavor == Flavor::Xdp && self.kept.is_some() && self.s.chance(1, 2);
+        match if moves { 4 } else { self.s.below(8) } {
             0 => {
                 let id = self.s.pick(&[5, 7, 8]);
                 item.push(call(id));
@@ -657,14 +697,31 @@ impl<S: Source> Gen<'_, S> {
             4 | 5 if self.flavor == Flavor::Xdp => {
                 // Moves the frame: every packet pointer from before is stale.
                 let id = self.s.pick(&[44, 65, 54]);
-                let delta = self.s.pick(&[-8, -1, 0, 1, 4, 14, 100]);
+                let delta = self.s.pick(&[-8, -4, -1, 0, 1, 4, 14, 100]);
                 item.push(movr(1, 6)).push(mov(2, delta)).push(call(id));
+                if let Some((k, len)) = self.kept {
+                    if self.s.chance(2, 3) {
+                        // The classic mistake: the pointer from before the move, used at once.
+                        self.kept_packet_gadget(item, k, len);
+                    }
+                }
             }
             6 => {
+                // A tail call: slots 0 and 1 hit when the session fills them, 2 is past the
+                // array; a variable index may be anything.
                 item.push(movr(1, 6));
                 item.extend(&ld_map(2, LDDW_MAP_IDX, MAP_PROGS, 0));
-                let k = self.s.below(3) as i32;
-                item.push(mov(3, k)).push(call(12));
+                if self.s.chance(1, 4) {
+                    let w = self.v();
+                    item.push(movr(3, w));
+                    if self.s.chance(1, 2) {
+                        item.push(alu(BPF_AND, 3, 1));
+                    }
+                } else {
+                    let k = self.s.below(3) as i32;
+                    item.push(mov(3, k));
+                }
+                item.push(call(12));
             }
             _ => {
                 item.extend(&ld_map(1, LDDW_MAP_IDX, MAP_DEVS, 0));
@@ -735,9 +792,9 @@ impl<S: Source> Gen<'_, S> {
         {
             let f = self.funcs.len();
             self.funcs.push(Vec::new());
-            let (current, written) = (self.current, self.written);
+            let (current, written, kept) = (self.current, self.written, self.kept);
             let body = self.function(f);
-            (self.current, self.written) = (current, written);
+            (self.current, self.written, self.kept) = (current, written, kept);
             self.funcs[f] = body;
             f
         } else if !existing.is_empty() {
@@ -820,9 +877,12 @@ impl<S: Source> Gen<'_, S> {
         match self.s.below(20) {
             0..=2 => self.alu_gadget(&mut item),
             3 | 4 => self.cond_gadget(&mut item),
-            5..=7 => match packet {
-                Some((d, e)) => self.packet_gadget(&mut item, d, e),
-                None => self.memory_gadget(&mut item),
+            5..=7 => match (packet, self.kept) {
+                (Some(_), Some((v, len))) if self.s.chance(1, 3) => {
+                    self.kept_packet_gadget(&mut item, v, len)
+                }
+                (Some((d, e)), _) => self.packet_gadget(&mut item, d, e),
+                (None, _) => self.memory_gadget(&mut item),
             },
             8 => self.ctx_gadget(&mut item),
             9 | 10 => self.stack_gadget(&mut item),
@@ -848,6 +908,7 @@ impl<S: Source> Gen<'_, S> {
     fn function(&mut self, index: usize) -> Vec<Item> {
         self.current = index;
         self.written = 0;
+        self.kept = None;
         let mut items = Vec::new();
         let mut pro = Item::of(&[movr(6, 1), mov(0, 0)]);
         if index > 0 {
@@ -902,6 +963,7 @@ pub fn structured_program(flavor: Flavor, src: &mut impl Source) -> Vec<Insn> {
         max_funcs,
         current: 0,
         written: 0,
+        kept: None,
     };
     g.funcs[0] = g.function(0);
     layout(&g.funcs, g.s)

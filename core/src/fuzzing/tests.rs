@@ -60,6 +60,88 @@ fn structured_programs_exercise_both_verdicts() {
     }
 }
 
+/// The helpers that move an XDP frame (`xdp_adjust_head`, `adjust_meta`, `adjust_tail`).
+const FRAME_MOVERS: [u32; 3] = [44, 54, 65];
+
+/// The oracle would catch a verifier that forgot that the helpers moving an XDP frame make
+/// every packet pointer stale. Such a verifier is simulated: each structured XDP program is
+/// verified with those calls renamed to twins (same prototype and code, ids the verifier does
+/// not know to move the frame), and its output, with the real ids put back, goes through the
+/// run oracle. Some must be findings, traps out of bounds at a stale access inside the frame
+/// buffer, and the real verifier must reject each of those programs.
+#[test]
+fn the_oracle_catches_a_verifier_that_keeps_stale_packet_pointers() {
+    use crate::env::{Helper, HelperTable};
+    use crate::helpers::{standard, STANDARD};
+    use crate::isa::opcode::op;
+    use crate::verifier::{verify, DefaultWorkspace, VerifyEnv};
+    const TWIN: u32 = 200;
+    let twins: Vec<Helper> = STANDARD
+        .iter()
+        .copied()
+        .chain(FRAME_MOVERS.map(|id| Helper {
+            id: id + TWIN,
+            ..*standard().get(id).unwrap()
+        }))
+        .collect();
+    let rename = |insns: &mut [crate::Insn], from: u32, to: u32| {
+        for insn in insns.iter_mut() {
+            let moves = FRAME_MOVERS.iter().any(|&m| insn.imm as u32 == m + from);
+            if insn.opcode == op::CALL && insn.src() == 0 && moves {
+                insn.imm = (insn.imm as u32 - from + to) as i32;
+            }
+        }
+    };
+    let defs = FuzzMaps::new().defs();
+    let pt = crate::env::ProgramType::Xdp;
+    let forgetful = VerifyEnv {
+        budget: VERIFY_BUDGET,
+        ..VerifyEnv::new(pt, HelperTable::new(&twins), &defs)
+    };
+    let real = VerifyEnv {
+        budget: VERIFY_BUDGET,
+        ..VerifyEnv::new(pt, standard(), &defs)
+    };
+    let mut ws = std::boxed::Box::new(DefaultWorkspace::new());
+    let mut fixture = Fixture::new();
+    fixture.runs = 4;
+    let mut rng = Rng(0x57a1e);
+    let (mut moved, mut caught) = (0, 0);
+    // Deterministic (seeded), and about a second in a debug build.
+    for _ in 0..20_000 {
+        if caught == 3 {
+            break;
+        }
+        let prog = structured_program(Flavor::Xdp, &mut rng);
+        let mut insns = prog.clone();
+        rename(&mut insns, 0, TWIN);
+        if insns == prog {
+            continue;
+        }
+        let Ok(v) = verify(&mut insns, &forgetful, &mut ws) else {
+            continue;
+        };
+        moved += 1;
+        let mut out = v.insns().to_vec();
+        rename(&mut out, TWIN, 0);
+        let accepted = crate::VerifiedProgram::assume_verified(&out, pt, v.stack_depth());
+        if let Some(finding) = fixture.finding(&accepted, &mut rng) {
+            assert!(finding.contains("OutOfBounds"), "{finding}");
+            let mut again = prog.clone();
+            assert!(
+                verify(&mut again, &real, &mut ws).is_err(),
+                "the real verifier accepts a stale packet access:\n{}",
+                super::oracle::listing(&prog)
+            );
+            caught += 1;
+        }
+    }
+    assert!(
+        caught == 3,
+        "{caught} stale accesses caught in {moved} programs that move the frame"
+    );
+}
+
 #[test]
 fn maps_ops_smoke() {
     for input in corpus(3, 200, 2000) {

@@ -321,6 +321,139 @@ fn xdp_adjust_head_tail_and_meta() {
     assert_eq!(run_xdp(src, MapTable::EMPTY, &mut buf, 32, 60).0, 64);
 }
 
+/// An XDP program that guards 48 bytes, keeps the packet pointer in r7, moves the frame with
+/// helper `id` by `delta`, then loads the byte at r7+`off` (the pointer from before the move).
+/// `ctx` picks the context layout: the host's `XdpCtx` (64-bit pointers, for the checking
+/// interpreter without a verifier) or `struct xdp_md` (32-bit fields, for the verifier).
+fn after_move(id: u32, delta: i32, off: i16, host_layout: bool) -> std::string::String {
+    let (load, end) = if host_layout {
+        ("ldxdw", 8)
+    } else {
+        ("ldxw", 4)
+    };
+    std::format!(
+        "mov %r6, %r1
+        {load} %r2, [%r6]
+        {load} %r3, [%r6+{end}]
+        mov %r4, %r2
+        add %r4, 48
+        jgt %r4, %r3, +7
+        mov %r7, %r2
+        mov %r1, %r6
+        mov %r2, {delta}
+        call {id}
+        jne %r0, 0, +2
+        ldxb %r0, [%r7+{off}]
+        exit
+        mov %r0, 1000
+        exit"
+    )
+}
+
+/// The slot of the stale load in [`after_move`].
+const STALE_LOAD_PC: usize = 11;
+
+/// Runs `src` on the checking interpreter over a 128-byte buffer holding a 60-byte frame at
+/// offset 32 (byte i of the buffer is i).
+fn run_checked_xdp(src: &str) -> Result<u64, Trap> {
+    let insns = asm(src);
+    let program = Program::new(&insns).unwrap();
+    let platform = TestPlatform::default();
+    let vm = Interpreter::new(standard(), &platform);
+    let mut buf: [u8; 128] = core::array::from_fn(|i| i as u8);
+    let mut ctx = Context::Xdp(XdpBuff::new(&mut buf, 32, 60));
+    vm.run_checked(&program, &mut ctx, &mut Stack::new())
+}
+
+#[test]
+fn stale_packet_pointers_after_moving_the_frame_trap_on_the_checking_interpreter() {
+    // (helper, delta, an offset from the old data pointer now outside the frame, one inside)
+    let cases = [
+        // adjust_head(+14): the old first 14 bytes are headroom now.
+        (44, 14, 0, 14),
+        (44, 14, 13, 47),
+        // adjust_tail(-40): the frame is 20 bytes; the old bytes 20..60 are tailroom.
+        (65, -40, 20, 19),
+        (65, -40, 47, 0),
+    ];
+    for (id, delta, stale, fresh) in cases {
+        // Every stale byte is inside the 128-byte buffer, so only the frame bounds catch it.
+        assert_eq!(
+            run_checked_xdp(&after_move(id, delta, stale, true)),
+            Err(Trap::OutOfBounds),
+            "helper {id}, delta {delta}, stale offset {stale}"
+        );
+        assert_eq!(
+            run_checked_xdp(&after_move(id, delta, fresh, true)),
+            Ok(32 + fresh as u64),
+            "helper {id}, delta {delta}, offset {fresh} still in the frame"
+        );
+    }
+    // adjust_meta: 8 bytes of metadata written, then back to none; a pointer into the old
+    // metadata is stale.
+    let meta = "mov %r6, %r1
+        mov %r2, -8
+        call 54
+        ldxdw %r7, [%r6+16]
+        ldxdw %r2, [%r6]
+        mov %r3, %r7
+        add %r3, 8
+        jgt %r3, %r2, +6
+        stxdw [%r7], %r3
+        mov %r1, %r6
+        mov %r2, 8
+        call 54
+        ldxb %r0, [%r7+OFF]
+        exit
+        mov %r0, 1000
+        exit";
+    assert_eq!(
+        run_checked_xdp(&meta.replace("OFF", "0")),
+        Err(Trap::OutOfBounds)
+    );
+    assert_eq!(run_checked_xdp(&meta.replace("OFF", "8")), Ok(32));
+    // A helper given a stale pointer sees the same bounds: csum_diff over 4 stale bytes fails.
+    let csum = "mov %r6, %r1
+        ldxdw %r2, [%r6]
+        ldxdw %r3, [%r6+8]
+        mov %r4, %r2
+        add %r4, 48
+        jgt %r4, %r3, +11
+        mov %r7, %r2
+        mov %r1, %r6
+        mov %r2, -40
+        call 65
+        mov %r1, 0
+        mov %r2, 0
+        mov %r3, %r7
+        add %r3, OFF
+        mov %r4, 4
+        mov %r5, 0
+        call 28
+        exit";
+    assert_eq!(run_checked_xdp(&csum.replace("OFF", "20")), Ok(EINVAL));
+    let fresh = u32::from_ne_bytes([48, 49, 50, 51]) as u64;
+    assert_eq!(run_checked_xdp(&csum.replace("OFF", "16")), Ok(fresh));
+}
+
+#[test]
+fn the_verifier_rejects_the_stale_packet_access_the_checking_interpreter_catches() {
+    let env = crate::VerifyEnv::new(ProgramType::Xdp, standard(), &[]);
+    let mut ws = std::boxed::Box::new(crate::DefaultWorkspace::new());
+    for (id, delta) in [(44, 14), (65, -40), (54, -8)] {
+        // Even an offset that stays in the new frame: the pointer itself is stale.
+        for off in [0, 19] {
+            let mut insns = asm(&after_move(id, delta, off, false));
+            let e = crate::verify(&mut insns, &env, &mut ws)
+                .expect_err("a packet pointer used after the frame moved");
+            assert_eq!(e.pc, STALE_LOAD_PC, "helper {id}: {e}");
+        }
+    }
+    // Without the stale load, the same program verifies.
+    let mut insns = asm(&after_move(44, 14, 0, false).replace("ldxb %r0, [%r7+0]", "mov %r0, 2"));
+    assert!(crate::verify(&mut insns, &env, &mut ws).is_ok());
+}
+
 static DEVS: DevMap<4> = DevMap::new();
 
 #[test]

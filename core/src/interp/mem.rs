@@ -5,7 +5,9 @@
 //!
 //! - `Access<true>` (checked) tests every access against the [`Regions`] of the run (stack,
 //!   context, packet buffer, memory buffer) and traps with [`Trap::OutOfBounds`] when it falls
-//!   outside them. It is sound for any program, verified or not.
+//!   outside them. It is sound for any program, verified or not. An XDP program's packet is
+//!   its current frame, read from the live context at each check, so a pointer left stale by
+//!   `xdp_adjust_head`/`adjust_meta`/`adjust_tail` is caught even inside the frame buffer.
 //! - `Access<false>` (unchecked) dereferences directly. It can only be made by
 //!   [`Access::for_verified`], from a [`VerifiedProgram`] and the regions built by
 //!   [`super::Interpreter`] for a context that matches the program's type; the verifier has
@@ -59,7 +61,9 @@ pub(crate) struct Regions {
     pub ctx: Region,
     /// The part of the context the program may write.
     pub ctx_write: Region,
-    /// The packet buffer or memory buffer: read and write.
+    /// The packet buffer or memory buffer: read and write. For XDP, the whole frame buffer
+    /// (headroom and tailroom included), the limits of the adjust helpers; the program may
+    /// only touch the current frame inside it (see [`Regions::packet`]).
     pub data: Region,
     /// Whether `ctx` is an [`XdpCtx`] that XDP helpers may adjust within `data`.
     pub xdp: bool,
@@ -69,12 +73,39 @@ impl Regions {
     #[inline(always)]
     pub fn allows(&self, addr: u64, len: u64, write: bool) -> bool {
         self.stack.contains(addr, len)
-            || self.data.contains(addr, len)
+            || self.packet().contains(addr, len)
             || if write {
                 self.ctx_write.contains(addr, len)
             } else {
                 self.ctx.contains(addr, len)
             }
+    }
+
+    /// The packet bytes the program may touch at this moment. For XDP, the frame as the live
+    /// context says now, `[data_meta, data_end)` (the adjust helpers move it in place), within
+    /// the buffer: a packet pointer made before a helper moved the frame is caught when it
+    /// falls outside the new frame, even inside the buffer. Otherwise the whole `data`.
+    #[inline(always)]
+    pub fn packet(&self) -> Region {
+        if !self.xdp {
+            return self.data;
+        }
+        let md = self.ctx.start as usize as *const XdpCtx;
+        // SAFETY: when `xdp` holds, `ctx.start` is the address of the `XdpCtx` that
+        // `Runtime::enter` made for this run on its own stack, live and aligned for the whole
+        // run. It is only written by the XDP helpers (through `with_xdp_ctx`, while the program
+        // is stopped in them) and by `Runtime::enter` before and after the run; the program
+        // cannot write it (`ctx_write` is empty for XDP). So this plain read races with
+        // nothing. It goes through the raw pointer and makes no reference, so it may overlap a
+        // helper's shared slice of the context.
+        let md = unsafe { md.read() };
+        let (meta, end) = (md.data_meta, md.data_end);
+        // The helpers keep the frame inside the buffer; clamping keeps the check sound anyway.
+        let start = meta.max(self.data.start);
+        Region {
+            start,
+            end: end.min(self.data.end).max(start),
+        }
     }
 }
 

@@ -9,6 +9,14 @@
 //! run on both engines over the same inputs, at the same addresses, with the maps reset to the
 //! same contents and the stack filled with the same garbage. They must agree on r0 or the
 //! trap, on the buffer afterwards and on every map's contents.
+//!
+//! Structured XDP and socket-filter programs run with a tail-call table ([`TailCalls`]): a
+//! second generated program of the same type and a program that counts its runs in a map
+//! value and tail-calls itself through slot 1 (so a chain runs into the limit of 33), both
+//! verified with the same helpers and maps; the program array's two slots are drawn from the
+//! input, so tail calls at fixed or variable indices hit, miss an empty slot, miss past the
+//! array, or name a program the table lacks. The JIT compiles the table with the entry
+//! program and runs with the same runtime.
 
 mod gen;
 
@@ -17,9 +25,12 @@ pub use gen::{alu_program, mix_value, test_helpers, ALU_MEM, TEST_HELPERS};
 use crate::{compile, JitOptions};
 use nanobpf_core::env::HelperTable;
 use nanobpf_core::fuzzing::{
-    context, structured_program, Bytes, Flavor, FuzzMaps, RunInput, Snapshot, Source, VERIFY_BUDGET,
+    structured_program, Bytes, Flavor, FuzzMaps, RunInput, Snapshot, Source, VERIFY_BUDGET,
 };
 use nanobpf_core::helpers::standard;
+use nanobpf_core::isa::opcode::{op, ATOMIC_ADD, BPF_ALU64, BPF_ATOMIC, BPF_DW, BPF_MOV};
+use nanobpf_core::isa::opcode::{BPF_STX, BPF_X};
+use nanobpf_core::isa::opcode::{LDDW_MAP_IDX, LDDW_MAP_IDX_VALUE};
 use nanobpf_core::maps::MapTable;
 use nanobpf_core::verifier::{verify, DefaultWorkspace, VerifyEnv, VerifyError};
 use nanobpf_core::{
@@ -43,6 +54,63 @@ pub enum Verdict {
         /// Runs that ended in a trap.
         trapped: u32,
     },
+}
+
+/// Map 1 of a fuzzing session ([`FuzzMaps`]): the array whose value 0 the chain program counts
+/// in.
+const MAP_ARRAY: i32 = 1;
+/// Map 3 of a fuzzing session: the program array.
+const MAP_PROGS: i32 = 3;
+/// `BPF_FUNC_tail_call`.
+const TAIL_CALL: i32 = 12;
+
+/// The tail-call table of a check: the programs `bpf_tail_call` may reach and what the
+/// session's program array holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TailCalls {
+    /// The targets, by index in the runtime's program table; each is verified like the entry
+    /// program, and one the verifier rejects is replaced by `r0 = 1000 + index; exit`.
+    pub programs: Vec<Vec<Insn>>,
+    /// For each slot of the program array: the program index it holds, if any. An index past
+    /// `programs` is a slot whose program the runtime lacks: the call falls through.
+    pub slots: [Option<u32>; FuzzMaps::PROG_SLOTS as usize],
+}
+
+impl TailCalls {
+    /// A table for entry programs of `flavor`: a generated program of the same flavor
+    /// (index 0) and [`chain_program`] (index 1), with the slots drawn from `src`. Empty for
+    /// [`Flavor::Memory`]: a memory program has no context to pass, so no tail calls.
+    pub fn draw(flavor: Flavor, src: &mut impl Source) -> Self {
+        if flavor == Flavor::Memory {
+            return TailCalls::default();
+        }
+        let programs = std::vec![structured_program(flavor, src), chain_program()];
+        let slots = core::array::from_fn(|_| src.pick(&[None, Some(0), Some(1), Some(2)]));
+        TailCalls { programs, slots }
+    }
+}
+
+/// A program that adds 1 to the second word of array map 1's value 0, tail-calls slot 1 of
+/// the program array, and returns 99 when the call falls through. In slot 1 it calls itself:
+/// the count then shows where each engine stops the chain.
+pub fn chain_program() -> Vec<Insn> {
+    let i = Insn::new;
+    const MOV64_REG: u8 = BPF_ALU64 | BPF_MOV | BPF_X;
+    const MOV64_IMM: u8 = BPF_ALU64 | BPF_MOV;
+    std::vec![
+        i(MOV64_REG, 6, 1, 0, 0),
+        i(op::LDDW, 2, LDDW_MAP_IDX_VALUE, 0, MAP_ARRAY),
+        i(0, 0, 0, 0, 8),
+        i(MOV64_IMM, 3, 0, 0, 1),
+        i(BPF_STX | BPF_ATOMIC | BPF_DW, 2, 3, 0, ATOMIC_ADD),
+        i(MOV64_REG, 1, 6, 0, 0),
+        i(op::LDDW, 2, LDDW_MAP_IDX, 0, MAP_PROGS),
+        i(0, 0, 0, 0, 0),
+        i(MOV64_IMM, 3, 0, 0, 1),
+        i(op::CALL, 0, 0, 0, TAIL_CALL),
+        i(MOV64_IMM, 0, 0, 0, 99),
+        i(op::EXIT, 0, 0, 0, 0),
+    ]
 }
 
 /// How a program is compiled and run.
@@ -84,7 +152,8 @@ impl Differential {
     }
 
     /// Verifies `prog` for `pt` with `setup`'s helpers and the session's maps; if accepted,
-    /// compiles it and runs both engines `setup.runs` times on inputs drawn from `src`.
+    /// compiles it and runs both engines `setup.runs` times on inputs drawn from `src`, with
+    /// an empty tail-call table.
     ///
     /// # Panics
     /// On a finding: the JIT fails to compile a verified program, or the engines disagree.
@@ -95,58 +164,97 @@ impl Differential {
         setup: &Setup,
         src: &mut impl Source,
     ) -> Verdict {
+        self.check_with(prog, &TailCalls::default(), pt, setup, src)
+    }
+
+    /// As [`Differential::check`], with the tail-call table `tail` (its programs verified
+    /// like `prog`).
+    ///
+    /// # Panics
+    /// On a finding, see [`Differential::check`].
+    pub fn check_with(
+        &mut self,
+        prog: &[Insn],
+        tail: &TailCalls,
+        pt: ProgramType,
+        setup: &Setup,
+        src: &mut impl Source,
+    ) -> Verdict {
         let defs = self.maps.defs();
         let env = VerifyEnv {
             budget: VERIFY_BUDGET,
             ..VerifyEnv::new(pt, setup.helpers, &defs)
         };
         let mut insns = prog.to_vec();
-        let verified = match verify(&mut insns, &env, &mut *self.ws) {
+        let entry = match verify(&mut insns, &env, &mut *self.ws) {
             Ok(v) => v,
             Err(e) => return Verdict::Rejected(e),
         };
+        // Targets the verifier rejects become trivial ones; then every target is verified for
+        // good, its output kept alive next to the entry program's.
+        let mut targets = tail.programs.clone();
+        for (i, t) in targets.iter_mut().enumerate() {
+            if verify(&mut t.clone(), &env, &mut *self.ws).is_err() {
+                *t = std::vec![
+                    Insn::new(BPF_ALU64 | BPF_MOV, 0, 0, 0, 1000 + i as i32),
+                    Insn::new(op::EXIT, 0, 0, 0, 0),
+                ];
+            }
+        }
+        let programs: Vec<VerifiedProgram<'_>> = targets
+            .iter_mut()
+            .map(|t| {
+                verify(t, &env, &mut *self.ws)
+                    .unwrap_or_else(|e| panic!("the verifier's verdict changed: {e}"))
+            })
+            .collect();
         let mut trapped = 0;
         for _ in 0..setup.runs {
             let input = RunInput::draw(pt, src);
-            let (want, got) = self.outcomes(&verified, setup, &input);
-            let listing = Disasm::new(verified.insns());
+            let (want, got) = self.outcomes(&entry, &programs, tail.slots, setup, &input);
+            let listing = Disasm::new(entry.insns());
             assert_eq!(
                 got.0, want.0,
-                "engines disagree: interpreter {:?}, JIT {:?} ({setup:?}, input {input:02x?})\n\
-                 {listing}",
+                "engines disagree: interpreter {:?}, JIT {:?} ({setup:?}, input {input:02x?}, \
+                 tail calls {tail:?})\n{listing}",
                 want.0, got.0
             );
             assert_eq!(
                 got.1, want.1,
-                "buffers differ ({setup:?}, input {input:02x?})\n{listing}"
+                "buffers differ ({setup:?}, input {input:02x?}, tail calls {tail:?})\n{listing}"
             );
             assert_eq!(
                 got.2, want.2,
-                "map contents differ ({setup:?}, input {input:02x?})\n{listing}"
+                "map contents differ ({setup:?}, input {input:02x?}, tail calls {tail:?})\n\
+                 {listing}"
             );
             trapped += want.0.is_err() as u32;
         }
         Verdict::Agreed { trapped }
     }
 
-    /// The interpreter's and the JIT's effects of one run of `program` on `input`.
+    /// The interpreter's and the JIT's effects of one run of `program` on `input`, with
+    /// `programs` as the runtime's tail-call table and `slots` in the program array.
     ///
     /// The JIT resolves map references at compile time to the slots of the runtime's map
-    /// table, so it compiles the program for each run, with the table that run uses.
+    /// table, so it compiles the program (and the tail-call table) for each run, with the
+    /// runtime that run uses.
     ///
     /// # Panics
     /// When the JIT cannot compile `program`.
     pub fn outcomes(
         &mut self,
         program: &VerifiedProgram<'_>,
+        programs: &[VerifiedProgram<'_>],
+        slots: [Option<u32>; FuzzMaps::PROG_SLOTS as usize],
         setup: &Setup,
         input: &RunInput,
     ) -> (Effects, Effects) {
         let pt = program.prog_type();
-        let want = self.run(pt, setup, input, |rt, ctx, stack| {
+        let want = self.run(pt, programs, slots, setup, input, |rt, ctx, stack| {
             Interpreter::with_runtime(*rt).run(program, ctx, stack)
         });
-        let got = self.run(pt, setup, input, |rt, ctx, stack| {
+        let got = self.run(pt, programs, slots, setup, input, |rt, ctx, stack| {
             let jit = compile(program, rt, &setup.opts).unwrap_or_else(|e| {
                 panic!(
                     "the JIT rejects a verified program: {e} ({setup:?})\n{}",
@@ -158,25 +266,28 @@ impl Differential {
         (want, got)
     }
 
-    /// One run by `engine` with fresh maps, a stack full of garbage and a fresh copy of the
-    /// input buffer, as a program of type `pt`.
+    /// One run by `engine` with fresh maps (the program array holding `slots`), a stack full
+    /// of garbage and a fresh copy of the input buffer, as a program of type `pt`.
     fn run(
         &mut self,
         pt: ProgramType,
+        programs: &[VerifiedProgram<'_>],
+        slots: [Option<u32>; FuzzMaps::PROG_SLOTS as usize],
         setup: &Setup,
         input: &RunInput,
         engine: impl FnOnce(&Runtime<'_>, &mut Context<'_>, &mut Stack) -> Result<u64, Trap>,
     ) -> Effects {
         self.maps.reset();
+        for (slot, program) in (0u32..).zip(slots) {
+            if let Some(p) = program {
+                self.maps.set_tail_target(slot, p);
+            }
+        }
         self.stack.0.fill(input.garbage[0]);
         let mut buf = input.buf.clone();
         let table = self.maps.table();
-        let rt = runtime(setup, MapTable::new(&table));
-        let r = engine(
-            &rt,
-            &mut context(pt, &mut buf, input.fields),
-            &mut self.stack,
-        );
+        let rt = runtime(setup, MapTable::new(&table)).with_programs(programs);
+        let r = engine(&rt, &mut input.context(pt, &mut buf), &mut self.stack);
         (r, buf, self.maps.snapshot())
     }
 }
@@ -191,8 +302,9 @@ fn runtime<'e>(setup: &Setup, maps: MapTable<'e>) -> Runtime<'e> {
 }
 
 /// Runs one fuzzer input through the differential check: the first byte picks the generator
-/// (memory, XDP or socket-filter structured programs, or [`alu_program`]) and how the program
-/// is compiled (blinding, budget); the rest drives the generator and the run inputs.
+/// (memory, XDP or socket-filter structured programs, with a [`TailCalls`] table drawn next,
+/// or [`alu_program`]) and how the program is compiled (blinding, budget); the rest drives the
+/// generators and the run inputs.
 ///
 /// # Panics
 /// On a finding, see [`Differential::check`].
@@ -200,9 +312,10 @@ pub fn differential(data: &[u8]) {
     let mut src = Bytes::new(data);
     let mode = src.below(256);
     let mut session = Differential::new();
-    let (prog, pt, helpers) = match mode % 4 {
+    let (prog, tail, pt, helpers) = match mode % 4 {
         3 => (
             alu_program(&mut src),
+            TailCalls::default(),
             ProgramType::Memory {
                 len: ALU_MEM as u32,
             },
@@ -210,8 +323,10 @@ pub fn differential(data: &[u8]) {
         ),
         k => {
             let flavor = [Flavor::Memory, Flavor::Xdp, Flavor::Socket][k as usize];
+            let prog = structured_program(flavor, &mut src);
             (
-                structured_program(flavor, &mut src),
+                prog,
+                TailCalls::draw(flavor, &mut src),
                 flavor.program_type(),
                 standard(),
             )
@@ -229,5 +344,5 @@ pub fn differential(data: &[u8]) {
         budget,
         runs: 2,
     };
-    session.check(&prog, pt, &setup, &mut src);
+    session.check_with(&prog, &tail, pt, &setup, &mut src);
 }

@@ -5,9 +5,10 @@
 use super::*;
 use crate::compile;
 use crate::fuzzing::{
-    alu_program, differential, test_helpers, Differential, Setup, Verdict, ALU_MEM,
+    alu_program, chain_program, differential, test_helpers, Differential, Setup, TailCalls,
+    Verdict, ALU_MEM,
 };
-use nanobpf_core::fuzzing::{structured_program, Flavor, Rng, Source};
+use nanobpf_core::fuzzing::{structured_program, Flavor, FuzzMaps, Rng, RunInput, Source};
 use nanobpf_core::verifier::{verify, DefaultWorkspace, VerifyEnv};
 
 #[test]
@@ -44,7 +45,8 @@ fn verified_random_programs_agree_with_the_interpreter() {
 }
 
 /// The structured programs of core's fuzzing generators (packets, maps, helpers, loops, local
-/// calls), under a budget now and then: the JIT agrees on r0 or trap, buffer and maps.
+/// calls, tail calls through a drawn table), under a budget now and then: the JIT agrees on r0
+/// or trap, buffer and maps.
 #[test]
 fn structured_programs_agree_with_the_interpreter() {
     let mut session = Differential::new();
@@ -64,8 +66,9 @@ fn structured_programs_agree_with_the_interpreter() {
                 budget: rng.chance(1, 3).then(|| rng.below(p.len() as u64 * 2)),
                 runs: 2,
             };
+            let tail = TailCalls::draw(flavor, &mut rng);
             if let Verdict::Agreed { trapped: t } =
-                session.check(&p, flavor.program_type(), &setup, &mut rng)
+                session.check_with(&p, &tail, flavor.program_type(), &setup, &mut rng)
             {
                 accepted += 1;
                 trapped += t;
@@ -75,6 +78,124 @@ fn structured_programs_agree_with_the_interpreter() {
         assert!(
             accepted >= 10 && trapped > 0,
             "{flavor:?}: {accepted} of {tried} accepted, {trapped} runs trapped"
+        );
+    }
+}
+
+/// The differential check's tail-call table: calls that hit run the target on both engines,
+/// calls that miss (empty slot, index past the array, a program the runtime lacks) fall
+/// through, and the chain program stops after 33 tail calls on both.
+#[test]
+fn differential_tail_calls_hit_miss_and_stop_at_the_chain_limit() {
+    let maps = FuzzMaps::new();
+    let defs = maps.defs();
+    let env = VerifyEnv::new(ProgramType::Xdp, nanobpf_core::helpers::standard(), &defs);
+    let mut ws = Box::new(DefaultWorkspace::new());
+    // The chain program verifies for socket filters too (memory programs have no context to
+    // pass, so no tail calls).
+    let socket = VerifyEnv::new(
+        ProgramType::SocketFilter,
+        nanobpf_core::helpers::standard(),
+        &defs,
+    );
+    verify(&mut chain_program(), &socket, &mut ws).expect("the chain program verifies");
+    let mut answer = asm("mov %r0, 42\nexit");
+    let mut chain = chain_program();
+    let programs = [
+        verify(&mut answer, &env, &mut ws).expect("verifies"),
+        verify(&mut chain, &env, &mut ws).expect("verifies"),
+    ];
+    let setup = Setup {
+        helpers: nanobpf_core::helpers::standard(),
+        opts: JitOptions::default(),
+        budget: None,
+        runs: 1,
+    };
+    let mut session = Differential::new();
+    // The chain's count: the second word of array value 0 (0x80 after a reset).
+    let count = |snapshot: &nanobpf_core::fuzzing::Snapshot| {
+        let (_, _, v) = snapshot
+            .iter()
+            .find(|(m, k, _)| *m == 1 && k[..] == 0u32.to_ne_bytes())
+            .expect("array value 0");
+        u64::from_ne_bytes(v[8..16].try_into().unwrap()) - 0x80
+    };
+    // (slots, slot called, r0, runs of the chain program: the entry's tail call and the
+    // chain's own count toward the limit of 33)
+    let cases = [
+        ([Some(0), Some(1)], 0, 42, 0),
+        ([Some(0), Some(1)], 1, 99, 33),
+        ([Some(1), Some(1)], 0, 99, 33),
+        ([Some(1), None], 0, 99, 1),
+        ([None, Some(1)], 0, 7, 0),
+        ([Some(0), Some(1)], 2, 7, 0),
+        ([Some(5), Some(1)], 0, 7, 0),
+    ];
+    let mut rng = Rng(0x7a11);
+    for (slots, index, r0, runs) in cases {
+        // Tail-calls slot `index`, then returns 7 if the call falls through.
+        let mut entry = asm(&std::format!(
+            "mov %r1, %r1\nlddw %r2, map[3]\nmov %r3, {index}\ncall 12\nmov %r0, 7\nexit"
+        ));
+        let entry = verify(&mut entry, &env, &mut ws).expect("verifies");
+        let input = RunInput::draw(ProgramType::Xdp, &mut rng);
+        let (want, got) = session.outcomes(&entry, &programs, slots, &setup, &input);
+        assert_eq!(got, want, "slots {slots:?}, index {index}");
+        assert_eq!(want.0, Ok(r0), "slots {slots:?}, index {index}");
+        assert_eq!(count(&want.2), runs, "slots {slots:?}, index {index}");
+    }
+}
+
+/// Generated XDP and socket-filter programs reach successful tail calls: with both slots
+/// holding the chain program, some runs differ from runs with an empty program array (the
+/// chain counts in a map value), and the engines agree on both.
+#[test]
+fn structured_programs_take_tail_calls() {
+    use nanobpf_core::fuzzing::VERIFY_BUDGET;
+    let defs = FuzzMaps::new().defs();
+    let setup = Setup {
+        helpers: nanobpf_core::helpers::standard(),
+        opts: JitOptions::default(),
+        budget: None,
+        runs: 1,
+    };
+    let mut ws = Box::new(DefaultWorkspace::new());
+    let mut session = Differential::new();
+    for flavor in [Flavor::Xdp, Flavor::Socket] {
+        let env = VerifyEnv {
+            budget: VERIFY_BUDGET,
+            ..VerifyEnv::new(flavor.program_type(), setup.helpers, &defs)
+        };
+        let mut chain = chain_program();
+        let programs = [verify(&mut chain, &env, &mut ws).expect("verifies")];
+        let mut rng = Rng(0x7a1 + flavor as u64);
+        let (mut calling, mut taken) = (0, 0);
+        // Seeded, so deterministic; stops at the first tail call taken.
+        for _ in 0..5000 {
+            if taken > 0 {
+                break;
+            }
+            let mut p = structured_program(flavor, &mut rng);
+            let Ok(entry) = verify(&mut p, &env, &mut ws) else {
+                continue;
+            };
+            let tail_call = |i: &Insn| {
+                i.opcode == nanobpf_core::isa::opcode::op::CALL && i.src() == 0 && i.imm == 12
+            };
+            if !entry.insns().iter().any(tail_call) {
+                continue;
+            }
+            calling += 1;
+            let input = RunInput::draw(flavor.program_type(), &mut rng);
+            let (want, got) = session.outcomes(&entry, &programs, [Some(0); 2], &setup, &input);
+            assert_eq!(got, want, "{flavor:?}, input {input:02x?}");
+            let (empty, got) = session.outcomes(&entry, &programs, [None; 2], &setup, &input);
+            assert_eq!(got, empty, "{flavor:?}, input {input:02x?}");
+            taken += (want != empty) as u32;
+        }
+        assert!(
+            taken > 0,
+            "{flavor:?}: no tail call taken in {calling} programs that call one"
         );
     }
 }
