@@ -48,14 +48,7 @@ impl Engine {
     /// The columns this build can run, in table order.
     pub fn available() -> &'static [Engine] {
         if cfg!(all(target_arch = "x86_64", not(windows))) {
-            &[
-                Engine::Native,
-                Engine::Nanobpf,
-                Engine::NanobpfJit,
-                Engine::NanobpfChecked,
-                Engine::RbpfInterp,
-                Engine::RbpfJit,
-            ]
+            Engine::ALL
         } else {
             &[
                 Engine::Native,
