@@ -40,13 +40,22 @@ pub(crate) const fn link(stored: u32) -> u32 {
 pub(crate) fn hash_key(seed: u64, key: &[u8]) -> u32 {
     const M: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut h = seed ^ (key.len() as u64).wrapping_mul(M);
-    for chunk in key.chunks(8) {
-        let mut buf = [0u8; 8];
-        for (d, s) in buf.iter_mut().zip(chunk) {
-            *d = *s;
-        }
-        h = (h ^ u64::from_le_bytes(buf)).wrapping_mul(M);
+    let mut mix = |word: u64| {
+        h = (h ^ word).wrapping_mul(M);
         h ^= h >> 29;
+    };
+    let mut words = key.chunks_exact(8);
+    for chunk in &mut words {
+        let mut buf = [0u8; 8];
+        buf.copy_from_slice(chunk);
+        mix(u64::from_le_bytes(buf));
+    }
+    // The last, shorter chunk, zero-padded.
+    let tail = words.remainder();
+    if !tail.is_empty() {
+        let mut buf = [0u8; 8];
+        buf[..tail.len()].copy_from_slice(tail);
+        mix(u64::from_le_bytes(buf));
     }
     h ^= h >> 32;
     h = h.wrapping_mul(0xD6E8_FEB8_6659_FD93);
@@ -389,6 +398,37 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize> Map for Has
 mod tests {
     use super::*;
     use crate::maps::testutil::XorShift;
+
+    /// The hash, one byte at a time: each 8-byte chunk, the last one zero-padded, read as a
+    /// little-endian word. `hash_key` must give the same values (a map's layout depends on them).
+    fn hash_bytewise(seed: u64, key: &[u8]) -> u32 {
+        const M: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut h = seed ^ (key.len() as u64).wrapping_mul(M);
+        for chunk in key.chunks(8) {
+            let word = chunk
+                .iter()
+                .enumerate()
+                .fold(0u64, |w, (i, &b)| w | (b as u64) << (8 * i));
+            h = (h ^ word).wrapping_mul(M);
+            h ^= h >> 29;
+        }
+        h ^= h >> 32;
+        h = h.wrapping_mul(0xD6E8_FEB8_6659_FD93);
+        h ^= h >> 32;
+        h as u32
+    }
+
+    #[test]
+    fn hash_of_every_key_length_matches_the_bytewise_definition() {
+        let mut rng = XorShift(0x5eed_4a57);
+        for len in 0..=40 {
+            for _ in 0..50 {
+                let key: std::vec::Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+                let seed = rng.next();
+                assert_eq!(hash_key(seed, &key), hash_bytewise(seed, &key), "len {len}");
+            }
+        }
+    }
     use crate::maps::BPF_ANY;
     use std::collections::{BTreeSet, HashMap as StdMap};
 
