@@ -125,9 +125,10 @@ pub(crate) extern "C" fn helper_trampoline(state: *mut JitState, id: u64) -> u64
         st.trap = Trap::UnknownHelper as u8 as u32;
         return 0;
     }
-    // SAFETY: `st.run` is not null, so it was made in `JitState::new` from the `&mut Run` that `Runtime::enter`
-    // gave `JitProgram::run`, which stays borrowed (and unused) for as long as the code runs;
-    // the lifetimes are erased but the value is live, so the reference is valid for this call.
+    // SAFETY: `st.run` is not null, so it was made in `JitState::new` from the `&mut Run` that
+    // `Runtime::enter` gave `JitProgram::run`, which stays borrowed (and unused) for as long as
+    // the code runs; the lifetimes are erased but the value is live, so the reference is valid
+    // for this call.
     let run = unsafe { &mut *(st.run as *mut Run<'_, '_>) };
     let result = run.call_helper(id as u32, st.args);
     match result {
