@@ -1,16 +1,17 @@
 //! Executable memory, the run state the generated code works on, the helper trampoline, and the
 //! call into generated code: the one module of this crate where `unsafe` is allowed.
 //!
-//! The generated code is an `extern "C" fn(*mut JitState) -> u64` per program. It keeps the
-//! state pointer in r12 for the whole run and reaches every per-run value through it: entry
-//! registers, the packet of legacy loads, the budget, the call depth, the trap code and the
-//! helper arguments.
+//! The generated code is an `extern "C" fn(*mut JitState, r1, r2, r10) -> u64` per program: the
+//! entry registers arrive in argument registers, the state pointer stays in r12 for the whole
+//! run, and every other per-run value is reached through it: the packet of legacy loads, the
+//! budget, the call depth, the trap code and the helper arguments.
 
 #![allow(unsafe_code)]
 
 use crate::error::JitErrorKind;
 use core::ffi::c_void;
 use core::marker::PhantomData;
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use nanobpf_core::{Run, Trap};
 
@@ -26,28 +27,19 @@ const E2BIG: u64 = (-7i64) as u64;
 
 /// The per-run state the generated code reads and writes through r12. `repr(C)` so the code
 /// generator can use the field offsets.
+///
+/// Only what the code reads before writing is initialised when a run starts (five stores for
+/// a run without helpers); the rest is scratch the code writes first (`MaybeUninit`).
 #[repr(C)]
 #[derive(Debug)]
 pub(crate) struct JitState {
-    /// r1 at entry.
-    pub r1: u64,
-    /// r2 at entry.
-    pub r2: u64,
-    /// r10 at entry: top of the stack buffer.
-    pub stack_top: u64,
     /// Start of the packet of legacy packet loads.
     pub pkt_start: u64,
     /// Length of that packet.
     pub pkt_len: u64,
     /// Instructions left (metered code only).
     pub budget: u64,
-    /// rsp after the entry prologue: traps unwind to it.
-    pub saved_rsp: u64,
-    /// Spill slot for r0 around fetching `cmpxchg` loops.
-    pub spill: u64,
-    /// r1 to r5 of a helper call.
-    pub args: [u64; 5],
-    /// The `Run` of this run, type-erased.
+    /// The `Run` of this run, type-erased (null for code that calls no helper).
     pub run: *mut c_void,
     /// Current bpf-to-bpf call depth (0 in the entry function).
     pub depth: u32,
@@ -57,17 +49,21 @@ pub(crate) struct JitState {
     pub tail_calls: u32,
     /// Set when a tail call succeeded: the code returned so that the caller starts the target.
     pub tail_pending: u32,
-    /// The target's instruction slice (address, length), to find its compiled code.
-    pub tail_target: (usize, usize),
+    /// rsp after the entry prologue: traps unwind to it. Written by every entry prologue.
+    pub saved_rsp: MaybeUninit<u64>,
+    /// Spill slot for r0 around fetching `cmpxchg` loops, written before it is read.
+    pub spill: MaybeUninit<u64>,
+    /// r1 to r5 of a helper call, all five written by the code before each trampoline call.
+    pub args: [MaybeUninit<u64>; 5],
+    /// The target's instruction slice (address, length), to find its compiled code; written
+    /// by the trampoline together with `tail_pending`.
+    pub tail_target: MaybeUninit<(usize, usize)>,
 }
 
 /// Byte offsets of [`JitState`] fields, as displacements from r12.
 pub(crate) mod off {
     use super::JitState;
     use core::mem::offset_of;
-    pub const R1: i32 = offset_of!(JitState, r1) as i32;
-    pub const R2: i32 = offset_of!(JitState, r2) as i32;
-    pub const STACK_TOP: i32 = offset_of!(JitState, stack_top) as i32;
     pub const PKT_START: i32 = offset_of!(JitState, pkt_start) as i32;
     pub const PKT_LEN: i32 = offset_of!(JitState, pkt_len) as i32;
     pub const BUDGET: i32 = offset_of!(JitState, budget) as i32;
@@ -79,35 +75,59 @@ pub(crate) mod off {
     pub const TAIL_PENDING: i32 = offset_of!(JitState, tail_pending) as i32;
 }
 
+/// The registers a run starts with: r1, r2 and r10.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EntryRegs {
+    pub r1: u64,
+    pub r2: u64,
+    pub r10: u64,
+}
+
 impl JitState {
-    /// A fresh state for `run`, which must outlive every use of the state.
-    pub fn new(run: &mut Run<'_, '_>, budget: u64) -> JitState {
-        let mut state = JitState::detached(run, budget);
+    /// A fresh state for `run`, which must outlive every use of the state, and the entry
+    /// registers.
+    #[inline(always)]
+    pub fn new(run: &mut Run<'_, '_>, budget: u64) -> (JitState, EntryRegs) {
+        let (mut state, regs) = JitState::detached(run, budget);
         state.run = run as *mut Run<'_, '_> as *mut c_void;
-        state
+        (state, regs)
     }
 
     /// A fresh state for `run` without a way back to it, for code that calls no helper: the
     /// trampoline then traps with [`Trap::UnknownHelper`] instead of calling one.
-    pub fn detached(run: &Run<'_, '_>, budget: u64) -> JitState {
+    #[inline(always)]
+    pub fn detached(run: &Run<'_, '_>, budget: u64) -> (JitState, EntryRegs) {
         let (pkt_start, pkt_len) = run.packet();
-        JitState {
-            r1: run.r1(),
-            r2: run.r2(),
-            stack_top: run.stack_top(),
+        let state = JitState {
             pkt_start,
             pkt_len,
             budget,
-            saved_rsp: 0,
-            spill: 0,
-            args: [0; 5],
             run: core::ptr::null_mut(),
             depth: 0,
             trap: 0,
             tail_calls: 0,
             tail_pending: 0,
-            tail_target: (0, 0),
+            saved_rsp: MaybeUninit::uninit(),
+            spill: MaybeUninit::uninit(),
+            args: [MaybeUninit::uninit(); 5],
+            tail_target: MaybeUninit::uninit(),
+        };
+        let regs = EntryRegs {
+            r1: run.r1(),
+            r2: run.r2(),
+            r10: run.stack_top(),
+        };
+        (state, regs)
+    }
+
+    /// The target of the tail call the trampoline just took (`tail_pending` is set).
+    pub fn tail_target(&self) -> (usize, usize) {
+        if self.tail_pending == 0 {
+            return (0, 0);
         }
+        // SAFETY: the trampoline writes `tail_target` before it sets `tail_pending`, and
+        // nothing else sets `tail_pending`, so the value is initialised.
+        unsafe { self.tail_target.assume_init() }
     }
 }
 
@@ -130,7 +150,10 @@ pub(crate) extern "C" fn helper_trampoline(state: *mut JitState, id: u64) -> u64
     // the code runs; the lifetimes are erased but the value is live, so the reference is valid
     // for this call.
     let run = unsafe { &mut *(st.run as *mut Run<'_, '_>) };
-    let result = run.call_helper(id as u32, st.args);
+    // SAFETY: the code stores all five argument slots right before every call of the
+    // trampoline (see `Emitter::helper_call`), so each is initialised.
+    let args = st.args.map(|a| unsafe { a.assume_init() });
+    let result = run.call_helper(id as u32, args);
     match result {
         Err(t) => {
             st.trap = t as u8 as u32;
@@ -139,7 +162,7 @@ pub(crate) extern "C" fn helper_trampoline(state: *mut JitState, id: u64) -> u64
         Ok(r0) if id & TAIL_FLAG != 0 => match run.take_tail_call() {
             Some(target) if st.tail_calls < MAX_TAIL_CALLS && st.depth == 0 => {
                 let insns = target.insns();
-                st.tail_target = (insns.as_ptr() as usize, insns.len());
+                st.tail_target = MaybeUninit::new((insns.as_ptr() as usize, insns.len()));
                 st.tail_pending = 1;
                 r0
             }
@@ -251,6 +274,7 @@ impl<'r> Code<'r> {
         unsafe { core::slice::from_raw_parts(ptr.as_ptr(), len.min(cap)) }
     }
 
+    #[inline(always)]
     fn base(&self) -> *const u8 {
         match self {
             #[cfg(feature = "std")]
@@ -260,27 +284,32 @@ impl<'r> Code<'r> {
     }
 }
 
-/// Runs the compiled function at `entry` bytes into `code` on `state`; returns r0.
+/// Runs the compiled function at `entry` bytes into `code` on `state`, starting with the
+/// registers `regs`; returns r0.
 ///
 /// Sound only for code this crate generated and checked, with `state` made by
-/// [`JitState::new`] for the run in progress. `JitProgram` upholds that: it is the only
-/// caller, with its own code and entry offsets.
-pub(crate) fn call_code(code: &Code<'_>, entry: usize, state: &mut JitState) -> u64 {
-    type EntryFn = unsafe extern "C" fn(*mut JitState) -> u64;
-    // SAFETY: `entry` is the offset of a function prologue the code generator emitted inside
-    // `code` (recorded at compile time), and the memory is executable (sealed read+execute, or
-    // an `ExecRegion` the embedder vouched for). The decode-back check has confirmed the bytes
-    // are the instructions emitted, so the pointer is a function of this signature.
+/// [`JitState::new`] (or [`JitState::detached`] for code without helper calls) for the run in
+/// progress. `JitProgram` upholds that: it is the only caller, with its own code and entry
+/// offsets.
+#[inline(always)]
+pub(crate) fn call_code(
+    code: &Code<'_>,
+    entry: usize,
+    state: &mut JitState,
+    regs: EntryRegs,
+) -> u64 {
+    type EntryFn = unsafe extern "C" fn(*mut JitState, u64, u64, u64) -> u64;
     let at = code.base().wrapping_add(entry);
     // SAFETY: `entry` is the offset of a function prologue the code generator emitted inside
     // `code` (recorded at compile time), and the memory is executable (sealed read+execute, or
     // an `ExecRegion` the embedder vouched for). The decode-back check has confirmed the bytes
     // are the instructions emitted, so the pointer is a function of this signature.
     let f: EntryFn = unsafe { core::mem::transmute::<*const u8, EntryFn>(at) };
-    // SAFETY: the generated code follows the System V ABI (it saves and restores rbx, rbp and
-    // r12 to r15 and keeps rsp 16-byte aligned at calls), touches only memory the verifier
-    // proved the program may touch plus `*state` and its own stack frames, and always returns.
-    unsafe { f(state) }
+    // SAFETY: the generated code follows the System V ABI (it saves and restores the
+    // callee-saved registers it uses and keeps rsp 16-byte aligned at calls), touches only
+    // memory the verifier proved the program may touch plus `*state` and its own stack frames,
+    // and always returns.
+    unsafe { f(state, regs.r1, regs.r2, regs.r10) }
 }
 
 #[cfg(feature = "std")]

@@ -3,7 +3,9 @@
 use crate::check::check;
 use crate::emit::{assemble, Assembled};
 use crate::error::JitError;
-use crate::native::{call_code, trampoline_address, trap_of, Code, ExecRegion, JitState};
+use crate::native::{
+    call_code, trampoline_address, trap_of, Code, EntryRegs, ExecRegion, JitState,
+};
 use crate::options::JitOptions;
 use alloc::vec::Vec;
 use nanobpf_core::{Context, Insn, ProgramType, Runtime, Stack, Trap, VerifiedProgram};
@@ -19,6 +21,8 @@ use nanobpf_core::{Context, Insn, ProgramType, Runtime, Stack, Trap, VerifiedPro
 pub struct JitProgram<'r> {
     code: Code<'r>,
     len: usize,
+    /// Entry offset of the entry program (the first of `entries`).
+    entry: usize,
     /// For each compiled program: its instructions (address, length) and its entry offset.
     entries: Vec<((usize, usize), usize)>,
     prog_type: ProgramType,
@@ -43,7 +47,7 @@ pub fn compile(
     rt: &Runtime<'_>,
     opts: &JitOptions,
 ) -> Result<JitProgram<'static>, JitError> {
-    compile_insns(program.insns(), program.prog_type(), rt, opts)
+    compile_raw(program.insns(), program.prog_type(), rt, opts, true)
 }
 
 /// Compiles `program` (and the programs of `rt`'s tail-call table) into `region`, memory the
@@ -57,7 +61,7 @@ pub fn compile_into<'r>(
     opts: &JitOptions,
     region: ExecRegion<'r>,
 ) -> Result<JitProgram<'r>, JitError> {
-    let (asm, entries) = assemble_all(program.insns(), rt, opts)?;
+    let (asm, entries) = assemble_all(program.insns(), rt, opts, true)?;
     let code = Code::in_region(region, &asm.bytes).map_err(|k| JitError::at(0, k))?;
     finish(code, asm, entries, program.prog_type(), rt)
 }
@@ -69,6 +73,7 @@ fn assemble_all(
     insns: &[Insn],
     rt: &Runtime<'_>,
     opts: &JitOptions,
+    verified: bool,
 ) -> Result<(Assembled, Entries), JitError> {
     let mut programs: Vec<&[Insn]> = Vec::new();
     programs.push(insns);
@@ -77,7 +82,7 @@ fn assemble_all(
         programs.push(p.insns());
         i += 1;
     }
-    let asm = assemble(&programs, rt, opts)?;
+    let asm = assemble(&programs, rt, opts, verified)?;
     let keys = programs
         .iter()
         .map(|p| (p.as_ptr() as usize, p.len()))
@@ -97,6 +102,7 @@ fn finish<'r>(
     Ok(JitProgram {
         code,
         len,
+        entry: asm.entries.first().copied().unwrap_or(0),
         entries: keys.into_iter().zip(asm.entries).collect(),
         prog_type,
         metered: rt.budget().is_some(),
@@ -104,16 +110,27 @@ fn finish<'r>(
     })
 }
 
-/// Compiles raw instructions: the body of [`compile`], and the crate's test path for programs
-/// that have not been through the verifier.
-#[cfg(feature = "std")]
+/// Compiles instructions that have not been through the verifier: the crate's test path.
+#[cfg(all(feature = "std", test))]
 pub(crate) fn compile_insns(
     insns: &[Insn],
     prog_type: ProgramType,
     rt: &Runtime<'_>,
     opts: &JitOptions,
 ) -> Result<JitProgram<'static>, JitError> {
-    let (asm, entries) = assemble_all(insns, rt, opts)?;
+    compile_raw(insns, prog_type, rt, opts, false)
+}
+
+/// Compiles instructions into mapped pages; `verified` says whether they passed the verifier.
+#[cfg(feature = "std")]
+fn compile_raw(
+    insns: &[Insn],
+    prog_type: ProgramType,
+    rt: &Runtime<'_>,
+    opts: &JitOptions,
+    verified: bool,
+) -> Result<JitProgram<'static>, JitError> {
+    let (asm, entries) = assemble_all(insns, rt, opts, verified)?;
     let code = Code::mapped(&asm.bytes).map_err(|k| JitError::at(0, k))?;
     let mut p = finish(code, asm, entries, prog_type, rt)?;
     p.code.seal().map_err(|k| JitError::at(0, k))?;
@@ -128,6 +145,8 @@ impl JitProgram<'_> {
     /// [`Trap::WrongContext`] when `ctx` does not fit the program type, and the traps of the
     /// interpreter: [`Trap::BudgetExhausted`], [`Trap::CallDepth`], [`Trap::UnknownHelper`],
     /// [`Trap::Misaligned`], and whatever a helper reports.
+    // Inlined: where the caller builds the context, the match on its kind folds away.
+    #[inline]
     pub fn run(
         &self,
         rt: &Runtime<'_>,
@@ -150,36 +169,43 @@ impl JitProgram<'_> {
                 ctx,
                 stack,
                 #[inline(always)]
-                |run| self.enter_code(JitState::new(run, budget)),
+                |run| {
+                    let (state, regs) = JitState::new(run, budget);
+                    self.enter_code(state, regs)
+                },
             )
         } else {
             rt.enter(
                 ctx,
                 stack,
                 #[inline(always)]
-                |run| self.enter_code(JitState::detached(run, budget)),
+                |run| {
+                    let (state, regs) = JitState::detached(run, budget);
+                    self.enter_code(state, regs)
+                },
             )
         }
     }
 
     /// Runs the entry program's code, then the code of each tail call it takes.
     #[inline(always)]
-    fn enter_code(&self, mut state: JitState) -> Result<u64, Trap> {
-        let mut entry = self.entries.first().map_or(0, |e| e.1);
+    fn enter_code(&self, mut state: JitState, regs: EntryRegs) -> Result<u64, Trap> {
+        let mut entry = self.entry;
         loop {
-            let r0 = call_code(&self.code, entry, &mut state);
+            let r0 = call_code(&self.code, entry, &mut state, regs);
             if state.trap != 0 {
                 return Err(trap_of(state.trap));
             }
             if state.tail_pending == 0 {
                 return Ok(r0);
             }
+            let target = state.tail_target();
             state.tail_pending = 0;
             state.tail_calls += 1;
             entry = self
                 .entries
                 .iter()
-                .find(|e| e.0 == state.tail_target)
+                .find(|e| e.0 == target)
                 .ok_or(Trap::InvalidInstruction)?
                 .1;
         }

@@ -4,10 +4,13 @@
 //!   target slot; the assembler picks rel8 or rel32.
 //! - Helper calls store r1 to r5 in the run state and call the trampoline through rax (the one
 //!   indirect call of the code, to a constant address); a trap unwinds through the epilogue.
+//!   r1 to r5 are left clobbered afterwards, as BPF's calling convention says and the verifier
+//!   enforces (code compiled without the verifier, in this crate's tests, reloads them).
 //! - bpf-to-bpf calls are x86 `call`s: r6 to r9 and r10 are pushed, r10 lowered by 512, the
 //!   depth counted in the run state (a call from the eighth frame traps with `CallDepth`).
-//! - `exit` is `ret`: the entry prologue called the body, so the entry function's `exit`
-//!   returns there and falls into the epilogue.
+//! - `exit` is `ret` when the compilation has bpf-to-bpf calls: the entry prologue called the
+//!   body, so the entry function's `exit` returns there and jumps to `restore`. Without them,
+//!   the body follows the prologue and `exit` jumps to `restore` directly.
 
 use super::alu::binop;
 use super::{Emit, Emitter, Src};
@@ -41,6 +44,7 @@ impl Emitter {
                 let l = self.label(rel_target(insn.imm as i64)?)?;
                 self.a.jmp(l)?;
             }
+            EXIT if self.inline_body => self.a.jmp(self.restore)?,
             EXIT => self.a.ret()?,
             CALL if insn.src() == CALL_LOCAL => {
                 let l = self.label(rel_target(insn.imm as i64)?)?;
@@ -114,9 +118,13 @@ impl Emitter {
             self.a.cmp(dword_ptr(STATE + off::TAIL_PENDING), 0)?;
             self.a.jne(self.epilogue)?;
         }
-        for r in 1..=5u8 {
-            let at = off::ARGS + 8 * (r as i32 - 1);
-            self.a.mov(bpf(r).q, qword_ptr(STATE + at))?;
+        if !self.verified {
+            // Unverified code (the crate's own tests) may read r1 to r5 after the call; give
+            // them their values back, as the interpreter keeps them.
+            for r in 1..=5u8 {
+                let at = off::ARGS + 8 * (r as i32 - 1);
+                self.a.mov(bpf(r).q, qword_ptr(STATE + at))?;
+            }
         }
         Ok(())
     }

@@ -4,19 +4,28 @@
 //! may reach):
 //!
 //! ```text
-//! entry_0:  push rbp, rbx, r12..r15; r12 = state; state.saved_rsp = rsp
-//!           load r1, r2, r10, zero the rest; call body_0; jmp restore
-//! body_0:   translation of program 0 (`exit` is `ret`)
+//! entry_0:  push the callee-saved registers the code uses; r12 = state; state.saved_rsp = rsp
+//!           r1, r2, r10 from the argument registers, zero the rest
+//!           [call body_0; jmp restore]     only with bpf-to-bpf calls (see below)
+//! body_0:   translation of program 0
 //! entry_1:  ... program 1 ...
 //! stubs:    trap_budget, trap_depth, trap_misaligned (write state.trap; jmp epilogue)
 //!           ret_zero (r0 = 0; jmp epilogue)
 //! epilogue: rsp = state.saved_rsp
-//! restore:  pop r15..rbp; ret
+//! restore:  pop what the prologue pushed; ret
 //! ```
 //!
-//! A normal `exit` returns to the entry with rsp as the entry left it, so it goes straight to
-//! `restore`: reloading rsp from memory there would make every restoring `pop` wait for a
-//! store-to-load round trip. Only traps and `ret_zero`, which may leave from inside
+//! The prologue saves rbp (BPF r10) and r12 (the state) always, and rbx, r13, r14 and r15
+//! only when some program of the compilation names the BPF register kept there (r6 to r9),
+//! padded so that the body runs with rsp 16-byte aligned: `r0 = 0; exit` pushes three
+//! registers, not six.
+//!
+//! When no program of the compilation makes a bpf-to-bpf call, every `exit` leaves the entry
+//! function: the body follows the prologue and `exit` is `jmp restore`. Otherwise the prologue
+//! `call`s the body, `exit` is `ret` (to the caller's frame, or to the prologue), and the
+//! prologue then jumps to `restore`. Either way a normal `exit` reaches `restore` with rsp as
+//! the prologue left it: reloading rsp from memory there would make every restoring `pop`
+//! wait for a store-to-load round trip. Only traps and `ret_zero`, which may leave from inside
 //! bpf-to-bpf calls, go through `epilogue`.
 //!
 //! **Loop alignment.** The head of every loop (the target of a backward jump) starts a 64-byte
@@ -105,19 +114,75 @@ pub(crate) struct Emitter {
     pub(crate) labels: Vec<Option<CodeLabel>>,
     /// Loop alignment: the padding planned before each loop head, and where the heads landed.
     align: align::Plan,
+    /// The callee-saved registers every entry prologue pushes, in push order.
+    saved: Vec<AsmRegister64>,
+    /// Whether the programs were verified: BPF r1 to r5 are then dead after a helper call
+    /// (the verifier rejects reading them), so the code does not reload them.
+    verified: bool,
+    /// Whether each program body follows its prologue directly (no program of the compilation
+    /// makes a bpf-to-bpf call, so every `exit` leaves the entry function): `exit` is then a
+    /// jump to `restore` instead of a `ret` to a `call` in the prologue.
+    inline_body: bool,
+}
+
+/// The callee-saved x86 registers of BPF r6 to r9, which a prologue saves only when used.
+const OPTIONAL_SAVED: [(u8, AsmRegister64); 4] = [(6, rbx), (7, r13), (8, r14), (9, r15)];
+
+/// Whether any of `programs` makes a bpf-to-bpf call.
+fn has_local_calls(programs: &[&[Insn]]) -> bool {
+    programs
+        .iter()
+        .flat_map(|p| p.iter())
+        .any(|i| i.opcode == CALL && i.src() == CALL_LOCAL)
+}
+
+/// The registers an entry prologue saves for `programs`: rbp and r12, the registers of the BPF
+/// registers r6 to r9 that any instruction names, and one more when needed for the body to run
+/// with rsp 16-byte aligned: an even count when the prologue `call`s the body, an odd count
+/// when the body follows it (`inline_body`).
+fn saved_registers(programs: &[&[Insn]], inline_body: bool) -> Vec<AsmRegister64> {
+    let mut used = [false; 11];
+    for insn in programs.iter().flat_map(|p| p.iter()) {
+        for r in [insn.dst(), insn.src()] {
+            if let Some(u) = used.get_mut(r as usize) {
+                *u = true;
+            }
+        }
+    }
+    let mut saved = vec![rbp, r12];
+    saved.extend(
+        OPTIONAL_SAVED
+            .iter()
+            .filter(|(r, _)| used[*r as usize])
+            .map(|&(_, x)| x),
+    );
+    if saved.len() % 2 == usize::from(!inline_body) {
+        // Any register not saved yet: a callee-saved one, or rcx (scratch) when all six are.
+        let pad = OPTIONAL_SAVED
+            .iter()
+            .map(|&(_, x)| x)
+            .find(|x| !saved.contains(x))
+            .unwrap_or(rcx);
+        saved.push(pad);
+    }
+    saved
 }
 
 /// Compiles `programs` (the entry program first) into one block of code, with loop heads
 /// aligned (see the module documentation).
+///
+/// `verified` says that every program passed the verifier, which lets the code skip work
+/// for values the verifier proved dead.
 pub(crate) fn assemble(
     programs: &[&[Insn]],
     rt: &Runtime<'_>,
     opts: &JitOptions,
+    verified: bool,
 ) -> Result<Assembled, JitError> {
-    let mut pass = assemble_pass(programs, rt, opts, align::Plan::default())?;
+    let mut pass = assemble_pass(programs, rt, opts, verified, align::Plan::default())?;
     for _ in 0..MAX_ALIGN_PASSES {
         match pass.1.realign(&pass.2) {
-            Some(plan) => pass = assemble_pass(programs, rt, opts, plan)?,
+            Some(plan) => pass = assemble_pass(programs, rt, opts, verified, plan)?,
             None => break,
         }
     }
@@ -134,10 +199,12 @@ fn assemble_pass(
     programs: &[&[Insn]],
     rt: &Runtime<'_>,
     opts: &JitOptions,
+    verified: bool,
     plan: align::Plan,
 ) -> Result<(Assembled, align::Plan, Vec<u32>), JitError> {
     let whole = |kind| JitError::at(0, kind);
     let mut a = CodeAssembler::new(64).map_err(|e| whole(e.into()))?;
+    let inline_body = !has_local_calls(programs);
     let mut e = Emitter {
         epilogue: a.create_label(),
         restore: a.create_label(),
@@ -152,6 +219,9 @@ fn assemble_pass(
         calls_helpers: false,
         labels: Vec::new(),
         align: plan,
+        saved: saved_registers(programs, inline_body),
+        verified,
+        inline_body,
     };
     let mut entry_labels = Vec::with_capacity(programs.len());
     for (i, insns) in programs.iter().enumerate() {
@@ -410,20 +480,27 @@ impl Emitter {
 
     fn prologue(&mut self, entry: &mut CodeLabel, body: CodeLabel) -> Emit {
         self.bind(entry)?;
-        for r in [rbp, rbx, r12, r13, r14, r15] {
-            self.a.push(r)?;
+        for i in 0..self.saved.len() {
+            self.a.push(self.saved[i])?;
         }
+        // The entry function's arguments: state, r1, r2, r10 (rdi, rsi, rdx, rcx).
         self.a.mov(STATE, rdi)?;
         self.a.mov(qword_ptr(STATE + off::SAVED_RSP), rsp)?;
-        self.a.mov(rdi, qword_ptr(STATE + off::R1))?;
-        self.a.mov(rsi, qword_ptr(STATE + off::R2))?;
-        self.a.mov(rbp, qword_ptr(STATE + off::STACK_TOP))?;
+        self.a.mov(bpf(1).q, rsi)?;
+        self.a.mov(bpf(2).q, rdx)?;
+        self.a.mov(bpf(10).q, rcx)?;
         for r in [0u8, 3, 4, 5, 6, 7, 8, 9] {
             let x = bpf(r);
-            self.a.xor(x.d, x.d)?;
+            // r6 to r9 live in callee-saved registers, which hold the caller's values unless
+            // saved; a program that does not name them never reads them.
+            if r < 6 || self.saved.contains(&x.q) {
+                self.a.xor(x.d, x.d)?;
+            }
         }
-        self.a.call(body)?;
-        self.a.jmp(self.restore)?;
+        if !self.inline_body {
+            self.a.call(body)?;
+            self.a.jmp(self.restore)?;
+        }
         Ok(())
     }
 
@@ -448,8 +525,8 @@ impl Emitter {
         self.a.mov(rsp, qword_ptr(STATE + off::SAVED_RSP))?;
         let mut restore = self.restore;
         self.bind(&mut restore)?;
-        for r in [r15, r14, r13, r12, rbx, rbp] {
-            self.a.pop(r)?;
+        for i in (0..self.saved.len()).rev() {
+            self.a.pop(self.saved[i])?;
         }
         self.a.ret()?;
         Ok(())
