@@ -89,6 +89,9 @@ impl Emitter {
         }
         let imm = insn.imm;
         match (w64, self.key()) {
+            // No BPF instruction reads flags another one set, so the shorter zero idiom may
+            // clobber them (at both widths: a 32-bit `xor` clears all 64 bits).
+            (_, None) if imm == 0 => self.a.xor(d.d, d.d)?,
             (true, None) => self.mov_sext(d.q, imm)?,
             (false, None) => self.a.mov(d.d, imm as u32)?,
             (true, Some(k)) => {

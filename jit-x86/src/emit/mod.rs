@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! entry_0:  push the callee-saved registers the code uses; r12 = state; state.saved_rsp = rsp
-//!           r1, r2, r10 from the argument registers, zero the rest
+//!           r1, r2, r10 from the argument registers (unverified code: zero the rest)
 //!           [call body_0; jmp restore]     only with bpf-to-bpf calls (see below)
 //! body_0:   translation of program 0
 //! entry_1:  ... program 1 ...
@@ -489,12 +489,17 @@ impl Emitter {
         self.a.mov(bpf(1).q, rsi)?;
         self.a.mov(bpf(2).q, rdx)?;
         self.a.mov(bpf(10).q, rcx)?;
-        for r in [0u8, 3, 4, 5, 6, 7, 8, 9] {
-            let x = bpf(r);
-            // r6 to r9 live in callee-saved registers, which hold the caller's values unless
-            // saved; a program that does not name them never reads them.
-            if r < 6 || self.saved.contains(&x.q) {
-                self.a.xor(x.d, x.d)?;
+        // Verified code never reads a register before writing it (the verifier rejects it),
+        // so only unverified code (this crate's tests) needs the others zeroed, as the
+        // interpreter starts them.
+        if !self.verified {
+            for r in [0u8, 3, 4, 5, 6, 7, 8, 9] {
+                let x = bpf(r);
+                // r6 to r9 live in callee-saved registers, which hold the caller's values
+                // unless saved; a program that does not name them never reads them.
+                if r < 6 || self.saved.contains(&x.q) {
+                    self.a.xor(x.d, x.d)?;
+                }
             }
         }
         if !self.inline_body {
