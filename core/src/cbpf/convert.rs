@@ -6,6 +6,12 @@
 //! in a 512-byte bit set on the stack). The second emits a prologue and then every reachable
 //! instruction; unreachable ones are dropped, as the verifier rejects unreachable code.
 //!
+//! The prologue clears A, X and the scratch words only where a read could see the clearing:
+//! A unless the first instruction sets it, X unless nothing reads it or the first instruction
+//! sets it, a scratch word only if some reachable load reads it. The first instruction runs
+//! before every other, so the verifier, which rejects reading a register never written,
+//! confirms each omission.
+//!
 //! A jump's eBPF offset is the number of slots between the end of its own sequence and its
 //! target: the sum of the lengths of the reachable instructions in between. Each length is
 //! a fixed function of the instruction, so the sum is computed on the fly; a classic
@@ -124,6 +130,7 @@ pub fn convert(filter: &[SockFilter], out: &mut [Insn]) -> Result<usize, CbpfErr
     let mut marks = Marks([0; MAX_CLASSIC_INSNS / 64]);
     marks.set(0);
     let mut scratch_reads = 0u16;
+    let mut x_read = false;
     for (pc, f) in filter.iter().enumerate() {
         lower(*f, Skips::default()).map_err(|kind| err(pc, kind))?;
         let reachable = marks.get(pc);
@@ -152,6 +159,7 @@ pub fn convert(filter: &[SockFilter], out: &mut [Insn]) -> Result<usize, CbpfErr
             if let Some(k) = lower::scratch_read(*f) {
                 scratch_reads |= 1 << (k as usize % MEMWORDS);
             }
+            x_read |= lower::reads_x(*f);
         }
     }
     let last = n - 1;
@@ -161,16 +169,14 @@ pub fn convert(filter: &[SockFilter], out: &mut [Insn]) -> Result<usize, CbpfErr
 
     // Pass 2: the prologue, then every reachable instruction.
     let mut at = 0usize;
-    put(
-        out,
-        &mut at,
-        &[
-            lower::mov(CTX, 1),
-            lower::mov32_imm(A, 0),
-            lower::mov32_imm(X, 0),
-        ],
-        0,
-    )?;
+    put(out, &mut at, &[lower::mov(CTX, 1)], 0)?;
+    let first = filter.first().copied().unwrap_or_default();
+    if !lower::sets_a_first(first) {
+        put(out, &mut at, &[lower::mov32_imm(A, 0)], 0)?;
+    }
+    if x_read && !lower::sets_x(first) {
+        put(out, &mut at, &[lower::mov32_imm(X, 0)], 0)?;
+    }
     for k in 0..MEMWORDS as u32 {
         if scratch_reads & (1 << k) != 0 {
             put(out, &mut at, &[lower::st_zero(lower::scratch_off(k))], 0)?;

@@ -138,6 +138,29 @@ pub(super) fn scratch_read(f: SockFilter) -> Option<u32> {
     }
 }
 
+/// Whether `f` reads X: an indirect load, an ALU operation or jump with X as operand, a store
+/// of X, `ret X` or `txa`.
+pub(super) fn reads_x(f: SockFilter) -> bool {
+    match f.class() {
+        code::LD => f.code & 0xe0 == code::IND,
+        code::ALU | code::JMP => f.code & code::X != 0,
+        code::STX => true,
+        code::RET => f.code & 0x18 == code::X,
+        code::MISC => f.code & 0xf8 == code::TXA,
+        _ => false,
+    }
+}
+
+/// Whether `f`, run first, sets A before anything reads it: every load into A, and `txa`.
+pub(super) fn sets_a_first(f: SockFilter) -> bool {
+    f.class() == code::LD || (f.class() == code::MISC && f.code & 0xf8 == code::TXA)
+}
+
+/// Whether `f` sets X: every load into X, and `tax`.
+pub(super) fn sets_x(f: SockFilter) -> bool {
+    f.class() == code::LDX || (f.class() == code::MISC && f.code & 0xf8 == code::TAX)
+}
+
 /// Lowers `f`. The length of the result never depends on `skips`, so a caller learns lengths
 /// by lowering with default skips. Validation happens here too: every opcode, scratch index,
 /// constant divisor and constant shift is checked.

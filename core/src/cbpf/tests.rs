@@ -342,27 +342,28 @@ fn unreachable_instructions_are_dropped() {
         stmt(RET | K, 7),
     ];
     let insns = conv(&prog).unwrap();
-    // Prologue (3), ja (1), mov + exit (2).
-    assert_eq!(insns.len(), 6);
+    // Prologue (2: context saved, A cleared; nothing reads X), ja (1), mov + exit (2).
+    assert_eq!(insns.len(), 5);
     assert_eq!(run(&prog, &PKT), 7);
 }
 
 #[test]
 fn register_mapping_and_32_bit_operations() {
     let insns = conv(&[stmt(LD | H | ABS, 12), stmt(RET | A, 0)]).unwrap();
-    // mov r6, r1; mov32 r0, 0; mov32 r7, 0; ldabsh 12; exit
+    // mov r6, r1; ldabsh 12; exit (the load sets A first, nothing reads X)
     assert_eq!(insns[0], Insn::new(0xbf, 6, 1, 0, 0));
-    assert_eq!(insns[1], Insn::new(0xb4, 0, 0, 0, 0));
-    assert_eq!(insns[2], Insn::new(0xb4, 7, 0, 0, 0));
-    assert_eq!(insns[3], Insn::new(0x28, 0, 0, 0, 12));
-    assert_eq!(insns[4], Insn::new(0x95, 0, 0, 0, 0));
+    assert_eq!(insns[1], Insn::new(0x28, 0, 0, 0, 12));
+    assert_eq!(insns[2], Insn::new(0x95, 0, 0, 0, 0));
+    assert_eq!(insns.len(), 3);
     let insns = conv(&[stmt(LD | LEN, 0), stmt(ALU | ADD | X, 0), stmt(RET | A, 0)]).unwrap();
+    // mov r6, r1; mov32 r7, 0 (X is read, never set); ldxw r0, [r6+0]; add32 r0, r7; exit
+    assert_eq!(insns[1], Insn::new(0xb4, 7, 0, 0, 0));
     assert_eq!(
-        insns[3],
+        insns[2],
         Insn::new(0x61, 0, 6, 0, 0),
         "len is __sk_buff offset 0"
     );
-    assert_eq!(insns[4], Insn::new(0x0c, 0, 7, 0, 0), "add32 r0, r7");
+    assert_eq!(insns[3], Insn::new(0x0c, 0, 7, 0, 0), "add32 r0, r7");
     let insns = conv(&[
         stmt(LD | IMM, 0),
         jump(JMP | JGT | K, 0x8000_0000, 1, 0),
@@ -370,8 +371,56 @@ fn register_mapping_and_32_bit_operations() {
         stmt(RET | K, 1),
     ])
     .unwrap();
-    assert_eq!(insns[4].opcode, 0x26, "jgt32 with an immediate");
-    assert_eq!(insns[4].imm as u32, 0x8000_0000);
+    assert_eq!(insns[2].opcode, 0x26, "jgt32 with an immediate");
+    assert_eq!(insns[2].imm as u32, 0x8000_0000);
+}
+
+#[test]
+fn a_and_x_are_cleared_only_where_a_read_could_see_it() {
+    const CLEAR_A: Insn = Insn::new(0xb4, 0, 0, 0, 0);
+    const CLEAR_X: Insn = Insn::new(0xb4, 7, 0, 0, 0);
+    // The clearing slots right after `mov r6, r1` (the lowered instructions may clear A too).
+    let prologue = |prog: &[SockFilter]| {
+        let insns = conv(prog).unwrap();
+        let head: Vec<Insn> = insns[1..]
+            .iter()
+            .take(2)
+            .take_while(|i| **i == CLEAR_A || **i == CLEAR_X)
+            .copied()
+            .collect();
+        (head.contains(&CLEAR_A), head.contains(&CLEAR_X))
+    };
+    // A read before any write (`ret A` first), X never read.
+    assert_eq!(prologue(&[stmt(RET | A, 0)]), (true, false));
+    // `txa` first: sets A, reads X.
+    assert_eq!(
+        prologue(&[stmt(MISC | 0x80, 0), stmt(RET | A, 0)]),
+        (false, true)
+    );
+    // An indirect load first: sets A, reads X.
+    assert_eq!(
+        prologue(&[stmt(LD | B | IND, 0), stmt(RET | A, 0)]),
+        (false, true)
+    );
+    // X set first, then read: X not cleared. A is set only later (by `txa`), so it is
+    // cleared, conservatively: only the first instruction is looked at.
+    assert_eq!(
+        prologue(&[stmt(LDX | IMM, 3), stmt(MISC | 0x80, 0), stmt(RET | A, 0)]),
+        (true, false)
+    );
+    // X read only on one branch, set by nothing: cleared.
+    assert_eq!(
+        prologue(&[
+            stmt(LD | H | ABS, 12),
+            jump(JMP | JEQ | K, 0x800, 0, 1),
+            stmt(RET | X, 0),
+            stmt(RET | K, 0),
+        ]),
+        (false, true)
+    );
+    // Each of these still runs as the reference says (X and A start at 0).
+    assert_eq!(run(&[stmt(RET | A, 0)], &PKT), 0);
+    assert_eq!(run(&[stmt(MISC | 0x80, 0), stmt(RET | A, 0)], &PKT), 0);
 }
 
 fn error_of(prog: &[SockFilter]) -> CbpfError {
