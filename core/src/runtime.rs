@@ -342,6 +342,8 @@ impl<'a, 'e> Run<'a, 'e> {
     ///
     /// # Errors
     /// [`Trap::UnknownHelper`] when the table has no such id.
+    // Inlined: an engine's call site then builds the helper's environment in place.
+    #[inline]
     pub fn call_helper(&mut self, id: u32, args: [u64; 5]) -> Result<u64, Trap> {
         let helper = self.rt.helpers.get(id).ok_or(Trap::UnknownHelper)?;
         let mut env = HelperEnv {

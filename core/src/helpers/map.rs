@@ -1,7 +1,7 @@
 //! Map helpers: keyed maps, queues and stacks, and `tail_call`.
 
 use super::{args, EINVAL};
-use crate::env::{ArgKind as A, Helper, HelperEnv, HelperProto, RetKind};
+use crate::env::{ArgKind as A, Helper, HelperEnv, HelperProto, MapDef, MapType, RetKind};
 use crate::maps::{Map, MapError};
 
 pub(crate) fn errno(r: Result<(), MapError>) -> u64 {
@@ -11,21 +11,31 @@ pub(crate) fn errno(r: Result<(), MapError>) -> u64 {
     }
 }
 
-/// The map of `handle` and the key at `key`, read at the map's key size.
+/// The map of `handle`, its definition, and the key at `key`, read at the map's key size.
 fn map_and_key<'e>(
     env: &'e HelperEnv<'_>,
     handle: u64,
     key: u64,
-) -> Option<(&'e dyn Map, &'e [u8])> {
+) -> Option<(&'e dyn Map, MapDef, &'e [u8])> {
     let map = env.map(handle)?;
-    let key = env.read(key, map.def().key_size as u64)?;
-    Some((map, key))
+    let def = map.def();
+    let key = env.read(key, def.key_size as u64)?;
+    Some((map, def, key))
+}
+
+/// The core whose copy a per-CPU map gives; other maps have one copy, so the platform is not
+/// asked.
+fn cpu_for(env: &HelperEnv<'_>, def: &MapDef) -> u32 {
+    if def.map_type == MapType::PerCpuArray {
+        env.cpu()
+    } else {
+        0
+    }
 }
 
 fn map_lookup_elem(env: &mut HelperEnv<'_>, map: u64, key: u64, _: u64, _: u64, _: u64) -> u64 {
-    let cpu = env.cpu();
     map_and_key(env, map, key)
-        .and_then(|(m, k)| m.lookup_cpu(k, cpu))
+        .and_then(|(m, def, k)| m.lookup_cpu(k, cpu_for(env, &def)))
         .map_or(0, |v| v.as_ptr() as usize as u64)
 }
 
@@ -37,19 +47,18 @@ fn map_update_elem(
     flags: u64,
     _: u64,
 ) -> u64 {
-    let cpu = env.cpu();
-    let Some((m, k)) = map_and_key(env, map, key) else {
+    let Some((m, def, k)) = map_and_key(env, map, key) else {
         return EINVAL;
     };
-    let Some(v) = env.read(value, m.def().value_size as u64) else {
+    let Some(v) = env.read(value, def.value_size as u64) else {
         return EINVAL;
     };
-    errno(m.update_cpu(k, v, flags, cpu))
+    errno(m.update_cpu(k, v, flags, cpu_for(env, &def)))
 }
 
 fn map_delete_elem(env: &mut HelperEnv<'_>, map: u64, key: u64, _: u64, _: u64, _: u64) -> u64 {
     match map_and_key(env, map, key) {
-        Some((m, k)) => errno(m.delete(k)),
+        Some((m, _, k)) => errno(m.delete(k)),
         None => EINVAL,
     }
 }
