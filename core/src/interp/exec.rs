@@ -24,22 +24,30 @@ struct Frame {
 }
 
 impl Interpreter<'_> {
-    /// Runs `insns` from slot 0. `insns` must be a valid [`crate::Program`]'s slots, so every
-    /// jump lands inside it and the last slot cannot fall through.
+    /// Runs `insns` from slot 0 with r1, r2 and r10 as given. `insns` must be a valid
+    /// [`crate::Program`]'s slots, so every jump lands inside it and the last slot cannot fall
+    /// through.
+    ///
+    /// The entry registers come as scalar arguments, in registers, not read from `run`: the
+    /// caller has just stored the `Run`, and copying `r1` and `r2` out of it with one 16-byte
+    /// load spanning two 8-byte stores (what the compiler makes of it) waits for both stores
+    /// to retire instead of taking their data from the store buffer.
     #[inline(never)]
     pub(crate) fn exec<const CHECKED: bool, const METERED: bool>(
         &self,
         insns: &[Insn],
         mem: &Access<'_, CHECKED>,
         run: &mut Run<'_, '_>,
+        r1: u64,
+        r2: u64,
+        r10: u64,
     ) -> Result<u64, Trap> {
-        let entry = run.entry;
         let mut insns = insns;
         let mut tail_calls = 0u32;
         let mut reg = [0u64; 16];
-        reg[1] = entry.r1;
-        reg[2] = entry.r2;
-        reg[10] = entry.stack_top;
+        reg[1] = r1;
+        reg[2] = r2;
+        reg[10] = r10;
         // Empty at start and never zeroed: most programs make no local call, and clearing
         // eight frames would cost more than running a short program.
         let mut frames = heapless::Vec::<Frame, { MAX_CALL_FRAMES - 1 }>::new();
@@ -191,9 +199,9 @@ impl Interpreter<'_> {
                     };
                     let at = (base as u32 as u64).wrapping_add(insn.imm as u32 as u64) as u32;
                     let v = match insn.opcode & 0x18 {
-                        BPF_W => packet_load::<4>(entry.packet, at as u64),
-                        BPF_H => packet_load::<2>(entry.packet, at as u64),
-                        _ => packet_load::<1>(entry.packet, at as u64),
+                        BPF_W => packet_load::<4>(run.entry.packet, at as u64),
+                        BPF_H => packet_load::<2>(run.entry.packet, at as u64),
+                        _ => packet_load::<1>(run.entry.packet, at as u64),
                     };
                     match v {
                         Some(v) => reg[0] = v,
@@ -245,7 +253,7 @@ impl Interpreter<'_> {
                             tail_calls += 1;
                             insns = p.insns();
                             pc = 0;
-                            reg[1] = entry.r1;
+                            reg[1] = r1;
                         } else {
                             reg[0] = (-7i64) as u64; // E2BIG
                         }

@@ -117,13 +117,14 @@ impl<'e> Interpreter<'e> {
         mem: &Access<'_, CHECKED>,
         run: &mut Run<'_, 'e>,
     ) -> Result<u64, Trap> {
+        let (r1, r2, r10) = (run.r1(), run.r2(), run.stack_top());
         // Without the `metering` feature no budget can be set, and only the unmetered loop is
         // compiled.
         #[cfg(feature = "metering")]
         if self.rt.budget().is_some() {
-            return self.exec::<CHECKED, true>(insns, mem, run);
+            return self.exec::<CHECKED, true>(insns, mem, run, r1, r2, r10);
         }
-        self.exec::<CHECKED, false>(insns, mem, run)
+        self.exec::<CHECKED, false>(insns, mem, run, r1, r2, r10)
     }
 }
 
