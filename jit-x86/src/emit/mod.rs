@@ -50,6 +50,7 @@
 mod align;
 mod alu;
 mod flow;
+mod fuse;
 mod mem;
 
 use crate::error::{JitError, JitErrorKind};
@@ -471,6 +472,15 @@ impl Emitter {
                     .sub(qword_ptr(STATE + off::BUDGET), segments.len[pc] as i32)
                     .map_err(|e| at(e.into()))?;
                 self.a.jb(self.trap_budget).map_err(|e| at(e.into()))?;
+            }
+            let boundary = |j: usize| {
+                self.labels.get(j).is_some_and(|l| l.is_some())
+                    || (self.metered && segments.len.get(j).is_some_and(|&n| n != 0))
+            };
+            if let Some(w) = fuse::plan(insns, pc, boundary) {
+                self.merged_loads(&w).map_err(at)?;
+                pc += w.len;
+                continue;
             }
             self.insn(insns, pc, rt).map_err(at)?;
             pc = next_pc(insns, pc);
