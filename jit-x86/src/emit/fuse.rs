@@ -19,8 +19,10 @@
 //! temporaries too), 32-bit results zero-extended as the slots' are. The merged loads touch
 //! only bytes that a load of the window touched, so what the verifier proved for the slots
 //! holds for them. A window never includes a jump target or the start of a metering segment
-//! past its first slot, never writes its base register, and contains no store, so reading the
-//! bytes at once or one by one is the same.
+//! past its first slot and contains no store, so reading the bytes at once or one by one is
+//! the same. It may overwrite its base register with its last load (clang's `ldxb r2, [r2]`);
+//! the base register's merged load is then emitted after all the others. The 64-bit `lsh` and
+//! `or` count as their 32-bit forms: every value stays within the low 32 bits.
 
 use super::{Emit, Emitter};
 use crate::regs::bpf;
@@ -32,8 +34,12 @@ use nanobpf_core::Insn;
 const LDXB: u8 = BPF_LDX | BPF_MEM | BPF_B;
 /// `lsh32 dst, imm`.
 const LSH32_K: u8 = BPF_ALU | BPF_LSH | BPF_K;
+/// `lsh dst, imm`: the same as `lsh32` on a value whose bytes stay in the low 32 bits.
+const LSH64_K: u8 = BPF_ALU64 | BPF_LSH | BPF_K;
 /// `or32 dst, src`.
 const OR32_X: u8 = BPF_ALU | BPF_OR | BPF_X;
+/// `or dst, src`: the same as `or32` on two zero-extended 32-bit values.
+const OR64_X: u8 = BPF_ALU64 | BPF_OR | BPF_X;
 
 /// The most bytes one register can hold.
 const MAX_TERMS: usize = 4;
@@ -148,6 +154,9 @@ pub(super) fn plan(insns: &[Insn], pc: usize, boundary: impl Fn(usize) -> bool) 
         return None;
     }
     let base = first.src();
+    // Until a load overwrites the base register (clang's `ldxb r2, [r2]`), loads may use it;
+    // after, the register holds a byte like any other, and no load may follow.
+    let mut base_live = true;
     let mut regs: [Option<Sym>; 11] = [None; 11];
     let mut best: Option<Window> = None;
     let mut j = pc;
@@ -156,13 +165,18 @@ pub(super) fn plan(insns: &[Insn], pc: usize, boundary: impl Fn(usize) -> bool) 
             break;
         }
         let (d, s) = (insn.dst() as usize, insn.src() as usize);
-        if d >= regs.len() || d == base as usize {
+        if d >= regs.len() {
             break;
         }
+        // Every value stays within the low 32 bits (shifts stop at 24), so the 64-bit shift
+        // and OR give what the 32-bit ones do.
         let next = match insn.opcode {
-            LDXB if s == base as usize => Some(Sym::byte(insn.off)),
-            LSH32_K => regs[d].and_then(|v| v.shifted(insn.imm)),
-            OR32_X => match (regs[d], regs.get(s).copied().flatten()) {
+            LDXB if s == base as usize && base_live => {
+                base_live = d != base as usize;
+                Some(Sym::byte(insn.off))
+            }
+            LSH32_K | LSH64_K => regs[d].and_then(|v| v.shifted(insn.imm)),
+            OR32_X | OR64_X => match (regs[d], regs.get(s).copied().flatten()) {
                 (Some(a), Some(b)) => a.or(&b),
                 _ => None,
             },
@@ -198,10 +212,16 @@ impl Emitter {
     /// Emits `w`: one load (and a shift or byte swap) per register it writes.
     pub(super) fn merged_loads(&mut self, w: &Window) -> Emit {
         let base = bpf(w.base).q;
-        for (r, shape) in w.outs.iter().enumerate() {
-            let Some(shape) = shape else { continue };
+        // The base register last, if the window overwrites it: every other load reads it.
+        let order = (0..w.outs.len())
+            .filter(|&r| r != w.base as usize)
+            .chain(core::iter::once(w.base as usize));
+        for r in order {
+            let Some(shape) = w.outs.get(r).copied().flatten() else {
+                continue;
+            };
             let d = bpf(r as u8);
-            match *shape {
+            match shape {
                 Shape::Byte(off, shift) => {
                     self.a.movzx(d.d, byte_ptr(base + off as i32))?;
                     if shift != 0 {
@@ -278,6 +298,11 @@ or32 %r5, %r3";
             "ldxb %r3, [%r1+13]\nldxb %r4, [%r1+12]\nlsh32 %r4, 8\nor32 %r4, %r3\n\
              mov %r0, %r4\nlsh %r0, 8\nadd %r0, %r3\nexit"
                 .to_string(),
+            // The checksum loop's shape: 64-bit shift and OR, the base overwritten by the
+            // second load.
+            "ldxb %r0, [%r1+1]\nldxb %r1, [%r1+0]\nlsh %r1, 8\nor %r1, %r0\n\
+             lsh %r0, 20\nadd %r0, %r1\nexit"
+                .to_string(),
             // A 32-bit value built from its low byte up: the temporary ends shifted.
             "ldxb %r2, [%r1+3]\nldxb %r3, [%r1+2]\nlsh32 %r3, 8\nor32 %r2, %r3\n\
              ldxb %r3, [%r1+1]\nlsh32 %r3, 16\nor32 %r2, %r3\n\
@@ -309,16 +334,20 @@ or32 %r5, %r3";
             planned("ldxb %r3, [%r1+13]\nldxb %r4, [%r2+12]\nlsh32 %r4, 8\nor32 %r4, %r3"),
             None
         );
-        // Writing the base ends the window before it: a lone byte load is not worth merging.
-        assert_eq!(planned("ldxb %r3, [%r1+13]\nldxb %r1, [%r1+12]"), None);
+        // No load after the base is overwritten.
+        assert_eq!(
+            planned("ldxb %r3, [%r1+13]\nldxb %r1, [%r1+12]\nldxb %r4, [%r1+14]\nor32 %r4, %r3")
+                .map(|w| w.len),
+            None
+        );
         // An instruction the window does not model ends it: the `and` runs on its own.
         let w = planned(
             "ldxb %r3, [%r1+13]\nldxb %r4, [%r1+12]\nlsh32 %r4, 8\nor32 %r4, %r3\nand32 %r4, 16128",
         );
         assert_eq!(w.map(|w| w.len), Some(4));
-        // A 64-bit shift is not a 32-bit one.
+        // A shift that would move a byte past bit 31 is not modelled.
         assert_eq!(
-            planned("ldxb %r3, [%r1+13]\nldxb %r4, [%r1+12]\nlsh %r4, 8\nor32 %r4, %r3"),
+            planned("ldxb %r3, [%r1+13]\nldxb %r4, [%r1+12]\nlsh %r4, 32\nor %r4, %r3"),
             None
         );
     }
