@@ -208,6 +208,13 @@ fn window(regs: &[Option<Sym>; 11], len: usize, base: u8) -> Option<Window> {
     (cost < len).then_some(Window { len, base, outs })
 }
 
+/// Whether some run of `insns` would be merged (ignoring jump targets): for tests that check
+/// their random programs exercise merging.
+#[cfg(test)]
+pub(crate) fn merges_any(insns: &[Insn]) -> bool {
+    (0..insns.len()).any(|pc| plan(insns, pc, |_| false).is_some())
+}
+
 impl Emitter {
     /// Emits `w`: one load (and a shift or byte swap) per register it writes.
     pub(super) fn merged_loads(&mut self, w: &Window) -> Emit {

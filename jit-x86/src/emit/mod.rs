@@ -53,6 +53,9 @@ mod flow;
 mod fuse;
 mod mem;
 
+#[cfg(test)]
+pub(crate) use fuse::merges_any;
+
 use crate::error::{JitError, JitErrorKind};
 use crate::native::off;
 use crate::options::JitOptions;

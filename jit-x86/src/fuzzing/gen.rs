@@ -74,7 +74,7 @@ fn gen_insn(s: &mut impl Source, out: &mut Vec<Insn>) {
     let d = s.pick(&REGS);
     let r = s.pick(&REGS);
     let ins = |op: u8, d: u8, s: u8, off: i16, imm: i32| Insn::new(op, d, s, off, imm);
-    match s.below(16) {
+    match s.below(17) {
         0..=5 => {
             let class = s.pick(&[BPF_ALU, BPF_ALU64]);
             let op = s.pick(&[
@@ -175,7 +175,39 @@ fn gen_insn(s: &mut impl Source, out: &mut Vec<Insn>) {
                 out.push(ins(BPF_ALU64 | BPF_MOV | BPF_K, reg, 0, 0, imm(s)));
             }
         }
+        15 => byte_assembly(s, d, r, out),
         _ => out.push(ins(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, imm(s))),
+    }
+}
+
+/// A big-endian 16- or 32-bit read of the buffer as clang writes it, byte by byte into `d`
+/// through the temporary `t` (32- or 64-bit shifts and ORs), the shape the JIT merges; now and
+/// then a byte out of place, which it must not.
+fn byte_assembly(s: &mut impl Source, d: u8, t: u8, out: &mut Vec<Insn>) {
+    let t = if t == d {
+        if d == 0 {
+            1
+        } else {
+            0
+        }
+    } else {
+        t
+    };
+    let width = s.pick(&[2i16, 4]);
+    let at = s.below((ALU_MEM - 8) as u64) as i16;
+    let class = s.pick(&[BPF_ALU, BPF_ALU64]);
+    let ins = |op: u8, d: u8, src: u8, off: i16, imm: i32| Insn::new(op, d, src, off, imm);
+    let skew = s.below(8) == 0;
+    out.push(ins(BPF_LDX | BPF_MEM | BPF_B, d, 6, at, 0));
+    for i in 1..width {
+        let off = if skew && i == width - 1 {
+            at + i + 1
+        } else {
+            at + i
+        };
+        out.push(ins(class | BPF_LSH | BPF_K, d, 0, 0, 8));
+        out.push(ins(BPF_LDX | BPF_MEM | BPF_B, t, 6, off, 0));
+        out.push(ins(class | BPF_OR | BPF_X, d, t, 0, 0));
     }
 }
 
