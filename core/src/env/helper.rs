@@ -94,26 +94,22 @@ impl<'r> HelperEnv<'r> {
     /// The `len` bytes at `addr`, if they lie inside memory this run may read (its stack, its
     /// packet or buffer, its context, or a value of one of its maps). Always checked, whatever
     /// the verifier proved, so a helper is safe even when its prototype is too lax.
-    #[inline]
     pub fn read(&self, addr: u64, len: u64) -> Option<&[u8]> {
         crate::interp::mem::helper_read(self.regions, &self.maps, addr, len)
     }
 
     /// Copies `data` to `addr` if the bytes lie inside memory this run may write; returns
     /// whether it did.
-    #[inline]
     pub fn write(&self, addr: u64, data: &[u8]) -> bool {
         crate::interp::mem::helper_write(self.regions, &self.maps, addr, data)
     }
 
     /// The map a program passed as a map pointer.
-    #[inline]
     pub fn map(&self, handle: u64) -> Option<&'r dyn Map> {
         self.maps.from_handle(handle)
     }
 
     /// The core this run executes on.
-    #[inline]
     pub fn cpu(&self) -> u32 {
         self.platform.cpu_id()
     }

@@ -216,7 +216,6 @@ impl<const CHECKED: bool> Access<'_, CHECKED> {
 }
 
 /// The `len` bytes at `addr` for a helper, if the run may read them.
-#[inline]
 pub(crate) fn helper_read<'a>(
     regions: &'a Regions,
     maps: &MapTable<'_>,
