@@ -14,8 +14,7 @@ use crate::env::{MapDef, MapType};
 /// The most maps an object may declare.
 pub const MAX_MAPS: u32 = 256;
 
-/// Linux's `BPF_F_RDONLY_PROG`: the program may not write the map. Set on `.rodata` maps.
-pub const BPF_F_RDONLY_PROG: u32 = 1 << 7;
+pub use crate::env::BPF_F_RDONLY_PROG;
 
 const STT_OBJECT: u8 = 1;
 /// `struct bpf_map_def`: type, key size, value size, max entries, flags.

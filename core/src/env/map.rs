@@ -46,6 +46,11 @@ impl MapType {
     }
 }
 
+/// Linux's `BPF_F_RDONLY_PROG`: the program may read the map's values but not write them (by
+/// a store, an atomic, or a helper that updates, deletes or fills a value). The loader sets it
+/// on `.rodata`.
+pub const BPF_F_RDONLY_PROG: u32 = 1 << 7;
+
 /// A map as a program declares it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct MapDef {
@@ -57,6 +62,13 @@ pub struct MapDef {
     pub value_size: u32,
     /// Capacity in entries (bytes for the ring buffer).
     pub max_entries: u32,
-    /// Linux `map_flags` (`BPF_F_NO_PREALLOC`, ...).
+    /// Linux `map_flags` (`BPF_F_NO_PREALLOC`, [`BPF_F_RDONLY_PROG`], ...).
     pub flags: u32,
+}
+
+impl MapDef {
+    /// Whether the program may not write the map ([`BPF_F_RDONLY_PROG`]).
+    pub const fn read_only_for_program(&self) -> bool {
+        self.flags & BPF_F_RDONLY_PROG != 0
+    }
 }

@@ -13,7 +13,7 @@ pub(crate) use helper::RunState;
 pub use helper::{
     ArgKind, Helper, HelperEnv, HelperFn, HelperProto, HelperTable, Platform, RetKind,
 };
-pub use map::{MapDef, MapType};
+pub use map::{MapDef, MapType, BPF_F_RDONLY_PROG};
 pub use trap::Trap;
 
 /// The BPF stack of one frame, in bytes (as in Linux).

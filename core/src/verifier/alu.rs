@@ -4,6 +4,7 @@
 
 use super::check::{Checker, Res, MAX_VAR_OFF};
 use super::error::VerifyErrorKind;
+use super::rule::Rule;
 use super::scalar::{BinOp, Scalar};
 use super::state::{Kind, Value};
 use crate::isa::opcode::*;
@@ -188,7 +189,16 @@ impl Checker<'_, '_, '_> {
                 if !same_region {
                     return Err(self.err(pc, VerifyErrorKind::PointerArith { reg: src, op: "-=" }));
                 }
-                let exact = a.kind == b.kind && (a.kind != Kind::Packet || a.id == b.id);
+                // The distance is known only between pointers from one base: a stack frame,
+                // the memory buffer, the packet's start or its metadata's. Two map value
+                // pointers may be two elements (Linux makes every pointer difference an
+                // unknown number).
+                let exact = a.kind == b.kind
+                    && match a.kind {
+                        Kind::Stack | Kind::Mem | Kind::PacketMeta => true,
+                        Kind::Packet => a.id == b.id,
+                        _ => !self.enforces(Rule::PointerDifference),
+                    };
                 match (a.fixed_off(), b.fixed_off()) {
                     (Some(x), Some(y)) if exact => Ok(Value::constant(x.wrapping_sub(y) as u64)),
                     _ => Ok(Value::UNKNOWN),

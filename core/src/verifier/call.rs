@@ -5,6 +5,7 @@
 
 use super::check::{Checker, Res, Step};
 use super::error::{LeakTarget, TooComplexReason, VerifyErrorKind as K};
+use super::rule::Rule;
 use super::state::{Frame, Kind, Value};
 use crate::env::{ArgKind, MapType, RetKind, MAX_CALL_FRAMES, STACK_FRAME_SIZE};
 use crate::isa::opcode::*;
@@ -14,6 +15,9 @@ use crate::isa::Insn;
 const TAIL_CALL: u32 = 12;
 /// Linux's id of `bpf_redirect_map`.
 const REDIRECT_MAP: u32 = 51;
+/// Helpers that change the map they are given: `map_update_elem`, `map_delete_elem`,
+/// `map_push_elem`, `map_pop_elem`.
+const WRITES_MAP: [u32; 4] = [2, 3, 87, 88];
 
 /// Linux's `check_map_func_compatibility` for the maps and helpers nanobpf has: helpers that
 /// take only one kind of map, and maps whose elements only their own helpers reach.
@@ -117,6 +121,9 @@ impl Checker<'_, '_, '_> {
                     if !fits {
                         return Err(self.err(pc, K::MapHelper { helper: id }));
                     }
+                    if WRITES_MAP.contains(&id) {
+                        self.map_writable(pc, r, v.aux)?;
+                    }
                     map = Some(v.aux as usize);
                 }
                 ArgKind::PtrToMapKey | ArgKind::PtrToMapValue | ArgKind::PtrToUninitMapValue => {
@@ -195,14 +202,13 @@ impl Checker<'_, '_, '_> {
             // The called program cannot release what this one holds.
             self.no_refs_held(pc)?;
         }
+        let keep_spills = !self.enforces(Rule::InvalidatedSpill);
         if let Some(r) = release {
-            self.ws.cur.release_ref(r);
+            self.ws.cur.release_ref(r, keep_spills);
         }
         if CHANGES_PKT_DATA.contains(&id) {
-            self.ws.cur.for_each_value(|v| {
-                if matches!(v.kind, Kind::Packet | Kind::PacketEnd | Kind::PacketMeta) {
-                    *v = Value::UNINIT;
-                }
+            self.ws.cur.invalidate(keep_spills, |v| {
+                matches!(v.kind, Kind::Packet | Kind::PacketEnd | Kind::PacketMeta)
             });
         }
         for r in 1..=5 {
@@ -286,6 +292,21 @@ impl Checker<'_, '_, '_> {
                     self.mark_init(frame, pos, min as usize);
                 } else {
                     self.check_init(pc, frame, abs, size as usize)?;
+                    // The helper copies or hashes the bytes (into a map, a ring buffer): a
+                    // spilled pointer among them leaks as a direct store would.
+                    if self.enforces(Rule::PointerInHelperMemory)
+                        && self
+                            .check_no_spilled_ptr(pc, frame, abs, size as usize)
+                            .is_err()
+                    {
+                        return Err(self.err(
+                            pc,
+                            K::PointerLeak {
+                                reg: r,
+                                into: LeakTarget::HelperArg,
+                            },
+                        ));
+                    }
                 }
                 Ok(())
             }
@@ -307,6 +328,9 @@ impl Checker<'_, '_, '_> {
                 Ok(())
             }
             Kind::MapValue => {
+                if writes.is_some() {
+                    self.map_writable(pc, r, v.aux)?;
+                }
                 let vs = self
                     .env
                     .maps

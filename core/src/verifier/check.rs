@@ -4,6 +4,7 @@
 use super::cfg::{self, PRUNE, VISITED};
 use super::error::{TooComplexReason, VerifyError, VerifyErrorKind};
 use super::log;
+use super::rule::Rule;
 use super::scalar::Scalar;
 use super::state::{Kind, Value};
 use super::workspace::View;
@@ -44,6 +45,20 @@ impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
     #[inline]
     pub fn err(&self, pc: usize, kind: VerifyErrorKind) -> VerifyError {
         VerifyError { pc, kind }
+    }
+
+    /// Whether a soundness rule applies (always, except in a fuzzing build that lifted it).
+    #[inline]
+    pub fn enforces(&self, rule: Rule) -> bool {
+        #[cfg(feature = "fuzzing")]
+        {
+            self.ws.lifted & (1 << rule as u8) == 0
+        }
+        #[cfg(not(feature = "fuzzing"))]
+        {
+            let _ = rule;
+            true
+        }
     }
 
     /// The value of register `r`, which must be initialised.

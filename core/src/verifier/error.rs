@@ -249,6 +249,18 @@ pub enum VerifyErrorKind {
     LdAbsNotAllowed,
     /// A legacy packet load without the context in r6.
     LdAbsNeedsCtx,
+    /// A legacy packet load while the program holds a reference: a load outside the packet
+    /// ends the program, which would leave the reference held.
+    LdAbsHoldingReference {
+        /// The instruction that acquired the reference.
+        alloc_pc: u32,
+    },
+    /// A store, an atomic or a helper would write a map the program may only read
+    /// ([`BPF_F_RDONLY_PROG`](crate::env::BPF_F_RDONLY_PROG), as `.rodata` is).
+    ReadOnlyMapWrite {
+        /// The register holding the map or the pointer into its value.
+        reg: u8,
+    },
     /// One instruction accesses the context on one path and other memory on another.
     MixedPointers,
     /// The program exits (or tail-calls) while it still holds a reference: a reserved ring
@@ -405,6 +417,13 @@ impl core::fmt::Display for VerifyErrorKind {
             ),
             K::LdAbsNeedsCtx => {
                 f.write_str("at the time of BPF_LD_ABS|IND R6 != pointer to skb")
+            }
+            K::LdAbsHoldingReference { alloc_pc } => write!(
+                f,
+                "BPF_LD_[ABS|IND] cannot be mixed with references (acquired at insn {alloc_pc})"
+            ),
+            K::ReadOnlyMapWrite { reg } => {
+                write!(f, "R{reg} write into map forbidden, the map is read-only for programs")
             }
             K::MixedPointers => f.write_str("same insn cannot be used with different pointers"),
             K::UnreleasedReference { id, alloc_pc } => {

@@ -5,6 +5,7 @@
 use super::cfg::{CTX_ACCESS, OTHER_ACCESS};
 use super::check::{Checker, Res};
 use super::error::{LeakTarget, TooComplexReason, VerifyErrorKind as K};
+use super::rule::Rule;
 use super::scalar::Scalar;
 use super::state::{Kind, Slot, Value, NO_SPILL};
 use crate::env::{CtxFieldKind, MapDef, MapType, STACK_FRAME_SIZE};
@@ -189,6 +190,9 @@ impl Checker<'_, '_, '_> {
             }
             Kind::MapValue => {
                 leak(self, LeakTarget::Map)?;
+                if acc != Access::Read {
+                    self.map_writable(pc, reg, base.aux)?;
+                }
                 let value_size = self
                     .env
                     .maps
@@ -234,6 +238,20 @@ impl Checker<'_, '_, '_> {
                 },
             )),
         }
+    }
+
+    /// The program may write map `map` (it is not [`BPF_F_RDONLY_PROG`](crate::env::BPF_F_RDONLY_PROG));
+    /// `reg` holds the map or a pointer into its value.
+    pub(crate) fn map_writable(&self, pc: usize, reg: u8, map: u8) -> Res<()> {
+        let read_only = self
+            .env
+            .maps
+            .get(map as usize)
+            .is_some_and(|m| m.read_only_for_program());
+        if read_only && self.enforces(Rule::ReadOnlyMap) {
+            return Err(self.err(pc, K::ReadOnlyMapWrite { reg }));
+        }
+        Ok(())
     }
 
     /// `[base + off, base + off + size)` must lie in `[0, limit)` for every value of the
@@ -513,6 +531,13 @@ impl Checker<'_, '_, '_> {
         }
         if self.env.prog_type == ProgramType::SocketFilter && self.ws.cur.reg(6).kind != Kind::Ctx {
             return Err(self.err(pc, K::LdAbsNeedsCtx));
+        }
+        // A load outside the packet ends the program, which must not leave holding a
+        // reference (Linux: legacy packet loads cannot be mixed with references).
+        if let Some(r) = self.ws.cur.refs.as_slice().first() {
+            if self.enforces(Rule::LdAbsWithReference) {
+                return Err(self.err(pc, K::LdAbsHoldingReference { alloc_pc: r.pc }));
+            }
         }
         if insn.opcode & 0xe0 == BPF_IND {
             self.read_scalar(pc, insn.src(), LeakTarget::Packet)?;

@@ -129,6 +129,7 @@ mod liveness;
 mod log;
 mod mem;
 mod refs;
+mod rule;
 mod scalar;
 mod state;
 mod tnum;
@@ -144,6 +145,8 @@ mod tests_helpers;
 mod tests_random;
 
 pub use error::{LeakTarget, TooComplexReason, VerifyError, VerifyErrorKind};
+#[cfg(feature = "fuzzing")]
+pub use rule::Rule;
 pub use workspace::VerifierWorkspace;
 
 use crate::env::{CtxFieldKind, HelperTable, MapDef, ProgramType, MAX_CALL_FRAMES, STACK_SIZE};

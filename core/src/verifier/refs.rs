@@ -96,17 +96,13 @@ fn is_copy(v: &Value, id: u32) -> bool {
 }
 
 impl State {
-    /// Releases reference `id`: every copy of its pointer becomes uninitialised. `false` when
-    /// it was not live.
-    pub fn release_ref(&mut self, id: u32) -> bool {
+    /// Releases reference `id`: every copy of its pointer is invalidated (see
+    /// [`State::invalidate`]). `false` when it was not live.
+    pub fn release_ref(&mut self, id: u32, keep_spills: bool) -> bool {
         if !self.refs.remove(id) {
             return false;
         }
-        self.for_each_value(|v| {
-            if is_copy(v, id) {
-                *v = Value::UNINIT;
-            }
-        });
+        self.invalidate(keep_spills, |v| is_copy(v, id));
         true
     }
 }
@@ -114,6 +110,7 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verifier::state::NO_SPILL;
 
     #[test]
     fn acquire_remove_and_inclusion() {
@@ -167,10 +164,13 @@ mod tests {
         let mut other = p;
         other.id = 8;
         st.frames[0].regs[7] = other;
-        assert!(st.release_ref(7));
+        assert!(st.release_ref(7, false));
         assert_eq!(st.frames[0].regs[6], Value::UNINIT);
-        assert_eq!(st.spilled(&st.frames[0].slots[63]), Some(&Value::UNINIT));
+        // The spilled copy is plain initialised bytes now, its spill entry free.
+        assert_eq!(st.frames[0].slots[63].spill, NO_SPILL);
+        assert_eq!(st.frames[0].slots[63].init, 0xff);
+        assert_eq!(st.spill_used, 0);
         assert_eq!(st.frames[0].regs[7], other);
-        assert!(!st.release_ref(7), "twice");
+        assert!(!st.release_ref(7, false), "twice");
     }
 }

@@ -413,6 +413,37 @@ impl State {
         }
     }
 
+    /// Invalidates every value `stale` selects: a register becomes uninitialised (reading it
+    /// is an error), and a spilled copy becomes plain initialised bytes, which read back as an
+    /// unknown number at any width (they still hold the bits of an address, as privileged
+    /// Linux's `mark_reg_invalid` makes them). With `keep_spills` (a fuzzing build that lifted
+    /// [`super::rule::Rule::InvalidatedSpill`]) spilled copies stay spills of an
+    /// uninitialised value, the hole that rule closes.
+    pub fn invalidate(&mut self, keep_spills: bool, stale: impl Fn(&Value) -> bool) {
+        let depth = self.depth as usize;
+        for frame in &mut self.frames[..depth] {
+            for r in &mut frame.regs {
+                if stale(r) {
+                    *r = Value::UNINIT;
+                }
+            }
+            for slot in &mut frame.slots {
+                let Some(i) = (slot.spill as usize).checked_sub(1) else {
+                    continue;
+                };
+                let Some(v) = self.spills.get_mut(i).filter(|v| stale(v)) else {
+                    continue;
+                };
+                if keep_spills {
+                    *v = Value::UNINIT;
+                } else {
+                    self.spill_used &= !(1u32 << i);
+                    slot.spill = NO_SPILL;
+                }
+            }
+        }
+    }
+
     /// Puts the links between scalars in a canonical form, so that states that differ only in
     /// how their links are numbered encode alike: scalars whose id no other value shares are
     /// unlinked, groups are renumbered from [`LINK_ID_BASE`] in order of first appearance

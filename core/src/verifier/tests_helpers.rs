@@ -510,7 +510,11 @@ fn ringbuf_cases() -> Vec<Case> {
         ),
         case!(
             "read a spilled copy after submit",
-            K::UninitRegister { reg: 1 },
+            // The slot holds the record's address as plain bytes: a number, no pointer.
+            K::InvalidMemAccess {
+                reg: 1,
+                ty: "scalar"
+            },
             r(
                 "8",
                 &std::format!(
