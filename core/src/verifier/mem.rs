@@ -379,9 +379,14 @@ impl Checker<'_, '_, '_> {
         val: Option<(u8, Value)>,
         sign: bool,
     ) -> Res<Value> {
+        if base.fixed_off().is_none() && acc != Access::Atomic {
+            return self.stack_var_access(pc, reg, base, off, size, acc, val, sign);
+        }
         let (frame, abs) = self.stack_slot(pc, reg, base, off, size as u64)?;
         let pos = (abs + STACK_FRAME_SIZE as i64) as usize;
         let aligned_slot = pos % 8 == 0 && size == 8;
+        // The access stays inside one slot: a spilled number there gives or takes its bytes.
+        let in_slot = pos % 8 + size as usize <= 8;
         let k = pos / 8;
         if acc != Access::Write {
             // Reads (and the read half of atomics) need initialised bytes.
@@ -400,8 +405,8 @@ impl Checker<'_, '_, '_> {
                     if v.kind.is_ptr() {
                         return Err(self.err(pc, K::CorruptSpill { off: abs }));
                     }
-                    if pos % 8 == 0 && pos / 8 == (pos + size as usize - 1) / 8 {
-                        let s = v.s.trunc(size as u32 * 8);
+                    if in_slot {
+                        let s = v.s.bytes((pos % 8) as u32, size as u32);
                         return Ok(Value::scalar(if sign {
                             s.sext(size as u32 * 8)
                         } else {
@@ -425,12 +430,15 @@ impl Checker<'_, '_, '_> {
         if aligned_slot {
             self.forget_spills(frame, pos, 8);
             let st = &mut *self.ws.cur;
+            // A pointer must come back exact: it may take the entry of a spilled number,
+            // whose slot then reads as a plain number (only precision is lost).
             let idx = match st.alloc_spill(v) {
                 Some(i) => i,
-                None if v.kind.is_ptr() => {
-                    return Err(self.err(pc, K::TooComplex(TooComplexReason::TooManySpills)));
-                }
-                None => NO_SPILL,
+                None if !v.kind.is_ptr() => NO_SPILL,
+                None => match st.evict_number_spill().then(|| st.alloc_spill(v)) {
+                    Some(Some(i)) => i,
+                    _ => return Err(self.err(pc, K::TooComplex(TooComplexReason::TooManySpills))),
+                },
             };
             if let Some(s) = st.frames[frame].slots.get_mut(k) {
                 *s = Slot {
@@ -444,8 +452,70 @@ impl Checker<'_, '_, '_> {
             return Err(self.err(pc, K::CorruptSpill { off: abs }));
         }
         self.check_no_spilled_ptr(pc, frame, abs, size as usize)?;
+        // A narrow store of a number inside one slot keeps what is known of the slot's
+        // bytes: the stored field exactly, the others from a spilled number there, if any
+        // (Linux's narrow scalar spills; clang spills a bounded `u32` with a 4-byte store).
+        let narrow = in_slot.then(|| {
+            let slot = self.ws.cur.frames[frame].slots.get(k).copied();
+            let old = slot
+                .and_then(|s| self.ws.cur.spilled(&s).copied())
+                .map_or(Scalar::UNKNOWN, |o| o.s);
+            old.with_bytes(&v.s, (pos % 8) as u32, size as u32)
+        });
         self.forget_spills(frame, pos, size as usize);
         self.mark_init(frame, pos, size as usize);
+        if let Some(s) = narrow.filter(|s| *s != Scalar::UNKNOWN) {
+            // When every spill entry is taken the bytes stay a plain number.
+            let st = &mut *self.ws.cur;
+            if let Some(idx) = st.alloc_spill(Value::scalar(s)) {
+                if let Some(slot) = st.frames[frame].slots.get_mut(k) {
+                    slot.spill = idx;
+                }
+            }
+        }
+        Ok(Value::UNINIT)
+    }
+
+    /// A stack access at a variable offset (Linux's privileged `check_stack_{read,write}_var_off`):
+    /// every byte it may touch is inside the frame and holds no spilled pointer; a read needs
+    /// them all initialised and gives an unknown number. A write turns spilled numbers in its
+    /// range into plain bytes and initialises nothing, since any one byte may not be written.
+    #[allow(clippy::too_many_arguments)]
+    fn stack_var_access(
+        &mut self,
+        pc: usize,
+        reg: u8,
+        base: &Value,
+        off: i16,
+        size: u8,
+        acc: Access,
+        val: Option<(u8, Value)>,
+        sign: bool,
+    ) -> Res<Value> {
+        if let Some((src, _)) = val.filter(|(_, v)| v.kind.is_ptr()) {
+            // Where it would land is unknown, so it could not be read back as a pointer.
+            return Err(self.err(
+                pc,
+                K::PointerLeak {
+                    reg: src,
+                    into: LeakTarget::Mem,
+                },
+            ));
+        }
+        // Bounds and the frame's depth, as a fixed access of every byte it may touch.
+        let len = (base.s.smax.saturating_sub(base.s.smin) as u64).saturating_add(size as u64);
+        let lowest = Value {
+            s: Scalar::constant(base.s.smin as u64),
+            ..*base
+        };
+        let (frame, abs) = self.stack_slot(pc, reg, &lowest, off, len)?;
+        self.check_no_spilled_ptr(pc, frame, abs, len as usize)?;
+        if acc == Access::Read {
+            self.check_init(pc, frame, abs, len as usize)?;
+            return Ok(loaded(size, sign));
+        }
+        let pos = (abs + STACK_FRAME_SIZE as i64) as usize;
+        self.forget_spills(frame, pos, len as usize);
         Ok(Value::UNINIT)
     }
 

@@ -53,15 +53,34 @@
 //!
 //! A stack slot records which of its bytes are initialised, and, after a full aligned 8-byte
 //! store, the register stored there (a *spill*), so that pointers and exact numbers come back
-//! when reloaded. A narrower store over a spilled number forgets the number (the bytes stay
-//! initialised); a narrower store over, or load from, a spilled pointer is rejected.
+//! when reloaded. A narrower store of a number inside one slot makes the slot a spilled number
+//! too: the stored bytes are the number's low bytes, the others what was known of them (a
+//! spilled number there) or anything; a load inside the slot takes its bytes back out, so a
+//! bounded `u32` spilled with a 4-byte store comes back bounded. A narrower store over, or
+//! load from, a spilled pointer is rejected. When a helper invalidates pointers (packet
+//! pointers after the frame moves, a ring buffer record after its release) their spilled
+//! copies become plain initialised bytes, which read back as unknown numbers at any width.
+//! An access at a variable offset must stay inside the frame and may not touch a spilled
+//! pointer; a read needs every byte it may touch initialised, a write initialises none of
+//! them (any one may not be written) and turns spilled numbers in its range into plain bytes.
 //!
 //! Programs are checked as Linux checks privileged ones (`allow_ptr_leaks`), since the
 //! runtime has no unprivileged users: the low half of a pointer (`w3 = w2`) and a 32-bit
 //! subtraction involving a pointer (`w3 -= w1`, clang's `(u32)(data_end - data)`) are any
 //! 32-bit number, never a pointer again; such a number may be stored anywhere, while storing
 //! a pointer itself into the context, the packet, a map value or the memory buffer is still a
-//! leak and rejected. Other 32-bit arithmetic on pointers is rejected, as in Linux.
+//! leak and rejected, and so is passing a helper stack memory that holds a spilled pointer
+//! (the helper would copy it into a map or a ring buffer). Other 32-bit arithmetic on
+//! pointers is rejected, as in Linux. The difference of two pointers into one region is a
+//! known number only when both come from one base (one stack frame, the memory buffer, the
+//! packet's start, its metadata); two map value pointers may be two elements, so their
+//! difference is any number.
+//!
+//! Maps marked [`BPF_F_RDONLY_PROG`](crate::env::BPF_F_RDONLY_PROG) (`.rodata`) are read-only
+//! for the program: stores and atomics into their values, `map_update_elem`,
+//! `map_delete_elem`, `map_push_elem`, `map_pop_elem` on them, and helpers that fill a value
+//! of theirs are rejected. A legacy packet load (`ld_abs`, `ld_ind`), which ends the program
+//! when it falls outside the packet, is rejected while the program holds a reference.
 //!
 //! # Order, join and pruning
 //!
@@ -111,9 +130,8 @@
 //!
 //! # Not supported
 //!
-//! Variable-offset stack accesses, pointer comparisons other than null checks and packet
-//! comparisons, narrow spills of numbers (stores under 8 bytes keep only "initialised"),
-//! links through 32-bit additions (`w5 += K` unlinks, as before Linux 6.13) or more than 32
+//! Variable-offset stack accesses as helper arguments, pointer comparisons other than null
+//! checks and packet comparisons, narrow spills that straddle two slots, links through 32-bit additions (`w5 += K` unlinks, as before Linux 6.13) or more than 32
 //! groups of linked scalars at a prune point (the rest are unlinked), liveness of stack slots,
 //! joins or widening of loop counters (a loop whose bound the domain cannot see runs out of
 //! budget), and return value ranges of XDP programs. The pending-branch stack is bounded by

@@ -25,6 +25,7 @@ pub enum Rule {
 
 impl Rule {
     /// Every rule.
+    #[cfg(feature = "fuzzing")]
     pub const ALL: [Rule; 5] = [
         Rule::PointerDifference,
         Rule::InvalidatedSpill,

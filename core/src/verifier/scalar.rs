@@ -494,6 +494,62 @@ impl Scalar {
         }
     }
 
+    // ---- bytes of a stack slot ---------------------------------------------------------
+
+    /// The 8 bytes `self` after a little-endian store of the low `8 * w` bits of `field` at
+    /// byte `p` (`p + w <= 8`): a narrow spill into a slot whose other bytes keep `self`.
+    pub fn with_bytes(&self, field: &Scalar, p: u32, w: u32) -> Scalar {
+        if w >= 8 {
+            return *field;
+        }
+        let (shift, bits) = (8 * p, 8 * w);
+        let field = field.trunc(bits);
+        let mask = low_mask(bits) << shift;
+        let var = self
+            .var
+            .and(Tnum::constant(!mask))
+            .or(field.var.lshift(shift));
+        let mut s = Scalar::from_tnum(var);
+        let rest = self.var.and(Tnum::constant(!mask));
+        let (umin, umax) = if rest.is_const() {
+            // Every other bit known: the value is that constant plus the shifted field.
+            (
+                rest.value | (field.umin << shift),
+                rest.value | (field.umax << shift),
+            )
+        } else if p + w == 8 {
+            // The field is the top: it orders the values.
+            (field.umin << shift, (field.umax << shift) | low_mask(shift))
+        } else {
+            (0, u64::MAX)
+        };
+        s.umin = s.umin.max(umin);
+        s.umax = s.umax.min(umax);
+        if p == 0 && w == 4 {
+            // The low half is the field.
+            s.u32min = s.u32min.max(field.u32min);
+            s.u32max = s.u32max.min(field.u32max);
+            s.s32min = s.s32min.max(field.s32min);
+            s.s32max = s.s32max.min(field.s32max);
+        }
+        if s.sync() {
+            s
+        } else {
+            Scalar::from_tnum(var)
+        }
+    }
+
+    /// The `w` bytes at byte `p` of the 8 bytes `self` (`p + w <= 8`), zero-extended: a narrow
+    /// fill from a spilled number.
+    pub fn bytes(&self, p: u32, w: u32) -> Scalar {
+        let whole = if p == 0 {
+            *self
+        } else {
+            Scalar::rsh(self, &Scalar::constant(8 * p as u64))
+        };
+        whole.trunc(8 * w)
+    }
+
     /// The low `bits` bits (8, 16, 32 or 64), zero-extended.
     pub fn trunc(&self, bits: u32) -> Scalar {
         match bits {
@@ -770,6 +826,45 @@ mod tests {
             assert!(a.swap(16).contains((x as u16).swap_bytes() as u64));
             assert!(a.swap(32).contains((x as u32).swap_bytes() as u64));
             assert!(a.swap(64).contains(x.swap_bytes()));
+        }
+    }
+
+    #[test]
+    fn slot_bytes_are_sound_and_keep_bounds() {
+        let mut rng = Rng(0x5107_5b17);
+        for _ in 0..30_000 {
+            let (old, x) = pick(&mut rng);
+            let (field, y) = pick(&mut rng);
+            for (p, w) in [
+                (0, 1),
+                (3, 1),
+                (7, 1),
+                (0, 2),
+                (6, 2),
+                (0, 4),
+                (4, 4),
+                (0, 8),
+            ] {
+                let m = low_mask(8 * w) << (8 * p);
+                let z = (x & !m) | ((y << (8 * p)) & m);
+                let r = old.with_bytes(&field, p, w);
+                assert!(
+                    r.contains(z),
+                    "{p}+{w} {old:?} {x:#x} {field:?} {y:#x} -> {r:?}"
+                );
+                for (q, u) in [(0, 1), (p, w), (0, 4), (4, 4), (2, 2)] {
+                    if q + u <= 8 {
+                        let b = (z >> (8 * q)) & low_mask(8 * u);
+                        assert!(r.bytes(q, u).contains(b), "bytes {q}+{u} of {r:?}");
+                    }
+                }
+            }
+        }
+        // A bounded u32 stored at either half of an unknown slot reads back with its bounds.
+        let small = Scalar::from_ranges(3, 100, 3, 100).unwrap();
+        for p in [0, 4] {
+            let back = Scalar::UNKNOWN.with_bytes(&small, p, 4).bytes(p, 4);
+            assert_eq!((back.umin, back.umax), (3, 100), "at byte {p}");
         }
     }
 

@@ -444,6 +444,25 @@ impl State {
         }
     }
 
+    /// Frees the entry of one spilled number, whose slot keeps its bytes as a plain number;
+    /// `false` when no spilled number is left.
+    pub fn evict_number_spill(&mut self) -> bool {
+        let depth = self.depth as usize;
+        for frame in &mut self.frames[..depth] {
+            for slot in &mut frame.slots {
+                let Some(i) = (slot.spill as usize).checked_sub(1) else {
+                    continue;
+                };
+                if self.spills.get(i).is_some_and(|v| v.kind == Kind::Scalar) {
+                    self.spill_used &= !(1u32 << i);
+                    slot.spill = NO_SPILL;
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
     /// Puts the links between scalars in a canonical form, so that states that differ only in
     /// how their links are numbered encode alike: scalars whose id no other value shares are
     /// unlinked, groups are renumbered from [`LINK_ID_BASE`] in order of first appearance

@@ -1152,13 +1152,14 @@ fn link_cases() -> Vec<Case> {
         bad!(
             "a spill overwritten after the copy is not refined",
             M,
-            @6,
-            K::PointerOutOfBounds { reg: 1 },
+            @7,
+            K::MemAccess { .. },
             [
                 ldx(1, 4, 1, 0),
                 movr(5, 4),
                 stx(8, 10, 4, -8),
-                st(1, 10, -8, 0),
+                // The slot is a new number now, the byte in [0, 255] the link knows no more of.
+                st(1, 10, -1, 0),
                 jmp(BPF_JGT, 5, 56, 4),
                 ldx(8, 6, 10, -8),
                 alur(BPF_ADD, 1, 6),
@@ -1389,10 +1390,9 @@ fn stack_cases() -> Vec<Case> {
             K::StackAccess { off: -4, size: 8 },
             [st(8, 10, -4, 0), ret0()]
         ),
-        bad!(
-            "variable stack access",
+        ok!(
+            "variable stack write inside the frame",
             M,
-            K::VariableStackAccess { .. },
             [
                 ldx(1, 3, 1, 0),
                 alu(BPF_AND, 3, 7),
@@ -1400,6 +1400,153 @@ fn stack_cases() -> Vec<Case> {
                 alu(BPF_ADD, 4, -16),
                 alur(BPF_ADD, 4, 3),
                 st(1, 4, 0, 0),
+                ret0()
+            ]
+        ),
+        bad!(
+            "a variable stack write initialises nothing",
+            M,
+            @6,
+            K::StackReadUninit { .. },
+            [
+                ldx(1, 3, 1, 0),
+                alu(BPF_AND, 3, 7),
+                movr(4, 10),
+                alu(BPF_ADD, 4, -16),
+                alur(BPF_ADD, 4, 3),
+                st(1, 4, 0, 0),
+                ldx(1, 0, 10, -16),
+                exit()
+            ]
+        ),
+        bad!(
+            "variable stack write that may pass the frame's end",
+            M,
+            @5,
+            K::StackAccess { .. },
+            [
+                ldx(1, 3, 1, 0),
+                alu(BPF_AND, 3, 7),
+                movr(4, 10),
+                alu(BPF_ADD, 4, -4),
+                alur(BPF_ADD, 4, 3),
+                st(1, 4, 0, 0),
+                ret0()
+            ]
+        ),
+        ok!(
+            "variable stack read of initialised bytes",
+            M,
+            [
+                st(8, 10, -16, 1),
+                st(8, 10, -8, 2),
+                ldx(1, 3, 1, 0),
+                alu(BPF_AND, 3, 7),
+                movr(4, 10),
+                alu(BPF_ADD, 4, -16),
+                alur(BPF_ADD, 4, 3),
+                ldx(8, 0, 4, 0),
+                exit()
+            ]
+        ),
+        bad!(
+            "variable stack read of bytes that may be uninitialised",
+            M,
+            @6,
+            K::StackReadUninit { .. },
+            [
+                st(8, 10, -16, 1),
+                ldx(1, 3, 1, 0),
+                alu(BPF_AND, 3, 7),
+                movr(4, 10),
+                alu(BPF_ADD, 4, -16),
+                alur(BPF_ADD, 4, 3),
+                ldx(8, 0, 4, 0),
+                exit()
+            ]
+        ),
+        bad!(
+            "variable stack read over a spilled pointer",
+            M,
+            @6,
+            K::CorruptSpill { .. },
+            [
+                stx(8, 10, 1, -16),
+                ldx(1, 3, 1, 0),
+                alu(BPF_AND, 3, 7),
+                movr(4, 10),
+                alu(BPF_ADD, 4, -16),
+                alur(BPF_ADD, 4, 3),
+                ldx(1, 0, 4, 0),
+                exit()
+            ]
+        ),
+        bad!(
+            "variable stack write of a pointer",
+            M,
+            @5,
+            K::PointerLeak { .. },
+            [
+                ldx(1, 3, 1, 0),
+                alu(BPF_AND, 3, 7),
+                movr(4, 10),
+                alu(BPF_ADD, 4, -16),
+                alur(BPF_ADD, 4, 3),
+                stx(8, 4, 1, 0),
+                ret0()
+            ]
+        ),
+        ok!(
+            "a pointer spill takes the entry of a spilled number when all are taken",
+            M,
+            [
+                st(8, 10, -8, 1),
+                st(8, 10, -16, 2),
+                st(8, 10, -24, 3),
+                st(8, 10, -32, 4),
+                st(8, 10, -40, 5),
+                st(8, 10, -48, 6),
+                st(8, 10, -56, 7),
+                st(8, 10, -64, 8),
+                st(8, 10, -72, 9),
+                st(8, 10, -80, 10),
+                st(8, 10, -88, 11),
+                st(8, 10, -96, 12),
+                st(8, 10, -104, 13),
+                st(8, 10, -112, 14),
+                st(4, 10, -120, 15),
+                st(2, 10, -128, 16),
+                stx(8, 10, 1, -136),
+                ldx(8, 1, 10, -136),
+                ldx(8, 0, 1, 0),
+                exit()
+            ]
+        ),
+        ok!(
+            "narrow spill of a bounded u32 keeps its bounds",
+            M,
+            [
+                ldx(4, 3, 1, 0),
+                jmp(BPF_JGT, 3, 56, 4),
+                stx(4, 10, 3, -4),
+                ldx(4, 3, 10, -4),
+                alur(BPF_ADD, 1, 3),
+                ldx(8, 0, 1, 0),
+                ret0()
+            ]
+        ),
+        bad!(
+            "narrow spill of an unbounded u32 is still unbounded",
+            M,
+            @5,
+            K::MemAccess { .. },
+            [
+                ldx(4, 3, 1, 0),
+                jmp(BPF_JGT, 3, 57, 4),
+                stx(4, 10, 3, -4),
+                ldx(4, 3, 10, -4),
+                alur(BPF_ADD, 1, 3),
+                ldx(8, 0, 1, 0),
                 ret0()
             ]
         ),
