@@ -12,8 +12,8 @@
 
 use super::error::{LoadError, LoadErrorKind as K};
 use super::maps::{global_data, MapSource};
-use super::object::{Object, Rel, Section, STT_FUNC};
-use super::program::{extent, ProgramInfo};
+use super::object::{Object, Rel, Section};
+use super::program::ProgramInfo;
 use crate::env::ProgramType;
 use crate::isa::opcode::{op, CALL_LOCAL, LDDW_IMM, LDDW_MAP_IDX, LDDW_MAP_IDX_VALUE};
 use crate::isa::Insn;
@@ -168,13 +168,7 @@ impl<'a> Linker<'_, 'a, '_> {
         let caller = self.obj.section(f.section)?;
         let bad = caller.err((u64::from(f.start) + k) * 8, K::BadCallTarget(target));
         let t = u32::try_from(target).map_err(|_| bad)?;
-        let func = self
-            .obj
-            .symbols()
-            .filter(|(_, s)| s.kind() == STT_FUNC && s.shndx == callee.index)
-            .map(|(_, s)| extent(callee, &s))
-            .find(|&(start, len)| start <= t && t - start < len)
-            .ok_or(bad)?;
+        let func = self.obj.function_at(callee, t).ok_or(bad)?;
         let p = self.place(callee, func.0, func.1)?;
         let landing = i64::from(p.dest) + i64::from(t - p.start);
         let next = i64::from(f.dest) + k as i64 + 1;

@@ -1,13 +1,18 @@
 //! The maps an object declares, in one stable order that gives each its index:
 //!
 //! 1. BTF-defined maps, the variables of section `.maps`, in symbol-table order;
-//! 2. legacy maps, the `struct bpf_map_def` variables of section `maps`, in symbol-table order;
+//! 2. legacy maps, the `struct bpf_map_def` variables of section `maps` (objects, or in older
+//!    objects global symbols without a type), in symbol-table order; an entry may be larger
+//!    than `struct bpf_map_def` (iproute2 and Linux's old samples add fields), only its first
+//!    20 bytes are read;
 //! 3. global data, one map per section `.rodata`, `.data`, `.bss` (and `.rodata.*`, `.data.*`,
 //!    `.bss.*`) that is not empty, in section order. Each is a one-element array whose value is
 //!    the section's contents, as in Linux.
 
 use super::error::{LoadError, LoadErrorKind as K};
-use super::object::{Object, Section, Symbol, SHF_ALLOC, SHT_NOBITS, SHT_PROGBITS};
+use super::object::{
+    Object, Section, Symbol, SHF_ALLOC, SHT_NOBITS, SHT_PROGBITS, STB_LOCAL, STT_NOTYPE,
+};
 use super::read::u32_at;
 use crate::env::{MapDef, MapType};
 
@@ -176,7 +181,10 @@ impl<'o, 'a> Maps<'o, 'a> {
         index: u32,
     ) -> Result<Option<MapInfo<'a>>, LoadError> {
         let sym: Symbol<'a> = self.obj.symbol(i)?;
-        if sec != Some(sym.shndx) || sym.kind() != STT_OBJECT {
+        // Older clang marks the variables of `maps` as global symbols without a type.
+        let variable = sym.kind() == STT_OBJECT
+            || (self.phase == 1 && sym.kind() == STT_NOTYPE && sym.bind() != STB_LOCAL);
+        if sec != Some(sym.shndx) || !variable {
             return Ok(None);
         }
         let s = self.obj.section(sym.shndx)?;

@@ -12,9 +12,13 @@
 //! # What is supported
 //!
 //! - ELF64 little-endian relocatable objects for `EM_BPF`.
-//! - Programs: every global function of a code section other than `.text`; the section name
-//!   gives the program type ([`program_type_for_section`]). Functions they call (in `.text` or
-//!   elsewhere, static or not) are placed after them, see [`Object::load`].
+//! - Programs: every global function of a code section other than `.text`; in objects from
+//!   older clang, which mark no functions, a global symbol without a type at an offset of a
+//!   code section, or the whole section when no symbol names a place in it
+//!   ([`ProgramOrigin`]); a function of `.text` when named explicitly. The section name gives
+//!   the program type ([`program_type_for_section`], [`unsupported_program_kind`]). Functions
+//!   they call (in `.text` or elsewhere, static or not) are placed after them, see
+//!   [`Object::load`].
 //! - Maps: BTF-defined maps in `.maps` (`__uint`, `__type` attributes: `type`, `key_size`,
 //!   `key`, `value_size`, `value`, `max_entries`, `map_flags`; `pinning` is ignored), legacy
 //!   `struct bpf_map_def` in `maps`, and global data in `.rodata`, `.data` and `.bss` as
@@ -70,7 +74,9 @@ pub use error::{LoadError, LoadErrorKind, SectionName, SectionRef};
 pub use load::{LoadedProgram, MAX_FUNCTIONS};
 pub use maps::{MapInfo, MapSource, Maps, BPF_F_RDONLY_PROG, MAX_MAPS};
 pub use object::{Object, MAX_SECTIONS};
-pub use program::{program_type_for_section, ProgramInfo, Programs};
+pub use program::{
+    program_type_for_section, unsupported_program_kind, ProgramInfo, ProgramOrigin, Programs,
+};
 
 #[cfg(test)]
 mod tests;

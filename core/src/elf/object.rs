@@ -13,6 +13,7 @@ pub(super) const SHT_NOBITS: u32 = 8;
 pub(super) const SHT_REL: u32 = 9;
 pub(super) const SHF_ALLOC: u64 = 2;
 pub(super) const SHF_EXECINSTR: u64 = 4;
+pub(super) const STT_NOTYPE: u8 = 0;
 pub(super) const STT_FUNC: u8 = 2;
 pub(super) const STB_LOCAL: u8 = 0;
 /// Section indices from here on are reserved (`SHN_LORESERVE`): absolute, common, ...

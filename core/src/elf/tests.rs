@@ -144,14 +144,32 @@ fn program_names_sections_and_types() {
     for (sec, ty) in [
         ("xdp", Some(ProgramType::Xdp)),
         ("xdp.frags/x", Some(ProgramType::Xdp)),
-        ("xdpx", None),
+        // Linux's older samples name their sections by prefix.
+        ("xdp1", Some(ProgramType::Xdp)),
+        ("xdp_prog", Some(ProgramType::Xdp)),
         ("socket", Some(ProgramType::SocketFilter)),
         ("socket1", Some(ProgramType::SocketFilter)),
         ("tc", Some(ProgramType::SocketFilter)),
         ("classifier/ingress", Some(ProgramType::SocketFilter)),
+        ("tcp", None),
         ("kprobe/sys_open", None),
+        ("filter", None),
     ] {
         assert_eq!(program_type_for_section(sec), ty, "{sec}");
+    }
+    for (sec, kind) in [
+        ("kprobe/sys_open", Some("kprobe")),
+        ("kretprobe/x", Some("kprobe")),
+        ("tracepoint/xdp/xdp_exception", Some("tracepoint")),
+        ("raw_tracepoint/task_rename", Some("raw_tracepoint")),
+        ("perf_event", Some("perf_event")),
+        ("cgroup/sock1", Some("cgroup")),
+        ("sockops", Some("sock_ops")),
+        ("xdp", None),
+        ("filter", None),
+        ("kprobes", None),
+    ] {
+        assert_eq!(unsupported_program_kind(sec), kind, "{sec}");
     }
 }
 
@@ -320,4 +338,98 @@ fn explicit_type_overrides_the_section_name() {
         .load_program_as("xdp_pass", ProgramType::SocketFilter, &mut out)
         .unwrap();
     assert_eq!(l.prog_type, ProgramType::SocketFilter);
+}
+
+/// An object of the shared corpus of real objects (`../shared/corpus` beside the repository).
+fn corpus(path: &str) -> Vec<u8> {
+    let full = std::format!("{}/../../shared/corpus/{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
+}
+
+/// Linux's older samples: programs are global symbols without a type, one per section, and
+/// so are the legacy maps (28-byte entries, larger than `struct bpf_map_def`).
+#[test]
+fn legacy_symbols_name_programs_and_maps() {
+    let bytes = corpus("linux/sockex3_kern.o");
+    let obj = Object::parse(&bytes).unwrap();
+    let progs: Vec<_> = obj
+        .programs()
+        .map(|p| (p.name, p.section, p.origin))
+        .collect();
+    assert_eq!(progs.len(), 5, "{progs:?}");
+    assert!(progs.contains(&("main_prog", "socket/0", ProgramOrigin::LegacySymbol)));
+    assert!(progs.contains(&("bpf_func_PARSE_IP", "socket/3", ProgramOrigin::LegacySymbol)));
+    let maps: Vec<_> = obj.maps().map(|m| (m.name, m.def.map_type)).collect();
+    assert_eq!(
+        maps,
+        [
+            ("hash_map", MapType::Hash),
+            ("jmp_table", MapType::ProgArray),
+            ("percpu_map", MapType::Array)
+        ]
+    );
+    for p in obj.programs() {
+        let (insns, loaded) = load(&obj, p.name);
+        assert_eq!(loaded.prog_type, ProgramType::SocketFilter);
+        assert_eq!(insns.len() as u32, p.slots, "{}", p.name);
+    }
+    // A program is found by its section's name too, as the samples' loader named them.
+    assert_eq!(obj.program("socket/0").unwrap().name, "main_prog");
+}
+
+/// With its only global symbol made local, a code section is still a program: the whole
+/// section, named after it.
+#[test]
+fn a_code_section_no_symbol_names_is_a_program() {
+    let mut bytes = corpus("linux/xdp1_kern.o");
+    let (symtab, first) = {
+        let obj = Object::parse(&bytes).unwrap();
+        assert_eq!(
+            obj.programs()
+                .map(|p| (p.name, p.origin))
+                .collect::<Vec<_>>(),
+            [("xdp_prog1", ProgramOrigin::LegacySymbol)]
+        );
+        let st = obj.symtab_section().unwrap();
+        let at = st.data.as_ptr() as usize - bytes.as_ptr() as usize;
+        let index = obj
+            .symbols()
+            .find(|(_, s)| s.name == "xdp_prog1")
+            .unwrap()
+            .0;
+        (at, index as usize)
+    };
+    // st_info of the symbol: NOTYPE, GLOBAL -> NOTYPE, LOCAL.
+    bytes[symtab + first * 24 + 4] = 0;
+    let obj = Object::parse(&bytes).unwrap();
+    let p = obj.program("xdp1").unwrap();
+    assert_eq!(
+        (p.name, p.origin, p.slots),
+        ("xdp1", ProgramOrigin::Section, 61)
+    );
+    assert_eq!(p.prog_type, Some(ProgramType::Xdp));
+    let (insns, _) = load(&obj, "xdp1");
+    assert_eq!(insns.len(), 61);
+}
+
+/// `.text` functions are callees, not listed; named explicitly they load, with no type.
+#[test]
+fn text_functions_load_when_named() {
+    let bytes = corpus("build/bpf2bpf.o");
+    let obj = Object::parse(&bytes).unwrap();
+    assert!(obj.programs().all(|p| p.section != ".text"));
+    let add1 = obj.program("add1").unwrap();
+    assert_eq!(
+        (add1.origin, add1.prog_type),
+        (ProgramOrigin::TextFunction, None)
+    );
+    let mut out = std::vec![Insn::default(); 256];
+    let loaded = obj
+        .load_program_as("add1", ProgramType::Xdp, &mut out)
+        .unwrap();
+    Program::new(&out[..loaded.len]).unwrap();
+    assert_eq!(
+        obj.load_program("add1", &mut out).unwrap_err().kind,
+        LoadErrorKind::UnknownProgramType
+    );
 }
