@@ -158,6 +158,8 @@ mod tests;
 #[cfg(test)]
 mod tests_conformance;
 #[cfg(test)]
+mod tests_cve;
+#[cfg(test)]
 mod tests_helpers;
 #[cfg(all(test, feature = "metering"))]
 mod tests_random;
