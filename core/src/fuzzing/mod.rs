@@ -37,6 +37,7 @@
 //! (for tests).
 
 mod asm;
+mod classes;
 mod decode;
 mod elf;
 mod gen;
