@@ -11,7 +11,7 @@
 //! checking interpreter, which tests packet accesses against the current frame, would catch a
 //! verifier that forgot), tail calls through the session's program array, and rare hostile
 //! forms (variable stack offsets, pointer arithmetic across kinds, backward jumps that may
-//! never end).
+//! never end), and the multi-step forms of the classes in `classes.rs`.
 //!
 //! Register conventions: r6 holds the context (or the memory buffer), r7 to r9 hold values
 //! that live across gadgets and calls, r0 to r5 are scratch.
