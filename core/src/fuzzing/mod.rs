@@ -13,7 +13,7 @@
 //! | target | what it checks |
 //! |---|---|
 //! | [`decode_verify`] | arbitrary slots decode and verify without panicking, in bounded time; an accepted program passes the run oracle |
-//! | [`verify_then_run`] | structure-aware programs (packet guards, map lookups with null checks, loops, helper and local calls, linked copies of numbers); every accepted one passes the run oracle |
+//! | [`verify_then_run`] | structure-aware programs (packet guards, map lookups with null checks, loops, helper and local calls, linked copies of numbers, and the classes of once-accepted unsafe programs of `classes.rs`); every accepted one passes the run oracle |
 //! | [`maps_ops`] | operation sequences on hash, array, LRU hash and LPM trie maps agree with a model |
 //! | [`elf_load`] | mutated ELF objects parse, list their maps and programs, load and verify without panicking, and the loader's views of an object agree |
 //! | [`asm_roundtrip`] | disassembling arbitrary slots and assembling the text gives the same slots; arbitrary text never panics the assembler |
@@ -24,7 +24,10 @@
 //! ([`Interpreter::run_checked`](crate::Interpreter::run_checked)), which must not trap at all:
 //! every access in bounds, every helper known, the budget never spent. It runs twice, over two
 //! stacks filled with different garbage, and must return the same value (a verified program
-//! never reads stack it did not write). Then the verified engine
+//! never reads stack it did not write). The first run must also leave what no trap shows: no
+//! ring buffer record reserved, the read-only map (`BPF_F_RDONLY_PROG`) unchanged, and no host
+//! address (of the stack, the buffer or the maps) in a map or the buffer. Then the verified
+//! engine
 //! ([`Interpreter::run`](crate::Interpreter::run), re-checking with `extra-checks`) runs on the
 //! same inputs at the same addresses and must agree: same r0, same buffer, same map contents.
 //! Running the unchecked engine is sound even without `extra-checks`, because the checked run
@@ -37,6 +40,7 @@
 //! (for tests).
 
 mod asm;
+mod classes;
 mod decode;
 mod elf;
 mod gen;

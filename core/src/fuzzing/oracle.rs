@@ -2,12 +2,16 @@
 //! one fuzzing session, and the check of one program against them.
 
 use super::Source;
-use crate::env::{MapDef, ProgramType, Stack};
+use crate::env::{MapDef, ProgramType, Stack, BPF_F_RDONLY_PROG};
 use crate::helpers::standard;
 use crate::isa::{Insn, Program};
-use crate::maps::{value_words, ArrayMap, DevMap, HashMap, LruHashMap, Map, MapTable, ProgArray};
-use crate::verifier::{verify, DefaultWorkspace, VerifyEnv, VerifyError};
+use crate::maps::{
+    value_words, ArrayMap, DevMap, HashMap, LruHashMap, Map, MapError, MapTable, ProgArray,
+    QueueMap, RingBuf, ValueRegion,
+};
+use crate::verifier::{verify, DefaultWorkspace, Rule, VerifyEnv, VerifyError};
 use crate::{Context, Interpreter, NoPlatform, SkBuff, Trap, VerifiedProgram, XdpBuff};
+use core::ptr::NonNull;
 use std::boxed::Box;
 use std::vec::Vec;
 
@@ -30,12 +34,56 @@ pub(crate) const MAP_LRU: i32 = 2;
 pub(crate) const MAP_PROGS: i32 = 3;
 /// Map 4: device map.
 pub(crate) const MAP_DEVS: i32 = 4;
+/// Map 5: read-only array of one 16-byte value ([`BPF_F_RDONLY_PROG`], as `.rodata`).
+pub(crate) const MAP_RODATA: i32 = 5;
+/// Map 6: ring buffer of [`RINGBUF_BYTES`] bytes.
+pub(crate) const MAP_RINGBUF: i32 = 6;
+/// Map 7: queue of two 16-byte values (one after a reset).
+pub(crate) const MAP_QUEUE: i32 = 7;
 /// Value sizes of the maps above, by index (0 where values do not escape).
-pub(crate) const VALUE_SIZE: [u32; 5] = [16, 16, 8, 0, 0];
+pub(crate) const VALUE_SIZE: [u32; 8] = [16, 16, 8, 0, 0, 16, 0, 16];
+/// The capacity of the ring buffer (map 6).
+pub(crate) const RINGBUF_BYTES: usize = 256;
+/// The initial bytes of the read-only value (map 5).
+const RODATA: [u8; 16] = *b"nanobpf .rodata\0";
+
+/// An array whose definition says [`BPF_F_RDONLY_PROG`]: the program may not write it (the
+/// map itself lets anyone write, so the oracle sees a write the verifier let through).
+#[derive(Debug, Default)]
+pub struct ReadOnlyArray(ArrayMap<16, { value_words(16) }, 1>);
+
+impl Map for ReadOnlyArray {
+    fn def(&self) -> MapDef {
+        MapDef {
+            flags: BPF_F_RDONLY_PROG,
+            ..self.0.def()
+        }
+    }
+    fn lookup(&self, key: &[u8]) -> Option<NonNull<u8>> {
+        self.0.lookup(key)
+    }
+    fn lookup_copy(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
+        self.0.lookup_copy(key, out)
+    }
+    fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
+        self.0.update(key, value, flags)
+    }
+    fn delete(&self, key: &[u8]) -> Result<(), MapError> {
+        self.0.delete(key)
+    }
+    fn next_key(&self, key: Option<&[u8]>, out: &mut [u8]) -> Result<(), MapError> {
+        self.0.next_key(key, out)
+    }
+    fn value_region(&self) -> ValueRegion {
+        self.0.value_region()
+    }
+}
 
 /// The maps of a fuzzing session: a hash map (index 0, 4-byte keys, 16-byte values), an
 /// array (1, 4 values of 16 bytes), an LRU hash (2, 8-byte values, 4 entries), a program
-/// array of [`FuzzMaps::PROG_SLOTS`] slots (3, empty after a reset) and a device map (4).
+/// array of [`FuzzMaps::PROG_SLOTS`] slots (3, empty after a reset), a device map (4), a
+/// read-only array of one 16-byte value (5, `BPF_F_RDONLY_PROG` as `.rodata`), a ring buffer
+/// (6) and a queue of 16-byte values (7).
 #[derive(Debug)]
 pub struct FuzzMaps {
     hash: HashMap<4, 16, { value_words(16) }, 8>,
@@ -43,6 +91,9 @@ pub struct FuzzMaps {
     lru: LruHashMap<4, 8, { value_words(8) }, 4>,
     progs: ProgArray<2>,
     devs: DevMap<2>,
+    rodata: ReadOnlyArray,
+    ringbuf: RingBuf<RINGBUF_BYTES, { RINGBUF_BYTES / 8 }>,
+    queue: QueueMap<16, 2>,
 }
 
 impl Default for FuzzMaps {
@@ -63,12 +114,24 @@ impl FuzzMaps {
             lru: LruHashMap::with_seed(2),
             progs: ProgArray::new(),
             devs: DevMap::new(),
+            rodata: ReadOnlyArray(ArrayMap::new()),
+            ringbuf: RingBuf::new(),
+            queue: QueueMap::new(),
         }
     }
 
     /// The maps in index order, for a [`MapTable`].
-    pub fn table(&self) -> [&dyn Map; 5] {
-        [&self.hash, &self.array, &self.lru, &self.progs, &self.devs]
+    pub fn table(&self) -> [&dyn Map; 8] {
+        [
+            &self.hash,
+            &self.array,
+            &self.lru,
+            &self.progs,
+            &self.devs,
+            &self.rodata,
+            &self.ringbuf,
+            &self.queue,
+        ]
     }
 
     /// Back to the same initial contents, at the same addresses.
@@ -85,6 +148,27 @@ impl FuzzMaps {
         let _ = self
             .devs
             .update(&0u32.to_ne_bytes(), &7u32.to_ne_bytes(), 0);
+        let _ = self.rodata.update(&0u32.to_ne_bytes(), &RODATA, 0);
+        let _ = self.queue.push(&[0x5a; 16], 0);
+    }
+
+    /// Whether the read-only value (map 5) still holds its initial bytes.
+    pub fn rodata_intact(&self) -> bool {
+        let mut v = [0u8; 16];
+        self.rodata.lookup_copy(&0u32.to_ne_bytes(), &mut v).is_ok() && v == RODATA
+    }
+
+    /// Whether the ring buffer (map 6) holds a record reserved and never submitted nor
+    /// discarded: after [`FuzzMaps::snapshot`] consumed every finished record, any byte still
+    /// pending belongs to one (the consumer stops at it for good).
+    pub fn ringbuf_reserved(&self) -> bool {
+        self.ringbuf.pending() != 0
+    }
+
+    /// The address range `[start, end)` of the maps' storage.
+    pub fn span(&self) -> (usize, usize) {
+        let start = core::ptr::from_ref(self).addr();
+        (start, start + core::mem::size_of::<Self>())
     }
 
     /// Puts tail-call target `program` (an index into the runtime's program table) in `slot` of
@@ -95,15 +179,20 @@ impl FuzzMaps {
     }
 
     /// The definitions, for the verifier.
-    pub fn defs(&self) -> [MapDef; 5] {
+    pub fn defs(&self) -> [MapDef; 8] {
         self.table().map(|m| m.def())
     }
 
-    /// Every key and value of the keyed maps and the array, in a canonical order: map index,
-    /// key, value.
+    /// Every key and value of the keyed maps and the arrays, in a canonical order: map index,
+    /// key, value; then the queue's values (key: position) and the ring buffer's finished
+    /// records (key: position), which this consumes.
     pub fn snapshot(&self) -> Snapshot {
         let mut out = Vec::new();
-        for (i, m) in self.table().iter().enumerate().take(3) {
+        let keyed = [MAP_HASH, MAP_ARRAY, MAP_LRU, MAP_RODATA].map(|i| i as usize);
+        for (i, m) in self.table().iter().enumerate() {
+            if !keyed.contains(&i) {
+                continue;
+            }
             let def = m.def();
             let mut key = std::vec![0u8; def.key_size as usize];
             let mut cur: Option<Vec<u8>> = None;
@@ -116,6 +205,20 @@ impl FuzzMaps {
                 n += 1;
             }
         }
+        let mut value = [0u8; 16];
+        if self.queue.peek(&mut value).is_ok() {
+            out.push((MAP_QUEUE as usize, Vec::new(), value.to_vec()));
+        }
+        let mut scratch = [0u8; RINGBUF_BYTES];
+        let mut k = 0u32;
+        self.ringbuf.consume(&mut scratch, |record| {
+            out.push((
+                MAP_RINGBUF as usize,
+                k.to_ne_bytes().to_vec(),
+                record.to_vec(),
+            ));
+            k += 1;
+        });
         out.sort();
         out
     }
@@ -226,14 +329,39 @@ impl Fixture {
         }
     }
 
+    /// Lifts (or puts back) a soundness rule of the fixture's verifier, to show that the
+    /// generators and the oracle find the hole it closes. [`verify_then_run`] never lifts one.
+    ///
+    /// [`verify_then_run`]: super::verify_then_run
+    pub fn lift_rule(&mut self, rule: Rule, lifted: bool) {
+        self.ws.lift_rule(rule, lifted);
+    }
+
     /// Verifies `prog` for `pt` (standard helpers, the fixture's maps, [`VERIFY_BUDGET`]); if
     /// accepted, runs it [`Fixture::runs`] times on inputs drawn from `src` through the run
     /// oracle.
     ///
     /// # Panics
     /// On a finding: an accepted program that traps, reads uninitialised stack, does not
-    /// terminate, or on which the two engines disagree.
+    /// terminate, leaves a ring buffer record reserved, writes a read-only map, copies a host
+    /// address into a map, or on which the two engines disagree.
     pub fn check(&mut self, prog: &[Insn], pt: ProgramType, src: &mut impl Source) -> Outcome {
+        match self.try_check(prog, pt, src) {
+            Ok(outcome) => outcome,
+            Err(finding) => panic!("{finding}\n{}", listing(prog)),
+        }
+    }
+
+    /// As [`Fixture::check`], with the finding described in the error instead of a panic.
+    ///
+    /// # Errors
+    /// The first finding.
+    pub fn try_check(
+        &mut self,
+        prog: &[Insn],
+        pt: ProgramType,
+        src: &mut impl Source,
+    ) -> Result<Outcome, std::string::String> {
         let defs = self.maps.defs();
         let env = VerifyEnv {
             budget: VERIFY_BUDGET,
@@ -242,12 +370,12 @@ impl Fixture {
         let mut insns = prog.to_vec();
         let verified = match verify(&mut insns, &env, &mut *self.ws) {
             Ok(v) => v,
-            Err(e) => return Outcome::Rejected(e),
+            Err(e) => return Ok(Outcome::Rejected(e)),
         };
-        if let Some(finding) = self.finding(&verified, src) {
-            panic!("{finding}\n{}", listing(prog));
+        match self.finding(&verified, src) {
+            Some(finding) => Err(finding),
+            None => Ok(Outcome::Accepted),
         }
-        Outcome::Accepted
     }
 
     /// Runs `verified` (taken as the verifier's output) [`Fixture::runs`] times on inputs drawn
@@ -269,6 +397,11 @@ impl Fixture {
                      interpreter (input {input:02x?})"
                 ));
             }
+            if let Some(finding) = self.after_run(&first, &input, &work) {
+                return Some(std::format!(
+                    "verifier soundness: {finding} (input {input:02x?})"
+                ));
+            }
             let again = self.run(verified, &input, &mut work, input.garbage[1], true);
             if again != first {
                 return Some(std::format!(
@@ -288,6 +421,41 @@ impl Fixture {
             }
         }
         None
+    }
+
+    /// What the checking interpreter cannot see in one run that ended normally, `effects`,
+    /// over `work`: a ring buffer record still reserved (the consumer would stall at it for
+    /// good), the read-only map changed, or a host address (of the stack, the buffer or the
+    /// maps) in a map's keys or values, in the ring buffer's records or in the buffer (unless
+    /// the input itself holds one, as a fuzzer that learnt the addresses from the comparisons
+    /// here could make it).
+    fn after_run(&self, effects: &Effects, input: &RunInput, work: &[u8]) -> Option<&'static str> {
+        if self.maps.ringbuf_reserved() {
+            return Some("a ring buffer record is still reserved after the run");
+        }
+        if !self.maps.rodata_intact() {
+            return Some("the program wrote the read-only map (BPF_F_RDONLY_PROG)");
+        }
+        let stack = self.stack.0.as_ptr_range();
+        let buf = work.as_ptr_range();
+        let spans = [
+            (stack.start.addr(), stack.end.addr()),
+            (buf.start.addr(), buf.end.addr()),
+            self.maps.span(),
+        ];
+        let host = |bytes: &[u8]| {
+            bytes.windows(8).any(|w| {
+                let x = u64::from_ne_bytes(w.try_into().unwrap_or([0; 8])) as usize;
+                // An empty buffer's dangling address is no address.
+                spans.iter().any(|&(a, b)| a < b && (a..=b).contains(&x))
+            })
+        };
+        let fields: Vec<u8> = input.fields.iter().flat_map(|f| f.to_ne_bytes()).collect();
+        if host(&input.buf) || host(&fields) {
+            return None;
+        }
+        let leaked = effects.2.iter().any(|(_, k, v)| host(k) || host(v)) || host(&effects.1);
+        leaked.then_some("a host address was copied into a map or the buffer")
     }
 
     /// One run over a copy of the input's buffer in `work` (same addresses every time), with

@@ -11,7 +11,7 @@
 //! checking interpreter, which tests packet accesses against the current frame, would catch a
 //! verifier that forgot), tail calls through the session's program array, and rare hostile
 //! forms (variable stack offsets, pointer arithmetic across kinds, backward jumps that may
-//! never end).
+//! never end), and the multi-step forms of the classes in `classes.rs`.
 //!
 //! Register conventions: r6 holds the context (or the memory buffer), r7 to r9 hold values
 //! that live across gadgets and calls, r0 to r5 are scratch.
@@ -48,7 +48,7 @@ impl Flavor {
     }
 
     /// Context offsets of the packet start and end pointers.
-    fn packet_fields(self) -> Option<(i16, i16)> {
+    pub(super) fn packet_fields(self) -> Option<(i16, i16)> {
         match self {
             Flavor::Memory => None,
             Flavor::Xdp => Some((0, 4)),
@@ -73,9 +73,9 @@ const JMP_OPS: [u8; 11] = [
     BPF_JSLE,
 ];
 
-struct Gen<'s, S: Source> {
-    s: &'s mut S,
-    flavor: Flavor,
+pub(super) struct Gen<'s, S: Source> {
+    pub(super) s: &'s mut S,
+    pub(super) flavor: Flavor,
     /// The functions, entry first; a function is created by the first call to it, so every
     /// function is reachable, and calls only go to larger indices, so there is no recursion.
     funcs: Vec<Vec<Item>>,
@@ -84,16 +84,16 @@ struct Gen<'s, S: Source> {
     /// The function being generated.
     current: usize,
     /// Stack slots (fp-8 times 1 to 8) the current function has surely written.
-    written: u8,
+    pub(super) written: u8,
     /// A value register the current function put a packet pointer in, and how many bytes
     /// from it were in bounds then.
-    kept: Option<(u8, i64)>,
+    pub(super) kept: Option<(u8, i64)>,
 }
 
 impl<S: Source> Gen<'_, S> {
     /// A value register; never the one holding a kept packet pointer, which no gadget then
     /// overwrites or uses as a number.
-    fn v(&mut self) -> u8 {
+    pub(super) fn v(&mut self) -> u8 {
         match self.kept {
             Some((k, _)) => {
                 let free: Vec<u8> = VALUES.into_iter().filter(|&r| r != k).collect();
@@ -105,7 +105,7 @@ impl<S: Source> Gen<'_, S> {
 
     /// Whether to take a variant the verifier should reject (or that needs care): rare, so
     /// that most programs pass and reach the oracle.
-    fn bad(&mut self) -> bool {
+    pub(super) fn bad(&mut self) -> bool {
         self.s.chance(1, 24)
     }
 
@@ -121,7 +121,7 @@ impl<S: Source> Gen<'_, S> {
     }
 
     /// An immediate near an interesting edge.
-    fn imm(&mut self) -> i32 {
+    pub(super) fn imm(&mut self) -> i32 {
         let base = self.s.pick(&[
             0,
             1,
@@ -175,7 +175,7 @@ impl<S: Source> Gen<'_, S> {
 
     /// Bounds scalar `r` below `limit` in one of the ways compilers do, and returns the
     /// largest value it lets through (a bad variant may let more through than it says).
-    fn bound(&mut self, item: &mut Item, r: u8, limit: i64) -> i64 {
+    pub(super) fn bound(&mut self, item: &mut Item, r: u8, limit: i64) -> i64 {
         let limit = limit.max(0);
         let bad = self.bad();
         // A bound at the limit, or one past it in a bad variant.
@@ -262,7 +262,7 @@ impl<S: Source> Gen<'_, S> {
     }
 
     /// One access at `base + off`; `len` is the region size the generator aims at.
-    fn access(&mut self, item: &mut Item, base: u8, len: i64, atomics: bool) {
+    pub(super) fn access(&mut self, item: &mut Item, base: u8, len: i64, atomics: bool) {
         let size = self.s.pick(&SIZES);
         let off = self.off(len, size);
         let v = self.v();
@@ -555,7 +555,7 @@ impl<S: Source> Gen<'_, S> {
     }
 
     /// A key for map `idx` at fp-4.
-    fn key(&mut self, item: &mut Item) {
+    pub(super) fn key(&mut self, item: &mut Item) {
         if self.s.chance(1, 2) {
             let k = self.s.below(6) as i32;
             item.push(st(4, 10, -4, k));
@@ -567,7 +567,7 @@ impl<S: Source> Gen<'_, S> {
 
     fn map_index(&mut self) -> i32 {
         if self.bad() {
-            self.s.pick(&[MAP_PROGS, MAP_DEVS, 7])
+            self.s.pick(&[MAP_PROGS, MAP_DEVS, 9])
         } else {
             self.s.pick(&[MAP_HASH, MAP_ARRAY, MAP_LRU])
         }
@@ -874,7 +874,7 @@ impl<S: Source> Gen<'_, S> {
     fn gadget(&mut self) -> Item {
         let mut item = Item::new();
         let packet = self.flavor.packet_fields();
-        match self.s.below(20) {
+        match self.s.below(22) {
             0..=2 => self.alu_gadget(&mut item),
             3 | 4 => self.cond_gadget(&mut item),
             5..=7 => match (packet, self.kept) {
@@ -893,6 +893,7 @@ impl<S: Source> Gen<'_, S> {
             16 => self.loop_gadget(&mut item),
             17 => self.call_gadget(&mut item),
             18 if self.flavor != Flavor::Xdp => self.legacy_gadget(&mut item),
+            20 | 21 => self.class_gadget(&mut item),
             _ => {
                 if self.bad() {
                     self.hostile_gadget(&mut item)

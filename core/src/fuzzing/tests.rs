@@ -142,6 +142,115 @@ fn the_oracle_catches_a_verifier_that_keeps_stale_packet_pointers() {
     );
 }
 
+/// Runs structured programs of every flavor in turn, from a generator seeded with `seed`, on
+/// a fixture whose verifier has `rule` lifted, until the oracle has found `want` findings
+/// whose message contains `kind`, or `limit` programs; every program with a finding (of any
+/// kind) must be rejected by the real verifier. Returns the programs generated and the
+/// findings of the kind.
+fn hunt(rule: crate::verifier::Rule, kind: &str, seed: u64, want: u32, limit: u32) -> (u32, u32) {
+    let start = std::time::Instant::now();
+    let mut lifted = Fixture::new();
+    lifted.lift_rule(rule, true);
+    let mut real = Fixture::new();
+    let mut rng = Rng(seed);
+    let flavors = [Flavor::Memory, Flavor::Xdp, Flavor::Socket];
+    let (mut n, mut found) = (0, 0);
+    while n < limit && found < want {
+        let flavor = flavors[n as usize % 3];
+        n += 1;
+        let prog = structured_program(flavor, &mut rng);
+        let pt = flavor.program_type();
+        let Err(finding) = lifted.try_check(&prog, pt, &mut rng) else {
+            continue;
+        };
+        let verdict = real.try_check(&prog, pt, &mut rng);
+        assert!(
+            matches!(verdict, Ok(Outcome::Rejected(_))),
+            "{rule:?} lifted: the real verifier does not reject ({verdict:?}) a program with a \
+             finding: {finding}\n{}",
+            super::oracle::listing(&prog)
+        );
+        if finding.contains(kind) {
+            found += 1;
+        }
+    }
+    std::eprintln!(
+        "{rule:?} lifted: {found} findings \"{kind}\" in {n} programs, {:.2?}",
+        start.elapsed()
+    );
+    (n, found)
+}
+
+/// With [`Rule::PointerDifference`](crate::verifier::Rule) lifted, the difference of two
+/// array element pointers is a wrong constant: scaled and added back, it reaches out of bounds.
+#[test]
+fn the_generator_finds_a_lifted_pointer_difference_rule() {
+    let (n, found) = hunt(
+        crate::verifier::Rule::PointerDifference,
+        "OutOfBounds",
+        0xd1ff,
+        3,
+        200_000,
+    );
+    assert!(found == 3, "{found} in {n} programs");
+}
+
+/// With [`Rule::InvalidatedSpill`](crate::verifier::Rule) lifted, a narrow fill of a spilled
+/// packet or record pointer after the helper that invalidated it is a wrong constant.
+#[test]
+fn the_generator_finds_a_lifted_invalidated_spill_rule() {
+    let (n, found) = hunt(
+        crate::verifier::Rule::InvalidatedSpill,
+        "OutOfBounds",
+        0x5b111,
+        3,
+        200_000,
+    );
+    assert!(found == 3, "{found} in {n} programs");
+}
+
+/// With [`Rule::LdAbsWithReference`](crate::verifier::Rule) lifted, a legacy packet load
+/// outside the packet ends the program with a ring buffer record still reserved.
+#[test]
+fn the_generator_finds_a_lifted_ld_abs_with_reference_rule() {
+    let (n, found) = hunt(
+        crate::verifier::Rule::LdAbsWithReference,
+        "still reserved",
+        0x1dab5,
+        3,
+        200_000,
+    );
+    assert!(found == 3, "{found} in {n} programs");
+}
+
+/// With [`Rule::PointerInHelperMemory`](crate::verifier::Rule) lifted, `map_update_elem` or
+/// `ringbuf_output` copies a spilled pointer, a host address, into a map.
+#[test]
+fn the_generator_finds_a_lifted_pointer_in_helper_memory_rule() {
+    let (n, found) = hunt(
+        crate::verifier::Rule::PointerInHelperMemory,
+        "host address",
+        0x4e1b,
+        3,
+        200_000,
+    );
+    assert!(found == 3, "{found} in {n} programs");
+}
+
+/// With [`Rule::ReadOnlyMap`](crate::verifier::Rule) lifted, a program changes the read-only
+/// map (`BPF_F_RDONLY_PROG`).
+#[test]
+fn the_generator_finds_a_lifted_read_only_map_rule() {
+    let (n, found) = hunt(
+        crate::verifier::Rule::ReadOnlyMap,
+        "read-only map",
+        0x20da7a,
+        3,
+        200_000,
+    );
+    assert!(found == 3, "{found} in {n} programs");
+}
+
 #[test]
 fn maps_ops_smoke() {
     for input in corpus(3, 200, 2000) {
