@@ -9,7 +9,7 @@ use crate::maps::{
     value_words, ArrayMap, DevMap, HashMap, LruHashMap, Map, MapError, MapTable, ProgArray,
     QueueMap, RingBuf, ValueRegion,
 };
-use crate::verifier::{verify, DefaultWorkspace, Rule, VerifyEnv, VerifyError};
+use crate::verifier::{verify_lifting, DefaultWorkspace, Rule, VerifyEnv, VerifyError};
 use crate::{Context, Interpreter, NoPlatform, SkBuff, Trap, VerifiedProgram, XdpBuff};
 use core::ptr::NonNull;
 use std::boxed::Box;
@@ -307,6 +307,8 @@ pub struct Fixture {
     ws: Box<DefaultWorkspace>,
     /// How many runs each accepted program gets, on different inputs.
     pub runs: u32,
+    /// Soundness rules the fixture's verifier has lifted (see [`Fixture::lift_rule`]).
+    lifted: Vec<Rule>,
 }
 
 impl Default for Fixture {
@@ -326,6 +328,7 @@ impl Fixture {
             stack: Box::new(Stack::new()),
             ws: Box::new(DefaultWorkspace::new()),
             runs: 2,
+            lifted: Vec::new(),
         }
     }
 
@@ -334,7 +337,10 @@ impl Fixture {
     ///
     /// [`verify_then_run`]: super::verify_then_run
     pub fn lift_rule(&mut self, rule: Rule, lifted: bool) {
-        self.ws.lift_rule(rule, lifted);
+        self.lifted.retain(|&r| r != rule);
+        if lifted {
+            self.lifted.push(rule);
+        }
     }
 
     /// Verifies `prog` for `pt` (standard helpers, the fixture's maps, [`VERIFY_BUDGET`]); if
@@ -368,7 +374,7 @@ impl Fixture {
             ..VerifyEnv::new(pt, standard(), &defs)
         };
         let mut insns = prog.to_vec();
-        let verified = match verify(&mut insns, &env, &mut *self.ws) {
+        let verified = match verify_lifting(&mut insns, &env, &mut *self.ws, &self.lifted) {
             Ok(v) => v,
             Err(e) => return Ok(Outcome::Rejected(e)),
         };

@@ -201,6 +201,12 @@ impl Checker<'_, '_, '_> {
                     };
                 match (a.fixed_off(), b.fixed_off()) {
                     (Some(x), Some(y)) if exact => Ok(Value::constant(x.wrapping_sub(y) as u64)),
+                    // `data_end - (data + c)`: a bound on it is a bound on the packet.
+                    (Some(0), Some(c))
+                        if a.kind == Kind::PacketEnd && b.kind == Kind::Packet && b.id == 0 =>
+                    {
+                        Ok(u16::try_from(c).map_or(Value::UNKNOWN, Value::room_after))
+                    }
                     _ => Ok(Value::UNKNOWN),
                 }
             }

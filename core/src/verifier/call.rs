@@ -210,6 +210,8 @@ impl Checker<'_, '_, '_> {
             self.ws.cur.invalidate(keep_spills, |v| {
                 matches!(v.kind, Kind::Packet | Kind::PacketEnd | Kind::PacketMeta)
             });
+            // The room left measured the old packet.
+            self.ws.cur.forget_packet_room();
         }
         for r in 1..=5 {
             self.set(r, Value::UNINIT);

@@ -254,15 +254,19 @@ impl Checker<'_, '_, '_> {
                     let ra = Value { s: r.0, ..a };
                     *st.reg_mut(dst) = ra;
                     sync_linked(st, &ra);
+                    prove_room(st, &ra);
                     if x {
                         let rb = Value { s: r.1, ..b };
                         *st.reg_mut(src) = rb;
                         sync_linked(st, &rb);
+                        prove_room(st, &rb);
                     }
                 }
             };
+            // A refinement that reaches other values cannot be undone on the same state.
+            let reaches = |v: &Value| v.id != 0 || v.packet_room().is_some();
             return match (taken, fall) {
-                (Some(t), Some(f)) if a.id != 0 || (x && b.id != 0) => {
+                (Some(t), Some(f)) if reaches(&a) || (x && reaches(&b)) => {
                     self.fork(pc, target, |st| apply(st, &t), |st| apply(st, &f))
                 }
                 (Some(t), Some(f)) if target > pc + 1 => {
@@ -399,6 +403,24 @@ fn sync_linked(st: &mut State, r: &Value) {
             if let Some(m) = meet(&v.s, &known) {
                 v.s = m;
             }
+        }
+    });
+}
+
+/// A refined `data_end - (data + c)` (see [`Value::packet_room`]) of at least `l > 0`: the
+/// packet holds `c + l` bytes from its start, so every packet pointer without a variable part
+/// (id 0) may read that far (Linux reaches the same through a comparison of the pointers).
+fn prove_room(st: &mut State, r: &Value) {
+    let Some(c) = r.packet_room() else {
+        return;
+    };
+    if r.s.smin <= 0 {
+        return;
+    }
+    let range = (c as i64).saturating_add(r.s.smin).min(MAX_PACKET_OFF) as u16;
+    st.for_each_value(|v| {
+        if v.kind == Kind::Packet && v.id == 0 {
+            v.range = v.range.max(range);
         }
     });
 }

@@ -165,7 +165,7 @@ mod tests_helpers;
 mod tests_random;
 
 pub use error::{LeakTarget, TooComplexReason, VerifyError, VerifyErrorKind};
-#[cfg(feature = "fuzzing")]
+#[cfg(any(all(test, feature = "metering"), feature = "fuzzing"))]
 pub use rule::Rule;
 pub use workspace::VerifierWorkspace;
 
@@ -232,7 +232,24 @@ pub fn verify<'a, const INSNS: usize, const STATES: usize, const BRANCHES: usize
     env: &VerifyEnv<'_>,
     ws: &mut VerifierWorkspace<INSNS, STATES, BRANCHES>,
 ) -> Result<VerifiedProgram<'a>, VerifyError> {
-    run(insns, env, ws.view(), None)
+    run(insns, env, ws.view(), None, 0)
+}
+
+/// As [`verify`], with the soundness rules `lifted` switched off: the verifier then accepts
+/// programs those rules reject. For the tests that show the soundness fuzz target finds the
+/// hole each rule closes; never in a runtime (only the `fuzzing` feature exports it).
+///
+/// # Errors
+/// As [`verify`].
+#[cfg(any(all(test, feature = "metering"), feature = "fuzzing"))]
+pub fn verify_lifting<'a, const INSNS: usize, const STATES: usize, const BRANCHES: usize>(
+    insns: &'a mut [Insn],
+    env: &VerifyEnv<'_>,
+    ws: &mut VerifierWorkspace<INSNS, STATES, BRANCHES>,
+    lifted: &[Rule],
+) -> Result<VerifiedProgram<'a>, VerifyError> {
+    let bits = lifted.iter().fold(0, |b, r| b | r.bit());
+    run(insns, env, ws.view(), None, bits)
 }
 
 /// As [`verify`], writing a per-instruction state trace to `log` like Linux's verifier log.
@@ -245,7 +262,7 @@ pub fn verify_with_log<'a, const INSNS: usize, const STATES: usize, const BRANCH
     ws: &mut VerifierWorkspace<INSNS, STATES, BRANCHES>,
     log: &mut dyn core::fmt::Write,
 ) -> Result<VerifiedProgram<'a>, VerifyError> {
-    let r = run(insns, env, ws.view(), Some(log));
+    let r = run(insns, env, ws.view(), Some(log), 0);
     if let Err(e) = &r {
         let _ = writeln!(log, "{e}");
     }
@@ -272,6 +289,7 @@ fn run<'a>(
     env: &VerifyEnv<'_>,
     ws: workspace::View<'_>,
     log: Option<&mut dyn core::fmt::Write>,
+    lifted: u8,
 ) -> Result<VerifiedProgram<'a>, VerifyError> {
     Program::new(insns).map_err(|e| VerifyError {
         pc: e.pc,
@@ -300,6 +318,7 @@ fn run<'a>(
         next_id: 0,
         processed: 0,
         log,
+        lifted,
     };
     c.run()?;
     let depth = stack_depth(insns, &c);

@@ -1,8 +1,8 @@
 //! The soundness rules a fuzzing build can lift one at a time.
 
-/// A soundness rule that a fuzzing build can switch off
-/// ([`VerifierWorkspace::lift_rule`]), to show that the soundness fuzz target finds the hole
-/// the rule closes. Each is a class of unsafe program the verifier once accepted.
+/// A soundness rule that tests and fuzzing builds can switch off (`verify_lifting`), to show
+/// that the soundness fuzz target finds the hole the rule closes. Each is a class of unsafe
+/// program the verifier once accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Rule {
@@ -24,8 +24,13 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// Its bit in a set of rules.
+    pub(crate) const fn bit(self) -> u8 {
+        1 << self as u8
+    }
+
     /// Every rule.
-    #[cfg(feature = "fuzzing")]
+    #[cfg(any(all(test, feature = "metering"), feature = "fuzzing"))]
     pub const ALL: [Rule; 5] = [
         Rule::PointerDifference,
         Rule::InvalidatedSpill,

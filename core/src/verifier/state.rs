@@ -160,6 +160,25 @@ impl Value {
         self.kind == Kind::Scalar
     }
 
+    /// A number known to be `data_end - (data + c)`: the room left in the packet after byte
+    /// `c`, from a subtraction of packet pointers (see [`Value::packet_room`]).
+    pub fn room_after(c: u16) -> Value {
+        Value {
+            aux: PACKET_ROOM,
+            range: c,
+            ..Value::UNKNOWN
+        }
+    }
+
+    /// For a number made by [`Value::room_after`] (`data_end - (data + c)`), `c`: a lower
+    /// bound on the number proves that many bytes past `c` are in the packet. Kept only
+    /// within straight-line code: prune points forget it ([`State::forget_packet_room`]), so
+    /// it is never part of a cached or queued state.
+    #[inline]
+    pub fn packet_room(&self) -> Option<u16> {
+        (self.kind == Kind::Scalar && self.aux == PACKET_ROOM).then_some(self.range)
+    }
+
     /// The pointer's offset is the known constant `off` (no variable part).
     #[inline]
     pub fn fixed_off(&self) -> Option<i64> {
@@ -212,6 +231,9 @@ impl Value {
         }
     }
 }
+
+/// [`Value::aux`] of a number that is the room left in the packet ([`Value::room_after`]).
+const PACKET_ROOM: u8 = 1;
 
 /// The first id [`State::canonical_links`] gives a group of linked scalars; ids handed out
 /// during exploration stay below it, so the two never meet in one state.
@@ -442,6 +464,16 @@ impl State {
                 }
             }
         }
+    }
+
+    /// Forgets which numbers are the room left in the packet ([`Value::packet_room`]).
+    pub fn forget_packet_room(&mut self) {
+        self.for_each_value(|v| {
+            if v.packet_room().is_some() {
+                v.aux = 0;
+                v.range = 0;
+            }
+        });
     }
 
     /// Frees the entry of one spilled number, whose slot keeps its bytes as a plain number;

@@ -2170,6 +2170,85 @@ fn packet_cases() -> Vec<Case> {
             ]
         ),
         ok!(
+            "a signed bound on data_end - data proves the packet",
+            XDP,
+            [
+                ldx(4, 2, 1, 0),
+                ldx(4, 3, 1, 4),
+                alur(BPF_SUB, 3, 2),
+                jmp(BPF_JSLT, 3, 14, 2),
+                ldx(1, 0, 2, 13),
+                exit(),
+                ret0()
+            ]
+        ),
+        bad!(
+            "a bound on data_end - data proves no byte past it",
+            XDP,
+            @4,
+            K::PacketAccess { .. },
+            [
+                ldx(4, 2, 1, 0),
+                ldx(4, 3, 1, 4),
+                alur(BPF_SUB, 3, 2),
+                jmp(BPF_JSLT, 3, 14, 2),
+                ldx(1, 0, 2, 14),
+                exit(),
+                ret0()
+            ]
+        ),
+        ok!(
+            "a signed bound on data_end - (data + 4) proves four bytes more",
+            XDP,
+            [
+                ldx(4, 2, 1, 0),
+                ldx(4, 3, 1, 4),
+                movr(4, 2),
+                alu(BPF_ADD, 4, 4),
+                alur(BPF_SUB, 3, 4),
+                jmp(BPF_JSLT, 3, 14, 2),
+                ldx(1, 0, 2, 17),
+                exit(),
+                ret0()
+            ]
+        ),
+        bad!(
+            "an unsigned bound on data_end - (data + 4) proves nothing",
+            XDP,
+            @6,
+            K::PacketAccess { .. },
+            [
+                ldx(4, 2, 1, 0),
+                ldx(4, 3, 1, 4),
+                movr(4, 2),
+                alu(BPF_ADD, 4, 4),
+                alur(BPF_SUB, 3, 4),
+                jmp(BPF_JLT, 3, 14, 2),
+                ldx(1, 0, 2, 0),
+                exit(),
+                ret0()
+            ]
+        ),
+        bad!(
+            "the room measured before adjust_head proves nothing after",
+            XDP,
+            @8,
+            K::PacketAccess { .. },
+            [
+                movr(6, 1),
+                ldx(4, 2, 1, 0),
+                ldx(4, 7, 1, 4),
+                alur(BPF_SUB, 7, 2),
+                mov(2, 4),
+                call(44),
+                ldx(4, 2, 6, 0),
+                jmp(BPF_JSLT, 7, 14, 2),
+                ldx(1, 0, 2, 13),
+                exit(),
+                ret0()
+            ]
+        ),
+        ok!(
             "pkt_meta checked against data",
             XDP,
             [
@@ -2696,8 +2775,7 @@ static STATIC_WS: std::sync::Mutex<DefaultWorkspace> =
 fn default_workspace_fits_in_64_kib_and_in_a_static() {
     let size = DefaultWorkspace::SIZE_BYTES;
     assert!(size <= 64 * 1024, "{size}");
-    // A fuzzing build adds the switches of the lifted rules.
-    #[cfg(all(target_pointer_width = "64", not(feature = "fuzzing")))]
+    #[cfg(target_pointer_width = "64")]
     assert_eq!(size, 64_352, "update the documented size");
     let mut ws = STATIC_WS.lock().unwrap();
     let mut prog = [mov(0, 0), exit()].concat();

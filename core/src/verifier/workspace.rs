@@ -63,9 +63,6 @@ pub struct VerifierWorkspace<const INSNS: usize, const STATES: usize, const BRAN
     cache_bytes: [[u8; CHUNK]; STATES],
     branches: [BranchEntry; BRANCHES],
     branch_bytes: [[u8; BRANCH_CHUNK]; BRANCHES],
-    /// Soundness rules switched off, one bit per [`super::Rule`] (fuzzing builds only).
-    #[cfg(feature = "fuzzing")]
-    lifted: u8,
 }
 
 impl<const INSNS: usize, const STATES: usize, const BRANCHES: usize>
@@ -92,22 +89,7 @@ impl<const INSNS: usize, const STATES: usize, const BRANCHES: usize>
             cache_bytes: [[0; CHUNK]; STATES],
             branches: [BranchEntry { pc: 0, start: 0 }; BRANCHES],
             branch_bytes: [[0; BRANCH_CHUNK]; BRANCHES],
-            #[cfg(feature = "fuzzing")]
-            lifted: 0,
         }
-    }
-
-    /// Switches `rule` off for every later verification in this workspace, or back on: the
-    /// verifier then accepts what that rule rejects. Fuzzing builds only, to show that the
-    /// soundness target finds the hole each rule closes; never in a runtime.
-    #[cfg(feature = "fuzzing")]
-    pub fn lift_rule(&mut self, rule: super::Rule, lifted: bool) {
-        let bit = 1u8 << rule as u8;
-        self.lifted = if lifted {
-            self.lifted | bit
-        } else {
-            self.lifted & !bit
-        };
     }
 
     /// Whether every byte of every field is zero (as [`new`](Self::new) makes it).
@@ -149,8 +131,6 @@ impl<const INSNS: usize, const STATES: usize, const BRANCHES: usize>
                 len: 0,
                 top: 0,
             },
-            #[cfg(feature = "fuzzing")]
-            lifted: self.lifted,
         }
     }
 }
@@ -171,8 +151,6 @@ pub(crate) struct View<'w> {
     pub tmp: &'w mut State,
     pub cache: Cache<'w>,
     pub branches: Branches<'w>,
-    #[cfg(feature = "fuzzing")]
-    pub lifted: u8,
 }
 
 /// The explored-state cache: encoded states packed in insertion order. When room is needed
