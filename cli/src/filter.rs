@@ -6,95 +6,39 @@
 //! through [`nanobpf_core::cbpf::convert`]; the eBPF program is verified as a socket filter
 //! and run per packet on the interpreter or (on x86-64) the JIT. A packet matches when the filter returns a non-zero length, as in libpcap.
 
+use crate::capture::{read_capture, write_capture, Frame};
+use crate::libpcap::{BpfProgram, Libpcap};
 use nanobpf_core::cbpf::{self, SockFilter};
 use nanobpf_core::verifier::{verify, VerifierWorkspace, VerifyEnv};
 use nanobpf_core::{
     Context, Insn, Interpreter, NoPlatform, ProgramType, SkBuff, Stack, Trap, VerifiedProgram,
 };
-use pcap::{Capture, Linktype, Packet, PacketHeader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-/// A capture read into memory: each packet's header and bytes.
-#[derive(Debug, Default)]
-pub struct Capfile {
-    /// The link type, which an expression is compiled for.
-    pub linktype: i32,
-    /// The packets, in order.
-    pub packets: Vec<(PacketHeader, Vec<u8>)>,
-}
-
-/// Reads a whole pcap (or pcapng) file.
-///
-/// # Errors
-/// libpcap's message when the file does not open or parse.
-pub fn read_capture(path: &Path) -> Result<Capfile, String> {
-    let err = |e: pcap::Error| format!("{}: {e}", path.display());
-    let mut cap = Capture::from_file(path).map_err(err)?;
-    let linktype = cap.get_datalink().0;
-    let mut packets = Vec::new();
-    loop {
-        match cap.next_packet() {
-            Ok(p) => packets.push((*p.header, p.data.to_vec())),
-            Err(pcap::Error::NoMorePackets) => break,
-            Err(e) => return Err(err(e)),
-        }
-    }
-    Ok(Capfile { linktype, packets })
-}
-
-/// Writes packets to a pcap file of the given link type.
-///
-/// # Errors
-/// libpcap's message when the file cannot be written.
-pub fn write_capture<'a>(
-    path: &Path,
-    linktype: i32,
-    packets: impl IntoIterator<Item = &'a (PacketHeader, Vec<u8>)>,
-) -> Result<(), String> {
-    let err = |e: pcap::Error| format!("{}: {e}", path.display());
-    let dead = Capture::dead(Linktype(linktype)).map_err(err)?;
-    let mut save = dead.savefile(path).map_err(err)?;
-    for (header, data) in packets {
-        save.write(&Packet::new(header, data));
-    }
-    save.flush().map_err(err)
-}
+pub use crate::capture::Capfile;
 
 /// An expression compiled by libpcap: its classic program, and libpcap's filter engine.
+#[derive(Debug)]
 pub struct Compiled {
     /// libpcap's program (its own interpreter runs it: `pcap_offline_filter`).
-    pub libpcap: pcap::BpfProgram,
+    pub libpcap: BpfProgram,
     /// The same program as classic instructions.
     pub classic: Vec<SockFilter>,
 }
 
-impl std::fmt::Debug for Compiled {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Compiled")
-            .field("classic", &self.classic)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Compiles a tcpdump expression with libpcap, optimised as tcpdump does, for `linktype`
-/// (1 is Ethernet).
+/// Compiles a tcpdump expression with libpcap (loaded at run time), optimised as tcpdump
+/// does, for `linktype` (1 is Ethernet).
 ///
 /// # Errors
-/// libpcap's message for an expression it rejects.
-pub fn compile(expr: &str, linktype: i32) -> Result<Compiled, String> {
-    let dead = Capture::dead(Linktype(linktype)).map_err(|e| e.to_string())?;
-    let libpcap = dead
-        .compile(expr, true)
-        .map_err(|e| format!("'{expr}': {e}"))?;
-    // The pcap crate shows each instruction as `code jt jf k`, one `-ddd` line.
-    let classic = libpcap
-        .get_instructions()
-        .iter()
-        .enumerate()
-        .map(|(i, insn)| parse_ddd_line(&insn.to_string()).map_err(|e| format!("insn {i}: {e}")))
-        .collect::<Result<_, _>>()?;
+/// libpcap is not installed (the message says what to install), or libpcap's message for an
+/// expression it rejects.
+pub fn compile(expr: &str, linktype: u32) -> Result<Compiled, String> {
+    let lib = Libpcap::get()
+        .map_err(|e| format!("{e}; or give a `tcpdump -ddd` program with --dd FILE"))?;
+    let libpcap = lib.compile(expr, linktype)?;
+    let classic = libpcap.instructions();
     Ok(Compiled { libpcap, classic })
 }
 
@@ -295,10 +239,10 @@ impl<'a> Matcher<'a> {
     ///
     /// # Errors
     /// The first trap.
-    pub fn count(&mut self, packets: &mut [(PacketHeader, Vec<u8>)]) -> Result<usize, Trap> {
+    pub fn count(&mut self, packets: &mut [Frame]) -> Result<usize, Trap> {
         let mut kept = 0;
-        for (_, data) in packets.iter_mut() {
-            kept += usize::from(self.run(data)? != 0);
+        for f in packets.iter_mut() {
+            kept += usize::from(self.run(&mut f.data)? != 0);
         }
         Ok(kept)
     }
@@ -307,14 +251,11 @@ impl<'a> Matcher<'a> {
     ///
     /// # Errors
     /// The first trap, with the packet index.
-    pub fn matching(
-        &mut self,
-        packets: &mut [(PacketHeader, Vec<u8>)],
-    ) -> Result<Vec<usize>, String> {
+    pub fn matching(&mut self, packets: &mut [Frame]) -> Result<Vec<usize>, String> {
         let mut hits = Vec::new();
-        for (i, (_, data)) in packets.iter_mut().enumerate() {
+        for (i, f) in packets.iter_mut().enumerate() {
             let keep = self
-                .run(data)
+                .run(&mut f.data)
                 .map_err(|t| format!("packet {i}: trap: {t}"))?;
             if keep != 0 {
                 hits.push(i);
@@ -325,22 +266,16 @@ impl<'a> Matcher<'a> {
 }
 
 /// How many packets libpcap's own engine (`pcap_offline_filter`) keeps: one timed pass.
-pub fn libpcap_count(program: &pcap::BpfProgram, packets: &[(PacketHeader, Vec<u8>)]) -> usize {
-    packets
-        .iter()
-        .filter(|(_, data)| program.filter(data))
-        .count()
+pub fn libpcap_count(program: &BpfProgram, packets: &[Frame]) -> usize {
+    packets.iter().filter(|f| program.matches(f)).count()
 }
 
 /// Indices of the packets libpcap's own engine (`pcap_offline_filter`) keeps.
-pub fn libpcap_matching(
-    program: &pcap::BpfProgram,
-    packets: &[(PacketHeader, Vec<u8>)],
-) -> Vec<usize> {
+pub fn libpcap_matching(program: &BpfProgram, packets: &[Frame]) -> Vec<usize> {
     packets
         .iter()
         .enumerate()
-        .filter(|(_, (_, data))| program.filter(data))
+        .filter(|(_, f)| program.matches(f))
         .map(|(i, _)| i)
         .collect()
 }
@@ -396,8 +331,8 @@ impl std::fmt::Display for BenchResult {
 /// A trap on our engine.
 pub fn bench(
     matcher: &mut Matcher<'_>,
-    libpcap: &pcap::BpfProgram,
-    packets: &mut [(PacketHeader, Vec<u8>)],
+    libpcap: &BpfProgram,
+    packets: &mut [Frame],
     passes: u32,
 ) -> Result<BenchResult, String> {
     let mut result = BenchResult {
@@ -453,9 +388,15 @@ pub struct FilterArgs {
 /// rejects, a program the converter rejects, a trap.
 pub fn run(args: &FilterArgs) -> Result<ExitCode, String> {
     let mut cap = read_capture(&args.pcap)?;
-    let compiled = match &args.expr {
-        Some(expr) => Some(compile(expr, cap.linktype)?),
-        None => None,
+    // With `--dd`, libpcap only referees: the program runs without it.
+    let mut missing = None;
+    let compiled = match (&args.expr, Libpcap::get()) {
+        (Some(_), Err(e)) if args.dd.is_some() => {
+            missing = Some(e);
+            None
+        }
+        (Some(expr), _) => Some(compile(expr, cap.linktype)?),
+        (None, _) => None,
     };
     let classic = match (&args.dd, &compiled) {
         (Some(path), _) => {
@@ -502,13 +443,17 @@ pub fn run(args: &FilterArgs) -> Result<ExitCode, String> {
             );
         }
     } else {
-        println!("libpcap: no expression to compare with");
+        match missing {
+            Some(e) => println!("libpcap: no comparison: {e}"),
+            None => println!("libpcap: no expression to compare with"),
+        }
         if args.bench {
             return Err("--bench needs an expression for libpcap".into());
         }
     }
     if let Some(out) = &args.out {
-        write_capture(out, cap.linktype, ours.iter().map(|&i| &cap.packets[i]))?;
+        let kept = ours.iter().filter_map(|&i| cap.packets.get(i));
+        write_capture(out, cap.linktype, kept)?;
     }
     Ok(if agree {
         ExitCode::SUCCESS

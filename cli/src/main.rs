@@ -54,11 +54,9 @@ enum Command {
     },
     /// Run a tcpdump expression (or a `tcpdump -dd` program) over a capture as converted eBPF,
     /// and compare with libpcap's own engine.
-    #[cfg(feature = "pcap")]
     Filter(nanobpf_cli::filter::FilterArgs),
     /// Replay a capture through an XDP program of a BPF object: verdicts, packets per second,
     /// every map's contents; passed and transmitted frames to --out.
-    #[cfg(feature = "pcap")]
     Run(nanobpf_cli::run::RunArgs),
 }
 
@@ -78,9 +76,7 @@ fn read(path: &PathBuf) -> Result<Vec<u8>, String> {
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
-        #[cfg(feature = "pcap")]
         Command::Filter(args) => nanobpf_cli::filter::run(&args),
-        #[cfg(feature = "pcap")]
         Command::Run(args) => nanobpf_cli::run::run(&args),
         Command::Asm { input, output } => {
             let src = String::from_utf8(read(&input)?)

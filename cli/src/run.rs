@@ -16,7 +16,7 @@
 //! 5. passed and transmitted frames (as the program left them) go to `--out`, in order; the
 //!    report shows the verdicts, the speed and every map.
 
-use crate::filter::{read_capture, write_capture};
+use crate::capture::{read_capture, write_capture, Frame, LINKTYPE_ETHERNET};
 use crate::hostmaps::HostMap;
 use crate::verify::load_program as load;
 use nanobpf_core::elf::{MapInfo, MapSource, Object};
@@ -29,7 +29,6 @@ use nanobpf_core::{Stack, Trap, XdpBuff};
 use nanobpf_hal::{
     Counters, Counts, Engine, InjectErrorKind, MemRing, PacketRing, XdpEngine, XdpRunner,
 };
-use pcap::PacketHeader;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -360,12 +359,7 @@ struct Replayed {
 
 /// Runs the capture through the runner on `engine`: each frame is injected into the ring,
 /// polled, and its transmitted frames drained, so `out` keeps capture order.
-fn replay<E: XdpEngine>(
-    engine: E,
-    packets: &[(PacketHeader, Vec<u8>)],
-    targets: &[u32],
-    keep: bool,
-) -> Replayed {
+fn replay<E: XdpEngine>(engine: E, packets: &[Frame], targets: &[u32], keep: bool) -> Replayed {
     let mut ring: Box<Ring> = Box::default();
     let mut ports: Vec<Box<Ring>> = targets
         .iter()
@@ -378,7 +372,7 @@ fn replay<E: XdpEngine>(
     let bar = (packets.len() > PROGRESS_MIN_FRAMES && std::io::stderr().is_terminal())
         .then(|| indicatif::ProgressBar::new(packets.len() as u64));
     let started = Instant::now();
-    for (i, (_, data)) in packets.iter().enumerate() {
+    for (i, Frame { data, .. }) in packets.iter().enumerate() {
         if let Some(bar) = &bar {
             if i % 4096 == 0 {
                 bar.set_position(i as u64);
@@ -506,7 +500,7 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
         .ok_or_else(|| at("no program".into()))?;
 
     let capture = read_capture(&args.pcap)?;
-    if capture.linktype != 1 {
+    if capture.linktype != LINKTYPE_ETHERNET {
         return Err(format!(
             "{}: link type {} (XDP programs see Ethernet frames, link type 1)",
             args.pcap.display(),
@@ -578,13 +572,11 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
     let too_long = fates.iter().filter(|f| **f == Fate::TooLong).count() as u64;
 
     if let Some(path) = &args.out {
-        let frames: Vec<(PacketHeader, Vec<u8>)> = out
+        let frames: Vec<Frame> = out
             .iter()
             .map(|(i, bytes)| {
-                let mut h = capture.packets[*i].0;
-                h.caplen = bytes.len() as u32;
-                h.len = bytes.len() as u32;
-                (h, bytes.clone())
+                let ts = capture.packets.get(*i).map(|f| f.ts).unwrap_or_default();
+                Frame::new(ts, bytes.clone())
             })
             .collect();
         write_capture(path, capture.linktype, &frames)?;

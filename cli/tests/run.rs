@@ -2,14 +2,12 @@
 //! with verdicts and map contents derived here, independently, from the capture's bytes by a
 //! small parser that mirrors each program's C source; the `--out` file; the ring's
 //! bookkeeping; frames longer than a ring buffer; the host-side maps.
-#![cfg(feature = "pcap")]
 
-use nanobpf_cli::filter::{read_capture, write_capture};
+use nanobpf_cli::capture::{read_capture, write_capture, Frame};
 use nanobpf_cli::hostmaps::HostMap;
 use nanobpf_cli::run::{execute, render, Fate, Report, RunArgs, BUF_SIZE, RING_BUFFERS};
 use nanobpf_core::maps::{MapDef, MapError, MapType, BPF_EXIST, BPF_NOEXIST};
 use nanobpf_hal::{Counts, XDP_PACKET_HEADROOM};
-use pcap::PacketHeader;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -34,7 +32,7 @@ fn sample_path() -> PathBuf {
 
 fn sample() -> Vec<Vec<u8>> {
     let cap = read_capture(&sample_path()).expect("the sample reads");
-    cap.packets.into_iter().map(|(_, d)| d).collect()
+    cap.packets.into_iter().map(|f| f.data).collect()
 }
 
 fn temp(name: &str) -> PathBuf {
@@ -44,17 +42,11 @@ fn temp(name: &str) -> PathBuf {
 /// Writes frames to a temporary capture, one second apart.
 fn capture_of(name: &str, frames: &[Vec<u8>]) -> PathBuf {
     let path = temp(name);
-    let first = read_capture(&sample_path()).unwrap().packets[0].0;
-    let packets: Vec<(PacketHeader, Vec<u8>)> = frames
+    let first = read_capture(&sample_path()).unwrap().packets[0].ts;
+    let packets: Vec<Frame> = frames
         .iter()
         .enumerate()
-        .map(|(i, f)| {
-            let mut h = first;
-            h.ts.tv_sec += i as i64;
-            h.caplen = f.len() as u32;
-            h.len = f.len() as u32;
-            (h, f.clone())
-        })
+        .map(|(i, f)| Frame::new(first + std::time::Duration::from_secs(i as u64), f.clone()))
         .collect();
     write_capture(&path, 1, &packets).unwrap();
     path
@@ -342,7 +334,7 @@ fn tail_calls_count_per_handler_and_out_holds_passed_and_transmitted_frames() {
             .filter(|(_, f)| matches!(f, Fate::Pass | Fate::Tx))
             .map(|(b, _)| b)
             .collect();
-        let got: Vec<&Vec<u8>> = written.packets.iter().map(|(_, b)| b).collect();
+        let got: Vec<&Vec<u8>> = written.packets.iter().map(|f| &f.data).collect();
         assert_eq!(
             got, wanted,
             "{engine}: passed and transmitted frames, in order"
@@ -353,10 +345,7 @@ fn tail_calls_count_per_handler_and_out_holds_passed_and_transmitted_frames() {
             .iter()
             .position(|f| matches!(f, Fate::Pass | Fate::Tx))
             .unwrap();
-        assert_eq!(
-            written.packets[0].0.ts.tv_sec,
-            cap.packets[first].0.ts.tv_sec
-        );
+        assert_eq!(written.packets[0].ts, cap.packets[first].ts);
     }
     // Without the handlers installed, tail calls fail and the dispatcher passes everything.
     let r = run("tail_call", &sample_path(), "interp", &[]);
@@ -385,7 +374,7 @@ fn l2_swap_transmits_frames_with_swapped_addresses() {
                 (i, g)
             })
             .collect();
-        let got: Vec<&Vec<u8>> = written.packets.iter().map(|(_, b)| b).collect();
+        let got: Vec<&Vec<u8>> = written.packets.iter().map(|f| &f.data).collect();
         assert_eq!(
             got,
             wanted.iter().map(|(_, b)| b).collect::<Vec<_>>(),
@@ -518,7 +507,7 @@ fn frames_longer_than_a_ring_buffer_are_counted_not_lost() {
         ring_is_whole(&r);
         let written = read_capture(&out).unwrap();
         std::fs::remove_file(&out).ok();
-        let lens: Vec<usize> = written.packets.iter().map(|(_, b)| b.len()).collect();
+        let lens: Vec<usize> = written.packets.iter().map(|f| f.data.len()).collect();
         assert_eq!(lens, [60, max, 14, 1514]);
         let text = render(&r, &args);
         let row = |name: &str| {
