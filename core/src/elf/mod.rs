@@ -7,6 +7,7 @@
 //!   .programs() / .program(name)  global functions of code sections, by SEC() name
 //!   .maps() / .map(i)             BTF maps, legacy maps, global data, in index order
 //!   .load_program(name, &mut out) copy + link + relocate into the caller's slots
+//!   .btf_types()                  the BTF types of map keys and values, walked in place
 //! ```
 //!
 //! # What is supported
@@ -64,6 +65,7 @@ mod maps;
 mod object;
 mod program;
 mod read;
+mod types;
 
 pub use btf::MAX_DEPTH as MAX_BTF_DEPTH;
 pub use error::{LoadError, LoadErrorKind, SectionName, SectionRef};
@@ -71,6 +73,7 @@ pub use load::{LoadedProgram, MAX_FUNCTIONS};
 pub use maps::{MapInfo, MapSource, Maps, BPF_F_RDONLY_PROG, MAX_MAPS};
 pub use object::{Object, MAX_SECTIONS};
 pub use program::{program_type_for_section, ProgramInfo, Programs};
+pub use types::{BtfType, BtfTypes, Enumerator, Enumerators, Member, Members, TypeId, TypeKind};
 
 #[cfg(test)]
 mod tests;
@@ -78,3 +81,5 @@ mod tests;
 mod tests_hostile;
 #[cfg(test)]
 mod tests_run;
+#[cfg(test)]
+mod tests_types;
