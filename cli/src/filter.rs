@@ -379,6 +379,9 @@ pub struct FilterArgs {
     /// Passes over the capture for `--bench`.
     #[arg(long, default_value_t = 200)]
     pub passes: u32,
+    /// Print one JSON document (counts, rate, libpcap's verdict, the bench) instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs `nanobpf filter`. Exit status 1 when nanobpf and libpcap disagree on any packet.
@@ -387,16 +390,140 @@ pub struct FilterArgs {
 /// Anything that stops the filter from running: unreadable files, an expression libpcap
 /// rejects, a program the converter rejects, a trap.
 pub fn run(args: &FilterArgs) -> Result<ExitCode, String> {
+    let report = execute(args)?;
+    if args.json {
+        let doc = serde_json::to_string_pretty(&report).map_err(|e| format!("JSON: {e}"))?;
+        println!("{doc}");
+    } else {
+        print!("{report}");
+    }
+    Ok(if report.agree() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// What `nanobpf filter` found; printed as text, or as the `--json` document.
+#[derive(Debug, serde::Serialize)]
+pub struct FilterReport {
+    /// The capture.
+    pub capture: String,
+    /// The expression, if one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expr: Option<String>,
+    /// Classic instructions of the program run.
+    pub classic_insns: usize,
+    /// eBPF slots after conversion.
+    pub slots: usize,
+    /// nanobpf's engine.
+    pub engine: String,
+    /// Packets in the capture.
+    pub packets: usize,
+    /// Packets nanobpf's filter kept.
+    pub matched: usize,
+    /// Packets per second through nanobpf's filter.
+    pub packets_per_second: f64,
+    /// libpcap's verdict on the expression, when there is one and libpcap is installed.
+    pub libpcap: Option<LibpcapResult>,
+    /// Why there is no libpcap comparison.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_comparison: Option<String>,
+    /// `--bench`: the fastest pass on each engine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bench: Option<BenchJson>,
+    /// `--out`: the file the matched packets were written to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub out: Option<String>,
+}
+
+/// libpcap's count, and whether it keeps the same packets.
+#[derive(Debug, serde::Serialize)]
+pub struct LibpcapResult {
+    /// Packets libpcap's own engine kept.
+    pub matched: usize,
+    /// Whether both kept exactly the same packets.
+    pub agree: bool,
+    /// The first packet (0-based) they disagree on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_disagreement: Option<usize>,
+}
+
+/// `--bench` in the JSON document.
+#[derive(Debug, serde::Serialize)]
+pub struct BenchJson {
+    /// nanobpf's fastest pass, ns per packet.
+    pub nanobpf_ns_per_packet: f64,
+    /// libpcap's fastest pass, ns per packet.
+    pub libpcap_ns_per_packet: f64,
+    /// libpcap's time over nanobpf's.
+    pub ratio: f64,
+    /// Passes timed on each engine.
+    pub passes: u32,
+    /// The text line.
+    #[serde(skip)]
+    pub line: String,
+}
+
+impl FilterReport {
+    /// Whether nanobpf and libpcap agree (or there was nothing to compare with).
+    pub fn agree(&self) -> bool {
+        self.libpcap.as_ref().is_none_or(|l| l.agree)
+    }
+}
+
+impl std::fmt::Display for FilterReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{} classic instructions -> {} eBPF slots",
+            self.classic_insns, self.slots
+        )?;
+        writeln!(
+            f,
+            "nanobpf ({}): {} of {} packets matched, {:.0} packets/s",
+            self.engine, self.matched, self.packets, self.packets_per_second
+        )?;
+        if let Some(l) = &self.libpcap {
+            writeln!(
+                f,
+                "libpcap: {} of {} packets matched",
+                l.matched, self.packets
+            )?;
+            if !l.agree {
+                let first = l.first_disagreement.map_or("?".into(), |i| i.to_string());
+                writeln!(f, "DISAGREE: first at packet {first}")?;
+            }
+        }
+        if let Some(why) = &self.no_comparison {
+            writeln!(f, "libpcap: {why}")?;
+        }
+        if let Some(b) = &self.bench {
+            writeln!(f, "{}", b.line)?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs `nanobpf filter` without printing: converts, verifies and runs the filter, compares
+/// with libpcap, times both (`--bench`) and writes the matches (`--out`).
+///
+/// # Errors
+/// As [`run`].
+pub fn execute(args: &FilterArgs) -> Result<FilterReport, String> {
     let mut cap = read_capture(&args.pcap)?;
     // With `--dd`, libpcap only referees: the program runs without it.
-    let mut missing = None;
+    let mut no_comparison = None;
     let compiled = match (&args.expr, Libpcap::get()) {
         (Some(_), Err(e)) if args.dd.is_some() => {
-            missing = Some(e);
+            no_comparison = Some(format!("no comparison: {e}"));
             None
         }
         (Some(expr), _) => Some(compile(expr, cap.linktype)?),
-        (None, _) => None,
+        (None, _) => {
+            no_comparison = Some("no expression to compare with".into());
+            None
+        }
     };
     let classic = match (&args.dd, &compiled) {
         (Some(path), _) => {
@@ -414,50 +541,44 @@ pub fn run(args: &FilterArgs) -> Result<ExitCode, String> {
     let ours = matcher.matching(&mut cap.packets)?;
     let elapsed = t.elapsed().as_secs_f64().max(1e-9);
     let total = cap.packets.len();
-    println!(
-        "{} classic instructions -> {slots} eBPF slots",
-        classic.len()
-    );
-    println!(
-        "nanobpf ({}): {} of {total} packets matched, {:.0} packets/s",
-        args.engine,
-        ours.len(),
-        total as f64 / elapsed
-    );
-    let mut agree = true;
+    let mut report = FilterReport {
+        capture: args.pcap.display().to_string(),
+        expr: args.expr.clone(),
+        classic_insns: classic.len(),
+        slots,
+        engine: args.engine.clone(),
+        packets: total,
+        matched: ours.len(),
+        packets_per_second: total as f64 / elapsed,
+        libpcap: None,
+        no_comparison,
+        bench: None,
+        out: args.out.as_ref().map(|p| p.display().to_string()),
+    };
     if let Some(c) = &compiled {
         let theirs = libpcap_matching(&c.libpcap, &cap.packets);
-        println!("libpcap: {} of {total} packets matched", theirs.len());
-        if theirs != ours {
-            agree = false;
-            let first = (0..total).find(|i| ours.contains(i) != theirs.contains(i));
-            println!(
-                "DISAGREE: first at packet {}",
-                first.map_or("?".into(), |i| i.to_string())
-            );
-        }
+        let first = (0..total).find(|i| ours.contains(i) != theirs.contains(i));
+        report.libpcap = Some(LibpcapResult {
+            matched: theirs.len(),
+            agree: theirs == ours,
+            first_disagreement: first,
+        });
         if args.bench {
-            println!(
-                "{}",
-                bench(&mut matcher, &c.libpcap, &mut cap.packets, args.passes)?
-            );
+            let b = bench(&mut matcher, &c.libpcap, &mut cap.packets, args.passes)?;
+            report.bench = Some(BenchJson {
+                nanobpf_ns_per_packet: b.ns_per_packet(b.ours),
+                libpcap_ns_per_packet: b.ns_per_packet(b.libpcap),
+                ratio: b.ratio(),
+                passes: b.passes,
+                line: b.to_string(),
+            });
         }
-    } else {
-        match missing {
-            Some(e) => println!("libpcap: no comparison: {e}"),
-            None => println!("libpcap: no expression to compare with"),
-        }
-        if args.bench {
-            return Err("--bench needs an expression for libpcap".into());
-        }
+    } else if args.bench {
+        return Err("--bench needs an expression for libpcap".into());
     }
     if let Some(out) = &args.out {
         let kept = ours.iter().filter_map(|&i| cap.packets.get(i));
         write_capture(out, cap.linktype, kept)?;
     }
-    Ok(if agree {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(report)
 }

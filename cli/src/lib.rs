@@ -8,5 +8,6 @@ pub mod engine;
 pub mod filter;
 pub mod hostmaps;
 pub mod libpcap;
+pub mod progress;
 pub mod run;
 pub mod verify;

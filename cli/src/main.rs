@@ -43,6 +43,9 @@ enum Command {
         /// Print the per-instruction state trace, like Linux's verifier log.
         #[arg(long)]
         log: bool,
+        /// Print one JSON document (the object, and each program's verdict) instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Run every `.data` test vector of a directory; the last line is `N passed, M failed`.
     Conformance {
@@ -113,12 +116,19 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             section,
             prog_type,
             log,
+            json,
         } => {
             let prog_type = verify::parse_type(&prog_type)?;
             let bytes = read(&input)?;
             if verify::is_elf(&bytes) {
                 let name = input.display().to_string();
-                return Ok(verify::run_elf(&name, &bytes, section.as_deref(), log));
+                return Ok(verify::run_elf(
+                    &name,
+                    &bytes,
+                    section.as_deref(),
+                    log,
+                    json,
+                ));
             }
             let mut insns =
                 verify::slots(&bytes).map_err(|e| format!("{}: {e}", input.display()))?;
@@ -127,6 +137,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 &mut insns,
                 prog_type,
                 log,
+                json,
             ))
         }
         Command::Conformance { dir, engine } => {

@@ -587,6 +587,116 @@ fn the_readme_command_prints_a_readable_report() {
     }
 }
 
+/// The README's first command: `per_source` keys as IPv4 addresses and values as the C
+/// struct's fields, the LPM key with its address, global data by variable.
+#[test]
+fn the_firewall_dump_shows_the_program_s_types() {
+    let out = Command::new(env!("CARGO_BIN_EXE_nanobpf"))
+        .current_dir(root())
+        .args([
+            "run",
+            "examples/build/xdp_firewall.o",
+            "--pcap",
+            "examples/pcap/sample.pcap",
+            "--set",
+            "blocklist:10.0.0.0/8=1",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let r = run(
+        "xdp_firewall",
+        &sample_path(),
+        "interp",
+        &["blocklist:10.0.0.0/8=1"],
+    );
+    let per_source = r.map("per_source").unwrap();
+    assert!(!per_source.entries.is_empty());
+    for (k, v) in &per_source.entries {
+        let line = format!(
+            "  {} => {{packets: {}, bytes: {}}}",
+            std::net::Ipv4Addr::from(<[u8; 4]>::try_from(&k[..]).unwrap()),
+            u64_at(v, 0),
+            u64_at(v, 8)
+        );
+        assert!(text.contains(&line), "missing '{line}' in:\n{text}");
+    }
+    for line in [
+        "  {prefixlen: 8, addr: 10.0.0.0} => 1",
+        "  [1] => ",
+        "  config = {count_sources: 1, non_ip_verdict: 2}",
+        "  frames_seen = 300",
+    ] {
+        assert!(text.contains(line), "missing '{line}' in:\n{text}");
+    }
+    // Maps without BTF types stay in hex.
+    let legacy = run("xdp_legacy_map", &sample_path(), "interp", &[]);
+    assert!(legacy
+        .maps
+        .iter()
+        .all(|m| m.typed.iter().all(|t| t == &(None, None))));
+}
+
+/// `--json`: one document with everything the text shows, which a JSON parser reads back.
+#[test]
+fn the_json_report_round_trips() {
+    let out = Command::new(env!("CARGO_BIN_EXE_nanobpf"))
+        .current_dir(root())
+        .args([
+            "run",
+            "examples/build/xdp_firewall.o",
+            "--pcap",
+            "examples/pcap/sample.pcap",
+            "--set",
+            "blocklist:10.0.0.0/8=1",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let doc: serde_json::Value = serde_json::from_str(&text).expect(&text);
+    let again: serde_json::Value = serde_json::from_str(&doc.to_string()).unwrap();
+    assert_eq!(again, doc);
+    let r = run(
+        "xdp_firewall",
+        &sample_path(),
+        "interp",
+        &["blocklist:10.0.0.0/8=1"],
+    );
+    let v = &doc["verdicts"];
+    assert_eq!(v["drop"], r.counters.drop);
+    assert_eq!(v["pass"], r.counters.pass);
+    assert_eq!(v["total"], 300);
+    assert_eq!(doc["frames"], 300);
+    assert_eq!(doc["program"], "xdp_firewall");
+    assert!(doc["packets_per_second"].as_f64().unwrap() > 0.0);
+    let maps = doc["maps"].as_array().unwrap();
+    let by_name = |n: &str| maps.iter().find(|m| m["name"] == n).unwrap();
+    let per_source = by_name("per_source");
+    assert_eq!(per_source["type"], "hash");
+    assert_eq!(per_source["typed"], true);
+    let entries = per_source["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), r.map("per_source").unwrap().entries.len());
+    for (e, (k, v)) in entries.iter().zip(&r.map("per_source").unwrap().entries) {
+        let addr: std::net::Ipv4Addr = e["key"].as_str().unwrap().parse().unwrap();
+        assert_eq!(addr.octets()[..], k[..]);
+        assert_eq!(e["value"]["packets"], u64_at(v, 0));
+        assert_eq!(e["value"]["bytes"], u64_at(v, 8));
+    }
+    let blocklist = &by_name("blocklist")["entries"][0];
+    assert_eq!(blocklist["key"]["prefixlen"], 8);
+    assert_eq!(blocklist["key"]["addr"], "10.0.0.0");
+    assert_eq!(blocklist["value"], 1);
+    let verdicts = by_name("verdicts")["entries"].as_array().unwrap();
+    assert!(verdicts
+        .iter()
+        .all(|e| e["key"].is_u64() && e["value"].is_u64()));
+    assert_eq!(by_name(".bss")["entries"][0]["value"]["frames_seen"], 300);
+    assert_eq!(by_name(".bss")["type"], "global_data");
+}
+
 #[test]
 fn bad_arguments_are_reported() {
     let sample = sample_path();
