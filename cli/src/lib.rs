@@ -1,5 +1,10 @@
 //! The library half of the `nanobpf` host tool: the conformance `.data` reader, the engines
-//! behind one trait, and the harness that runs test vectors over every engine.
+//! behind one trait, and the harness that runs test vectors over every engine; the `run`,
+//! `verify` and `filter` commands with their text and `--json` reports.
+//!
+//! Nothing outside Rust is linked: captures are read and written in Rust ([`capture`]), and
+//! libpcap, which only `nanobpf filter 'EXPR'` needs, is loaded at run time by [`libpcap`],
+//! the one module with `unsafe` code.
 
 pub mod capture;
 pub mod conformance;
