@@ -6,10 +6,14 @@
 //! program, converted to eBPF, verified as a socket filter), so the numbers are those of the
 //! command. Before anything is timed, every engine must keep exactly the packets libpcap keeps.
 //!
+//! libpcap is loaded at run time ([`nanobpf_cli::libpcap`]): without it, [`FilterCase::new`]
+//! fails with a message saying what to install.
+//!
 //! One timed run is one pass over the whole capture (every packet, in order, as a capture
 //! loop would see them); the table divides by the number of packets.
 
 use crate::timing::{geomean, measure, Measurement, Timing};
+use nanobpf_cli::capture::read_capture;
 use nanobpf_cli::filter::{self, Capfile, Compiled, Matcher};
 use std::path::Path;
 
@@ -34,10 +38,10 @@ pub const FILTER_EXPRESSIONS: [&str; 12] = [
 /// every protocol the expressions name).
 ///
 /// # Errors
-/// libpcap's message when the file does not read.
+/// The file and offset where it does not read.
 pub fn sample_capture() -> Result<Capfile, String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/pcap/sample.pcap");
-    filter::read_capture(&path)
+    Ok(read_capture(&path)?)
 }
 
 /// A column of the filter table.

@@ -17,7 +17,7 @@
 //!   interpreter's instruction budget.
 //! - [`MapBench`] times host-side lookups and updates of the array, hash, LRU hash and LPM
 //!   trie maps at the sizes of [`MAP_SIZES`].
-//! - [`FilterCase`] (feature `pcap`, on by default) runs a tcpdump expression of
+//! - [`FilterCase`] (with libpcap installed: it is loaded at run time) runs a tcpdump expression of
 //!   [`FILTER_EXPRESSIONS`] over the sample capture on libpcap's own classic BPF interpreter,
 //!   on nanobpf's interpreter and on nanobpf's JIT; [`filter_rows`] times them all.
 //!
@@ -25,7 +25,6 @@
 
 mod code;
 mod engines;
-#[cfg(feature = "pcap")]
 mod filters;
 mod flows;
 mod maps;
@@ -41,7 +40,6 @@ pub use engines::RbpfJit;
 pub use engines::{count_insns, Engine, NanobpfChecked, NanobpfVerified, RbpfInterp, Runner};
 #[cfg(target_arch = "x86_64")]
 pub use engines::{CompileTime, NanobpfJit};
-#[cfg(feature = "pcap")]
 pub use filters::{
     filter_geomean, filter_rows, sample_capture, FilterCase, FilterEngine, FilterRow,
     FILTER_EXPRESSIONS,

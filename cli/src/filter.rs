@@ -6,95 +6,39 @@
 //! through [`nanobpf_core::cbpf::convert`]; the eBPF program is verified as a socket filter
 //! and run per packet on the interpreter or (on x86-64) the JIT. A packet matches when the filter returns a non-zero length, as in libpcap.
 
+use crate::capture::{read_capture, write_capture, Frame};
+use crate::libpcap::{BpfProgram, Libpcap};
 use nanobpf_core::cbpf::{self, SockFilter};
 use nanobpf_core::verifier::{verify, VerifierWorkspace, VerifyEnv};
 use nanobpf_core::{
     Context, Insn, Interpreter, NoPlatform, ProgramType, SkBuff, Stack, Trap, VerifiedProgram,
 };
-use pcap::{Capture, Linktype, Packet, PacketHeader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-/// A capture read into memory: each packet's header and bytes.
-#[derive(Debug, Default)]
-pub struct Capfile {
-    /// The link type, which an expression is compiled for.
-    pub linktype: i32,
-    /// The packets, in order.
-    pub packets: Vec<(PacketHeader, Vec<u8>)>,
-}
-
-/// Reads a whole pcap (or pcapng) file.
-///
-/// # Errors
-/// libpcap's message when the file does not open or parse.
-pub fn read_capture(path: &Path) -> Result<Capfile, String> {
-    let err = |e: pcap::Error| format!("{}: {e}", path.display());
-    let mut cap = Capture::from_file(path).map_err(err)?;
-    let linktype = cap.get_datalink().0;
-    let mut packets = Vec::new();
-    loop {
-        match cap.next_packet() {
-            Ok(p) => packets.push((*p.header, p.data.to_vec())),
-            Err(pcap::Error::NoMorePackets) => break,
-            Err(e) => return Err(err(e)),
-        }
-    }
-    Ok(Capfile { linktype, packets })
-}
-
-/// Writes packets to a pcap file of the given link type.
-///
-/// # Errors
-/// libpcap's message when the file cannot be written.
-pub fn write_capture<'a>(
-    path: &Path,
-    linktype: i32,
-    packets: impl IntoIterator<Item = &'a (PacketHeader, Vec<u8>)>,
-) -> Result<(), String> {
-    let err = |e: pcap::Error| format!("{}: {e}", path.display());
-    let dead = Capture::dead(Linktype(linktype)).map_err(err)?;
-    let mut save = dead.savefile(path).map_err(err)?;
-    for (header, data) in packets {
-        save.write(&Packet::new(header, data));
-    }
-    save.flush().map_err(err)
-}
+pub use crate::capture::Capfile;
 
 /// An expression compiled by libpcap: its classic program, and libpcap's filter engine.
+#[derive(Debug)]
 pub struct Compiled {
     /// libpcap's program (its own interpreter runs it: `pcap_offline_filter`).
-    pub libpcap: pcap::BpfProgram,
+    pub libpcap: BpfProgram,
     /// The same program as classic instructions.
     pub classic: Vec<SockFilter>,
 }
 
-impl std::fmt::Debug for Compiled {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Compiled")
-            .field("classic", &self.classic)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Compiles a tcpdump expression with libpcap, optimised as tcpdump does, for `linktype`
-/// (1 is Ethernet).
+/// Compiles a tcpdump expression with libpcap (loaded at run time), optimised as tcpdump
+/// does, for `linktype` (1 is Ethernet).
 ///
 /// # Errors
-/// libpcap's message for an expression it rejects.
-pub fn compile(expr: &str, linktype: i32) -> Result<Compiled, String> {
-    let dead = Capture::dead(Linktype(linktype)).map_err(|e| e.to_string())?;
-    let libpcap = dead
-        .compile(expr, true)
-        .map_err(|e| format!("'{expr}': {e}"))?;
-    // The pcap crate shows each instruction as `code jt jf k`, one `-ddd` line.
-    let classic = libpcap
-        .get_instructions()
-        .iter()
-        .enumerate()
-        .map(|(i, insn)| parse_ddd_line(&insn.to_string()).map_err(|e| format!("insn {i}: {e}")))
-        .collect::<Result<_, _>>()?;
+/// libpcap is not installed (the message says what to install), or libpcap's message for an
+/// expression it rejects.
+pub fn compile(expr: &str, linktype: u32) -> Result<Compiled, String> {
+    let lib = Libpcap::get()
+        .map_err(|e| format!("{e}; or give a `tcpdump -ddd` program with --dd FILE"))?;
+    let libpcap = lib.compile(expr, linktype)?;
+    let classic = libpcap.instructions();
     Ok(Compiled { libpcap, classic })
 }
 
@@ -295,10 +239,10 @@ impl<'a> Matcher<'a> {
     ///
     /// # Errors
     /// The first trap.
-    pub fn count(&mut self, packets: &mut [(PacketHeader, Vec<u8>)]) -> Result<usize, Trap> {
+    pub fn count(&mut self, packets: &mut [Frame]) -> Result<usize, Trap> {
         let mut kept = 0;
-        for (_, data) in packets.iter_mut() {
-            kept += usize::from(self.run(data)? != 0);
+        for f in packets.iter_mut() {
+            kept += usize::from(self.run(&mut f.data)? != 0);
         }
         Ok(kept)
     }
@@ -307,14 +251,11 @@ impl<'a> Matcher<'a> {
     ///
     /// # Errors
     /// The first trap, with the packet index.
-    pub fn matching(
-        &mut self,
-        packets: &mut [(PacketHeader, Vec<u8>)],
-    ) -> Result<Vec<usize>, String> {
+    pub fn matching(&mut self, packets: &mut [Frame]) -> Result<Vec<usize>, String> {
         let mut hits = Vec::new();
-        for (i, (_, data)) in packets.iter_mut().enumerate() {
+        for (i, f) in packets.iter_mut().enumerate() {
             let keep = self
-                .run(data)
+                .run(&mut f.data)
                 .map_err(|t| format!("packet {i}: trap: {t}"))?;
             if keep != 0 {
                 hits.push(i);
@@ -325,22 +266,16 @@ impl<'a> Matcher<'a> {
 }
 
 /// How many packets libpcap's own engine (`pcap_offline_filter`) keeps: one timed pass.
-pub fn libpcap_count(program: &pcap::BpfProgram, packets: &[(PacketHeader, Vec<u8>)]) -> usize {
-    packets
-        .iter()
-        .filter(|(_, data)| program.filter(data))
-        .count()
+pub fn libpcap_count(program: &BpfProgram, packets: &[Frame]) -> usize {
+    packets.iter().filter(|f| program.matches(f)).count()
 }
 
 /// Indices of the packets libpcap's own engine (`pcap_offline_filter`) keeps.
-pub fn libpcap_matching(
-    program: &pcap::BpfProgram,
-    packets: &[(PacketHeader, Vec<u8>)],
-) -> Vec<usize> {
+pub fn libpcap_matching(program: &BpfProgram, packets: &[Frame]) -> Vec<usize> {
     packets
         .iter()
         .enumerate()
-        .filter(|(_, (_, data))| program.filter(data))
+        .filter(|(_, f)| program.matches(f))
         .map(|(i, _)| i)
         .collect()
 }
@@ -396,8 +331,8 @@ impl std::fmt::Display for BenchResult {
 /// A trap on our engine.
 pub fn bench(
     matcher: &mut Matcher<'_>,
-    libpcap: &pcap::BpfProgram,
-    packets: &mut [(PacketHeader, Vec<u8>)],
+    libpcap: &BpfProgram,
+    packets: &mut [Frame],
     passes: u32,
 ) -> Result<BenchResult, String> {
     let mut result = BenchResult {
@@ -444,6 +379,9 @@ pub struct FilterArgs {
     /// Passes over the capture for `--bench`.
     #[arg(long, default_value_t = 200)]
     pub passes: u32,
+    /// Print one JSON document (counts, rate, libpcap's verdict, the bench) instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs `nanobpf filter`. Exit status 1 when nanobpf and libpcap disagree on any packet.
@@ -452,10 +390,140 @@ pub struct FilterArgs {
 /// Anything that stops the filter from running: unreadable files, an expression libpcap
 /// rejects, a program the converter rejects, a trap.
 pub fn run(args: &FilterArgs) -> Result<ExitCode, String> {
+    let report = execute(args)?;
+    if args.json {
+        let doc = serde_json::to_string_pretty(&report).map_err(|e| format!("JSON: {e}"))?;
+        println!("{doc}");
+    } else {
+        print!("{report}");
+    }
+    Ok(if report.agree() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// What `nanobpf filter` found; printed as text, or as the `--json` document.
+#[derive(Debug, serde::Serialize)]
+pub struct FilterReport {
+    /// The capture.
+    pub capture: String,
+    /// The expression, if one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expr: Option<String>,
+    /// Classic instructions of the program run.
+    pub classic_insns: usize,
+    /// eBPF slots after conversion.
+    pub slots: usize,
+    /// nanobpf's engine.
+    pub engine: String,
+    /// Packets in the capture.
+    pub packets: usize,
+    /// Packets nanobpf's filter kept.
+    pub matched: usize,
+    /// Packets per second through nanobpf's filter.
+    pub packets_per_second: f64,
+    /// libpcap's verdict on the expression, when there is one and libpcap is installed.
+    pub libpcap: Option<LibpcapResult>,
+    /// Why there is no libpcap comparison.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_comparison: Option<String>,
+    /// `--bench`: the fastest pass on each engine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bench: Option<BenchJson>,
+    /// `--out`: the file the matched packets were written to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub out: Option<String>,
+}
+
+/// libpcap's count, and whether it keeps the same packets.
+#[derive(Debug, serde::Serialize)]
+pub struct LibpcapResult {
+    /// Packets libpcap's own engine kept.
+    pub matched: usize,
+    /// Whether both kept exactly the same packets.
+    pub agree: bool,
+    /// The first packet (0-based) they disagree on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_disagreement: Option<usize>,
+}
+
+/// `--bench` in the JSON document.
+#[derive(Debug, serde::Serialize)]
+pub struct BenchJson {
+    /// nanobpf's fastest pass, ns per packet.
+    pub nanobpf_ns_per_packet: f64,
+    /// libpcap's fastest pass, ns per packet.
+    pub libpcap_ns_per_packet: f64,
+    /// libpcap's time over nanobpf's.
+    pub ratio: f64,
+    /// Passes timed on each engine.
+    pub passes: u32,
+    /// The text line.
+    #[serde(skip)]
+    pub line: String,
+}
+
+impl FilterReport {
+    /// Whether nanobpf and libpcap agree (or there was nothing to compare with).
+    pub fn agree(&self) -> bool {
+        self.libpcap.as_ref().is_none_or(|l| l.agree)
+    }
+}
+
+impl std::fmt::Display for FilterReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{} classic instructions -> {} eBPF slots",
+            self.classic_insns, self.slots
+        )?;
+        writeln!(
+            f,
+            "nanobpf ({}): {} of {} packets matched, {:.0} packets/s",
+            self.engine, self.matched, self.packets, self.packets_per_second
+        )?;
+        if let Some(l) = &self.libpcap {
+            writeln!(
+                f,
+                "libpcap: {} of {} packets matched",
+                l.matched, self.packets
+            )?;
+            if !l.agree {
+                let first = l.first_disagreement.map_or("?".into(), |i| i.to_string());
+                writeln!(f, "DISAGREE: first at packet {first}")?;
+            }
+        }
+        if let Some(why) = &self.no_comparison {
+            writeln!(f, "libpcap: {why}")?;
+        }
+        if let Some(b) = &self.bench {
+            writeln!(f, "{}", b.line)?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs `nanobpf filter` without printing: converts, verifies and runs the filter, compares
+/// with libpcap, times both (`--bench`) and writes the matches (`--out`).
+///
+/// # Errors
+/// As [`run`].
+pub fn execute(args: &FilterArgs) -> Result<FilterReport, String> {
     let mut cap = read_capture(&args.pcap)?;
-    let compiled = match &args.expr {
-        Some(expr) => Some(compile(expr, cap.linktype)?),
-        None => None,
+    // With `--dd`, libpcap only referees: the program runs without it.
+    let mut no_comparison = None;
+    let compiled = match (&args.expr, Libpcap::get()) {
+        (Some(_), Err(e)) if args.dd.is_some() => {
+            no_comparison = Some(format!("no comparison: {e}"));
+            None
+        }
+        (Some(expr), _) => Some(compile(expr, cap.linktype)?),
+        (None, _) => {
+            no_comparison = Some("no expression to compare with".into());
+            None
+        }
     };
     let classic = match (&args.dd, &compiled) {
         (Some(path), _) => {
@@ -473,46 +541,44 @@ pub fn run(args: &FilterArgs) -> Result<ExitCode, String> {
     let ours = matcher.matching(&mut cap.packets)?;
     let elapsed = t.elapsed().as_secs_f64().max(1e-9);
     let total = cap.packets.len();
-    println!(
-        "{} classic instructions -> {slots} eBPF slots",
-        classic.len()
-    );
-    println!(
-        "nanobpf ({}): {} of {total} packets matched, {:.0} packets/s",
-        args.engine,
-        ours.len(),
-        total as f64 / elapsed
-    );
-    let mut agree = true;
+    let mut report = FilterReport {
+        capture: args.pcap.display().to_string(),
+        expr: args.expr.clone(),
+        classic_insns: classic.len(),
+        slots,
+        engine: args.engine.clone(),
+        packets: total,
+        matched: ours.len(),
+        packets_per_second: total as f64 / elapsed,
+        libpcap: None,
+        no_comparison,
+        bench: None,
+        out: args.out.as_ref().map(|p| p.display().to_string()),
+    };
     if let Some(c) = &compiled {
         let theirs = libpcap_matching(&c.libpcap, &cap.packets);
-        println!("libpcap: {} of {total} packets matched", theirs.len());
-        if theirs != ours {
-            agree = false;
-            let first = (0..total).find(|i| ours.contains(i) != theirs.contains(i));
-            println!(
-                "DISAGREE: first at packet {}",
-                first.map_or("?".into(), |i| i.to_string())
-            );
-        }
+        let first = (0..total).find(|i| ours.contains(i) != theirs.contains(i));
+        report.libpcap = Some(LibpcapResult {
+            matched: theirs.len(),
+            agree: theirs == ours,
+            first_disagreement: first,
+        });
         if args.bench {
-            println!(
-                "{}",
-                bench(&mut matcher, &c.libpcap, &mut cap.packets, args.passes)?
-            );
+            let b = bench(&mut matcher, &c.libpcap, &mut cap.packets, args.passes)?;
+            report.bench = Some(BenchJson {
+                nanobpf_ns_per_packet: b.ns_per_packet(b.ours),
+                libpcap_ns_per_packet: b.ns_per_packet(b.libpcap),
+                ratio: b.ratio(),
+                passes: b.passes,
+                line: b.to_string(),
+            });
         }
-    } else {
-        println!("libpcap: no expression to compare with");
-        if args.bench {
-            return Err("--bench needs an expression for libpcap".into());
-        }
+    } else if args.bench {
+        return Err("--bench needs an expression for libpcap".into());
     }
     if let Some(out) = &args.out {
-        write_capture(out, cap.linktype, ours.iter().map(|&i| &cap.packets[i]))?;
+        let kept = ours.iter().filter_map(|&i| cap.packets.get(i));
+        write_capture(out, cap.linktype, kept)?;
     }
-    Ok(if agree {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(report)
 }

@@ -1,12 +1,18 @@
 //! The library half of the `nanobpf` host tool: the conformance `.data` reader, the engines
-//! behind one trait, and the harness that runs test vectors over every engine.
+//! behind one trait, and the harness that runs test vectors over every engine; the `run`,
+//! `verify` and `filter` commands with their text and `--json` reports.
+//!
+//! Nothing outside Rust is linked: captures are read and written in Rust ([`capture`]), and
+//! libpcap, which only `nanobpf filter 'EXPR'` needs, is loaded at run time by [`libpcap`],
+//! the one module with `unsafe` code.
 
+pub mod capture;
 pub mod conformance;
 pub mod data;
 pub mod engine;
-#[cfg(feature = "pcap")]
 pub mod filter;
 pub mod hostmaps;
-#[cfg(feature = "pcap")]
+pub mod libpcap;
+pub mod progress;
 pub mod run;
 pub mod verify;

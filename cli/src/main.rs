@@ -43,6 +43,9 @@ enum Command {
         /// Print the per-instruction state trace, like Linux's verifier log.
         #[arg(long)]
         log: bool,
+        /// Print one JSON document (the object, and each program's verdict) instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Run every `.data` test vector of a directory; the last line is `N passed, M failed`.
     Conformance {
@@ -54,11 +57,9 @@ enum Command {
     },
     /// Run a tcpdump expression (or a `tcpdump -dd` program) over a capture as converted eBPF,
     /// and compare with libpcap's own engine.
-    #[cfg(feature = "pcap")]
     Filter(nanobpf_cli::filter::FilterArgs),
     /// Replay a capture through an XDP program of a BPF object: verdicts, packets per second,
     /// every map's contents; passed and transmitted frames to --out.
-    #[cfg(feature = "pcap")]
     Run(nanobpf_cli::run::RunArgs),
 }
 
@@ -78,9 +79,7 @@ fn read(path: &PathBuf) -> Result<Vec<u8>, String> {
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
-        #[cfg(feature = "pcap")]
         Command::Filter(args) => nanobpf_cli::filter::run(&args),
-        #[cfg(feature = "pcap")]
         Command::Run(args) => nanobpf_cli::run::run(&args),
         Command::Asm { input, output } => {
             let src = String::from_utf8(read(&input)?)
@@ -117,12 +116,19 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             section,
             prog_type,
             log,
+            json,
         } => {
             let prog_type = verify::parse_type(&prog_type)?;
             let bytes = read(&input)?;
             if verify::is_elf(&bytes) {
                 let name = input.display().to_string();
-                return Ok(verify::run_elf(&name, &bytes, section.as_deref(), log));
+                return Ok(verify::run_elf(
+                    &name,
+                    &bytes,
+                    section.as_deref(),
+                    log,
+                    json,
+                ));
             }
             let mut insns =
                 verify::slots(&bytes).map_err(|e| format!("{}: {e}", input.display()))?;
@@ -131,6 +137,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 &mut insns,
                 prog_type,
                 log,
+                json,
             ))
         }
         Command::Conformance { dir, engine } => {

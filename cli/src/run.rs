@@ -16,10 +16,10 @@
 //! 5. passed and transmitted frames (as the program left them) go to `--out`, in order; the
 //!    report shows the verdicts, the speed and every map.
 
-use crate::filter::{read_capture, write_capture};
+use crate::capture::{read_capture, write_capture, Frame, LINKTYPE_ETHERNET};
 use crate::hostmaps::HostMap;
 use crate::verify::load_program as load;
-use nanobpf_core::elf::{MapInfo, MapSource, Object};
+use nanobpf_core::elf::{BtfTypes, MapInfo, MapSource, Object};
 use nanobpf_core::env::{MapDef, MapType, Platform};
 use nanobpf_core::maps::{Map, MapTable};
 use nanobpf_core::verifier::{verify, VerifierWorkspace, VerifyEnv};
@@ -29,25 +29,26 @@ use nanobpf_core::{Stack, Trap, XdpBuff};
 use nanobpf_hal::{
     Counters, Counts, Engine, InjectErrorKind, MemRing, PacketRing, XdpEngine, XdpRunner,
 };
-use pcap::PacketHeader;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+pub mod json;
 mod render;
+pub mod typed;
 
 pub use render::render;
+pub use typed::Value;
 
 /// Bytes per ring buffer, as a NIC's receive buffers: frames up to `BUF_SIZE - 256` bytes
 /// (1,792) fit after the headroom.
 pub const BUF_SIZE: usize = 2048;
 /// Buffers per ring.
 pub const RING_BUFFERS: usize = 8;
-/// Captures longer than this get a progress bar (when stderr is a terminal).
-pub const PROGRESS_MIN_FRAMES: usize = 10_000;
+/// Captures longer than this get a progress bar (when stdout and stderr are terminals).
+pub const PROGRESS_MIN_FRAMES: usize = 4_096;
 
 type Ring = MemRing<RING_BUFFERS, BUF_SIZE>;
 
@@ -59,10 +60,13 @@ static WORKSPACE: Mutex<Workspace> = Mutex::new(Workspace::new());
 /// The arguments of `nanobpf run`.
 #[derive(Debug, Clone, clap::Args)]
 #[command(after_help = "\
-Maps are printed after the run. The ELF loader does not expose BTF type information for keys \
-and values, so keys and values are shown as hex bytes (native byte order for numbers) with \
-their sizes; values that are whole 8-byte words are also shown as unsigned 64-bit numbers. \
-Global data (.rodata, .data, .bss) is shown as a hex dump.
+Maps are printed after the run, keys and values read as the program's own types where the \
+object's BTF gives them (`__type(key, T)`), as bpftool shows them: struct fields by name, \
+integers in decimal (`__be*` types in network byte order), enums by name, char arrays as \
+text, and IPv4/IPv6 addresses for 4- and 16-byte fields named like addresses (addr, ip, src, \
+dst, ...; the map's name for a whole key or value) and for the address of an LPM trie key. \
+Maps without types (legacy definitions, `__uint(key_size, N)`) are shown as hex bytes in \
+memory order. Global data (.rodata, .data, .bss) is shown variable by variable.
 
 --set writes a map entry before the run: MAP:KEY=VALUE, where KEY and VALUE are each a \
 decimal number (stored in the key or value size, native byte order), 0x-prefixed hex bytes of \
@@ -88,9 +92,13 @@ pub struct RunArgs {
     /// Map entries to write before the run: MAP:KEY=VALUE (repeatable).
     #[arg(long = "set", value_name = "MAP:KEY=VALUE")]
     pub set: Vec<String>,
-    /// Entries (and ring buffer records) shown per map.
+    /// Entries (and ring buffer records) shown per map (text only: `--json` lists all).
     #[arg(long, default_value_t = 16)]
     pub show: usize,
+    /// Print one JSON document (verdicts, rate, maps with typed keys and values) instead of
+    /// text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 impl RunArgs {
@@ -104,6 +112,7 @@ impl RunArgs {
             section: None,
             set: Vec::new(),
             show: 16,
+            json: false,
         }
     }
 }
@@ -168,6 +177,10 @@ pub struct MapDump {
     pub source: MapSource,
     /// Keys and values, in iteration order.
     pub entries: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The same keys and values read as their BTF types, where the object gives them
+    /// (`None` where it does not: shown in hex). For global data, the value is the
+    /// section's variables.
+    pub typed: Vec<(Option<Value>, Option<Value>)>,
     /// For a ring buffer: the records consumed at the end, in order.
     pub records: Vec<Vec<u8>>,
 }
@@ -360,12 +373,7 @@ struct Replayed {
 
 /// Runs the capture through the runner on `engine`: each frame is injected into the ring,
 /// polled, and its transmitted frames drained, so `out` keeps capture order.
-fn replay<E: XdpEngine>(
-    engine: E,
-    packets: &[(PacketHeader, Vec<u8>)],
-    targets: &[u32],
-    keep: bool,
-) -> Replayed {
+fn replay<E: XdpEngine>(engine: E, packets: &[Frame], targets: &[u32], keep: bool) -> Replayed {
     let mut ring: Box<Ring> = Box::default();
     let mut ports: Vec<Box<Ring>> = targets
         .iter()
@@ -375,12 +383,15 @@ fn replay<E: XdpEngine>(
     let mut runner = XdpRunner::new(engine);
     let mut fates = Vec::with_capacity(packets.len());
     let mut out = Vec::new();
-    let bar = (packets.len() > PROGRESS_MIN_FRAMES && std::io::stderr().is_terminal())
-        .then(|| indicatif::ProgressBar::new(packets.len() as u64));
+    let bar = crate::progress::bar(
+        packets.len() > PROGRESS_MIN_FRAMES,
+        packets.len() as u64,
+        "replaying",
+    );
     let started = Instant::now();
-    for (i, (_, data)) in packets.iter().enumerate() {
+    for (i, Frame { data, .. }) in packets.iter().enumerate() {
         if let Some(bar) = &bar {
-            if i % 4096 == 0 {
+            if i % 1024 == 0 {
                 bar.set_position(i as u64);
             }
         }
@@ -506,7 +517,7 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
         .ok_or_else(|| at("no program".into()))?;
 
     let capture = read_capture(&args.pcap)?;
-    if capture.linktype != 1 {
+    if capture.linktype != LINKTYPE_ETHERNET {
         return Err(format!(
             "{}: link type {} (XDP programs see Ethernet frames, link type 1)",
             args.pcap.display(),
@@ -578,27 +589,30 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
     let too_long = fates.iter().filter(|f| **f == Fate::TooLong).count() as u64;
 
     if let Some(path) = &args.out {
-        let frames: Vec<(PacketHeader, Vec<u8>)> = out
+        let frames: Vec<Frame> = out
             .iter()
             .map(|(i, bytes)| {
-                let mut h = capture.packets[*i].0;
-                h.caplen = bytes.len() as u32;
-                h.len = bytes.len() as u32;
-                (h, bytes.clone())
+                let ts = capture.packets.get(*i).map(|f| f.ts).unwrap_or_default();
+                Frame::new(ts, bytes.clone())
             })
             .collect();
         write_capture(path, capture.linktype, &frames)?;
     }
 
+    let types = obj.btf_types();
     let dumps = infos
         .iter()
         .zip(&maps)
-        .map(|(info, map)| MapDump {
-            name: info.name.to_string(),
-            def: info.def,
-            source: info.source,
-            entries: map.entries(),
-            records: map.ringbuf().map(|r| r.consume()).unwrap_or_default(),
+        .map(|(info, map)| {
+            let entries = map.entries();
+            MapDump {
+                name: info.name.to_string(),
+                def: info.def,
+                source: info.source,
+                typed: typed_entries(types.as_ref(), info, &entries),
+                entries,
+                records: map.ringbuf().map(|r| r.consume()).unwrap_or_default(),
+            }
         })
         .collect();
     Ok(Report {
@@ -618,12 +632,34 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
     })
 }
 
+/// Keys and values read as the map's BTF key and value types, where it has them.
+fn typed_entries(
+    types: Option<&BtfTypes<'_>>,
+    info: &MapInfo<'_>,
+    entries: &[(Vec<u8>, Vec<u8>)],
+) -> Vec<(Option<Value>, Option<Value>)> {
+    let lpm = info.def.map_type == MapType::LpmTrie;
+    let read = |ty: Option<nanobpf_core::elf::TypeId>, bytes: &[u8], lpm: bool| {
+        Some(typed::decode(types?, ty?, bytes, info.name, lpm))
+    };
+    entries
+        .iter()
+        .map(|(k, v)| (read(info.key_type, k, lpm), read(info.value_type, v, false)))
+        .collect()
+}
+
 /// Runs `nanobpf run` and prints the report.
 ///
 /// # Errors
 /// As [`execute`].
 pub fn run(args: &RunArgs) -> Result<ExitCode, String> {
     let report = execute(args)?;
-    print!("{}", render(&report, args));
+    if args.json {
+        let doc = serde_json::to_string_pretty(&json::to_json(&report, args))
+            .map_err(|e| format!("JSON: {e}"))?;
+        println!("{doc}");
+    } else {
+        print!("{}", render(&report, args));
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -56,71 +56,221 @@ pub fn map_type_name(t: MapType) -> &'static str {
     }
 }
 
-/// Prints an object's license, programs and maps.
-fn print_object(name: &str, obj: &Object<'_>, maps: &[MapInfo<'_>]) {
-    println!("{name}: license {}", obj.license().unwrap_or("(none)"));
-    for p in obj.programs() {
-        let ty = p
-            .prog_type
-            .map_or("(unknown type)".to_string(), |t| format!("{t:?}"));
-        println!(
-            "  program {} in section {}: {ty}, {} slots",
-            p.name, p.section, p.slots
-        );
+/// What `nanobpf verify` found: the object (for ELF input) and each program's verdict; the
+/// `--json` document.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct VerifyReport {
+    /// The file verified.
+    pub file: String,
+    /// The object's license (ELF input).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
+    /// The object's programs (ELF input).
+    pub programs: Vec<ObjectProgram>,
+    /// The object's maps (ELF input).
+    pub maps: Vec<ObjectMap>,
+    /// One verdict per program verified.
+    pub results: Vec<Verdict>,
+}
+
+/// A program of an object.
+#[derive(Debug, serde::Serialize)]
+pub struct ObjectProgram {
+    /// Function name.
+    pub name: String,
+    /// Section.
+    pub section: String,
+    /// Program type, from the section name.
+    #[serde(rename = "type")]
+    pub prog_type: Option<String>,
+    /// Slots of the function itself.
+    pub slots: usize,
+}
+
+/// A map of an object.
+#[derive(Debug, serde::Serialize)]
+pub struct ObjectMap {
+    /// Index (what `lddw` refers to).
+    pub index: u32,
+    /// Name.
+    pub name: String,
+    /// Linux's name of the map type.
+    #[serde(rename = "type")]
+    pub map_type: &'static str,
+    /// Key bytes.
+    pub key_size: u32,
+    /// Value bytes.
+    pub value_size: u32,
+    /// Capacity.
+    pub max_entries: u32,
+}
+
+/// The verifier's verdict on one program.
+#[derive(Debug, serde::Serialize)]
+pub struct Verdict {
+    /// `NAME (SECTION)` for a program of an object, the file name for raw slots.
+    pub program: String,
+    /// Whether the verifier accepted it.
+    pub accepted: bool,
+    /// Slots verified (with called functions).
+    pub insns: usize,
+    /// Stack bytes used, when accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack_depth: Option<u32>,
+    /// Time the verifier took, in microseconds.
+    pub elapsed_us: f64,
+    /// Where and why it was rejected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Rejection>,
+    /// The state trace (`--log`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+}
+
+/// A rejection: the instruction and the verifier's message.
+#[derive(Debug, serde::Serialize)]
+pub struct Rejection {
+    /// The instruction index.
+    pub pc: usize,
+    /// The instruction, disassembled.
+    pub insn: String,
+    /// The verifier's message.
+    pub message: String,
+}
+
+impl VerifyReport {
+    /// Exit status: 0 when every program is accepted, else 1.
+    pub fn exit_code(&self) -> ExitCode {
+        if self.results.iter().all(|v| v.accepted) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
     }
-    for m in maps {
-        println!(
-            "  map {} {}: {}, key {} B, value {} B, max_entries {}",
-            m.index,
-            m.name,
-            map_type_name(m.def.map_type),
-            m.def.key_size,
-            m.def.value_size,
-            m.def.max_entries
-        );
+
+    /// Prints the report: as text, or (`json`) as one JSON document.
+    pub fn print(&self, json: bool) {
+        if json {
+            match serde_json::to_string_pretty(self) {
+                Ok(text) => println!("{text}"),
+                Err(e) => eprintln!("nanobpf: JSON: {e}"),
+            }
+            return;
+        }
+        if let Some(license) = &self.license {
+            println!("{}: license {license}", self.file);
+        }
+        for p in &self.programs {
+            let ty = p.prog_type.as_deref().unwrap_or("(unknown type)");
+            println!(
+                "  program {} in section {}: {ty}, {} slots",
+                p.name, p.section, p.slots
+            );
+        }
+        for m in &self.maps {
+            println!(
+                "  map {} {}: {}, key {} B, value {} B, max_entries {}",
+                m.index, m.name, m.map_type, m.key_size, m.value_size, m.max_entries
+            );
+        }
+        for v in &self.results {
+            if let Some(log) = &v.log {
+                print!("{log}");
+            }
+            match &v.error {
+                None => println!(
+                    "{}: accepted ({} insns, stack {} bytes, verified in {:.1?})",
+                    v.program,
+                    v.insns,
+                    v.stack_depth.unwrap_or(0),
+                    std::time::Duration::from_secs_f64(v.elapsed_us / 1e6)
+                ),
+                Some(r) => {
+                    println!("{}: rejected", v.program);
+                    println!("{}: {}", r.pc, r.insn);
+                    if v.log.is_none() {
+                        // The log already ends with the error.
+                        println!("{}", r.message);
+                    }
+                }
+            }
+        }
     }
 }
 
+/// The object's license, programs and maps.
+fn describe_object(report: &mut VerifyReport, obj: &Object<'_>, maps: &[MapInfo<'_>]) {
+    report.license = Some(obj.license().unwrap_or("(none)").to_string());
+    report.programs = obj
+        .programs()
+        .map(|p| ObjectProgram {
+            name: p.name.to_string(),
+            section: p.section.to_string(),
+            prog_type: p.prog_type.map(|t| format!("{t:?}")),
+            slots: p.slots as usize,
+        })
+        .collect();
+    report.maps = maps
+        .iter()
+        .map(|m| ObjectMap {
+            index: m.index,
+            name: m.name.to_string(),
+            map_type: map_type_name(m.def.map_type),
+            key_size: m.def.key_size,
+            value_size: m.def.value_size,
+            max_entries: m.def.max_entries,
+        })
+        .collect();
+}
+
 /// `nanobpf verify FILE.o`: loads every program (or the one `section` names) with its
-/// relocations and verifies it against the object's map definitions. Exit status 0 when every
-/// program is accepted, 1 when one is rejected, 2 when the object or a program cannot be loaded.
-pub fn run_elf(name: &str, bytes: &[u8], section: Option<&str>, log: bool) -> ExitCode {
-    let obj = match Object::parse(bytes) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("nanobpf: {name}: {e}");
-            return ExitCode::from(2);
-        }
-    };
+/// relocations and verifies it against the object's map definitions.
+///
+/// # Errors
+/// The object or a program cannot be loaded (exit status 2).
+pub fn verify_elf(
+    name: &str,
+    bytes: &[u8],
+    section: Option<&str>,
+    log: bool,
+) -> Result<VerifyReport, String> {
+    let obj = Object::parse(bytes).map_err(|e| format!("{name}: {e}"))?;
     let maps: Vec<MapInfo<'_>> = obj.maps().collect();
-    print_object(name, &obj, &maps);
+    let mut report = VerifyReport {
+        file: name.to_string(),
+        ..VerifyReport::default()
+    };
+    describe_object(&mut report, &obj, &maps);
     let defs: Vec<MapDef> = maps.iter().map(|m| m.def).collect();
     let chosen: Vec<_> = match section {
-        Some(s) => match obj.program(s) {
-            Ok(p) => vec![p],
-            Err(e) => {
-                eprintln!("nanobpf: {name}: '{s}': {e}");
-                return ExitCode::from(2);
-            }
-        },
+        Some(s) => vec![obj.program(s).map_err(|e| format!("{name}: '{s}': {e}"))?],
         None => obj.programs().collect(),
     };
-    let mut code = ExitCode::SUCCESS;
     for p in chosen {
         let prog_type = p.prog_type.unwrap_or(ProgramType::Xdp);
-        let mut insns = match load_program(&obj, p.name, prog_type) {
-            Ok(i) => i,
-            Err(e) => {
-                eprintln!("nanobpf: {name}: {e}");
-                return ExitCode::from(2);
-            }
-        };
+        let mut insns =
+            load_program(&obj, p.name, prog_type).map_err(|e| format!("{name}: {e}"))?;
         let label = format!("{} ({})", p.name, p.section);
-        if verify_and_report(&label, &mut insns, prog_type, &defs, log) != ExitCode::SUCCESS {
-            code = ExitCode::FAILURE;
+        report
+            .results
+            .push(verify_one(&label, &mut insns, prog_type, &defs, log));
+    }
+    Ok(report)
+}
+
+/// `nanobpf verify FILE.o`, printed: exit status 0 when every program is accepted, 1 when
+/// one is rejected, 2 when the object or a program cannot be loaded.
+pub fn run_elf(name: &str, bytes: &[u8], section: Option<&str>, log: bool, json: bool) -> ExitCode {
+    match verify_elf(name, bytes, section, log) {
+        Ok(report) => {
+            report.print(json);
+            report.exit_code()
+        }
+        Err(e) => {
+            eprintln!("nanobpf: {e}");
+            ExitCode::from(2)
         }
     }
-    code
 }
 
 /// Parses `memory[:LEN]`, `xdp` or `socket`.
@@ -155,54 +305,69 @@ pub fn slots(bytes: &[u8]) -> Result<Vec<Insn>, String> {
         .collect())
 }
 
-/// Verifies raw `insns` with the standard helpers and no maps, prints the verdict (and the log),
-/// and returns the exit code: 0 accepted, 1 rejected.
-pub fn run(name: &str, insns: &mut [Insn], prog_type: ProgramType, log: bool) -> ExitCode {
-    verify_and_report(name, insns, prog_type, &[], log)
+/// Verifies raw `insns` with the standard helpers and no maps, prints the verdict (and the log)
+/// as text or JSON, and returns the exit code: 0 accepted, 1 rejected.
+pub fn run(
+    name: &str,
+    insns: &mut [Insn],
+    prog_type: ProgramType,
+    log: bool,
+    json: bool,
+) -> ExitCode {
+    let report = VerifyReport {
+        file: name.to_string(),
+        results: vec![verify_one(name, insns, prog_type, &[], log)],
+        ..VerifyReport::default()
+    };
+    report.print(json);
+    report.exit_code()
 }
 
-/// Verifies `insns` against `maps` in the device-sized default workspace, prints the verdict
-/// (and the log), and returns the exit code: 0 accepted, 1 rejected.
-fn verify_and_report(
+/// Programs at least this long get a spinner while they verify (when stderr is a terminal).
+pub const SPINNER_MIN_SLOTS: usize = 1_000;
+
+/// Verifies `insns` against `maps` in the device-sized default workspace.
+pub fn verify_one(
     name: &str,
     insns: &mut [Insn],
     prog_type: ProgramType,
     maps: &[MapDef],
     log: bool,
-) -> ExitCode {
+) -> Verdict {
     let original = insns.to_vec();
     let mut ws = Box::new(DefaultWorkspace::new());
     let env = VerifyEnv::new(prog_type, nanobpf_core::helpers::standard(), maps);
+    let spinner = crate::progress::spinner(insns.len() >= SPINNER_MIN_SLOTS, || {
+        format!("verifying {name} ({} slots)", insns.len())
+    });
     let started = std::time::Instant::now();
+    let mut text = String::new();
     let result = if log {
-        let mut text = String::new();
-        let r = verify_with_log(insns, &env, &mut ws, &mut text);
-        print!("{text}");
-        r.map(|p| p.stack_depth())
+        verify_with_log(insns, &env, &mut ws, &mut text).map(|p| p.stack_depth())
     } else {
         verify(insns, &env, &mut ws).map(|p| p.stack_depth())
     };
-    let elapsed = started.elapsed();
-    match result {
-        Ok(depth) => {
-            println!(
-                "{name}: accepted ({} insns, stack {depth} bytes, verified in {:.1?})",
-                insns.len(),
-                elapsed
-            );
-            ExitCode::SUCCESS
+    let elapsed_us = started.elapsed().as_secs_f64() * 1e6;
+    if let Some(s) = spinner {
+        s.finish_and_clear();
+    }
+    let error = result.as_ref().err().map(|e| {
+        let mut insn = String::new();
+        let _ = disassemble_insn(&original, e.pc, &mut insn);
+        Rejection {
+            pc: e.pc,
+            insn,
+            message: e.to_string(),
         }
-        Err(e) => {
-            let mut text = String::new();
-            let _ = disassemble_insn(&original, e.pc, &mut text);
-            println!("{name}: rejected");
-            println!("{}: {text}", e.pc);
-            if !log {
-                // The log already ends with the error.
-                println!("{e}");
-            }
-            ExitCode::FAILURE
-        }
+    });
+    Verdict {
+        program: name.to_string(),
+        accepted: result.is_ok(),
+        insns: insns.len(),
+        stack_depth: result.ok(),
+        elapsed_us,
+        error,
+        log: log.then_some(text),
     }
 }
 

@@ -2,14 +2,12 @@
 //! with verdicts and map contents derived here, independently, from the capture's bytes by a
 //! small parser that mirrors each program's C source; the `--out` file; the ring's
 //! bookkeeping; frames longer than a ring buffer; the host-side maps.
-#![cfg(feature = "pcap")]
 
-use nanobpf_cli::filter::{read_capture, write_capture};
+use nanobpf_cli::capture::{read_capture, write_capture, Frame};
 use nanobpf_cli::hostmaps::HostMap;
 use nanobpf_cli::run::{execute, render, Fate, Report, RunArgs, BUF_SIZE, RING_BUFFERS};
 use nanobpf_core::maps::{MapDef, MapError, MapType, BPF_EXIST, BPF_NOEXIST};
 use nanobpf_hal::{Counts, XDP_PACKET_HEADROOM};
-use pcap::PacketHeader;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -34,7 +32,7 @@ fn sample_path() -> PathBuf {
 
 fn sample() -> Vec<Vec<u8>> {
     let cap = read_capture(&sample_path()).expect("the sample reads");
-    cap.packets.into_iter().map(|(_, d)| d).collect()
+    cap.packets.into_iter().map(|f| f.data).collect()
 }
 
 fn temp(name: &str) -> PathBuf {
@@ -44,17 +42,11 @@ fn temp(name: &str) -> PathBuf {
 /// Writes frames to a temporary capture, one second apart.
 fn capture_of(name: &str, frames: &[Vec<u8>]) -> PathBuf {
     let path = temp(name);
-    let first = read_capture(&sample_path()).unwrap().packets[0].0;
-    let packets: Vec<(PacketHeader, Vec<u8>)> = frames
+    let first = read_capture(&sample_path()).unwrap().packets[0].ts;
+    let packets: Vec<Frame> = frames
         .iter()
         .enumerate()
-        .map(|(i, f)| {
-            let mut h = first;
-            h.ts.tv_sec += i as i64;
-            h.caplen = f.len() as u32;
-            h.len = f.len() as u32;
-            (h, f.clone())
-        })
+        .map(|(i, f)| Frame::new(first + std::time::Duration::from_secs(i as u64), f.clone()))
         .collect();
     write_capture(&path, 1, &packets).unwrap();
     path
@@ -342,7 +334,7 @@ fn tail_calls_count_per_handler_and_out_holds_passed_and_transmitted_frames() {
             .filter(|(_, f)| matches!(f, Fate::Pass | Fate::Tx))
             .map(|(b, _)| b)
             .collect();
-        let got: Vec<&Vec<u8>> = written.packets.iter().map(|(_, b)| b).collect();
+        let got: Vec<&Vec<u8>> = written.packets.iter().map(|f| &f.data).collect();
         assert_eq!(
             got, wanted,
             "{engine}: passed and transmitted frames, in order"
@@ -353,10 +345,7 @@ fn tail_calls_count_per_handler_and_out_holds_passed_and_transmitted_frames() {
             .iter()
             .position(|f| matches!(f, Fate::Pass | Fate::Tx))
             .unwrap();
-        assert_eq!(
-            written.packets[0].0.ts.tv_sec,
-            cap.packets[first].0.ts.tv_sec
-        );
+        assert_eq!(written.packets[0].ts, cap.packets[first].ts);
     }
     // Without the handlers installed, tail calls fail and the dispatcher passes everything.
     let r = run("tail_call", &sample_path(), "interp", &[]);
@@ -385,7 +374,7 @@ fn l2_swap_transmits_frames_with_swapped_addresses() {
                 (i, g)
             })
             .collect();
-        let got: Vec<&Vec<u8>> = written.packets.iter().map(|(_, b)| b).collect();
+        let got: Vec<&Vec<u8>> = written.packets.iter().map(|f| &f.data).collect();
         assert_eq!(
             got,
             wanted.iter().map(|(_, b)| b).collect::<Vec<_>>(),
@@ -518,7 +507,7 @@ fn frames_longer_than_a_ring_buffer_are_counted_not_lost() {
         ring_is_whole(&r);
         let written = read_capture(&out).unwrap();
         std::fs::remove_file(&out).ok();
-        let lens: Vec<usize> = written.packets.iter().map(|(_, b)| b.len()).collect();
+        let lens: Vec<usize> = written.packets.iter().map(|f| f.data.len()).collect();
         assert_eq!(lens, [60, max, 14, 1514]);
         let text = render(&r, &args);
         let row = |name: &str| {
@@ -596,6 +585,116 @@ fn the_readme_command_prints_a_readable_report() {
     ] {
         assert!(text.contains(&line), "missing '{line}' in:\n{text}");
     }
+}
+
+/// The README's first command: `per_source` keys as IPv4 addresses and values as the C
+/// struct's fields, the LPM key with its address, global data by variable.
+#[test]
+fn the_firewall_dump_shows_the_program_s_types() {
+    let out = Command::new(env!("CARGO_BIN_EXE_nanobpf"))
+        .current_dir(root())
+        .args([
+            "run",
+            "examples/build/xdp_firewall.o",
+            "--pcap",
+            "examples/pcap/sample.pcap",
+            "--set",
+            "blocklist:10.0.0.0/8=1",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let r = run(
+        "xdp_firewall",
+        &sample_path(),
+        "interp",
+        &["blocklist:10.0.0.0/8=1"],
+    );
+    let per_source = r.map("per_source").unwrap();
+    assert!(!per_source.entries.is_empty());
+    for (k, v) in &per_source.entries {
+        let line = format!(
+            "  {} => {{packets: {}, bytes: {}}}",
+            std::net::Ipv4Addr::from(<[u8; 4]>::try_from(&k[..]).unwrap()),
+            u64_at(v, 0),
+            u64_at(v, 8)
+        );
+        assert!(text.contains(&line), "missing '{line}' in:\n{text}");
+    }
+    for line in [
+        "  {prefixlen: 8, addr: 10.0.0.0} => 1",
+        "  [1] => ",
+        "  config = {count_sources: 1, non_ip_verdict: 2}",
+        "  frames_seen = 300",
+    ] {
+        assert!(text.contains(line), "missing '{line}' in:\n{text}");
+    }
+    // Maps without BTF types stay in hex.
+    let legacy = run("xdp_legacy_map", &sample_path(), "interp", &[]);
+    assert!(legacy
+        .maps
+        .iter()
+        .all(|m| m.typed.iter().all(|t| t == &(None, None))));
+}
+
+/// `--json`: one document with everything the text shows, which a JSON parser reads back.
+#[test]
+fn the_json_report_round_trips() {
+    let out = Command::new(env!("CARGO_BIN_EXE_nanobpf"))
+        .current_dir(root())
+        .args([
+            "run",
+            "examples/build/xdp_firewall.o",
+            "--pcap",
+            "examples/pcap/sample.pcap",
+            "--set",
+            "blocklist:10.0.0.0/8=1",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let doc: serde_json::Value = serde_json::from_str(&text).expect(&text);
+    let again: serde_json::Value = serde_json::from_str(&doc.to_string()).unwrap();
+    assert_eq!(again, doc);
+    let r = run(
+        "xdp_firewall",
+        &sample_path(),
+        "interp",
+        &["blocklist:10.0.0.0/8=1"],
+    );
+    let v = &doc["verdicts"];
+    assert_eq!(v["drop"], r.counters.drop);
+    assert_eq!(v["pass"], r.counters.pass);
+    assert_eq!(v["total"], 300);
+    assert_eq!(doc["frames"], 300);
+    assert_eq!(doc["program"], "xdp_firewall");
+    assert!(doc["packets_per_second"].as_f64().unwrap() > 0.0);
+    let maps = doc["maps"].as_array().unwrap();
+    let by_name = |n: &str| maps.iter().find(|m| m["name"] == n).unwrap();
+    let per_source = by_name("per_source");
+    assert_eq!(per_source["type"], "hash");
+    assert_eq!(per_source["typed"], true);
+    let entries = per_source["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), r.map("per_source").unwrap().entries.len());
+    for (e, (k, v)) in entries.iter().zip(&r.map("per_source").unwrap().entries) {
+        let addr: std::net::Ipv4Addr = e["key"].as_str().unwrap().parse().unwrap();
+        assert_eq!(addr.octets()[..], k[..]);
+        assert_eq!(e["value"]["packets"], u64_at(v, 0));
+        assert_eq!(e["value"]["bytes"], u64_at(v, 8));
+    }
+    let blocklist = &by_name("blocklist")["entries"][0];
+    assert_eq!(blocklist["key"]["prefixlen"], 8);
+    assert_eq!(blocklist["key"]["addr"], "10.0.0.0");
+    assert_eq!(blocklist["value"], 1);
+    let verdicts = by_name("verdicts")["entries"].as_array().unwrap();
+    assert!(verdicts
+        .iter()
+        .all(|e| e["key"].is_u64() && e["value"].is_u64()));
+    assert_eq!(by_name(".bss")["entries"][0]["value"]["frames_seen"], 300);
+    assert_eq!(by_name(".bss")["type"], "global_data");
 }
 
 #[test]

@@ -45,3 +45,40 @@ fn exit_codes_follow_the_contract() {
     let (code, _) = nanobpf(&["verify", &partial]);
     assert_eq!(code, 2);
 }
+
+#[test]
+fn the_json_report_round_trips() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let firewall = format!("{root}/examples/build/xdp_firewall.o");
+    let (code, out) = nanobpf(&["verify", &firewall, "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect(&out);
+    let again: serde_json::Value = serde_json::from_str(&doc.to_string()).unwrap();
+    assert_eq!(again, doc);
+    assert_eq!(doc["license"], "Dual MIT/GPL");
+    let results = doc["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0]["program"], "xdp_firewall (xdp)");
+    assert_eq!(results[0]["accepted"], true);
+    assert!(results[0]["insns"].as_u64().unwrap() > 0);
+    let maps = doc["maps"].as_array().unwrap();
+    assert!(maps
+        .iter()
+        .any(|m| m["name"] == "per_source" && m["type"] == "hash"));
+    // A rejection, with where and why.
+    let bad = write_program(
+        "bad-json",
+        &[0x71, 0x10, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0],
+    );
+    let (code, out) = nanobpf(&["verify", &bad, "--type", "xdp", "--json"]);
+    assert_eq!(code, 1, "{out}");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect(&out);
+    let r = &doc["results"][0];
+    assert_eq!(r["accepted"], false);
+    assert_eq!(r["error"]["pc"], 0);
+    assert_eq!(r["error"]["insn"], "ldxb %r0, [%r1]");
+    assert!(r["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("invalid bpf_context access"));
+}

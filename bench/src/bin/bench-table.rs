@@ -1,7 +1,8 @@
 //! Prints the benchmark table in Markdown: every engine on every program, in one process and one
 //! run, with ratios and geometric means; then ns per executed instruction on the xorshift loop,
 //! ns per map operation of the maps program, and the fixed cost of one call; then ns per map
-//! lookup and update from the host; then (feature `pcap`) classic BPF filters against libpcap.
+//! lookup and update from the host; then classic BPF filters against libpcap (skipped with a
+//! message when libpcap is not installed, unless `NANOBPF_REQUIRE_LIBPCAP=1`).
 //! `--quick` measures for less time.
 
 use nanobpf_bench::{
@@ -171,8 +172,14 @@ fn main() -> Result<(), String> {
         }
     }
 
-    #[cfg(feature = "pcap")]
-    filter_table(&timing)?;
+    match nanobpf_cli::libpcap::Libpcap::get() {
+        Ok(_) => filter_table(&timing)?,
+        Err(e) if !nanobpf_cli::libpcap::Libpcap::required() => {
+            println!();
+            println!("### classic BPF filters: skipped: {e}");
+        }
+        Err(e) => return Err(e.to_string()),
+    }
     Ok(())
 }
 
@@ -217,7 +224,6 @@ fn compile_table(timing: &Timing) -> Result<(), String> {
 
 /// Classic BPF filters: tcpdump expressions over the sample capture, libpcap's interpreter
 /// against nanobpf's interpreter and JIT.
-#[cfg(feature = "pcap")]
 fn filter_table(timing: &Timing) -> Result<(), String> {
     use nanobpf_bench::{filter_geomean, filter_rows, FilterEngine};
     let engines = FilterEngine::available();

@@ -1,13 +1,10 @@
 //! The report `nanobpf run` prints: verdict table, speed, every map.
 
+use super::typed::{hex, Value};
 use super::{MapDump, Report, RunArgs, BUF_SIZE};
 use crate::verify::map_type_name;
 use nanobpf_core::elf::MapSource;
 use nanobpf_core::env::MapType;
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// The value as `u64` words, when it is made of whole words (at most four).
 fn words(value: &[u8]) -> Option<String> {
@@ -87,7 +84,7 @@ pub fn render(report: &Report, args: &RunArgs) -> String {
     }
     let _ = writeln!(
         s,
-        "\nmaps (no BTF type information: keys and values in hex, native byte order):"
+        "\nmaps (as their BTF types; hex where the object gives none):"
     );
     for m in &report.maps {
         render_map(&mut s, m, args.show);
@@ -100,7 +97,14 @@ fn render_map(s: &mut String, m: &MapDump, show: usize) {
     let d = &m.def;
     if m.source == MapSource::GlobalData {
         let _ = writeln!(s, "\n{} (global data, {} bytes):", m.name, d.value_size);
-        if let Some((_, v)) = m.entries.first() {
+        if let Some((_, Some(Value::Struct(vars)))) = m.typed.first() {
+            for (name, v) in vars.iter().take(show) {
+                let _ = writeln!(s, "  {name} = {v}");
+            }
+            if vars.len() > show {
+                let _ = writeln!(s, "  ... {} more", vars.len() - show);
+            }
+        } else if let Some((_, v)) = m.entries.first() {
             for (i, line) in v.chunks(16).enumerate().take(show) {
                 let _ = writeln!(s, "  {:04x}  {}", i * 16, hex(line));
             }
@@ -143,10 +147,8 @@ fn render_map(s: &mut String, m: &MapDump, show: usize) {
     }
     let array = matches!(d.map_type, MapType::Array | MapType::PerCpuArray);
     // Arrays: every index exists; list the non-zero ones.
-    let listed: Vec<&(Vec<u8>, Vec<u8>)> = m
-        .entries
-        .iter()
-        .filter(|(_, v)| !array || v.iter().any(|&b| b != 0))
+    let listed: Vec<usize> = (0..m.entries.len())
+        .filter(|&i| !array || m.entries[i].1.iter().any(|&b| b != 0))
         .collect();
     if array {
         let _ = writeln!(
@@ -158,20 +160,22 @@ fn render_map(s: &mut String, m: &MapDump, show: usize) {
     } else {
         let _ = writeln!(s, "{} entries", listed.len());
     }
-    for (k, v) in listed.iter().take(show) {
-        let key = if array || d.map_type == MapType::ProgArray || d.map_type == MapType::DevMap {
-            format!(
-                "[{}]",
-                u32::from_ne_bytes(k[..4].try_into().unwrap_or_default())
-            )
-        } else {
-            hex(k)
+    for &i in listed.iter().take(show) {
+        let (k, v) = &m.entries[i];
+        let (tk, tv) = m.typed.get(i).cloned().unwrap_or_default();
+        let key = match (index_key(d.map_type, k), tk) {
+            (Some(n), _) => format!("[{n}]"),
+            (None, Some(t)) => t.to_string(),
+            (None, None) => hex(k),
         };
-        match words(v) {
-            Some(w) => {
+        match (tv, words(v)) {
+            (Some(t), _) => {
+                let _ = writeln!(s, "  {key} => {t}");
+            }
+            (None, Some(w)) => {
                 let _ = writeln!(s, "  {key} => {}  (u64: {w})", hex(v));
             }
-            None => {
+            (None, None) => {
                 let _ = writeln!(s, "  {key} => {}", hex(v));
             }
         }
@@ -179,4 +183,15 @@ fn render_map(s: &mut String, m: &MapDump, show: usize) {
     if listed.len() > show {
         let _ = writeln!(s, "  ... {} more", listed.len() - show);
     }
+}
+
+/// The index of an array-like map's key (arrays, program arrays, device maps): shown `[i]`.
+pub(super) fn index_key(map_type: MapType, key: &[u8]) -> Option<u32> {
+    let indexed = matches!(
+        map_type,
+        MapType::Array | MapType::PerCpuArray | MapType::ProgArray | MapType::DevMap
+    );
+    indexed
+        .then(|| Some(u32::from_ne_bytes(key.get(..4)?.try_into().ok()?)))
+        .flatten()
 }

@@ -18,21 +18,21 @@ use crate::env::{MapDef, MapType};
 pub const MAX_DEPTH: u32 = 32;
 
 const BTF_MAGIC: u16 = 0xeb9f;
-const KIND_INT: u8 = 1;
-const KIND_PTR: u8 = 2;
-const KIND_ARRAY: u8 = 3;
-const KIND_STRUCT: u8 = 4;
-const KIND_UNION: u8 = 5;
-const KIND_ENUM: u8 = 6;
-const KIND_TYPEDEF: u8 = 8;
-const KIND_VOLATILE: u8 = 9;
-const KIND_CONST: u8 = 10;
-const KIND_RESTRICT: u8 = 11;
-const KIND_VAR: u8 = 14;
-const KIND_DATASEC: u8 = 15;
-const KIND_FLOAT: u8 = 16;
-const KIND_TYPE_TAG: u8 = 18;
-const KIND_ENUM64: u8 = 19;
+pub(super) const KIND_INT: u8 = 1;
+pub(super) const KIND_PTR: u8 = 2;
+pub(super) const KIND_ARRAY: u8 = 3;
+pub(super) const KIND_STRUCT: u8 = 4;
+pub(super) const KIND_UNION: u8 = 5;
+pub(super) const KIND_ENUM: u8 = 6;
+pub(super) const KIND_TYPEDEF: u8 = 8;
+pub(super) const KIND_VOLATILE: u8 = 9;
+pub(super) const KIND_CONST: u8 = 10;
+pub(super) const KIND_RESTRICT: u8 = 11;
+pub(super) const KIND_VAR: u8 = 14;
+pub(super) const KIND_DATASEC: u8 = 15;
+pub(super) const KIND_FLOAT: u8 = 16;
+pub(super) const KIND_TYPE_TAG: u8 = 18;
+pub(super) const KIND_ENUM64: u8 = 19;
 
 /// Entries of the sparse index of type offsets kept in [`Btf`].
 const INDEX: usize = 64;
@@ -57,16 +57,18 @@ pub(super) struct Btf<'a> {
 
 /// One type record.
 #[derive(Clone, Copy, Debug)]
-struct Ty<'a> {
+pub(super) struct Ty<'a> {
     /// Offset in the section, for errors.
-    at: u64,
-    name_off: u32,
-    kind: u8,
-    vlen: u16,
+    pub at: u64,
+    pub name_off: u32,
+    pub kind: u8,
+    pub vlen: u16,
+    /// The `kind_flag` bit: bitfield offsets in structs, signedness of enums.
+    pub kflag: bool,
     /// `size` or `type`, by kind.
-    size_type: u32,
+    pub size_type: u32,
     /// The kind-specific data after the common 12 bytes.
-    extra: &'a [u8],
+    pub extra: &'a [u8],
 }
 
 /// Bytes of kind-specific data after the common header, or `None` for an unknown kind.
@@ -147,6 +149,7 @@ impl<'a> Btf<'a> {
             name_off,
             kind,
             vlen,
+            kflag: info >> 31 != 0,
             size_type,
             extra,
         };
@@ -154,7 +157,7 @@ impl<'a> Btf<'a> {
     }
 
     /// The type with id `id` (1 is the first record; 0 is `void`, which has no record).
-    fn get(&self, id: u32) -> Result<Ty<'a>, BtfError> {
+    pub(super) fn get(&self, id: u32) -> Result<Ty<'a>, BtfError> {
         let missing = (self.types_at, K::BadBtfType(id));
         if id == 0 || id > self.count {
             return Err(missing);
@@ -167,7 +170,7 @@ impl<'a> Btf<'a> {
         Ok(self.record(off)?.0)
     }
 
-    fn name(&self, ty: &Ty<'a>) -> Result<&'a str, BtfError> {
+    pub(super) fn name(&self, ty: &Ty<'a>) -> Result<&'a str, BtfError> {
         cstr(self.strings, ty.name_off.into()).map_err(|e| {
             let kind = match e {
                 StrError::OutOfBounds => K::BadStringOffset(ty.name_off.into()),
@@ -178,7 +181,7 @@ impl<'a> Btf<'a> {
     }
 
     /// The type `id` with typedefs and qualifiers stripped.
-    fn skip_mods(&self, id: u32) -> Result<Ty<'a>, BtfError> {
+    pub(super) fn skip_mods(&self, id: u32) -> Result<Ty<'a>, BtfError> {
         let mut id = id;
         for _ in 0..MAX_DEPTH {
             let ty = self.get(id)?;
@@ -193,7 +196,7 @@ impl<'a> Btf<'a> {
     }
 
     /// The size in bytes of type `id`.
-    fn size_of(&self, id: u32, depth: u32) -> Result<u64, BtfError> {
+    pub(super) fn size_of(&self, id: u32, depth: u32) -> Result<u64, BtfError> {
         if depth >= MAX_DEPTH {
             return Err((self.types_at, K::BtfTooDeep));
         }
@@ -229,14 +232,29 @@ impl<'a> Btf<'a> {
         u32_at(arr.extra, 8).ok_or((arr.at, K::BtfTruncated))
     }
 
-    /// `__type(name, T)`: a pointer to `T`; the size of `T`.
-    fn type_attr(&self, member_type: u32) -> Result<u32, BtfError> {
+    /// `__type(name, T)`: a pointer to `T`; the size of `T`, and `T`'s id.
+    fn type_attr(&self, member_type: u32) -> Result<(u32, u32), BtfError> {
         let ptr = self.skip_mods(member_type)?;
         if ptr.kind != KIND_PTR {
             return Err((ptr.at, K::BadBtfType(member_type)));
         }
         let size = self.size_of(ptr.size_type, 0)?;
-        u32::try_from(size).map_err(|_| (ptr.at, K::BadMapSize))
+        let size = u32::try_from(size).map_err(|_| (ptr.at, K::BadMapSize))?;
+        Ok((size, ptr.size_type))
+    }
+
+    /// The id of the data section (`DATASEC`) called `name`, if BTF describes it.
+    pub(super) fn datasec(&self, name: &str) -> Option<u32> {
+        let (mut off, mut id) = (0, 0u32);
+        while off < self.types.len() as u64 {
+            let (ty, next) = self.record(off).ok()?;
+            off = next;
+            id += 1;
+            if ty.kind == KIND_DATASEC && self.name(&ty).ok()? == name {
+                return Some(id);
+            }
+        }
+        None
     }
 
     /// The BTF type id of the variable `name` in the data section `.maps`.
@@ -262,8 +280,9 @@ impl<'a> Btf<'a> {
         Err((self.types_at, K::MapWithoutBtf))
     }
 
-    /// The definition of the map variable `name` in `.maps`.
-    pub fn map_def(&self, name: &str) -> Result<MapDef, BtfError> {
+    /// The definition of the map variable `name` in `.maps`, and the type ids of its key and
+    /// value when they are given as types (`__type(key, T)`).
+    pub fn map_def(&self, name: &str) -> Result<(MapDef, Option<u32>, Option<u32>), BtfError> {
         let var = self.map_var(name)?;
         let st = self.skip_mods(var.size_type)?;
         if st.kind != KIND_STRUCT {
@@ -272,6 +291,7 @@ impl<'a> Btf<'a> {
         let mut map_type = None;
         let (mut key_size, mut value_size) = (None, None);
         let (mut max_entries, mut flags) = (0, 0);
+        let (mut key_type, mut value_type) = (None, None);
         // Sets a size attribute, which may be given both as a size and as a type.
         let set = |slot: &mut Option<u32>, v: u32, at: u64| match *slot {
             Some(old) if old != v => Err((at, K::BadMapSize)),
@@ -291,20 +311,29 @@ impl<'a> Btf<'a> {
                 "map_flags" => flags = self.uint_attr(mtype)?,
                 "key_size" => set(&mut key_size, self.uint_attr(mtype)?, st.at)?,
                 "value_size" => set(&mut value_size, self.uint_attr(mtype)?, st.at)?,
-                "key" => set(&mut key_size, self.type_attr(mtype)?, st.at)?,
-                "value" => set(&mut value_size, self.type_attr(mtype)?, st.at)?,
+                "key" => {
+                    let (size, id) = self.type_attr(mtype)?;
+                    set(&mut key_size, size, st.at)?;
+                    key_type = Some(id);
+                }
+                "value" => {
+                    let (size, id) = self.type_attr(mtype)?;
+                    set(&mut value_size, size, st.at)?;
+                    value_type = Some(id);
+                }
                 // Pinning and NUMA placement mean nothing without a kernel.
                 "pinning" | "numa_node" => {}
                 _ => return Err((st.at, K::UnsupportedMapAttribute)),
             }
         }
         let n = map_type.ok_or((st.at, K::MissingMapType))?;
-        Ok(MapDef {
+        let def = MapDef {
             map_type: MapType::from_linux(n).ok_or((st.at, K::UnknownMapType(n)))?,
             key_size: key_size.unwrap_or(0),
             value_size: value_size.unwrap_or(0),
             max_entries,
             flags,
-        })
+        };
+        Ok((def, key_type, value_type))
     }
 }

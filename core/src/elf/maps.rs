@@ -14,6 +14,7 @@ use super::object::{
     Object, Section, Symbol, SHF_ALLOC, SHT_NOBITS, SHT_PROGBITS, STB_LOCAL, STT_NOTYPE,
 };
 use super::read::u32_at;
+use super::types::TypeId;
 use crate::env::{MapDef, MapType};
 
 /// The most maps an object may declare.
@@ -59,6 +60,12 @@ pub struct MapInfo<'a> {
     /// For `.rodata` and `.data` maps: the initial value, to store at key 0 before running
     /// (`.bss` and other maps start zeroed, and have `None`).
     pub init: Option<&'a [u8]>,
+    /// The BTF type of the keys, when the definition gives one (`__type(key, T)`); walk it
+    /// with [`Object::btf_types`].
+    pub key_type: Option<TypeId>,
+    /// The BTF type of the values (`__type(value, T)`); for global data, the section's
+    /// `DATASEC`, whose members are its variables.
+    pub value_type: Option<TypeId>,
     /// The section of the definition.
     pub(super) section: u16,
     /// Offset of the definition in its section (0 for global data).
@@ -198,6 +205,8 @@ impl<'o, 'a> Maps<'o, 'a> {
                 MapSource::Legacy
             },
             init: None,
+            key_type: None,
+            value_type: None,
             section: s.index,
             offset: sym.value,
         }))
@@ -222,6 +231,8 @@ impl<'o, 'a> Maps<'o, 'a> {
             },
             source: MapSource::GlobalData,
             init: (s.sh_type == SHT_PROGBITS).then_some(s.data),
+            key_type: None,
+            value_type: None,
             section: i,
             offset: 0,
         }))
@@ -283,12 +294,17 @@ impl<'a> Object<'a> {
             MapSource::Btf => {
                 let btf_sec = self.btf_section().ok_or(s.err(m.offset, K::NoBtf))?;
                 let btf = self.btf.ok_or(s.err(m.offset, K::NoBtf))?;
-                m.def = btf
+                let (def, key, value) = btf
                     .map_def(m.name)
                     .map_err(|(off, kind)| btf_sec.err(off, kind))?;
+                m.def = def;
+                m.key_type = key.map(TypeId);
+                m.value_type = value.map(TypeId);
             }
             MapSource::Legacy => m.def = legacy_def(&s, m.offset)?,
-            MapSource::GlobalData => {}
+            MapSource::GlobalData => {
+                m.value_type = self.btf.and_then(|b| b.datasec(m.name)).map(TypeId);
+            }
         }
         Ok(m)
     }

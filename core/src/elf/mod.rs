@@ -7,6 +7,7 @@
 //!   .programs() / .program(name)  global functions of code sections, by SEC() name
 //!   .maps() / .map(i)             BTF maps, legacy maps, global data, in index order
 //!   .load_program(name, &mut out) copy + link + relocate into the caller's slots
+//!   .btf_types()                  the BTF types of map keys and values, walked in place
 //! ```
 //!
 //! # What is supported
@@ -68,6 +69,7 @@ mod maps;
 mod object;
 mod program;
 mod read;
+mod types;
 
 pub use btf::MAX_DEPTH as MAX_BTF_DEPTH;
 pub use error::{LoadError, LoadErrorKind, SectionName, SectionRef};
@@ -77,6 +79,7 @@ pub use object::{Object, MAX_SECTIONS};
 pub use program::{
     program_type_for_section, unsupported_program_kind, ProgramInfo, ProgramOrigin, Programs,
 };
+pub use types::{BtfType, BtfTypes, Enumerator, Enumerators, Member, Members, TypeId, TypeKind};
 
 #[cfg(test)]
 mod tests;
@@ -84,3 +87,5 @@ mod tests;
 mod tests_hostile;
 #[cfg(test)]
 mod tests_run;
+#[cfg(test)]
+mod tests_types;
