@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use nanobpf_cli::{conformance, engine, verify};
 use nanobpf_core::asm::{assemble, Disasm};
-use nanobpf_core::Insn;
+use nanobpf_core::{Insn, ProgramType};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -36,16 +36,20 @@ enum Command {
         /// In an ELF object: the program (section or function name) to verify; all by default.
         #[arg(long)]
         section: Option<String>,
-        /// Program type of raw slots: `memory[:LEN]`, `xdp` or `socket` (an ELF object's
-        /// sections name their own).
-        #[arg(long = "type", default_value = "xdp")]
-        prog_type: String,
+        /// Program type: `memory[:LEN]`, `xdp` or `socket`. Raw slots are `xdp` by default; an
+        /// ELF object's programs take the type their section names unless this is given.
+        #[arg(long = "type")]
+        prog_type: Option<String>,
         /// Print the per-instruction state trace, like Linux's verifier log.
         #[arg(long)]
         log: bool,
         /// Print one JSON document (the object, and each program's verdict) instead of text.
         #[arg(long)]
         json: bool,
+        /// Print a table of what each verification cost (instructions processed, peak
+        /// states and bytes of the workspace, time), like Linux's veristat.
+        #[arg(long)]
+        stats: bool,
     },
     /// Run every `.data` test vector of a directory; the last line is `N passed, M failed`.
     Conformance {
@@ -117,8 +121,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             prog_type,
             log,
             json,
+            stats,
         } => {
-            let prog_type = verify::parse_type(&prog_type)?;
+            let prog_type = prog_type.as_deref().map(verify::parse_type).transpose()?;
+            let out = verify::Output { log, json, stats };
             let bytes = read(&input)?;
             if verify::is_elf(&bytes) {
                 let name = input.display().to_string();
@@ -126,8 +132,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     &name,
                     &bytes,
                     section.as_deref(),
-                    log,
-                    json,
+                    prog_type,
+                    out,
                 ));
             }
             let mut insns =
@@ -135,9 +141,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(verify::run(
                 &input.display().to_string(),
                 &mut insns,
-                prog_type,
-                log,
-                json,
+                prog_type.unwrap_or(ProgramType::Xdp),
+                out,
             ))
         }
         Command::Conformance { dir, engine } => {

@@ -1,9 +1,9 @@
 //! `nanobpf verify`: load, verify, and report like Linux's verifier.
 
 use nanobpf_core::asm::disassemble_insn;
-use nanobpf_core::elf::{MapInfo, Object};
+use nanobpf_core::elf::{unsupported_program_kind, MapInfo, Object, ProgramInfo};
 use nanobpf_core::env::{MapDef, MapType};
-use nanobpf_core::verifier::{verify, verify_with_log, DefaultWorkspace, VerifyEnv};
+use nanobpf_core::verifier::{verify_with_stats, DefaultWorkspace, VerifyEnv, VerifyStats};
 use nanobpf_core::{Insn, LoadErrorKind, ProgramType};
 use std::process::ExitCode;
 
@@ -105,11 +105,28 @@ pub struct ObjectMap {
     pub max_entries: u32,
 }
 
+/// What became of one program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// The verifier accepted it.
+    Accepted,
+    /// The verifier rejected it ([`Verdict::error`] says where and why).
+    Rejected,
+    /// Its type is one nanobpf does not run, or its section names none
+    /// ([`Verdict::error`] says which); it was not verified.
+    Unsupported,
+    /// The loader refused it ([`Verdict::error`] says why); it was not verified.
+    LoadFailed,
+}
+
 /// The verifier's verdict on one program.
 #[derive(Debug, serde::Serialize)]
 pub struct Verdict {
     /// `NAME (SECTION)` for a program of an object, the file name for raw slots.
     pub program: String,
+    /// What became of it.
+    pub status: Status,
     /// Whether the verifier accepted it.
     pub accepted: bool,
     /// Slots verified (with called functions).
@@ -125,6 +142,65 @@ pub struct Verdict {
     /// The state trace (`--log`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<String>,
+    /// What the verification cost (verified programs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<Stats>,
+}
+
+/// [`VerifyStats`] for the report.
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct Stats {
+    /// Instructions processed over all paths.
+    pub insns_processed: u32,
+    /// The most explored states held at once.
+    pub peak_states: u32,
+    /// The most branches pending at once.
+    pub peak_branches: u32,
+    /// The most bytes of state cache and branch stack in use at once.
+    pub peak_bytes: u32,
+    /// The whole workspace's size in bytes.
+    pub workspace_bytes: usize,
+}
+
+impl Verdict {
+    /// A program that was not verified: `status` and why.
+    fn not_verified(program: String, status: Status, message: String) -> Verdict {
+        Verdict {
+            program,
+            status,
+            accepted: false,
+            insns: 0,
+            stack_depth: None,
+            elapsed_us: 0.0,
+            error: Some(Rejection {
+                pc: 0,
+                insn: String::new(),
+                message,
+            }),
+            log: None,
+            stats: None,
+        }
+    }
+
+    /// The verdict on one line.
+    pub fn line(&self) -> String {
+        let why = self.error.as_ref().map_or("", |r| r.message.as_str());
+        match (self.status, &self.error) {
+            (Status::Accepted, _) => format!(
+                "{}: accepted ({} insns, stack {} bytes, verified in {:.1?})",
+                self.program,
+                self.insns,
+                self.stack_depth.unwrap_or(0),
+                std::time::Duration::from_secs_f64(self.elapsed_us / 1e6)
+            ),
+            (Status::Rejected, Some(r)) => format!(
+                "{}: rejected at insn {} ({}): {}",
+                self.program, r.pc, r.insn, r.message
+            ),
+            (Status::LoadFailed, _) => format!("{}: load failed: {why}", self.program),
+            _ => format!("{}: {why}", self.program),
+        }
+    }
 }
 
 /// A rejection: the instruction and the verifier's message.
@@ -139,17 +215,62 @@ pub struct Rejection {
 }
 
 impl VerifyReport {
-    /// Exit status: 0 when every program is accepted, else 1.
+    /// Exit status: 2 when a program could not be loaded, else 1 when one was rejected or is
+    /// of a type nanobpf does not run, else 0 (every program accepted; there is at least
+    /// one, [`verify_elf`] sees to that).
     pub fn exit_code(&self) -> ExitCode {
-        if self.results.iter().all(|v| v.accepted) {
-            ExitCode::SUCCESS
-        } else {
+        let has = |s| self.results.iter().any(|v| v.status == s);
+        if has(Status::LoadFailed) || self.results.is_empty() {
+            ExitCode::from(2)
+        } else if has(Status::Rejected) || has(Status::Unsupported) {
             ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
         }
     }
 
-    /// Prints the report: as text, or (`json`) as one JSON document.
-    pub fn print(&self, json: bool) {
+    /// A table of what each verification cost, in the spirit of Linux's `veristat`.
+    pub fn stats_table(&self) -> String {
+        use std::fmt::Write;
+        let width = self
+            .results
+            .iter()
+            .map(|v| v.program.len())
+            .chain([7])
+            .max()
+            .unwrap_or(7);
+        let mut out = format!(
+            "{:<width$}  {:<11}  {:>6}  {:>9}  {:>6}  {:>8}  {:>10}  {:>10}\n",
+            "program", "verdict", "insns", "processed", "states", "branches", "peak bytes", "time"
+        );
+        for v in &self.results {
+            let verdict = match v.status {
+                Status::Accepted => "accepted",
+                Status::Rejected => "rejected",
+                Status::Unsupported => "unsupported",
+                Status::LoadFailed => "load failed",
+            };
+            let _ = match v.stats {
+                Some(s) => writeln!(
+                    out,
+                    "{:<width$}  {verdict:<11}  {:>6}  {:>9}  {:>6}  {:>8}  {:>10}  {:>10.1?}",
+                    v.program,
+                    v.insns,
+                    s.insns_processed,
+                    s.peak_states,
+                    s.peak_branches,
+                    s.peak_bytes,
+                    std::time::Duration::from_secs_f64(v.elapsed_us / 1e6)
+                ),
+                None => writeln!(out, "{:<width$}  {verdict:<11}", v.program),
+            };
+        }
+        out
+    }
+
+    /// Prints the report: as text, or (`json`) as one JSON document; `stats` adds the table
+    /// of [`VerifyReport::stats_table`] to the text.
+    pub fn print(&self, json: bool, stats: bool) {
         if json {
             match serde_json::to_string_pretty(self) {
                 Ok(text) => println!("{text}"),
@@ -177,23 +298,10 @@ impl VerifyReport {
             if let Some(log) = &v.log {
                 print!("{log}");
             }
-            match &v.error {
-                None => println!(
-                    "{}: accepted ({} insns, stack {} bytes, verified in {:.1?})",
-                    v.program,
-                    v.insns,
-                    v.stack_depth.unwrap_or(0),
-                    std::time::Duration::from_secs_f64(v.elapsed_us / 1e6)
-                ),
-                Some(r) => {
-                    println!("{}: rejected", v.program);
-                    println!("{}: {}", r.pc, r.insn);
-                    if v.log.is_none() {
-                        // The log already ends with the error.
-                        println!("{}", r.message);
-                    }
-                }
-            }
+            println!("{}", v.line());
+        }
+        if stats {
+            print!("{}", self.stats_table());
         }
     }
 }
@@ -224,14 +332,19 @@ fn describe_object(report: &mut VerifyReport, obj: &Object<'_>, maps: &[MapInfo<
 }
 
 /// `nanobpf verify FILE.o`: loads every program (or the one `section` names) with its
-/// relocations and verifies it against the object's map definitions.
+/// relocations and verifies it against the object's map definitions, as the type `prog_type`
+/// gives or else its section's name. A program of a type nanobpf does not run (or whose
+/// section names none) is reported as such, never verified against another type's rules; a
+/// program the loader refuses is reported with the loader's error.
 ///
 /// # Errors
-/// The object or a program cannot be loaded (exit status 2).
+/// The object cannot be parsed, or holds no program (or none called `section`): the message
+/// names the executable sections it has (exit status 2).
 pub fn verify_elf(
     name: &str,
     bytes: &[u8],
     section: Option<&str>,
+    prog_type: Option<ProgramType>,
     log: bool,
 ) -> Result<VerifyReport, String> {
     let obj = Object::parse(bytes).map_err(|e| format!("{name}: {e}"))?;
@@ -242,28 +355,60 @@ pub fn verify_elf(
     };
     describe_object(&mut report, &obj, &maps);
     let defs: Vec<MapDef> = maps.iter().map(|m| m.def).collect();
-    let chosen: Vec<_> = match section {
-        Some(s) => vec![obj.program(s).map_err(|e| format!("{name}: '{s}': {e}"))?],
+    let sections = || {
+        let all: Vec<&str> = obj.code_sections().collect();
+        if all.is_empty() {
+            "it has no executable section".to_string()
+        } else {
+            format!("executable sections: {}", all.join(", "))
+        }
+    };
+    let chosen: Vec<ProgramInfo<'_>> = match section {
+        Some(s) => vec![obj
+            .program(s)
+            .map_err(|_| format!("{name}: no program or section '{s}' ({})", sections()))?],
         None => obj.programs().collect(),
     };
+    if chosen.is_empty() {
+        return Err(format!("{name}: no program found ({})", sections()));
+    }
     for p in chosen {
-        let prog_type = p.prog_type.unwrap_or(ProgramType::Xdp);
-        let mut insns =
-            load_program(&obj, p.name, prog_type).map_err(|e| format!("{name}: {e}"))?;
         let label = format!("{} ({})", p.name, p.section);
-        report
-            .results
-            .push(verify_one(&label, &mut insns, prog_type, &defs, log));
+        let Some(ty) = prog_type.or(p.prog_type) else {
+            let why = match unsupported_program_kind(p.section) {
+                Some(kind) => format!("program type {kind} is not supported"),
+                None => format!(
+                    "section '{}' names no program type nanobpf runs; give --type",
+                    p.section
+                ),
+            };
+            report
+                .results
+                .push(Verdict::not_verified(label, Status::Unsupported, why));
+            continue;
+        };
+        let verdict = match load_program(&obj, p.name, ty) {
+            Ok(mut insns) => verify_one(&label, &mut insns, ty, &defs, log),
+            Err(e) => Verdict::not_verified(label, Status::LoadFailed, e),
+        };
+        report.results.push(verdict);
     }
     Ok(report)
 }
 
 /// `nanobpf verify FILE.o`, printed: exit status 0 when every program is accepted, 1 when
-/// one is rejected, 2 when the object or a program cannot be loaded.
-pub fn run_elf(name: &str, bytes: &[u8], section: Option<&str>, log: bool, json: bool) -> ExitCode {
-    match verify_elf(name, bytes, section, log) {
+/// one is rejected or of a type nanobpf does not run, 2 when the object, or a program of it,
+/// cannot be loaded, or it holds no program.
+pub fn run_elf(
+    name: &str,
+    bytes: &[u8],
+    section: Option<&str>,
+    prog_type: Option<ProgramType>,
+    out: Output,
+) -> ExitCode {
+    match verify_elf(name, bytes, section, prog_type, out.log) {
         Ok(report) => {
-            report.print(json);
+            report.print(out.json, out.stats);
             report.exit_code()
         }
         Err(e) => {
@@ -271,6 +416,17 @@ pub fn run_elf(name: &str, bytes: &[u8], section: Option<&str>, log: bool, json:
             ExitCode::from(2)
         }
     }
+}
+
+/// What `nanobpf verify` prints besides the verdicts.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Output {
+    /// The per-instruction state trace.
+    pub log: bool,
+    /// One JSON document instead of text.
+    pub json: bool,
+    /// The table of what each verification cost.
+    pub stats: bool,
 }
 
 /// Parses `memory[:LEN]`, `xdp` or `socket`.
@@ -307,19 +463,13 @@ pub fn slots(bytes: &[u8]) -> Result<Vec<Insn>, String> {
 
 /// Verifies raw `insns` with the standard helpers and no maps, prints the verdict (and the log)
 /// as text or JSON, and returns the exit code: 0 accepted, 1 rejected.
-pub fn run(
-    name: &str,
-    insns: &mut [Insn],
-    prog_type: ProgramType,
-    log: bool,
-    json: bool,
-) -> ExitCode {
+pub fn run(name: &str, insns: &mut [Insn], prog_type: ProgramType, out: Output) -> ExitCode {
     let report = VerifyReport {
         file: name.to_string(),
-        results: vec![verify_one(name, insns, prog_type, &[], log)],
+        results: vec![verify_one(name, insns, prog_type, &[], out.log)],
         ..VerifyReport::default()
     };
-    report.print(json);
+    report.print(out.json, out.stats);
     report.exit_code()
 }
 
@@ -342,11 +492,9 @@ pub fn verify_one(
     });
     let started = std::time::Instant::now();
     let mut text = String::new();
-    let result = if log {
-        verify_with_log(insns, &env, &mut ws, &mut text).map(|p| p.stack_depth())
-    } else {
-        verify(insns, &env, &mut ws).map(|p| p.stack_depth())
-    };
+    let trace: Option<&mut dyn std::fmt::Write> = if log { Some(&mut text) } else { None };
+    let (result, stats) = verify_with_stats(insns, &env, &mut ws, trace);
+    let result = result.map(|p| p.stack_depth());
     let elapsed_us = started.elapsed().as_secs_f64() * 1e6;
     if let Some(s) = spinner {
         s.finish_and_clear();
@@ -357,17 +505,35 @@ pub fn verify_one(
         Rejection {
             pc: e.pc,
             insn,
-            message: e.to_string(),
+            message: e.kind.to_string(),
         }
     });
+    let VerifyStats {
+        insns_processed,
+        peak_states,
+        peak_branches,
+        peak_bytes,
+    } = stats;
     Verdict {
         program: name.to_string(),
+        status: if result.is_ok() {
+            Status::Accepted
+        } else {
+            Status::Rejected
+        },
         accepted: result.is_ok(),
         insns: insns.len(),
         stack_depth: result.ok(),
         elapsed_us,
         error,
         log: log.then_some(text),
+        stats: Some(Stats {
+            insns_processed,
+            peak_states,
+            peak_branches,
+            peak_bytes,
+            workspace_bytes: DefaultWorkspace::SIZE_BYTES,
+        }),
     }
 }
 

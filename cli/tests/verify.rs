@@ -35,8 +35,10 @@ fn exit_codes_follow_the_contract() {
     );
     let (code, out) = nanobpf(&["verify", &bad, "--type", "xdp"]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("0: ldxb %r0, [%r1]"), "{out}");
-    assert!(out.contains("invalid bpf_context access"), "{out}");
+    assert!(
+        out.contains("rejected at insn 0 (ldxb %r0, [%r1]): invalid bpf_context access"),
+        "{out}"
+    );
     let (code, _) = nanobpf(&["verify", &bad, "--type", "xdp", "--log"]);
     assert_eq!(code, 1);
     let (code, _) = nanobpf(&["verify", "/nonexistent/program.bin"]);
@@ -81,4 +83,78 @@ fn the_json_report_round_trips() {
         .as_str()
         .unwrap()
         .contains("invalid bpf_context access"));
+}
+
+/// An object of the shared corpus of real objects (`../shared/corpus` beside the repository).
+fn corpus(path: &str) -> String {
+    format!("{}/../../shared/corpus/{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn an_object_without_programs_is_an_error_naming_its_sections() {
+    // A `.text` function alone: a callee, no program.
+    let (code, out) = nanobpf(&["verify", &corpus("build/exposeptr.o")]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("no program found (executable sections: .text)"),
+        "{out}"
+    );
+    // Named explicitly, it is verified as the type given.
+    let (code, out) = nanobpf(&[
+        "verify",
+        &corpus("build/exposeptr.o"),
+        "--section",
+        "func",
+        "--type",
+        "xdp",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("func (.text): rejected at insn"), "{out}");
+    let (code, out) = nanobpf(&["verify", &corpus("build/exposeptr.o"), "--section", "nope"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("no program or section 'nope'"), "{out}");
+}
+
+#[test]
+fn programs_of_types_nanobpf_does_not_run_are_reported_not_verified() {
+    let (code, out) = nanobpf(&["verify", &corpus("linux/tracex1_kern.o")]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("program type kprobe is not supported"),
+        "{out}"
+    );
+    assert!(!out.contains("accepted"), "{out}");
+    // A section that names no type at all.
+    let (code, out) = nanobpf(&["verify", &corpus("suricata/lb.o")]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("section 'loadbalancer' names no program type"),
+        "{out}"
+    );
+}
+
+#[test]
+fn legacy_objects_verify_one_line_per_program_with_stats() {
+    let (code, out) = nanobpf(&["verify", &corpus("linux/sockex3_kern.o"), "--stats"]);
+    assert_eq!(code, 0, "{out}");
+    let verdicts: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("): accepted ("))
+        .collect();
+    assert_eq!(verdicts.len(), 5, "{out}");
+    let table: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("program "))
+        .collect();
+    assert_eq!(table.len(), 6, "{out}");
+    assert!(
+        table[0].contains("processed") && table[0].contains("peak bytes"),
+        "{out}"
+    );
+    let (code, out) = nanobpf(&["verify", &corpus("linux/xdp1_kern.o"), "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect(&out);
+    let r = &doc["results"][0];
+    assert_eq!(r["status"], "accepted");
+    assert!(r["stats"]["insns_processed"].as_u64().unwrap() >= 61);
 }

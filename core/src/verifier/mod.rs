@@ -269,6 +269,45 @@ pub fn verify_with_log<'a, const INSNS: usize, const STATES: usize, const BRANCH
     r
 }
 
+/// What a verification cost, in the spirit of Linux's `veristat`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VerifyStats {
+    /// Instructions processed over all paths (the budget counts these).
+    pub insns_processed: u32,
+    /// The most explored states held in the workspace's cache at once.
+    pub peak_states: u32,
+    /// The most branches pending at once.
+    pub peak_branches: u32,
+    /// The most bytes of the workspace's state cache and branch stack in use at once (the
+    /// rest of the workspace, per-instruction facts and two states, is fixed by its size).
+    pub peak_bytes: u32,
+}
+
+/// As [`verify_with_log`] (with `log` optional), also returning what the verification cost,
+/// whatever its verdict.
+///
+/// # Errors
+/// As [`verify`].
+pub fn verify_with_stats<'a, const INSNS: usize, const STATES: usize, const BRANCHES: usize>(
+    insns: &'a mut [Insn],
+    env: &VerifyEnv<'_>,
+    ws: &mut VerifierWorkspace<INSNS, STATES, BRANCHES>,
+    log: Option<&mut dyn core::fmt::Write>,
+) -> (Result<VerifiedProgram<'a>, VerifyError>, VerifyStats) {
+    let mut stats = VerifyStats::default();
+    let r = match log {
+        Some(log) => {
+            let r = run_with(insns, env, ws.view(), Some(&mut *log), 0, &mut stats);
+            if let Err(e) = &r {
+                let _ = writeln!(log, "{e}");
+            }
+            r
+        }
+        None => run_with(insns, env, ws.view(), None, 0, &mut stats),
+    };
+    (r, stats)
+}
+
 /// Every `lddw` of a map, reachable or not, names a map of `env` in a way it supports: the
 /// engines resolve these when a program is loaded or compiled (the JIT compiles dead code too).
 fn check_map_refs(insns: &[Insn], env: &VerifyEnv<'_>) -> Result<(), VerifyError> {
@@ -290,6 +329,17 @@ fn run<'a>(
     ws: workspace::View<'_>,
     log: Option<&mut dyn core::fmt::Write>,
     lifted: u8,
+) -> Result<VerifiedProgram<'a>, VerifyError> {
+    run_with(insns, env, ws, log, lifted, &mut VerifyStats::default())
+}
+
+fn run_with<'a>(
+    insns: &'a mut [Insn],
+    env: &VerifyEnv<'_>,
+    ws: workspace::View<'_>,
+    log: Option<&mut dyn core::fmt::Write>,
+    lifted: u8,
+    stats: &mut VerifyStats,
 ) -> Result<VerifiedProgram<'a>, VerifyError> {
     Program::new(insns).map_err(|e| VerifyError {
         pc: e.pc,
@@ -320,7 +370,14 @@ fn run<'a>(
         log,
         lifted,
     };
-    c.run()?;
+    let explored = c.run();
+    *stats = VerifyStats {
+        insns_processed: c.processed,
+        peak_states: c.ws.cache.peak_count as u32,
+        peak_branches: c.ws.branches.peak_len as u32,
+        peak_bytes: (c.ws.cache.peak_used + c.ws.branches.peak_top) as u32,
+    };
+    explored?;
     let depth = stack_depth(insns, &c);
     let ctx = c.ctx;
     let aux = &*c.ws.aux;

@@ -124,12 +124,16 @@ impl<const INSNS: usize, const STATES: usize, const BRANCHES: usize>
                 bytes: self.cache_bytes.as_flattened_mut(),
                 count: 0,
                 used: 0,
+                peak_count: 0,
+                peak_used: 0,
             },
             branches: Branches {
                 entries: &mut self.branches,
                 bytes: self.branch_bytes.as_flattened_mut(),
                 len: 0,
                 top: 0,
+                peak_len: 0,
+                peak_top: 0,
             },
         }
     }
@@ -161,6 +165,9 @@ pub(crate) struct Cache<'w> {
     bytes: &'w mut [u8],
     count: usize,
     used: usize,
+    /// The most states and bytes held at once, for [`super::VerifyStats`].
+    pub peak_count: usize,
+    pub peak_used: usize,
 }
 
 /// The most states kept for one pc.
@@ -227,6 +234,8 @@ impl Cache<'_> {
         };
         self.count += 1;
         self.used += len;
+        self.peak_count = self.peak_count.max(self.count);
+        self.peak_used = self.peak_used.max(self.used);
     }
 
     /// Marks complete every state recorded when the branch stack was longer than `len`.
@@ -275,6 +284,9 @@ pub(crate) struct Branches<'w> {
     bytes: &'w mut [u8],
     len: usize,
     top: usize,
+    /// The most branches and bytes pending at once, for [`super::VerifyStats`].
+    pub peak_len: usize,
+    pub peak_top: usize,
 }
 
 impl Branches<'_> {
@@ -301,6 +313,8 @@ impl Branches<'_> {
         };
         self.len += 1;
         self.top += n;
+        self.peak_len = self.peak_len.max(self.len);
+        self.peak_top = self.peak_top.max(self.top);
         true
     }
 
