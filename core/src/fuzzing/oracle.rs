@@ -9,7 +9,9 @@ use crate::maps::{
     value_words, ArrayMap, DevMap, HashMap, LruHashMap, Map, MapError, MapTable, ProgArray,
     QueueMap, RingBuf, ValueRegion,
 };
-use crate::verifier::{verify, DefaultWorkspace, Rule, VerifyEnv, VerifyError};
+#[cfg(feature = "fuzzing")]
+use crate::verifier::Rule;
+use crate::verifier::{verify, DefaultWorkspace, VerifyEnv, VerifyError};
 use crate::{Context, Interpreter, NoPlatform, SkBuff, Trap, VerifiedProgram, XdpBuff};
 use core::ptr::NonNull;
 use std::boxed::Box;
@@ -333,6 +335,7 @@ impl Fixture {
     /// generators and the oracle find the hole it closes. [`verify_then_run`] never lifts one.
     ///
     /// [`verify_then_run`]: super::verify_then_run
+    #[cfg(feature = "fuzzing")]
     pub fn lift_rule(&mut self, rule: Rule, lifted: bool) {
         self.ws.lift_rule(rule, lifted);
     }

@@ -147,6 +147,7 @@ fn the_oracle_catches_a_verifier_that_keeps_stale_packet_pointers() {
 /// whose message contains `kind`, or `limit` programs; every program with a finding (of any
 /// kind) must be rejected by the real verifier. Returns the programs generated and the
 /// findings of the kind.
+#[cfg(feature = "fuzzing")]
 fn hunt(rule: crate::verifier::Rule, kind: &str, seed: u64, want: u32, limit: u32) -> (u32, u32) {
     let start = std::time::Instant::now();
     let mut lifted = Fixture::new();
@@ -184,6 +185,7 @@ fn hunt(rule: crate::verifier::Rule, kind: &str, seed: u64, want: u32, limit: u3
 /// With [`Rule::PointerDifference`](crate::verifier::Rule) lifted, the difference of two
 /// array element pointers is a wrong constant: scaled and added back, it reaches out of bounds.
 #[test]
+#[cfg(feature = "fuzzing")]
 fn the_generator_finds_a_lifted_pointer_difference_rule() {
     let (n, found) = hunt(
         crate::verifier::Rule::PointerDifference,
@@ -198,6 +200,7 @@ fn the_generator_finds_a_lifted_pointer_difference_rule() {
 /// With [`Rule::InvalidatedSpill`](crate::verifier::Rule) lifted, a narrow fill of a spilled
 /// packet or record pointer after the helper that invalidated it is a wrong constant.
 #[test]
+#[cfg(feature = "fuzzing")]
 fn the_generator_finds_a_lifted_invalidated_spill_rule() {
     let (n, found) = hunt(
         crate::verifier::Rule::InvalidatedSpill,
@@ -212,6 +215,7 @@ fn the_generator_finds_a_lifted_invalidated_spill_rule() {
 /// With [`Rule::LdAbsWithReference`](crate::verifier::Rule) lifted, a legacy packet load
 /// outside the packet ends the program with a ring buffer record still reserved.
 #[test]
+#[cfg(feature = "fuzzing")]
 fn the_generator_finds_a_lifted_ld_abs_with_reference_rule() {
     let (n, found) = hunt(
         crate::verifier::Rule::LdAbsWithReference,
@@ -226,6 +230,7 @@ fn the_generator_finds_a_lifted_ld_abs_with_reference_rule() {
 /// With [`Rule::PointerInHelperMemory`](crate::verifier::Rule) lifted, `map_update_elem` or
 /// `ringbuf_output` copies a spilled pointer, a host address, into a map.
 #[test]
+#[cfg(feature = "fuzzing")]
 fn the_generator_finds_a_lifted_pointer_in_helper_memory_rule() {
     let (n, found) = hunt(
         crate::verifier::Rule::PointerInHelperMemory,
@@ -240,6 +245,7 @@ fn the_generator_finds_a_lifted_pointer_in_helper_memory_rule() {
 /// With [`Rule::ReadOnlyMap`](crate::verifier::Rule) lifted, a program changes the read-only
 /// map (`BPF_F_RDONLY_PROG`).
 #[test]
+#[cfg(feature = "fuzzing")]
 fn the_generator_finds_a_lifted_read_only_map_rule() {
     let (n, found) = hunt(
         crate::verifier::Rule::ReadOnlyMap,
