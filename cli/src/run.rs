@@ -333,7 +333,9 @@ fn apply_set(
         .iter()
         .position(|m| m.name == name)
         .ok_or_else(|| err(format!("no map '{name}'")))?;
-    let def = infos[i].def;
+    let def = infos[i]
+        .def
+        .map_err(|u| err(format!("map type {} is not supported", u.linux_type)))?;
     let lpm = def.map_type == MapType::LpmTrie;
     let key = parse_bytes(k, def.key_size as usize, lpm, &[]).map_err(err)?;
     let progs = if def.map_type == MapType::ProgArray {
@@ -462,10 +464,21 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
         )));
     }
     let infos: Vec<MapInfo<'_>> = obj.maps().collect();
-    let defs: Vec<MapDef> = infos.iter().map(|m| m.def).collect();
+    let defs: Vec<MapDef> = infos.iter().map(|m| m.verifier_def()).collect();
     let maps = infos
         .iter()
-        .map(|m| HostMap::new(&m.def).map_err(|e| at(format!("map {}: {e}", m.name))))
+        .map(|m| {
+            // A map nanobpf cannot create gets a one-slot stand-in: the entry program loaded,
+            // so it does not refer to it.
+            let def = m.def.unwrap_or(MapDef {
+                map_type: MapType::Array,
+                key_size: 4,
+                value_size: 4,
+                max_entries: 1,
+                flags: 0,
+            });
+            HostMap::new(&def).map_err(|e| at(format!("map {}: {e}", m.name)))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     for (info, map) in infos.iter().zip(&maps) {
         if let Some(init) = info.init {
@@ -595,7 +608,7 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
         .zip(&maps)
         .map(|(info, map)| MapDump {
             name: info.name.to_string(),
-            def: info.def,
+            def: info.verifier_def(),
             source: info.source,
             entries: map.entries(),
             records: map.ringbuf().map(|r| r.consume()).unwrap_or_default(),

@@ -69,14 +69,23 @@ fn print_object(name: &str, obj: &Object<'_>, maps: &[MapInfo<'_>]) {
         );
     }
     for m in maps {
+        let (kind, key, value, max) = match m.def {
+            Ok(d) => (
+                map_type_name(d.map_type).to_string(),
+                d.key_size,
+                d.value_size,
+                d.max_entries,
+            ),
+            Err(u) => (
+                format!("type {} (not supported)", u.linux_type),
+                u.key_size,
+                u.value_size,
+                u.max_entries,
+            ),
+        };
         println!(
-            "  map {} {}: {}, key {} B, value {} B, max_entries {}",
-            m.index,
-            m.name,
-            map_type_name(m.def.map_type),
-            m.def.key_size,
-            m.def.value_size,
-            m.def.max_entries
+            "  map {} {}: {kind}, key {key} B, value {value} B, max_entries {max}",
+            m.index, m.name,
         );
     }
 }
@@ -94,7 +103,7 @@ pub fn run_elf(name: &str, bytes: &[u8], section: Option<&str>, log: bool) -> Ex
     };
     let maps: Vec<MapInfo<'_>> = obj.maps().collect();
     print_object(name, &obj, &maps);
-    let defs: Vec<MapDef> = maps.iter().map(|m| m.def).collect();
+    let defs: Vec<MapDef> = maps.iter().map(|m| m.verifier_def()).collect();
     let chosen: Vec<_> = match section {
         Some(s) => match obj.program(s) {
             Ok(p) => vec![p],

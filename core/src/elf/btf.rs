@@ -11,6 +11,7 @@
 //! loop in hostile BTF is an error, not a hang.
 
 use super::error::LoadErrorKind as K;
+use super::maps::UnsupportedMap;
 use super::read::{cstr, slice, u16_at, u32_at, u8_at, StrError};
 use crate::env::{MapDef, MapType};
 
@@ -263,7 +264,9 @@ impl<'a> Btf<'a> {
     }
 
     /// The definition of the map variable `name` in `.maps`.
-    pub fn map_def(&self, name: &str) -> Result<MapDef, BtfError> {
+    ///
+    /// The inner `Result` is `Err` for a map whose type nanobpf does not have.
+    pub fn map_def(&self, name: &str) -> Result<Result<MapDef, UnsupportedMap>, BtfError> {
         let var = self.map_var(name)?;
         let st = self.skip_mods(var.size_type)?;
         if st.kind != KIND_STRUCT {
@@ -299,12 +302,13 @@ impl<'a> Btf<'a> {
             }
         }
         let n = map_type.ok_or((st.at, K::MissingMapType))?;
-        Ok(MapDef {
-            map_type: MapType::from_linux(n).ok_or((st.at, K::UnknownMapType(n)))?,
+        let def = MapDef {
+            map_type: MapType::Array,
             key_size: key_size.unwrap_or(0),
             value_size: value_size.unwrap_or(0),
             max_entries,
             flags,
-        })
+        };
+        Ok(UnsupportedMap::check(n, def))
     }
 }
