@@ -21,7 +21,7 @@ use crate::hostmaps::HostMap;
 use crate::verify::load_program as load;
 use nanobpf_core::elf::{MapInfo, MapSource, Object};
 use nanobpf_core::env::{MapDef, MapType, Platform};
-use nanobpf_core::maps::{Map, MapTable};
+use nanobpf_core::maps::{Map, MapTable, Redirect};
 use nanobpf_core::verifier::{verify, VerifierWorkspace, VerifyEnv};
 use nanobpf_core::{helpers, Interpreter, ProgramType, Runtime, VerifiedProgram};
 #[cfg(target_arch = "x86_64")]
@@ -196,6 +196,9 @@ pub struct Report {
     pub out: Vec<(usize, Vec<u8>)>,
     /// Frames redirected to other ports, by interface index.
     pub redirected: Vec<(u32, u64)>,
+    /// Frames redirected to CPUs and AF_XDP sockets (CPU and XSK maps), by target, in the
+    /// order first seen.
+    pub steered: Vec<(Redirect, u64)>,
     /// Where the receive ring's buffers were after the run.
     pub ring: Counts,
     /// Time spent in the replay loop.
@@ -356,6 +359,7 @@ struct Replayed {
     fates: Vec<Fate>,
     out: Vec<(usize, Vec<u8>)>,
     redirected: Vec<(u32, u64)>,
+    steered: Vec<(Redirect, u64)>,
     ring: Counts,
     elapsed: Duration,
 }
@@ -374,6 +378,7 @@ fn replay<E: XdpEngine>(
         .map(|&t| Box::new(Ring::new().with_ifindex(t)))
         .collect();
     let mut redirected: Vec<(u32, u64)> = targets.iter().map(|&t| (t, 0)).collect();
+    let mut steered: Vec<(Redirect, u64)> = Vec::new();
     let mut runner = XdpRunner::new(engine);
     let mut fates = Vec::with_capacity(packets.len());
     let mut out = Vec::new();
@@ -410,7 +415,15 @@ fn replay<E: XdpEngine>(
                     passed = Some(b.to_vec());
                 }
             };
-            runner.poll(&mut *ring, &mut refs, stack, 1);
+            // A CPU or an AF_XDP socket always takes the frame; the report counts them.
+            let steer = |to: Redirect, _: &[u8]| {
+                match steered.iter_mut().find(|(t, _)| *t == to) {
+                    Some((_, n)) => *n += 1,
+                    None => steered.push((to, 1)),
+                }
+                true
+            };
+            runner.poll_steered(&mut *ring, &mut refs, stack, steer, 1);
         }
         let fate = fate_of(&before, &runner.counters());
         fates.push(fate);
@@ -435,6 +448,7 @@ fn replay<E: XdpEngine>(
         fates,
         out,
         redirected,
+        steered,
         ring: ring.accounted(),
         elapsed,
     }
@@ -531,7 +545,10 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
         .iter()
         .filter(|m| m.as_map().def().map_type == MapType::DevMap)
         .flat_map(|m| {
-            (0..m.as_map().def().max_entries).filter_map(|k| m.as_map().redirect_target(k))
+            (0..m.as_map().def().max_entries).filter_map(|k| match m.as_map().redirect_target(k) {
+                Some(Redirect::Device(ifindex)) => Some(ifindex),
+                _ => None,
+            })
         })
         .filter(|&t| t != 1)
         .collect();
@@ -585,6 +602,7 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
         fates,
         out,
         redirected,
+        steered,
         ring,
         elapsed,
     } = r;
@@ -625,6 +643,7 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
         fates,
         out,
         redirected,
+        steered,
         ring,
         elapsed,
         maps: dumps,

@@ -49,6 +49,8 @@ pub fn map_type_name(t: MapType) -> &'static str {
         MapType::LruHash => "lru_hash",
         MapType::LpmTrie => "lpm_trie",
         MapType::DevMap => "devmap",
+        MapType::CpuMap => "cpumap",
+        MapType::XskMap => "xskmap",
         MapType::Queue => "queue",
         MapType::Stack => "stack",
         MapType::RingBuf => "ringbuf",

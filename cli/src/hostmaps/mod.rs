@@ -199,7 +199,7 @@ impl HostMap {
                     values: Values::new(n, v),
                 })
             }
-            MapType::ProgArray | MapType::DevMap => {
+            MapType::ProgArray | MapType::DevMap | MapType::CpuMap | MapType::XskMap => {
                 index_sized("program array and device map")?;
                 if v < 4 {
                     return Err(format!("values must be at least 4 bytes, not {v}"));

@@ -4,6 +4,7 @@ use super::{MapDump, Report, RunArgs, BUF_SIZE};
 use crate::verify::map_type_name;
 use nanobpf_core::elf::MapSource;
 use nanobpf_core::env::MapType;
+use nanobpf_core::maps::Redirect;
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -69,6 +70,13 @@ pub fn render(report: &Report, args: &RunArgs) -> String {
     let _ = writeln!(s, "  {:<16} {:>6}", "total", c.frames() + report.too_long);
     for (port, n) in &report.redirected {
         let _ = writeln!(s, "  redirected to ifindex {port}: {n}");
+    }
+    for (to, n) in &report.steered {
+        let _ = match to {
+            Redirect::Device(i) => writeln!(s, "  redirected to ifindex {i}: {n}"),
+            Redirect::Cpu(c) => writeln!(s, "  redirected to CPU {c}: {n}"),
+            Redirect::Xsk(q) => writeln!(s, "  redirected to AF_XDP socket {q}: {n}"),
+        };
     }
     let _ = writeln!(
         s,

@@ -19,6 +19,10 @@ pub enum MapType {
     LpmTrie = 11,
     /// `BPF_MAP_TYPE_DEVMAP`: redirect targets.
     DevMap = 14,
+    /// `BPF_MAP_TYPE_CPUMAP`: CPUs as redirect targets.
+    CpuMap = 16,
+    /// `BPF_MAP_TYPE_XSKMAP`: AF_XDP sockets as redirect targets.
+    XskMap = 17,
     /// `BPF_MAP_TYPE_QUEUE`.
     Queue = 22,
     /// `BPF_MAP_TYPE_STACK`.
@@ -38,6 +42,8 @@ impl MapType {
             9 => MapType::LruHash,
             11 => MapType::LpmTrie,
             14 => MapType::DevMap,
+            16 => MapType::CpuMap,
+            17 => MapType::XskMap,
             22 => MapType::Queue,
             23 => MapType::Stack,
             27 => MapType::RingBuf,

@@ -65,8 +65,8 @@ fn xdp_adjust_tail(env: &mut HelperEnv<'_>, _ctx: u64, delta: u64, _: u64, _: u6
 
 fn redirect_map(env: &mut HelperEnv<'_>, map: u64, key: u64, flags: u64, _: u64, _: u64) -> u64 {
     match env.map(map).and_then(|m| m.redirect_target(key as u32)) {
-        Some(ifindex) => {
-            env.state.redirect = Some(ifindex);
+        Some(target) => {
+            env.state.redirect = Some(target);
             XDP_REDIRECT
         }
         // Linux: the low two bits of the flags are the action when the lookup fails.

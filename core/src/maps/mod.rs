@@ -32,7 +32,7 @@
 //!
 //! | map | lock | why |
 //! |---|---|---|
-//! | [`ArrayMap`], [`PerCpuArray`], [`ProgArray`], [`DevMap`] | none | slots are fixed; only atomics |
+//! | [`ArrayMap`], [`PerCpuArray`], [`ProgArray`], [`RedirectMap`] | none | slots are fixed; only atomics |
 //! | [`HashMap`] | one per bucket, plus one for the free list (taken only to insert or delete) | lookups of different keys on different cores do not contend (measured below) |
 //! | [`LruHashMap`] | one per map | every lookup reorders the single recency list |
 //! | [`LpmTrie`] | one per map | an update rewires paths shared by many prefixes, as in Linux |
@@ -73,7 +73,7 @@
 //! | [`LruHashMap`] | `8 W + K + 20` (value; key, hash, chain, bucket head, two list links) | 36 |
 //! | [`LpmTrie`] | `8 W + 2 round4(D + 16) + 4` (value; two trie nodes; slot owner) | 24 |
 //! | [`ProgArray`] | 4 | 0 |
-//! | [`DevMap`] | 4 | 0 |
+//! | [`RedirectMap`] ([`DevMap`], [`CpuMap`], [`XskMap`]) | 4 | 0 |
 //! | [`QueueMap`], [`StackMap`] | `V` | 24 |
 //! | [`RingBuf`] | capacity in bytes | 24 |
 //!
@@ -98,7 +98,7 @@ use core::ptr::NonNull;
 
 pub use crate::env::{MapDef, MapType};
 pub use array::ArrayMap;
-pub use devmap::DevMap;
+pub use devmap::{CpuMap, DevMap, Redirect, RedirectMap, XskMap};
 pub use hash::HashMap;
 pub use lpm::LpmTrie;
 pub use lru::LruHashMap;
@@ -252,6 +252,8 @@ pub fn check_def(have: &MapDef, wanted: &MapDef) -> Result<(), DefMismatch> {
             | MapType::PerCpuArray
             | MapType::ProgArray
             | MapType::DevMap
+            | MapType::CpuMap
+            | MapType::XskMap
             | MapType::RingBuf
     );
     let fits = if exact {
@@ -458,8 +460,9 @@ pub trait Map: Sync + core::fmt::Debug {
         None
     }
 
-    /// Device map: the interface index in slot `key`, for redirects.
-    fn redirect_target(&self, key: u32) -> Option<u32> {
+    /// Device, CPU and XSK maps: where slot `key` sends a frame (`bpf_redirect_map`); `None`
+    /// for an empty slot.
+    fn redirect_target(&self, key: u32) -> Option<Redirect> {
         let _ = key;
         None
     }

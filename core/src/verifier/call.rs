@@ -25,10 +25,15 @@ fn map_fits(helper: u32, map: MapType) -> bool {
     use MapType as T;
     let own: &[T] = match helper {
         TAIL_CALL => &[T::ProgArray],
-        REDIRECT_MAP => &[T::DevMap],
+        REDIRECT_MAP => &[T::DevMap, T::CpuMap, T::XskMap],
         87..=89 => &[T::Queue, T::Stack],
         130..=131 => &[T::RingBuf],
-        _ => return !matches!(map, T::ProgArray | T::Queue | T::Stack | T::RingBuf),
+        _ => {
+            return !matches!(
+                map,
+                T::ProgArray | T::Queue | T::Stack | T::RingBuf | T::CpuMap | T::XskMap
+            )
+        }
     };
     own.contains(&map)
 }
