@@ -170,6 +170,9 @@ pub struct MapDump {
     pub entries: Vec<(Vec<u8>, Vec<u8>)>,
     /// For a ring buffer: the records consumed at the end, in order.
     pub records: Vec<Vec<u8>>,
+    /// For a perf event array: the records output during the run, in order, with the slot
+    /// (CPU) of each.
+    pub perf: Vec<(u32, Vec<u8>)>,
 }
 
 /// Everything a run found.
@@ -630,6 +633,7 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
             source: info.source,
             entries: map.entries(),
             records: map.ringbuf().map(|r| r.consume()).unwrap_or_default(),
+            perf: map.perf().map(|p| p.consume()).unwrap_or_default(),
         })
         .collect();
     Ok(Report {

@@ -149,6 +149,17 @@ fn render_map(s: &mut String, m: &MapDump, show: usize) {
         }
         return;
     }
+    if d.map_type == MapType::PerfEventArray {
+        // As `perf script` prints raw samples: the CPU, the size, the bytes.
+        let _ = writeln!(s, "{} records", m.perf.len());
+        for (cpu, r) in m.perf.iter().take(show) {
+            let _ = writeln!(s, "  cpu {cpu}: {} bytes: {}", r.len(), hex(r));
+        }
+        if m.perf.len() > show {
+            let _ = writeln!(s, "  ... {} more", m.perf.len() - show);
+        }
+        return;
+    }
     let array = matches!(d.map_type, MapType::Array | MapType::PerCpuArray);
     // Arrays: every index exists; list the non-zero ones.
     let listed: Vec<&(Vec<u8>, Vec<u8>)> = m

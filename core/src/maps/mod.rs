@@ -85,6 +85,7 @@ mod hash;
 mod lpm;
 mod lru;
 mod percpu;
+mod perf;
 mod prog_array;
 mod queue;
 mod ringbuf;
@@ -103,6 +104,7 @@ pub use hash::HashMap;
 pub use lpm::LpmTrie;
 pub use lru::LruHashMap;
 pub use percpu::PerCpuArray;
+pub use perf::PerfEventArray;
 pub use prog_array::ProgArray;
 pub use queue::{QueueMap, QueueStack, StackMap};
 pub use ringbuf::{Consumed, RingBuf, RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RINGBUF_HDR_SIZE};
@@ -451,6 +453,17 @@ pub trait Map: Sync + core::fmt::Debug {
     /// [`MapError::Invalid`] if `addr` is not a reserved, unsubmitted record.
     fn ringbuf_discard(&self, addr: u64, flags: u64) -> Result<(), MapError> {
         let _ = (addr, flags);
+        Err(MapError::NotSupported)
+    }
+
+    /// Perf event array: appends one record, `data` then `tail`, to the ring of slot `slot`.
+    ///
+    /// # Errors
+    ///
+    /// [`MapError::TooBig`] for a slot beyond the map, [`MapError::NoSpace`] when the record
+    /// does not fit its ring now.
+    fn perf_event_output(&self, slot: u32, data: &[u8], tail: &[u8]) -> Result<(), MapError> {
+        let _ = (slot, data, tail);
         Err(MapError::NotSupported)
     }
 
