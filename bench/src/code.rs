@@ -49,7 +49,7 @@ fn load(bench: Bench, obj: &'static [u8], len: usize) -> Result<Code, String> {
     let loaded = obj
         .load_program_as("prog", ProgramType::Memory { len }, &mut out)
         .map_err(|e| at(&e))?;
-    let maps: Vec<MapDef> = obj.maps().map(|m| m.def).collect();
+    let maps: Vec<MapDef> = obj.maps().map(|m| m.verifier_def()).collect();
     if maps.len() != 1 || maps[0].key_size as usize != FLOW_KEY {
         return Err(at(&format!("{} maps, expected one flow map", maps.len())));
     }

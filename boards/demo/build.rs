@@ -22,7 +22,7 @@ fn main() {
     let bytes = std::fs::read(OBJECT).unwrap_or_else(|e| panic!("{OBJECT}: {e}"));
     let obj = nanobpf_core::elf::Object::parse(&bytes).unwrap_or_else(|e| panic!("{OBJECT}: {e}"));
     let maps: Vec<_> = obj.maps().collect();
-    let defs: Vec<_> = maps.iter().map(|m| m.def).collect();
+    let defs: Vec<_> = maps.iter().map(|m| m.verifier_def()).collect();
     assert_eq!(
         defs,
         layout::DEFS,

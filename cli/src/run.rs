@@ -21,7 +21,7 @@ use crate::hostmaps::HostMap;
 use crate::verify::load_program as load;
 use nanobpf_core::elf::{BtfTypes, MapInfo, MapSource, Object};
 use nanobpf_core::env::{MapDef, MapType, Platform};
-use nanobpf_core::maps::{Map, MapTable};
+use nanobpf_core::maps::{Map, MapTable, Redirect};
 use nanobpf_core::verifier::{verify, VerifierWorkspace, VerifyEnv};
 use nanobpf_core::{helpers, Interpreter, ProgramType, Runtime, VerifiedProgram};
 #[cfg(target_arch = "x86_64")]
@@ -183,6 +183,9 @@ pub struct MapDump {
     pub typed: Vec<(Option<Value>, Option<Value>)>,
     /// For a ring buffer: the records consumed at the end, in order.
     pub records: Vec<Vec<u8>>,
+    /// For a perf event array: the records output during the run, in order, with the slot
+    /// (CPU) of each.
+    pub perf: Vec<(u32, Vec<u8>)>,
 }
 
 /// Everything a run found.
@@ -209,6 +212,9 @@ pub struct Report {
     pub out: Vec<(usize, Vec<u8>)>,
     /// Frames redirected to other ports, by interface index.
     pub redirected: Vec<(u32, u64)>,
+    /// Frames redirected to CPUs and AF_XDP sockets (CPU and XSK maps), by target, in the
+    /// order first seen.
+    pub steered: Vec<(Redirect, u64)>,
     /// Where the receive ring's buffers were after the run.
     pub ring: Counts,
     /// Time spent in the replay loop.
@@ -346,7 +352,9 @@ fn apply_set(
         .iter()
         .position(|m| m.name == name)
         .ok_or_else(|| err(format!("no map '{name}'")))?;
-    let def = infos[i].def;
+    let def = infos[i]
+        .def
+        .map_err(|u| err(format!("map type {} is not supported", u.linux_type)))?;
     let lpm = def.map_type == MapType::LpmTrie;
     let key = parse_bytes(k, def.key_size as usize, lpm, &[]).map_err(err)?;
     let progs = if def.map_type == MapType::ProgArray {
@@ -367,6 +375,7 @@ struct Replayed {
     fates: Vec<Fate>,
     out: Vec<(usize, Vec<u8>)>,
     redirected: Vec<(u32, u64)>,
+    steered: Vec<(Redirect, u64)>,
     ring: Counts,
     elapsed: Duration,
 }
@@ -380,6 +389,7 @@ fn replay<E: XdpEngine>(engine: E, packets: &[Frame], targets: &[u32], keep: boo
         .map(|&t| Box::new(Ring::new().with_ifindex(t)))
         .collect();
     let mut redirected: Vec<(u32, u64)> = targets.iter().map(|&t| (t, 0)).collect();
+    let mut steered: Vec<(Redirect, u64)> = Vec::new();
     let mut runner = XdpRunner::new(engine);
     let mut fates = Vec::with_capacity(packets.len());
     let mut out = Vec::new();
@@ -419,7 +429,15 @@ fn replay<E: XdpEngine>(engine: E, packets: &[Frame], targets: &[u32], keep: boo
                     passed = Some(b.to_vec());
                 }
             };
-            runner.poll(&mut *ring, &mut refs, stack, 1);
+            // A CPU or an AF_XDP socket always takes the frame; the report counts them.
+            let steer = |to: Redirect, _: &[u8]| {
+                match steered.iter_mut().find(|(t, _)| *t == to) {
+                    Some((_, n)) => *n += 1,
+                    None => steered.push((to, 1)),
+                }
+                true
+            };
+            runner.poll_steered(&mut *ring, &mut refs, stack, steer, 1);
         }
         let fate = fate_of(&before, &runner.counters());
         fates.push(fate);
@@ -444,6 +462,7 @@ fn replay<E: XdpEngine>(engine: E, packets: &[Frame], targets: &[u32], keep: boo
         fates,
         out,
         redirected,
+        steered,
         ring: ring.accounted(),
         elapsed,
     }
@@ -473,10 +492,21 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
         )));
     }
     let infos: Vec<MapInfo<'_>> = obj.maps().collect();
-    let defs: Vec<MapDef> = infos.iter().map(|m| m.def).collect();
+    let defs: Vec<MapDef> = infos.iter().map(|m| m.verifier_def()).collect();
     let maps = infos
         .iter()
-        .map(|m| HostMap::new(&m.def).map_err(|e| at(format!("map {}: {e}", m.name))))
+        .map(|m| {
+            // A map nanobpf cannot create gets a one-slot stand-in: the entry program loaded,
+            // so it does not refer to it.
+            let def = m.def.unwrap_or(MapDef {
+                map_type: MapType::Array,
+                key_size: 4,
+                value_size: 4,
+                max_entries: 1,
+                flags: 0,
+            });
+            HostMap::new(&def).map_err(|e| at(format!("map {}: {e}", m.name)))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     for (info, map) in infos.iter().zip(&maps) {
         if let Some(init) = info.init {
@@ -529,7 +559,10 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
         .iter()
         .filter(|m| m.as_map().def().map_type == MapType::DevMap)
         .flat_map(|m| {
-            (0..m.as_map().def().max_entries).filter_map(|k| m.as_map().redirect_target(k))
+            (0..m.as_map().def().max_entries).filter_map(|k| match m.as_map().redirect_target(k) {
+                Some(Redirect::Device(ifindex)) => Some(ifindex),
+                _ => None,
+            })
         })
         .filter(|&t| t != 1)
         .collect();
@@ -583,6 +616,7 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
         fates,
         out,
         redirected,
+        steered,
         ring,
         elapsed,
     } = r;
@@ -607,11 +641,12 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
             let entries = map.entries();
             MapDump {
                 name: info.name.to_string(),
-                def: info.def,
+                def: info.verifier_def(),
                 source: info.source,
                 typed: typed_entries(types.as_ref(), info, &entries),
                 entries,
                 records: map.ringbuf().map(|r| r.consume()).unwrap_or_default(),
+                perf: map.perf().map(|p| p.consume()).unwrap_or_default(),
             }
         })
         .collect();
@@ -626,6 +661,7 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
         fates,
         out,
         redirected,
+        steered,
         ring,
         elapsed,
         maps: dumps,
@@ -638,7 +674,7 @@ fn typed_entries(
     info: &MapInfo<'_>,
     entries: &[(Vec<u8>, Vec<u8>)],
 ) -> Vec<(Option<Value>, Option<Value>)> {
-    let lpm = info.def.map_type == MapType::LpmTrie;
+    let lpm = info.def.is_ok_and(|d| d.map_type == MapType::LpmTrie);
     let read = |ty: Option<nanobpf_core::elf::TypeId>, bytes: &[u8], lpm: bool| {
         Some(typed::decode(types?, ty?, bytes, info.name, lpm))
     };

@@ -46,9 +46,14 @@ pub fn map_type_name(t: MapType) -> &'static str {
         MapType::Array => "array",
         MapType::ProgArray => "prog_array",
         MapType::PerCpuArray => "percpu_array",
+        MapType::PerCpuHash => "percpu_hash",
+        MapType::PerfEventArray => "perf_event_array",
+        MapType::LruPerCpuHash => "lru_percpu_hash",
         MapType::LruHash => "lru_hash",
         MapType::LpmTrie => "lpm_trie",
         MapType::DevMap => "devmap",
+        MapType::CpuMap => "cpumap",
+        MapType::XskMap => "xskmap",
         MapType::Queue => "queue",
         MapType::Stack => "stack",
         MapType::RingBuf => "ringbuf",
@@ -94,9 +99,9 @@ pub struct ObjectMap {
     pub index: u32,
     /// Name.
     pub name: String,
-    /// Linux's name of the map type.
+    /// Linux's name of the map type (or its number, for a type nanobpf does not have).
     #[serde(rename = "type")]
-    pub map_type: &'static str,
+    pub map_type: String,
     /// Key bytes.
     pub key_size: u32,
     /// Value bytes.
@@ -323,10 +328,13 @@ fn describe_object(report: &mut VerifyReport, obj: &Object<'_>, maps: &[MapInfo<
         .map(|m| ObjectMap {
             index: m.index,
             name: m.name.to_string(),
-            map_type: map_type_name(m.def.map_type),
-            key_size: m.def.key_size,
-            value_size: m.def.value_size,
-            max_entries: m.def.max_entries,
+            map_type: match m.def {
+                Ok(d) => map_type_name(d.map_type).to_string(),
+                Err(u) => format!("type {} (not supported)", u.linux_type),
+            },
+            key_size: m.verifier_def().key_size,
+            value_size: m.verifier_def().value_size,
+            max_entries: m.verifier_def().max_entries,
         })
         .collect();
 }
@@ -354,7 +362,7 @@ pub fn verify_elf(
         ..VerifyReport::default()
     };
     describe_object(&mut report, &obj, &maps);
-    let defs: Vec<MapDef> = maps.iter().map(|m| m.def).collect();
+    let defs: Vec<MapDef> = maps.iter().map(|m| m.verifier_def()).collect();
     let sections = || {
         let all: Vec<&str> = obj.code_sections().collect();
         if all.is_empty() {

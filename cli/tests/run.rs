@@ -957,7 +957,7 @@ fn host_arrays_and_slots() {
         .unwrap();
     assert_eq!(
         (map.redirect_target(0), map.redirect_target(1)),
-        (Some(7), None)
+        (Some(nanobpf_core::Redirect::Device(7)), None)
     );
     assert_eq!(
         map.update(&0u32.to_ne_bytes(), &0u32.to_ne_bytes(), 0),

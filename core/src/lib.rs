@@ -51,8 +51,8 @@ pub use verified::VerifiedProgram;
 pub mod maps;
 
 pub use maps::{
-    ArrayMap, DevMap, HashMap, LpmTrie, LruHashMap, Map, MapError, PerCpuArray, ProgArray,
-    QueueMap, RingBuf, StackMap,
+    ArrayMap, CpuMap, DevMap, HashMap, LpmTrie, LruHashMap, Map, MapError, PerCpuArray, ProgArray,
+    QueueMap, Redirect, RingBuf, StackMap, XskMap,
 };
 
 pub mod verifier;

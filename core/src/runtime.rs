@@ -28,8 +28,8 @@ pub struct XdpBuff<'c> {
     pub ingress_ifindex: u32,
     /// Receive queue the frame arrived on.
     pub rx_queue_index: u32,
-    /// After a run that returned `XDP_REDIRECT`: the interface `redirect_map` chose.
-    pub redirect: Option<u32>,
+    /// After a run that returned `XDP_REDIRECT`: where `redirect_map` sends the frame.
+    pub redirect: Option<crate::maps::Redirect>,
 }
 
 impl<'c> XdpBuff<'c> {

@@ -63,30 +63,17 @@ pub const GPIO_SET: Helper = Helper {
     func: gpio_set,
 };
 
-/// The standard helpers of `nanobpf_core::helpers` plus [`GPIO_SET`].
-pub static HAL_HELPERS: [Helper; 21] = [
-    std_helpers::MAP_LOOKUP_ELEM,
-    std_helpers::MAP_UPDATE_ELEM,
-    std_helpers::MAP_DELETE_ELEM,
-    std_helpers::KTIME_GET_NS,
-    std_helpers::TRACE_PRINTK,
-    std_helpers::GET_PRANDOM_U32,
-    std_helpers::GET_SMP_PROCESSOR_ID,
-    std_helpers::TAIL_CALL,
-    std_helpers::CSUM_DIFF,
-    std_helpers::XDP_ADJUST_HEAD,
-    std_helpers::REDIRECT_MAP,
-    std_helpers::XDP_ADJUST_META,
-    std_helpers::XDP_ADJUST_TAIL,
-    std_helpers::MAP_PUSH_ELEM,
-    std_helpers::MAP_POP_ELEM,
-    std_helpers::MAP_PEEK_ELEM,
-    std_helpers::RINGBUF_OUTPUT,
-    std_helpers::RINGBUF_RESERVE,
-    std_helpers::RINGBUF_SUBMIT,
-    std_helpers::RINGBUF_DISCARD,
-    GPIO_SET,
-];
+/// The standard helpers of `nanobpf_core::helpers` plus [`GPIO_SET`], copied from the core's
+/// table when this crate is compiled, so the two lists cannot drift.
+pub static HAL_HELPERS: [Helper; std_helpers::STANDARD.len() + 1] = {
+    let mut all = [GPIO_SET; std_helpers::STANDARD.len() + 1];
+    let mut i = 0;
+    while i < std_helpers::STANDARD.len() {
+        all[i] = std_helpers::STANDARD[i];
+        i += 1;
+    }
+    all
+};
 
 /// [`HAL_HELPERS`] as a table.
 pub const fn hal_helpers() -> HelperTable<'static> {

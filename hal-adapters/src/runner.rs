@@ -1,7 +1,7 @@
 //! The XDP runner: takes frames from a port's receive ring, runs the program on each, and
 //! carries out the verdict.
 
-use nanobpf_core::XdpBuff;
+use nanobpf_core::{Redirect, XdpBuff};
 
 use crate::engine::{XdpAction, XdpEngine};
 use crate::ring::{Desc, PacketRing};
@@ -24,7 +24,8 @@ pub struct Counters {
     pub tx: u64,
     /// `XDP_TX` with no free transmit slot: dropped.
     pub tx_full: u64,
-    /// `XDP_REDIRECT`: copied to the target port and queued there.
+    /// `XDP_REDIRECT`: copied to the target port and queued there, or (a CPU or XSK map's
+    /// target) taken by the caller's `steer`.
     pub redirect: u64,
     /// `XDP_REDIRECT` that could not be carried out (no target chosen, no such port, no free
     /// buffer or transmit slot there, frame too long for its buffers): dropped.
@@ -60,7 +61,7 @@ pub(crate) enum Outcome {
         action: XdpAction,
         data: usize,
         data_end: usize,
-        redirect: Option<u32>,
+        redirect: Option<Redirect>,
     },
 }
 
@@ -108,7 +109,8 @@ impl Counters {
 /// | `XDP_DROP` | recycled | `drop` |
 /// | `XDP_PASS` | its bytes go to the caller's stack, then recycled | `pass` |
 /// | `XDP_TX` | queued on the receiving port (recycled if its ring is full) | `tx` / `tx_full` |
-/// | `XDP_REDIRECT` | copied into a free buffer of the target port and queued there; the original recycled | `redirect` / `redirect_failed` |
+/// | `XDP_REDIRECT` to a port (device map) | copied into a free buffer of the target port and queued there; the original recycled | `redirect` / `redirect_failed` |
+/// | `XDP_REDIRECT` to a CPU or an AF_XDP socket (CPU map, XSK map) | its bytes go to the caller's `steer` with the target ([`XdpRunner::poll_steered`]), then recycled | `redirect` if `steer` took it, else `redirect_failed` |
 ///
 /// Every buffer taken from a port goes back to it before [`poll`](XdpRunner::poll) returns.
 #[derive(Clone, Debug)]
@@ -161,18 +163,36 @@ impl<E: XdpEngine> XdpRunner<E> {
     ///
     /// `ports` are the redirect targets, found by [`PacketRing::ifindex`]; a redirect to `rx`'s
     /// own index transmits on `rx`. `stack` receives the bytes of each passed frame.
+    ///
+    /// Redirects to a CPU or an AF_XDP socket fail (`redirect_failed`); use
+    /// [`poll_steered`](XdpRunner::poll_steered) to take them.
     pub fn poll<R: PacketRing + ?Sized>(
         &mut self,
         rx: &mut R,
         ports: &mut [&mut dyn PacketRing],
+        stack: impl FnMut(&[u8]),
+        budget: usize,
+    ) -> usize {
+        self.poll_steered(rx, ports, stack, |_, _| false, budget)
+    }
+
+    /// As [`poll`](XdpRunner::poll), and a frame redirected through a CPU map or an XSK map
+    /// goes to `steer` with its target ([`Redirect::Cpu`] with the CPU's index,
+    /// [`Redirect::Xsk`] with the socket's slot) and its bytes; `steer` returns whether it
+    /// took the frame (a copy: the buffer is recycled after the call).
+    pub fn poll_steered<R: PacketRing + ?Sized>(
+        &mut self,
+        rx: &mut R,
+        ports: &mut [&mut dyn PacketRing],
         mut stack: impl FnMut(&[u8]),
+        mut steer: impl FnMut(Redirect, &[u8]) -> bool,
         budget: usize,
     ) -> usize {
         let mut done = 0;
         while done < budget {
             let Some(desc) = rx.receive() else { break };
             done += 1;
-            self.handle(rx, ports, &mut stack, desc);
+            self.handle(rx, ports, (&mut stack, &mut steer), desc);
         }
         done
     }
@@ -181,7 +201,10 @@ impl<E: XdpEngine> XdpRunner<E> {
         &mut self,
         rx: &mut R,
         ports: &mut [&mut dyn PacketRing],
-        stack: &mut impl FnMut(&[u8]),
+        (stack, steer): (
+            &mut impl FnMut(&[u8]),
+            &mut impl FnMut(Redirect, &[u8]) -> bool,
+        ),
         desc: Desc,
     ) {
         let port = (rx.ifindex(), rx.rx_queue());
@@ -245,14 +268,24 @@ impl<E: XdpEngine> XdpRunner<E> {
             },
             XdpAction::Redirect => {
                 let sent = match redirect {
-                    Some(target) if target == port.0 => match rx.transmit(frame) {
-                        Ok(()) => true,
-                        Err(back) => {
-                            rx.recycle(back.buf);
-                            false
+                    Some(target @ (Redirect::Cpu(_) | Redirect::Xsk(_))) => {
+                        let took = rx
+                            .buffer(desc.buf)
+                            .get(frame.range())
+                            .is_some_and(|bytes| steer(target, bytes));
+                        rx.recycle(desc.buf);
+                        took
+                    }
+                    Some(Redirect::Device(target)) if target == port.0 => {
+                        match rx.transmit(frame) {
+                            Ok(()) => true,
+                            Err(back) => {
+                                rx.recycle(back.buf);
+                                false
+                            }
                         }
-                    },
-                    Some(target) => {
+                    }
+                    Some(Redirect::Device(target)) => {
                         let sent = redirect_copy(rx, frame, ports, target);
                         rx.recycle(desc.buf);
                         sent

@@ -150,8 +150,10 @@ impl Maps {
             let (Some(map), Some(def)) = (table.get(index), defs.get_mut(index)) else {
                 continue;
             };
-            self.bind_one(*map, index, &info.def, info.init)?;
-            *def = info.def;
+            // A map of a type nanobpf cannot create has no storage here.
+            let info_def = info.def.map_err(|_| DemoError::MapDef { index })?;
+            self.bind_one(*map, index, &info_def, info.init)?;
+            *def = info_def;
         }
         if found != N_MAPS {
             return Err(DemoError::MapCount { found });

@@ -1,6 +1,8 @@
-//! Array, per-CPU array, program array and device map: index-addressed slots.
+//! Array, per-CPU array, program array and device, CPU and XSK maps: index-addressed slots.
 
-use nanobpf_core::maps::{Map, MapDef, MapError, MapType, ValueRegion, BPF_EXIST, BPF_NOEXIST};
+use nanobpf_core::maps::{
+    Map, MapDef, MapError, MapType, Redirect, ValueRegion, BPF_EXIST, BPF_NOEXIST,
+};
 use std::ptr::NonNull;
 use std::sync::Mutex;
 
@@ -152,11 +154,13 @@ impl Map for HostSlots {
         }
     }
 
-    fn redirect_target(&self, key: u32) -> Option<u32> {
-        if self.def.map_type == MapType::DevMap {
-            self.get(key)
-        } else {
-            None
+    fn redirect_target(&self, key: u32) -> Option<Redirect> {
+        let v = self.get(key)?;
+        match self.def.map_type {
+            MapType::DevMap => Some(Redirect::Device(v)),
+            MapType::CpuMap => Some(Redirect::Cpu(key)),
+            MapType::XskMap => Some(Redirect::Xsk(key)),
+            _ => None,
         }
     }
 }

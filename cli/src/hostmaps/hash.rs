@@ -70,7 +70,7 @@ pub struct HostHash {
 
 impl HostHash {
     fn lru(&self) -> bool {
-        self.def.map_type == MapType::LruHash
+        matches!(self.def.map_type, MapType::LruHash | MapType::LruPerCpuHash)
     }
 
     fn key_ok(&self, key: &[u8]) -> bool {

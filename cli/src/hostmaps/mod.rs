@@ -30,12 +30,14 @@ pub const MAX_MAP_BYTES: u64 = 1 << 30;
 mod array;
 mod hash;
 mod lpm;
+mod perf;
 mod queue;
 mod ringbuf;
 
 pub use array::{HostArray, HostSlots};
 pub use hash::HostHash;
 pub use lpm::HostLpm;
+pub use perf::{HostPerf, PERF_MAX_RECORDS};
 pub use queue::HostQueue;
 pub use ringbuf::HostRingBuf;
 
@@ -161,6 +163,8 @@ pub enum HostMap {
     Queue(HostQueue),
     /// Ring buffer.
     RingBuf(HostRingBuf),
+    /// Perf event array.
+    Perf(HostPerf),
 }
 
 impl HostMap {
@@ -170,6 +174,12 @@ impl HostMap {
     /// A definition the type cannot have (zero sizes, a ring buffer whose size is not a power
     /// of two of at least 16), or one over [`MAX_MAP_BYTES`].
     pub fn new(def: &MapDef) -> Result<HostMap, String> {
+        let mut def = *def;
+        if def.map_type == MapType::PerfEventArray && def.max_entries == 0 {
+            // Loaders size a perf event array to the CPUs; the host tool runs on one.
+            def.max_entries = 1;
+        }
+        let def = &def;
         let (k, v, n) = (
             def.key_size as usize,
             def.value_size as usize,
@@ -199,7 +209,7 @@ impl HostMap {
                     values: Values::new(n, v),
                 })
             }
-            MapType::ProgArray | MapType::DevMap => {
+            MapType::ProgArray | MapType::DevMap | MapType::CpuMap | MapType::XskMap => {
                 index_sized("program array and device map")?;
                 if v < 4 {
                     return Err(format!("values must be at least 4 bytes, not {v}"));
@@ -211,7 +221,8 @@ impl HostMap {
                     values: Values::new(n, v),
                 })
             }
-            MapType::Hash | MapType::LruHash => {
+            // Per-CPU hashes: the host tool runs on one CPU, so one value per key.
+            MapType::Hash | MapType::LruHash | MapType::PerCpuHash | MapType::LruPerCpuHash => {
                 nonzero(k)?;
                 nonzero(v)?;
                 HostMap::Hash(HostHash {
@@ -255,6 +266,13 @@ impl HostMap {
                     pos: Mutex::new((0, 0)),
                 })
             }
+            MapType::PerfEventArray => {
+                index_sized("perf event array")?;
+                HostMap::Perf(HostPerf {
+                    def,
+                    records: Mutex::new(Vec::new()),
+                })
+            }
             other => return Err(format!("map type {other:?} is not supported")),
         })
     }
@@ -268,6 +286,15 @@ impl HostMap {
             HostMap::Lpm(m) => m,
             HostMap::Queue(m) => m,
             HostMap::RingBuf(m) => m,
+            HostMap::Perf(m) => m,
+        }
+    }
+
+    /// The perf event array, for a map that is one.
+    pub fn perf(&self) -> Option<&HostPerf> {
+        match self {
+            HostMap::Perf(m) => Some(m),
+            _ => None,
         }
     }
 

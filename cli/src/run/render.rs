@@ -5,6 +5,7 @@ use super::{MapDump, Report, RunArgs, BUF_SIZE};
 use crate::verify::map_type_name;
 use nanobpf_core::elf::MapSource;
 use nanobpf_core::env::MapType;
+use nanobpf_core::maps::Redirect;
 
 /// The value as `u64` words, when it is made of whole words (at most four).
 fn words(value: &[u8]) -> Option<String> {
@@ -66,6 +67,13 @@ pub fn render(report: &Report, args: &RunArgs) -> String {
     let _ = writeln!(s, "  {:<16} {:>6}", "total", c.frames() + report.too_long);
     for (port, n) in &report.redirected {
         let _ = writeln!(s, "  redirected to ifindex {port}: {n}");
+    }
+    for (to, n) in &report.steered {
+        let _ = match to {
+            Redirect::Device(i) => writeln!(s, "  redirected to ifindex {i}: {n}"),
+            Redirect::Cpu(c) => writeln!(s, "  redirected to CPU {c}: {n}"),
+            Redirect::Xsk(q) => writeln!(s, "  redirected to AF_XDP socket {q}: {n}"),
+        };
     }
     let _ = writeln!(
         s,
@@ -142,6 +150,17 @@ fn render_map(s: &mut String, m: &MapDump, show: usize) {
         }
         if m.records.len() > show {
             let _ = writeln!(s, "  ... {} more", m.records.len() - show);
+        }
+        return;
+    }
+    if d.map_type == MapType::PerfEventArray {
+        // As `perf script` prints raw samples: the CPU, the size, the bytes.
+        let _ = writeln!(s, "{} records", m.perf.len());
+        for (cpu, r) in m.perf.iter().take(show) {
+            let _ = writeln!(s, "  cpu {cpu}: {} bytes: {}", r.len(), hex(r));
+        }
+        if m.perf.len() > show {
+            let _ = writeln!(s, "  ... {} more", m.perf.len() - show);
         }
         return;
     }

@@ -11,6 +11,7 @@
 //! loop in hostile BTF is an error, not a hang.
 
 use super::error::LoadErrorKind as K;
+use super::maps::UnsupportedMap;
 use super::read::{cstr, slice, u16_at, u32_at, u8_at, StrError};
 use crate::env::{MapDef, MapType};
 
@@ -280,9 +281,14 @@ impl<'a> Btf<'a> {
         Err((self.types_at, K::MapWithoutBtf))
     }
 
-    /// The definition of the map variable `name` in `.maps`, and the type ids of its key and
-    /// value when they are given as types (`__type(key, T)`).
-    pub fn map_def(&self, name: &str) -> Result<(MapDef, Option<u32>, Option<u32>), BtfError> {
+    /// The definition of the map variable `name` in `.maps` (`Err` inside for a map whose
+    /// type nanobpf does not have), and the type ids of its key and value when they are given
+    /// as types (`__type(key, T)`).
+    #[allow(clippy::type_complexity)]
+    pub fn map_def(
+        &self,
+        name: &str,
+    ) -> Result<(Result<MapDef, UnsupportedMap>, Option<u32>, Option<u32>), BtfError> {
         let var = self.map_var(name)?;
         let st = self.skip_mods(var.size_type)?;
         if st.kind != KIND_STRUCT {
@@ -328,12 +334,12 @@ impl<'a> Btf<'a> {
         }
         let n = map_type.ok_or((st.at, K::MissingMapType))?;
         let def = MapDef {
-            map_type: MapType::from_linux(n).ok_or((st.at, K::UnknownMapType(n)))?,
+            map_type: MapType::Array,
             key_size: key_size.unwrap_or(0),
             value_size: value_size.unwrap_or(0),
             max_entries,
             flags,
         };
-        Ok((def, key_type, value_type))
+        Ok((UnsupportedMap::check(n, def), key_type, value_type))
     }
 }

@@ -146,8 +146,14 @@ pub enum LoadErrorKind {
     MapWithoutBtf,
     /// A map definition without a type.
     MissingMapType,
-    /// A map type (Linux number) nanobpf does not have.
-    UnknownMapType(u32),
+    /// A program refers to a map whose type (Linux number) nanobpf does not have; the map is
+    /// named. Only the programs that refer to it fail; the error's section is the program's.
+    UnsupportedMap {
+        /// The map's name.
+        map: SectionName,
+        /// Its Linux type number.
+        linux_type: u32,
+    },
     /// A map attribute nanobpf does not support (initial values, inner maps, ...).
     UnsupportedMapAttribute,
     /// A key or value size given twice, differently, or too large.
@@ -194,7 +200,12 @@ impl fmt::Display for LoadErrorKind {
             K::NoBtf => f.write_str(".maps needs a .BTF section"),
             K::MapWithoutBtf => f.write_str("map variable without a BTF description"),
             K::MissingMapType => f.write_str("map definition without a type"),
-            K::UnknownMapType(t) => write!(f, "map type {t} not supported"),
+            K::UnsupportedMap { map, linux_type } => {
+                write!(
+                    f,
+                    "map `{map}` has type {linux_type}, which nanobpf does not support"
+                )
+            }
             K::UnsupportedMapAttribute => f.write_str("map attribute not supported"),
             K::BadMapSize => f.write_str("key or value size inconsistent or too large"),
         }

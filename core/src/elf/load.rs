@@ -10,7 +10,7 @@
 //! Functions are placed in the order they are first called (breadth first), the program's own
 //! function first, so slot 0 is the entry.
 
-use super::error::{LoadError, LoadErrorKind as K};
+use super::error::{LoadError, LoadErrorKind as K, SectionName};
 use super::maps::{global_data, MapSource};
 use super::object::{Object, Rel, Section};
 use super::program::ProgramInfo;
@@ -208,6 +208,20 @@ impl<'a> Linker<'_, 'a, '_> {
             .and_then(|o| self.obj.map_at(target.index, o))
             .filter(|m| m.source != MapSource::GlobalData)
             .ok_or(err(K::BadRelocationTarget(rel.sym)))?;
+        if let Some(Err(u)) = self.obj.map(map.index).map(|m| m.def) {
+            // The error names the program's section, at the instruction, and the map.
+            let code = u16::try_from(rel_sec.info)
+                .ok()
+                .and_then(|i| self.obj.section(i).ok())
+                .unwrap_or(*rel_sec);
+            return Err(code.err(
+                rel.offset,
+                K::UnsupportedMap {
+                    map: SectionName::new(map.name),
+                    linux_type: u.linux_type,
+                },
+            ));
+        }
         Ok((LDDW_MAP_IDX, map.index as i32, 0))
     }
 }

@@ -46,6 +46,41 @@ pub enum MapSource {
     GlobalData,
 }
 
+/// A map definition whose type nanobpf cannot create: the definition as the object gives it,
+/// with the raw Linux type number (`enum bpf_map_type`).
+///
+/// The object still parses and its other maps and programs load; loading a program that refers
+/// to this map fails with [`LoadErrorKind::UnsupportedMap`](super::LoadErrorKind::UnsupportedMap).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct UnsupportedMap {
+    /// Linux's map type number (e.g. 18 for `BPF_MAP_TYPE_SOCKMAP`).
+    pub linux_type: u32,
+    /// Key size in bytes.
+    pub key_size: u32,
+    /// Value size in bytes.
+    pub value_size: u32,
+    /// Capacity.
+    pub max_entries: u32,
+    /// Linux `map_flags`.
+    pub flags: u32,
+}
+
+impl UnsupportedMap {
+    /// `def` checked against the map types nanobpf has.
+    pub(super) fn check(linux_type: u32, def: MapDef) -> Result<MapDef, UnsupportedMap> {
+        match MapType::from_linux(linux_type) {
+            Some(map_type) => Ok(MapDef { map_type, ..def }),
+            None => Err(UnsupportedMap {
+                linux_type,
+                key_size: def.key_size,
+                value_size: def.value_size,
+                max_entries: def.max_entries,
+                flags: def.flags,
+            }),
+        }
+    }
+}
+
 /// A map the object declares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MapInfo<'a> {
@@ -53,8 +88,9 @@ pub struct MapInfo<'a> {
     pub name: &'a str,
     /// Its index: what `lddw` src 5 / src 6 instructions of loaded programs refer to.
     pub index: u32,
-    /// Its definition.
-    pub def: MapDef,
+    /// Its definition, or, for a map of a type nanobpf does not have, what the object says of
+    /// it (see [`UnsupportedMap`]).
+    pub def: Result<MapDef, UnsupportedMap>,
     /// Where the definition comes from.
     pub source: MapSource,
     /// For `.rodata` and `.data` maps: the initial value, to store at key 0 before running
@@ -70,6 +106,15 @@ pub struct MapInfo<'a> {
     pub(super) section: u16,
     /// Offset of the definition in its section (0 for global data).
     pub(super) offset: u64,
+}
+
+impl MapInfo<'_> {
+    /// The definition to give the verifier at this map's index: [`MapInfo::def`], or, for a
+    /// map nanobpf cannot create, an empty array's. No loaded program refers to such a map
+    /// (the loader refuses them), so the verifier never types an access to it.
+    pub fn verifier_def(&self) -> MapDef {
+        self.def.unwrap_or(PLACEHOLDER)
+    }
 }
 
 /// Whether a section is global data, and whether it is read-only.
@@ -198,7 +243,7 @@ impl<'o, 'a> Maps<'o, 'a> {
         Ok(Some(MapInfo {
             name: sym.name,
             index,
-            def: PLACEHOLDER,
+            def: Ok(PLACEHOLDER),
             source: if self.phase == 0 {
                 MapSource::Btf
             } else {
@@ -222,13 +267,13 @@ impl<'o, 'a> Maps<'o, 'a> {
         Ok(Some(MapInfo {
             name: s.name,
             index,
-            def: MapDef {
+            def: Ok(MapDef {
                 map_type: MapType::Array,
                 key_size: 4,
                 value_size,
                 max_entries: 1,
                 flags: if read_only { BPF_F_RDONLY_PROG } else { 0 },
-            },
+            }),
             source: MapSource::GlobalData,
             init: (s.sh_type == SHT_PROGBITS).then_some(s.data),
             key_type: None,
@@ -248,20 +293,22 @@ impl<'a> Iterator for Maps<'_, 'a> {
     }
 }
 
-fn legacy_def(s: &Section<'_>, at: u64) -> Result<MapDef, LoadError> {
+/// A legacy definition: the map (or what the object says of a map nanobpf cannot create), or
+/// the error that keeps it from being read.
+fn legacy_def(s: &Section<'_>, at: u64) -> Result<Result<MapDef, UnsupportedMap>, LoadError> {
     let end = at.checked_add(LEGACY_DEF_SIZE);
     if s.sh_type == SHT_NOBITS || end.is_none_or(|e| e > s.data.len() as u64) {
         return Err(s.err(at, K::Truncated));
     }
     let field = |i: u64| u32_at(s.data, at + 4 * i).ok_or(s.err(at, K::Truncated));
-    let n = field(0)?;
-    Ok(MapDef {
-        map_type: MapType::from_linux(n).ok_or(s.err(at, K::UnknownMapType(n)))?,
+    let def = MapDef {
         key_size: field(1)?,
         value_size: field(2)?,
         max_entries: field(3)?,
         flags: field(4)?,
-    })
+        ..PLACEHOLDER
+    };
+    Ok(UnsupportedMap::check(field(0)?, def))
 }
 
 impl<'a> Object<'a> {

@@ -23,7 +23,10 @@
 //! - Maps: BTF-defined maps in `.maps` (`__uint`, `__type` attributes: `type`, `key_size`,
 //!   `key`, `value_size`, `value`, `max_entries`, `map_flags`; `pinning` is ignored), legacy
 //!   `struct bpf_map_def` in `maps`, and global data in `.rodata`, `.data` and `.bss` as
-//!   one-element array maps (`.rodata` with [`BPF_F_RDONLY_PROG`]).
+//!   one-element array maps (`.rodata` with [`BPF_F_RDONLY_PROG`]). A map of a type nanobpf
+//!   does not have still parses: [`MapInfo::def`] is then an [`UnsupportedMap`] with the Linux
+//!   type number, and only the programs that refer to it fail to load
+//!   ([`LoadErrorKind::UnsupportedMap`], naming the map).
 //! - Relocations: `R_BPF_64_64` on `lddw` (maps and global variables) and `R_BPF_64_32` on
 //!   local calls. Relocation tables for other sections (`.BTF`, `.BTF.ext`, debug info) are
 //!   not read.
@@ -74,7 +77,7 @@ mod types;
 pub use btf::MAX_DEPTH as MAX_BTF_DEPTH;
 pub use error::{LoadError, LoadErrorKind, SectionName, SectionRef};
 pub use load::{LoadedProgram, MAX_FUNCTIONS};
-pub use maps::{MapInfo, MapSource, Maps, BPF_F_RDONLY_PROG, MAX_MAPS};
+pub use maps::{MapInfo, MapSource, Maps, UnsupportedMap, BPF_F_RDONLY_PROG, MAX_MAPS};
 pub use object::{Object, MAX_SECTIONS};
 pub use program::{
     program_type_for_section, unsupported_program_kind, ProgramInfo, ProgramOrigin, Programs,

@@ -48,7 +48,7 @@ pub(super) fn bind<'m>(obj: &Object<'_>, storage: &[(&str, &'m dyn Map)]) -> Vec
                 .iter()
                 .find(|(n, _)| *n == m.name)
                 .unwrap_or_else(|| panic!("no storage for map {}", m.name));
-            s.check_def(&m.def)
+            s.check_def(&m.def.unwrap())
                 .unwrap_or_else(|e| panic!("{}: {e}", m.name));
             if let Some(init) = m.init {
                 s.update(&0u32.to_ne_bytes(), init, 0).unwrap();
@@ -193,7 +193,7 @@ fn firewall_maps_and_relocations() {
     let obj = Object::parse(&bytes).unwrap();
     let maps: Vec<_> = obj
         .maps()
-        .map(|m| (m.name, m.index, m.def, m.source))
+        .map(|m| (m.name, m.index, m.def.unwrap(), m.source))
         .collect();
     // BTF maps in symbol order, then .rodata and .bss in section order.
     assert_eq!(
@@ -303,7 +303,7 @@ fn other_examples_map_definitions() {
     for (name, want) in cases {
         let bytes = example(name);
         let obj = Object::parse(&bytes).unwrap();
-        let got: Vec<_> = obj.maps().map(|m| (m.name, m.def)).collect();
+        let got: Vec<_> = obj.maps().map(|m| (m.name, m.def.unwrap())).collect();
         assert_eq!(got, want, "{name}");
     }
     let bytes = example("checksum_loop");
@@ -359,7 +359,10 @@ fn legacy_symbols_name_programs_and_maps() {
     assert_eq!(progs.len(), 5, "{progs:?}");
     assert!(progs.contains(&("main_prog", "socket/0", ProgramOrigin::LegacySymbol)));
     assert!(progs.contains(&("bpf_func_PARSE_IP", "socket/3", ProgramOrigin::LegacySymbol)));
-    let maps: Vec<_> = obj.maps().map(|m| (m.name, m.def.map_type)).collect();
+    let maps: Vec<_> = obj
+        .maps()
+        .map(|m| (m.name, m.def.unwrap().map_type))
+        .collect();
     assert_eq!(
         maps,
         [
@@ -431,5 +434,41 @@ fn text_functions_load_when_named() {
     assert_eq!(
         obj.load_program("add1", &mut out).unwrap_err().kind,
         LoadErrorKind::UnknownProgramType
+    );
+}
+
+/// A map of a type nanobpf does not have (here `BPF_MAP_TYPE_CGROUP_ARRAY`, 8) is listed with
+/// its Linux type; the object parses, and loading a program that uses it names the map.
+#[test]
+fn a_map_of_an_unsupported_type_fails_only_its_programs() {
+    let bytes = corpus("linux/test_cgrp2_tc_kern.o");
+    let obj = Object::parse(&bytes).unwrap();
+    let maps: Vec<_> = obj.maps().map(|m| (m.name, m.def)).collect();
+    assert_eq!(
+        maps[..1],
+        [(
+            "test_cgrp2_array_pin",
+            Err(super::UnsupportedMap {
+                linux_type: 8,
+                key_size: 4,
+                value_size: 4,
+                max_entries: 1,
+                flags: 0
+            })
+        )]
+    );
+    let p = obj.programs().next().unwrap();
+    let mut out = std::vec![Insn::default(); p.slots as usize];
+    let e = obj
+        .load(&p, ProgramType::SocketFilter, &mut out)
+        .unwrap_err();
+    assert!(
+        matches!(e.kind, LoadErrorKind::UnsupportedMap { map, linux_type: 8 }
+            if map.as_str() == "test_cgrp2_array_pin"),
+        "{e}"
+    );
+    assert_eq!(
+        std::format!("{}", e.section),
+        std::format!("section {} `{}`", p.section_index, p.section)
     );
 }

@@ -396,14 +396,31 @@ fn maps_without_btf_or_with_bad_definitions() {
     let name = contents(&b, ".strtab") + get32(&b, h) as usize;
     m[name + 1] = b'X';
     assert_eq!(error(&m).kind, K::NoBtf);
-    // A map type nanobpf lacks: the `type` array's element count is the map type.
+    // A map type nanobpf lacks (the `type` array's element count is the map type): the
+    // object parses, and only the program that uses the map fails, naming it.
     let types = btf_types(&b);
     let mut found = 0;
     for &(at, kind, _) in &types {
         if kind == 3 && get32(&b, at + 12 + 8) == 11 {
             let mut m = b.clone();
             put32(&mut m, at + 12 + 8, 99);
-            assert_eq!(error(&m).kind, K::UnknownMapType(99));
+            let obj = Object::parse(&m).unwrap();
+            let map = obj.map_by_name("blocklist").unwrap();
+            assert_eq!(map.def.unwrap_err().linux_type, 99);
+            assert_eq!(map.verifier_def().map_type, crate::env::MapType::Array);
+            let e = error(&m);
+            assert!(
+                matches!(e.kind, K::UnsupportedMap { map, linux_type: 99 } if map.as_str() == "blocklist"),
+                "{e}"
+            );
+            assert!(
+                matches!(e.section, SectionRef::Section { name, .. } if name.as_str() == "xdp"),
+                "{e}"
+            );
+            assert!(
+                std::format!("{e}").contains("map `blocklist` has type 99"),
+                "{e}"
+            );
             found += 1;
         }
     }

@@ -26,7 +26,7 @@ type Workspace = DefaultWorkspace;
 fn verified(obj: &Object<'_>, name: &str) -> VerifiedProgram<'static> {
     let (insns, loaded) = load(obj, name);
     let insns: &'static mut [Insn] = Box::leak(insns.into_boxed_slice());
-    let defs: Vec<MapDef> = obj.maps().map(|m| m.def).collect();
+    let defs: Vec<MapDef> = obj.maps().map(|m| m.verifier_def()).collect();
     let env = VerifyEnv::new(loaded.prog_type, helpers::standard(), &defs);
     let mut ws = Box::new(Workspace::new());
     let p = verify(insns, &env, &mut ws).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -374,7 +374,7 @@ fn checksum_loop_keeps_few_branches_pending() {
         let bytes = example("checksum_loop");
         let obj = Object::parse(&bytes).unwrap();
         let (mut insns, loaded) = load(&obj, "checksum_loop");
-        let defs: Vec<MapDef> = obj.maps().map(|m| m.def).collect();
+        let defs: Vec<MapDef> = obj.maps().map(|m| m.verifier_def()).collect();
         let env = VerifyEnv::new(loaded.prog_type, helpers::standard(), &defs);
         let mut ws = Box::new(VerifierWorkspace::<64, 16, BRANCHES>::new());
         verify(&mut insns, &env, &mut ws)

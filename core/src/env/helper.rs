@@ -84,8 +84,8 @@ pub struct HelperEnv<'r> {
 /// Per-run state that helpers change and the caller reads after the run.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct RunState {
-    /// The interface a successful `redirect_map` chose.
-    pub redirect: Option<u32>,
+    /// Where a successful `redirect_map` sends the frame.
+    pub redirect: Option<crate::maps::Redirect>,
     /// The program a successful `tail_call` chose (index into the interpreter's program table).
     pub tail_call: Option<u32>,
 }

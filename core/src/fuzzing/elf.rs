@@ -38,7 +38,7 @@ pub fn elf_load(data: &[u8]) {
         if let Some(b) = obj.map_by_name(m.name) {
             assert_eq!(b.name, m.name, "map {} by name has another name", m.name);
         }
-        defs.push(m.def);
+        defs.push(m.verifier_def());
     }
     let mut out = std::vec![Insn::default(); OUT_SLOTS];
     let mut ws: Option<Box<DefaultWorkspace>> = None;

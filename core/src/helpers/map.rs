@@ -1,7 +1,7 @@
 //! Map helpers: keyed maps, queues and stacks, and `tail_call`.
 
 use super::{args, EINVAL};
-use crate::env::{ArgKind as A, Helper, HelperEnv, HelperProto, MapDef, MapType, RetKind};
+use crate::env::{ArgKind as A, Helper, HelperEnv, HelperProto, MapDef, RetKind};
 use crate::maps::{Map, MapError};
 
 pub(crate) fn errno(r: Result<(), MapError>) -> u64 {
@@ -26,7 +26,7 @@ fn map_and_key<'e>(
 /// The core whose copy a per-CPU map gives; other maps have one copy, so the platform is not
 /// asked.
 fn cpu_for(env: &HelperEnv<'_>, def: &MapDef) -> u32 {
-    if def.map_type == MapType::PerCpuArray {
+    if def.map_type.per_cpu() {
         env.cpu()
     } else {
         0

@@ -13,6 +13,7 @@
 //! | 7 | `get_prandom_u32` | → platform random |
 //! | 8 | `get_smp_processor_id` | → platform core id |
 //! | 12 | `tail_call` | ctx, program array, index → falls through on failure |
+//! | 25 | `perf_event_output` | ctx, perf event array, flags (slot, frame bytes to append), data, size → 0 or -errno |
 //! | 28 | `csum_diff` | from, from size, to, to size, seed → 32-bit partial checksum |
 //! | 44 | `xdp_adjust_head` | ctx, delta → 0 or -EINVAL |
 //! | 51 | `redirect_map` | device map, key, flags → `XDP_REDIRECT` or the fallback in flags |
@@ -21,6 +22,7 @@
 //! | 87 | `map_push_elem` | queue or stack, value, flags → 0 or -errno (`-E2BIG` when full) |
 //! | 88 | `map_pop_elem` | queue or stack, value buffer → 0 or -errno (`-ENOENT` when empty) |
 //! | 89 | `map_peek_elem` | queue or stack, value buffer → 0 or -errno (`-ENOENT` when empty) |
+//! | 121 | `xdp_output` | as `perf_event_output` |
 //! | 130 | `ringbuf_output` | ring buffer, data, size, flags → 0 or -errno |
 //! | 131 | `ringbuf_reserve` | ring buffer, size (known constant), flags → record or null |
 //! | 132 | `ringbuf_submit` | reserved record, flags → nothing (the record goes to the consumer) |
@@ -43,7 +45,9 @@ pub use map::{
 };
 pub use misc::{CSUM_DIFF, GET_PRANDOM_U32, GET_SMP_PROCESSOR_ID, KTIME_GET_NS, TRACE_PRINTK};
 pub use ringbuf::{RINGBUF_DISCARD, RINGBUF_OUTPUT, RINGBUF_RESERVE, RINGBUF_SUBMIT};
-pub use xdp::{REDIRECT_MAP, XDP_ADJUST_HEAD, XDP_ADJUST_META, XDP_ADJUST_TAIL};
+pub use xdp::{
+    PERF_EVENT_OUTPUT, REDIRECT_MAP, XDP_ADJUST_HEAD, XDP_ADJUST_META, XDP_ADJUST_TAIL, XDP_OUTPUT,
+};
 
 /// Linux's `EINVAL`, negated as helpers return it.
 pub(crate) const EINVAL: u64 = (-22i64) as u64;
@@ -54,7 +58,7 @@ pub(crate) const fn args(a: [ArgKind; 5]) -> [ArgKind; 5] {
 }
 
 /// Every helper of this module, in id order.
-pub static STANDARD: [Helper; 20] = [
+pub static STANDARD: [Helper; 22] = [
     MAP_LOOKUP_ELEM,
     MAP_UPDATE_ELEM,
     MAP_DELETE_ELEM,
@@ -63,6 +67,7 @@ pub static STANDARD: [Helper; 20] = [
     GET_PRANDOM_U32,
     GET_SMP_PROCESSOR_ID,
     TAIL_CALL,
+    PERF_EVENT_OUTPUT,
     CSUM_DIFF,
     XDP_ADJUST_HEAD,
     REDIRECT_MAP,
@@ -71,6 +76,7 @@ pub static STANDARD: [Helper; 20] = [
     MAP_PUSH_ELEM,
     MAP_POP_ELEM,
     MAP_PEEK_ELEM,
+    XDP_OUTPUT,
     RINGBUF_OUTPUT,
     RINGBUF_RESERVE,
     RINGBUF_SUBMIT,

@@ -3,7 +3,10 @@
 use super::*;
 use crate::asm::assemble;
 use crate::env::{Platform, ProgramType};
-use crate::maps::{value_words, ArrayMap, DevMap, HashMap, Map, MapTable, ProgArray, RingBuf};
+use crate::maps::{
+    value_words, ArrayMap, CpuMap, DevMap, HashMap, Map, MapTable, ProgArray, Redirect, RingBuf,
+    XskMap,
+};
 use crate::{Context, Insn, Interpreter, Program, Stack, Trap, VerifiedProgram, XdpBuff};
 use std::sync::Mutex;
 use std::vec;
@@ -210,7 +213,7 @@ fn run_xdp(
     buf: &mut [u8],
     headroom: usize,
     len: usize,
-) -> (u64, usize, usize, Option<u32>) {
+) -> (u64, usize, usize, Option<Redirect>) {
     let insns = asm(src);
     let program = Program::new(&insns).unwrap();
     let platform = TestPlatform::default();
@@ -464,7 +467,7 @@ fn redirect_map_sets_the_target_or_falls_back() {
     let src = "lddw %r1, map[0]\nmov %r2, 1\nmov %r3, 0\ncall 51\nexit";
     assert_eq!(
         run_xdp(src, MapTable::new(&maps), &mut buf, 0, 60),
-        (4, 0, 60, Some(7))
+        (4, 0, 60, Some(Redirect::Device(7)))
     );
     // Key 2 is empty: the fallback action in flags (XDP_PASS = 2).
     let src = "lddw %r1, map[0]\nmov %r2, 2\nmov %r3, 2\ncall 51\nexit";
@@ -472,6 +475,27 @@ fn redirect_map_sets_the_target_or_falls_back() {
         run_xdp(src, MapTable::new(&maps), &mut buf, 0, 60),
         (2, 0, 60, None)
     );
+}
+
+static CPUS: CpuMap<4> = CpuMap::new();
+static XSKS: XskMap<4> = XskMap::new();
+
+/// A redirect through a CPU map or an XSK map names the map's kind and the slot.
+#[test]
+fn redirect_map_into_cpus_and_sockets() {
+    CPUS.set(3, 256).unwrap();
+    XSKS.set(1, 9).unwrap();
+    let maps: [&dyn Map; 2] = [&CPUS, &XSKS];
+    let mut buf = [0u8; 64];
+    let to = |map: u32, key: u32| {
+        std::format!("lddw %r1, map[{map}]\nmov %r2, {key}\nmov %r3, 1\ncall 51\nexit")
+    };
+    let run = |src: &str, buf: &mut [u8]| run_xdp(src, MapTable::new(&maps), buf, 0, 60);
+    assert_eq!(run(&to(0, 3), &mut buf), (4, 0, 60, Some(Redirect::Cpu(3))));
+    assert_eq!(run(&to(1, 1), &mut buf), (4, 0, 60, Some(Redirect::Xsk(1))));
+    // Empty slots: the fallback (XDP_DROP = 1).
+    assert_eq!(run(&to(0, 2), &mut buf), (1, 0, 60, None));
+    assert_eq!(run(&to(1, 0), &mut buf), (1, 0, 60, None));
 }
 
 static PROGS: ProgArray<2> = ProgArray::new();

@@ -1,5 +1,6 @@
 //! XDP helpers: moving the frame's head, tail and metadata inside its buffer, and redirects.
 
+use super::map::errno;
 use super::{args, EINVAL};
 use crate::env::{ArgKind as A, Helper, HelperEnv, HelperProto, RetKind};
 use crate::interp::mem::with_xdp_ctx;
@@ -65,14 +66,95 @@ fn xdp_adjust_tail(env: &mut HelperEnv<'_>, _ctx: u64, delta: u64, _: u64, _: u6
 
 fn redirect_map(env: &mut HelperEnv<'_>, map: u64, key: u64, flags: u64, _: u64, _: u64) -> u64 {
     match env.map(map).and_then(|m| m.redirect_target(key as u32)) {
-        Some(ifindex) => {
-            env.state.redirect = Some(ifindex);
+        Some(target) => {
+            env.state.redirect = Some(target);
             XDP_REDIRECT
         }
         // Linux: the low two bits of the flags are the action when the lookup fails.
         None => flags & 3,
     }
 }
+
+/// `BPF_F_INDEX_MASK`: the low 32 bits of the flags name the perf event array's slot.
+const BPF_F_INDEX_MASK: u64 = 0xffff_ffff;
+/// `BPF_F_CURRENT_CPU`: the slot of the CPU the program runs on.
+const BPF_F_CURRENT_CPU: u64 = BPF_F_INDEX_MASK;
+/// `BPF_F_CTXLEN_MASK`: bits 32 to 51 of the flags give how many packet bytes to append.
+const BPF_F_CTXLEN_MASK: u64 = 0xf_ffff << 32;
+/// Linux's `EFAULT`, negated.
+const EFAULT: u64 = (-14i64) as u64;
+
+/// `bpf_perf_event_output` and `bpf_xdp_output` from an XDP program: a record of the `size`
+/// bytes at `data`, then the first `flags >> 32` bytes of the frame, into the slot the low 32
+/// bits of `flags` name (the running CPU's for `BPF_F_CURRENT_CPU`).
+fn xdp_event_output(
+    env: &mut HelperEnv<'_>,
+    ctx: u64,
+    map: u64,
+    flags: u64,
+    data: u64,
+    size: u64,
+) -> u64 {
+    if flags & !(BPF_F_INDEX_MASK | BPF_F_CTXLEN_MASK) != 0 {
+        return EINVAL;
+    }
+    let slot = match flags & BPF_F_INDEX_MASK {
+        BPF_F_CURRENT_CPU => env.cpu(),
+        i => i as u32,
+    };
+    let ctx_len = (flags & BPF_F_CTXLEN_MASK) >> 32;
+    let frame = if ctx_len == 0 {
+        Some((0, 0))
+    } else {
+        with_xdp_ctx(env.regions, ctx, |md| (md.data, md.data_end))
+    };
+    let Some((start, end)) = frame else {
+        return EFAULT;
+    };
+    if start.checked_add(ctx_len).is_none_or(|e| e > end) {
+        return EFAULT;
+    }
+    let (Some(m), Some(d)) = (env.map(map), env.read(data, size)) else {
+        return EINVAL;
+    };
+    let tail = if ctx_len == 0 {
+        Some(&[][..])
+    } else {
+        env.read(start, ctx_len)
+    };
+    match tail {
+        Some(t) => errno(m.perf_event_output(slot, d, t)),
+        None => EFAULT,
+    }
+}
+
+const EVENT_OUTPUT: HelperProto = HelperProto::new(
+    args([
+        A::PtrToCtx,
+        A::ConstMapPtr,
+        A::Scalar,
+        A::PtrToMem,
+        A::ConstSizeOrZero,
+    ]),
+    RetKind::Integer,
+);
+
+/// `bpf_perf_event_output` (25), as XDP programs have it: a record into a perf event array,
+/// optionally followed by packet bytes (`flags` bits 32 to 51).
+pub const PERF_EVENT_OUTPUT: Helper = Helper {
+    id: 25,
+    name: "perf_event_output",
+    proto: EVENT_OUTPUT,
+    func: xdp_event_output,
+};
+
+/// `bpf_xdp_output` (121): the same as [`PERF_EVENT_OUTPUT`] for XDP programs.
+pub const XDP_OUTPUT: Helper = Helper {
+    id: 121,
+    name: "xdp_output",
+    proto: EVENT_OUTPUT,
+    func: xdp_event_output,
+};
 
 const CTX_DELTA: HelperProto = HelperProto::new(
     args([A::PtrToCtx, A::Scalar, A::None, A::None, A::None]),

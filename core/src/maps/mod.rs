@@ -32,7 +32,7 @@
 //!
 //! | map | lock | why |
 //! |---|---|---|
-//! | [`ArrayMap`], [`PerCpuArray`], [`ProgArray`], [`DevMap`] | none | slots are fixed; only atomics |
+//! | [`ArrayMap`], [`PerCpuArray`], [`ProgArray`], [`RedirectMap`] | none | slots are fixed; only atomics |
 //! | [`HashMap`] | one per bucket, plus one for the free list (taken only to insert or delete) | lookups of different keys on different cores do not contend (measured below) |
 //! | [`LruHashMap`] | one per map | every lookup reorders the single recency list |
 //! | [`LpmTrie`] | one per map | an update rewires paths shared by many prefixes, as in Linux |
@@ -73,7 +73,7 @@
 //! | [`LruHashMap`] | `8 W + K + 20` (value; key, hash, chain, bucket head, two list links) | 36 |
 //! | [`LpmTrie`] | `8 W + 2 round4(D + 16) + 4` (value; two trie nodes; slot owner) | 24 |
 //! | [`ProgArray`] | 4 | 0 |
-//! | [`DevMap`] | 4 | 0 |
+//! | [`RedirectMap`] ([`DevMap`], [`CpuMap`], [`XskMap`]) | 4 | 0 |
 //! | [`QueueMap`], [`StackMap`] | `V` | 24 |
 //! | [`RingBuf`] | capacity in bytes | 24 |
 //!
@@ -85,6 +85,7 @@ mod hash;
 mod lpm;
 mod lru;
 mod percpu;
+mod perf;
 mod prog_array;
 mod queue;
 mod ringbuf;
@@ -98,11 +99,12 @@ use core::ptr::NonNull;
 
 pub use crate::env::{MapDef, MapType};
 pub use array::ArrayMap;
-pub use devmap::DevMap;
+pub use devmap::{CpuMap, DevMap, Redirect, RedirectMap, XskMap};
 pub use hash::HashMap;
 pub use lpm::LpmTrie;
 pub use lru::LruHashMap;
 pub use percpu::PerCpuArray;
+pub use perf::PerfEventArray;
 pub use prog_array::ProgArray;
 pub use queue::{QueueMap, QueueStack, StackMap};
 pub use ringbuf::{Consumed, RingBuf, RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RINGBUF_HDR_SIZE};
@@ -252,6 +254,8 @@ pub fn check_def(have: &MapDef, wanted: &MapDef) -> Result<(), DefMismatch> {
             | MapType::PerCpuArray
             | MapType::ProgArray
             | MapType::DevMap
+            | MapType::CpuMap
+            | MapType::XskMap
             | MapType::RingBuf
     );
     let fits = if exact {
@@ -452,14 +456,26 @@ pub trait Map: Sync + core::fmt::Debug {
         Err(MapError::NotSupported)
     }
 
+    /// Perf event array: appends one record, `data` then `tail`, to the ring of slot `slot`.
+    ///
+    /// # Errors
+    ///
+    /// [`MapError::TooBig`] for a slot beyond the map, [`MapError::NoSpace`] when the record
+    /// does not fit its ring now.
+    fn perf_event_output(&self, slot: u32, data: &[u8], tail: &[u8]) -> Result<(), MapError> {
+        let _ = (slot, data, tail);
+        Err(MapError::NotSupported)
+    }
+
     /// Program array: the program id in slot `index`, for tail calls.
     fn prog_at(&self, index: u32) -> Option<u32> {
         let _ = index;
         None
     }
 
-    /// Device map: the interface index in slot `key`, for redirects.
-    fn redirect_target(&self, key: u32) -> Option<u32> {
+    /// Device, CPU and XSK maps: where slot `key` sends a frame (`bpf_redirect_map`); `None`
+    /// for an empty slot.
+    fn redirect_target(&self, key: u32) -> Option<Redirect> {
         let _ = key;
         None
     }

@@ -16,7 +16,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 use spin::Mutex;
 
-use super::word::{copy_in, copy_out, words_addr, words_usize, Word};
+use super::word::{copy_out, words_addr, words_usize, Word};
 use super::{Map, MapDef, MapError, MapType, ValueRegion};
 
 /// Header length bit: the record is reserved and not yet submitted.
@@ -28,6 +28,21 @@ pub const RINGBUF_HDR_SIZE: usize = 8;
 
 /// `BPF_RB_NO_WAKEUP | BPF_RB_FORCE_WAKEUP`: the only flags output accepts (no effect here).
 const WAKEUP_FLAGS: u64 = 3;
+
+/// Writes `data` into `words` from byte `at`, word by word (the record is not yet visible to
+/// the consumer, so relaxed stores suffice).
+fn copy_bytes_in(words: &[Word], at: usize, data: &[u8]) {
+    for (i, &b) in data.iter().enumerate() {
+        let pos = at + i;
+        if let Some(w) = words.get(pos / 8) {
+            let mut v = w.load(Ordering::Relaxed);
+            if let Some(slot) = v.get_mut(pos % 8) {
+                *slot = b;
+            }
+            w.store(v, Ordering::Relaxed);
+        }
+    }
+}
 
 fn header(len: u32, word_off: u32) -> [u8; 8] {
     let [a, b, c, d] = len.to_ne_bytes();
@@ -161,9 +176,21 @@ impl<const CAP: usize, const W: usize> RingBuf<CAP, W> {
     ///
     /// [`MapError::Again`] when it does not fit now.
     pub fn output(&self, data: &[u8]) -> Result<(), MapError> {
-        let rec = self.reserve_at(data.len()).ok_or(MapError::Again)?;
-        let words = rec + 1..rec + 1 + data.len().div_ceil(8);
-        copy_in(self.data.get(words).ok_or(MapError::Invalid)?, data);
+        self.output_parts(data, &[])
+    }
+
+    /// Copies `head` then `tail` into one new record and submits it.
+    ///
+    /// # Errors
+    ///
+    /// [`MapError::Again`] when it does not fit now.
+    pub fn output_parts(&self, head: &[u8], tail: &[u8]) -> Result<(), MapError> {
+        let len = head.len().checked_add(tail.len()).ok_or(MapError::Again)?;
+        let rec = self.reserve_at(len).ok_or(MapError::Again)?;
+        let words = rec + 1..rec + 1 + len.div_ceil(8);
+        let words = self.data.get(words).ok_or(MapError::Invalid)?;
+        copy_bytes_in(words, 0, head);
+        copy_bytes_in(words, head.len(), tail);
         let hdr_word = self.data.get(rec).ok_or(MapError::Invalid)?;
         let len = header_len(hdr_word.load(Ordering::Relaxed)) & !RINGBUF_BUSY_BIT;
         hdr_word.store(header(len, rec as u32), Ordering::Release);

@@ -15,6 +15,9 @@ use crate::isa::Insn;
 const TAIL_CALL: u32 = 12;
 /// Linux's id of `bpf_redirect_map`.
 const REDIRECT_MAP: u32 = 51;
+/// Linux's ids of `bpf_perf_event_output` and `bpf_xdp_output`.
+const PERF_EVENT_OUTPUT: u32 = 25;
+const XDP_OUTPUT: u32 = 121;
 /// Helpers that change the map they are given: `map_update_elem`, `map_delete_elem`,
 /// `map_push_elem`, `map_pop_elem`.
 const WRITES_MAP: [u32; 4] = [2, 3, 87, 88];
@@ -25,10 +28,22 @@ fn map_fits(helper: u32, map: MapType) -> bool {
     use MapType as T;
     let own: &[T] = match helper {
         TAIL_CALL => &[T::ProgArray],
-        REDIRECT_MAP => &[T::DevMap],
+        REDIRECT_MAP => &[T::DevMap, T::CpuMap, T::XskMap],
         87..=89 => &[T::Queue, T::Stack],
         130..=131 => &[T::RingBuf],
-        _ => return !matches!(map, T::ProgArray | T::Queue | T::Stack | T::RingBuf),
+        PERF_EVENT_OUTPUT | XDP_OUTPUT => &[T::PerfEventArray],
+        _ => {
+            return !matches!(
+                map,
+                T::ProgArray
+                    | T::Queue
+                    | T::Stack
+                    | T::RingBuf
+                    | T::CpuMap
+                    | T::XskMap
+                    | T::PerfEventArray
+            )
+        }
     };
     own.contains(&map)
 }

@@ -9,7 +9,7 @@ use nanobpf_core::{assemble, helpers, Insn, Interpreter, NoPlatform, Program};
 use std::vec::Vec;
 
 /// The verdict is the frame's first byte; the second is the device-map key of a redirect.
-/// 5 is no verdict, 6 traps (a load past the buffer), 7 pushes 4 bytes of `!` in front of the
+/// 5 is no verdict, 6 traps (a load from address 16, which no run may read), 7 pushes 4 bytes of `!` in front of the
 /// frame and transmits it; frames shorter than 2 bytes abort.
 const BY_FIRST_BYTE: &str = "
     mov %r6, %r1
@@ -27,7 +27,8 @@ const BY_FIRST_BYTE: &str = "
     mov %r0, %r7
     exit
 trap:
-    ldxdw %r0, [%r2+4000]
+    mov %r2, 16
+    ldxdw %r0, [%r2]
     exit
 push:
     mov %r1, %r6
@@ -411,4 +412,32 @@ fn a_verified_program_runs_through_the_runner() {
     assert_eq!(drain(&mut b), [frames[3].clone()]);
     assert_eq!(assert_accounted(&a).free, 8);
     assert_eq!(assert_accounted(&b).free, 8);
+}
+
+static CPUS: nanobpf_core::maps::CpuMap<4> = nanobpf_core::maps::CpuMap::new();
+
+/// A redirect into a CPU map goes to `steer` with the CPU's index; plain `poll` counts it as
+/// failed.
+#[test]
+fn cpu_redirects_go_to_steer() {
+    let insns = asm(BY_FIRST_BYTE);
+    CPUS.set(2, 128).unwrap();
+    let maps: [&dyn Map; 1] = [&CPUS];
+    let mut r = runner(&insns, &maps);
+    let mut a: MemRing<8, 512> = MemRing::new();
+    a.inject(&frame(4, 2, 20)).unwrap();
+    a.inject(&frame(4, 3, 20)).unwrap(); // CPU 3 has no queue: the fallback, XDP_ABORTED
+    let mut steered = Vec::new();
+    let steer = |to: Redirect, f: &[u8]| {
+        steered.push((to, f.len()));
+        true
+    };
+    assert_eq!(r.poll_steered(&mut a, &mut [], |_| {}, steer, 10), 2);
+    assert_eq!(steered, [(Redirect::Cpu(2), 20)]);
+    let c = r.counters();
+    assert_eq!((c.redirect, c.redirect_failed, c.aborted), (1, 0, 1));
+    a.inject(&frame(4, 2, 20)).unwrap();
+    r.poll(&mut a, &mut [], |_| {}, 10);
+    assert_eq!(r.counters().redirect_failed, 1);
+    assert_accounted(&a);
 }
