@@ -49,17 +49,17 @@ pub struct ProgramInfo<'a> {
 /// |---|---|
 /// | `xdp`, `xdp/...`, `xdp.frags`, `xdp1`, `xdp_prog`, ... | [`ProgramType::Xdp`] |
 /// | `socket`, `socket...` | [`ProgramType::SocketFilter`] |
-/// | `tc`, `tc/...`, `tcx/...`, `classifier`, `classifier/...` | [`ProgramType::SocketFilter`]: the socket-buffer context; nanobpf has no traffic-control hook of its own |
+/// | `tc`, `tc/...`, `tcx/...`, `classifier`, `classifier/...` | [`ProgramType::Tc`] |
 ///
 /// Anything else is `None`: load it with an explicit type. [`unsupported_program_kind`] tells
 /// the sections of Linux program types nanobpf does not run.
 pub fn program_type_for_section(name: &str) -> Option<ProgramType> {
     if name.starts_with("xdp") {
         Some(ProgramType::Xdp)
-    } else if name.starts_with("socket")
-        || ["tc", "tcx", "classifier"].iter().any(|f| family(name, f))
-    {
+    } else if name.starts_with("socket") {
         Some(ProgramType::SocketFilter)
+    } else if ["tc", "tcx", "classifier"].iter().any(|f| family(name, f)) {
+        Some(ProgramType::Tc)
     } else {
         None
     }
