@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use nanobpf_cli::{conformance, engine, verify};
 use nanobpf_core::asm::{assemble, Disasm};
-use nanobpf_core::Insn;
+use nanobpf_core::{Insn, ProgramType};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -36,10 +36,10 @@ enum Command {
         /// In an ELF object: the program (section or function name) to verify; all by default.
         #[arg(long)]
         section: Option<String>,
-        /// Program type of raw slots: `memory[:LEN]`, `xdp` or `socket` (an ELF object's
-        /// sections name their own).
-        #[arg(long = "type", default_value = "xdp")]
-        prog_type: String,
+        /// Program type: `memory[:LEN]`, `xdp` (the default), `socket` or `tc`; in an ELF
+        /// object, for the programs whose section names no type.
+        #[arg(long = "type")]
+        prog_type: Option<String>,
         /// Print the per-instruction state trace, like Linux's verifier log.
         #[arg(long)]
         log: bool,
@@ -118,11 +118,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             prog_type,
             log,
         } => {
-            let prog_type = verify::parse_type(&prog_type)?;
+            let given = prog_type.as_deref().map(verify::parse_type).transpose()?;
+            let prog_type = given.unwrap_or(ProgramType::Xdp);
             let bytes = read(&input)?;
             if verify::is_elf(&bytes) {
                 let name = input.display().to_string();
-                return Ok(verify::run_elf(&name, &bytes, section.as_deref(), log));
+                let section = section.as_deref();
+                return Ok(verify::run_elf(&name, &bytes, section, given, log));
             }
             let mut insns =
                 verify::slots(&bytes).map_err(|e| format!("{}: {e}", input.display()))?;

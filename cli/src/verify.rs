@@ -84,7 +84,14 @@ fn print_object(name: &str, obj: &Object<'_>, maps: &[MapInfo<'_>]) {
 /// `nanobpf verify FILE.o`: loads every program (or the one `section` names) with its
 /// relocations and verifies it against the object's map definitions. Exit status 0 when every
 /// program is accepted, 1 when one is rejected, 2 when the object or a program cannot be loaded.
-pub fn run_elf(name: &str, bytes: &[u8], section: Option<&str>, log: bool) -> ExitCode {
+/// `ty` is the type of programs whose section names none (XDP when `None`).
+pub fn run_elf(
+    name: &str,
+    bytes: &[u8],
+    section: Option<&str>,
+    ty: Option<ProgramType>,
+    log: bool,
+) -> ExitCode {
     let obj = match Object::parse(bytes) {
         Ok(o) => o,
         Err(e) => {
@@ -107,7 +114,7 @@ pub fn run_elf(name: &str, bytes: &[u8], section: Option<&str>, log: bool) -> Ex
     };
     let mut code = ExitCode::SUCCESS;
     for p in chosen {
-        let prog_type = p.prog_type.unwrap_or(ProgramType::Xdp);
+        let prog_type = p.prog_type.or(ty).unwrap_or(ProgramType::Xdp);
         let mut insns = match load_program(&obj, p.name, prog_type) {
             Ok(i) => i,
             Err(e) => {
@@ -123,7 +130,7 @@ pub fn run_elf(name: &str, bytes: &[u8], section: Option<&str>, log: bool) -> Ex
     code
 }
 
-/// Parses `memory[:LEN]`, `xdp` or `socket`.
+/// Parses `memory[:LEN]`, `xdp`, `socket` or `tc`.
 ///
 /// # Errors
 /// The accepted spellings when `s` is none of them.
@@ -131,11 +138,12 @@ pub fn parse_type(s: &str) -> Result<ProgramType, String> {
     match s {
         "xdp" => Ok(ProgramType::Xdp),
         "socket" | "socket_filter" => Ok(ProgramType::SocketFilter),
+        "tc" | "classifier" | "sched_cls" => Ok(ProgramType::Tc),
         "memory" => Ok(ProgramType::Memory { len: 0 }),
         _ => match s.strip_prefix("memory:").map(str::parse::<u32>) {
             Some(Ok(len)) => Ok(ProgramType::Memory { len }),
             _ => Err(format!(
-                "unknown program type '{s}' (xdp, socket, memory[:LEN])"
+                "unknown program type '{s}' (xdp, socket, tc, memory[:LEN])"
             )),
         },
     }
