@@ -140,3 +140,5 @@ const _: () = {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_skb;
