@@ -64,7 +64,7 @@ pub const GPIO_SET: Helper = Helper {
 };
 
 /// The standard helpers of `nanobpf_core::helpers` plus [`GPIO_SET`].
-pub static HAL_HELPERS: [Helper; 21] = [
+pub static HAL_HELPERS: [Helper; 38] = [
     std_helpers::MAP_LOOKUP_ELEM,
     std_helpers::MAP_UPDATE_ELEM,
     std_helpers::MAP_DELETE_ELEM,
@@ -72,19 +72,36 @@ pub static HAL_HELPERS: [Helper; 21] = [
     std_helpers::TRACE_PRINTK,
     std_helpers::GET_PRANDOM_U32,
     std_helpers::GET_SMP_PROCESSOR_ID,
+    std_helpers::SKB_STORE_BYTES,
+    std_helpers::L3_CSUM_REPLACE,
+    std_helpers::L4_CSUM_REPLACE,
     std_helpers::TAIL_CALL,
+    std_helpers::SKB_SET_TUNNEL_KEY,
+    std_helpers::REDIRECT,
+    std_helpers::SKB_LOAD_BYTES,
     std_helpers::CSUM_DIFF,
+    std_helpers::SKB_CHANGE_PROTO,
+    std_helpers::SKB_CHANGE_TYPE,
+    std_helpers::GET_HASH_RECALC,
+    std_helpers::SKB_CHANGE_TAIL,
+    std_helpers::SKB_PULL_DATA,
+    std_helpers::SKB_CHANGE_HEAD,
     std_helpers::XDP_ADJUST_HEAD,
+    std_helpers::SKB_ADJUST_ROOM,
     std_helpers::REDIRECT_MAP,
     std_helpers::XDP_ADJUST_META,
     std_helpers::XDP_ADJUST_TAIL,
+    std_helpers::FIB_LOOKUP,
     std_helpers::MAP_PUSH_ELEM,
     std_helpers::MAP_POP_ELEM,
     std_helpers::MAP_PEEK_ELEM,
+    std_helpers::JIFFIES64,
     std_helpers::RINGBUF_OUTPUT,
     std_helpers::RINGBUF_RESERVE,
     std_helpers::RINGBUF_SUBMIT,
     std_helpers::RINGBUF_DISCARD,
+    std_helpers::REDIRECT_NEIGH,
+    std_helpers::REDIRECT_PEER,
     GPIO_SET,
 ];
 
