@@ -36,7 +36,7 @@ enum Command {
         /// In an ELF object: the program (section or function name) to verify; all by default.
         #[arg(long)]
         section: Option<String>,
-        /// Program type: `memory[:LEN]`, `xdp` or `socket`. Raw slots are `xdp` by default; an
+        /// Program type: `memory[:LEN]`, `xdp`, `socket` or `tc`. Raw slots are `xdp` by default; an
         /// ELF object's programs take the type their section names unless this is given.
         #[arg(long = "type")]
         prog_type: Option<String>,

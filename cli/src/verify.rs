@@ -437,7 +437,7 @@ pub struct Output {
     pub stats: bool,
 }
 
-/// Parses `memory[:LEN]`, `xdp` or `socket`.
+/// Parses `memory[:LEN]`, `xdp`, `socket` or `tc`.
 ///
 /// # Errors
 /// The accepted spellings when `s` is none of them.
@@ -445,11 +445,12 @@ pub fn parse_type(s: &str) -> Result<ProgramType, String> {
     match s {
         "xdp" => Ok(ProgramType::Xdp),
         "socket" | "socket_filter" => Ok(ProgramType::SocketFilter),
+        "tc" | "classifier" | "sched_cls" => Ok(ProgramType::Tc),
         "memory" => Ok(ProgramType::Memory { len: 0 }),
         _ => match s.strip_prefix("memory:").map(str::parse::<u32>) {
             Some(Ok(len)) => Ok(ProgramType::Memory { len }),
             _ => Err(format!(
-                "unknown program type '{s}' (xdp, socket, memory[:LEN])"
+                "unknown program type '{s}' (xdp, socket, tc, memory[:LEN])"
             )),
         },
     }

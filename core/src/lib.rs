@@ -45,7 +45,9 @@ mod runtime;
 mod verified;
 
 pub use interp::Interpreter;
-pub use runtime::{Context, NoPlatform, Run, Runtime, SkBuff, XdpBuff};
+pub use runtime::{
+    Context, NoPlatform, RedirectKind, Run, Runtime, SkBuff, TcBuff, TcRedirect, TunnelKey, XdpBuff,
+};
 pub use verified::VerifiedProgram;
 
 pub mod maps;

@@ -6,13 +6,18 @@
 //! The interpreter is one engine over this; the JIT is another.
 
 use crate::env::{
-    HelperEnv, HelperTable, Platform, ProgramType, RunState, SkBuffCtx, Stack, Trap, XdpCtx,
+    skb_field, HelperEnv, HelperTable, Platform, ProgramType, RunState, SkBuffCtx, Stack, TcCtx,
+    Trap, XdpCtx,
 };
-use crate::interp::mem::{Region, Regions};
+use crate::interp::mem::{LiveFrame, Region, Regions};
 use crate::isa::opcode::{LDDW_IMM, LDDW_MAP_FD, LDDW_MAP_IDX};
 use crate::isa::Insn;
-use crate::maps::MapTable;
+use crate::maps::{MapTable, Redirect};
 use crate::VerifiedProgram;
+
+mod tc;
+
+pub use tc::{RedirectKind, TcBuff, TcRedirect, TunnelKey};
 
 /// A frame buffer as an XDP program sees it, like Linux's `xdp_buff`: the whole buffer
 /// (headroom and tailroom included) and the frame inside it.
@@ -64,6 +69,8 @@ pub enum Context<'c> {
     Xdp(XdpBuff<'c>),
     /// [`ProgramType::SocketFilter`].
     SocketFilter(SkBuff<'c>),
+    /// [`ProgramType::Tc`].
+    Tc(TcBuff<'c>),
 }
 
 /// A platform with the default services (no clock, no randomness, trace output discarded).
@@ -173,6 +180,7 @@ impl<'e> Runtime<'e> {
             (ProgramType::Memory { len }, Context::Memory(buf)) => buf.len() >= len as usize,
             (ProgramType::Xdp, Context::Xdp(_)) => true,
             (ProgramType::SocketFilter, Context::SocketFilter(_)) => true,
+            (ProgramType::Tc, Context::Tc(_)) => true,
             _ => false,
         };
         if ok {
@@ -229,7 +237,7 @@ impl<'e> Runtime<'e> {
                     start: md_addr,
                     end: md_addr + core::mem::size_of::<XdpCtx>() as u64,
                 };
-                regions.xdp = true;
+                regions.frame = LiveFrame::Xdp;
                 let entry = Entry {
                     r1: md_addr,
                     r2: 0,
@@ -273,6 +281,59 @@ impl<'e> Runtime<'e> {
                 };
                 let r = f(&mut Run::new(self, entry, regions));
                 skb.fields = sk.fields;
+                r
+            }
+            Context::Tc(t) => {
+                regions.data = Region::of(t.buf);
+                let base = regions.data.start;
+                let clamp = |o: usize| base + o.min(t.buf.len()) as u64;
+                let data = clamp(t.data);
+                let data_end = clamp(t.data_end).max(data);
+                let mut sk = TcCtx {
+                    data,
+                    data_end,
+                    data_meta: data,
+                    tstamp: t.tstamp,
+                    fields: t.fields,
+                    wire_len: (data_end - data) as u32,
+                    gso_segs: 1,
+                    ..TcCtx::default()
+                };
+                sk.fields[skb_field::LEN] = (data_end - data) as u32;
+                let sk_addr = &mut sk as *mut TcCtx as u64;
+                regions.ctx = Region {
+                    start: sk_addr,
+                    end: sk_addr + core::mem::size_of::<TcCtx>() as u64,
+                };
+                // Never the packet pointers: only the helpers move them.
+                regions.ctx_write = Region {
+                    start: sk_addr + 24,
+                    end: regions.ctx.end,
+                };
+                regions.frame = LiveFrame::Tc;
+                let entry = Entry {
+                    r1: sk_addr,
+                    r2: 0,
+                    stack_top: stack_region.end,
+                    packet: Region {
+                        start: data,
+                        end: data_end,
+                    },
+                };
+                let mut run = Run::new(self, entry, regions);
+                let r = f(&mut run);
+                t.data = (sk.data - base) as usize;
+                t.data_end = (sk.data_end - base) as usize;
+                t.fields = sk.fields;
+                t.tstamp = sk.tstamp;
+                // tc programs redirect only to interfaces (`bpf_redirect` and its kin).
+                t.redirect = run.state.redirect.map(|r| TcRedirect {
+                    ifindex: match r {
+                        Redirect::Device(i) | Redirect::Cpu(i) | Redirect::Xsk(i) => i,
+                    },
+                    kind: run.state.redirect_kind,
+                });
+                t.tunnel = run.state.tunnel;
                 r
             }
         }

@@ -4,7 +4,7 @@
 //! ```text
 //! Object::parse(bytes)            validate everything once
 //!   .license()                    the `license` section
-//!   .programs() / .program(name)  global functions of code sections, by SEC() name
+//!   .programs() / .program(name)  functions of code sections, by SEC() name
 //!   .maps() / .map(i)             BTF maps, legacy maps, global data, in index order
 //!   .load_program(name, &mut out) copy + link + relocate into the caller's slots
 //!   .btf_types()                  the BTF types of map keys and values, walked in place

@@ -1,5 +1,5 @@
-//! The programs of an object, found as libbpf and older loaders find them: the global
-//! functions of its code sections other than `.text`; in objects from older clang (and
+//! The programs of an object, found as libbpf and older loaders find them: the functions
+//! (global or static) of its code sections other than `.text`; in objects from older clang (and
 //! hand-written assembly), which mark no functions, a global symbol at an offset of a code
 //! section, or the section itself when no symbol names a place in it. `.text` holds the
 //! functions programs call; one of them is a program only when named explicitly.
@@ -11,7 +11,7 @@ use crate::env::ProgramType;
 /// How the loader found a program.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProgramOrigin {
-    /// A global function (`STT_FUNC`) of a code section: what clang emits today.
+    /// A function (`STT_FUNC`, global or static) of a code section: what clang emits today.
     Function,
     /// A global symbol without a type (`STT_NOTYPE`) in a code section without functions:
     /// older clang and assembly. It runs to the next such symbol or the section's end.
@@ -49,17 +49,17 @@ pub struct ProgramInfo<'a> {
 /// |---|---|
 /// | `xdp`, `xdp/...`, `xdp.frags`, `xdp1`, `xdp_prog`, ... | [`ProgramType::Xdp`] |
 /// | `socket`, `socket...` | [`ProgramType::SocketFilter`] |
-/// | `tc`, `tc/...`, `tcx/...`, `classifier`, `classifier/...` | [`ProgramType::SocketFilter`]: the socket-buffer context; nanobpf has no traffic-control hook of its own |
+/// | `tc`, `tc/...`, `tcx/...`, `classifier`, `classifier/...` | [`ProgramType::Tc`] |
 ///
 /// Anything else is `None`: load it with an explicit type. [`unsupported_program_kind`] tells
 /// the sections of Linux program types nanobpf does not run.
 pub fn program_type_for_section(name: &str) -> Option<ProgramType> {
     if name.starts_with("xdp") {
         Some(ProgramType::Xdp)
-    } else if name.starts_with("socket")
-        || ["tc", "tcx", "classifier"].iter().any(|f| family(name, f))
-    {
+    } else if name.starts_with("socket") {
         Some(ProgramType::SocketFilter)
+    } else if ["tc", "tcx", "classifier"].iter().any(|f| family(name, f)) {
+        Some(ProgramType::Tc)
     } else {
         None
     }
@@ -213,7 +213,9 @@ impl<'a> Object<'a> {
 
     fn program_of_symbol(&self, i: u32) -> Option<ProgramInfo<'a>> {
         let sym = self.symbol(i).ok()?;
-        if sym.bind() == STB_LOCAL {
+        // Static functions of a program section are programs too, as libbpf loads them
+        // (Cilium's tail-call targets are); local symbols without a type are labels.
+        if sym.bind() == STB_LOCAL && sym.kind() != STT_FUNC {
             return None;
         }
         let sec = self.symbol_section(&sym)?;
@@ -246,7 +248,7 @@ impl<'a> Object<'a> {
         }
         let named = self
             .symbols_in(index)
-            .any(|s| s.bind() != STB_LOCAL && (s.kind() == STT_FUNC || is_legacy_entry(&s)));
+            .any(|s| s.kind() == STT_FUNC || is_legacy_entry(&s));
         if named {
             return None;
         }

@@ -155,6 +155,133 @@ const SKB_FIELDS: &[CtxField] = &[
     CtxField::ro(80, CtxFieldKind::PacketEnd, 8),
 ];
 
+/// The runtime context of a tc (traffic-control classifier) program. Programs see it as the
+/// part of Linux's `struct __sk_buff` that `BPF_PROG_TYPE_SCHED_CLS` programs may use.
+///
+/// The first three words are those of [`XdpCtx`] (`data`, `data_end`, `data_meta`): the
+/// size-changing helpers move them inside the packet buffer, and the run's checks read the
+/// live frame from them, the same way for both.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct TcCtx {
+    /// Address of the first packet byte (the link-layer header).
+    pub data: u64,
+    /// Address one past the last packet byte.
+    pub data_end: u64,
+    /// Address of the metadata area before the packet (equal to `data` when empty).
+    pub data_meta: u64,
+    /// `tstamp` (writable), nanoseconds.
+    pub tstamp: u64,
+    /// The `__sk_buff` fields at offsets 0 to 72, indexed by offset / 4, as
+    /// [`SkBuffCtx::fields`]; `tc_classid` (offset 72) is the last.
+    pub fields: [u32; 19],
+    /// `napi_id`.
+    pub napi_id: u32,
+    /// `wire_len`.
+    pub wire_len: u32,
+    /// `gso_segs`.
+    pub gso_segs: u32,
+    /// `gso_size`.
+    pub gso_size: u32,
+    /// Padding, always zero.
+    pub _pad: u32,
+    /// `hwtstamp`, nanoseconds.
+    pub hwtstamp: u64,
+}
+
+/// Indices into the `fields` of [`SkBuffCtx`] and [`TcCtx`] (the `__sk_buff` offset / 4).
+pub mod skb_field {
+    /// `len`: the packet's length in bytes (kept equal to `data_end - data`).
+    pub const LEN: usize = 0;
+    /// `pkt_type`: `PACKET_HOST` 0, `BROADCAST` 1, `MULTICAST` 2, `OTHERHOST` 3.
+    pub const PKT_TYPE: usize = 1;
+    /// `mark`.
+    pub const MARK: usize = 2;
+    /// `queue_mapping`.
+    pub const QUEUE_MAPPING: usize = 3;
+    /// `protocol`: the EtherType in network byte order, as Linux keeps it.
+    pub const PROTOCOL: usize = 4;
+    /// `vlan_present`.
+    pub const VLAN_PRESENT: usize = 5;
+    /// `vlan_tci`.
+    pub const VLAN_TCI: usize = 6;
+    /// `vlan_proto`.
+    pub const VLAN_PROTO: usize = 7;
+    /// `priority`.
+    pub const PRIORITY: usize = 8;
+    /// `ingress_ifindex`.
+    pub const INGRESS_IFINDEX: usize = 9;
+    /// `ifindex`.
+    pub const IFINDEX: usize = 10;
+    /// `tc_index`.
+    pub const TC_INDEX: usize = 11;
+    /// `cb[0]`; `cb[1..5]` follow.
+    pub const CB: usize = 12;
+    /// `hash`.
+    pub const HASH: usize = 17;
+    /// `tc_classid`.
+    pub const TC_CLASSID: usize = 18;
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<TcCtx>() == 136);
+    assert!(core::mem::offset_of!(TcCtx, fields) == 32);
+    assert!(core::mem::offset_of!(TcCtx, napi_id) == 108);
+    assert!(core::mem::offset_of!(TcCtx, hwtstamp) == 128);
+};
+
+const fn tc_scalar(offset: u16) -> CtxField {
+    CtxField::ro(offset, CtxFieldKind::Scalar, 32 + offset)
+}
+
+const fn tc_rw(offset: u16) -> CtxField {
+    CtxField::rw(offset, 32 + offset)
+}
+
+const fn tc_u64(offset: u16, writable: bool, runtime_offset: u16) -> CtxField {
+    CtxField {
+        offset,
+        size: 8,
+        kind: CtxFieldKind::Scalar,
+        writable,
+        runtime_offset,
+    }
+}
+
+/// What Linux's `tc_cls_act_is_valid_access` allows, less the socket pointer (`sk`) and the
+/// flow keys: the socket fields (`family` to `local_port`, offsets 88 to 139) are not
+/// accessible to tc programs in Linux either.
+const TC_FIELDS: &[CtxField] = &[
+    tc_scalar(0),  // len
+    tc_scalar(4),  // pkt_type
+    tc_rw(8),      // mark
+    tc_rw(12),     // queue_mapping
+    tc_scalar(16), // protocol
+    tc_scalar(20), // vlan_present
+    tc_scalar(24), // vlan_tci
+    tc_scalar(28), // vlan_proto
+    tc_rw(32),     // priority
+    tc_scalar(36), // ingress_ifindex
+    tc_scalar(40), // ifindex
+    tc_rw(44),     // tc_index
+    tc_rw(48),     // cb[0]
+    tc_rw(52),     // cb[1]
+    tc_rw(56),     // cb[2]
+    tc_rw(60),     // cb[3]
+    tc_rw(64),     // cb[4]
+    tc_scalar(68), // hash
+    tc_rw(72),     // tc_classid
+    CtxField::ro(76, CtxFieldKind::PacketData, 0),
+    CtxField::ro(80, CtxFieldKind::PacketEnd, 8),
+    CtxField::ro(84, CtxFieldKind::Scalar, 108), // napi_id
+    CtxField::ro(140, CtxFieldKind::PacketMeta, 16),
+    tc_u64(152, true, 24),                        // tstamp
+    CtxField::ro(160, CtxFieldKind::Scalar, 112), // wire_len
+    CtxField::ro(164, CtxFieldKind::Scalar, 116), // gso_segs
+    CtxField::ro(176, CtxFieldKind::Scalar, 120), // gso_size
+    tc_u64(184, false, 128),                      // hwtstamp
+];
+
 /// The kinds of program nanobpf runs; the type fixes the context and what the program may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ProgramType {
@@ -169,6 +296,34 @@ pub enum ProgramType {
     /// Socket filter: r1 is an [`SkBuffCtx`], seen as `struct __sk_buff`; legacy packet loads
     /// are allowed. Returns how many bytes to keep (0 drops).
     SocketFilter,
+    /// tc classifier (Linux's `BPF_PROG_TYPE_SCHED_CLS`): r1 is a [`TcCtx`], seen as
+    /// `struct __sk_buff`; direct packet access through `data`, `data_meta` and `data_end`, and
+    /// legacy packet loads, as Linux allows. Returns a `TC_ACT_*` verdict.
+    Tc,
+}
+
+/// tc verdicts (`TC_ACT_*`), as a tc program returns them.
+pub mod tc_act {
+    /// `TC_ACT_UNSPEC` (-1): the default action of the hook (continue).
+    pub const UNSPEC: i32 = -1;
+    /// `TC_ACT_OK` (0): pass the packet on.
+    pub const OK: i32 = 0;
+    /// `TC_ACT_RECLASSIFY` (1).
+    pub const RECLASSIFY: i32 = 1;
+    /// `TC_ACT_SHOT` (2): drop.
+    pub const SHOT: i32 = 2;
+    /// `TC_ACT_PIPE` (3): the next action.
+    pub const PIPE: i32 = 3;
+    /// `TC_ACT_STOLEN` (4): consumed.
+    pub const STOLEN: i32 = 4;
+    /// `TC_ACT_QUEUED` (5).
+    pub const QUEUED: i32 = 5;
+    /// `TC_ACT_REPEAT` (6).
+    pub const REPEAT: i32 = 6;
+    /// `TC_ACT_REDIRECT` (7): to the interface `bpf_redirect` chose.
+    pub const REDIRECT: i32 = 7;
+    /// `TC_ACT_TRAP` (8).
+    pub const TRAP: i32 = 8;
 }
 
 impl ProgramType {
@@ -184,11 +339,18 @@ impl ProgramType {
                 size: 84,
                 fields: SKB_FIELDS,
             }),
+            ProgramType::Tc => Some(ContextLayout {
+                size: 192,
+                fields: TC_FIELDS,
+            }),
         }
     }
 
     /// Whether legacy packet loads (`LD_ABS`, `LD_IND`) are allowed.
     pub const fn allows_ld_abs(self) -> bool {
-        matches!(self, ProgramType::SocketFilter | ProgramType::Memory { .. })
+        matches!(
+            self,
+            ProgramType::SocketFilter | ProgramType::Tc | ProgramType::Memory { .. }
+        )
     }
 }

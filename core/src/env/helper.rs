@@ -23,6 +23,10 @@ pub enum ArgKind {
     PtrToMem,
     /// A pointer to writable memory, possibly uninitialised, whose size is the next argument.
     PtrToUninitMem,
+    /// A pointer to initialised memory whose size is the next argument, which the helper reads
+    /// and may write (Linux's `ARG_PTR_TO_MEM` without `MEM_RDONLY`, as `fib_lookup`'s
+    /// parameters).
+    PtrToWritableMem,
     /// The size of the previous pointer argument: a scalar known to be in `1..=` the region.
     ConstSize,
     /// As [`ArgKind::ConstSize`] but 0 is allowed.
@@ -88,6 +92,10 @@ pub(crate) struct RunState {
     pub redirect: Option<crate::maps::Redirect>,
     /// The program a successful `tail_call` chose (index into the interpreter's program table).
     pub tail_call: Option<u32>,
+    /// How a tc program's redirect goes (with `redirect`).
+    pub redirect_kind: crate::runtime::RedirectKind,
+    /// The tunnel metadata `skb_set_tunnel_key` set.
+    pub tunnel: Option<crate::runtime::TunnelKey>,
 }
 
 impl<'r> HelperEnv<'r> {
@@ -139,6 +147,17 @@ pub trait Platform: core::fmt::Debug + Sync {
     fn gpio_set(&self, pin: u32, high: bool) -> bool {
         let _ = (pin, high);
         false
+    }
+    /// The kernel tick counter (`bpf_jiffies64`); the default counts milliseconds of
+    /// [`Platform::ktime_ns`], as a kernel with `HZ` 1000.
+    fn jiffies64(&self) -> u64 {
+        self.ktime_ns() / 1_000_000
+    }
+    /// Looks a destination up in the embedder's route table (`bpf_fib_lookup`); the default
+    /// has no routes.
+    fn fib_lookup(&self, query: &super::FibQuery) -> super::FibOutcome {
+        let _ = query;
+        super::FibOutcome::NotForwarded
     }
 }
 

@@ -4,11 +4,15 @@
 //! Everything here is static data or borrowed; nothing allocates.
 
 mod context;
+mod fib;
 mod helper;
 mod map;
 mod trap;
 
-pub use context::{ContextLayout, CtxField, CtxFieldKind, ProgramType, SkBuffCtx, XdpCtx};
+pub use context::{
+    skb_field, tc_act, ContextLayout, CtxField, CtxFieldKind, ProgramType, SkBuffCtx, TcCtx, XdpCtx,
+};
+pub use fib::{FibOutcome, FibQuery, FibRoute, Route, StaticRoutes};
 pub(crate) use helper::RunState;
 pub use helper::{
     ArgKind, Helper, HelperEnv, HelperFn, HelperProto, HelperTable, Platform, RetKind,

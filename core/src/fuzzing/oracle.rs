@@ -10,7 +10,7 @@ use crate::maps::{
     QueueMap, RingBuf, ValueRegion,
 };
 use crate::verifier::{verify_lifting, DefaultWorkspace, Rule, VerifyEnv, VerifyError};
-use crate::{Context, Interpreter, NoPlatform, SkBuff, Trap, VerifiedProgram, XdpBuff};
+use crate::{Context, Interpreter, NoPlatform, SkBuff, TcBuff, Trap, VerifiedProgram, XdpBuff};
 use core::ptr::NonNull;
 use std::boxed::Box;
 use std::vec::Vec;
@@ -233,10 +233,11 @@ pub struct RunInput {
     /// The memory buffer, the packet, or an XDP frame buffer: `headroom` bytes, the frame (up
     /// to 80 bytes), `tailroom` bytes.
     pub buf: Vec<u8>,
-    /// XDP: bytes before the frame, room for `xdp_adjust_head` and `adjust_meta` to grow it
-    /// (0 for other program types).
+    /// XDP and tc: bytes before the frame, room for `xdp_adjust_head`, `adjust_meta` and the
+    /// tc helpers to grow it (0 for other program types).
     pub headroom: usize,
-    /// XDP: bytes after the frame, room for `xdp_adjust_tail` to grow it (0 for others).
+    /// XDP and tc: bytes after the frame, room for `xdp_adjust_tail` and `skb_change_tail` to
+    /// grow it (0 for others).
     pub tailroom: usize,
     /// The scalar fields of a socket filter's `__sk_buff`.
     pub fields: [u32; 19],
@@ -251,7 +252,7 @@ impl RunInput {
     pub fn draw(pt: ProgramType, src: &mut impl Source) -> Self {
         let (len, headroom, tailroom) = match pt {
             ProgramType::Memory { len } => (len as usize, 0, 0),
-            ProgramType::Xdp => (
+            ProgramType::Xdp | ProgramType::Tc => (
                 src.below(81) as usize,
                 src.pick(&[0, 4, 8, 14, 32, 64, 256]),
                 src.pick(&[0, 1, 8, 32, 128]),
@@ -286,6 +287,12 @@ impl RunInput {
                 packet: buf,
                 fields: self.fields,
             }),
+            ProgramType::Tc => {
+                let len = buf.len().saturating_sub(self.headroom + self.tailroom);
+                let mut t = TcBuff::new(buf, self.headroom, len);
+                t.fields = self.fields;
+                Context::Tc(t)
+            }
         }
     }
 }

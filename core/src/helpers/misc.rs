@@ -11,6 +11,10 @@ fn get_prandom_u32(env: &mut HelperEnv<'_>, _: u64, _: u64, _: u64, _: u64, _: u
     env.platform.prandom_u32() as u64
 }
 
+fn jiffies64(env: &mut HelperEnv<'_>, _: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+    env.platform.jiffies64()
+}
+
 fn get_smp_processor_id(env: &mut HelperEnv<'_>, _: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
     env.platform.cpu_id() as u64
 }
@@ -108,4 +112,12 @@ pub const CSUM_DIFF: Helper = Helper {
         RetKind::Integer,
     ),
     func: csum_diff,
+};
+
+/// `bpf_jiffies64` (118).
+pub const JIFFIES64: Helper = Helper {
+    id: 118,
+    name: "jiffies64",
+    proto: HelperProto::new(args([A::None; 5]), RetKind::Integer),
+    func: jiffies64,
 };

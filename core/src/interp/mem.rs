@@ -18,7 +18,7 @@
 
 #![allow(unsafe_code)]
 
-use crate::env::{Trap, XdpCtx};
+use crate::env::{TcCtx, Trap, XdpCtx};
 use crate::maps::MapTable;
 use crate::VerifiedProgram;
 #[cfg(target_has_atomic = "64")]
@@ -65,8 +65,21 @@ pub(crate) struct Regions {
     /// (headroom and tailroom included), the limits of the adjust helpers; the program may
     /// only touch the current frame inside it (see [`Regions::packet`]).
     pub data: Region,
-    /// Whether `ctx` is an [`XdpCtx`] that XDP helpers may adjust within `data`.
-    pub xdp: bool,
+    /// Whether `ctx` is a context whose frame helpers may move within `data`, and which.
+    pub frame: LiveFrame,
+}
+
+/// The kind of context whose first three words (`data`, `data_end`, `data_meta`) describe a
+/// frame that helpers move inside the packet buffer while the program runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum LiveFrame {
+    /// No such context: the packet is the whole of `data`.
+    #[default]
+    None,
+    /// An [`XdpCtx`].
+    Xdp,
+    /// A [`TcCtx`].
+    Tc,
 }
 
 impl Regions {
@@ -81,25 +94,27 @@ impl Regions {
             }
     }
 
-    /// The packet bytes the program may touch at this moment. For XDP, the frame as the live
-    /// context says now, `[data_meta, data_end)` (the adjust helpers move it in place), within
-    /// the buffer: a packet pointer made before a helper moved the frame is caught when it
-    /// falls outside the new frame, even inside the buffer. Otherwise the whole `data`.
+    /// The packet bytes the program may touch at this moment. For XDP and tc, the frame as
+    /// the live context says now, `[data_meta, data_end)` (the adjust helpers move it in
+    /// place), within the buffer: a packet pointer made before a helper moved the frame is
+    /// caught when it falls outside the new frame, even inside the buffer. Otherwise the whole
+    /// `data`.
     #[inline(always)]
     pub fn packet(&self) -> Region {
-        if !self.xdp {
+        if self.frame == LiveFrame::None {
             return self.data;
         }
-        let md = self.ctx.start as usize as *const XdpCtx;
-        // SAFETY: when `xdp` holds, `ctx.start` is the address of the `XdpCtx` that
-        // `Runtime::enter` made for this run on its own stack, live and aligned for the whole
-        // run. It is only written by the XDP helpers (through `with_xdp_ctx`, while the program
-        // is stopped in them) and by `Runtime::enter` before and after the run; the program
-        // cannot write it (`ctx_write` is empty for XDP). So this plain read races with
+        let words = self.ctx.start as usize as *const [u64; 3];
+        // SAFETY: when `frame` is not `None`, `ctx.start` is the address of the `XdpCtx` or
+        // `TcCtx` that `Runtime::enter` made for this run on its own stack, live and aligned for
+        // the whole run; both begin with the words `data`, `data_end`, `data_meta` (`#[repr(C)]`,
+        // at least 24 bytes). They are only written by the frame helpers (through
+        // `with_xdp_ctx`/`with_tc_ctx`, while the program is stopped in them) and by
+        // `Runtime::enter` before and after the run; the program cannot write them (`ctx_write`
+        // is empty for XDP and starts after them for tc). So this plain read races with
         // nothing. It goes through the raw pointer and makes no reference, so it may overlap a
         // helper's shared slice of the context.
-        let md = unsafe { md.read() };
-        let (meta, end) = (md.data_meta, md.data_end);
+        let [_, end, meta] = unsafe { words.read() };
         // The helpers keep the frame inside the buffer; clamping keeps the check sound anyway.
         let start = meta.max(self.data.start);
         Region {
@@ -252,16 +267,51 @@ pub(crate) fn helper_write(regions: &Regions, maps: &MapTable<'_>, addr: u64, da
     true
 }
 
+/// Calls `f` on the whole packet buffer of a run whose context has a live frame (XDP, tc):
+/// headroom and tailroom included, for the helpers that move packet bytes inside it. `f` must
+/// not reach the run's memory any other way (it gets no [`HelperEnv`](crate::env::HelperEnv)).
+pub(crate) fn with_buffer<R>(regions: &Regions, f: impl FnOnce(&mut [u8]) -> R) -> Option<R> {
+    if regions.frame == LiveFrame::None {
+        return None;
+    }
+    let (start, len) = (regions.data.start, regions.data.end - regions.data.start);
+    // SAFETY: for a run with a live frame, `regions.data` is the frame buffer that
+    // `Runtime::enter` borrowed mutably from the context for the whole run (`XdpBuff::buf`,
+    // `TcBuff::buf`). The program is stopped in a helper, and the helper holds no other
+    // reference into the buffer while `f` runs (it reads and writes the run's memory through
+    // `HelperEnv::read`/`write` only outside `f`), so this slice is the only access to it.
+    let buf = unsafe { core::slice::from_raw_parts_mut(start as usize as *mut u8, len as usize) };
+    Some(f(buf))
+}
+
+/// Calls `f` on the tc context of the run, if it has one at `ctx`.
+pub(crate) fn with_tc_ctx<R>(
+    regions: &Regions,
+    ctx: u64,
+    f: impl FnOnce(&mut TcCtx) -> R,
+) -> Option<R> {
+    if regions.frame != LiveFrame::Tc || ctx != regions.ctx.start {
+        return None;
+    }
+    // SAFETY: when `regions.frame` is `Tc`, `regions.ctx.start` is the address of the `TcCtx`
+    // `Runtime::enter` made for this run on its own stack, live for the run and only reached
+    // through raw pointers while the program runs; the program is stopped in a helper, and the
+    // helper holds no other reference into the context while `f` runs (helpers read the
+    // context through `HelperEnv::read` only before or after), so this is the only access.
+    let sk = unsafe { &mut *(ctx as usize as *mut TcCtx) };
+    Some(f(sk))
+}
+
 /// Calls `f` on the XDP context of the run, if it has one at `ctx`.
 pub(crate) fn with_xdp_ctx<R>(
     regions: &Regions,
     ctx: u64,
     f: impl FnOnce(&mut XdpCtx) -> R,
 ) -> Option<R> {
-    if !regions.xdp || ctx != regions.ctx.start {
+    if regions.frame != LiveFrame::Xdp || ctx != regions.ctx.start {
         return None;
     }
-    // SAFETY: when `regions.xdp` holds, `regions.ctx.start` is the address of the `XdpCtx` the
+    // SAFETY: when `regions.frame` is `Xdp`, `regions.ctx.start` is the address of the `XdpCtx` the
     // interpreter made for this run on its own stack (see `Interpreter::with_context`), live for
     // the run and only reached through raw pointers while the program runs; the program is
     // stopped in a helper, so this is the only access to it while `f` runs.

@@ -7,7 +7,7 @@ use super::check::{Checker, Res, Step};
 use super::error::{LeakTarget, TooComplexReason, VerifyErrorKind as K};
 use super::rule::Rule;
 use super::state::{Frame, Kind, Value};
-use crate::env::{ArgKind, MapType, RetKind, MAX_CALL_FRAMES, STACK_FRAME_SIZE};
+use crate::env::{ArgKind, MapType, ProgramType, RetKind, MAX_CALL_FRAMES, STACK_FRAME_SIZE};
 use crate::isa::opcode::*;
 use crate::isa::Insn;
 
@@ -50,7 +50,24 @@ fn map_fits(helper: u32, map: MapType) -> bool {
 
 /// Helpers that may move or resize the packet, so every packet pointer is stale after them
 /// (Linux's `bpf_helper_changes_pkt_data`).
-const CHANGES_PKT_DATA: &[u32] = &[9, 10, 11, 18, 19, 31, 32, 38, 39, 44, 50, 54, 63, 65];
+const CHANGES_PKT_DATA: &[u32] = &[
+    9, 10, 11, 13, 18, 19, 31, 32, 38, 39, 43, 44, 50, 54, 63, 65,
+];
+
+/// Whether Linux offers helper `id` to programs of type `t` (its per-type `func_proto`), for
+/// the helpers nanobpf offers to some types only: the socket-buffer helpers to tc programs
+/// (`skb_load_bytes` to socket filters too), `redirect` and `fib_lookup` to tc and XDP.
+fn offered(t: ProgramType, id: u32) -> bool {
+    use ProgramType as P;
+    match id {
+        26 => matches!(t, P::Tc | P::SocketFilter),
+        9 | 10 | 11 | 13 | 18 | 19 | 21 | 31 | 32 | 34 | 38 | 39 | 43 | 50 | 152 | 155 => {
+            t == P::Tc
+        }
+        23 | 69 => matches!(t, P::Tc | P::Xdp),
+        _ => true,
+    }
+}
 
 fn arg_name(k: ArgKind) -> &'static str {
     match k {
@@ -64,7 +81,8 @@ fn arg_name(k: ArgKind) -> &'static str {
         | ArgKind::PtrToMapValue
         | ArgKind::PtrToUninitMapValue
         | ArgKind::PtrToMem
-        | ArgKind::PtrToUninitMem => "fp|pkt|map_value|mem",
+        | ArgKind::PtrToUninitMem
+        | ArgKind::PtrToWritableMem => "fp|pkt|map_value|mem",
         ArgKind::PtrToCtx => "ctx",
         ArgKind::PtrToRingbufMem => "ringbuf_mem",
     }
@@ -98,7 +116,12 @@ impl Checker<'_, '_, '_> {
     }
 
     fn helper(&mut self, pc: usize, id: u32) -> Res<Step> {
-        let Some(h) = self.env.helpers.get(id) else {
+        let Some(h) = self
+            .env
+            .helpers
+            .get(id)
+            .filter(|_| offered(self.env.prog_type, id))
+        else {
             return Err(self.err(pc, K::UnknownHelper { id: id as i64 }));
         };
         let proto = h.proto;
@@ -163,12 +186,16 @@ impl Checker<'_, '_, '_> {
                     let writes = (kind == ArgKind::PtrToUninitMapValue).then_some(size as u64);
                     self.mem_arg(pc, r, &v, size as u64, writes)?;
                 }
-                ArgKind::PtrToMem | ArgKind::PtrToUninitMem => {
+                ArgKind::PtrToMem | ArgKind::PtrToUninitMem | ArgKind::PtrToWritableMem => {
                     let v = self.read(pc, r)?;
                     let size_kind = proto.args.get(i + 1).copied().unwrap_or(ArgKind::None);
                     let (min, size) = self.size_arg(pc, r + 1, size_kind)?;
                     if size > 0 {
-                        let writes = (kind == ArgKind::PtrToUninitMem).then_some(min);
+                        if kind == ArgKind::PtrToWritableMem {
+                            // Read first (initialised), then written over.
+                            self.mem_arg(pc, r, &v, size, None)?;
+                        }
+                        let writes = (kind != ArgKind::PtrToMem).then_some(min);
                         self.mem_arg(pc, r, &v, size, writes)?;
                     } else if !(v.kind.is_ptr() || v.s.as_const() == Some(0)) {
                         return Err(mismatch(self, &v));

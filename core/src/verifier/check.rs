@@ -97,7 +97,7 @@ impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
                 f.regs[1] = Value::ptr(Kind::Mem, 0);
                 f.regs[2] = Value::constant(len as u64);
             }
-            ProgramType::Xdp | ProgramType::SocketFilter => {
+            ProgramType::Xdp | ProgramType::SocketFilter | ProgramType::Tc => {
                 f.regs[1] = Value::ptr(Kind::Ctx, 0);
             }
         }

@@ -599,7 +599,11 @@ impl Checker<'_, '_, '_> {
         if !self.env.prog_type.allows_ld_abs() {
             return Err(self.err(pc, K::LdAbsNotAllowed));
         }
-        if self.env.prog_type == ProgramType::SocketFilter && self.ws.cur.reg(6).kind != Kind::Ctx {
+        if matches!(
+            self.env.prog_type,
+            ProgramType::SocketFilter | ProgramType::Tc
+        ) && self.ws.cur.reg(6).kind != Kind::Ctx
+        {
             return Err(self.err(pc, K::LdAbsNeedsCtx));
         }
         // A load outside the packet ends the program, which must not leave holding a

@@ -1197,6 +1197,7 @@ fn run_checked(insns: &[Insn], pt: ProgramType, tr: &Trigger) -> Seen {
                 packet: &mut buf[head..head + tr.pkt],
                 fields: [0; 19],
             }),
+            ProgramType::Tc => Context::Tc(crate::TcBuff::new(&mut buf, head, tr.pkt)),
             ProgramType::Memory { .. } => Context::Memory(&mut buf),
         };
         let program = Program::new(insns).unwrap();

@@ -4,6 +4,7 @@
 mod check;
 mod diff;
 mod tail;
+mod tc;
 mod units;
 mod verified;
 
