@@ -8,6 +8,7 @@
 
 pub mod capture;
 pub mod conformance;
+pub mod corpus;
 pub mod data;
 pub mod engine;
 pub mod filter;

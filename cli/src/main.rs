@@ -51,6 +51,16 @@ enum Command {
         #[arg(long)]
         stats: bool,
     },
+    /// Verify every program of a corpus of real objects (a folder with an `expected.tsv`)
+    /// and compare each verdict with the one expected: a table per family, the figures of the
+    /// verification, and every disagreement with its cause.
+    Corpus {
+        /// The corpus folder (`../shared/corpus` beside the repository).
+        dir: PathBuf,
+        /// Print one JSON document (every row with its verdict, and the table) instead.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run every `.data` test vector of a directory; the last line is `N passed, M failed`.
     Conformance {
         /// Directory of `.data` files.
@@ -144,6 +154,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 prog_type.unwrap_or(ProgramType::Xdp),
                 out,
             ))
+        }
+        Command::Corpus { dir, json } => {
+            let report = nanobpf_cli::corpus::run(&dir)?;
+            if json {
+                let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+                println!("{text}");
+            } else {
+                print!("{}", report.text());
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Conformance { dir, engine } => {
             let mut engine = engine::by_name(&engine)?;

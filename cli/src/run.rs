@@ -509,6 +509,13 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     for (info, map) in infos.iter().zip(&maps) {
+        if info.initial_values {
+            eprintln!(
+                "note: map {} declares initial values (__array(values, ...)), which are not \
+                 applied: it starts empty",
+                info.name
+            );
+        }
         if let Some(init) = info.init {
             map.as_map()
                 .update(&0u32.to_ne_bytes(), init, 0)

@@ -169,7 +169,7 @@ pub struct Stats {
 
 impl Verdict {
     /// A program that was not verified: `status` and why.
-    fn not_verified(program: String, status: Status, message: String) -> Verdict {
+    pub(crate) fn not_verified(program: String, status: Status, message: String) -> Verdict {
         Verdict {
             program,
             status,
@@ -381,27 +381,41 @@ pub fn verify_elf(
         return Err(format!("{name}: no program found ({})", sections()));
     }
     for p in chosen {
-        let label = format!("{} ({})", p.name, p.section);
-        let Some(ty) = prog_type.or(p.prog_type) else {
-            let why = match unsupported_program_kind(p.section) {
-                Some(kind) => format!("program type {kind} is not supported"),
-                None => format!(
-                    "section '{}' names no program type nanobpf runs; give --type",
-                    p.section
-                ),
-            };
-            report
-                .results
-                .push(Verdict::not_verified(label, Status::Unsupported, why));
-            continue;
-        };
-        let verdict = match load_program(&obj, p.name, ty) {
-            Ok(mut insns) => verify_one(&label, &mut insns, ty, &defs, log),
-            Err(e) => Verdict::not_verified(label, Status::LoadFailed, e),
-        };
-        report.results.push(verdict);
+        report
+            .results
+            .push(verify_program(&obj, &defs, &p, prog_type, log));
     }
     Ok(report)
+}
+
+/// Loads and verifies program `p` of `obj` against the maps `defs`, as `prog_type` or else
+/// the type its section names; a program of a type nanobpf does not run, or whose section
+/// names none, is [`Status::Unsupported`] and not verified.
+pub fn verify_program(
+    obj: &Object<'_>,
+    defs: &[MapDef],
+    p: &ProgramInfo<'_>,
+    prog_type: Option<ProgramType>,
+    log: bool,
+) -> Verdict {
+    let label = format!("{} ({})", p.name, p.section);
+    let ty = prog_type.or(p.prog_type);
+    // Loading does not depend on the type: a broken program is reported as such first.
+    let mut insns = match load_program(obj, p.name, ty.unwrap_or(ProgramType::Xdp)) {
+        Ok(insns) => insns,
+        Err(e) => return Verdict::not_verified(label, Status::LoadFailed, e),
+    };
+    let Some(ty) = ty else {
+        let why = match unsupported_program_kind(p.section) {
+            Some(kind) => format!("program type {kind} is not supported"),
+            None => format!(
+                "section '{}' names no program type nanobpf runs; give --type",
+                p.section
+            ),
+        };
+        return Verdict::not_verified(label, Status::Unsupported, why);
+    };
+    verify_one(&label, &mut insns, ty, defs, log)
 }
 
 /// `nanobpf verify FILE.o`, printed: exit status 0 when every program is accepted, 1 when

@@ -281,14 +281,8 @@ impl<'a> Btf<'a> {
         Err((self.types_at, K::MapWithoutBtf))
     }
 
-    /// The definition of the map variable `name` in `.maps` (`Err` inside for a map whose
-    /// type nanobpf does not have), and the type ids of its key and value when they are given
-    /// as types (`__type(key, T)`).
-    #[allow(clippy::type_complexity)]
-    pub fn map_def(
-        &self,
-        name: &str,
-    ) -> Result<(Result<MapDef, UnsupportedMap>, Option<u32>, Option<u32>), BtfError> {
+    /// The definition of the map variable `name` in `.maps`.
+    pub fn map_def(&self, name: &str) -> Result<BtfMapDef, BtfError> {
         let var = self.map_var(name)?;
         let st = self.skip_mods(var.size_type)?;
         if st.kind != KIND_STRUCT {
@@ -298,6 +292,7 @@ impl<'a> Btf<'a> {
         let (mut key_size, mut value_size) = (None, None);
         let (mut max_entries, mut flags) = (0, 0);
         let (mut key_type, mut value_type) = (None, None);
+        let mut initial_values = false;
         // Sets a size attribute, which may be given both as a size and as a type.
         let set = |slot: &mut Option<u32>, v: u32, at: u64| match *slot {
             Some(old) if old != v => Err((at, K::BadMapSize)),
@@ -329,6 +324,8 @@ impl<'a> Btf<'a> {
                 }
                 // Pinning and NUMA placement mean nothing without a kernel.
                 "pinning" | "numa_node" => {}
+                // Initial values (relocations in `.maps`), not applied.
+                "values" => initial_values = true,
                 _ => return Err((st.at, K::UnsupportedMapAttribute)),
             }
         }
@@ -340,6 +337,23 @@ impl<'a> Btf<'a> {
             max_entries,
             flags,
         };
-        Ok((UnsupportedMap::check(n, def), key_type, value_type))
+        Ok(BtfMapDef {
+            def: UnsupportedMap::check(n, def),
+            key_type,
+            value_type,
+            initial_values,
+        })
     }
+}
+
+/// A BTF map definition ([`Btf::map_def`]).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct BtfMapDef {
+    /// The definition (`Err` for a map whose type nanobpf does not have).
+    pub def: Result<MapDef, UnsupportedMap>,
+    /// The type ids of its key and value, when given as types (`__type(key, T)`).
+    pub key_type: Option<u32>,
+    pub value_type: Option<u32>,
+    /// It declares initial values (`__array(values, ...)`).
+    pub initial_values: bool,
 }

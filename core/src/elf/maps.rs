@@ -102,6 +102,10 @@ pub struct MapInfo<'a> {
     /// The BTF type of the values (`__type(value, T)`); for global data, the section's
     /// `DATASEC`, whose members are its variables.
     pub value_type: Option<TypeId>,
+    /// The BTF definition declares initial values (`__array(values, ...)`: a program array's
+    /// tail-call targets, a map-in-map's inner maps), which the loader does not apply: the
+    /// map starts empty and the embedder fills it.
+    pub initial_values: bool,
     /// The section of the definition.
     pub(super) section: u16,
     /// Offset of the definition in its section (0 for global data).
@@ -252,6 +256,7 @@ impl<'o, 'a> Maps<'o, 'a> {
             init: None,
             key_type: None,
             value_type: None,
+            initial_values: false,
             section: s.index,
             offset: sym.value,
         }))
@@ -278,6 +283,7 @@ impl<'o, 'a> Maps<'o, 'a> {
             init: (s.sh_type == SHT_PROGBITS).then_some(s.data),
             key_type: None,
             value_type: None,
+            initial_values: false,
             section: i,
             offset: 0,
         }))
@@ -341,12 +347,13 @@ impl<'a> Object<'a> {
             MapSource::Btf => {
                 let btf_sec = self.btf_section().ok_or(s.err(m.offset, K::NoBtf))?;
                 let btf = self.btf.ok_or(s.err(m.offset, K::NoBtf))?;
-                let (def, key, value) = btf
+                let d = btf
                     .map_def(m.name)
                     .map_err(|(off, kind)| btf_sec.err(off, kind))?;
-                m.def = def;
-                m.key_type = key.map(TypeId);
-                m.value_type = value.map(TypeId);
+                m.def = d.def;
+                m.key_type = d.key_type.map(TypeId);
+                m.value_type = d.value_type.map(TypeId);
+                m.initial_values = d.initial_values;
             }
             MapSource::Legacy => m.def = legacy_def(&s, m.offset)?,
             MapSource::GlobalData => {

@@ -451,14 +451,17 @@ impl Checker<'_, '_, '_> {
         if v.kind.is_ptr() {
             return Err(self.err(pc, K::CorruptSpill { off: abs }));
         }
-        self.check_no_spilled_ptr(pc, frame, abs, size as usize)?;
-        // A narrow store of a number inside one slot keeps what is known of the slot's
-        // bytes: the stored field exactly, the others from a spilled number there, if any
-        // (Linux's narrow scalar spills; clang spills a bounded `u32` with a 4-byte store).
+        // A narrow store of a number over a spilled pointer destroys the pointer: the slot
+        // is plain bytes from then on, part of them an address's, as privileged Linux makes
+        // it (clang reuses such slots for 4-byte numbers). A narrow store of a number inside
+        // one slot keeps what is known of the slot's bytes: the stored field exactly, the
+        // others from a spilled number there, if any (Linux's narrow scalar spills; clang
+        // spills a bounded `u32` with a 4-byte store).
         let narrow = in_slot.then(|| {
             let slot = self.ws.cur.frames[frame].slots.get(k).copied();
             let old = slot
                 .and_then(|s| self.ws.cur.spilled(&s).copied())
+                .filter(Value::is_scalar)
                 .map_or(Scalar::UNKNOWN, |o| o.s);
             old.with_bytes(&v.s, (pos % 8) as u32, size as u32)
         });

@@ -1578,11 +1578,23 @@ fn stack_cases() -> Vec<Case> {
             K::CorruptSpill { .. },
             [stx(8, 10, 1, -8), ldx(4, 0, 10, -8), exit()]
         ),
-        bad!(
-            "partial overwrite of spilled pointer",
+        ok!(
+            "partial overwrite of spilled pointer destroys it",
             M,
-            K::CorruptSpill { .. },
             [stx(8, 10, 1, -8), st(1, 10, -8, 0), ret0()]
+        ),
+        bad!(
+            "a partly overwritten spilled pointer reads back as a number",
+            M,
+            @3,
+            K::InvalidMemAccess { .. },
+            [
+                stx(8, 10, 1, -8),
+                st(1, 10, -8, 0),
+                ldx(8, 2, 10, -8),
+                ldx(1, 0, 2, 0),
+                exit()
+            ]
         ),
         ok!(
             "full overwrite of spilled pointer",

@@ -206,13 +206,25 @@ fn queue_cases() -> Vec<Case> {
             exit"
         ),
         case!(
-            "pop over a spilled pointer",
-            K::CorruptSpill { .. },
+            "pop over a spilled pointer destroys it",
+            ok,
             "stxdw [%r10-8], %r1
             lddw %r1, map[0]
             mov %r2, %r10
             add %r2, -8
             call 88
+            exit"
+        ),
+        case!(
+            "a spilled pointer a pop wrote over reads back as a number",
+            K::InvalidMemAccess { reg: 1, .. },
+            "stxdw [%r10-8], %r1
+            lddw %r1, map[0]
+            mov %r2, %r10
+            add %r2, -8
+            call 88
+            ldxdw %r1, [%r10-8]
+            ldxb %r0, [%r1]
             exit"
         ),
         case!(
