@@ -61,8 +61,33 @@ done
 for k in 0 1 2 3; do
     bytes "b$k" "$((24 + k))" 400 > "$corpus/differential/seed-budget$k"
 done
-# elf_load: a few small example objects.
+# elf_load: a few small example objects, and two of them as older clang writes objects:
+# functions as global symbols without a type, and no symbol naming a function (whole sections).
 for name in xdp_pass xdp_legacy_map socket_count checksum_loop; do
     cp "$root/examples/build/$name.o" "$corpus/elf_load/seed-$name"
+done
+legacy() {
+    python3 - "$1" "$2" "$3" <<'PY'
+import struct, sys
+src, dst, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+b = bytearray(open(src, 'rb').read())
+shoff, = struct.unpack_from('<Q', b, 0x28)
+shentsize, shnum = struct.unpack_from('<HH', b, 0x3a)
+for i in range(shnum):
+    h = shoff + i * shentsize
+    if struct.unpack_from('<I', b, h + 4)[0] == 2:  # SHT_SYMTAB
+        off, size = struct.unpack_from('<QQ', b, h + 0x18)
+        for s in range(off, off + size, 24):
+            info = b[s + 4]
+            if mode == 'notype' and info & 0xf == 2:
+                b[s + 4] = info & 0xf0
+            if mode == 'section' and (info & 0xf == 2 or (info & 0xf == 0 and info >> 4)):
+                b[s + 4] = 0
+open(dst, 'wb').write(b)
+PY
+}
+for name in xdp_legacy_map socket_count; do
+    legacy "$root/examples/build/$name.o" "$corpus/elf_load/seed-$name-notype" notype
+    legacy "$root/examples/build/$name.o" "$corpus/elf_load/seed-$name-section" section
 done
 du -sh --apparent-size "$corpus"; for t in "$corpus"/*; do echo "$(basename "$t"): $(ls "$t" | wc -l) files"; done

@@ -278,7 +278,48 @@ fn example_objects() -> Vec<Vec<u8>> {
         .filter(|p| p.extension().is_some_and(|x| x == "o"))
         .collect();
     paths.sort();
-    paths.iter().map(|p| std::fs::read(p).unwrap()).collect()
+    let objects: Vec<Vec<u8>> = paths.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    let legacy: Vec<Vec<u8>> = objects.iter().flat_map(|o| legacy_variants(o)).collect();
+    objects.into_iter().chain(legacy).collect()
+}
+
+/// `obj` as older clang writes objects (every function a global symbol without a type), and
+/// with no symbol naming a function (every program a whole section), so that the loader's legacy
+/// paths are exercised and mutated too. Reads the ELF64 headers directly.
+fn legacy_variants(obj: &[u8]) -> Vec<Vec<u8>> {
+    let u16_at = |o: usize| {
+        obj.get(o..o + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+    };
+    let u64_at = |o: usize| {
+        obj.get(o..o + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap()) as usize)
+    };
+    let (Some(shoff), Some(shentsize), Some(shnum)) = (u64_at(0x28), u16_at(0x3a), u16_at(0x3c))
+    else {
+        return Vec::new();
+    };
+    let symtab = (0..shnum).find_map(|i| {
+        let h = shoff + i * shentsize;
+        let ty = obj.get(h + 4..h + 8)?;
+        (ty == [2, 0, 0, 0]).then(|| Some((u64_at(h + 0x18)?, u64_at(h + 0x20)?)))?
+    });
+    let Some((off, size)) = symtab else {
+        return Vec::new();
+    };
+    let (mut notype, mut local) = (obj.to_vec(), obj.to_vec());
+    for sym in (off..off + size).step_by(24) {
+        let Some(&info) = obj.get(sym + 4) else {
+            break;
+        };
+        if info & 0xf == 2 {
+            notype[sym + 4] = info & 0xf0; // STT_FUNC -> STT_NOTYPE
+        }
+        if info & 0xf == 2 || (info & 0xf == 0 && info >> 4 != 0) {
+            local[sym + 4] = 0; // functions and global labels -> local labels
+        }
+    }
+    std::vec![notype, local]
 }
 
 /// `obj` with a few deterministic mutations: bytes flipped, fields set to edge values (mostly
@@ -325,6 +366,16 @@ fn elf_load_smoke() {
         objects.len(),
         "an example object does not parse"
     );
+    // The legacy variants reach the loader's older ways of finding programs.
+    for origin in [
+        crate::elf::ProgramOrigin::LegacySymbol,
+        crate::elf::ProgramOrigin::Section,
+    ] {
+        let found = objects.iter().any(|o| {
+            crate::elf::Object::parse(o).is_ok_and(|obj| obj.programs().any(|p| p.origin == origin))
+        });
+        assert!(found, "no example object has a program found as {origin:?}");
+    }
     let mut rng = Rng(0xe1f);
     let (mut parsed, total) = (0, 100);
     for obj in &objects {
