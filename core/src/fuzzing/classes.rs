@@ -11,6 +11,7 @@
 //! | `ld_abs_held_gadget` | `ld_abs` / `ld_ind` while holding a ring buffer record | a record still reserved after the run |
 //! | `helper_memory_gadget` | a pointer spilled in the stack buffer that `map_update_elem` or `ringbuf_output` copies | a host address in a map or a record |
 //! | `rodata_gadget` | stores, atomics, `map_update_elem` / `delete`, `map_peek_elem` / `pop` filling a value of the read-only map | the read-only value changed |
+//! | `stack_bytes_gadget` | narrow stores of numbers into spilled slots and fills at any width and offset; variable-offset stack stores and loads; the room left in the packet (`data_end - (data + c)`) compared, then a packet access | an access out of bounds, or a read of unwritten stack |
 //!
 //! Each has a safe twin about as often (a bounded offset, the load before the reservation, a
 //! number in the buffer, a read), so that programs with these gadgets still mostly pass.
@@ -34,12 +35,81 @@ const FRAME_MOVERS: [i32; 3] = [44, 54, 65];
 impl<S: Source> Gen<'_, S> {
     /// One gadget of the classes above.
     pub(super) fn class_gadget(&mut self, item: &mut Item) {
-        match self.s.below(5) {
+        match self.s.below(6) {
             0 => self.pointer_pair_gadget(item),
             1 => self.invalidated_spill_gadget(item),
             2 if self.flavor != Flavor::Xdp => self.ld_abs_held_gadget(item),
             3 => self.helper_memory_gadget(item),
+            4 => self.stack_bytes_gadget(item),
             _ => self.rodata_gadget(item),
+        }
+    }
+
+    /// The precision the verifier gained with those rules: a narrow store of a number into a
+    /// slot (over a spilled number or pointer) filled back at any width and offset; a store or
+    /// load at a variable offset in the frame; the room left in the packet after its start,
+    /// compared, then a packet access it should prove. The numbers read back decide an access.
+    fn stack_bytes_gadget(&mut self, item: &mut Item) {
+        let slot = -8 * (1 + self.s.below(8) as i16);
+        let v = self.v();
+        match (self.s.below(3), self.flavor.packet_fields()) {
+            (0, _) => {
+                // A spill, a narrow store inside its slot, a fill.
+                if self.s.chance(1, 2) {
+                    item.push(stx(8, 10, 6, slot));
+                } else {
+                    item.push(stx(8, 10, v, slot));
+                }
+                let size = self.s.pick(&[1u8, 2, 4]);
+                let off = self.s.below(9 - u64::from(size)) as i16;
+                if self.s.chance(1, 2) {
+                    self.bound(item, v, 64);
+                    item.push(stx(size, 10, v, slot + off));
+                } else {
+                    let imm = self.imm();
+                    item.push(st(size, 10, slot + off, imm));
+                }
+                let size = self.s.pick(&[1u8, 2, 4, 8]);
+                let off = self.s.below(9 - u64::from(size)) as i16;
+                item.push(ldx(size, 4, 10, slot + off));
+                self.offset_access(item);
+            }
+            (1, _) => {
+                // A variable offset into two written slots (or past them, or past the frame).
+                item.push(st(8, 10, -16, 0)).push(st(8, 10, -8, 0));
+                let mask = if self.bad() {
+                    self.s.pick(&[31, 255])
+                } else {
+                    self.s.pick(&[1, 3, 7, 15])
+                };
+                item.push(movr(4, v)).push(alu(BPF_AND, 4, mask));
+                item.push(movr(5, 10))
+                    .push(alu(BPF_ADD, 5, -16))
+                    .push(alur(BPF_ADD, 5, 4));
+                let size = self.s.pick(&[1u8, 1, 2]);
+                if self.s.chance(1, 2) {
+                    item.push(stx(size, 5, v, 0));
+                    item.push(ldx(8, 4, 10, -16));
+                } else {
+                    item.push(ldx(size, 4, 5, 0));
+                }
+                self.offset_access(item);
+            }
+            (_, Some((data, end))) => {
+                // data_end - (data + c) compared with l, then a byte at c + l - 1 (or c + l, or
+                // an unsigned comparison, in a bad variant).
+                let c = self.s.below(8) as i32;
+                let l = 1 + self.s.below(20) as i32;
+                item.push(ldx(4, 2, 6, data)).push(ldx(4, 3, 6, end));
+                item.push(movr(4, 2))
+                    .push(alu(BPF_ADD, 4, c))
+                    .push(alur(BPF_SUB, 3, 4));
+                let cmp = if self.bad() { BPF_JLT } else { BPF_JSLT };
+                item.jump(jmp(cmp, 3, l, 0), Target::End);
+                let at = c + l - i32::from(!self.bad());
+                item.push(ldx(1, v, 2, at as i16));
+            }
+            _ => self.pointer_pair_gadget(item),
         }
     }
 
