@@ -573,6 +573,11 @@ impl Checker<'_, '_, '_> {
                 continue;
             };
             if slot.spill != NO_SPILL {
+                // The bytes of a pointer that a store or a helper breaks up are not readable
+                // afterwards: they would give the program bits of a host address.
+                if st.spilled(&slot).is_some_and(|v| v.kind.is_ptr()) {
+                    st.frames[frame].slots[k].init = 0;
+                }
                 st.free_spill(slot.spill);
                 st.frames[frame].slots[k].spill = NO_SPILL;
             }

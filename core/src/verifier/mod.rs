@@ -58,8 +58,8 @@
 //! spilled number there) or anything; a load inside the slot takes its bytes back out, so a
 //! bounded `u32` spilled with a 4-byte store comes back bounded. A narrower load from a
 //! spilled pointer is rejected; a narrower store of a number over one, or a helper's write,
-//! destroys it (the slot is plain bytes from then on, as privileged Linux makes it, and clang
-//! reuses such slots). When a helper invalidates pointers (packet
+//! destroys it: the bytes written are a number, the pointer's other bytes uninitialised (they
+//! would give the program bits of a host address); clang reuses such slots. When a helper invalidates pointers (packet
 //! pointers after the frame moves, a ring buffer record after its release) their spilled
 //! copies become plain initialised bytes, which read back as unknown numbers at any width.
 //! An access at a variable offset must stay inside the frame and may not touch a spilled

@@ -1584,10 +1584,10 @@ fn stack_cases() -> Vec<Case> {
             [stx(8, 10, 1, -8), st(1, 10, -8, 0), ret0()]
         ),
         bad!(
-            "a partly overwritten spilled pointer reads back as a number",
+            "the rest of a partly overwritten spilled pointer is not readable",
             M,
-            @3,
-            K::InvalidMemAccess { .. },
+            @2,
+            K::StackReadUninit { .. },
             [
                 stx(8, 10, 1, -8),
                 st(1, 10, -8, 0),

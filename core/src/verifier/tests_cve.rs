@@ -594,7 +594,7 @@ fn spill_fill() -> Vec<Pair> {
             "lddw %r6, map_value[0]\nstxdw [%r10-8], %r6\nldxw %r7, [%r10-8]\nlsh %r7, 20\nadd %r6, %r7\nldxb %r0, [%r6]\nexit",
             "lddw %r6, map_value[0]\nstxdw [%r10-8], %r6\nldxdw %r7, [%r10-8]\nldxb %r0, [%r7]\nexit"),
         pair(c, "partial overwrite of a spilled pointer", "stw over the low half, then an 8-byte fill",
-            XDP, t(0), rej!(K::CorruptSpill { .. } | K::InvalidMemAccess { .. }), OOB,
+            XDP, t(0), rej!(K::CorruptSpill { .. } | K::InvalidMemAccess { .. } | K::StackReadUninit { .. }), OOB,
             "lddw %r6, map_value[0]\nstxdw [%r10-8], %r6\nstw [%r10-8], 0\nldxdw %r7, [%r10-8]\nldxb %r0, [%r7]\nexit",
             "lddw %r6, map_value[0]\nstxdw [%r10-8], %r6\nstdw [%r10-8], 0\nldxdw %r7, [%r10-8]\nadd %r6, %r7\nldxb %r0, [%r6]\nexit"),
         pair(c, "narrow spill of a bounded number, one byte then overwritten",

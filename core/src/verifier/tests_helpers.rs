@@ -217,7 +217,7 @@ fn queue_cases() -> Vec<Case> {
         ),
         case!(
             "a spilled pointer a pop wrote over reads back as a number",
-            K::InvalidMemAccess { reg: 1, .. },
+            K::InvalidMemAccess { .. },
             "stxdw [%r10-8], %r1
             lddw %r1, map[0]
             mov %r2, %r10
