@@ -114,7 +114,7 @@ impl NanobpfVerified {
         let insns: &'static mut [Insn] = Box::leak(insns.to_vec().into_boxed_slice());
         let len = u32::try_from(len).map_err(|_| "input too large".to_string())?;
         let rt = runtime(code, Engine::Nanobpf);
-        let mut env = VerifyEnv::new(ProgramType::Memory { len }, rt.helpers(), code.maps);
+        let mut env = VerifyEnv::new(ProgramType::Memory { len }, rt.helpers(), rt.maps());
         env.budget = BENCH_VERIFY_BUDGET;
         let mut ws = WORKSPACE
             .lock()
@@ -138,11 +138,23 @@ impl NanobpfVerified {
     }
 }
 
+/// The program `verified` holds, bound to the maps of `rt` (the JIT's own flow map, of the
+/// same shape as the interpreter's).
+#[cfg(target_arch = "x86_64")]
+fn jit_program(
+    verified: &NanobpfVerified,
+    rt: &Runtime<'static>,
+) -> Result<VerifiedProgram<'static>, String> {
+    verified
+        .program
+        .rebind(rt.maps())
+        .ok_or_else(|| "the JIT's maps differ from the interpreter's".to_string())
+}
+
 /// nanobpf's JIT on a verified program.
 #[cfg(target_arch = "x86_64")]
 pub struct NanobpfJit {
     code: nanobpf_jit_x86::JitProgram<'static>,
-    rt: nanobpf_core::Runtime<'static>,
     stack: Box<Stack>,
 }
 
@@ -164,11 +176,10 @@ impl NanobpfJit {
     pub fn new(verified: &NanobpfVerified, code: &Code) -> Result<Self, String> {
         let rt = runtime(code, Engine::NanobpfJit);
         let opts = nanobpf_jit_x86::JitOptions::default();
-        let code =
-            nanobpf_jit_x86::compile(&verified.program, &rt, &opts).map_err(|e| e.to_string())?;
+        let program = jit_program(verified, &rt)?;
+        let code = nanobpf_jit_x86::compile(&program, &rt, &opts).map_err(|e| e.to_string())?;
         Ok(NanobpfJit {
             code,
-            rt,
             stack: Box::new(Stack::new()),
         })
     }
@@ -179,8 +190,7 @@ impl NanobpfJit {
     /// The run's trap.
     #[inline]
     pub fn run(&mut self, buf: &mut [u8]) -> Result<u64, Trap> {
-        self.code
-            .run(&self.rt, &mut Context::Memory(buf), &mut self.stack)
+        self.code.run(&mut Context::Memory(buf), &mut self.stack)
     }
 
     /// The time of one compilation of the program `verified` holds (decode-back check and
@@ -195,7 +205,8 @@ impl NanobpfJit {
     ) -> Result<CompileTime, String> {
         let rt = runtime(code, Engine::NanobpfJit);
         let opts = nanobpf_jit_x86::JitOptions::default();
-        let once = || nanobpf_jit_x86::compile(&verified.program, &rt, &opts);
+        let program = jit_program(verified, &rt)?;
+        let once = || nanobpf_jit_x86::compile(&program, &rt, &opts);
         let bytes = once().map_err(|e| e.to_string())?.code_len();
         let m = measure(timing, || once().map_or(0, |p| p.code_len() as u64));
         Ok(CompileTime {

@@ -44,7 +44,7 @@ fn main() {
     let env = nanobpf_core::VerifyEnv::new(
         loaded.prog_type,
         nanobpf_core::helpers::standard(),
-        &layout::DEFS,
+        nanobpf_core::maps::MapTable::definitions(&layout::DEFS),
     );
     let mut ws: Box<nanobpf_core::DefaultWorkspace> = Box::default();
     let verified = nanobpf_core::verify(&mut insns[..loaded.len], &env, &mut ws)

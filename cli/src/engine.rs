@@ -60,7 +60,7 @@ pub fn verify_memory_program<'a>(
     let env = VerifyEnv::new(
         ProgramType::Memory { len },
         nanobpf_core::helpers::standard(),
-        &[],
+        nanobpf_core::maps::MapTable::EMPTY,
     );
     verify(insns, &env, ws).map_err(|e| match e.kind {
         nanobpf_core::verifier::VerifyErrorKind::Decode(kind) => {
@@ -149,7 +149,7 @@ impl Engine for JitEngine {
         let program = verify_memory_program(insns, mem.len(), &mut self.ws)?;
         let rt = nanobpf_core::Runtime::new(nanobpf_core::helpers::standard(), &NoPlatform);
         let jit = compile(&program, &rt, &JitOptions::default()).map_err(Rejection::Jit)?;
-        jit.run(&rt, &mut Context::Memory(mem), &mut self.stack)
+        jit.run(&mut Context::Memory(mem), &mut self.stack)
             .map_err(Rejection::Trap)
     }
 }

@@ -9,6 +9,7 @@
 use crate::capture::{read_capture, write_capture, Frame};
 use crate::libpcap::{BpfProgram, Libpcap};
 use nanobpf_core::cbpf::{self, SockFilter};
+use nanobpf_core::maps::MapTable;
 use nanobpf_core::verifier::{verify, VerifierWorkspace, VerifyEnv};
 use nanobpf_core::{
     Context, Insn, Interpreter, NoPlatform, ProgramType, SkBuff, Stack, Trap, VerifiedProgram,
@@ -143,21 +144,18 @@ pub const ENGINES: &[&str] = &[
     "jit",
 ];
 
-/// What runs a verified filter: the interpreter, or the JIT's native code and the runtime it
-/// was compiled with.
-enum Runner {
+/// What runs a verified filter: the interpreter, or the JIT's native code (which holds the
+/// program and the runtime it was compiled with).
+enum Runner<'a> {
     Interp(Interpreter<'static>),
     #[cfg(target_arch = "x86_64")]
-    Jit(
-        nanobpf_jit_x86::JitProgram<'static>,
-        nanobpf_core::Runtime<'static>,
-    ),
+    Jit(nanobpf_jit_x86::JitProgram<'a>),
 }
 
 /// A converted filter, verified as a socket filter, ready to run on an engine.
 pub struct Matcher<'a> {
     program: VerifiedProgram<'a>,
-    runner: Runner,
+    runner: Runner<'a>,
     engine: &'static str,
     stack: Box<Stack>,
 }
@@ -185,7 +183,7 @@ impl<'a> Matcher<'a> {
             ));
         };
         let helpers = nanobpf_core::helpers::standard();
-        let env = VerifyEnv::new(ProgramType::SocketFilter, helpers, &[]);
+        let env = VerifyEnv::new(ProgramType::SocketFilter, helpers, MapTable::EMPTY);
         let mut ws = Box::new(Workspace::new());
         let program = verify(insns, &env, &mut ws).map_err(|e| format!("verifier: {e}"))?;
         let runner = match engine {
@@ -195,7 +193,7 @@ impl<'a> Matcher<'a> {
                 let opts = nanobpf_jit_x86::JitOptions::default();
                 let code = nanobpf_jit_x86::compile(&program, &rt, &opts)
                     .map_err(|e| format!("JIT: {e}"))?;
-                Runner::Jit(code, rt)
+                Runner::Jit(code)
             }
             _ => Runner::Interp(Interpreter::new(helpers, &NoPlatform)),
         };
@@ -230,7 +228,7 @@ impl<'a> Matcher<'a> {
         let r0 = match &self.runner {
             Runner::Interp(vm) => vm.run(&self.program, &mut ctx, &mut self.stack)?,
             #[cfg(target_arch = "x86_64")]
-            Runner::Jit(code, rt) => code.run(rt, &mut ctx, &mut self.stack)?,
+            Runner::Jit(code) => code.run(&mut ctx, &mut self.stack)?,
         };
         Ok(r0 as u32)
     }

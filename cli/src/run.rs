@@ -271,19 +271,19 @@ impl Platform for HostPlatform {
     }
 }
 
-/// The JIT as an [`XdpEngine`]: compiled code, the runtime it was compiled with, a stack.
+/// The JIT as an [`XdpEngine`]: compiled code (with the program and runtime it was compiled
+/// for) and a stack.
 #[cfg(target_arch = "x86_64")]
 struct JitEngine<'r> {
-    code: nanobpf_jit_x86::JitProgram<'static>,
-    rt: Runtime<'r>,
+    code: nanobpf_jit_x86::JitProgram<'r>,
     stack: Box<Stack>,
 }
 
 #[cfg(target_arch = "x86_64")]
 impl XdpEngine for JitEngine<'_> {
     fn run(&mut self, frame: &mut XdpBuff<'_>) -> Result<u64, Trap> {
-        let (code, rt, stack) = (&self.code, &self.rt, &mut self.stack);
-        nanobpf_hal::in_context(frame, |ctx| code.run(rt, ctx, stack))
+        let (code, stack) = (&self.code, &mut self.stack);
+        nanobpf_hal::in_context(frame, |ctx| code.run(ctx, stack))
     }
 }
 
@@ -539,7 +539,8 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
         .map(|n| load(&obj, n, prog_type).map_err(at))
         .collect::<Result<Vec<_>, _>>()?;
     let slots = code.get(entry_index).map_or(0, Vec::len);
-    let env = VerifyEnv::new(prog_type, helpers::standard(), &defs);
+    let refs: Vec<&dyn Map> = maps.iter().map(HostMap::as_map).collect();
+    let env = VerifyEnv::new(prog_type, helpers::standard(), MapTable::new(&refs));
     let verified = {
         let mut ws = WORKSPACE.lock().unwrap_or_else(|e| e.into_inner());
         code.iter_mut()
@@ -576,7 +577,6 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
     targets.sort_unstable();
     targets.dedup();
 
-    let refs: Vec<&dyn Map> = maps.iter().map(HostMap::as_map).collect();
     let platform = HostPlatform {
         start: Instant::now(),
         rng: AtomicU64::new(0x9E37_79B9_7F4A_7C15),
@@ -602,7 +602,6 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
             .map_err(|e| at(format!("JIT: {e}")))?;
             let engine = JitEngine {
                 code,
-                rt,
                 stack: Box::default(),
             };
             replay(engine, &capture.packets, &targets, args.out.is_some())

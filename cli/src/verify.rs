@@ -509,7 +509,11 @@ pub fn verify_one(
 ) -> Verdict {
     let original = insns.to_vec();
     let mut ws = Box::new(DefaultWorkspace::new());
-    let env = VerifyEnv::new(prog_type, nanobpf_core::helpers::standard(), maps);
+    let env = VerifyEnv::new(
+        prog_type,
+        nanobpf_core::helpers::standard(),
+        nanobpf_core::maps::MapTable::definitions(maps),
+    );
     let spinner = crate::progress::spinner(insns.len() >= SPINNER_MIN_SLOTS, || {
         format!("verifying {name} ({} slots)", insns.len())
     });

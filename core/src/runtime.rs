@@ -10,7 +10,6 @@ use crate::env::{
     Trap, XdpCtx,
 };
 use crate::interp::mem::{LiveFrame, Region, Regions};
-use crate::isa::opcode::{LDDW_IMM, LDDW_MAP_FD, LDDW_MAP_IDX};
 use crate::isa::Insn;
 use crate::maps::{MapTable, Redirect};
 use crate::VerifiedProgram;
@@ -79,9 +78,11 @@ pub struct NoPlatform;
 
 impl Platform for NoPlatform {}
 
-/// The embedder's configuration of runs: helper table, platform services, map table, the
-/// programs tail calls may reach, and an optional instruction budget. `Copy`; one serves many
-/// runs on many cores.
+/// The embedder's configuration of runs: platform services, the programs tail calls may reach,
+/// an optional instruction budget, and the helper and map tables of *checked* runs (programs
+/// that have not been verified). A [`VerifiedProgram`] always runs with the helpers and maps
+/// it was verified against, whatever the runtime holds. `Copy`; one serves many runs on many
+/// cores.
 #[derive(Clone, Copy, Debug)]
 pub struct Runtime<'e> {
     helpers: HelperTable<'e>,
@@ -105,15 +106,17 @@ impl<'e> Runtime<'e> {
         }
     }
 
-    /// Sets the map table that `lddw` map references and map helpers resolve against; it must
-    /// be the table the programs were verified with.
+    /// Sets the map table of checked runs (programs that have not been verified): their `lddw`
+    /// map references and map helpers resolve against it. A verified program runs with its own.
     pub const fn with_maps(mut self, maps: MapTable<'e>) -> Self {
         self.maps = maps;
         self
     }
 
     /// Sets the programs that `bpf_tail_call` may jump to: a program array's values index
-    /// this slice. They must be verified for the same program type and maps.
+    /// this slice. From a verified program, a tail call goes only to a program verified for
+    /// the same program type, helper table and map table
+    /// ([`VerifiedProgram::same_binding`]); to any other it fails as if the slot were empty.
     pub const fn with_programs(mut self, programs: &'e [VerifiedProgram<'e>]) -> Self {
         self.programs = programs;
         self
@@ -140,12 +143,12 @@ impl<'e> Runtime<'e> {
         }
     }
 
-    /// The map table.
+    /// The map table of checked runs.
     pub const fn maps(&self) -> MapTable<'e> {
         self.maps
     }
 
-    /// The helper table.
+    /// The helper table of checked runs.
     pub const fn helpers(&self) -> HelperTable<'e> {
         self.helpers
     }
@@ -153,21 +156,6 @@ impl<'e> Runtime<'e> {
     /// The tail-call target with this index.
     pub fn program(&self, index: u32) -> Option<&'e VerifiedProgram<'e>> {
         self.programs.get(index as usize)
-    }
-
-    /// The value of an `lddw` (`insn` and its second slot `next`): its immediate, a map handle,
-    /// or the address of a map value (global data lives in one-element array maps). `None` when
-    /// it names a map the table does not have.
-    pub fn lddw_value(&self, insn: Insn, next: Insn) -> Option<u64> {
-        match insn.src() {
-            LDDW_IMM => Some((insn.imm as u32 as u64) | ((next.imm as u32 as u64) << 32)),
-            LDDW_MAP_FD | LDDW_MAP_IDX => self.maps.handle(insn.imm as u32),
-            _ => {
-                let map = self.maps.get(insn.imm as u32)?;
-                let value = map.lookup(&0u32.to_le_bytes())?;
-                Some((value.as_ptr() as usize as u64).wrapping_add(next.imm as u32 as u64))
-            }
-        }
     }
 
     /// Checks that `ctx` fits a program verified for `prog_type`.
@@ -190,14 +178,40 @@ impl<'e> Runtime<'e> {
         }
     }
 
-    /// Starts a run on `ctx` with `stack`: builds the runtime context struct, the entry
-    /// registers and the regions of the run, calls `f` with the [`Run`], and writes back what the
-    /// program may have changed (XDP frame bounds and redirect, socket-filter fields).
+    /// Starts a run of `program` on `ctx` with `stack`, with the helpers and maps it was
+    /// verified against: builds the runtime context struct, the entry registers and the regions
+    /// of the run, calls `f` with the [`Run`], and writes back what the program may have changed
+    /// (XDP frame bounds and redirect, socket-filter fields). The caller checks the context
+    /// first ([`Runtime::check_context`]).
+    #[inline]
+    pub fn enter_verified<R>(
+        &self,
+        program: &VerifiedProgram<'_>,
+        ctx: &mut Context<'_>,
+        stack: &mut Stack,
+        f: impl FnOnce(&mut Run<'_, 'e>) -> R,
+    ) -> R {
+        self.enter_with(Binding::of(program), ctx, stack, f)
+    }
+
+    /// As [`Runtime::enter_verified`], for a checked run of a program that was not verified:
+    /// with the runtime's helpers and maps.
     // Inlined: an engine's closure then sees the entry values as values, not as fields of a
     // `Run` it must load back (see `JitProgram::run`).
     #[inline]
     pub fn enter<R>(
         &self,
+        ctx: &mut Context<'_>,
+        stack: &mut Stack,
+        f: impl FnOnce(&mut Run<'_, 'e>) -> R,
+    ) -> R {
+        self.enter_with(Binding::checked(self), ctx, stack, f)
+    }
+
+    #[inline]
+    fn enter_with<R>(
+        &self,
+        binding: Binding<'_>,
         ctx: &mut Context<'_>,
         stack: &mut Stack,
         f: impl FnOnce(&mut Run<'_, 'e>) -> R,
@@ -216,7 +230,7 @@ impl<'e> Runtime<'e> {
                     stack_top: stack_region.end,
                     packet: regions.data,
                 };
-                f(&mut Run::new(self, entry, regions))
+                f(&mut Run::new(self, binding, entry, regions))
             }
             Context::Xdp(x) => {
                 regions.data = Region::of(x.buf);
@@ -247,7 +261,7 @@ impl<'e> Runtime<'e> {
                         end: md.data_end,
                     },
                 };
-                let mut run = Run::new(self, entry, regions);
+                let mut run = Run::new(self, binding, entry, regions);
                 let r = f(&mut run);
                 x.data = (md.data - base) as usize;
                 x.data_end = (md.data_end - base) as usize;
@@ -279,7 +293,7 @@ impl<'e> Runtime<'e> {
                     stack_top: stack_region.end,
                     packet: regions.data,
                 };
-                let r = f(&mut Run::new(self, entry, regions));
+                let r = f(&mut Run::new(self, binding, entry, regions));
                 skb.fields = sk.fields;
                 r
             }
@@ -320,7 +334,7 @@ impl<'e> Runtime<'e> {
                         end: data_end,
                     },
                 };
-                let mut run = Run::new(self, entry, regions);
+                let mut run = Run::new(self, binding, entry, regions);
                 let r = f(&mut run);
                 t.data = (sk.data - base) as usize;
                 t.data_end = (sk.data_end - base) as usize;
@@ -340,6 +354,35 @@ impl<'e> Runtime<'e> {
     }
 }
 
+/// The helpers and maps a run uses, and the program type it was verified for (`None` for a
+/// checked run of a program that was not verified).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Binding<'a> {
+    pub helpers: HelperTable<'a>,
+    pub maps: MapTable<'a>,
+    pub verified: Option<ProgramType>,
+}
+
+impl<'a> Binding<'a> {
+    /// The binding of a verified program's run.
+    pub fn of(program: &VerifiedProgram<'a>) -> Self {
+        Binding {
+            helpers: program.helpers(),
+            maps: program.maps(),
+            verified: Some(program.prog_type()),
+        }
+    }
+
+    /// The binding of a checked run under `rt`.
+    pub fn checked(rt: &Runtime<'a>) -> Self {
+        Binding {
+            helpers: rt.helpers,
+            maps: rt.maps,
+            verified: None,
+        }
+    }
+}
+
 /// What a run starts with, besides the code.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Entry {
@@ -355,15 +398,17 @@ pub(crate) struct Entry {
 #[derive(Debug)]
 pub struct Run<'a, 'e> {
     rt: &'a Runtime<'e>,
+    binding: Binding<'a>,
     pub(crate) entry: Entry,
     pub(crate) regions: Regions,
     pub(crate) state: RunState,
 }
 
 impl<'a, 'e> Run<'a, 'e> {
-    fn new(rt: &'a Runtime<'e>, entry: Entry, regions: Regions) -> Self {
+    fn new(rt: &'a Runtime<'e>, binding: Binding<'a>, entry: Entry, regions: Regions) -> Self {
         Run {
             rt,
+            binding,
             entry,
             regions,
             state: RunState::default(),
@@ -396,7 +441,7 @@ impl<'a, 'e> Run<'a, 'e> {
     /// Whether `[addr, addr + len)` is memory this run may read (or write): for engines that
     /// check accesses at run time.
     pub fn allows(&self, addr: u64, len: u64, write: bool) -> bool {
-        self.regions.allows(addr, len, write) || self.rt.maps.contains_value(addr, len)
+        self.regions.allows(addr, len, write) || self.binding.maps.contains_value(addr, len)
     }
 
     /// Calls helper `id` with r1 to r5.
@@ -406,11 +451,11 @@ impl<'a, 'e> Run<'a, 'e> {
     // Inlined: an engine's call site then builds the helper's environment in place.
     #[inline]
     pub fn call_helper(&mut self, id: u32, args: [u64; 5]) -> Result<u64, Trap> {
-        let helper = self.rt.helpers.get(id).ok_or(Trap::UnknownHelper)?;
+        let helper = self.binding.helpers.get(id).ok_or(Trap::UnknownHelper)?;
         let mut env = HelperEnv {
             ctx: self.entry.r1,
             platform: self.rt.platform,
-            maps: self.rt.maps,
+            maps: self.binding.maps,
             regions: &self.regions,
             state: &mut self.state,
         };
@@ -418,9 +463,29 @@ impl<'a, 'e> Run<'a, 'e> {
         Ok((helper.func)(&mut env, a, b, c, d, e))
     }
 
-    /// The program a successful `bpf_tail_call` chose, taken (so it is returned once).
+    /// The value of an `lddw` (`insn` and its second slot `next`) in this run: its immediate,
+    /// a map handle, or the address of a map value. `None` when it names a map the run's table
+    /// does not have.
+    #[inline]
+    pub fn lddw_value(&self, insn: Insn, next: Insn) -> Option<u64> {
+        self.binding.maps.lddw_value(insn, next)
+    }
+
+    /// The program a successful `bpf_tail_call` chose, taken (so it is returned once). From a
+    /// verified program, only a program with the same binding
+    /// ([`VerifiedProgram::same_binding`]); `None` for any other, and the tail call fails as if
+    /// the slot were empty.
     pub fn take_tail_call(&mut self) -> Option<&'e VerifiedProgram<'e>> {
         let index = self.state.tail_call.take()?;
-        self.rt.program(index)
+        let target = self.rt.program(index)?;
+        let bound = match self.binding.verified {
+            None => true,
+            Some(pt) => {
+                target.prog_type() == pt
+                    && target.helpers().same(&self.binding.helpers)
+                    && target.maps().same(&self.binding.maps)
+            }
+        };
+        bound.then_some(target)
     }
 }

@@ -391,9 +391,9 @@ pub(crate) mod os {
         }
     }
 
-    impl Code<'static> {
+    impl<'r> Code<'r> {
         /// Pages holding `bytes`, still writable (seal them after the check).
-        pub fn mapped(bytes: &[u8]) -> Result<Code<'static>, JitErrorKind> {
+        pub fn mapped(bytes: &[u8]) -> Result<Code<'r>, JitErrorKind> {
             Ok(Code::Mapped(Mapping::with_bytes(bytes)?))
         }
 

@@ -8,25 +8,32 @@ use crate::native::{
 };
 use crate::options::JitOptions;
 use alloc::vec::Vec;
-use nanobpf_core::{Context, Insn, ProgramType, Runtime, Stack, Trap, VerifiedProgram};
+use nanobpf_core::maps::MapTable;
+use nanobpf_core::{Context, Insn, ProgramType, Run, Runtime, Stack, Trap, VerifiedProgram};
 
 /// A compiled program: native code for it and for every program its tail calls may reach.
 ///
-/// Tail calls: [`compile`] also compiles each program of the runtime's tail-call table; a
-/// successful `bpf_tail_call` returns from the native code to [`JitProgram::run`], which then
-/// enters the target's code with the same context, stack and budget (at most 33 times, as
-/// Linux). Run it with the runtime it was compiled with (same maps, same tail-call table; the
-/// budget may differ but must be set if and only if it was set at compile time).
+/// It holds what it was compiled against: the verified program (so its helpers and maps, whose
+/// addresses the code holds) and the runtime (its tail-call table and budget), and runs with
+/// those only.
+///
+/// Tail calls: [`compile`] also compiles each program of the runtime's tail-call table bound
+/// like the entry program ([`VerifiedProgram::same_binding`]); a successful `bpf_tail_call`
+/// returns from the native code to [`JitProgram::run`], which then enters the target's code
+/// with the same context, stack and budget (at most 33 times, as Linux).
 #[derive(Debug)]
 pub struct JitProgram<'r> {
     code: Code<'r>,
+    /// The program compiled, for its helpers and maps; `None` on the crate's test path of
+    /// unverified instructions, which runs checked-style with the runtime's tables.
+    program: Option<VerifiedProgram<'r>>,
+    rt: Runtime<'r>,
     len: usize,
     /// Entry offset of the entry program (the first of `entries`).
     entry: usize,
     /// For each compiled program: its instructions (address, length) and its entry offset.
     entries: Vec<((usize, usize), usize)>,
     prog_type: ProgramType,
-    metered: bool,
     /// Whether any compiled program calls a helper (tail calls included).
     calls_helpers: bool,
 }
@@ -42,12 +49,18 @@ pub struct JitProgram<'r> {
 /// A [`JitError`]: an instruction that cannot be translated, an unresolved map, a failed code
 /// check, or a failed mapping.
 #[cfg(feature = "std")]
-pub fn compile(
-    program: &VerifiedProgram<'_>,
-    rt: &Runtime<'_>,
+pub fn compile<'a>(
+    program: &VerifiedProgram<'a>,
+    rt: &Runtime<'a>,
     opts: &JitOptions,
-) -> Result<JitProgram<'static>, JitError> {
-    compile_raw(program.insns(), program.prog_type(), rt, opts, true)
+) -> Result<JitProgram<'a>, JitError> {
+    compile_raw(
+        program.insns(),
+        program.prog_type(),
+        Some(*program),
+        rt,
+        opts,
+    )
 }
 
 /// Compiles `program` (and the programs of `rt`'s tail-call table) into `region`, memory the
@@ -56,33 +69,40 @@ pub fn compile(
 /// # Errors
 /// As [`compile`], and [`JitErrorKind::RegionTooSmall`].
 pub fn compile_into<'r>(
-    program: &VerifiedProgram<'_>,
-    rt: &Runtime<'_>,
+    program: &VerifiedProgram<'r>,
+    rt: &Runtime<'r>,
     opts: &JitOptions,
     region: ExecRegion<'r>,
 ) -> Result<JitProgram<'r>, JitError> {
-    let (asm, entries) = assemble_all(program.insns(), rt, opts, true)?;
+    let (asm, entries) = assemble_all(program.insns(), Some(program), rt, opts)?;
     let code = Code::in_region(region, &asm.bytes).map_err(|k| JitError::at(0, k))?;
-    finish(code, asm, entries, program.prog_type(), rt)
+    finish(code, asm, entries, program.prog_type(), Some(*program), rt)
 }
 
 /// The slices of the entry program and of every tail-call target, assembled together.
 type Entries = Vec<(usize, usize)>;
 
+/// `program` is `None` on the test path of unverified instructions, whose maps are the
+/// runtime's.
 fn assemble_all(
     insns: &[Insn],
+    program: Option<&VerifiedProgram<'_>>,
     rt: &Runtime<'_>,
     opts: &JitOptions,
-    verified: bool,
 ) -> Result<(Assembled, Entries), JitError> {
     let mut programs: Vec<&[Insn]> = Vec::new();
     programs.push(insns);
     let mut i = 0u32;
     while let Some(p) = rt.program(i) {
-        programs.push(p.insns());
+        // A tail call reaches only programs bound like the entry program.
+        if program.is_none_or(|entry| entry.same_binding(p)) {
+            programs.push(p.insns());
+        }
         i += 1;
     }
-    let asm = assemble(&programs, rt, opts, verified)?;
+    let maps: MapTable<'_> = program.map_or(rt.maps(), |p| p.maps());
+    let metered = rt.budget().is_some();
+    let asm = assemble(&programs, &maps, opts, metered, program.is_some())?;
     let keys = programs
         .iter()
         .map(|p| (p.as_ptr() as usize, p.len()))
@@ -95,7 +115,8 @@ fn finish<'r>(
     asm: Assembled,
     keys: Entries,
     prog_type: ProgramType,
-    rt: &Runtime<'_>,
+    program: Option<VerifiedProgram<'r>>,
+    rt: &Runtime<'r>,
 ) -> Result<JitProgram<'r>, JitError> {
     let len = asm.bytes.len();
     check(code.bytes(len), &asm.emitted, &[trampoline_address()])?;
@@ -105,41 +126,44 @@ fn finish<'r>(
         entry: asm.entries.first().copied().unwrap_or(0),
         entries: keys.into_iter().zip(asm.entries).collect(),
         prog_type,
-        metered: rt.budget().is_some(),
+        program,
+        rt: *rt,
         calls_helpers: asm.calls_helpers,
     })
 }
 
 /// Compiles instructions that have not been through the verifier: the crate's test path.
 #[cfg(all(feature = "std", test))]
-pub(crate) fn compile_insns(
+pub(crate) fn compile_insns<'a>(
     insns: &[Insn],
     prog_type: ProgramType,
-    rt: &Runtime<'_>,
+    rt: &Runtime<'a>,
     opts: &JitOptions,
-) -> Result<JitProgram<'static>, JitError> {
-    compile_raw(insns, prog_type, rt, opts, false)
+) -> Result<JitProgram<'a>, JitError> {
+    compile_raw(insns, prog_type, None, rt, opts)
 }
 
-/// Compiles instructions into mapped pages; `verified` says whether they passed the verifier.
+/// Compiles instructions into mapped pages; `program` is the verified program they are the
+/// instructions of, or `None` for instructions that have not passed the verifier (tests).
 #[cfg(feature = "std")]
-fn compile_raw(
+fn compile_raw<'a>(
     insns: &[Insn],
     prog_type: ProgramType,
-    rt: &Runtime<'_>,
+    program: Option<VerifiedProgram<'a>>,
+    rt: &Runtime<'a>,
     opts: &JitOptions,
-    verified: bool,
-) -> Result<JitProgram<'static>, JitError> {
-    let (asm, entries) = assemble_all(insns, rt, opts, verified)?;
+) -> Result<JitProgram<'a>, JitError> {
+    let (asm, entries) = assemble_all(insns, program.as_ref(), rt, opts)?;
     let code = Code::mapped(&asm.bytes).map_err(|k| JitError::at(0, k))?;
-    let mut p = finish(code, asm, entries, prog_type, rt)?;
+    let mut p = finish(code, asm, entries, prog_type, program, rt)?;
     p.code.seal().map_err(|k| JitError::at(0, k))?;
     debug_assert!(p.code.is_sealed());
     Ok(p)
 }
 
 impl JitProgram<'_> {
-    /// Runs the program on `ctx` with `stack`, under `rt` (the runtime it was compiled with).
+    /// Runs the program on `ctx` with `stack`, with the helpers, maps and runtime it was
+    /// compiled with.
     ///
     /// # Errors
     /// [`Trap::WrongContext`] when `ctx` does not fit the program type, and the traps of the
@@ -147,25 +171,16 @@ impl JitProgram<'_> {
     /// [`Trap::Misaligned`], and whatever a helper reports.
     // Inlined: where the caller builds the context, the match on its kind folds away.
     #[inline]
-    pub fn run(
-        &self,
-        rt: &Runtime<'_>,
-        ctx: &mut Context<'_>,
-        stack: &mut Stack,
-    ) -> Result<u64, Trap> {
+    pub fn run(&self, ctx: &mut Context<'_>, stack: &mut Stack) -> Result<u64, Trap> {
         Runtime::check_context(self.prog_type, ctx)?;
-        let budget = if self.metered {
-            rt.budget().unwrap_or(u64::MAX)
-        } else {
-            u64::MAX
-        };
+        let budget = self.rt.budget().unwrap_or(u64::MAX);
         // Inlined with `Runtime::enter`, so that the JIT's state is built from values in
         // registers: built from the `Run` just stored, its fields were read back by wide loads
         // spanning several narrow stores, which cannot be forwarded (about 3 ns a call). Code
         // that calls no helper gets a state without the `Run`, which then never leaves
         // registers and is not stored at all.
         if self.calls_helpers {
-            rt.enter(
+            self.enter(
                 ctx,
                 stack,
                 #[inline(always)]
@@ -175,7 +190,7 @@ impl JitProgram<'_> {
                 },
             )
         } else {
-            rt.enter(
+            self.enter(
                 ctx,
                 stack,
                 #[inline(always)]
@@ -184,6 +199,20 @@ impl JitProgram<'_> {
                     self.enter_code(state, regs)
                 },
             )
+        }
+    }
+
+    /// Enters the runtime with the compiled program's binding.
+    #[inline(always)]
+    fn enter<R>(
+        &self,
+        ctx: &mut Context<'_>,
+        stack: &mut Stack,
+        f: impl FnOnce(&mut Run<'_, '_>) -> R,
+    ) -> R {
+        match &self.program {
+            Some(p) => self.rt.enter_verified(p, ctx, stack, f),
+            None => self.rt.enter(ctx, stack, f),
         }
     }
 

@@ -41,7 +41,7 @@ pub use report::{Expected, Mismatch, Report, SourceCount, MAX_SOURCES};
 
 use nanobpf_core::elf::Object;
 use nanobpf_core::env::MapDef;
-use nanobpf_core::maps::{ArrayMap, HashMap, LpmTrie, Map};
+use nanobpf_core::maps::{ArrayMap, HashMap, LpmTrie, Map, MapTable};
 use nanobpf_core::{verify, Insn, Program, VerifiedProgram, VerifierWorkspace, VerifyEnv};
 use nanobpf_hal::{MemRing, XdpEngine, XdpRunner};
 
@@ -210,23 +210,29 @@ impl Maps {
 }
 
 /// Parses [`OBJECT`], binds `maps` to it ([`Maps::bind`]), loads [`PROGRAM_NAME`] into
-/// `insns` and verifies it for its section's program type with the standard helpers: the
-/// whole path from a clang-built object to a program an engine runs, on the device.
+/// `insns` and verifies it for its section's program type with the standard helpers against
+/// `table` (`maps.table()`, which the program then holds): the whole path from a clang-built
+/// object to a program an engine runs, on the device.
 ///
 /// # Errors
 /// [`DemoError::Load`] when the object does not parse or the program does not load into
 /// `insns`, the errors of [`Maps::bind`], [`DemoError::Verify`] when the verifier rejects it.
 pub fn load<'a>(
     maps: &Maps,
+    table: &'a [&'a dyn Map],
     insns: &'a mut [Insn],
     ws: &mut Workspace,
 ) -> Result<VerifiedProgram<'a>, DemoError> {
     let obj = Object::parse(&OBJECT).map_err(DemoError::Load)?;
-    let defs = maps.bind(&obj)?;
+    maps.bind(&obj)?;
     let loaded = obj
         .load_program(PROGRAM_NAME, insns)
         .map_err(DemoError::Load)?;
-    let env = VerifyEnv::new(loaded.prog_type, nanobpf_core::helpers::standard(), &defs);
+    let env = VerifyEnv::new(
+        loaded.prog_type,
+        nanobpf_core::helpers::standard(),
+        MapTable::new(table),
+    );
     let insns = insns.get_mut(..loaded.len).unwrap_or_default();
     verify(insns, &env, ws).map_err(DemoError::Verify)
 }

@@ -199,7 +199,7 @@ fn the_pipeline_meets_the_expectation() {
     let table = maps.table();
     let mut ws: Box<Workspace> = Box::default();
     let mut insns = [Insn::default(); MAX_INSNS];
-    let program = load(maps, &mut insns, &mut ws).unwrap();
+    let program = load(maps, &table, &mut insns, &mut ws).unwrap();
     assert!(
         matches_host(program.insns()),
         "device and host verifier differ"
@@ -244,7 +244,7 @@ fn replay_with(tweak: impl FnOnce(&Maps)) -> Report {
     let table = maps.table();
     let mut ws: Box<Workspace> = Box::default();
     let mut insns = [Insn::default(); MAX_INSNS];
-    let program = load(maps, &mut insns, &mut ws).unwrap();
+    let program = load(maps, &table, &mut insns, &mut ws).unwrap();
     tweak(maps);
     let vm = Interpreter::new(helpers::standard(), &NoPlatform).with_maps(MapTable::new(&table));
     let mut ring = Box::new(Ring::new());

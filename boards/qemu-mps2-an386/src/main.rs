@@ -68,7 +68,7 @@ fn firmware() -> Result<(), Failure> {
 
     let mut insns = [Insn::default(); demo::MAX_INSNS];
     let start = ticks.now();
-    let program = demo::load(&MAPS, &mut insns, ws).map_err(Failure::Demo)?;
+    let program = demo::load(&MAPS, &maps, &mut insns, ws).map_err(Failure::Demo)?;
     let load_ticks = ticks.now() - start;
     hprintln!(
         "loaded {} ({} bytes of ELF, {} maps bound) and verified {} instructions on the device in {} emulated instructions",

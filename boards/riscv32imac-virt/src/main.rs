@@ -38,7 +38,7 @@ fn firmware() -> Option<()> {
     let ring = spin::MutexGuard::leak(RING.try_lock()?);
     let maps = MAPS.table();
     let mut insns = [Insn::default(); demo::MAX_INSNS];
-    let program = demo::load(&MAPS, &mut insns, ws).ok()?;
+    let program = demo::load(&MAPS, &maps, &mut insns, ws).ok()?;
     let vm = Interpreter::new(helpers::standard(), &PLATFORM).with_maps(MapTable::new(&maps));
     let mut cycles = riscv::register::mcycle::read64;
     let report = demo::run(Engine::new(vm, program), &MAPS, ring, &mut cycles).ok()?;

@@ -30,7 +30,11 @@ fn conv(filter: &[SockFilter]) -> Result<Vec<Insn>, CbpfError> {
 /// output safe and rewrites its context accesses to the runtime layout.
 fn run(filter: &[SockFilter], packet: &[u8]) -> u32 {
     let mut insns = conv(filter).expect("converts");
-    let env = VerifyEnv::new(ProgramType::SocketFilter, crate::helpers::standard(), &[]);
+    let env = VerifyEnv::new(
+        ProgramType::SocketFilter,
+        crate::helpers::standard(),
+        crate::maps::MapTable::EMPTY,
+    );
     let mut ws = std::boxed::Box::new(DefaultWorkspace::new());
     let program = match verify(&mut insns, &env, &mut ws) {
         Ok(p) => p,

@@ -21,13 +21,13 @@ const XDP_TX: u64 = 3;
 /// goes on.
 type Workspace = DefaultWorkspace;
 
-/// Program `name` of `obj`, loaded and verified against the object's map definitions. The
-/// instructions are leaked so the program can be `'static` (tests only).
-fn verified(obj: &Object<'_>, name: &str) -> VerifiedProgram<'static> {
+/// Program `name` of `obj`, loaded and verified against `maps` (bound by the object's map
+/// definitions, see `bind`). The instructions are leaked so the program outlives this call
+/// (tests only).
+fn verified<'m>(obj: &Object<'_>, name: &str, maps: &'m [&'m dyn Map]) -> VerifiedProgram<'m> {
     let (insns, loaded) = load(obj, name);
     let insns: &'static mut [Insn] = Box::leak(insns.into_boxed_slice());
-    let defs: Vec<MapDef> = obj.maps().map(|m| m.verifier_def()).collect();
-    let env = VerifyEnv::new(loaded.prog_type, helpers::standard(), &defs);
+    let env = VerifyEnv::new(loaded.prog_type, helpers::standard(), MapTable::new(maps));
     let mut ws = Box::new(Workspace::new());
     let p = verify(insns, &env, &mut ws).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_eq!(p.prog_type(), loaded.prog_type);
@@ -105,7 +105,7 @@ fn read_u64(m: &dyn Map, key: &[u8]) -> u64 {
 fn xdp_pass_passes() {
     let bytes = example("xdp_pass");
     let obj = Object::parse(&bytes).unwrap();
-    let prog = verified(&obj, "xdp_pass");
+    let prog = verified(&obj, "xdp_pass", &[]);
     let (v, _) = run_xdp(&vm(&[]), &prog, &arp());
     assert_eq!(v, XDP_PASS);
 }
@@ -114,7 +114,7 @@ fn xdp_pass_passes() {
 fn drop_udp_port_drops_only_that_port() {
     let bytes = example("xdp_drop_udp_port");
     let obj = Object::parse(&bytes).unwrap();
-    let prog = verified(&obj, "xdp_drop_udp_port");
+    let prog = verified(&obj, "xdp_drop_udp_port", &[]);
     let vm = vm(&[]);
     let src = [198, 51, 100, 7];
     assert_eq!(run_xdp(&vm, &prog, &ipv4(17, src, 7777)).0, XDP_DROP);
@@ -134,7 +134,6 @@ fn drop_udp_port_drops_only_that_port() {
 fn firewall_blocks_counts_and_reads_its_configuration() {
     let bytes = example("xdp_firewall");
     let obj = Object::parse(&bytes).unwrap();
-    let prog = verified(&obj, "xdp_firewall");
     let blocklist = LpmTrie::<4, 4, 1, 64>::new();
     let per_source = HashMap::<4, 16, 2, 256>::new();
     let verdicts = ArrayMap::<8, 1, 5>::new();
@@ -155,6 +154,7 @@ fn firewall_blocks_counts_and_reads_its_configuration() {
     key.extend_from_slice(&[10, 0, 0, 0]);
     blocklist.update(&key, &1u32.to_ne_bytes(), 0).unwrap();
 
+    let prog = verified(&obj, "xdp_firewall", &table);
     let vm = vm(&table);
     let bad = ipv4(17, [10, 1, 2, 3], 53);
     let good = ipv4(6, [192, 168, 1, 1], 80);
@@ -196,7 +196,7 @@ fn firewall_blocks_counts_and_reads_its_configuration() {
 fn l2_swap_reflects_the_frame() {
     let bytes = example("xdp_l2_swap_tx");
     let obj = Object::parse(&bytes).unwrap();
-    let prog = verified(&obj, "xdp_l2_swap_tx");
+    let prog = verified(&obj, "xdp_l2_swap_tx", &[]);
     let frame = ipv4(17, [1, 2, 3, 4], 9);
     let (v, out) = run_xdp(&vm(&[]), &prog, &frame);
     assert_eq!(v, XDP_TX);
@@ -210,14 +210,14 @@ fn l2_swap_reflects_the_frame() {
 fn socket_filter_counts_protocols() {
     let bytes = example("socket_count");
     let obj = Object::parse(&bytes).unwrap();
-    let program = verified(&obj, "socket");
-    assert_eq!(program.prog_type(), ProgramType::SocketFilter);
     let packets = ArrayMap::<8, 1, 256>::new();
     let bytes_map = ArrayMap::<8, 1, 256>::new();
     let table = bind(
         &obj,
         &[("proto_packets", &packets), ("proto_bytes", &bytes_map)],
     );
+    let program = verified(&obj, "socket", &table);
+    assert_eq!(program.prog_type(), ProgramType::SocketFilter);
     let vm = vm(&table);
     let frames = [
         ipv4(17, [1, 1, 1, 1], 53),
@@ -250,13 +250,16 @@ fn socket_filter_counts_protocols() {
 fn tail_call_reaches_the_handler() {
     let bytes = example("tail_call");
     let obj = Object::parse(&bytes).unwrap();
-    let dispatcher = verified(&obj, "dispatcher");
-    let targets = [verified(&obj, "xdp/udp"), verified(&obj, "xdp/tcp")];
     let handlers = ProgArray::<4>::new();
     let handled = ArrayMap::<8, 1, 4>::new();
     let table = bind(&obj, &[("handlers", &handlers), ("handled", &handled)]);
     handlers.set(0, 0).unwrap();
     handlers.set(1, 1).unwrap();
+    let dispatcher = verified(&obj, "dispatcher", &table);
+    let targets = [
+        verified(&obj, "xdp/udp", &table),
+        verified(&obj, "xdp/tcp", &table),
+    ];
     let vm = vm(&table).with_programs(&targets);
     let src = [1, 2, 3, 4];
     assert_eq!(run_xdp(&vm, &dispatcher, &ipv4(17, src, 53)).0, XDP_DROP);
@@ -276,9 +279,9 @@ fn tail_call_reaches_the_handler() {
 fn ringbuf_events_reach_the_consumer() {
     let bytes = example("ringbuf_events");
     let obj = Object::parse(&bytes).unwrap();
-    let prog = verified(&obj, "ringbuf_events");
     let events = RingBuf::<4096, 512>::new();
     let table = bind(&obj, &[("events", &events)]);
+    let prog = verified(&obj, "ringbuf_events", &table);
     let vm = vm(&table);
     let frames = [
         ipv4(17, [10, 0, 0, 1], 53),
@@ -323,10 +326,10 @@ fn checksum(bytes: &[u8]) -> u32 {
 fn checksum_loop_sums_the_configured_prefix() {
     let bytes = example("checksum_loop");
     let obj = Object::parse(&bytes).unwrap();
-    let prog = verified(&obj, "checksum_loop");
     let data = ArrayMap::<4, 1, 1>::new();
     let bss = ArrayMap::<4, 1, 1>::new();
     let table = bind(&obj, &[(".data", &data), (".bss", &bss)]);
+    let prog = verified(&obj, "checksum_loop", &table);
     let vm = vm(&table);
     let mut seed = 0x9e37_79b9u32;
     let frame: Vec<u8> = (0..301)
@@ -360,8 +363,10 @@ fn every_program_of_every_example_verifies() {
     for name in super::tests::EXAMPLES {
         let bytes = example(name);
         let obj = Object::parse(&bytes).unwrap();
+        let defs: Vec<MapDef> = obj.maps().map(|m| m.verifier_def()).collect();
+        let maps: Vec<&dyn Map> = defs.iter().map(|d| d as &dyn Map).collect();
         for p in obj.programs() {
-            let _ = verified(&obj, p.name);
+            let _ = verified(&obj, p.name, &maps);
         }
     }
 }
@@ -375,7 +380,11 @@ fn checksum_loop_keeps_few_branches_pending() {
         let obj = Object::parse(&bytes).unwrap();
         let (mut insns, loaded) = load(&obj, "checksum_loop");
         let defs: Vec<MapDef> = obj.maps().map(|m| m.verifier_def()).collect();
-        let env = VerifyEnv::new(loaded.prog_type, helpers::standard(), &defs);
+        let env = VerifyEnv::new(
+            loaded.prog_type,
+            helpers::standard(),
+            MapTable::definitions(&defs),
+        );
         let mut ws = Box::new(VerifierWorkspace::<64, 16, BRANCHES>::new());
         verify(&mut insns, &env, &mut ws)
             .map(|_| ())
@@ -398,9 +407,9 @@ fn legacy_map_counts_per_queue() {
         obj.map_by_name("queue_frames").unwrap().source,
         super::MapSource::Legacy
     );
-    let prog = verified(&obj, "xdp_legacy_map");
     let frames = ArrayMap::<8, 1, 4>::new();
     let table = bind(&obj, &[("queue_frames", &frames)]);
+    let prog = verified(&obj, "xdp_legacy_map", &table);
     let vm = vm(&table);
     for queue in [1, 3, 3, 9] {
         let mut buf = arp();

@@ -199,4 +199,9 @@ impl<'a> HelperTable<'a> {
     pub fn iter(&self) -> core::slice::Iter<'a, Helper> {
         self.helpers.iter()
     }
+
+    /// Whether `self` and `other` are the same table (the same slice, not equal contents).
+    pub fn same(&self, other: &HelperTable<'_>) -> bool {
+        core::ptr::eq(self.helpers, other.helpers)
+    }
 }

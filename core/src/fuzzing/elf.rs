@@ -73,7 +73,7 @@ pub fn elf_load(data: &[u8]) {
         }
         let env = VerifyEnv {
             budget: VERIFY_BUDGET,
-            ..VerifyEnv::new(pt, standard(), &defs)
+            ..VerifyEnv::new(pt, standard(), crate::maps::MapTable::definitions(&defs))
         };
         let ws = ws.get_or_insert_with(|| Box::new(DefaultWorkspace::new()));
         let _ = verify(insns, &env, &mut **ws);

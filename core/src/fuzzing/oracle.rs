@@ -378,7 +378,7 @@ impl Fixture {
         let defs = self.maps.defs();
         let env = VerifyEnv {
             budget: VERIFY_BUDGET,
-            ..VerifyEnv::new(pt, standard(), &defs)
+            ..VerifyEnv::new(pt, standard(), MapTable::definitions(&defs))
         };
         let mut insns = prog.to_vec();
         let verified = match verify_lifting(&mut insns, &env, &mut *self.ws, &self.lifted) {
@@ -485,9 +485,15 @@ impl Fixture {
         self.stack.0.fill(garbage);
         work.copy_from_slice(&input.buf);
         let table = self.maps.table();
+        let table = MapTable::new(&table);
         let interp = Interpreter::new(standard(), &NoPlatform)
-            .with_maps(MapTable::new(&table))
+            .with_maps(table)
             .with_budget(RUN_BUDGET);
+        // Verified against the definitions of these maps: the same shape.
+        let Some(verified) = verified.rebind(table) else {
+            panic!("the fixture's maps changed shape");
+        };
+        let verified = &verified;
         let r = {
             let mut ctx = input.context(verified.prog_type(), work);
             if checked {

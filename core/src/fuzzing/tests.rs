@@ -96,11 +96,15 @@ fn the_oracle_catches_a_verifier_that_keeps_stale_packet_pointers() {
     let pt = crate::env::ProgramType::Xdp;
     let forgetful = VerifyEnv {
         budget: VERIFY_BUDGET,
-        ..VerifyEnv::new(pt, HelperTable::new(&twins), &defs)
+        ..VerifyEnv::new(
+            pt,
+            HelperTable::new(&twins),
+            crate::maps::MapTable::definitions(&defs),
+        )
     };
     let real = VerifyEnv {
         budget: VERIFY_BUDGET,
-        ..VerifyEnv::new(pt, standard(), &defs)
+        ..VerifyEnv::new(pt, standard(), crate::maps::MapTable::definitions(&defs))
     };
     let mut ws = std::boxed::Box::new(DefaultWorkspace::new());
     let mut fixture = Fixture::new();
@@ -124,7 +128,13 @@ fn the_oracle_catches_a_verifier_that_keeps_stale_packet_pointers() {
         moved += 1;
         let mut out = v.insns().to_vec();
         rename(&mut out, TWIN, 0);
-        let accepted = crate::VerifiedProgram::assume_verified(&out, pt, v.stack_depth());
+        let accepted = crate::VerifiedProgram::assume_verified(
+            &out,
+            pt,
+            v.stack_depth(),
+            standard(),
+            v.maps(),
+        );
         if let Some(finding) = fixture.finding(&accepted, &mut rng) {
             assert!(finding.contains("OutOfBounds"), "{finding}");
             let mut again = prog.clone();

@@ -441,7 +441,7 @@ fn stale_packet_pointers_after_moving_the_frame_trap_on_the_checking_interpreter
 
 #[test]
 fn the_verifier_rejects_the_stale_packet_access_the_checking_interpreter_catches() {
-    let env = crate::VerifyEnv::new(ProgramType::Xdp, standard(), &[]);
+    let env = crate::VerifyEnv::new(ProgramType::Xdp, standard(), crate::maps::MapTable::EMPTY);
     let mut ws = std::boxed::Box::new(crate::DefaultWorkspace::new());
     for (id, delta) in [(44, 14), (65, -40), (54, -8)] {
         // Even an offset that stays in the new frame: the pointer itself is stale.
@@ -520,8 +520,8 @@ fn tail_calls_jump_and_stop_at_the_chain_limit() {
     let answer = asm("mov %r0, 42\nexit");
     let mem_type = ProgramType::Memory { len: 0 };
     let programs = [
-        VerifiedProgram::assume_verified(&counting, mem_type, 8),
-        VerifiedProgram::assume_verified(&answer, mem_type, 0),
+        VerifiedProgram::assume_verified(&counting, mem_type, 8, standard(), table),
+        VerifiedProgram::assume_verified(&answer, mem_type, 0, standard(), table),
     ];
     let platform = TestPlatform::default();
     let vm = Interpreter::new(standard(), &platform)
@@ -578,8 +578,11 @@ fn ringbuf_output_reaches_the_consumer() {
 /// Verifies `src` as a memory program against the standard helpers and the definitions of
 /// `maps`, then runs it with every access checked.
 fn verify_and_run(src: &str, maps: &[&dyn Map]) -> Result<u64, Trap> {
-    let defs: Vec<crate::env::MapDef> = maps.iter().map(|m| m.def()).collect();
-    let env = crate::VerifyEnv::new(ProgramType::Memory { len: 0 }, standard(), &defs);
+    let env = crate::VerifyEnv::new(
+        ProgramType::Memory { len: 0 },
+        standard(),
+        MapTable::new(maps),
+    );
     let mut insns = asm(src);
     let mut ws = std::boxed::Box::new(crate::DefaultWorkspace::new());
     if let Err(e) = crate::verify(&mut insns, &env, &mut ws) {
@@ -792,8 +795,11 @@ fn ringbuf_submit_of_a_stray_pointer_changes_nothing() {
 fn ringbuf_records_through_the_verified_engine() {
     static RB: RingBuf<64, 8> = RingBuf::new();
     let maps: [&dyn Map; 1] = [&RB];
-    let defs = [RB.def()];
-    let env = crate::VerifyEnv::new(ProgramType::Memory { len: 0 }, standard(), &defs);
+    let env = crate::VerifyEnv::new(
+        ProgramType::Memory { len: 0 },
+        standard(),
+        MapTable::new(&maps),
+    );
     let mut insns = asm("
         lddw %r1, map[0]
         mov %r2, 4
@@ -812,7 +818,7 @@ fn ringbuf_records_through_the_verified_engine() {
     let mut ws = std::boxed::Box::new(crate::DefaultWorkspace::new());
     let verified = crate::verify(&mut insns, &env, &mut ws).unwrap();
     let platform = TestPlatform::default();
-    let vm = Interpreter::new(standard(), &platform).with_maps(MapTable::new(&maps));
+    let vm = Interpreter::new(standard(), &platform);
     let r = vm.run(&verified, &mut Context::Memory(&mut []), &mut Stack::new());
     assert_eq!(r, Ok(0));
     let mut got = Vec::new();

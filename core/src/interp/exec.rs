@@ -186,10 +186,7 @@ impl Interpreter<'_> {
                 0x18 => {
                     let next = *insns.get(pc).ok_or(Trap::InvalidInstruction)?;
                     pc += 1;
-                    reg[d] = self
-                        .runtime()
-                        .lddw_value(insn, next)
-                        .ok_or(Trap::UnresolvedMap)?;
+                    reg[d] = run.lddw_value(insn, next).ok_or(Trap::UnresolvedMap)?;
                 }
                 0x20 | 0x28 | 0x30 | 0x40 | 0x48 | 0x50 => {
                     let base = if insn.opcode & BPF_IND != 0 {

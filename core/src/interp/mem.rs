@@ -139,17 +139,14 @@ impl<'m> Access<'m, true> {
 }
 
 impl<'m> Access<'m, false> {
-    /// Unchecked access for a verified program. `regions` must be the regions the interpreter
-    /// built for a context whose type and size match `program.prog_type()`, and `maps` the
-    /// table the program's maps were verified against; the interpreter checks the context
-    /// before calling this.
-    pub fn for_verified(
-        program: &VerifiedProgram<'_>,
-        regions: Regions,
-        maps: MapTable<'m>,
-    ) -> Self {
-        let _ = program;
-        Access { regions, maps }
+    /// Unchecked access for a verified program, over the maps it was verified against.
+    /// `regions` must be the regions the interpreter built for a context whose type and size
+    /// match `program.prog_type()`; the interpreter checks the context before calling this.
+    pub fn for_verified(program: &VerifiedProgram<'m>, regions: Regions) -> Self {
+        Access {
+            regions,
+            maps: program.maps(),
+        }
     }
 }
 

@@ -52,7 +52,7 @@ impl<'e> Interpreter<'e> {
         &self.rt
     }
 
-    /// See [`Runtime::with_maps`].
+    /// See [`Runtime::with_maps`]: the maps of checked runs.
     pub const fn with_maps(self, maps: MapTable<'e>) -> Self {
         Interpreter {
             rt: self.rt.with_maps(maps),
@@ -87,8 +87,8 @@ impl<'e> Interpreter<'e> {
         stack: &mut Stack,
     ) -> Result<u64, Trap> {
         Runtime::check_context(program.prog_type(), ctx)?;
-        self.rt.enter(ctx, stack, |run| {
-            let mem = Access::for_verified(program, run.regions, self.rt.maps());
+        self.rt.enter_verified(program, ctx, stack, |run| {
+            let mem = Access::for_verified(program, run.regions);
             self.dispatch(program.insns(), &mem, run)
         })
     }

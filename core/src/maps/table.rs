@@ -1,65 +1,149 @@
-//! The embedder's map table: the storage each map a program declares is bound to.
+//! The map table: the maps a program refers to by index, as storage.
 
-use super::Map;
+use super::{Map, MapDef};
 
-/// The maps of a program, by the index the program uses (`lddw` src 5/6, and the ELF loader's
-/// order). Borrowed, usually from a `static`.
+/// The maps of a program, by the index the program uses (`lddw` src 1, 2, 5, 6, and the ELF
+/// loader's order). Borrowed, usually from a `static`.
+///
+/// A program is verified against a table and stays bound to it: the
+/// [`VerifiedProgram`](crate::VerifiedProgram) holds the table, and the engines run the
+/// program against that table only.
 ///
 /// At run time a map pointer in a register is the address of its slot in this table: never
 /// null, as the verifier assumes, and never dereferenced by the program.
 #[derive(Clone, Copy, Debug)]
 pub struct MapTable<'m> {
-    maps: &'m [&'m dyn Map],
+    slots: Slots<'m>,
+}
+
+/// What a table's slots are.
+#[derive(Clone, Copy, Debug)]
+enum Slots<'m> {
+    /// Storage of any map type, each behind its own reference.
+    Maps(&'m [&'m dyn Map]),
+    /// Definitions without storage (see [`MapTable::definitions`]).
+    Definitions(&'m [MapDef]),
 }
 
 impl<'m> MapTable<'m> {
     /// A table with no maps.
-    pub const EMPTY: MapTable<'static> = MapTable { maps: &[] };
+    pub const EMPTY: MapTable<'static> = MapTable {
+        slots: Slots::Maps(&[]),
+    };
 
     /// A table over `maps`.
     pub const fn new(maps: &'m [&'m dyn Map]) -> Self {
-        MapTable { maps }
+        MapTable {
+            slots: Slots::Maps(maps),
+        }
+    }
+
+    /// A table of definitions without storage, to check a program without creating its maps
+    /// (the host tool's `verify`). A program verified against it runs against maps that hold
+    /// nothing: every lookup misses, every update is refused, and a program that reads global
+    /// data (a value address in an `lddw`) does not start ([`Trap::UnresolvedMap`]).
+    ///
+    /// [`Trap::UnresolvedMap`]: crate::Trap::UnresolvedMap
+    pub const fn definitions(defs: &'m [MapDef]) -> Self {
+        MapTable {
+            slots: Slots::Definitions(defs),
+        }
     }
 
     /// The map at `index`.
     #[inline]
     pub fn get(&self, index: u32) -> Option<&'m dyn Map> {
-        self.maps.get(index as usize).copied()
+        match self.slots {
+            Slots::Maps(m) => m.get(index as usize).copied(),
+            Slots::Definitions(d) => d.get(index as usize).map(|d| d as &dyn Map),
+        }
+    }
+
+    /// The definition of the map at `index`: what the verifier checks a program against.
+    #[inline]
+    pub fn def(&self, index: usize) -> Option<MapDef> {
+        match self.slots {
+            Slots::Maps(m) => m.get(index).map(|m| m.def()),
+            Slots::Definitions(d) => d.get(index).copied(),
+        }
     }
 
     /// Number of maps.
     pub fn len(&self) -> usize {
-        self.maps.len()
+        match self.slots {
+            Slots::Maps(m) => m.len(),
+            Slots::Definitions(d) => d.len(),
+        }
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.maps.is_empty()
+        self.len() == 0
+    }
+
+    /// Whether `self` and `other` are the same table (the same slots, not equal contents): a
+    /// tail call may go only to a program bound to the same table.
+    pub fn same(&self, other: &MapTable<'_>) -> bool {
+        self.base_and_stride() == other.base_and_stride() && self.len() == other.len()
     }
 
     /// All maps in index order.
     pub fn iter(&self) -> impl Iterator<Item = &'m dyn Map> + 'm {
-        self.maps.iter().copied()
+        let t = *self;
+        (0..t.len() as u32).filter_map(move |i| t.get(i))
+    }
+
+    /// Address of slot 0 and the distance between slots.
+    #[inline]
+    fn base_and_stride(&self) -> (u64, u64) {
+        match self.slots {
+            Slots::Maps(m) => (
+                m.as_ptr() as usize as u64,
+                core::mem::size_of::<&dyn Map>() as u64,
+            ),
+            Slots::Definitions(d) => (
+                d.as_ptr() as usize as u64,
+                core::mem::size_of::<MapDef>() as u64,
+            ),
+        }
     }
 
     /// The run-time handle of the map at `index`: the address of its slot.
     #[inline]
     pub fn handle(&self, index: u32) -> Option<u64> {
-        self.maps
-            .get(index as usize)
-            .map(|slot| slot as *const &dyn Map as usize as u64)
+        if index as usize >= self.len() {
+            return None;
+        }
+        let (base, stride) = self.base_and_stride();
+        Some(base + u64::from(index) * stride)
     }
 
     /// The map whose handle is `handle`; `None` for anything that is not a handle of this table.
     #[inline]
     pub fn from_handle(&self, handle: u64) -> Option<&'m dyn Map> {
-        let base = self.maps.as_ptr() as usize as u64;
-        let size = core::mem::size_of::<&dyn Map>() as u64;
+        let (base, stride) = self.base_and_stride();
         let off = handle.checked_sub(base)?;
-        if off % size != 0 {
+        if off % stride != 0 {
             return None;
         }
-        self.maps.get(usize::try_from(off / size).ok()?).copied()
+        self.get(u32::try_from(off / stride).ok()?)
+    }
+
+    /// The value of an `lddw` (`insn` and its second slot `next`) in a program bound to this
+    /// table: its immediate, a map handle, or the address of a map value (global data lives in
+    /// one-element array maps). `None` when it names a map the table does not have, or a value
+    /// the map does not hold.
+    pub fn lddw_value(&self, insn: crate::Insn, next: crate::Insn) -> Option<u64> {
+        use crate::isa::opcode::{LDDW_IMM, LDDW_MAP_FD, LDDW_MAP_IDX};
+        match insn.src() {
+            LDDW_IMM => Some((insn.imm as u32 as u64) | ((next.imm as u32 as u64) << 32)),
+            LDDW_MAP_FD | LDDW_MAP_IDX => self.handle(insn.imm as u32),
+            _ => {
+                let map = self.get(insn.imm as u32)?;
+                let value = map.lookup(&0u32.to_le_bytes())?;
+                Some((value.as_ptr() as usize as u64).wrapping_add(next.imm as u32 as u64))
+            }
+        }
     }
 
     /// Whether `[addr, addr + len)` lies inside one value of one of the maps.
@@ -67,6 +151,34 @@ impl<'m> MapTable<'m> {
         let (Ok(a), Ok(l)) = (usize::try_from(addr), usize::try_from(len)) else {
             return false;
         };
-        self.maps.iter().any(|m| m.value_region().contains(a, l))
+        self.iter().any(|m| m.value_region().contains(a, l))
+    }
+}
+
+/// A definition is a map without storage: it holds nothing, so every lookup misses and every
+/// change is refused. See [`MapTable::definitions`].
+impl Map for MapDef {
+    fn def(&self) -> MapDef {
+        *self
+    }
+
+    fn lookup(&self, _key: &[u8]) -> Option<core::ptr::NonNull<u8>> {
+        None
+    }
+
+    fn lookup_copy(&self, _key: &[u8], _out: &mut [u8]) -> Result<(), super::MapError> {
+        Err(super::MapError::NotFound)
+    }
+
+    fn update(&self, _key: &[u8], _value: &[u8], _flags: u64) -> Result<(), super::MapError> {
+        Err(super::MapError::NotSupported)
+    }
+
+    fn delete(&self, _key: &[u8]) -> Result<(), super::MapError> {
+        Err(super::MapError::NotSupported)
+    }
+
+    fn next_key(&self, _key: Option<&[u8]>, _out: &mut [u8]) -> Result<(), super::MapError> {
+        Err(super::MapError::NotFound)
     }
 }

@@ -154,7 +154,7 @@ impl Checker<'_, '_, '_> {
                     let fits = self
                         .env
                         .maps
-                        .get(v.aux as usize)
+                        .def(v.aux as usize)
                         .is_some_and(|m| map_fits(id, m.map_type));
                     if !fits {
                         return Err(self.err(pc, K::MapHelper { helper: id }));
@@ -165,7 +165,7 @@ impl Checker<'_, '_, '_> {
                     map = Some(v.aux as usize);
                 }
                 ArgKind::PtrToMapKey | ArgKind::PtrToMapValue | ArgKind::PtrToUninitMapValue => {
-                    let def = map.and_then(|m| self.env.maps.get(m));
+                    let def = map.and_then(|m| self.env.maps.def(m));
                     let Some(def) = def else {
                         return Err(self.err(
                             pc,
@@ -377,7 +377,7 @@ impl Checker<'_, '_, '_> {
                 let vs = self
                     .env
                     .maps
-                    .get(v.aux as usize)
+                    .def(v.aux as usize)
                     .map_or(0, |m| m.value_size);
                 self.region(pc, r, v, size, vs as i64, |off| K::MapValueAccess {
                     off,

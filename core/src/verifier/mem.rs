@@ -8,9 +8,10 @@ use super::error::{LeakTarget, TooComplexReason, VerifyErrorKind as K};
 use super::rule::Rule;
 use super::scalar::Scalar;
 use super::state::{Kind, Slot, Value, NO_SPILL};
-use crate::env::{CtxFieldKind, MapDef, MapType, STACK_FRAME_SIZE};
+use crate::env::{CtxFieldKind, MapType, STACK_FRAME_SIZE};
 use crate::isa::opcode::*;
 use crate::isa::Insn;
+use crate::maps::MapTable;
 use crate::ProgramType;
 
 /// What an access does.
@@ -196,7 +197,7 @@ impl Checker<'_, '_, '_> {
                 let value_size = self
                     .env
                     .maps
-                    .get(base.aux as usize)
+                    .def(base.aux as usize)
                     .map_or(0, |m| m.value_size);
                 self.bounds(pc, reg, base, off, size, value_size as i64, |off| {
                     K::MapValueAccess {
@@ -246,7 +247,7 @@ impl Checker<'_, '_, '_> {
         let read_only = self
             .env
             .maps
-            .get(map as usize)
+            .def(map as usize)
             .is_some_and(|m| m.read_only_for_program());
         if read_only && self.enforces(Rule::ReadOnlyMap) {
             return Err(self.err(pc, K::ReadOnlyMapWrite { reg }));
@@ -596,7 +597,7 @@ impl Checker<'_, '_, '_> {
 
     /// `lddw`: a 64-bit constant, a map, or the address of a map's value.
     pub(crate) fn lddw(&mut self, pc: usize, insn: Insn, hi: i32) -> Res<()> {
-        let v = lddw_value(self.env.maps, insn, hi).map_err(|k| self.err(pc, k))?;
+        let v = lddw_value(&self.env.maps, insn, hi).map_err(|k| self.err(pc, k))?;
         self.set(insn.dst(), v);
         Ok(())
     }
@@ -640,7 +641,7 @@ impl Checker<'_, '_, '_> {
 /// # Errors
 /// [`K::BadMap`] for a map that does not exist, [`K::NoDirectValueAccess`] for a value address
 /// in a map other than an array, [`K::MapValueAccess`] for an offset past the value.
-pub(crate) fn lddw_value(maps: &[MapDef], insn: Insn, hi: i32) -> Result<Value, K> {
+pub(crate) fn lddw_value(maps: &MapTable<'_>, insn: Insn, hi: i32) -> Result<Value, K> {
     let imm = (insn.imm as u32 as u64) | ((hi as u32 as u64) << 32);
     let src = insn.src();
     if src == LDDW_IMM {
@@ -648,7 +649,7 @@ pub(crate) fn lddw_value(maps: &[MapDef], insn: Insn, hi: i32) -> Result<Value, 
     }
     let idx = insn.imm as i64;
     let Some(map) = maps
-        .get(insn.imm as u32 as usize)
+        .def(insn.imm as u32 as usize)
         .filter(|_| (0..256).contains(&idx))
     else {
         return Err(K::BadMap { index: idx });

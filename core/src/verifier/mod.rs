@@ -171,10 +171,11 @@ pub use error::{LeakTarget, TooComplexReason, VerifyError, VerifyErrorKind};
 pub use rule::Rule;
 pub use workspace::VerifierWorkspace;
 
-use crate::env::{CtxFieldKind, HelperTable, MapDef, ProgramType, MAX_CALL_FRAMES, STACK_SIZE};
+use crate::env::{CtxFieldKind, HelperTable, ProgramType, MAX_CALL_FRAMES, STACK_SIZE};
 use crate::isa::opcode::op::LDDW;
 use crate::isa::opcode::{BPF_DW, BPF_LDX, BPF_MEM};
 use crate::isa::{Insn, Program};
+use crate::maps::MapTable;
 use crate::verified::VerifiedProgram;
 
 /// Linux's default limit of processed instructions.
@@ -187,15 +188,16 @@ pub struct VerifyEnv<'a> {
     pub prog_type: ProgramType,
     /// The helpers the program may call, with prototypes.
     pub helpers: HelperTable<'a>,
-    /// The maps the program refers to by index (`lddw` src 1, 2, 5, 6).
-    pub maps: &'a [MapDef],
+    /// The maps the program refers to by index (`lddw` src 1, 2, 5, 6): the verified program
+    /// is bound to them. [`MapTable::definitions`] checks against definitions alone.
+    pub maps: MapTable<'a>,
     /// The most instructions to process over all paths ([`DEFAULT_BUDGET`] by default).
     pub budget: u32,
 }
 
 impl<'a> VerifyEnv<'a> {
     /// An environment with the default budget.
-    pub const fn new(prog_type: ProgramType, helpers: HelperTable<'a>, maps: &'a [MapDef]) -> Self {
+    pub const fn new(prog_type: ProgramType, helpers: HelperTable<'a>, maps: MapTable<'a>) -> Self {
         VerifyEnv {
             prog_type,
             helpers,
@@ -231,7 +233,7 @@ pub type DefaultWorkspace = VerifierWorkspace<4096, 96, 192>;
 /// is rejected as [`VerifyErrorKind::TooComplex`].
 pub fn verify<'a, const INSNS: usize, const STATES: usize, const BRANCHES: usize>(
     insns: &'a mut [Insn],
-    env: &VerifyEnv<'_>,
+    env: &VerifyEnv<'a>,
     ws: &mut VerifierWorkspace<INSNS, STATES, BRANCHES>,
 ) -> Result<VerifiedProgram<'a>, VerifyError> {
     run(insns, env, ws.view(), None, 0)
@@ -246,7 +248,7 @@ pub fn verify<'a, const INSNS: usize, const STATES: usize, const BRANCHES: usize
 #[cfg(any(all(test, feature = "metering"), feature = "fuzzing"))]
 pub fn verify_lifting<'a, const INSNS: usize, const STATES: usize, const BRANCHES: usize>(
     insns: &'a mut [Insn],
-    env: &VerifyEnv<'_>,
+    env: &VerifyEnv<'a>,
     ws: &mut VerifierWorkspace<INSNS, STATES, BRANCHES>,
     lifted: &[Rule],
 ) -> Result<VerifiedProgram<'a>, VerifyError> {
@@ -260,7 +262,7 @@ pub fn verify_lifting<'a, const INSNS: usize, const STATES: usize, const BRANCHE
 /// As [`verify`]. Errors of `log` are ignored.
 pub fn verify_with_log<'a, const INSNS: usize, const STATES: usize, const BRANCHES: usize>(
     insns: &'a mut [Insn],
-    env: &VerifyEnv<'_>,
+    env: &VerifyEnv<'a>,
     ws: &mut VerifierWorkspace<INSNS, STATES, BRANCHES>,
     log: &mut dyn core::fmt::Write,
 ) -> Result<VerifiedProgram<'a>, VerifyError> {
@@ -292,7 +294,7 @@ pub struct VerifyStats {
 /// As [`verify`].
 pub fn verify_with_stats<'a, const INSNS: usize, const STATES: usize, const BRANCHES: usize>(
     insns: &'a mut [Insn],
-    env: &VerifyEnv<'_>,
+    env: &VerifyEnv<'a>,
     ws: &mut VerifierWorkspace<INSNS, STATES, BRANCHES>,
     log: Option<&mut dyn core::fmt::Write>,
 ) -> (Result<VerifiedProgram<'a>, VerifyError>, VerifyStats) {
@@ -317,7 +319,7 @@ fn check_map_refs(insns: &[Insn], env: &VerifyEnv<'_>) -> Result<(), VerifyError
     while let Some(&insn) = insns.get(pc) {
         if insn.opcode == LDDW {
             let hi = insns.get(pc + 1).map_or(0, |n| n.imm);
-            mem::lddw_value(env.maps, insn, hi).map_err(|kind| VerifyError { pc, kind })?;
+            mem::lddw_value(&env.maps, insn, hi).map_err(|kind| VerifyError { pc, kind })?;
             pc += 1;
         }
         pc += 1;
@@ -327,7 +329,7 @@ fn check_map_refs(insns: &[Insn], env: &VerifyEnv<'_>) -> Result<(), VerifyError
 
 fn run<'a>(
     insns: &'a mut [Insn],
-    env: &VerifyEnv<'_>,
+    env: &VerifyEnv<'a>,
     ws: workspace::View<'_>,
     log: Option<&mut dyn core::fmt::Write>,
     lifted: u8,
@@ -337,7 +339,7 @@ fn run<'a>(
 
 fn run_with<'a>(
     insns: &'a mut [Insn],
-    env: &VerifyEnv<'_>,
+    env: &VerifyEnv<'a>,
     ws: workspace::View<'_>,
     log: Option<&mut dyn core::fmt::Write>,
     lifted: u8,
@@ -394,6 +396,8 @@ fn run_with<'a>(
         insns,
         env.prog_type,
         depth,
+        env.helpers,
+        env.maps,
     ))
 }
 

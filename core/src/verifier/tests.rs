@@ -2,7 +2,7 @@
 //! rejection reason has a case, and next to it an accepted near-miss.
 
 use super::*;
-use crate::env::{ArgKind, Helper, HelperEnv, HelperProto, MapType, RetKind};
+use crate::env::{ArgKind, Helper, HelperEnv, HelperProto, MapDef, MapType, RetKind};
 use crate::isa::opcode::*;
 use std::boxed::Box;
 use std::string::String;
@@ -239,7 +239,11 @@ impl Ty {
 fn env(ty: Ty) -> VerifyEnv<'static> {
     VerifyEnv {
         budget: 100_000,
-        ..VerifyEnv::new(ty.prog_type(), HelperTable::new(HELPERS), MAPS)
+        ..VerifyEnv::new(
+            ty.prog_type(),
+            HelperTable::new(HELPERS),
+            MapTable::definitions(MAPS),
+        )
     }
 }
 
@@ -2935,7 +2939,11 @@ fn messages_read_like_linux() {
 #[test]
 fn standard_helper_table_programs() {
     let mut ws = Box::new(Ws::new());
-    let e = VerifyEnv::new(ProgramType::Xdp, crate::helpers::standard(), MAPS);
+    let e = VerifyEnv::new(
+        ProgramType::Xdp,
+        crate::helpers::standard(),
+        MapTable::definitions(MAPS),
+    );
     let lookup = [
         key_setup(0),
         call(1),

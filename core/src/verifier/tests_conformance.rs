@@ -121,7 +121,11 @@ fn every_conformance_program_verifies() {
     let start = std::time::Instant::now();
     for path in &all {
         let (mut insns, len) = load(path);
-        let env = VerifyEnv::new(ProgramType::Memory { len }, HelperTable::new(HELPERS), &[]);
+        let env = VerifyEnv::new(
+            ProgramType::Memory { len },
+            HelperTable::new(HELPERS),
+            MapTable::EMPTY,
+        );
         if let Err(e) = verify(&mut insns, &env, &mut *ws) {
             failures += &std::format!("{}: {e}\n", path.file_name().unwrap().to_string_lossy());
         }
@@ -134,7 +138,11 @@ fn every_conformance_program_verifies() {
 fn negative_error_data_is_rejected() {
     let path = shared_dir().join("conformance/bpf_conformance/negative/error.data");
     let (mut insns, len) = load(&path);
-    let env = VerifyEnv::new(ProgramType::Memory { len }, HelperTable::new(HELPERS), &[]);
+    let env = VerifyEnv::new(
+        ProgramType::Memory { len },
+        HelperTable::new(HELPERS),
+        MapTable::EMPTY,
+    );
     let mut ws = std::boxed::Box::new(DefaultWorkspace::new());
     let err = verify(&mut insns, &env, &mut *ws).unwrap_err();
     assert_eq!(

@@ -17,7 +17,7 @@
 
 use super::*;
 use crate::asm::assemble;
-use crate::env::{BPF_F_RDONLY_PROG, STACK_SIZE};
+use crate::env::{MapDef, BPF_F_RDONLY_PROG};
 use crate::maps::{value_words, ArrayMap, HashMap, Map, MapTable, ProgArray, QueueMap, RingBuf};
 use crate::{Context, Interpreter, NoPlatform, SkBuff, Stack, Trap, XdpBuff};
 use std::boxed::Box;
@@ -1179,7 +1179,7 @@ fn run_checked(insns: &[Insn], pt: ProgramType, tr: &Trigger) -> Seen {
     let defs = world.defs();
     let mut target = tail_target();
     let mut ws = Box::new(DefaultWorkspace::new());
-    let env = VerifyEnv::new(pt, crate::helpers::standard(), &defs);
+    let env = VerifyEnv::new(pt, crate::helpers::standard(), MapTable::definitions(&defs));
     let target = verify(&mut target, &env, &mut *ws).unwrap();
     let programs = [target];
     let interp = Interpreter::new(crate::helpers::standard(), &NoPlatform)
@@ -1250,7 +1250,7 @@ fn verdict(
     let insns = assemble_vec(src);
     let world = World::new(tr);
     let defs = world.defs();
-    let env = VerifyEnv::new(pt, crate::helpers::standard(), &defs);
+    let env = VerifyEnv::new(pt, crate::helpers::standard(), MapTable::definitions(&defs));
     let mut copy = insns.clone();
     let r = verify(&mut copy, &env, ws).map(|v| v.insns().to_vec());
     (insns, r)
@@ -1264,8 +1264,7 @@ fn check_pair(p: &Pair, ws: &mut DefaultWorkspace) -> Vec<String> {
     let (mut raw, bad) = verdict(&p.bad, p.pt, &p.trigger, ws);
     let seen = {
         rewrite_unverified(&mut raw, p.pt);
-        let v = VerifiedProgram::assume_verified(&raw, p.pt, STACK_SIZE as u32);
-        run_checked(v.insns(), p.pt, &p.trigger)
+        run_checked(&raw, p.pt, &p.trigger)
     };
     match &bad {
         Ok(_) => problems.push(format!(

@@ -377,8 +377,7 @@ fn a_verified_program_runs_through_the_runner() {
         exit";
     let mut insns = asm(src);
     let maps = devmap();
-    let defs = [maps[0].def()];
-    let env = VerifyEnv::new(ProgramType::Xdp, helpers::standard(), &defs);
+    let env = VerifyEnv::new(ProgramType::Xdp, helpers::standard(), MapTable::new(&maps));
     let mut ws: std::boxed::Box<VerifierWorkspace<64, 16, 16>> = std::boxed::Box::default();
     let program = verify(&mut insns, &env, &mut ws).unwrap_or_else(|e| panic!("{e}"));
     let vm = Interpreter::new(helpers::standard(), &PLATFORM).with_maps(MapTable::new(&maps));

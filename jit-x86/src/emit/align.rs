@@ -115,14 +115,15 @@ exit";
         let rt = rt();
         let opts = JitOptions::default();
         let (_, first, offsets) =
-            assemble_pass(&[&insns], &rt, &opts, false, Plan::default()).expect("assembles");
+            assemble_pass(&[&insns], &rt.maps(), &opts, false, false, Plan::default())
+                .expect("assembles");
         assert_eq!(first.heads.len(), 2, "two loop heads found");
         let mut plan = first.realign(&offsets).expect("the heads need padding");
         // Padding can lengthen branches across it and move the heads again: a few passes.
         let mut passes = 1;
         let (heads, offsets) = loop {
             let (_, next, offsets) =
-                assemble_pass(&[&insns], &rt, &opts, false, plan).expect("assembles");
+                assemble_pass(&[&insns], &rt.maps(), &opts, false, false, plan).expect("assembles");
             match next.realign(&offsets) {
                 Some(p) if passes < super::super::MAX_ALIGN_PASSES => plan = p,
                 Some(_) => panic!("the heads still move after {passes} passes"),

@@ -68,7 +68,8 @@ use iced_x86::code_asm::{dword_ptr, qword_ptr, AsmRegister64, CodeAssembler, Cod
 use iced_x86::{BlockEncoderOptions, Code, IcedError, Instruction, Mnemonic, Register};
 use nanobpf_core::isa::opcode::op::*;
 use nanobpf_core::isa::opcode::*;
-use nanobpf_core::{Insn, Runtime};
+use nanobpf_core::maps::MapTable;
+use nanobpf_core::Insn;
 
 impl From<IcedError> for JitErrorKind {
     fn from(_: IcedError) -> Self {
@@ -179,18 +180,20 @@ fn saved_registers(programs: &[&[Insn]], inline_body: bool) -> Vec<AsmRegister64
 /// for values the verifier proved dead.
 pub(crate) fn assemble(
     programs: &[&[Insn]],
-    rt: &Runtime<'_>,
+    maps: &MapTable<'_>,
     opts: &JitOptions,
+    metered: bool,
     verified: bool,
 ) -> Result<Assembled, JitError> {
-    let mut pass = assemble_pass(programs, rt, opts, verified, align::Plan::default())?;
+    let pass = |plan| assemble_pass(programs, maps, opts, metered, verified, plan);
+    let mut pass_now = pass(align::Plan::default())?;
     for _ in 0..MAX_ALIGN_PASSES {
-        match pass.1.realign(&pass.2) {
-            Some(plan) => pass = assemble_pass(programs, rt, opts, verified, plan)?,
+        match pass_now.1.realign(&pass_now.2) {
+            Some(plan) => pass_now = pass(plan)?,
             None => break,
         }
     }
-    Ok(pass.0)
+    Ok(pass_now.0)
 }
 
 /// Assemblies after the first one that loop alignment may take; a plan that still moves
@@ -201,8 +204,9 @@ const MAX_ALIGN_PASSES: usize = 3;
 /// heads' instruction indices filled in, and the byte offset of every emitted instruction.
 fn assemble_pass(
     programs: &[&[Insn]],
-    rt: &Runtime<'_>,
+    maps: &MapTable<'_>,
     opts: &JitOptions,
+    metered: bool,
     verified: bool,
     plan: align::Plan,
 ) -> Result<(Assembled, align::Plan, Vec<u32>), JitError> {
@@ -218,7 +222,7 @@ fn assemble_pass(
         ret_zero: a.create_label(),
         a,
         key: opts.constant_blinding.then_some(opts.blinding_key),
-        metered: rt.budget().is_some(),
+        metered,
         last_bind: usize::MAX,
         calls_helpers: false,
         labels: Vec::new(),
@@ -230,7 +234,7 @@ fn assemble_pass(
     let mut entry_labels = Vec::with_capacity(programs.len());
     for (i, insns) in programs.iter().enumerate() {
         e.align.start_program(i);
-        entry_labels.push(e.program(insns, rt)?);
+        entry_labels.push(e.program(insns, maps)?);
     }
     e.stubs().map_err(whole)?;
 
@@ -432,7 +436,7 @@ impl Emitter {
     }
 
     /// Entry prologue and body of one program; returns the entry label.
-    fn program(&mut self, insns: &[Insn], rt: &Runtime<'_>) -> Result<CodeLabel, JitError> {
+    fn program(&mut self, insns: &[Insn], maps: &MapTable<'_>) -> Result<CodeLabel, JitError> {
         let Analysis {
             targets,
             second,
@@ -485,7 +489,7 @@ impl Emitter {
                 pc += w.len;
                 continue;
             }
-            self.insn(insns, pc, rt).map_err(at)?;
+            self.insn(insns, pc, maps).map_err(at)?;
             pc = next_pc(insns, pc);
         }
         Ok(entry)
@@ -560,7 +564,7 @@ impl Emitter {
     }
 
     /// Translates the instruction at `pc`.
-    fn insn(&mut self, insns: &[Insn], pc: usize, rt: &Runtime<'_>) -> Emit {
+    fn insn(&mut self, insns: &[Insn], pc: usize, maps: &MapTable<'_>) -> Emit {
         let insn = insns[pc];
         match insn.opcode & 0x07 {
             BPF_ALU | BPF_ALU64 => self.alu(&insn),
@@ -568,7 +572,7 @@ impl Emitter {
             BPF_ST | BPF_STX => self.store(&insn),
             BPF_LD if insn.opcode == LDDW => {
                 let next = insns.get(pc + 1).ok_or(JitErrorKind::Unsupported)?;
-                let v = rt
+                let v = maps
                     .lddw_value(insn, *next)
                     .ok_or(JitErrorKind::UnresolvedMap)?;
                 self.lddw(insn.dst(), v)

@@ -183,7 +183,7 @@ impl Differential {
         let defs = self.maps.defs();
         let env = VerifyEnv {
             budget: VERIFY_BUDGET,
-            ..VerifyEnv::new(pt, setup.helpers, &defs)
+            ..VerifyEnv::new(pt, setup.helpers, MapTable::definitions(&defs))
         };
         let mut insns = prog.to_vec();
         let entry = match verify(&mut insns, &env, &mut *self.ws) {
@@ -250,32 +250,49 @@ impl Differential {
         setup: &Setup,
         input: &RunInput,
     ) -> (Effects, Effects) {
-        let pt = program.prog_type();
-        let want = self.run(pt, programs, slots, setup, input, |rt, ctx, stack| {
-            Interpreter::with_runtime(*rt).run(program, ctx, stack)
-        });
-        let got = self.run(pt, programs, slots, setup, input, |rt, ctx, stack| {
-            let jit = compile(program, rt, &setup.opts).unwrap_or_else(|e| {
-                panic!(
-                    "the JIT rejects a verified program: {e} ({setup:?})\n{}",
-                    Disasm::new(program.insns())
-                )
-            });
-            jit.run(rt, ctx, stack)
-        });
+        let want = self.run(
+            program,
+            programs,
+            slots,
+            setup,
+            input,
+            |rt, program, ctx, stack| Interpreter::with_runtime(*rt).run(program, ctx, stack),
+        );
+        let got = self.run(
+            program,
+            programs,
+            slots,
+            setup,
+            input,
+            |rt, program, ctx, stack| {
+                let jit = compile(program, rt, &setup.opts).unwrap_or_else(|e| {
+                    panic!(
+                        "the JIT rejects a verified program: {e} ({setup:?})\n{}",
+                        Disasm::new(program.insns())
+                    )
+                });
+                jit.run(ctx, stack)
+            },
+        );
         (want, got)
     }
 
-    /// One run by `engine` with fresh maps (the program array holding `slots`), a stack full
-    /// of garbage and a fresh copy of the input buffer, as a program of type `pt`.
+    /// One run of `program` by `engine` with fresh maps (the program array holding `slots`), a
+    /// stack full of garbage and a fresh copy of the input buffer. The programs, verified
+    /// against the fixture's map definitions, are bound to the fresh maps for the run.
     fn run(
         &mut self,
-        pt: ProgramType,
+        program: &VerifiedProgram<'_>,
         programs: &[VerifiedProgram<'_>],
         slots: [Option<u32>; FuzzMaps::PROG_SLOTS as usize],
         setup: &Setup,
         input: &RunInput,
-        engine: impl FnOnce(&Runtime<'_>, &mut Context<'_>, &mut Stack) -> Result<u64, Trap>,
+        engine: impl FnOnce(
+            &Runtime<'_>,
+            &VerifiedProgram<'_>,
+            &mut Context<'_>,
+            &mut Stack,
+        ) -> Result<u64, Trap>,
     ) -> Effects {
         self.maps.reset();
         for (slot, program) in (0u32..).zip(slots) {
@@ -286,8 +303,21 @@ impl Differential {
         self.stack.0.fill(input.garbage[0]);
         let mut buf = input.buf.clone();
         let table = self.maps.table();
-        let rt = runtime(setup, MapTable::new(&table)).with_programs(programs);
-        let r = engine(&rt, &mut input.context(pt, &mut buf), &mut self.stack);
+        let table = MapTable::new(&table);
+        fn bind<'b>(p: &VerifiedProgram<'b>, table: MapTable<'b>) -> VerifiedProgram<'b> {
+            p.rebind(table)
+                .unwrap_or_else(|| panic!("the fixture's maps changed shape"))
+        }
+        let programs: Vec<VerifiedProgram<'_>> = programs.iter().map(|p| bind(p, table)).collect();
+        let program = bind(program, table);
+        let rt = runtime(setup, table).with_programs(&programs);
+        let pt = program.prog_type();
+        let r = engine(
+            &rt,
+            &program,
+            &mut input.context(pt, &mut buf),
+            &mut self.stack,
+        );
         (r, buf, self.maps.snapshot())
     }
 }

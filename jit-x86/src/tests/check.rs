@@ -8,7 +8,14 @@ use crate::native::trampoline_address;
 
 fn sample() -> crate::emit::Assembled {
     let insns = asm("mov %r0, 1\nldxdw %r2, [%r1+0]\ncall 100\nadd %r0, %r2\nexit");
-    assemble(&[&insns], &rt(), &JitOptions::default(), false).unwrap()
+    assemble(
+        &[&insns],
+        &rt().maps(),
+        &JitOptions::default(),
+        false,
+        false,
+    )
+    .unwrap()
 }
 
 fn why(code: &[u8], asm: &crate::emit::Assembled) -> Option<CheckFailure> {
@@ -68,7 +75,14 @@ fn an_injected_indirect_jump_is_caught() {
 #[test]
 fn a_memory_operand_on_a_forbidden_base_is_caught() {
     let insns = asm("ldxdw %r0, [%r1+8]\nexit");
-    let a = assemble(&[&insns], &rt(), &JitOptions::default(), false).unwrap();
+    let a = assemble(
+        &[&insns],
+        &rt().maps(),
+        &JitOptions::default(),
+        false,
+        false,
+    )
+    .unwrap();
     // `mov rax, [rdi+8]` is 48 8B 47 08; base rdi (7) -> rcx (1): 48 8B 41 08.
     let mut c = a.bytes.clone();
     let at = c

@@ -76,7 +76,7 @@ pub(super) fn outcomes(
     .expect("compiles");
     let mut stack = Box::new(Stack::new());
     let mut m2 = mem.to_vec();
-    let got = jit.run(rt, &mut Context::Memory(&mut m2), &mut stack);
+    let got = jit.run(&mut Context::Memory(&mut m2), &mut stack);
     ((want, m1), (got, m2))
 }
 

@@ -12,14 +12,13 @@ static COUNT: ArrayMap<8, { value_words(8) }, 1> = ArrayMap::new();
 #[test]
 fn tail_calls_jump_and_stop_at_the_chain_limit_like_the_interpreter() {
     let maps: [&dyn Map; 2] = [&PROGS, &COUNT];
-    let defs = [PROGS.def(), COUNT.def()];
     let table = MapTable::new(&maps);
     let mut counting = asm(
         "mov %r6, %r1\nlddw %r2, map_value[1]\nmov %r3, 1\nlock add [%r2], %r3\n\
                             mov %r1, %r6\nlddw %r2, map[0]\nmov %r3, 0\ncall 12\nmov %r0, 99\nexit",
     );
     let mut answer = asm("mov %r0, 42\nexit");
-    let env = VerifyEnv::new(ProgramType::Xdp, nanobpf_core::helpers::standard(), &defs);
+    let env = VerifyEnv::new(ProgramType::Xdp, nanobpf_core::helpers::standard(), table);
     let mut ws = Box::new(DefaultWorkspace::new());
     let p0 = verify(&mut counting, &env, &mut ws).expect("verifies");
     let p1 = verify(&mut answer, &env, &mut ws).expect("verifies");
@@ -41,7 +40,6 @@ fn tail_calls_jump_and_stop_at_the_chain_limit_like_the_interpreter() {
         }
         let before = count();
         let got = jit.run(
-            &rt,
             &mut Context::Xdp(XdpBuff::new(&mut [0u8; 64], 0, 64)),
             &mut Stack::new(),
         );

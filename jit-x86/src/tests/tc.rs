@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::compile;
+use nanobpf_core::maps::MapTable;
 use nanobpf_core::verifier::{verify, DefaultWorkspace, VerifyEnv};
 use nanobpf_core::TcBuff;
 
@@ -30,7 +31,11 @@ type TcOutcome = (
 
 fn agree(text: &str) -> TcOutcome {
     let mut insns = asm(text);
-    let env = VerifyEnv::new(ProgramType::Tc, nanobpf_core::helpers::standard(), &[]);
+    let env = VerifyEnv::new(
+        ProgramType::Tc,
+        nanobpf_core::helpers::standard(),
+        MapTable::EMPTY,
+    );
     let mut ws = Box::new(DefaultWorkspace::new());
     let program = verify(&mut insns, &env, &mut ws).unwrap_or_else(|e| panic!("{e}\n{text}"));
     let rt = Runtime::new(nanobpf_core::helpers::standard(), &NoPlatform);
@@ -42,7 +47,7 @@ fn agree(text: &str) -> TcOutcome {
         let mut stack = Box::new(Stack::new());
         let r = if jit {
             let code = compile(&program, &rt, &JitOptions::default()).expect("compiles");
-            code.run(&rt, &mut ctx, &mut stack)
+            code.run(&mut ctx, &mut stack)
         } else {
             Interpreter::with_runtime(rt).run(&program, &mut ctx, &mut stack)
         };

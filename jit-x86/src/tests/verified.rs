@@ -9,6 +9,7 @@ use crate::fuzzing::{
     Verdict, ALU_MEM,
 };
 use nanobpf_core::fuzzing::{structured_program, Flavor, FuzzMaps, Rng, RunInput, Source};
+use nanobpf_core::maps::MapTable;
 use nanobpf_core::verifier::{verify, DefaultWorkspace, VerifyEnv};
 
 #[test]
@@ -89,14 +90,18 @@ fn structured_programs_agree_with_the_interpreter() {
 fn differential_tail_calls_hit_miss_and_stop_at_the_chain_limit() {
     let maps = FuzzMaps::new();
     let defs = maps.defs();
-    let env = VerifyEnv::new(ProgramType::Xdp, nanobpf_core::helpers::standard(), &defs);
+    let env = VerifyEnv::new(
+        ProgramType::Xdp,
+        nanobpf_core::helpers::standard(),
+        MapTable::definitions(&defs),
+    );
     let mut ws = Box::new(DefaultWorkspace::new());
     // The chain program verifies for socket filters too (memory programs have no context to
     // pass, so no tail calls).
     let socket = VerifyEnv::new(
         ProgramType::SocketFilter,
         nanobpf_core::helpers::standard(),
-        &defs,
+        MapTable::definitions(&defs),
     );
     verify(&mut chain_program(), &socket, &mut ws).expect("the chain program verifies");
     let mut answer = asm("mov %r0, 42\nexit");
@@ -164,7 +169,11 @@ fn structured_programs_take_tail_calls() {
     for flavor in [Flavor::Xdp, Flavor::Socket] {
         let env = VerifyEnv {
             budget: VERIFY_BUDGET,
-            ..VerifyEnv::new(flavor.program_type(), setup.helpers, &defs)
+            ..VerifyEnv::new(
+                flavor.program_type(),
+                setup.helpers,
+                MapTable::definitions(&defs),
+            )
         };
         let mut chain = chain_program();
         let programs = [verify(&mut chain, &env, &mut ws).expect("verifies")];
@@ -249,7 +258,7 @@ fn compile_time_per_instruction() {
     let env = VerifyEnv::new(
         ProgramType::Memory { len: 64 },
         HelperTable::new(&HELPERS),
-        &[],
+        MapTable::EMPTY,
     );
     let program = verify(&mut insns, &env, &mut ws).expect("verifies");
     let rt = rt();
@@ -270,7 +279,7 @@ fn compile_time_per_instruction() {
     let mut mem = [1u8; 64];
     let jit = compile(&program, &rt, &JitOptions::default()).unwrap();
     let mut stack = Box::new(Stack::new());
-    let got = jit.run(&rt, &mut Context::Memory(&mut mem), &mut stack);
+    let got = jit.run(&mut Context::Memory(&mut mem), &mut stack);
     let mut stack = Box::new(Stack::new());
     let want = Interpreter::with_runtime(rt).run(
         &program,

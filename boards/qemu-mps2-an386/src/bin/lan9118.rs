@@ -54,7 +54,7 @@ fn firmware() -> Result<(), Failure> {
     let nic = spin::MutexGuard::leak(NIC.try_lock().ok_or(Failure::Taken)?);
     let maps = MAPS.table();
     let mut insns = [Insn::default(); demo::MAX_INSNS];
-    let program = demo::load(&MAPS, &mut insns, ws).map_err(Failure::Demo)?;
+    let program = demo::load(&MAPS, &maps, &mut insns, ws).map_err(Failure::Demo)?;
     let slots = program.insns().len();
     let vm = Interpreter::new(helpers::standard(), &PLATFORM).with_maps(MapTable::new(&maps));
     let mut runner = XdpRunner::new(Engine::new(vm, program));
