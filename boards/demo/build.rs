@@ -35,12 +35,17 @@ fn main() {
         .expect(".rodata with an initial value");
     std::fs::write(out.join("firewall.rodata.bin"), rodata).expect("write firewall.rodata.bin");
 
-    // Loaded and verified here too: the interpreter-only image runs this rewritten form, and
-    // the device's own verifier must produce exactly these slots.
+    // Loaded and verified here too: the interpreter-only image runs the loaded slots (which
+    // verify), and the device's own verifier must produce exactly the verified ones.
     let mut insns = vec![nanobpf_core::Insn::default(); 4096];
     let loaded = obj
         .load_program("xdp_firewall", &mut insns)
         .unwrap_or_else(|e| panic!("{OBJECT}: {e}"));
+    let bytes: Vec<u8> = insns[..loaded.len]
+        .iter()
+        .flat_map(|i| i.to_bytes())
+        .collect();
+    std::fs::write(out.join("firewall.loaded.bin"), bytes).expect("write firewall.loaded.bin");
     let env = nanobpf_core::VerifyEnv::new(
         loaded.prog_type,
         nanobpf_core::helpers::standard(),

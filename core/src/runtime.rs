@@ -72,6 +72,20 @@ pub enum Context<'c> {
     Tc(TcBuff<'c>),
 }
 
+impl Context<'_> {
+    /// The program type this context is for (a memory buffer's length as its `len`).
+    pub fn program_type(&self) -> ProgramType {
+        match self {
+            Context::Memory(buf) => ProgramType::Memory {
+                len: u32::try_from(buf.len()).unwrap_or(u32::MAX),
+            },
+            Context::Xdp(_) => ProgramType::Xdp,
+            Context::SocketFilter(_) => ProgramType::SocketFilter,
+            Context::Tc(_) => ProgramType::Tc,
+        }
+    }
+}
+
 /// A platform with the default services (no clock, no randomness, trace output discarded).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoPlatform;

@@ -18,11 +18,11 @@
 //! use nanobpf_core::{assemble, helpers, Insn, Interpreter, NoPlatform, Program};
 //! use nanobpf_hal::{Engine, MemRing, XdpRunner};
 //!
-//! // Pass frames of at least 60 bytes, drop the rest. (Context as the unverified engine sees
-//! // it: data at offset 0, data_end at 8, both 64-bit.)
+//! // Pass frames of at least 60 bytes, drop the rest. (The context is Linux's `struct xdp_md`
+//! // on every engine: data at offset 0, data_end at 4.)
 //! let src = "
-//!     ldxdw %r2, [%r1]
-//!     ldxdw %r3, [%r1+8]
+//!     ldxw %r2, [%r1]
+//!     ldxw %r3, [%r1+4]
 //!     sub %r3, %r2
 //!     mov %r0, 1
 //!     jlt %r3, 60, out

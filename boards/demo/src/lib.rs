@@ -53,11 +53,17 @@ const OBJECT_LEN: usize = include_bytes!("../../../examples/build/xdp_firewall.o
 pub const PROGRAM_NAME: &str = "xdp_firewall";
 
 /// The firewall loaded and verified on the host at build time (context accesses rewritten to
-/// the runtime layout): what an interpreter-only image runs with `run_checked`, and what the
-/// device's own loader and verifier must produce.
+/// the runtime layout): what the device's own loader and verifier must produce.
 pub static PROGRAM_VERIFIED: [u8; PROGRAM_LEN] =
     *include_bytes!(concat!(env!("OUT_DIR"), "/firewall.verified.bin"));
 const PROGRAM_LEN: usize = include_bytes!(concat!(env!("OUT_DIR"), "/firewall.verified.bin")).len();
+
+/// The firewall loaded on the host at build time, as the loader links it (the host's verifier
+/// accepts it): what an interpreter-only image runs with `run_checked`, which sees the
+/// context as the program does.
+pub static PROGRAM_LOADED: [u8; LOADED_LEN] =
+    *include_bytes!(concat!(env!("OUT_DIR"), "/firewall.loaded.bin"));
+const LOADED_LEN: usize = include_bytes!(concat!(env!("OUT_DIR"), "/firewall.loaded.bin")).len();
 
 /// The initial value of the object's `.rodata` (`struct fw_config`), read from [`OBJECT`] on the
 /// host at build time, for the interpreter-only image, which links no ELF loader.
@@ -237,14 +243,14 @@ pub fn load<'a>(
     verify(insns, &env, ws).map_err(DemoError::Verify)
 }
 
-/// Decodes [`PROGRAM_VERIFIED`] (verified on the host at build time) into `insns`, for the
+/// Decodes [`PROGRAM_LOADED`] (verified on the host at build time) into `insns`, for the
 /// interpreter-only image that runs it with the checking interpreter. Bind the maps with
 /// [`Maps::bind_preverified`].
 ///
 /// # Errors
 /// [`DemoError::Decode`] when the bytes are not a program that fits `insns`.
 pub fn load_preverified(insns: &mut [Insn]) -> Result<Program<'_>, DemoError> {
-    Program::from_bytes(&PROGRAM_VERIFIED, insns).map_err(DemoError::Decode)
+    Program::from_bytes(&PROGRAM_LOADED, insns).map_err(DemoError::Decode)
 }
 
 /// Whether a program's instructions are, slot for slot, [`PROGRAM_VERIFIED`]: the device's

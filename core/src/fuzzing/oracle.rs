@@ -4,7 +4,7 @@
 use super::Source;
 use crate::env::{MapDef, ProgramType, Stack, BPF_F_RDONLY_PROG};
 use crate::helpers::standard;
-use crate::isa::{Insn, Program};
+use crate::isa::Insn;
 use crate::maps::{
     value_words, ArrayMap, DevMap, HashMap, LruHashMap, Map, MapError, MapTable, ProgArray,
     QueueMap, RingBuf, ValueRegion,
@@ -497,10 +497,7 @@ impl Fixture {
         let r = {
             let mut ctx = input.context(verified.prog_type(), work);
             if checked {
-                match Program::new(verified.insns()) {
-                    Ok(p) => interp.run_checked(&p, &mut ctx, &mut self.stack),
-                    Err(e) => panic!("the verifier's output does not decode: {e:?}"),
-                }
+                interp.run_verified_checked(verified, &mut ctx, &mut self.stack)
             } else {
                 interp.run(verified, &mut ctx, &mut self.stack)
             }

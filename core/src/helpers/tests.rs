@@ -320,24 +320,18 @@ fn xdp_adjust_head_tail_and_meta() {
         EINVAL
     );
     // The program sees the new data pointer: r0 = data_end - data after growing the head.
-    let src = "mov %r6, %r1\nmov %r2, -4\ncall 44\nldxdw %r2, [%r6]\nldxdw %r0, [%r6+8]\nsub %r0, %r2\nexit";
+    let src = "mov %r6, %r1\nmov %r2, -4\ncall 44\nldxw %r2, [%r6]\nldxw %r0, [%r6+4]\nsub %r0, %r2\nexit";
     assert_eq!(run_xdp(src, MapTable::EMPTY, &mut buf, 32, 60).0, 64);
 }
 
 /// An XDP program that guards 48 bytes, keeps the packet pointer in r7, moves the frame with
 /// helper `id` by `delta`, then loads the byte at r7+`off` (the pointer from before the move).
-/// `ctx` picks the context layout: the host's `XdpCtx` (64-bit pointers, for the checking
-/// interpreter without a verifier) or `struct xdp_md` (32-bit fields, for the verifier).
-fn after_move(id: u32, delta: i32, off: i16, host_layout: bool) -> std::string::String {
-    let (load, end) = if host_layout {
-        ("ldxdw", 8)
-    } else {
-        ("ldxw", 4)
-    };
+/// The program sees its context as `struct xdp_md` on every path.
+fn after_move(id: u32, delta: i32, off: i16) -> std::string::String {
     std::format!(
         "mov %r6, %r1
-        {load} %r2, [%r6]
-        {load} %r3, [%r6+{end}]
+        ldxw %r2, [%r6]
+        ldxw %r3, [%r6+4]
         mov %r4, %r2
         add %r4, 48
         jgt %r4, %r3, +7
@@ -382,12 +376,12 @@ fn stale_packet_pointers_after_moving_the_frame_trap_on_the_checking_interpreter
     for (id, delta, stale, fresh) in cases {
         // Every stale byte is inside the 128-byte buffer, so only the frame bounds catch it.
         assert_eq!(
-            run_checked_xdp(&after_move(id, delta, stale, true)),
+            run_checked_xdp(&after_move(id, delta, stale)),
             Err(Trap::OutOfBounds),
             "helper {id}, delta {delta}, stale offset {stale}"
         );
         assert_eq!(
-            run_checked_xdp(&after_move(id, delta, fresh, true)),
+            run_checked_xdp(&after_move(id, delta, fresh)),
             Ok(32 + fresh as u64),
             "helper {id}, delta {delta}, offset {fresh} still in the frame"
         );
@@ -397,8 +391,8 @@ fn stale_packet_pointers_after_moving_the_frame_trap_on_the_checking_interpreter
     let meta = "mov %r6, %r1
         mov %r2, -8
         call 54
-        ldxdw %r7, [%r6+16]
-        ldxdw %r2, [%r6]
+        ldxw %r7, [%r6+8]
+        ldxw %r2, [%r6]
         mov %r3, %r7
         add %r3, 8
         jgt %r3, %r2, +6
@@ -417,8 +411,8 @@ fn stale_packet_pointers_after_moving_the_frame_trap_on_the_checking_interpreter
     assert_eq!(run_checked_xdp(&meta.replace("OFF", "8")), Ok(32));
     // A helper given a stale pointer sees the same bounds: csum_diff over 4 stale bytes fails.
     let csum = "mov %r6, %r1
-        ldxdw %r2, [%r6]
-        ldxdw %r3, [%r6+8]
+        ldxw %r2, [%r6]
+        ldxw %r3, [%r6+4]
         mov %r4, %r2
         add %r4, 48
         jgt %r4, %r3, +11
@@ -446,14 +440,14 @@ fn the_verifier_rejects_the_stale_packet_access_the_checking_interpreter_catches
     for (id, delta) in [(44, 14), (65, -40), (54, -8)] {
         // Even an offset that stays in the new frame: the pointer itself is stale.
         for off in [0, 19] {
-            let mut insns = asm(&after_move(id, delta, off, false));
+            let mut insns = asm(&after_move(id, delta, off));
             let e = crate::verify(&mut insns, &env, &mut ws)
                 .expect_err("a packet pointer used after the frame moved");
             assert_eq!(e.pc, STALE_LOAD_PC, "helper {id}: {e}");
         }
     }
     // Without the stale load, the same program verifies.
-    let mut insns = asm(&after_move(44, 14, 0, false).replace("ldxb %r0, [%r7+0]", "mov %r0, 2"));
+    let mut insns = asm(&after_move(44, 14, 0).replace("ldxb %r0, [%r7+0]", "mov %r0, 2"));
     assert!(crate::verify(&mut insns, &env, &mut ws).is_ok());
 }
 

@@ -249,6 +249,8 @@ impl Interpreter<'_> {
                             let p = target;
                             tail_calls += 1;
                             insns = p.insns();
+                            // A verified program's instructions are in the runtime layout.
+                            mem.in_program_view(false);
                             pc = 0;
                             reg[1] = r1;
                         } else {

@@ -18,9 +18,10 @@
 
 #![allow(unsafe_code)]
 
-use crate::env::{TcCtx, Trap, XdpCtx};
+use crate::env::{ContextLayout, CtxFieldKind, TcCtx, Trap, XdpCtx};
 use crate::maps::MapTable;
 use crate::VerifiedProgram;
+use core::cell::Cell;
 #[cfg(target_has_atomic = "64")]
 use core::sync::atomic::AtomicU64;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -129,12 +130,34 @@ impl Regions {
 pub(crate) struct Access<'m, const CHECKED: bool> {
     regions: Regions,
     maps: MapTable<'m>,
+    /// Checked mode: the context layout the running program sees (Linux's struct), while its
+    /// instructions are not the verifier's output; see [`Access::in_program_view`].
+    view: Option<ContextLayout>,
+    in_view: Cell<bool>,
+}
+
+/// Where a context access of the program's view goes in the runtime struct.
+enum CtxTarget {
+    /// Not a context access.
+    Elsewhere,
+    /// A scalar field: the runtime address, same width.
+    Scalar(u64),
+    /// A packet pointer field: the runtime address of the 8-byte pointer.
+    Pointer(u64),
 }
 
 impl<'m> Access<'m, true> {
-    /// Checked access over `regions` and the values of `maps`.
-    pub fn checked(regions: Regions, maps: MapTable<'m>) -> Self {
-        Access { regions, maps }
+    /// Checked access over `regions` and the values of `maps`, for a program that sees its
+    /// context as `view` (the layout of its type; `None` for memory programs): context accesses
+    /// are translated from the program's offsets to the runtime struct's, as the verifier
+    /// rewrites them, so a program gives the same results checked and verified.
+    pub fn checked(regions: Regions, maps: MapTable<'m>, view: Option<ContextLayout>) -> Self {
+        Access {
+            regions,
+            maps,
+            view,
+            in_view: Cell::new(true),
+        }
     }
 }
 
@@ -146,11 +169,116 @@ impl<'m> Access<'m, false> {
         Access {
             regions,
             maps: program.maps(),
+            view: None,
+            in_view: Cell::new(false),
         }
     }
 }
 
 impl<const CHECKED: bool> Access<'_, CHECKED> {
+    /// Whether the running instructions are in the program's view of the context (`true` at
+    /// the start of a checked run) or the verifier's output, already in the runtime layout (a
+    /// verified tail-call target).
+    pub fn in_program_view(&self, yes: bool) {
+        self.in_view.set(yes);
+    }
+
+    /// Where an access of `n` bytes at `addr` goes, when it is a context access of the
+    /// program's view. An access inside the context that is not within one field (or a store
+    /// to a field the program may not write) traps, as the verifier rejects it.
+    #[inline(always)]
+    fn ctx_target(&self, addr: u64, n: u8, write: bool) -> Result<CtxTarget, Trap> {
+        let ctx = self.regions.ctx;
+        let off = addr.wrapping_sub(ctx.start);
+        if off >= ctx.end.saturating_sub(ctx.start) {
+            return Ok(CtxTarget::Elsewhere);
+        }
+        let Some(layout) = self.view.filter(|_| self.in_view.get()) else {
+            return Ok(CtxTarget::Elsewhere);
+        };
+        let field = layout
+            .field_at(off as i64, n)
+            .filter(|f| !write || f.writable)
+            .ok_or(Trap::OutOfBounds)?;
+        Ok(match field.kind {
+            CtxFieldKind::Scalar => CtxTarget::Scalar(
+                ctx.start + field.runtime_offset as u64 + off - field.offset as u64,
+            ),
+            _ if write => return Err(Trap::OutOfBounds),
+            _ => CtxTarget::Pointer(ctx.start + field.runtime_offset as u64),
+        })
+    }
+
+    /// In checked mode, an atomic on the context in the program's view traps, as the
+    /// verifier rejects it.
+    #[inline(always)]
+    fn no_ctx_atomic(&self, addr: u64, n: u8) -> Result<(), Trap> {
+        if CHECKED && !matches!(self.ctx_target(addr, n, false)?, CtxTarget::Elsewhere) {
+            return Err(Trap::OutOfBounds);
+        }
+        Ok(())
+    }
+
+    /// Loads `N` bytes (1, 2, 4 or 8) at `addr` in host order, zero-extended. In checked
+    /// mode a context access in the program's view reads the runtime field it names.
+    #[inline(always)]
+    pub fn load<const N: usize>(&self, addr: u64) -> Result<u64, Trap> {
+        if CHECKED {
+            let (at, pointer) = self.checked_at(addr, N as u8, false)?;
+            if pointer {
+                // SAFETY: `checked_at` found `[at, at + 8)`, a packet pointer field of the
+                // runtime context, readable for the whole run.
+                return Ok(unsafe { read::<8>(at) });
+            }
+            // SAFETY: `checked_at` found `[at, at + N)` inside a readable region of this run.
+            return Ok(unsafe { read::<N>(at) });
+        }
+        self.check(addr, N as u64, false)?;
+        // SAFETY: `[addr, addr + N)` lies inside one region of this run, as the verifier proved
+        // (see `for_verified`; re-checked just above with `extra-checks`).
+        Ok(unsafe { read::<N>(addr) })
+    }
+
+    /// Stores the low `N` bytes (1, 2, 4 or 8) of `v` at `addr` in host order. In checked
+    /// mode a context access in the program's view writes the runtime field it names.
+    #[inline(always)]
+    pub fn store<const N: usize>(&self, addr: u64, v: u64) -> Result<(), Trap> {
+        let at = if CHECKED {
+            self.checked_at(addr, N as u8, true)?.0
+        } else {
+            self.check(addr, N as u64, true)?;
+            addr
+        };
+        // SAFETY: `[at, at + N)` is inside a writable region of this run: found by
+        // `checked_at` in checked mode, proved by the verifier otherwise (re-checked with
+        // `extra-checks`).
+        unsafe { write::<N>(at, v) };
+        Ok(())
+    }
+
+    /// Checked mode: where an access of `n` bytes at `addr` goes, and whether it reads a packet
+    /// pointer field (8 bytes, whatever `n`), or a trap. The stack and the packet first (the
+    /// common cases), then the context (through the program's view while it has one), then
+    /// the map values.
+    #[inline(always)]
+    fn checked_at(&self, addr: u64, n: u8, write: bool) -> Result<(u64, bool), Trap> {
+        let r = &self.regions;
+        let len = n as u64;
+        if r.stack.contains(addr, len) || r.packet().contains(addr, len) {
+            return Ok((addr, false));
+        }
+        match self.ctx_target(addr, n, write)? {
+            CtxTarget::Scalar(at) => return Ok((at, false)),
+            CtxTarget::Pointer(at) => return Ok((at, true)),
+            CtxTarget::Elsewhere => {}
+        }
+        let ctx = if write { r.ctx_write } else { r.ctx };
+        if ctx.contains(addr, len) || self.maps.contains_value(addr, len) {
+            return Ok((addr, false));
+        }
+        Err(Trap::OutOfBounds)
+    }
+
     #[inline(always)]
     fn check(&self, addr: u64, len: u64, write: bool) -> Result<(), Trap> {
         if (CHECKED || cfg!(feature = "extra-checks"))
@@ -162,35 +290,10 @@ impl<const CHECKED: bool> Access<'_, CHECKED> {
         Ok(())
     }
 
-    /// Loads `N` bytes (1, 2, 4 or 8) at `addr` in host order, zero-extended.
-    #[inline(always)]
-    pub fn load<const N: usize>(&self, addr: u64) -> Result<u64, Trap> {
-        self.check(addr, N as u64, false)?;
-        let mut b = [0u8; 8];
-        // SAFETY: `[addr, addr + N)` lies inside one region of this run: checked just above in
-        // checked mode, and proved by the verifier otherwise (see `for_verified`). Every region
-        // is a live buffer borrowed for the run; a byte copy has no alignment need, and `b` has
-        // room for `N <= 8` bytes.
-        unsafe { core::ptr::copy_nonoverlapping(addr as usize as *const u8, b.as_mut_ptr(), N) };
-        Ok(from_host_bytes::<N>(b))
-    }
-
-    /// Stores the low `N` bytes (1, 2, 4 or 8) of `v` at `addr` in host order.
-    #[inline(always)]
-    pub fn store<const N: usize>(&self, addr: u64, v: u64) -> Result<(), Trap> {
-        self.check(addr, N as u64, true)?;
-        let b = to_host_bytes::<N>(v);
-        // SAFETY: as in `load`, `[addr, addr + N)` is inside a writable region of this run, and a
-        // byte copy has no alignment need. Other cores may access map values at the same time;
-        // BPF's memory model leaves such plain races to the program, as Linux does, and they
-        // cannot break the host's invariants since the bytes are plain data.
-        unsafe { core::ptr::copy_nonoverlapping(b.as_ptr(), addr as usize as *mut u8, N) };
-        Ok(())
-    }
-
     /// The 32-bit atomic at `addr`.
     #[inline(always)]
     pub fn atomic32(&self, addr: u64) -> Result<&AtomicU32, Trap> {
+        self.no_ctx_atomic(addr, 4)?;
         self.check(addr, 4, true)?;
         if addr % 4 != 0 {
             return Err(Trap::Misaligned);
@@ -206,6 +309,7 @@ impl<const CHECKED: bool> Access<'_, CHECKED> {
     #[cfg(target_has_atomic = "64")]
     #[inline(always)]
     pub fn atomic64(&self, addr: u64) -> Result<&AtomicU64, Trap> {
+        self.no_ctx_atomic(addr, 8)?;
         self.check(addr, 8, true)?;
         if addr % 8 != 0 {
             return Err(Trap::Misaligned);
@@ -219,12 +323,40 @@ impl<const CHECKED: bool> Access<'_, CHECKED> {
     #[cfg(not(target_has_atomic = "64"))]
     #[inline(always)]
     pub fn atomic64(&self, addr: u64) -> Result<Locked64, Trap> {
+        self.no_ctx_atomic(addr, 8)?;
         self.check(addr, 8, true)?;
         if addr % 8 != 0 {
             return Err(Trap::Misaligned);
         }
         Ok(Locked64(addr as usize as *mut u64))
     }
+}
+
+/// Reads `N` bytes (1, 2, 4 or 8) at `addr` in host order, zero-extended.
+///
+/// # Safety
+/// `[addr, addr + N)` must be readable memory of the run (a region or a map value).
+#[inline(always)]
+unsafe fn read<const N: usize>(addr: u64) -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: the caller's promise; every region is a live buffer borrowed for the run, a byte
+    // copy has no alignment need, and `b` has room for `N <= 8` bytes.
+    unsafe { core::ptr::copy_nonoverlapping(addr as usize as *const u8, b.as_mut_ptr(), N) };
+    from_host_bytes::<N>(b)
+}
+
+/// Writes the low `N` bytes (1, 2, 4 or 8) of `v` at `addr` in host order.
+///
+/// # Safety
+/// `[addr, addr + N)` must be writable memory of the run (a region or a map value).
+#[inline(always)]
+unsafe fn write<const N: usize>(addr: u64, v: u64) {
+    let b = to_host_bytes::<N>(v);
+    // SAFETY: the caller's promise, and a byte copy has no alignment need. Other cores may
+    // access map values at the same time; BPF's memory model leaves such plain races to the
+    // program, as Linux does, and they cannot break the host's invariants since the bytes are
+    // plain data.
+    unsafe { core::ptr::copy_nonoverlapping(b.as_ptr(), addr as usize as *mut u8, N) };
 }
 
 /// The `len` bytes at `addr` for a helper, if the run may read them.

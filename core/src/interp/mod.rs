@@ -93,7 +93,30 @@ impl<'e> Interpreter<'e> {
         })
     }
 
-    /// Runs a program that has not been verified, checking every memory access.
+    /// Runs a verified program with every memory access checked anyway, as
+    /// [`Interpreter::run_checked`] does: the same results as [`Interpreter::run`] (same
+    /// helpers, maps and context layout), and a trap instead of undefined behaviour should the
+    /// verifier be wrong. The oracle of the soundness tests.
+    ///
+    /// # Errors
+    /// As [`Interpreter::run`], and [`Trap::OutOfBounds`] for an access the checks refuse.
+    pub fn run_verified_checked(
+        &self,
+        program: &VerifiedProgram<'_>,
+        ctx: &mut Context<'_>,
+        stack: &mut Stack,
+    ) -> Result<u64, Trap> {
+        Runtime::check_context(program.prog_type(), ctx)?;
+        self.rt.enter_verified(program, ctx, stack, |run| {
+            // The verifier's output is in the runtime layout: no view to translate.
+            let mem = Access::checked(run.regions, program.maps(), None);
+            self.dispatch(program.insns(), &mem, run)
+        })
+    }
+
+    /// Runs a program that has not been verified, checking every memory access. It sees its
+    /// context in Linux's layout (`struct xdp_md`, `struct __sk_buff`), as a verified program
+    /// does: each context access is translated as the verifier rewrites it.
     ///
     /// # Errors
     /// [`Trap::OutOfBounds`] for an access outside the run's regions,
@@ -105,8 +128,9 @@ impl<'e> Interpreter<'e> {
         ctx: &mut Context<'_>,
         stack: &mut Stack,
     ) -> Result<u64, Trap> {
+        let view = ctx.program_type().context();
         self.rt.enter(ctx, stack, |run| {
-            let mem = Access::checked(run.regions, self.rt.maps());
+            let mem = Access::checked(run.regions, self.rt.maps(), view);
             self.dispatch(program.insns(), &mem, run)
         })
     }

@@ -153,10 +153,10 @@ fn misaligned_atomic_traps() {
 
 #[test]
 fn xdp_context_reads_packet_pointers() {
-    // r2 = ctx->data (runtime offset 0), r3 = ctx->data_end (8); r0 = r3 - r2.
+    // r2 = ctx->data (offset 0 of `struct xdp_md`), r3 = ctx->data_end (4); r0 = r3 - r2.
     let p = [
-        i(0x79, 2, 1, 0, 0),
-        i(0x79, 3, 1, 8, 0),
+        i(0x61, 2, 1, 0, 0),
+        i(0x61, 3, 1, 4, 0),
         i(0xbf, 0, 3, 0, 0),
         i(0x1f, 0, 2, 0, 0),
         EXIT,
@@ -175,8 +175,15 @@ fn xdp_context_reads_packet_pointers() {
         vm().run_checked(&program, &mut ctx, &mut Stack::new()),
         Ok(60)
     );
-    // The context struct is read-only for XDP: a store into it traps.
-    let p = [i(0x62, 1, 0, 24, 5), EXIT];
+    // The context is read-only for XDP: a store into it (ingress_ifindex) traps, and so does
+    // an access past `struct xdp_md`, though inside the runtime struct.
+    let p = [i(0x62, 1, 0, 12, 5), EXIT];
+    let program = Program::new(&p).unwrap();
+    assert_eq!(
+        vm().run_checked(&program, &mut ctx, &mut Stack::new()),
+        Err(Trap::OutOfBounds)
+    );
+    let p = [i(0x61, 0, 1, 24, 0), EXIT];
     let program = Program::new(&p).unwrap();
     assert_eq!(
         vm().run_checked(&program, &mut ctx, &mut Stack::new()),
@@ -191,8 +198,8 @@ fn socket_filter_fields_are_writable_but_pointers_are_not() {
         packet: &mut pkt,
         fields: [0; 19],
     });
-    // mark (runtime 24) = 9; r0 = len (runtime 16).
-    let p = [i(0x62, 1, 0, 24, 9), i(0x61, 0, 1, 16, 0), EXIT];
+    // mark (offset 8 of `struct __sk_buff`) = 9; r0 = len (offset 0).
+    let p = [i(0x62, 1, 0, 8, 9), i(0x61, 0, 1, 0, 0), EXIT];
     let program = Program::new(&p).unwrap();
     assert_eq!(
         vm().run_checked(&program, &mut ctx, &mut Stack::new()),
@@ -202,10 +209,47 @@ fn socket_filter_fields_are_writable_but_pointers_are_not() {
         unreachable!()
     };
     assert_eq!(skb.fields[2], 9);
-    let p = [i(0x7a, 1, 0, 8, 0), EXIT];
+    // The packet pointer `data` (offset 76) is not writable.
+    let p = [i(0x62, 1, 0, 76, 0), EXIT];
     let program = Program::new(&p).unwrap();
     assert_eq!(
         vm().run_checked(&program, &mut ctx, &mut Stack::new()),
         Err(Trap::OutOfBounds)
     );
+}
+
+#[test]
+fn checked_and_verified_runs_see_one_context_layout() {
+    // r0 = data_end - data + ingress_ifindex, from `struct xdp_md`.
+    let src = [
+        i(0x61, 2, 1, 0, 0),
+        i(0x61, 3, 1, 4, 0),
+        i(0x61, 4, 1, 12, 0),
+        i(0xbf, 0, 3, 0, 0),
+        i(0x1f, 0, 2, 0, 0),
+        i(0x0f, 0, 4, 0, 0),
+        EXIT,
+    ];
+    let run = |verified: bool| {
+        let mut buf = [0u8; 128];
+        let mut x = XdpBuff::new(&mut buf, 16, 50);
+        x.ingress_ifindex = 7;
+        let mut ctx = Context::Xdp(x);
+        let mut insns = src;
+        if verified {
+            let env = crate::VerifyEnv::new(
+                crate::ProgramType::Xdp,
+                crate::helpers::standard(),
+                crate::maps::MapTable::EMPTY,
+            );
+            let mut ws = std::boxed::Box::new(crate::DefaultWorkspace::new());
+            let p = crate::verify(&mut insns, &env, &mut ws).unwrap();
+            vm().run(&p, &mut ctx, &mut Stack::new())
+        } else {
+            let p = Program::new(&insns).unwrap();
+            vm().run_checked(&p, &mut ctx, &mut Stack::new())
+        }
+    };
+    assert_eq!(run(false), Ok(57));
+    assert_eq!(run(true), Ok(57));
 }

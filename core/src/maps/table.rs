@@ -95,16 +95,10 @@ impl<'m> MapTable<'m> {
 
     /// Address of slot 0 and the distance between slots.
     #[inline]
-    fn base_and_stride(&self) -> (u64, u64) {
+    fn base_and_stride(&self) -> (usize, usize) {
         match self.slots {
-            Slots::Maps(m) => (
-                m.as_ptr() as usize as u64,
-                core::mem::size_of::<&dyn Map>() as u64,
-            ),
-            Slots::Definitions(d) => (
-                d.as_ptr() as usize as u64,
-                core::mem::size_of::<MapDef>() as u64,
-            ),
+            Slots::Maps(m) => (m.as_ptr() as usize, core::mem::size_of::<&dyn Map>()),
+            Slots::Definitions(d) => (d.as_ptr() as usize, core::mem::size_of::<MapDef>()),
         }
     }
 
@@ -115,18 +109,25 @@ impl<'m> MapTable<'m> {
             return None;
         }
         let (base, stride) = self.base_and_stride();
-        Some(base + u64::from(index) * stride)
+        Some((base + index as usize * stride) as u64)
     }
 
     /// The map whose handle is `handle`; `None` for anything that is not a handle of this table.
     #[inline]
     pub fn from_handle(&self, handle: u64) -> Option<&'m dyn Map> {
-        let (base, stride) = self.base_and_stride();
-        let off = handle.checked_sub(base)?;
-        if off % stride != 0 {
-            return None;
+        // The index of the slot at `handle` in `slots` of `T`: a division by a constant (no
+        // run-time 64-bit division on 32-bit targets).
+        fn index<T>(slots: &[T], handle: u64) -> Option<usize> {
+            let off = usize::try_from(handle)
+                .ok()?
+                .checked_sub(slots.as_ptr() as usize)?;
+            let size = core::mem::size_of::<T>();
+            (off % size == 0).then_some(off / size)
         }
-        self.get(u32::try_from(off / stride).ok()?)
+        match self.slots {
+            Slots::Maps(m) => m.get(index(m, handle)?).copied(),
+            Slots::Definitions(d) => d.get(index(d, handle)?).map(|d| d as &dyn Map),
+        }
     }
 
     /// The value of an `lddw` (`insn` and its second slot `next`) in a program bound to this

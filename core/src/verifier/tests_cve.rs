@@ -1171,8 +1171,8 @@ fn assemble_vec(src: &str) -> Vec<Insn> {
     buf
 }
 
-/// Runs `insns` (already in the runtime's context layout) on the checking interpreter over
-/// the trigger inputs.
+/// Runs `insns` (as written, in Linux's context layout) on the checking interpreter over the
+/// trigger inputs.
 fn run_checked(insns: &[Insn], pt: ProgramType, tr: &Trigger) -> Seen {
     let world = World::new(tr);
     let table = world.table();
@@ -1210,37 +1210,6 @@ fn run_checked(insns: &[Insn], pt: ProgramType, tr: &Trigger) -> Seen {
     }
 }
 
-/// The unsafe program as the verifier would have left it had it accepted it: context
-/// accesses rewritten to the runtime layout. The pairs access the context only through
-/// registers that copy r1 in straight-line code, which a linear scan follows.
-fn rewrite_unverified(insns: &mut [Insn], pt: ProgramType) {
-    let Some(layout) = pt.context() else { return };
-    let mut ctx: u16 = 1 << 1;
-    let mut pc = 0;
-    while pc < insns.len() {
-        let insn = insns[pc];
-        let class = insn.opcode & 7;
-        let (dst, src) = (insn.dst(), insn.src());
-        match class {
-            // LDX through the context.
-            1 if ctx & (1 << src) != 0 => {
-                rewrite_ctx(&mut insns[pc], &layout);
-                ctx &= !(1 << dst);
-            }
-            // ST, STX into the context.
-            2 | 3 if ctx & (1 << dst) != 0 => rewrite_ctx(&mut insns[pc], &layout),
-            // mov dst, src (64-bit register) copies the context; any other ALU write ends it.
-            7 if insn.opcode == 0xbf && insn.off == 0 && ctx & (1 << src) != 0 => ctx |= 1 << dst,
-            4 | 7 | 1 | 0 => ctx &= !(1 << dst),
-            _ => {}
-        }
-        if insn.opcode == LDDW {
-            pc += 1;
-        }
-        pc += 1;
-    }
-}
-
 fn verdict(
     src: &str,
     pt: ProgramType,
@@ -1261,11 +1230,8 @@ fn check_pair(p: &Pair, ws: &mut DefaultWorkspace) -> Vec<String> {
     let mut problems = Vec::new();
     let what = format!("[{:?}] {} ({})", p.class, p.name, p.reference);
     // The unsafe program.
-    let (mut raw, bad) = verdict(&p.bad, p.pt, &p.trigger, ws);
-    let seen = {
-        rewrite_unverified(&mut raw, p.pt);
-        run_checked(&raw, p.pt, &p.trigger)
-    };
+    let (raw, bad) = verdict(&p.bad, p.pt, &p.trigger, ws);
+    let seen = run_checked(&raw, p.pt, &p.trigger);
     match &bad {
         Ok(_) => problems.push(format!(
             "{what}: UNSAFE ACCEPTED; run unverified on the trigger: {seen:?}\n{}",
@@ -1290,10 +1256,10 @@ fn check_pair(p: &Pair, ws: &mut DefaultWorkspace) -> Vec<String> {
         ));
     }
     // The safe twin.
-    match verdict(&p.good, p.pt, &p.trigger, ws).1 {
-        Err(e) => problems.push(format!("{what}: SAFE REJECTED: {e:?}\n{}", p.good)),
-        Ok(insns) => {
-            let seen = run_checked(&insns, p.pt, &p.trigger);
+    match verdict(&p.good, p.pt, &p.trigger, ws) {
+        (_, Err(e)) => problems.push(format!("{what}: SAFE REJECTED: {e:?}\n{}", p.good)),
+        (raw, Ok(_)) => {
+            let seen = run_checked(&raw, p.pt, &p.trigger);
             if seen.result.is_err() || seen.leaked || seen.rodata_changed {
                 problems.push(format!(
                     "{what}: the accepted twin misbehaves on the checking interpreter: {seen:?}"

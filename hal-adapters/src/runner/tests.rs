@@ -1,5 +1,5 @@
 //! The runner over in-memory rings, with assembled programs run by the checked interpreter
-//! (which sees the runtime context layout: `data` at 0 and `data_end` at 8, both 64-bit).
+//! (which, as the verifier, sees the context as `struct xdp_md`).
 
 use super::*;
 use crate::testutil::XorShift;
@@ -13,8 +13,8 @@ use std::vec::Vec;
 /// frame and transmits it; frames shorter than 2 bytes abort.
 const BY_FIRST_BYTE: &str = "
     mov %r6, %r1
-    ldxdw %r2, [%r6]
-    ldxdw %r3, [%r6+8]
+    ldxw %r2, [%r6]
+    ldxw %r3, [%r6+4]
     mov %r4, %r2
     add %r4, 2
     mov %r0, 0
@@ -37,7 +37,7 @@ push:
     mov %r9, %r0
     mov %r0, 0
     jne %r9, 0, out
-    ldxdw %r2, [%r6]
+    ldxw %r2, [%r6]
     stw [%r2], 0x21212121
     mov %r0, 3
     exit
@@ -221,13 +221,13 @@ fn the_program_sees_port_queue_and_frame_bounds() {
     // r0 = ingress_ifindex * 1000 + rx_queue_index * 100 + frame length, passed when it is
     // the expected 7342 (port 7, queue 3, 42 bytes).
     let src = "
-        ldxw %r0, [%r1+24]
+        ldxw %r0, [%r1+12]
         mul %r0, 1000
-        ldxw %r2, [%r1+28]
+        ldxw %r2, [%r1+16]
         mul %r2, 100
         add %r0, %r2
-        ldxdw %r2, [%r1]
-        ldxdw %r3, [%r1+8]
+        ldxw %r2, [%r1]
+        ldxw %r3, [%r1+4]
         sub %r3, %r2
         add %r0, %r3
         jeq %r0, 7342, pass

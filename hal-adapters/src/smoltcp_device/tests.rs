@@ -14,8 +14,8 @@ use std::vec::Vec;
 
 /// Drops IPv4 ICMP, passes everything else (ARP included). Runtime context layout.
 const DROP_ICMP: &str = "
-    ldxdw %r2, [%r1]
-    ldxdw %r3, [%r1+8]
+    ldxw %r2, [%r1]
+    ldxw %r3, [%r1+4]
     mov %r0, 2
     mov %r4, %r2
     add %r4, 34
@@ -163,7 +163,7 @@ impl Device for Recorder {
 fn verdicts_reach_the_inner_device_or_the_stack() {
     // Verdict = first byte; 4 (redirect) has nowhere to go; 9 is no verdict; 6 traps.
     let src = "
-        ldxdw %r2, [%r1]
+        ldxw %r2, [%r1]
         ldxb %r0, [%r2]
         jne %r0, 6, out
         mov %r2, 16
