@@ -191,6 +191,18 @@ impl<'a> HashView<'a> {
         self.value(idx, 0)
     }
 
+    /// The entry (value slot) holding `key`. Entries are taken lowest first and a freed one
+    /// is the next taken, so a host tool can list keys in the order they were stored.
+    pub fn slot_of(&self, key: &[u8]) -> Option<u32> {
+        if key.len() != self.key_size as usize {
+            return None;
+        }
+        let hash = hash_key(self.seed, key);
+        let head = self.bucket(hash)?.lock();
+        self.find(link(head.payload()), hash, key)
+            .map(|(_, idx)| idx)
+    }
+
     #[inline]
     fn bucket(&self, hash: u32) -> Option<&'a Word> {
         self.buckets.get(hash as usize % self.n as usize)

@@ -161,6 +161,18 @@ impl<'a> LruView<'a> {
         self.value(idx, cpu)
     }
 
+    /// The entry (value slot) holding `key`, without marking it used. Entries are taken
+    /// lowest first, a freed or evicted one next, so a host tool can list keys in the order
+    /// they were stored.
+    pub fn slot_of(&self, key: &[u8]) -> Option<u32> {
+        if key.len() != self.key_size as usize {
+            return None;
+        }
+        let hash = hash_key(self.seed, key);
+        let _guard = self.lock.lock();
+        self.find(hash, key)
+    }
+
     /// The least recently used key (the next to be evicted) into `out`.
     pub fn least_recent(&self, out: &mut [u8]) -> bool {
         let _guard = self.lock.lock();
