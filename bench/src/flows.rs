@@ -21,7 +21,13 @@ pub const FLOW_VALUE: usize = 16;
 pub const FLOW_ENTRIES: usize = 1024;
 
 /// The flow map's storage.
-pub type FlowMap = HashMap<FLOW_KEY, FLOW_VALUE, { value_words(FLOW_VALUE) }, FLOW_ENTRIES>;
+pub type FlowMap = HashMap<
+    FLOW_KEY,
+    FLOW_VALUE,
+    { value_words(FLOW_VALUE) },
+    FLOW_ENTRIES,
+    { 1 + value_words(FLOW_KEY) },
+>;
 
 /// One map per engine ([`slot`]).
 const SLOTS: usize = 6;

@@ -3,7 +3,8 @@
 //! The pipeline:
 //! 1. the ELF object is parsed; the program is the one `--section` names (a section or a
 //!    function), else the first XDP program;
-//! 2. every map the object declares gets host storage ([`HostMap`]), `.rodata` and `.data`
+//! 2. every map the object declares is created by a core map arena in one host allocation
+//!    ([`maps`](crate::maps)), `.rodata` and `.data`
 //!    start from their initial values, and `--set` entries are written;
 //! 3. the program is loaded and verified against the object's map definitions. When the object
 //!    declares a program array, **every** program of the object is loaded and verified too, and
@@ -17,11 +18,11 @@
 //!    report shows the verdicts, the speed and every map.
 
 use crate::capture::{read_capture, write_capture, Frame, LINKTYPE_ETHERNET};
-use crate::hostmaps::HostMap;
+use crate::maps;
 use crate::verify::load_program as load;
 use nanobpf_core::elf::{BtfTypes, MapInfo, MapSource, Object};
 use nanobpf_core::env::{MapDef, MapType, Platform};
-use nanobpf_core::maps::{Map, MapTable, Redirect};
+use nanobpf_core::maps::{AnyMap, Map, Redirect};
 use nanobpf_core::verifier::{verify, VerifierWorkspace, VerifyEnv};
 use nanobpf_core::{helpers, Interpreter, ProgramType, Runtime, VerifiedProgram};
 #[cfg(target_arch = "x86_64")]
@@ -338,7 +339,7 @@ fn parse_bytes(text: &str, size: usize, lpm: bool, programs: &[String]) -> Resul
 fn apply_set(
     spec: &str,
     infos: &[MapInfo<'_>],
-    maps: &[HostMap],
+    maps: &[AnyMap<'_>],
     programs: &[String],
 ) -> Result<(), String> {
     let err = |e: String| format!("--set {spec}: {e}");
@@ -363,8 +364,8 @@ fn apply_set(
         &[]
     };
     let value = parse_bytes(v, def.value_size as usize, false, progs).map_err(err)?;
-    maps[i]
-        .as_map()
+    maps.get(i)
+        .ok_or_else(|| err(format!("no map '{name}'")))?
         .update(&key, &value, 0)
         .map_err(|e| err(e.to_string()))
 }
@@ -493,22 +494,28 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
     }
     let infos: Vec<MapInfo<'_>> = obj.maps().collect();
     let defs: Vec<MapDef> = infos.iter().map(|m| m.verifier_def()).collect();
-    let maps = infos
+    // A map nanobpf cannot create gets a one-slot stand-in: the entry program loaded, so it
+    // does not refer to it.
+    let map_defs: Vec<MapDef> = infos
         .iter()
         .map(|m| {
-            // A map nanobpf cannot create gets a one-slot stand-in: the entry program loaded,
-            // so it does not refer to it.
-            let def = m.def.unwrap_or(MapDef {
+            m.def.unwrap_or(MapDef {
                 map_type: MapType::Array,
                 key_size: 4,
                 value_size: 4,
                 max_entries: 1,
                 flags: 0,
-            });
-            HostMap::new(&def).map_err(|e| at(format!("map {}: {e}", m.name)))
+            })
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    for (info, map) in infos.iter().zip(&maps) {
+        .collect();
+    let map_err = |(i, e): (usize, String)| {
+        let name = infos.get(i).map_or("?", |m| m.name);
+        at(format!("map {name}: {e}"))
+    };
+    let region = maps::region(&map_defs).map_err(map_err)?;
+    let (_arena, set) = maps::create(&region, &map_defs).map_err(map_err)?;
+    let maps = set.maps();
+    for (info, map) in infos.iter().zip(maps) {
         if info.initial_values {
             eprintln!(
                 "note: map {} declares initial values (__array(values, ...)), which are not \
@@ -517,8 +524,7 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
             );
         }
         if let Some(init) = info.init {
-            map.as_map()
-                .update(&0u32.to_ne_bytes(), init, 0)
+            map.update(&0u32.to_ne_bytes(), init, 0)
                 .map_err(|e| at(format!("map {}: initial value: {e}", info.name)))?;
         }
     }
@@ -532,15 +538,14 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
     };
     let entry_index = names.iter().position(|n| n == entry.name).unwrap_or(0);
     for spec in &args.set {
-        apply_set(spec, &infos, &maps, &names)?;
+        apply_set(spec, &infos, maps, &names)?;
     }
     let mut code = names
         .iter()
         .map(|n| load(&obj, n, prog_type).map_err(at))
         .collect::<Result<Vec<_>, _>>()?;
     let slots = code.get(entry_index).map_or(0, Vec::len);
-    let refs: Vec<&dyn Map> = maps.iter().map(HostMap::as_map).collect();
-    let env = VerifyEnv::new(prog_type, helpers::standard(), MapTable::new(&refs));
+    let env = VerifyEnv::new(prog_type, helpers::standard(), set.table());
     let verified = {
         let mut ws = WORKSPACE.lock().unwrap_or_else(|e| e.into_inner());
         code.iter_mut()
@@ -565,9 +570,9 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
     // Redirect targets: the interfaces the device maps name.
     let mut targets: Vec<u32> = maps
         .iter()
-        .filter(|m| m.as_map().def().map_type == MapType::DevMap)
+        .filter(|m| m.def().map_type == MapType::DevMap)
         .flat_map(|m| {
-            (0..m.as_map().def().max_entries).filter_map(|k| match m.as_map().redirect_target(k) {
+            (0..m.def().max_entries).filter_map(|k| match m.redirect_target(k) {
                 Some(Redirect::Device(ifindex)) => Some(ifindex),
                 _ => None,
             })
@@ -583,7 +588,6 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
         traces: AtomicU64::new(0),
     };
     let rt = Runtime::new(helpers::standard(), &platform)
-        .with_maps(MapTable::new(&refs))
         .with_programs(if has_prog_array { &verified } else { &[] });
     let r = match args.engine.as_str() {
         "interp" => replay(
@@ -642,17 +646,17 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
     let types = obj.btf_types();
     let dumps = infos
         .iter()
-        .zip(&maps)
+        .zip(maps)
         .map(|(info, map)| {
-            let entries = map.entries();
+            let entries = maps::entries(map);
             MapDump {
                 name: info.name.to_string(),
                 def: info.verifier_def(),
                 source: info.source,
                 typed: typed_entries(types.as_ref(), info, &entries),
                 entries,
-                records: map.ringbuf().map(|r| r.consume()).unwrap_or_default(),
-                perf: map.perf().map(|p| p.consume()).unwrap_or_default(),
+                records: map.ringbuf().map(maps::ring_records).unwrap_or_default(),
+                perf: map.perf().map(maps::perf_records).unwrap_or_default(),
             }
         })
         .collect();

@@ -4,7 +4,7 @@
 //! bookkeeping; frames longer than a ring buffer; the host-side maps.
 
 use nanobpf_cli::capture::{read_capture, write_capture, Frame};
-use nanobpf_cli::hostmaps::HostMap;
+use nanobpf_cli::maps::HostMap;
 use nanobpf_cli::run::{execute, render, Fate, Report, RunArgs, BUF_SIZE, RING_BUFFERS};
 use nanobpf_core::maps::{MapDef, MapError, MapType, BPF_EXIST, BPF_NOEXIST};
 use nanobpf_hal::{Counts, XDP_PACKET_HEADROOM};
@@ -959,10 +959,10 @@ fn host_arrays_and_slots() {
         (map.redirect_target(0), map.redirect_target(1)),
         (Some(nanobpf_core::Redirect::Device(7)), None)
     );
-    assert_eq!(
-        map.update(&0u32.to_ne_bytes(), &0u32.to_ne_bytes(), 0),
-        Err(MapError::Invalid)
-    );
+    // Interface 0 empties the slot, as in Linux (the core's device map).
+    map.update(&0u32.to_ne_bytes(), &0u32.to_ne_bytes(), 0)
+        .unwrap();
+    assert_eq!(map.redirect_target(0), None);
 
     assert!(HostMap::new(&def(MapType::RingBuf, 0, 0, 100)).is_err());
     assert!(HostMap::new(&def(MapType::Array, 4, 8, 1 << 30)).is_err());

@@ -53,8 +53,9 @@ pub use verified::VerifiedProgram;
 pub mod maps;
 
 pub use maps::{
-    ArrayMap, CpuMap, DevMap, HashMap, LpmTrie, LruHashMap, Map, MapError, PerCpuArray, ProgArray,
-    QueueMap, Redirect, RingBuf, StackMap, XskMap,
+    AnyMap, ArenaError, ArenaStorage, ArrayMap, CpuMap, DevMap, HashMap, LpmTrie, LruHashMap, Map,
+    MapArena, MapError, MapSet, PerCpuArray, ProgArray, QueueMap, Redirect, RingBuf, StackMap,
+    XskMap,
 };
 
 pub mod verifier;

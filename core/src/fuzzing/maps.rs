@@ -23,8 +23,8 @@ pub fn maps_ops(data: &[u8]) {
         0 => hash_ops(&mut src),
         1 => array_ops(&mut src),
         2 => lru_ops(&mut src),
-        3 => lpm_ops::<4>(&mut src),
-        _ => lpm_ops::<16>(&mut src),
+        3 => lpm_ops::<4, 3>(&mut src),
+        _ => lpm_ops::<16, 4>(&mut src),
     }
 }
 
@@ -219,9 +219,9 @@ fn lpm_key<const D: usize>(len: u32, data: &[u8; D]) -> Vec<u8> {
     k
 }
 
-fn lpm_ops<const D: usize>(src: &mut Bytes<'_>) {
+fn lpm_ops<const D: usize, const NW: usize>(src: &mut Bytes<'_>) {
     const N: usize = 8;
-    let m = LpmTrie::<D, 8, { value_words(8) }, N>::new();
+    let m = LpmTrie::<D, 8, { value_words(8) }, N, NW>::new();
     let mut model: BTreeMap<(u32, [u8; D]), [u8; 8]> = BTreeMap::new();
     let max = 8 * D as u32;
     for step in 0..MAX_OPS {

@@ -93,7 +93,7 @@ pub struct FuzzMaps {
     devs: DevMap<2>,
     rodata: ReadOnlyArray,
     ringbuf: RingBuf<RINGBUF_BYTES, { RINGBUF_BYTES / 8 }>,
-    queue: QueueMap<16, 2>,
+    queue: QueueMap<16, 2, { value_words(16) }>,
 }
 
 impl Default for FuzzMaps {

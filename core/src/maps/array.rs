@@ -2,13 +2,193 @@
 
 use core::ptr::NonNull;
 
+use super::layout::{check_storage, mul, Carve, LayoutError, MapSizing, Shape};
 use super::word::{copy_in, copy_out, value_words, words_addr, words_usize, Word};
 use super::{
     check_update_flags, index_key, next_index, Map, MapDef, MapError, MapType, ValueRegion,
     BPF_NOEXIST,
 };
 
-/// An array map of `N` values of `V` bytes (`W = value_words(V)` words each).
+/// An array or per-CPU array over borrowed storage, sized at run time: `n` values of
+/// `value_size` bytes (`vw` words each), `cpus` copies of the whole array (1 for a plain
+/// array), the copies of one CPU contiguous.
+///
+/// Lock-free: slots never move, and values are atomics. Update copies the value word by word,
+/// so a concurrent reader may see some words old and some new (as in Linux).
+#[derive(Debug)]
+pub struct ArrayView<'a> {
+    values: &'a [Word],
+    map_type: MapType,
+    flags: u32,
+    value_size: u32,
+    n: u32,
+    vw: usize,
+    cpus: u32,
+}
+
+impl<'a> ArrayView<'a> {
+    pub(crate) fn words(s: &Shape) -> Result<usize, LayoutError> {
+        mul(mul(s.n, s.vw)?, s.cpus)
+    }
+
+    /// A view of `def` (an array or per-CPU array) over `words`, which must be exactly
+    /// [`words_needed`](super::words_needed) long.
+    ///
+    /// # Errors
+    ///
+    /// A definition the type does not accept, or storage of the wrong length.
+    pub fn new(def: &MapDef, sizing: &MapSizing, words: &'a [Word]) -> Result<Self, LayoutError> {
+        let s = check_storage(def, sizing, words)?;
+        let values = Carve::new(words).take(Self::words(&s)?)?;
+        Ok(Self::from_parts(
+            values,
+            def.map_type,
+            def.flags,
+            s.v,
+            s.n,
+            s.cpus,
+        ))
+    }
+
+    /// Over `values`: `cpus` × `n` values of `vw = value_words(v)` words.
+    #[inline]
+    pub(crate) const fn from_parts(
+        values: &'a [Word],
+        map_type: MapType,
+        flags: u32,
+        v: usize,
+        n: usize,
+        cpus: usize,
+    ) -> Self {
+        ArrayView {
+            values,
+            map_type,
+            flags,
+            value_size: v as u32,
+            n: n as u32,
+            vw: value_words(v),
+            cpus: cpus as u32,
+        }
+    }
+
+    /// CPU `cpu`'s copy of the value at `index` (the only copy of a plain array: `cpu` 0).
+    #[inline]
+    pub fn get(&self, index: u32, cpu: u32) -> Option<&'a [Word]> {
+        if index >= self.n || cpu >= self.cpus {
+            return None;
+        }
+        let slot = (cpu as usize * self.n as usize + index as usize) * self.vw;
+        self.values.get(slot..slot + self.vw)
+    }
+
+    fn per_cpu(&self) -> bool {
+        self.map_type == MapType::PerCpuArray
+    }
+
+    fn slot(&self, key: &[u8], cpu: u32) -> Result<&'a [Word], MapError> {
+        let i = index_key(key).ok_or(MapError::Invalid)?;
+        if cpu >= self.cpus {
+            return Err(MapError::Invalid);
+        }
+        self.get(i, cpu).ok_or(MapError::TooBig)
+    }
+
+    fn check_update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<u32, MapError> {
+        check_update_flags(flags)?;
+        let i = index_key(key).ok_or(MapError::Invalid)?;
+        if value.len() != self.value_size as usize {
+            return Err(MapError::Invalid);
+        }
+        if i >= self.n {
+            return Err(MapError::TooBig);
+        }
+        if flags == BPF_NOEXIST {
+            return Err(MapError::Exists);
+        }
+        Ok(i)
+    }
+
+    /// Whether every word is zero.
+    #[cfg(test)]
+    pub(crate) fn is_zeroed(&self) -> bool {
+        self.values.iter().all(Word::is_zero)
+    }
+}
+
+impl Map for ArrayView<'_> {
+    fn def(&self) -> MapDef {
+        MapDef {
+            map_type: self.map_type,
+            key_size: 4,
+            value_size: self.value_size,
+            max_entries: self.n,
+            flags: self.flags,
+        }
+    }
+
+    #[inline]
+    fn lookup(&self, key: &[u8]) -> Option<NonNull<u8>> {
+        self.get(index_key(key)?, 0).map(words_addr)
+    }
+
+    #[inline]
+    fn lookup_cpu(&self, key: &[u8], cpu: u32) -> Option<NonNull<u8>> {
+        let cpu = if self.per_cpu() { cpu } else { 0 };
+        self.get(index_key(key)?, cpu).map(words_addr)
+    }
+
+    fn lookup_copy(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
+        if out.len() != self.value_size as usize {
+            return Err(MapError::Invalid);
+        }
+        let slot = self.slot(key, 0).map_err(|e| match e {
+            MapError::TooBig => MapError::NotFound,
+            e => e,
+        })?;
+        copy_out(slot, out);
+        Ok(())
+    }
+
+    #[inline]
+    fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
+        let i = self.check_update(key, value, flags)?;
+        for cpu in 0..self.cpus {
+            if let Some(slot) = self.get(i, cpu) {
+                copy_in(slot, value);
+            }
+        }
+        Ok(())
+    }
+
+    fn update_cpu(&self, key: &[u8], value: &[u8], flags: u64, cpu: u32) -> Result<(), MapError> {
+        if !self.per_cpu() {
+            return self.update(key, value, flags);
+        }
+        self.check_update(key, value, flags)?;
+        copy_in(self.slot(key, cpu)?, value);
+        Ok(())
+    }
+
+    fn delete(&self, _key: &[u8]) -> Result<(), MapError> {
+        Err(MapError::Invalid)
+    }
+
+    fn next_key(&self, key: Option<&[u8]>, out: &mut [u8]) -> Result<(), MapError> {
+        next_index(key, self.n as usize, out)
+    }
+
+    fn value_region(&self) -> ValueRegion {
+        ValueRegion {
+            start: words_usize(self.values),
+            len: self.values.len() * 8,
+            stride: self.vw * 8,
+            value_size: self.value_size as usize,
+        }
+    }
+}
+
+/// An array map of `N` values of `V` bytes (`W = value_words(V)` words each): the storage
+/// of an [`ArrayView`] sized at compile time.
 ///
 /// Lock-free: slots never move, and values are atomics. Update copies the value word by word,
 /// so a concurrent reader may see some words old and some new (as in Linux).
@@ -32,24 +212,21 @@ impl<const V: usize, const W: usize, const N: usize> ArrayMap<V, W, N> {
         }
     }
 
+    /// The run-time view of this storage.
+    #[inline]
+    pub fn view(&self) -> ArrayView<'_> {
+        ArrayView::from_parts(self.values.as_flattened(), MapType::Array, 0, V, N, 1)
+    }
+
     /// The value words at `index`.
     pub fn get(&self, index: u32) -> Option<&[Word; W]> {
         self.values.get(index as usize)
     }
 
-    fn slot(&self, key: &[u8]) -> Option<&[Word; W]> {
-        self.get(index_key(key)?)
-    }
-}
-
-impl<const V: usize, const W: usize, const N: usize> ArrayMap<V, W, N> {
     /// Whether every byte is zero (as [`new`](Self::new) makes it).
     #[cfg(test)]
     pub(crate) fn is_zeroed(&self) -> bool {
-        self.values
-            .as_flattened()
-            .iter()
-            .all(|w| w.load(core::sync::atomic::Ordering::Relaxed) == [0; 8])
+        self.view().is_zeroed()
     }
 }
 
@@ -68,71 +245,25 @@ impl<const V: usize, const W: usize, const N: usize> core::fmt::Debug for ArrayM
     }
 }
 
-impl<const V: usize, const W: usize, const N: usize> Map for ArrayMap<V, W, N> {
-    fn def(&self) -> MapDef {
-        MapDef {
-            map_type: MapType::Array,
-            key_size: 4,
-            value_size: V as u32,
-            max_entries: N as u32,
-            flags: 0,
-        }
-    }
-
-    fn lookup(&self, key: &[u8]) -> Option<NonNull<u8>> {
-        self.slot(key).map(|w| words_addr(w))
-    }
-
-    fn lookup_copy(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
-        if out.len() != V {
-            return Err(MapError::Invalid);
-        }
-        let i = index_key(key).ok_or(MapError::Invalid)?;
-        copy_out(self.get(i).ok_or(MapError::NotFound)?, out);
-        Ok(())
-    }
-
-    fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
-        check_update_flags(flags)?;
-        let i = index_key(key).ok_or(MapError::Invalid)?;
-        if value.len() != V {
-            return Err(MapError::Invalid);
-        }
-        let slot = self.get(i).ok_or(MapError::TooBig)?;
-        if flags == BPF_NOEXIST {
-            return Err(MapError::Exists);
-        }
-        copy_in(slot, value);
-        Ok(())
-    }
-
-    fn delete(&self, _key: &[u8]) -> Result<(), MapError> {
-        Err(MapError::Invalid)
-    }
-
-    fn next_key(&self, key: Option<&[u8]>, out: &mut [u8]) -> Result<(), MapError> {
-        next_index(key, N, out)
-    }
-
-    fn value_region(&self) -> ValueRegion {
-        ValueRegion {
-            start: words_usize(self.values.as_flattened()),
-            len: N * W * 8,
-            stride: W * 8,
-            value_size: V,
-        }
-    }
-}
+super::forward_map!([const V: usize, const W: usize, const N: usize] ArrayMap<V, W, N>);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::maps::testutil::XorShift;
+    use crate::maps::testutil::{arena_map, XorShift};
     use crate::maps::{BPF_ANY, BPF_EXIST};
 
     #[test]
-    fn linux_errors() {
-        let m = ArrayMap::<12, 2, 4>::new();
+    fn linux_errors_wrapper() {
+        linux_errors(&ArrayMap::<12, 2, 4>::new());
+    }
+
+    #[test]
+    fn linux_errors_arena() {
+        linux_errors(arena_map(MapType::Array, 4, 12, 4));
+    }
+
+    fn linux_errors(m: &dyn Map) {
         let v = [7u8; 12];
         assert_eq!(
             m.update(&4u32.to_ne_bytes(), &v, BPF_ANY),
@@ -177,9 +308,30 @@ mod tests {
     }
 
     #[test]
-    fn random_ops_match_model() {
-        const N: usize = 16;
-        let m = ArrayMap::<6, 1, N>::new();
+    fn addresses_are_stable_and_in_region_arena() {
+        let m = arena_map(MapType::Array, 4, 12, 4);
+        let r = m.value_region();
+        for i in 0..4u32 {
+            let a = m.lookup(&i.to_ne_bytes()).unwrap().as_ptr().addr();
+            assert_eq!(a % 8, 0);
+            assert!(r.contains(a, 12) && !r.contains(a, 13));
+            assert_eq!(a, r.start + 16 * i as usize);
+        }
+    }
+
+    const N: usize = 16;
+
+    #[test]
+    fn random_ops_match_model_wrapper() {
+        random_ops_match_model(&ArrayMap::<6, 1, N>::new());
+    }
+
+    #[test]
+    fn random_ops_match_model_arena() {
+        random_ops_match_model(arena_map(MapType::Array, 4, 6, N as u32));
+    }
+
+    fn random_ops_match_model(m: &dyn Map) {
         let mut model = [[0u8; 6]; N];
         let mut rng = XorShift(0x1234_5678);
         for _ in 0..4000 {

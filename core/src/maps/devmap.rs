@@ -4,8 +4,10 @@
 //! type as a parameter; [`DevMap`], [`CpuMap`] and [`XskMap`] name its three uses.
 
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::Ordering;
 
+use super::layout::{check_storage, LayoutError, MapSizing};
+use super::word::{words_addr, words_usize, Word};
 use super::{
     check_update_flags, index_key, next_index, Map, MapDef, MapError, MapType, ValueRegion,
     BPF_NOEXIST,
@@ -41,13 +43,155 @@ pub type CpuMap<const N: usize> = RedirectMap<N, CPUMAP>;
 /// AF_XDP socket (Linux stores a socket file descriptor).
 pub type XskMap<const N: usize> = RedirectMap<N, XSKMAP>;
 
-/// `N` slots of one `u32` each, 0 meaning empty, for map type `T` (Linux's number: 14, 16 or
-/// 17; others do not compile).
+/// Redirect slots over borrowed storage, sized at run time: one word per slot, whose first
+/// four bytes (in memory order) hold the slot's `u32`, 0 meaning empty; the map type says
+/// how [`Map::redirect_target`] reads a slot.
 ///
 /// Programs may look values up (read only, as in Linux); `bpf_redirect_map` reads slots
 /// through [`Map::redirect_target`]. Slots are single atomics and need no lock.
+#[derive(Debug)]
+pub struct RedirectView<'a> {
+    slots: &'a [Word],
+    map_type: MapType,
+    flags: u32,
+}
+
+/// The word of a slot holding `v`.
+fn slot_bytes(v: u32) -> [u8; 8] {
+    let [a, b, c, d] = v.to_ne_bytes();
+    [a, b, c, d, 0, 0, 0, 0]
+}
+
+impl<'a> RedirectView<'a> {
+    /// A view of `def` (a device, CPU or XSK map) over `words`, which must be exactly
+    /// [`words_needed`](super::words_needed) long.
+    ///
+    /// # Errors
+    ///
+    /// A definition the type does not accept, or storage of the wrong length.
+    pub fn new(def: &MapDef, sizing: &MapSizing, words: &'a [Word]) -> Result<Self, LayoutError> {
+        check_storage(def, sizing, words)?;
+        if !matches!(
+            def.map_type,
+            MapType::DevMap | MapType::CpuMap | MapType::XskMap
+        ) {
+            return Err(LayoutError::UnsupportedType(def.map_type));
+        }
+        Ok(Self::from_parts(words, def.map_type, def.flags))
+    }
+
+    #[inline]
+    pub(crate) const fn from_parts(slots: &'a [Word], map_type: MapType, flags: u32) -> Self {
+        RedirectView {
+            slots,
+            map_type,
+            flags,
+        }
+    }
+
+    /// The value in slot `key`, if set.
+    #[inline]
+    pub fn get(&self, key: u32) -> Option<u32> {
+        let [a, b, c, d, ..] = self.slots.get(key as usize)?.load(Ordering::Acquire);
+        let v = u32::from_ne_bytes([a, b, c, d]);
+        (v != 0).then_some(v)
+    }
+
+    /// Sets slot `key` to `value` (0 empties it, as in Linux).
+    ///
+    /// # Errors
+    ///
+    /// [`MapError::TooBig`] for a key beyond the map.
+    pub fn set(&self, key: u32, value: u32) -> Result<(), MapError> {
+        self.slots
+            .get(key as usize)
+            .ok_or(MapError::TooBig)?
+            .store(slot_bytes(value), Ordering::Release);
+        Ok(())
+    }
+
+    /// Whether every slot is zero.
+    #[cfg(test)]
+    pub(crate) fn is_zeroed(&self) -> bool {
+        self.slots.iter().all(Word::is_zero)
+    }
+}
+
+impl Map for RedirectView<'_> {
+    fn def(&self) -> MapDef {
+        MapDef {
+            map_type: self.map_type,
+            key_size: 4,
+            value_size: 4,
+            max_entries: self.slots.len() as u32,
+            flags: self.flags,
+        }
+    }
+
+    fn lookup(&self, key: &[u8]) -> Option<NonNull<u8>> {
+        let i = index_key(key)?;
+        self.get(i)?;
+        self.slots.get(i as usize..=i as usize).map(words_addr)
+    }
+
+    fn lookup_copy(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
+        let out: &mut [u8; 4] = out.try_into().map_err(|_| MapError::Invalid)?;
+        let i = index_key(key).ok_or(MapError::Invalid)?;
+        *out = self.get(i).ok_or(MapError::NotFound)?.to_ne_bytes();
+        Ok(())
+    }
+
+    fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
+        check_update_flags(flags)?;
+        let i = index_key(key).ok_or(MapError::Invalid)?;
+        let v = index_key(value).ok_or(MapError::Invalid)?;
+        if i as usize >= self.slots.len() {
+            return Err(MapError::TooBig);
+        }
+        if flags == BPF_NOEXIST {
+            return Err(MapError::Exists);
+        }
+        self.set(i, v)
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<(), MapError> {
+        let i = index_key(key).ok_or(MapError::Invalid)?;
+        self.slots
+            .get(i as usize)
+            .ok_or(MapError::Invalid)?
+            .store([0; 8], Ordering::Release);
+        Ok(())
+    }
+
+    fn next_key(&self, key: Option<&[u8]>, out: &mut [u8]) -> Result<(), MapError> {
+        next_index(key, self.slots.len(), out)
+    }
+
+    fn value_region(&self) -> ValueRegion {
+        ValueRegion {
+            start: words_usize(self.slots),
+            len: self.slots.len() * 8,
+            stride: 8,
+            value_size: 4,
+        }
+    }
+
+    #[inline]
+    fn redirect_target(&self, key: u32) -> Option<Redirect> {
+        let v = self.get(key)?;
+        Some(match self.map_type {
+            MapType::CpuMap => Redirect::Cpu(key),
+            MapType::XskMap => Redirect::Xsk(key),
+            _ => Redirect::Device(v),
+        })
+    }
+}
+
+/// `N` slots of one `u32` each (in a word each), 0 meaning empty, for map type `T` (Linux's
+/// number: 14, 16 or 17; others do not compile): the storage of a [`RedirectView`] sized at
+/// compile time.
 pub struct RedirectMap<const N: usize, const T: u32> {
-    slots: [AtomicU32; N],
+    slots: [Word; N],
 }
 
 impl<const N: usize, const T: u32> RedirectMap<N, T> {
@@ -64,14 +208,19 @@ impl<const N: usize, const T: u32> RedirectMap<N, T> {
             );
         }
         RedirectMap {
-            slots: [const { AtomicU32::new(0) }; N],
+            slots: [const { Word::new() }; N],
         }
+    }
+
+    /// The run-time view of this storage.
+    #[inline]
+    pub fn view(&self) -> RedirectView<'_> {
+        RedirectView::from_parts(&self.slots, Self::map_type(), 0)
     }
 
     /// The value in slot `key`, if set.
     pub fn get(&self, key: u32) -> Option<u32> {
-        let v = self.slots.get(key as usize)?.load(Ordering::Acquire);
-        (v != 0).then_some(v)
+        self.view().get(key)
     }
 
     /// Sets slot `key` to `value` (0 empties it, as in Linux).
@@ -80,11 +229,7 @@ impl<const N: usize, const T: u32> RedirectMap<N, T> {
     ///
     /// [`MapError::TooBig`] for a key beyond the map.
     pub fn set(&self, key: u32, value: u32) -> Result<(), MapError> {
-        self.slots
-            .get(key as usize)
-            .ok_or(MapError::TooBig)?
-            .store(value, Ordering::Release);
-        Ok(())
+        self.view().set(key, value)
     }
 
     const fn map_type() -> MapType {
@@ -94,13 +239,11 @@ impl<const N: usize, const T: u32> RedirectMap<N, T> {
             _ => MapType::DevMap,
         }
     }
-}
 
-impl<const N: usize, const T: u32> RedirectMap<N, T> {
     /// Whether every byte is zero (as [`new`](Self::new) makes it).
     #[cfg(test)]
     pub(crate) fn is_zeroed(&self) -> bool {
-        self.slots.iter().all(|s| s.load(Ordering::Relaxed) == 0)
+        self.view().is_zeroed()
     }
 }
 
@@ -121,84 +264,26 @@ impl<const N: usize, const T: u32> core::fmt::Debug for RedirectMap<N, T> {
     }
 }
 
-impl<const N: usize, const T: u32> Map for RedirectMap<N, T> {
-    fn def(&self) -> MapDef {
-        MapDef {
-            map_type: Self::map_type(),
-            key_size: 4,
-            value_size: 4,
-            max_entries: N as u32,
-            flags: 0,
-        }
-    }
-
-    fn lookup(&self, key: &[u8]) -> Option<NonNull<u8>> {
-        let i = index_key(key)?;
-        self.get(i)?;
-        self.slots.get(i as usize).map(|s| NonNull::from(s).cast())
-    }
-
-    fn lookup_copy(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
-        let out: &mut [u8; 4] = out.try_into().map_err(|_| MapError::Invalid)?;
-        let i = index_key(key).ok_or(MapError::Invalid)?;
-        *out = self.get(i).ok_or(MapError::NotFound)?.to_ne_bytes();
-        Ok(())
-    }
-
-    fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
-        check_update_flags(flags)?;
-        let i = index_key(key).ok_or(MapError::Invalid)?;
-        let v = index_key(value).ok_or(MapError::Invalid)?;
-        if i as usize >= N {
-            return Err(MapError::TooBig);
-        }
-        if flags == BPF_NOEXIST {
-            return Err(MapError::Exists);
-        }
-        self.set(i, v)
-    }
-
-    fn delete(&self, key: &[u8]) -> Result<(), MapError> {
-        let i = index_key(key).ok_or(MapError::Invalid)?;
-        self.slots
-            .get(i as usize)
-            .ok_or(MapError::Invalid)?
-            .store(0, Ordering::Release);
-        Ok(())
-    }
-
-    fn next_key(&self, key: Option<&[u8]>, out: &mut [u8]) -> Result<(), MapError> {
-        next_index(key, N, out)
-    }
-
-    fn value_region(&self) -> ValueRegion {
-        ValueRegion {
-            start: NonNull::from(&self.slots).cast::<u8>().as_ptr().addr(),
-            len: N * 4,
-            stride: 4,
-            value_size: 4,
-        }
-    }
-
-    fn redirect_target(&self, key: u32) -> Option<Redirect> {
-        let v = self.get(key)?;
-        Some(match T {
-            CPUMAP => Redirect::Cpu(key),
-            XSKMAP => Redirect::Xsk(key),
-            _ => Redirect::Device(v),
-        })
-    }
-}
+super::forward_map!([const N: usize, const T: u32] RedirectMap<N, T>);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::maps::testutil::arena_map;
     use crate::maps::testutil::XorShift;
     use crate::maps::BPF_ANY;
 
     #[test]
-    fn linux_errors_and_lookup() {
-        let m = DevMap::<4>::new();
+    fn linux_errors_and_lookup_wrapper() {
+        linux_errors_and_lookup(&DevMap::<4>::new());
+    }
+
+    #[test]
+    fn linux_errors_and_lookup_arena() {
+        linux_errors_and_lookup(arena_map(MapType::DevMap, 4, 4, 4));
+    }
+
+    fn linux_errors_and_lookup(m: &dyn Map) {
         let k = |i: u32| i.to_ne_bytes();
         assert_eq!(m.update(&k(4), &k(3), BPF_ANY), Err(MapError::TooBig));
         assert_eq!(m.update(&k(1), &k(3), BPF_NOEXIST), Err(MapError::Exists));
@@ -212,12 +297,20 @@ mod tests {
         assert_eq!(m.delete(&k(1)), Ok(()));
         assert_eq!(m.redirect_target(1), None);
         assert_eq!(m.delete(&k(4)), Err(MapError::Invalid));
-        assert_eq!(DevMap::<4>::STORAGE_BYTES, 16);
+        assert_eq!(DevMap::<4>::STORAGE_BYTES, 32);
     }
 
     #[test]
-    fn random_ops_match_model() {
-        let m = DevMap::<8>::new();
+    fn random_ops_match_model_wrapper() {
+        random_ops_match_model(&DevMap::<8>::new());
+    }
+
+    #[test]
+    fn random_ops_match_model_arena() {
+        random_ops_match_model(arena_map(MapType::DevMap, 4, 4, 8));
+    }
+
+    fn random_ops_match_model(m: &dyn Map) {
         let mut model = [0u32; 8];
         let mut rng = XorShift(5);
         for _ in 0..3000 {

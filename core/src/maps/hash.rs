@@ -8,11 +8,10 @@
 //! after, never before, a bucket lock, so there is no lock-order cycle).
 
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicU32, AtomicU8, Ordering::Relaxed};
+use core::sync::atomic::Ordering::Relaxed;
 
-use spin::Mutex;
-
-use super::word::{copy_in, copy_out, value_words, words_addr, words_usize, Word};
+use super::layout::{check_storage, mul, sum, Carve, LayoutError, MapSizing, Shape};
+use super::word::{copy_in, copy_out, value_words, words_addr, words_eq, words_usize, Word};
 use super::{
     check_update_flags, Map, MapDef, MapError, MapType, ValueRegion, BPF_EXIST, BPF_NOEXIST,
 };
@@ -63,54 +62,430 @@ pub(crate) fn hash_key(seed: u64, key: &[u8]) -> u32 {
     h as u32
 }
 
-#[derive(Debug)]
-struct Entry<const K: usize> {
-    hash: AtomicU32,
-    next: AtomicU32,
-    key: [AtomicU8; K],
-}
-
-impl<const K: usize> Entry<K> {
-    const fn new() -> Self {
-        Entry {
-            hash: AtomicU32::new(0),
-            next: AtomicU32::new(stored(NIL)),
-            key: [const { AtomicU8::new(0) }; K],
-        }
-    }
-
-    fn key_is(&self, key: &[u8; K]) -> bool {
-        self.key.iter().zip(key).all(|(a, b)| a.load(Relaxed) == *b)
-    }
-
-    fn copy_key(&self, out: &mut [u8]) {
-        for (d, s) in out.iter_mut().zip(&self.key) {
-            *d = s.load(Relaxed);
-        }
-    }
-}
-
-#[derive(Debug)]
-struct FreeList {
-    /// First free entry (chained through `Entry::next`), or `NIL`; stored (see [`stored`]).
-    head: u32,
-    /// Entries from here on have never been used.
-    bump: u32,
-}
-
-/// A hash map of up to `N` keys of `K` bytes to values of `V` bytes (`W = value_words(V)`).
+/// A hash map (or per-CPU hash map) over borrowed storage, sized at run time.
+///
+/// Storage, in order: the free-list lock (payload: the first free entry, stored), the
+/// never-used mark, the key count, `n` buckets (a lock each, payload: the first entry of the
+/// chain, stored), `n` entries of `1 + kw` words (hash and next link; the key), and `cpus × n`
+/// values of `vw` words (the copies of one CPU contiguous).
 ///
 /// Update of a new key in a full map fails with [`MapError::TooBig`] (`E2BIG`), as in Linux.
-pub struct HashMap<const K: usize, const V: usize, const W: usize, const N: usize> {
-    buckets: [Mutex<u32>; N],
-    entries: [Entry<K>; N],
+#[derive(Debug)]
+pub struct HashView<'a> {
+    free: &'a Word,
+    bump: &'a Word,
+    len: &'a Word,
+    buckets: &'a [Word],
+    entries: &'a [Word],
+    values: &'a [Word],
+    seed: u64,
+    key_size: u32,
+    value_size: u32,
+    n: u32,
+    cpus: u32,
+    /// Words per entry: `1 + value_words(key_size)`.
+    stride: usize,
+    vw: usize,
+    map_type: MapType,
+    flags: u32,
+}
+
+impl<'a> HashView<'a> {
+    pub(crate) fn words(s: &Shape) -> Result<usize, LayoutError> {
+        sum(&[3, s.n, mul(s.n, 1 + s.kw)?, mul(mul(s.n, s.vw)?, s.cpus)?])
+    }
+
+    /// A view of `def` (a hash or per-CPU hash map) over `words`, which must be exactly
+    /// [`words_needed`](super::words_needed) long, with hash seed `seed`.
+    ///
+    /// # Errors
+    ///
+    /// A definition the type does not accept, or storage of the wrong length.
+    pub fn new(
+        def: &MapDef,
+        sizing: &MapSizing,
+        words: &'a [Word],
+        seed: u64,
+    ) -> Result<Self, LayoutError> {
+        let s = check_storage(def, sizing, words)?;
+        if !matches!(def.map_type, MapType::Hash | MapType::PerCpuHash) {
+            return Err(LayoutError::UnsupportedType(def.map_type));
+        }
+        let mut c = Carve::new(words);
+        let (free, bump, len) = (c.one()?, c.one()?, c.one()?);
+        let buckets = c.take(s.n)?;
+        let entries = c.take(mul(s.n, 1 + s.kw)?)?;
+        let values = c.take(mul(mul(s.n, s.vw)?, s.cpus)?)?;
+        Ok(HashView {
+            free,
+            bump,
+            len,
+            buckets,
+            entries,
+            values,
+            seed,
+            key_size: def.key_size,
+            value_size: def.value_size,
+            n: def.max_entries,
+            cpus: s.cpus as u32,
+            stride: 1 + s.kw,
+            vw: s.vw,
+            map_type: def.map_type,
+            flags: def.flags,
+        })
+    }
+
+    /// Over the parts of a plain hash map of `n` keys of `k` bytes to values of `v` bytes:
+    /// `meta` is the free-list lock, the never-used mark and the key count.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) const fn from_parts(
+        meta: &'a [Word; 3],
+        buckets: &'a [Word],
+        entries: &'a [Word],
+        values: &'a [Word],
+        k: usize,
+        v: usize,
+        n: usize,
+        seed: u64,
+    ) -> Self {
+        let [free, bump, len] = meta;
+        HashView {
+            free,
+            bump,
+            len,
+            buckets,
+            entries,
+            values,
+            seed,
+            key_size: k as u32,
+            value_size: v as u32,
+            n: n as u32,
+            cpus: 1,
+            stride: 1 + value_words(k),
+            vw: value_words(v),
+            map_type: MapType::Hash,
+            flags: 0,
+        }
+    }
+
+    /// The number of keys.
+    pub fn len(&self) -> usize {
+        self.len.num(Relaxed) as usize
+    }
+
+    /// Whether the map has no keys.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value words of `key` (CPU 0's copy for a per-CPU map).
+    #[inline]
+    pub fn get(&self, key: &[u8]) -> Option<&'a [Word]> {
+        if key.len() != self.key_size as usize {
+            return None;
+        }
+        let hash = hash_key(self.seed, key);
+        let head = self.bucket(hash)?.lock();
+        let (_, idx) = self.find(link(head.payload()), hash, key)?;
+        self.value(idx, 0)
+    }
+
+    /// The entry (value slot) holding `key`. Entries are taken lowest first and a freed one
+    /// is the next taken, so a host tool can list keys in the order they were stored.
+    pub fn slot_of(&self, key: &[u8]) -> Option<u32> {
+        if key.len() != self.key_size as usize {
+            return None;
+        }
+        let hash = hash_key(self.seed, key);
+        let head = self.bucket(hash)?.lock();
+        self.find(link(head.payload()), hash, key)
+            .map(|(_, idx)| idx)
+    }
+
+    #[inline]
+    fn bucket(&self, hash: u32) -> Option<&'a Word> {
+        self.buckets.get(hash as usize % self.n as usize)
+    }
+
+    /// Entry `idx`: its meta word (hash, stored next link) and its key words.
+    #[inline]
+    fn entry(&self, idx: u32) -> Option<(&'a Word, &'a [Word])> {
+        let at = (idx as usize).checked_mul(self.stride)?;
+        self.entries.get(at..at + self.stride)?.split_first()
+    }
+
+    /// CPU `cpu`'s copy of value `idx`.
+    #[inline]
+    fn value(&self, idx: u32, cpu: u32) -> Option<&'a [Word]> {
+        if idx >= self.n || cpu >= self.cpus {
+            return None;
+        }
+        let at = (cpu as usize * self.n as usize + idx as usize) * self.vw;
+        self.values.get(at..at + self.vw)
+    }
+
+    /// Walks the chain from `head`; the caller holds the bucket's lock. Bounded by `n` so that
+    /// even a broken chain cannot loop forever.
+    #[inline]
+    fn find(&self, head: u32, hash: u32, key: &[u8]) -> Option<(u32, u32)> {
+        let mut prev = NIL;
+        let mut cur = head;
+        for _ in 0..self.n {
+            let (meta, k) = self.entry(cur)?;
+            let (h, next) = meta.pair();
+            if h == hash && words_eq(k, key) {
+                return Some((prev, cur));
+            }
+            prev = cur;
+            cur = link(next);
+        }
+        None
+    }
+
+    fn alloc(&self) -> Option<u32> {
+        let free = self.free.lock();
+        let head = link(free.payload());
+        if head != NIL {
+            // Both hold stored links.
+            free.set_payload(self.entry(head)?.0.half(1));
+            Some(head)
+        } else {
+            let bump = self.bump.half(0);
+            if bump < self.n {
+                self.bump.set_half(0, bump + 1);
+                Some(bump)
+            } else {
+                None
+            }
+        }
+    }
+
+    fn release(&self, idx: u32) {
+        let free = self.free.lock();
+        if let Some((meta, _)) = self.entry(idx) {
+            // Both hold stored links.
+            meta.set_half(1, free.payload());
+            free.set_payload(stored(idx));
+        }
+    }
+
+    fn first_key_from(&self, bucket: usize, out: &mut [u8]) -> Result<(), MapError> {
+        for b in self.buckets.iter().skip(bucket) {
+            let head = b.lock();
+            if let Some((_, k)) = self.entry(link(head.payload())) {
+                copy_out(k, out);
+                return Ok(());
+            }
+        }
+        Err(MapError::NotFound)
+    }
+
+    fn per_cpu(&self) -> bool {
+        self.map_type == MapType::PerCpuHash
+    }
+
+    /// Update for `cpu`, or every CPU's copy (`None`).
+    fn update_on(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        flags: u64,
+        cpu: Option<u32>,
+    ) -> Result<(), MapError> {
+        check_update_flags(flags)?;
+        if key.len() != self.key_size as usize || value.len() != self.value_size as usize {
+            return Err(MapError::Invalid);
+        }
+        if cpu.is_some_and(|c| c >= self.cpus) {
+            return Err(MapError::Invalid);
+        }
+        let hash = hash_key(self.seed, key);
+        let head = self.bucket(hash).ok_or(MapError::Invalid)?.lock();
+        if let Some((_, idx)) = self.find(link(head.payload()), hash, key) {
+            if flags == BPF_NOEXIST {
+                return Err(MapError::Exists);
+            }
+            for c in 0..self.cpus {
+                if cpu.is_none_or(|only| only == c) {
+                    copy_in(self.value(idx, c).ok_or(MapError::Invalid)?, value);
+                }
+            }
+            return Ok(());
+        }
+        if flags == BPF_EXIST {
+            return Err(MapError::NotFound);
+        }
+        let idx = self.alloc().ok_or(MapError::TooBig)?;
+        let Some((meta, k)) = self.entry(idx) else {
+            return Err(MapError::Invalid);
+        };
+        copy_in(k, key);
+        for c in 0..self.cpus {
+            let v = self.value(idx, c).ok_or(MapError::Invalid)?;
+            // A new key set from one CPU: the other CPUs' copies start at zero, as in Linux.
+            copy_in(
+                v,
+                if cpu.is_none_or(|only| only == c) {
+                    value
+                } else {
+                    &[]
+                },
+            );
+        }
+        // Both hold stored links.
+        meta.set_pair(hash, head.payload());
+        head.set_payload(stored(idx));
+        self.len.add_num(1);
+        Ok(())
+    }
+
+    /// Whether every word is zero.
+    #[cfg(test)]
+    pub(crate) fn is_zeroed(&self) -> bool {
+        [self.free, self.bump, self.len].iter().all(|w| w.is_zero())
+            && self.buckets.iter().all(Word::is_zero)
+            && self.entries.iter().all(Word::is_zero)
+            && self.values.iter().all(Word::is_zero)
+            && self.seed == 0
+    }
+}
+
+impl Map for HashView<'_> {
+    fn def(&self) -> MapDef {
+        MapDef {
+            map_type: self.map_type,
+            key_size: self.key_size,
+            value_size: self.value_size,
+            max_entries: self.n,
+            flags: self.flags,
+        }
+    }
+
+    #[inline]
+    fn lookup(&self, key: &[u8]) -> Option<NonNull<u8>> {
+        self.get(key).map(words_addr)
+    }
+
+    #[inline]
+    fn lookup_cpu(&self, key: &[u8], cpu: u32) -> Option<NonNull<u8>> {
+        if !self.per_cpu() || cpu == 0 {
+            return self.lookup(key);
+        }
+        if key.len() != self.key_size as usize {
+            return None;
+        }
+        let hash = hash_key(self.seed, key);
+        let head = self.bucket(hash)?.lock();
+        let (_, idx) = self.find(link(head.payload()), hash, key)?;
+        self.value(idx, cpu).map(words_addr)
+    }
+
+    fn lookup_copy(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
+        if key.len() != self.key_size as usize || out.len() != self.value_size as usize {
+            return Err(MapError::Invalid);
+        }
+        let hash = hash_key(self.seed, key);
+        let head = self.bucket(hash).ok_or(MapError::NotFound)?.lock();
+        let (_, idx) = self
+            .find(link(head.payload()), hash, key)
+            .ok_or(MapError::NotFound)?;
+        copy_out(self.value(idx, 0).ok_or(MapError::NotFound)?, out);
+        Ok(())
+    }
+
+    #[inline]
+    fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
+        self.update_on(key, value, flags, None)
+    }
+
+    fn update_cpu(&self, key: &[u8], value: &[u8], flags: u64, cpu: u32) -> Result<(), MapError> {
+        if self.per_cpu() {
+            self.update_on(key, value, flags, Some(cpu))
+        } else {
+            self.update_on(key, value, flags, None)
+        }
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<(), MapError> {
+        if key.len() != self.key_size as usize {
+            return Err(MapError::Invalid);
+        }
+        let hash = hash_key(self.seed, key);
+        let head = self.bucket(hash).ok_or(MapError::Invalid)?.lock();
+        let (prev, idx) = self
+            .find(link(head.payload()), hash, key)
+            .ok_or(MapError::NotFound)?;
+        let next = self.entry(idx).map_or(NIL, |(m, _)| link(m.half(1)));
+        match self.entry(prev) {
+            Some((p, _)) => p.set_half(1, stored(next)),
+            None => head.set_payload(stored(next)),
+        }
+        drop(head);
+        self.release(idx);
+        self.len.sub_num(1);
+        Ok(())
+    }
+
+    /// Linux's order: the rest of the key's chain, then the following buckets.
+    fn next_key(&self, key: Option<&[u8]>, out: &mut [u8]) -> Result<(), MapError> {
+        if out.len() != self.key_size as usize {
+            return Err(MapError::Invalid);
+        }
+        let Some(key) = key else {
+            return self.first_key_from(0, out);
+        };
+        if key.len() != self.key_size as usize {
+            return Err(MapError::Invalid);
+        }
+        let hash = hash_key(self.seed, key);
+        let bucket = hash as usize % self.n as usize;
+        let head = self.bucket(hash).ok_or(MapError::Invalid)?.lock();
+        let Some((_, idx)) = self.find(link(head.payload()), hash, key) else {
+            drop(head);
+            return self.first_key_from(0, out);
+        };
+        let next = self.entry(idx).map_or(NIL, |(m, _)| link(m.half(1)));
+        if let Some((_, k)) = self.entry(next) {
+            copy_out(k, out);
+            return Ok(());
+        }
+        drop(head);
+        self.first_key_from(bucket + 1, out)
+    }
+
+    fn value_region(&self) -> ValueRegion {
+        ValueRegion {
+            start: words_usize(self.values),
+            len: self.values.len() * 8,
+            stride: self.vw * 8,
+            value_size: self.value_size as usize,
+        }
+    }
+}
+
+/// A hash map of up to `N` keys of `K` bytes to values of `V` bytes (`W = value_words(V)`):
+/// the storage of a [`HashView`] sized at compile time. `E = 1 + value_words(K)` is the
+/// words of one entry (the default, 2, fits keys of up to 8 bytes).
+///
+/// Update of a new key in a full map fails with [`MapError::TooBig`] (`E2BIG`), as in Linux.
+pub struct HashMap<
+    const K: usize,
+    const V: usize,
+    const W: usize,
+    const N: usize,
+    const E: usize = 2,
+> {
+    meta: [Word; 3],
+    buckets: [Word; N],
+    entries: [[Word; E]; N],
     values: [[Word; W]; N],
-    free: Mutex<FreeList>,
-    len: AtomicU32,
     seed: u64,
 }
 
-impl<const K: usize, const V: usize, const W: usize, const N: usize> HashMap<K, V, W, N> {
+impl<const K: usize, const V: usize, const W: usize, const N: usize, const E: usize>
+    HashMap<K, V, W, N, E>
+{
     /// Bytes of storage of one map.
     pub const STORAGE_BYTES: usize = core::mem::size_of::<Self>();
 
@@ -125,24 +500,36 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize> HashMap<K, 
             assert!(K > 0 && K <= u32::MAX as usize, "key size out of range");
             assert!(V > 0 && V <= u32::MAX as usize, "value size out of range");
             assert!(W == value_words(V), "W must be value_words(V)");
+            assert!(E == 1 + value_words(K), "E must be 1 + value_words(K)");
             assert!(N > 0 && N < NIL as usize, "capacity out of range");
         }
         HashMap {
-            buckets: [const { Mutex::new(stored(NIL)) }; N],
-            entries: [const { Entry::new() }; N],
+            meta: [const { Word::new() }; 3],
+            buckets: [const { Word::new() }; N],
+            entries: [const { [const { Word::new() }; E] }; N],
             values: [const { [const { Word::new() }; W] }; N],
-            free: Mutex::new(FreeList {
-                head: stored(NIL),
-                bump: 0,
-            }),
-            len: AtomicU32::new(0),
             seed,
         }
     }
 
+    /// The run-time view of this storage.
+    #[inline]
+    pub fn view(&self) -> HashView<'_> {
+        HashView::from_parts(
+            &self.meta,
+            &self.buckets,
+            self.entries.as_flattened(),
+            self.values.as_flattened(),
+            K,
+            V,
+            N,
+            self.seed,
+        )
+    }
+
     /// The number of keys.
     pub fn len(&self) -> usize {
-        self.len.load(Relaxed) as usize
+        self.view().len()
     }
 
     /// Whether the map has no keys.
@@ -152,106 +539,26 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize> HashMap<K, 
 
     /// The value words of `key`.
     pub fn get(&self, key: &[u8; K]) -> Option<&[Word; W]> {
-        let idx = self.find_locked(key)?;
-        self.values.get(idx as usize)
+        self.view().get(key)?.try_into().ok()
     }
 
-    fn bucket(&self, hash: u32) -> Option<&Mutex<u32>> {
-        self.buckets.get(hash as usize % N)
-    }
-
-    /// Walks the chain from `head`; the caller holds the bucket's lock. Bounded by `N` so that
-    /// even a broken chain cannot loop forever.
-    fn find(&self, head: u32, hash: u32, key: &[u8; K]) -> Option<(u32, u32)> {
-        let mut prev = NIL;
-        let mut cur = head;
-        for _ in 0..N {
-            let e = self.entries.get(cur as usize)?;
-            if e.hash.load(Relaxed) == hash && e.key_is(key) {
-                return Some((prev, cur));
-            }
-            prev = cur;
-            cur = link(e.next.load(Relaxed));
-        }
-        None
-    }
-
-    fn find_locked(&self, key: &[u8; K]) -> Option<u32> {
-        let hash = hash_key(self.seed, key);
-        let head = self.bucket(hash)?.lock();
-        self.find(link(*head), hash, key).map(|(_, idx)| idx)
-    }
-
-    fn alloc(&self) -> Option<u32> {
-        let mut free = self.free.lock();
-        if link(free.head) != NIL {
-            let idx = link(free.head);
-            // Both hold stored links.
-            free.head = self.entries.get(idx as usize)?.next.load(Relaxed);
-            Some(idx)
-        } else if (free.bump as usize) < N {
-            free.bump += 1;
-            Some(free.bump - 1)
-        } else {
-            None
-        }
-    }
-
-    fn release(&self, idx: u32) {
-        let mut free = self.free.lock();
-        if let Some(e) = self.entries.get(idx as usize) {
-            // Both hold stored links.
-            e.next.store(free.head, Relaxed);
-            free.head = stored(idx);
-        }
-    }
-
-    fn first_key_from(&self, bucket: usize, out: &mut [u8]) -> Result<(), MapError> {
-        for b in self.buckets.iter().skip(bucket) {
-            let head = b.lock();
-            if let Some(e) = self.entries.get(link(*head) as usize) {
-                e.copy_key(out);
-                return Ok(());
-            }
-        }
-        Err(MapError::NotFound)
-    }
-}
-
-impl<const K: usize, const V: usize, const W: usize, const N: usize> HashMap<K, V, W, N> {
     /// Whether every byte is zero (as [`new`](Self::new) makes it).
     #[cfg(test)]
     pub(crate) fn is_zeroed(&self) -> bool {
-        let unlocked = !self.free.is_locked() && self.buckets.iter().all(|b| !b.is_locked());
-        let free = self.free.lock();
-        unlocked
-            && (free.head, free.bump) == (0, 0)
-            && self.buckets.iter().all(|b| *b.lock() == 0)
-            && self.entries.iter().all(|e| {
-                e.hash.load(Relaxed) == 0
-                    && e.next.load(Relaxed) == 0
-                    && e.key.iter().all(|k| k.load(Relaxed) == 0)
-            })
-            && self
-                .values
-                .as_flattened()
-                .iter()
-                .all(|w| w.load(core::sync::atomic::Ordering::Relaxed) == [0; 8])
-            && self.len.load(Relaxed) == 0
-            && self.seed == 0
+        self.view().is_zeroed()
     }
 }
 
-impl<const K: usize, const V: usize, const W: usize, const N: usize> Default
-    for HashMap<K, V, W, N>
+impl<const K: usize, const V: usize, const W: usize, const N: usize, const E: usize> Default
+    for HashMap<K, V, W, N, E>
 {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<const K: usize, const V: usize, const W: usize, const N: usize> core::fmt::Debug
-    for HashMap<K, V, W, N>
+impl<const K: usize, const V: usize, const W: usize, const N: usize, const E: usize>
+    core::fmt::Debug for HashMap<K, V, W, N, E>
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("HashMap")
@@ -263,136 +570,10 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize> core::fmt::
     }
 }
 
-impl<const K: usize, const V: usize, const W: usize, const N: usize> Map for HashMap<K, V, W, N> {
-    fn def(&self) -> MapDef {
-        MapDef {
-            map_type: MapType::Hash,
-            key_size: K as u32,
-            value_size: V as u32,
-            max_entries: N as u32,
-            flags: 0,
-        }
-    }
-
-    fn lookup(&self, key: &[u8]) -> Option<NonNull<u8>> {
-        self.get(key.try_into().ok()?).map(|w| words_addr(w))
-    }
-
-    fn lookup_copy(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
-        let key: &[u8; K] = key.try_into().map_err(|_| MapError::Invalid)?;
-        if out.len() != V {
-            return Err(MapError::Invalid);
-        }
-        let hash = hash_key(self.seed, key);
-        let head = self.bucket(hash).ok_or(MapError::NotFound)?.lock();
-        let (_, idx) = self
-            .find(link(*head), hash, key)
-            .ok_or(MapError::NotFound)?;
-        copy_out(
-            self.values.get(idx as usize).ok_or(MapError::NotFound)?,
-            out,
-        );
-        Ok(())
-    }
-
-    fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
-        check_update_flags(flags)?;
-        let key: &[u8; K] = key.try_into().map_err(|_| MapError::Invalid)?;
-        if value.len() != V {
-            return Err(MapError::Invalid);
-        }
-        let hash = hash_key(self.seed, key);
-        let mut head = self.bucket(hash).ok_or(MapError::Invalid)?.lock();
-        if let Some((_, idx)) = self.find(link(*head), hash, key) {
-            if flags == BPF_NOEXIST {
-                return Err(MapError::Exists);
-            }
-            copy_in(
-                self.values.get(idx as usize).ok_or(MapError::Invalid)?,
-                value,
-            );
-            return Ok(());
-        }
-        if flags == BPF_EXIST {
-            return Err(MapError::NotFound);
-        }
-        let idx = self.alloc().ok_or(MapError::TooBig)?;
-        let (Some(e), Some(v)) = (
-            self.entries.get(idx as usize),
-            self.values.get(idx as usize),
-        ) else {
-            return Err(MapError::Invalid);
-        };
-        for (d, s) in e.key.iter().zip(key) {
-            d.store(*s, Relaxed);
-        }
-        e.hash.store(hash, Relaxed);
-        // Both hold stored links.
-        e.next.store(*head, Relaxed);
-        copy_in(v, value);
-        *head = stored(idx);
-        self.len.fetch_add(1, Relaxed);
-        Ok(())
-    }
-
-    fn delete(&self, key: &[u8]) -> Result<(), MapError> {
-        let key: &[u8; K] = key.try_into().map_err(|_| MapError::Invalid)?;
-        let hash = hash_key(self.seed, key);
-        let mut head = self.bucket(hash).ok_or(MapError::Invalid)?.lock();
-        let (prev, idx) = self
-            .find(link(*head), hash, key)
-            .ok_or(MapError::NotFound)?;
-        let next = self
-            .entries
-            .get(idx as usize)
-            .map_or(NIL, |e| link(e.next.load(Relaxed)));
-        match self.entries.get(prev as usize) {
-            Some(p) => p.next.store(stored(next), Relaxed),
-            None => *head = stored(next),
-        }
-        drop(head);
-        self.release(idx);
-        self.len.fetch_sub(1, Relaxed);
-        Ok(())
-    }
-
-    /// Linux's order: the rest of the key's chain, then the following buckets.
-    fn next_key(&self, key: Option<&[u8]>, out: &mut [u8]) -> Result<(), MapError> {
-        if out.len() != K {
-            return Err(MapError::Invalid);
-        }
-        let Some(key) = key else {
-            return self.first_key_from(0, out);
-        };
-        let key: &[u8; K] = key.try_into().map_err(|_| MapError::Invalid)?;
-        let hash = hash_key(self.seed, key);
-        let bucket = hash as usize % N;
-        let head = self.bucket(hash).ok_or(MapError::Invalid)?.lock();
-        let Some((_, idx)) = self.find(link(*head), hash, key) else {
-            drop(head);
-            return self.first_key_from(0, out);
-        };
-        let next = self
-            .entries
-            .get(idx as usize)
-            .map_or(NIL, |e| link(e.next.load(Relaxed)));
-        if let Some(e) = self.entries.get(next as usize) {
-            e.copy_key(out);
-            return Ok(());
-        }
-        drop(head);
-        self.first_key_from(bucket + 1, out)
-    }
-
-    fn value_region(&self) -> ValueRegion {
-        ValueRegion {
-            start: words_usize(self.values.as_flattened()),
-            len: N * W * 8,
-            stride: W * 8,
-            value_size: V,
-        }
-    }
-}
+super::forward_map!(
+    [const K: usize, const V: usize, const W: usize, const N: usize, const E: usize]
+    HashMap<K, V, W, N, E>
+);
 
 #[cfg(test)]
 mod tests {
@@ -432,9 +613,44 @@ mod tests {
     use crate::maps::BPF_ANY;
     use std::collections::{BTreeSet, HashMap as StdMap};
 
+    /// A hash map created at run time over leaked storage: by an arena (seed 0), or as a
+    /// view with `seed`.
+    fn run_time(k: u32, v: u32, n: u32, seed: u64) -> &'static HashView<'static> {
+        if seed == 0 {
+            return match crate::maps::testutil::arena_map(MapType::Hash, k, v, n) {
+                crate::maps::AnyMap::Hash(h) => h,
+                other => panic!("{other:?}"),
+            };
+        }
+        let def = MapDef {
+            map_type: MapType::Hash,
+            key_size: k,
+            value_size: v,
+            max_entries: n,
+            flags: 0,
+        };
+        let sizing = MapSizing::DEFAULT;
+        let words = crate::maps::words_needed(&def, &sizing).unwrap();
+        let storage: &'static [Word] = (0..words)
+            .map(|_| Word::new())
+            .collect::<std::vec::Vec<_>>()
+            .leak();
+        std::boxed::Box::leak(std::boxed::Box::new(
+            HashView::new(&def, &sizing, storage, seed).unwrap(),
+        ))
+    }
+
     #[test]
-    fn linux_errors_and_capacity() {
-        let m = HashMap::<4, 8, 1, 3>::new();
+    fn linux_errors_and_capacity_wrapper() {
+        linux_errors_and_capacity(&HashMap::<4, 8, 1, 3>::new().view());
+    }
+
+    #[test]
+    fn linux_errors_and_capacity_arena() {
+        linux_errors_and_capacity(run_time(4, 8, 3, 0));
+    }
+
+    fn linux_errors_and_capacity(m: &HashView<'_>) {
         let k = |i: u32| i.to_ne_bytes();
         assert_eq!(m.update(&k(1), &[1; 8], BPF_EXIST), Err(MapError::NotFound));
         for i in 0..3 {
@@ -461,24 +677,32 @@ mod tests {
         assert_eq!(m.lookup_copy(&k(1), &mut out), Err(MapError::NotFound));
     }
 
-    fn keys_by_iteration<const K: usize, const V: usize, const W: usize, const N: usize>(
-        m: &HashMap<K, V, W, N>,
-    ) -> std::vec::Vec<[u8; K]> {
+    fn keys_by_iteration<const K: usize>(m: &HashView<'_>) -> std::vec::Vec<[u8; K]> {
+        let n = m.def().max_entries as usize;
         let mut keys = std::vec::Vec::new();
         let mut out = [0u8; K];
         let mut cur: Option<[u8; K]> = None;
         while m.next_key(cur.as_ref().map(|k| &k[..]), &mut out).is_ok() {
             keys.push(out);
             cur = Some(out);
-            assert!(keys.len() <= N, "iteration does not end");
+            assert!(keys.len() <= n, "iteration does not end");
         }
         keys
     }
 
     #[test]
-    fn random_ops_match_model() {
+    fn random_ops_match_model_wrapper() {
+        random_ops_match_model(&HashMap::<6, 10, 2, 64>::with_seed(42).view());
+    }
+
+    #[test]
+    fn random_ops_match_model_run_time() {
+        random_ops_match_model(run_time(6, 10, 64, 42));
+        random_ops_match_model(run_time(6, 10, 64, 0));
+    }
+
+    fn random_ops_match_model(m: &HashView<'_>) {
         const N: usize = 64;
-        let m = HashMap::<6, 10, 2, N>::with_seed(42);
         let mut model: StdMap<[u8; 6], [u8; 10]> = StdMap::new();
         let mut rng = XorShift(0xdead_beef);
         for step in 0..6000 {
@@ -518,16 +742,24 @@ mod tests {
             }
             assert_eq!(m.len(), model.len());
         }
-        let iterated = keys_by_iteration(&m);
+        let iterated = keys_by_iteration::<6>(m);
         let set: BTreeSet<_> = iterated.iter().copied().collect();
         assert_eq!(set.len(), iterated.len(), "iteration repeats a key");
         assert_eq!(set, model.keys().copied().collect::<BTreeSet<_>>());
     }
 
     #[test]
-    fn colliding_keys_share_a_bucket() {
+    fn colliding_keys_share_a_bucket_wrapper() {
+        colliding_keys_share_a_bucket(&HashMap::<4, 8, 1, 8>::with_seed(3).view());
+    }
+
+    #[test]
+    fn colliding_keys_share_a_bucket_run_time() {
+        colliding_keys_share_a_bucket(run_time(4, 8, 8, 3));
+    }
+
+    fn colliding_keys_share_a_bucket(m: &HashView<'_>) {
         const N: usize = 8;
-        let m = HashMap::<4, 8, 1, N>::with_seed(3);
         let bucket = |i: u32| hash_key(3, &i.to_ne_bytes()) as usize % N;
         let keys: std::vec::Vec<u32> = (0..10_000).filter(|&i| bucket(i) == 5).take(4).collect();
         assert_eq!(keys.len(), 4);
@@ -543,6 +775,6 @@ mod tests {
         let mut out = [0; 8];
         m.lookup_copy(&keys[2].to_ne_bytes(), &mut out).unwrap();
         assert_eq!(out, [keys[2] as u8; 8]);
-        assert_eq!(keys_by_iteration(&m), [keys[2].to_ne_bytes()]);
+        assert_eq!(keys_by_iteration::<4>(m), [keys[2].to_ne_bytes()]);
     }
 }

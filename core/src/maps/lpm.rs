@@ -9,31 +9,14 @@
 
 use core::ptr::NonNull;
 
-use spin::Mutex;
-
-use super::hash::NIL;
-use super::word::{copy_in, copy_out, value_words, words_addr, words_usize, Word};
+use super::hash::{link, stored, NIL};
+use super::layout::{check_storage, mul, sum, Carve, LayoutError, MapSizing, Shape};
+use super::word::{
+    copy_in, copy_out, copy_words, value_words, words_addr, words_usize, zero, Word,
+};
 use super::{
     check_update_flags, Map, MapDef, MapError, MapType, ValueRegion, BPF_EXIST, BPF_NOEXIST,
 };
-
-#[derive(Clone, Copy, Debug)]
-struct Node<const D: usize> {
-    prefixlen: u32,
-    data: [u8; D],
-    child: [u32; 2],
-    /// The value slot, or `NIL` for an intermediate node.
-    value: u32,
-}
-
-impl<const D: usize> Node<D> {
-    const EMPTY: Node<D> = Node {
-        prefixlen: 0,
-        data: [0; D],
-        child: [NIL; 2],
-        value: NIL,
-    };
-}
 
 /// Where a node hangs: the root pointer, or a child pointer of a node.
 #[derive(Clone, Copy, Debug)]
@@ -42,87 +25,200 @@ enum Link {
     Child(u32, usize),
 }
 
+/// Meta words per node before its data: (prefix length, value slot), (child 0, child 1).
+const NODE_META: usize = 2;
+
 /// Bit `index` of `data`, counting from the top bit of the first byte.
 fn bit(data: &[u8], index: u32) -> usize {
     data.get(index as usize / 8)
         .map_or(0, |b| usize::from((b >> (7 - index % 8)) & 1))
 }
 
-#[derive(Debug)]
-struct Trie<const D: usize, const N: usize> {
-    /// `2 N` nodes, as pairs because array lengths cannot be computed from generics.
-    nodes: [[Node<D>; 2]; N],
-    root: u32,
-    /// Free nodes, chained through `child[0]`.
-    free_node: u32,
-    bump_node: u32,
-    /// The node owning each value slot, `NIL` when free.
-    owner: [u32; N],
-    len: u32,
-    /// Whether the links have been set to `NIL`: done on first use, so that an empty trie is
-    /// all zeros (a `static` of it goes to `.bss` and costs no flash).
-    ready: bool,
+/// Byte `i` of the bytes held in `words`.
+fn byte_of(words: &[Word], i: usize) -> u8 {
+    words
+        .get(i / 8)
+        .map_or(0, |w| w.load(core::sync::atomic::Ordering::Relaxed)[i % 8])
 }
 
-impl<const D: usize, const N: usize> Trie<D, N> {
-    const MAX_PREFIXLEN: u32 = (D * 8) as u32;
+/// A node as read from storage (its data stays in storage).
+#[derive(Clone, Copy, Debug)]
+struct Node {
+    prefixlen: u32,
+    child: [u32; 2],
+    /// The value slot, or `NIL` for an intermediate node.
+    value: u32,
+}
 
-    /// All zeros; [`Trie::ready`] makes it the empty trie.
-    const fn new() -> Self {
-        Trie {
-            nodes: [[Node {
-                prefixlen: 0,
-                data: [0; D],
-                child: [0; 2],
-                value: 0,
-            }; 2]; N],
-            root: 0,
-            free_node: 0,
-            bump_node: 0,
-            owner: [0; N],
-            len: 0,
-            ready: false,
+/// An LPM trie over borrowed storage, sized at run time: longest-prefix match over `d` data
+/// bytes, up to `n` prefixes, values of `vw` words.
+///
+/// Storage, in order: the trie lock, (root, first free node), (never-used node mark, prefix
+/// count), `2 n` nodes of `2 + dw` words ((prefix length, value slot), (child 0, child 1), the
+/// data), `n` value-slot owners (the node holding each slot), and `n` values. Links are
+/// stored complemented, so zeroed storage is the empty trie.
+#[derive(Debug)]
+pub struct LpmView<'a> {
+    lock: &'a Word,
+    top: &'a Word,
+    counts: &'a Word,
+    nodes: &'a [Word],
+    owners: &'a [Word],
+    values: &'a [Word],
+    d: u32,
+    value_size: u32,
+    n: u32,
+    stride: usize,
+    vw: usize,
+    flags: u32,
+}
+
+impl<'a> LpmView<'a> {
+    pub(crate) fn words(s: &Shape) -> Result<usize, LayoutError> {
+        let dw = value_words(s.k - 4);
+        sum(&[3, mul(mul(s.n, 2)?, NODE_META + dw)?, s.n, mul(s.n, s.vw)?])
+    }
+
+    /// A view of `def` (an LPM trie) over `words`, which must be exactly
+    /// [`words_needed`](super::words_needed) long.
+    ///
+    /// # Errors
+    ///
+    /// A definition the type does not accept, or storage of the wrong length.
+    pub fn new(def: &MapDef, sizing: &MapSizing, words: &'a [Word]) -> Result<Self, LayoutError> {
+        let s = check_storage(def, sizing, words)?;
+        if def.map_type != MapType::LpmTrie {
+            return Err(LayoutError::UnsupportedType(def.map_type));
+        }
+        let d = s.k - 4;
+        let stride = NODE_META + value_words(d);
+        let mut c = Carve::new(words);
+        let (lock, top, counts) = (c.one()?, c.one()?, c.one()?);
+        let nodes = c.take(mul(mul(s.n, 2)?, stride)?)?;
+        let owners = c.take(s.n)?;
+        let values = c.take(mul(s.n, s.vw)?)?;
+        Ok(LpmView {
+            lock,
+            top,
+            counts,
+            nodes,
+            owners,
+            values,
+            d: d as u32,
+            value_size: s.v as u32,
+            n: s.n as u32,
+            stride,
+            vw: s.vw,
+            flags: def.flags,
+        })
+    }
+
+    /// Over the parts of a trie of `n` prefixes of `d` data bytes to values of `v` bytes.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) const fn from_parts(
+        meta: &'a [Word; 3],
+        nodes: &'a [Word],
+        owners: &'a [Word],
+        values: &'a [Word],
+        d: usize,
+        v: usize,
+        n: usize,
+        flags: u32,
+    ) -> Self {
+        let [lock, top, counts] = meta;
+        LpmView {
+            lock,
+            top,
+            counts,
+            nodes,
+            owners,
+            values,
+            d: d as u32,
+            value_size: v as u32,
+            n: n as u32,
+            stride: NODE_META + value_words(d),
+            vw: value_words(v),
+            flags,
         }
     }
 
-    /// Sets every link to `NIL` the first time, in place.
-    fn ready(&mut self) {
-        if !self.ready {
-            for n in self.nodes.as_flattened_mut() {
-                *n = Node::EMPTY;
+    fn max_prefixlen(&self) -> u32 {
+        self.d * 8
+    }
+
+    /// The number of prefixes.
+    pub fn len(&self) -> usize {
+        let _guard = self.lock.lock();
+        self.counts.half(1) as usize
+    }
+
+    /// Whether the trie has no prefixes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value words of the longest prefix matching `data` (all `8 d` bits considered).
+    pub fn get(&self, data: &[u8]) -> Option<&'a [Word]> {
+        if data.len() != self.d as usize {
+            return None;
+        }
+        let _guard = self.lock.lock();
+        let v = self.find_longest(self.max_prefixlen(), data)?;
+        self.value_words(v)
+    }
+
+    /// Splits a Linux LPM key into prefix length and data.
+    fn parse<'k>(&self, key: &'k [u8]) -> Option<(u32, &'k [u8])> {
+        let (len, data) = key.split_first_chunk::<4>()?;
+        (data.len() == self.d as usize).then_some((u32::from_ne_bytes(*len), data))
+    }
+
+    fn value_words(&self, v: u32) -> Option<&'a [Word]> {
+        let at = (v as usize).checked_mul(self.vw)?;
+        self.values.get(at..at + self.vw)
+    }
+
+    // Everything below runs under the trie lock.
+
+    fn node_words(&self, n: u32) -> Option<&'a [Word]> {
+        let at = (n as usize).checked_mul(self.stride)?;
+        self.nodes.get(at..at + self.stride)
+    }
+
+    fn node_data(&self, n: u32) -> &'a [Word] {
+        self.node_words(n)
+            .and_then(|w| w.get(NODE_META..))
+            .unwrap_or(&[])
+    }
+
+    fn node(&self, n: u32) -> Option<Node> {
+        let w = self.node_words(n)?;
+        let (prefixlen, value) = w.first()?.pair();
+        let (c0, c1) = w.get(1)?.pair();
+        Some(Node {
+            prefixlen,
+            child: [link(c0), link(c1)],
+            value: link(value),
+        })
+    }
+
+    fn set_node(&self, n: u32, node: Node) {
+        if let Some(w) = self.node_words(n) {
+            if let (Some(a), Some(b)) = (w.first(), w.get(1)) {
+                a.set_pair(node.prefixlen, stored(node.value));
+                b.set_pair(stored(node.child[0]), stored(node.child[1]));
             }
-            self.owner.fill(NIL);
-            (self.root, self.free_node) = (NIL, NIL);
-            self.ready = true;
         }
     }
 
-    /// Whether every byte of every field is zero.
-    #[cfg(test)]
-    fn is_zeroed(&self) -> bool {
-        self.nodes.as_flattened().iter().all(|n| {
-            n.prefixlen == 0 && n.data.iter().all(|&b| b == 0) && n.child == [0; 2] && n.value == 0
-        }) && self.owner.iter().all(|&o| o == 0)
-            && (
-                self.root,
-                self.free_node,
-                self.bump_node,
-                self.len,
-                self.ready,
-            ) == (0, 0, 0, 0, false)
+    fn root(&self) -> u32 {
+        link(self.top.half(0))
     }
 
-    fn node(&self, n: u32) -> Option<&Node<D>> {
-        self.nodes.get(n as usize / 2)?.get(n as usize % 2)
-    }
-
-    fn node_mut(&mut self, n: u32) -> Option<&mut Node<D>> {
-        self.nodes.get_mut(n as usize / 2)?.get_mut(n as usize % 2)
-    }
-
-    fn get_link(&self, link: Link) -> u32 {
-        match link {
-            Link::Root => self.root,
+    fn get_link(&self, at: Link) -> u32 {
+        match at {
+            Link::Root => self.root(),
             Link::Child(n, b) => self
                 .node(n)
                 .and_then(|n| n.child.get(b).copied())
@@ -130,88 +226,108 @@ impl<const D: usize, const N: usize> Trie<D, N> {
         }
     }
 
-    fn set_link(&mut self, link: Link, to: u32) {
-        match link {
-            Link::Root => self.root = to,
+    fn set_link(&self, at: Link, to: u32) {
+        match at {
+            Link::Root => self.top.set_half(0, stored(to)),
             Link::Child(n, b) => {
-                if let Some(c) = self.node_mut(n).and_then(|n| n.child.get_mut(b)) {
-                    *c = to;
+                if let Some(mut node) = self.node(n) {
+                    if let Some(c) = node.child.get_mut(b) {
+                        *c = to;
+                        self.set_node(n, node);
+                    }
                 }
             }
         }
     }
 
-    /// How many leading bits `node` and the key share, at most both prefix lengths.
-    fn match_len(node: &Node<D>, prefixlen: u32, data: &[u8; D]) -> u32 {
-        let limit = node.prefixlen.min(prefixlen);
+    /// How many leading bits node `n` (of prefix length `node_len`) and the key share, at
+    /// most both prefix lengths.
+    fn match_len(&self, n: u32, node_len: u32, prefixlen: u32, data: &[u8]) -> u32 {
+        let limit = node_len.min(prefixlen);
         let mut len = 0;
-        for (a, b) in node.data.iter().zip(data) {
-            let diff = a ^ b;
-            len += diff.leading_zeros();
-            if len >= limit {
-                return limit;
-            }
-            if diff != 0 {
-                break;
+        let mut chunks = data.chunks(8);
+        for w in self.node_data(n) {
+            let Some(chunk) = chunks.next() else { break };
+            let bytes = w.load(core::sync::atomic::Ordering::Relaxed);
+            for (a, b) in bytes.iter().zip(chunk) {
+                let diff = a ^ b;
+                len += diff.leading_zeros();
+                if len >= limit {
+                    return limit;
+                }
+                if diff != 0 {
+                    return len;
+                }
             }
         }
         len
     }
 
-    fn alloc_node(&mut self, node: Node<D>) -> Option<u32> {
-        let n = if self.free_node != NIL {
-            let n = self.free_node;
-            self.free_node = self.node(n)?.child[0];
-            n
-        } else if (self.bump_node as usize) < 2 * N {
-            self.bump_node += 1;
-            self.bump_node - 1
+    fn alloc_node(&self) -> Option<u32> {
+        let (_, free) = self.top.pair();
+        let free = link(free);
+        let (bump, len) = self.counts.pair();
+        let n = if free != NIL {
+            let next = self.node(free)?.child[0];
+            let (root, _) = self.top.pair();
+            self.top.set_pair(root, stored(next));
+            free
+        } else if bump < self.n.saturating_mul(2) {
+            self.counts.set_pair(bump + 1, len);
+            bump
         } else {
             return None;
         };
-        *self.node_mut(n)? = node;
         Some(n)
     }
 
-    fn free_node(&mut self, n: u32) {
-        let head = self.free_node;
-        if let Some(node) = self.node_mut(n) {
-            *node = Node {
-                child: [head, NIL],
-                ..Node::EMPTY
-            };
-            self.free_node = n;
+    fn free_node(&self, n: u32) {
+        let (root, head) = self.top.pair();
+        if self.node_words(n).is_some() {
+            self.set_node(
+                n,
+                Node {
+                    prefixlen: 0,
+                    child: [link(head), NIL],
+                    value: NIL,
+                },
+            );
+            zero(self.node_data(n));
+            self.top.set_pair(root, stored(n));
         }
     }
 
-    fn alloc_value(&mut self, owner: u32) -> Option<u32> {
-        let v = self.owner.iter().position(|&o| o == NIL)?;
-        self.owner[v] = owner;
-        self.len += 1;
+    fn alloc_value(&self, owner: u32) -> Option<u32> {
+        let v = self.owners.iter().position(|o| link(o.half(0)) == NIL)?;
+        self.owners.get(v)?.set_half(0, stored(owner));
+        let (bump, len) = self.counts.pair();
+        self.counts.set_pair(bump, len + 1);
         u32::try_from(v).ok()
     }
 
-    fn free_value(&mut self, v: u32) {
-        if let Some(o) = self.owner.get_mut(v as usize) {
-            *o = NIL;
-            self.len -= 1;
+    fn free_value(&self, v: u32) {
+        if let Some(o) = self.owners.get(v as usize) {
+            o.set_half(0, stored(NIL));
+            let (bump, len) = self.counts.pair();
+            self.counts.set_pair(bump, len.saturating_sub(1));
         }
     }
 
     /// The value slot of the longest prefix matching `data` within `prefixlen` bits.
-    fn lookup(&self, prefixlen: u32, data: &[u8; D]) -> Option<u32> {
+    fn find_longest(&self, prefixlen: u32, data: &[u8]) -> Option<u32> {
+        let max = self.max_prefixlen();
         let mut found = None;
-        let mut cur = self.root;
-        for _ in 0..=Self::MAX_PREFIXLEN {
+        let mut cur = self.root();
+        for _ in 0..=max {
             let Some(node) = self.node(cur) else { break };
-            let m = Self::match_len(node, prefixlen, data);
+            let m = self.match_len(cur, node.prefixlen, prefixlen, data);
             if m < node.prefixlen {
                 break;
             }
             if node.value != NIL {
                 found = Some(node.value);
             }
-            if m == Self::MAX_PREFIXLEN {
+            if m == max {
                 break;
             }
             cur = node.child[bit(data, node.prefixlen)];
@@ -221,45 +337,43 @@ impl<const D: usize, const N: usize> Trie<D, N> {
 
     /// The node holding exactly `prefixlen`/`data` (value or intermediate), with the links to
     /// it and to its parent, and the parent.
-    fn find_exact(&self, prefixlen: u32, data: &[u8; D]) -> Option<(u32, Link, Link, u32)> {
-        let (mut link, mut parent_link, mut parent) = (Link::Root, Link::Root, NIL);
-        for _ in 0..=Self::MAX_PREFIXLEN {
-            let cur = self.get_link(link);
+    fn find_exact(&self, prefixlen: u32, data: &[u8]) -> Option<(u32, Link, Link, u32)> {
+        let (mut at, mut parent_link, mut parent) = (Link::Root, Link::Root, NIL);
+        for _ in 0..=self.max_prefixlen() {
+            let cur = self.get_link(at);
             let node = self.node(cur)?;
-            let m = Self::match_len(node, prefixlen, data);
+            let m = self.match_len(cur, node.prefixlen, prefixlen, data);
             if node.prefixlen != m || node.prefixlen == prefixlen {
                 return (node.prefixlen == prefixlen && m == prefixlen).then_some((
                     cur,
-                    link,
+                    at,
                     parent_link,
                     parent,
                 ));
             }
             parent = cur;
-            parent_link = link;
-            link = Link::Child(cur, bit(data, node.prefixlen));
+            parent_link = at;
+            at = Link::Child(cur, bit(data, node.prefixlen));
         }
         None
     }
 
     /// Inserts or replaces; returns the value slot to write.
-    fn insert(&mut self, prefixlen: u32, data: &[u8; D], flags: u64) -> Result<u32, MapError> {
-        let mut link = Link::Root;
+    fn insert(&self, prefixlen: u32, data: &[u8], flags: u64) -> Result<u32, MapError> {
+        let max = self.max_prefixlen();
+        let mut at = Link::Root;
         let mut m = 0;
-        let mut cur = self.root;
-        for _ in 0..=Self::MAX_PREFIXLEN {
-            cur = self.get_link(link);
+        let mut cur = self.root();
+        for _ in 0..=max {
+            cur = self.get_link(at);
             let Some(node) = self.node(cur) else { break };
-            m = Self::match_len(node, prefixlen, data);
-            if node.prefixlen != m
-                || node.prefixlen == prefixlen
-                || node.prefixlen == Self::MAX_PREFIXLEN
-            {
+            m = self.match_len(cur, node.prefixlen, prefixlen, data);
+            if node.prefixlen != m || node.prefixlen == prefixlen || node.prefixlen == max {
                 break;
             }
-            link = Link::Child(cur, bit(data, node.prefixlen));
+            at = Link::Child(cur, bit(data, node.prefixlen));
         }
-        let existing = self.node(cur).copied();
+        let existing = self.node(cur);
         if let Some(node) = existing.filter(|n| n.prefixlen == m && m == prefixlen) {
             // Exactly this prefix: replace the value, or give an intermediate node one.
             if node.value != NIL {
@@ -273,49 +387,64 @@ impl<const D: usize, const N: usize> Trie<D, N> {
                 return Err(MapError::NotFound);
             }
             let v = self.alloc_value(cur).ok_or(MapError::NoSpace)?;
-            if let Some(n) = self.node_mut(cur) {
-                n.value = v;
-            }
+            self.set_node(cur, Node { value: v, ..node });
             return Ok(v);
         }
         if flags == BPF_EXIST {
             return Err(MapError::NotFound);
         }
-        if self.len as usize >= N {
+        if self.counts.half(1) >= self.n {
             return Err(MapError::NoSpace);
         }
-        let leaf = Node {
-            prefixlen,
-            data: *data,
-            child: [NIL; 2],
-            value: NIL,
-        };
-        let new = self.alloc_node(leaf).ok_or(MapError::NoSpace)?;
+        let new = self.alloc_node().ok_or(MapError::NoSpace)?;
+        self.set_node(
+            new,
+            Node {
+                prefixlen,
+                child: [NIL; 2],
+                value: NIL,
+            },
+        );
+        copy_in(self.node_data(new), data);
         let top = match existing {
             None => new,
-            Some(node) if m == prefixlen => {
+            Some(_) if m == prefixlen => {
                 // The new prefix covers the existing node: it goes above it.
-                if let Some(n) = self.node_mut(new) {
-                    n.child[bit(&node.data, m)] = cur;
+                let b =
+                    usize::from((byte_of(self.node_data(cur), m as usize / 8) >> (7 - m % 8)) & 1);
+                let mut child = [NIL; 2];
+                if let Some(c) = child.get_mut(b) {
+                    *c = cur;
                 }
+                self.set_node(
+                    new,
+                    Node {
+                        prefixlen,
+                        child,
+                        value: NIL,
+                    },
+                );
                 new
             }
-            Some(node) => {
+            Some(_) => {
                 // The prefixes diverge at bit `m`: an intermediate node joins them.
                 let mut child = [cur, new];
                 if bit(data, m) == 0 {
                     child = [new, cur];
                 }
-                let im = Node {
-                    prefixlen: m,
-                    data: node.data,
-                    child,
-                    value: NIL,
-                };
-                let Some(im) = self.alloc_node(im) else {
+                let Some(im) = self.alloc_node() else {
                     self.free_node(new);
                     return Err(MapError::NoSpace);
                 };
+                self.set_node(
+                    im,
+                    Node {
+                        prefixlen: m,
+                        child,
+                        value: NIL,
+                    },
+                );
+                copy_words(self.node_data(im), self.node_data(cur));
                 im
             }
         };
@@ -323,17 +452,17 @@ impl<const D: usize, const N: usize> Trie<D, N> {
             self.free_node(new);
             return Err(MapError::NoSpace);
         };
-        if let Some(n) = self.node_mut(new) {
-            n.value = v;
+        if let Some(node) = self.node(new) {
+            self.set_node(new, Node { value: v, ..node });
         }
-        self.set_link(link, top);
+        self.set_link(at, top);
         Ok(v)
     }
 
-    fn remove(&mut self, prefixlen: u32, data: &[u8; D]) -> Result<(), MapError> {
-        let (cur, link, parent_link, parent) =
+    fn remove(&self, prefixlen: u32, data: &[u8]) -> Result<(), MapError> {
+        let (cur, at, parent_link, parent) =
             self.find_exact(prefixlen, data).ok_or(MapError::NotFound)?;
-        let node = *self.node(cur).ok_or(MapError::NotFound)?;
+        let node = self.node(cur).ok_or(MapError::NotFound)?;
         if node.value == NIL {
             return Err(MapError::NotFound);
         }
@@ -341,12 +470,10 @@ impl<const D: usize, const N: usize> Trie<D, N> {
         let [c0, c1] = node.child;
         if c0 != NIL && c1 != NIL {
             // Still needed to join its two children.
-            if let Some(n) = self.node_mut(cur) {
-                n.value = NIL;
-            }
+            self.set_node(cur, Node { value: NIL, ..node });
             return Ok(());
         }
-        let parent_node = self.node(parent).copied();
+        let parent_node = self.node(parent);
         if let Some(p) = parent_node.filter(|p| p.value == NIL && c0 == NIL && c1 == NIL) {
             // A leaf under an intermediate node: the sibling takes the parent's place.
             let sibling = if p.child[0] == cur {
@@ -359,21 +486,141 @@ impl<const D: usize, const N: usize> Trie<D, N> {
             self.free_node(cur);
             return Ok(());
         }
-        self.set_link(link, if c0 != NIL { c0 } else { c1 });
+        self.set_link(at, if c0 != NIL { c0 } else { c1 });
         self.free_node(cur);
         Ok(())
+    }
+
+    /// Whether every word is zero.
+    #[cfg(test)]
+    pub(crate) fn is_zeroed(&self) -> bool {
+        [self.lock, self.top, self.counts]
+            .iter()
+            .all(|w| w.is_zero())
+            && self.nodes.iter().all(Word::is_zero)
+            && self.owners.iter().all(Word::is_zero)
+            && self.values.iter().all(Word::is_zero)
+    }
+}
+
+impl Map for LpmView<'_> {
+    fn def(&self) -> MapDef {
+        MapDef {
+            map_type: MapType::LpmTrie,
+            key_size: 4 + self.d,
+            value_size: self.value_size,
+            max_entries: self.n,
+            flags: self.flags,
+        }
+    }
+
+    fn lookup(&self, key: &[u8]) -> Option<NonNull<u8>> {
+        let (prefixlen, data) = self.parse(key)?;
+        let _guard = self.lock.lock();
+        let v = self.find_longest(prefixlen, data)?;
+        self.value_words(v).map(words_addr)
+    }
+
+    fn lookup_copy(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
+        let (prefixlen, data) = self.parse(key).ok_or(MapError::Invalid)?;
+        if out.len() != self.value_size as usize {
+            return Err(MapError::Invalid);
+        }
+        let _guard = self.lock.lock();
+        let v = self
+            .find_longest(prefixlen, data)
+            .ok_or(MapError::NotFound)?;
+        copy_out(self.value_words(v).ok_or(MapError::NotFound)?, out);
+        Ok(())
+    }
+
+    fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
+        check_update_flags(flags)?;
+        let (prefixlen, data) = self.parse(key).ok_or(MapError::Invalid)?;
+        if prefixlen > self.max_prefixlen() || value.len() != self.value_size as usize {
+            return Err(MapError::Invalid);
+        }
+        let _guard = self.lock.lock();
+        let v = self.insert(prefixlen, data, flags)?;
+        copy_in(self.value_words(v).ok_or(MapError::Invalid)?, value);
+        Ok(())
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<(), MapError> {
+        let (prefixlen, data) = self.parse(key).ok_or(MapError::Invalid)?;
+        if prefixlen > self.max_prefixlen() {
+            return Err(MapError::Invalid);
+        }
+        let _guard = self.lock.lock();
+        self.remove(prefixlen, data)
+    }
+
+    /// In value-slot order (Linux walks the trie in post-order instead).
+    fn next_key(&self, key: Option<&[u8]>, out: &mut [u8]) -> Result<(), MapError> {
+        if out.len() != 4 + self.d as usize {
+            return Err(MapError::Invalid);
+        }
+        let parsed = match key {
+            None => None,
+            Some(k) => Some(self.parse(k).ok_or(MapError::Invalid)?),
+        };
+        let _guard = self.lock.lock();
+        let start = match parsed {
+            None => 0,
+            Some((prefixlen, data)) => match self.find_exact(prefixlen, data) {
+                Some((n, ..)) => match self.node(n).map(|n| n.value) {
+                    Some(v) if v != NIL => v as usize + 1,
+                    _ => 0,
+                },
+                None => 0,
+            },
+        };
+        let owner = self
+            .owners
+            .iter()
+            .skip(start)
+            .map(|o| link(o.half(0)))
+            .find(|&o| o != NIL)
+            .ok_or(MapError::NotFound)?;
+        let node = self.node(owner).ok_or(MapError::NotFound)?;
+        let (len, data) = out.split_at_mut(4);
+        len.copy_from_slice(&node.prefixlen.to_ne_bytes());
+        copy_out(self.node_data(owner), data);
+        Ok(())
+    }
+
+    fn value_region(&self) -> ValueRegion {
+        ValueRegion {
+            start: words_usize(self.values),
+            len: self.values.len() * 8,
+            stride: self.vw * 8,
+            value_size: self.value_size as usize,
+        }
     }
 }
 
 /// An LPM trie of up to `N` prefixes of `D` data bytes (key size `4 + D`) to values of `V`
-/// bytes (`W = value_words(V)`). A new prefix in a full trie fails with [`MapError::NoSpace`]
-/// (`ENOSPC`), as in Linux.
-pub struct LpmTrie<const D: usize, const V: usize, const W: usize, const N: usize> {
-    trie: Mutex<Trie<D, N>>,
+/// bytes (`W = value_words(V)`): the storage of an [`LpmView`] sized at compile time.
+/// `NW = 2 + value_words(D)` is the words of one trie node (the default, 3, fits data of up
+/// to 8 bytes: IPv4; IPv6 takes 4). A new prefix in a full trie fails with
+/// [`MapError::NoSpace`] (`ENOSPC`), as in Linux.
+pub struct LpmTrie<
+    const D: usize,
+    const V: usize,
+    const W: usize,
+    const N: usize,
+    const NW: usize = 3,
+> {
+    meta: [Word; 3],
+    /// `2 N` nodes, as pairs because array lengths cannot be computed from generics.
+    nodes: [[[Word; NW]; 2]; N],
+    owners: [Word; N],
     values: [[Word; W]; N],
 }
 
-impl<const D: usize, const V: usize, const W: usize, const N: usize> LpmTrie<D, V, W, N> {
+impl<const D: usize, const V: usize, const W: usize, const N: usize, const NW: usize>
+    LpmTrie<D, V, W, N, NW>
+{
     /// Bytes of storage of one map.
     pub const STORAGE_BYTES: usize = core::mem::size_of::<Self>();
 
@@ -386,37 +633,45 @@ impl<const D: usize, const V: usize, const W: usize, const N: usize> LpmTrie<D, 
             );
             assert!(V > 0 && V <= u32::MAX as usize, "value size out of range");
             assert!(W == value_words(V), "W must be value_words(V)");
+            assert!(
+                NW == NODE_META + value_words(D),
+                "NW must be 2 + value_words(D)"
+            );
             assert!(N > 0 && N < (NIL / 2) as usize, "capacity out of range");
         }
         LpmTrie {
-            trie: Mutex::new(Trie::new()),
+            meta: [const { Word::new() }; 3],
+            nodes: [const { [const { [const { Word::new() }; NW] }; 2] }; N],
+            owners: [const { Word::new() }; N],
             values: [const { [const { Word::new() }; W] }; N],
         }
     }
 
-    /// The trie, locked, with its links set.
-    fn trie(&self) -> spin::MutexGuard<'_, Trie<D, N>> {
-        let mut t = self.trie.lock();
-        t.ready();
-        t
+    /// The run-time view of this storage.
+    #[inline]
+    pub fn view(&self) -> LpmView<'_> {
+        let nodes: &[[Word; NW]] = self.nodes.as_flattened();
+        LpmView::from_parts(
+            &self.meta,
+            nodes.as_flattened(),
+            &self.owners,
+            self.values.as_flattened(),
+            D,
+            V,
+            N,
+            1, // BPF_F_NO_PREALLOC, which Linux requires for LPM tries
+        )
     }
 
     /// Whether every byte of every field is zero (as [`new`](Self::new) makes it).
     #[cfg(test)]
     pub(crate) fn is_zeroed(&self) -> bool {
-        let unlocked = !self.trie.is_locked();
-        unlocked
-            && self.trie.lock().is_zeroed()
-            && self
-                .values
-                .as_flattened()
-                .iter()
-                .all(|w| w.load(core::sync::atomic::Ordering::Relaxed) == [0; 8])
+        self.view().is_zeroed()
     }
 
     /// The number of prefixes.
     pub fn len(&self) -> usize {
-        self.trie().len as usize
+        self.view().len()
     }
 
     /// Whether the trie has no prefixes.
@@ -426,27 +681,20 @@ impl<const D: usize, const V: usize, const W: usize, const N: usize> LpmTrie<D, 
 
     /// The value words of the longest prefix matching `data` (all `8 D` bits considered).
     pub fn get(&self, data: &[u8; D]) -> Option<&[Word; W]> {
-        let v = self.trie().lookup(Trie::<D, N>::MAX_PREFIXLEN, data)?;
-        self.values.get(v as usize)
-    }
-
-    /// Splits a Linux LPM key into prefix length and data.
-    fn parse(key: &[u8]) -> Option<(u32, &[u8; D])> {
-        let (len, data) = key.split_first_chunk::<4>()?;
-        Some((u32::from_ne_bytes(*len), data.try_into().ok()?))
+        self.view().get(data)?.try_into().ok()
     }
 }
 
-impl<const D: usize, const V: usize, const W: usize, const N: usize> Default
-    for LpmTrie<D, V, W, N>
+impl<const D: usize, const V: usize, const W: usize, const N: usize, const NW: usize> Default
+    for LpmTrie<D, V, W, N, NW>
 {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<const D: usize, const V: usize, const W: usize, const N: usize> core::fmt::Debug
-    for LpmTrie<D, V, W, N>
+impl<const D: usize, const V: usize, const W: usize, const N: usize, const NW: usize>
+    core::fmt::Debug for LpmTrie<D, V, W, N, NW>
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("LpmTrie")
@@ -457,99 +705,15 @@ impl<const D: usize, const V: usize, const W: usize, const N: usize> core::fmt::
     }
 }
 
-impl<const D: usize, const V: usize, const W: usize, const N: usize> Map for LpmTrie<D, V, W, N> {
-    fn def(&self) -> MapDef {
-        MapDef {
-            map_type: MapType::LpmTrie,
-            key_size: (4 + D) as u32,
-            value_size: V as u32,
-            max_entries: N as u32,
-            flags: 1, // BPF_F_NO_PREALLOC, which Linux requires for LPM tries
-        }
-    }
-
-    fn lookup(&self, key: &[u8]) -> Option<NonNull<u8>> {
-        let (prefixlen, data) = Self::parse(key)?;
-        let v = self.trie().lookup(prefixlen, data)?;
-        self.values.get(v as usize).map(|w| words_addr(w))
-    }
-
-    fn lookup_copy(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
-        let (prefixlen, data) = Self::parse(key).ok_or(MapError::Invalid)?;
-        if out.len() != V {
-            return Err(MapError::Invalid);
-        }
-        let trie = self.trie();
-        let v = trie.lookup(prefixlen, data).ok_or(MapError::NotFound)?;
-        copy_out(self.values.get(v as usize).ok_or(MapError::NotFound)?, out);
-        Ok(())
-    }
-
-    fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
-        check_update_flags(flags)?;
-        let (prefixlen, data) = Self::parse(key).ok_or(MapError::Invalid)?;
-        if prefixlen > Trie::<D, N>::MAX_PREFIXLEN || value.len() != V {
-            return Err(MapError::Invalid);
-        }
-        let mut trie = self.trie();
-        let v = trie.insert(prefixlen, data, flags)?;
-        copy_in(self.values.get(v as usize).ok_or(MapError::Invalid)?, value);
-        Ok(())
-    }
-
-    fn delete(&self, key: &[u8]) -> Result<(), MapError> {
-        let (prefixlen, data) = Self::parse(key).ok_or(MapError::Invalid)?;
-        if prefixlen > Trie::<D, N>::MAX_PREFIXLEN {
-            return Err(MapError::Invalid);
-        }
-        self.trie().remove(prefixlen, data)
-    }
-
-    /// In value-slot order (Linux walks the trie in post-order instead).
-    fn next_key(&self, key: Option<&[u8]>, out: &mut [u8]) -> Result<(), MapError> {
-        if out.len() != 4 + D {
-            return Err(MapError::Invalid);
-        }
-        let trie = self.trie();
-        let start = match key {
-            None => 0,
-            Some(k) => {
-                let (prefixlen, data) = Self::parse(k).ok_or(MapError::Invalid)?;
-                match trie.find_exact(prefixlen, data) {
-                    Some((n, ..)) => match trie.node(n).map(|n| n.value) {
-                        Some(v) if v != NIL => v as usize + 1,
-                        _ => 0,
-                    },
-                    None => 0,
-                }
-            }
-        };
-        let owner = trie
-            .owner
-            .iter()
-            .skip(start)
-            .find(|&&o| o != NIL)
-            .ok_or(MapError::NotFound)?;
-        let node = trie.node(*owner).ok_or(MapError::NotFound)?;
-        let (len, data) = out.split_at_mut(4);
-        len.copy_from_slice(&node.prefixlen.to_ne_bytes());
-        data.copy_from_slice(&node.data);
-        Ok(())
-    }
-
-    fn value_region(&self) -> ValueRegion {
-        ValueRegion {
-            start: words_usize(self.values.as_flattened()),
-            len: N * W * 8,
-            stride: W * 8,
-            value_size: V,
-        }
-    }
-}
+super::forward_map!(
+    [const D: usize, const V: usize, const W: usize, const N: usize, const NW: usize]
+    LpmTrie<D, V, W, N, NW>
+);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::maps::testutil::arena_map;
     use crate::maps::testutil::XorShift;
     use crate::maps::BPF_ANY;
     use std::collections::BTreeMap;
@@ -560,47 +724,53 @@ mod tests {
         k
     }
 
-    fn get<const D: usize, const N: usize>(m: &LpmTrie<D, 8, 1, N>, data: [u8; D]) -> Option<u64> {
+    fn get<const D: usize>(m: &dyn Map, data: [u8; D]) -> Option<u64> {
         let mut out = [0u8; 8];
         m.lookup_copy(&key(8 * D as u32, data), &mut out).ok()?;
         Some(u64::from_ne_bytes(out))
     }
 
-    fn put<const D: usize, const N: usize>(
-        m: &LpmTrie<D, 8, 1, N>,
-        len: u32,
-        data: [u8; D],
-        v: u64,
-    ) {
+    fn put<const D: usize>(m: &dyn Map, len: u32, data: [u8; D], v: u64) {
         m.update(&key(len, data), &v.to_ne_bytes(), BPF_ANY)
             .unwrap();
     }
 
     #[test]
-    fn ipv4_overlapping_prefixes() {
-        let m = LpmTrie::<4, 8, 1, 16>::new();
-        put(&m, 8, [10, 0, 0, 0], 8);
-        put(&m, 16, [10, 1, 0, 0], 16);
-        put(&m, 24, [10, 1, 2, 0], 24);
-        put(&m, 32, [10, 1, 2, 3], 32);
-        put(&m, 0, [0; 4], 1);
-        put(&m, 12, [10, 16, 0, 0], 12);
-        assert_eq!(get(&m, [10, 1, 2, 3]), Some(32));
-        assert_eq!(get(&m, [10, 1, 2, 4]), Some(24));
-        assert_eq!(get(&m, [10, 1, 3, 4]), Some(16));
-        assert_eq!(get(&m, [10, 2, 3, 4]), Some(8));
-        assert_eq!(get(&m, [10, 31, 0, 0]), Some(12));
-        assert_eq!(get(&m, [10, 32, 0, 0]), Some(8));
-        assert_eq!(get(&m, [11, 0, 0, 0]), Some(1));
+    fn ipv4_overlapping_prefixes_wrapper() {
+        ipv4_overlapping_prefixes(&LpmTrie::<4, 8, 1, 16>::new().view());
+    }
+
+    #[test]
+    fn ipv4_overlapping_prefixes_arena() {
+        match arena_map(MapType::LpmTrie, 8, 8, 16) {
+            crate::maps::AnyMap::Lpm(m) => ipv4_overlapping_prefixes(m),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn ipv4_overlapping_prefixes(m: &LpmView<'_>) {
+        put(m, 8, [10, 0, 0, 0], 8);
+        put(m, 16, [10, 1, 0, 0], 16);
+        put(m, 24, [10, 1, 2, 0], 24);
+        put(m, 32, [10, 1, 2, 3], 32);
+        put(m, 0, [0; 4], 1);
+        put(m, 12, [10, 16, 0, 0], 12);
+        assert_eq!(get(m, [10, 1, 2, 3]), Some(32));
+        assert_eq!(get(m, [10, 1, 2, 4]), Some(24));
+        assert_eq!(get(m, [10, 1, 3, 4]), Some(16));
+        assert_eq!(get(m, [10, 2, 3, 4]), Some(8));
+        assert_eq!(get(m, [10, 31, 0, 0]), Some(12));
+        assert_eq!(get(m, [10, 32, 0, 0]), Some(8));
+        assert_eq!(get(m, [11, 0, 0, 0]), Some(1));
         // A shorter lookup prefix limits the match, as in Linux.
         let mut out = [0; 8];
         m.lookup_copy(&key(20, [10, 1, 2, 3]), &mut out).unwrap();
         assert_eq!(u64::from_ne_bytes(out), 16);
         m.delete(&key(16, [10, 1, 0, 0])).unwrap();
-        assert_eq!(get(&m, [10, 1, 3, 4]), Some(8));
-        assert_eq!(get(&m, [10, 1, 2, 9]), Some(24));
+        assert_eq!(get(m, [10, 1, 3, 4]), Some(8));
+        assert_eq!(get(m, [10, 1, 2, 9]), Some(24));
         m.delete(&key(0, [0; 4])).unwrap();
-        assert_eq!(get(&m, [11, 0, 0, 0]), None);
+        assert_eq!(get(m, [11, 0, 0, 0]), None);
         assert_eq!(m.delete(&key(0, [0; 4])), Err(MapError::NotFound));
         assert_eq!(m.delete(&key(20, [10, 1, 2, 3])), Err(MapError::NotFound));
         assert_eq!(
@@ -619,31 +789,42 @@ mod tests {
     }
 
     #[test]
-    fn ipv6_overlapping_prefixes_and_capacity() {
-        let m = LpmTrie::<16, 8, 1, 4>::new();
+    fn ipv6_overlapping_prefixes_and_capacity_wrapper() {
+        ipv6_overlapping_prefixes_and_capacity(&LpmTrie::<16, 8, 1, 4, 4>::new().view());
+    }
+
+    #[test]
+    fn ipv6_overlapping_prefixes_and_capacity_arena() {
+        match arena_map(MapType::LpmTrie, 20, 8, 4) {
+            crate::maps::AnyMap::Lpm(m) => ipv6_overlapping_prefixes_and_capacity(m),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn ipv6_overlapping_prefixes_and_capacity(m: &LpmView<'_>) {
         let net = |a: u16, b: u16| {
             let mut d = [0u8; 16];
             d[..2].copy_from_slice(&a.to_be_bytes());
             d[2..4].copy_from_slice(&b.to_be_bytes());
             d
         };
-        put(&m, 32, net(0x2001, 0x0db8), 32);
-        put(&m, 48, net(0x2001, 0x0db8), 48);
-        put(&m, 16, net(0x2001, 0), 16);
-        put(&m, 128, net(0x2001, 0x0db8), 128);
+        put(m, 32, net(0x2001, 0x0db8), 32);
+        put(m, 48, net(0x2001, 0x0db8), 48);
+        put(m, 16, net(0x2001, 0), 16);
+        put(m, 128, net(0x2001, 0x0db8), 128);
         assert_eq!(
             m.update(&key(64, net(0x2001, 1)), &[0; 8], BPF_ANY),
             Err(MapError::NoSpace)
         );
-        put(&m, 48, net(0x2001, 0x0db8), 480); // replacing works when full
-        assert_eq!(get(&m, net(0x2001, 0x0db8)), Some(128));
+        put(m, 48, net(0x2001, 0x0db8), 480); // replacing works when full
+        assert_eq!(get(m, net(0x2001, 0x0db8)), Some(128));
         let mut d = net(0x2001, 0x0db8);
         d[15] = 1;
-        assert_eq!(get(&m, d), Some(480));
+        assert_eq!(get(m, d), Some(480));
         d[5] = 1;
-        assert_eq!(get(&m, d), Some(32));
-        assert_eq!(get(&m, net(0x2001, 0x0db9)), Some(16));
-        assert_eq!(get(&m, net(0x2002, 0)), None);
+        assert_eq!(get(m, d), Some(32));
+        assert_eq!(get(m, net(0x2001, 0x0db9)), Some(16));
+        assert_eq!(get(m, net(0x2002, 0)), None);
         let a = m.lookup(&key(128, d)).unwrap().as_ptr().addr();
         assert!(m.value_region().contains(a, 8));
     }
@@ -656,9 +837,21 @@ mod tests {
         data
     }
 
-    fn random_ops<const D: usize>(seed: u64) {
-        const N: usize = 24;
-        let m = LpmTrie::<D, 8, 1, N>::new();
+    const N: usize = 24;
+
+    /// Keys by iteration.
+    fn count(m: &dyn Map, d: usize) -> usize {
+        let mut out = std::vec![0u8; 4 + d];
+        let mut cur: Option<std::vec::Vec<u8>> = None;
+        let mut n = 0;
+        while m.next_key(cur.as_deref(), &mut out).is_ok() {
+            n += 1;
+            cur = Some(out.clone());
+        }
+        n
+    }
+
+    fn random_ops<const D: usize>(m: &dyn Map, seed: u64) {
         let mut model: BTreeMap<(u32, [u8; D]), u64> = BTreeMap::new();
         let mut rng = XorShift(seed);
         let max = 8 * D as u32;
@@ -699,7 +892,7 @@ mod tests {
                     assert_eq!(got.map(u64::from_ne_bytes), want, "step {step}");
                 }
             }
-            assert_eq!(m.len(), model.len());
+            assert_eq!(count(m, D), model.len());
         }
         let mut seen = BTreeMap::new();
         let mut out = std::vec![0u8; 4 + D];
@@ -721,11 +914,17 @@ mod tests {
 
     #[test]
     fn random_ops_match_model_ipv4() {
-        random_ops::<4>(0xabc);
+        random_ops::<4>(&LpmTrie::<4, 8, 1, N>::new(), 0xabc);
+    }
+
+    #[test]
+    fn random_ops_match_model_arena() {
+        random_ops::<4>(arena_map(MapType::LpmTrie, 8, 8, N as u32), 0xabc);
+        random_ops::<16>(arena_map(MapType::LpmTrie, 20, 8, N as u32), 0x1234);
     }
 
     #[test]
     fn random_ops_match_model_ipv6() {
-        random_ops::<16>(0x1234);
+        random_ops::<16>(&LpmTrie::<16, 8, 1, N, 4>::new(), 0x1234);
     }
 }

@@ -8,164 +8,513 @@
 //! either.)
 
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use core::sync::atomic::Ordering::Relaxed;
 
-use spin::Mutex;
-
-use super::hash::{hash_key, NIL};
-use super::word::{copy_in, copy_out, value_words, words_addr, words_usize, Word};
+use super::hash::{hash_key, link, stored, NIL};
+use super::layout::{check_storage, mul, sum, Carve, LayoutError, MapSizing, Shape};
+use super::word::{copy_in, copy_out, value_words, words_addr, words_eq, words_usize, Word};
 use super::{
     check_update_flags, Map, MapDef, MapError, MapType, ValueRegion, BPF_EXIST, BPF_NOEXIST,
 };
 
+/// A field of an entry: word and half.
+type Field = (usize, usize);
+const HASH: Field = (0, 0);
+const CHAIN: Field = (0, 1);
+const NEWER: Field = (1, 0);
+const OLDER: Field = (1, 1);
+/// The first entry of bucket `i` lives in entry `i`'s third word.
+const HEAD: Field = (2, 0);
+/// Meta words per entry before the key.
+const ENTRY_META: usize = 3;
+
+/// An LRU hash map (or per-CPU LRU hash map) over borrowed storage, sized at run time.
+///
+/// Storage, in order: the map lock, the recency list's ends (most, least), the free list
+/// and never-used mark, the key count, `n` entries of `3 + kw` words (hash and chain link;
+/// newer and older recency links; the head of bucket `i`; the key), and `cpus × n` values of
+/// `vw` words. Links are stored complemented, so zeroed storage is the empty map.
 #[derive(Debug)]
-struct State<const K: usize, const N: usize> {
-    keys: [[u8; K]; N],
-    hashes: [u32; N],
-    /// Next entry in the same bucket.
-    chain: [u32; N],
-    /// First entry of each bucket.
-    heads: [u32; N],
-    /// Recency list: towards the most recent.
-    newer: [u32; N],
-    /// Recency list: towards the least recent.
-    older: [u32; N],
-    most: u32,
-    least: u32,
-    /// First free entry (chained through `chain`).
-    free: u32,
-    /// Entries from here on have never been used.
-    bump: u32,
-    /// Whether the links have been set to `NIL`: done on first use, so that an empty map is
-    /// all zeros (a `static` of it goes to `.bss` and costs no flash).
-    ready: bool,
+pub struct LruView<'a> {
+    lock: &'a Word,
+    ends: &'a Word,
+    free: &'a Word,
+    len: &'a Word,
+    entries: &'a [Word],
+    values: &'a [Word],
+    seed: u64,
+    key_size: u32,
+    value_size: u32,
+    n: u32,
+    cpus: u32,
+    stride: usize,
+    vw: usize,
+    map_type: MapType,
+    flags: u32,
 }
 
-impl<const K: usize, const N: usize> State<K, N> {
-    /// All zeros; [`State::ready`] makes it the empty state.
-    const fn new() -> Self {
-        State {
-            keys: [[0; K]; N],
-            hashes: [0; N],
-            chain: [0; N],
-            heads: [0; N],
-            newer: [0; N],
-            older: [0; N],
-            most: 0,
-            least: 0,
-            free: 0,
-            bump: 0,
-            ready: false,
+impl<'a> LruView<'a> {
+    pub(crate) fn words(s: &Shape) -> Result<usize, LayoutError> {
+        sum(&[
+            4,
+            mul(s.n, ENTRY_META + s.kw)?,
+            mul(mul(s.n, s.vw)?, s.cpus)?,
+        ])
+    }
+
+    /// A view of `def` (an LRU hash or LRU per-CPU hash map) over `words`, which must be
+    /// exactly [`words_needed`](super::words_needed) long, with hash seed `seed`.
+    ///
+    /// # Errors
+    ///
+    /// A definition the type does not accept, or storage of the wrong length.
+    pub fn new(
+        def: &MapDef,
+        sizing: &MapSizing,
+        words: &'a [Word],
+        seed: u64,
+    ) -> Result<Self, LayoutError> {
+        let s = check_storage(def, sizing, words)?;
+        if !matches!(def.map_type, MapType::LruHash | MapType::LruPerCpuHash) {
+            return Err(LayoutError::UnsupportedType(def.map_type));
+        }
+        let mut c = Carve::new(words);
+        let (lock, ends, free, len) = (c.one()?, c.one()?, c.one()?, c.one()?);
+        let entries = c.take(mul(s.n, ENTRY_META + s.kw)?)?;
+        let values = c.take(mul(mul(s.n, s.vw)?, s.cpus)?)?;
+        Ok(LruView {
+            lock,
+            ends,
+            free,
+            len,
+            entries,
+            values,
+            seed,
+            key_size: def.key_size,
+            value_size: def.value_size,
+            n: def.max_entries,
+            cpus: s.cpus as u32,
+            stride: ENTRY_META + s.kw,
+            vw: s.vw,
+            map_type: def.map_type,
+            flags: def.flags,
+        })
+    }
+
+    /// Over the parts of a plain LRU hash map of `n` keys of `k` bytes to values of `v`
+    /// bytes: `meta` is the lock, the list ends, the free list and the key count.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) const fn from_parts(
+        meta: &'a [Word; 4],
+        entries: &'a [Word],
+        values: &'a [Word],
+        k: usize,
+        v: usize,
+        n: usize,
+        seed: u64,
+    ) -> Self {
+        let [lock, ends, free, len] = meta;
+        LruView {
+            lock,
+            ends,
+            free,
+            len,
+            entries,
+            values,
+            seed,
+            key_size: k as u32,
+            value_size: v as u32,
+            n: n as u32,
+            cpus: 1,
+            stride: ENTRY_META + value_words(k),
+            vw: value_words(v),
+            map_type: MapType::LruHash,
+            flags: 0,
         }
     }
 
-    /// Sets every link to `NIL` the first time, in place.
-    fn ready(&mut self) {
-        if !self.ready {
-            self.chain.fill(NIL);
-            self.heads.fill(NIL);
-            self.newer.fill(NIL);
-            self.older.fill(NIL);
-            (self.most, self.least, self.free) = (NIL, NIL, NIL);
-            self.ready = true;
+    /// The number of keys.
+    pub fn len(&self) -> usize {
+        self.len.num(Relaxed) as usize
+    }
+
+    /// Whether the map has no keys.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value words of `key` (CPU 0's copy for a per-CPU map), marking it most recently
+    /// used.
+    pub fn get(&self, key: &[u8]) -> Option<&'a [Word]> {
+        self.get_cpu(key, 0)
+    }
+
+    fn get_cpu(&self, key: &[u8], cpu: u32) -> Option<&'a [Word]> {
+        if key.len() != self.key_size as usize {
+            return None;
+        }
+        let hash = hash_key(self.seed, key);
+        let _guard = self.lock.lock();
+        let idx = self.find(hash, key)?;
+        self.touch(idx);
+        self.value(idx, cpu)
+    }
+
+    /// The entry (value slot) holding `key`, without marking it used. Entries are taken
+    /// lowest first, a freed or evicted one next, so a host tool can list keys in the order
+    /// they were stored.
+    pub fn slot_of(&self, key: &[u8]) -> Option<u32> {
+        if key.len() != self.key_size as usize {
+            return None;
+        }
+        let hash = hash_key(self.seed, key);
+        let _guard = self.lock.lock();
+        self.find(hash, key)
+    }
+
+    /// The least recently used key (the next to be evicted) into `out`.
+    pub fn least_recent(&self, out: &mut [u8]) -> bool {
+        let _guard = self.lock.lock();
+        match self.key(self.least()) {
+            Some(k) => {
+                copy_out(k, out);
+                true
+            }
+            None => false,
         }
     }
 
-    fn find(&self, hash: u32, key: &[u8; K]) -> Option<u32> {
-        let mut cur = *self.heads.get(hash as usize % N)?;
-        for _ in 0..N {
-            let i = cur as usize;
-            if *self.hashes.get(i)? == hash && self.keys.get(i)? == key {
+    // Everything below runs under the map lock.
+
+    fn words_of(&self, idx: u32) -> Option<&'a [Word]> {
+        let at = (idx as usize).checked_mul(self.stride)?;
+        self.entries.get(at..at + self.stride)
+    }
+
+    fn key(&self, idx: u32) -> Option<&'a [Word]> {
+        self.words_of(idx)?.get(ENTRY_META..)
+    }
+
+    fn raw(&self, idx: u32, (w, h): Field) -> u32 {
+        self.words_of(idx)
+            .and_then(|e| e.get(w))
+            .map_or(0, |w| w.half(h))
+    }
+
+    fn set_raw(&self, idx: u32, (w, h): Field, v: u32) {
+        if let Some(word) = self.words_of(idx).and_then(|e| e.get(w)) {
+            word.set_half(h, v);
+        }
+    }
+
+    fn get_link(&self, idx: u32, f: Field) -> u32 {
+        match self.words_of(idx) {
+            Some(_) => link(self.raw(idx, f)),
+            None => NIL,
+        }
+    }
+
+    fn set_link(&self, idx: u32, f: Field, to: u32) {
+        self.set_raw(idx, f, stored(to));
+    }
+
+    fn most(&self) -> u32 {
+        link(self.ends.half(0))
+    }
+
+    fn least(&self) -> u32 {
+        link(self.ends.half(1))
+    }
+
+    fn set_most(&self, v: u32) {
+        self.ends.set_half(0, stored(v));
+    }
+
+    fn set_least(&self, v: u32) {
+        self.ends.set_half(1, stored(v));
+    }
+
+    fn value(&self, idx: u32, cpu: u32) -> Option<&'a [Word]> {
+        if idx >= self.n || cpu >= self.cpus {
+            return None;
+        }
+        let at = (cpu as usize * self.n as usize + idx as usize) * self.vw;
+        self.values.get(at..at + self.vw)
+    }
+
+    fn find(&self, hash: u32, key: &[u8]) -> Option<u32> {
+        let mut cur = self.get_link(hash % self.n, HEAD);
+        for _ in 0..self.n {
+            if self.raw(cur, HASH) == hash && words_eq(self.key(cur)?, key) {
                 return Some(cur);
             }
-            cur = *self.chain.get(i)?;
+            cur = self.get_link(cur, CHAIN);
         }
         None
     }
 
-    fn unlink_recency(&mut self, idx: u32) {
-        let i = idx as usize;
-        let (newer, older) = (self.newer[i], self.older[i]);
-        match self.newer.get_mut(older as usize) {
-            Some(n) => *n = newer,
-            None => self.least = newer,
+    fn unlink_recency(&self, idx: u32) {
+        let (newer, older) = (self.get_link(idx, NEWER), self.get_link(idx, OLDER));
+        if self.words_of(older).is_some() {
+            self.set_link(older, NEWER, newer);
+        } else {
+            self.set_least(newer);
         }
-        match self.older.get_mut(newer as usize) {
-            Some(o) => *o = older,
-            None => self.most = older,
+        if self.words_of(newer).is_some() {
+            self.set_link(newer, OLDER, older);
+        } else {
+            self.set_most(older);
         }
-        self.newer[i] = NIL;
-        self.older[i] = NIL;
+        self.set_link(idx, NEWER, NIL);
+        self.set_link(idx, OLDER, NIL);
     }
 
-    fn push_most_recent(&mut self, idx: u32) {
-        let i = idx as usize;
-        self.older[i] = self.most;
-        self.newer[i] = NIL;
-        match self.newer.get_mut(self.most as usize) {
-            Some(n) => *n = idx,
-            None => self.least = idx,
+    fn push_most_recent(&self, idx: u32) {
+        let most = self.most();
+        self.set_link(idx, OLDER, most);
+        self.set_link(idx, NEWER, NIL);
+        if self.words_of(most).is_some() {
+            self.set_link(most, NEWER, idx);
+        } else {
+            self.set_least(idx);
         }
-        self.most = idx;
+        self.set_most(idx);
     }
 
-    fn touch(&mut self, idx: u32) {
-        if self.most != idx {
+    fn touch(&self, idx: u32) {
+        if self.most() != idx {
             self.unlink_recency(idx);
             self.push_most_recent(idx);
         }
     }
 
-    fn unlink_chain(&mut self, idx: u32) {
-        let i = idx as usize;
-        let b = self.hashes[i] as usize % N;
-        let next = self.chain[i];
-        if self.heads[b] == idx {
-            self.heads[b] = next;
+    fn unlink_chain(&self, idx: u32) {
+        let b = self.raw(idx, HASH) % self.n;
+        let next = self.get_link(idx, CHAIN);
+        if self.get_link(b, HEAD) == idx {
+            self.set_link(b, HEAD, next);
             return;
         }
-        let mut cur = self.heads[b];
-        for _ in 0..N {
-            let Some(c) = self.chain.get_mut(cur as usize) else {
-                return;
-            };
-            if *c == idx {
-                *c = next;
+        let mut cur = self.get_link(b, HEAD);
+        for _ in 0..self.n {
+            if self.words_of(cur).is_none() {
                 return;
             }
-            cur = *c;
+            let c = self.get_link(cur, CHAIN);
+            if c == idx {
+                self.set_link(cur, CHAIN, next);
+                return;
+            }
+            cur = c;
         }
     }
 
     /// A free entry, or the least recently used one, unlinked.
-    fn take_slot(&mut self) -> Option<(u32, bool)> {
-        if self.free != NIL {
-            let idx = self.free;
-            self.free = self.chain[idx as usize];
-            Some((idx, false))
-        } else if (self.bump as usize) < N {
-            self.bump += 1;
-            Some((self.bump - 1, false))
+    fn take_slot(&self) -> Option<(u32, bool)> {
+        let (free, bump) = self.free.pair();
+        let free = link(free);
+        if free != NIL {
+            self.free.set_pair(stored(self.get_link(free, CHAIN)), bump);
+            Some((free, false))
+        } else if bump < self.n {
+            self.free.set_pair(stored(NIL), bump + 1);
+            Some((bump, false))
         } else {
-            let idx = self.least;
-            self.chain.get(idx as usize)?;
+            let idx = self.least();
+            self.words_of(idx)?;
             self.unlink_chain(idx);
             self.unlink_recency(idx);
             Some((idx, true))
         }
     }
+
+    fn per_cpu(&self) -> bool {
+        self.map_type == MapType::LruPerCpuHash
+    }
+
+    /// Update for `cpu`, or every CPU's copy (`None`).
+    fn update_on(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        flags: u64,
+        cpu: Option<u32>,
+    ) -> Result<(), MapError> {
+        check_update_flags(flags)?;
+        if key.len() != self.key_size as usize || value.len() != self.value_size as usize {
+            return Err(MapError::Invalid);
+        }
+        if cpu.is_some_and(|c| c >= self.cpus) {
+            return Err(MapError::Invalid);
+        }
+        let hash = hash_key(self.seed, key);
+        let _guard = self.lock.lock();
+        if let Some(idx) = self.find(hash, key) {
+            if flags == BPF_NOEXIST {
+                return Err(MapError::Exists);
+            }
+            for c in 0..self.cpus {
+                if cpu.is_none_or(|only| only == c) {
+                    copy_in(self.value(idx, c).ok_or(MapError::Invalid)?, value);
+                }
+            }
+            self.touch(idx);
+            return Ok(());
+        }
+        if flags == BPF_EXIST {
+            return Err(MapError::NotFound);
+        }
+        let (idx, evicted) = self.take_slot().ok_or(MapError::TooBig)?;
+        let b = hash % self.n;
+        copy_in(self.key(idx).ok_or(MapError::Invalid)?, key);
+        self.set_raw(idx, HASH, hash);
+        self.set_link(idx, CHAIN, self.get_link(b, HEAD));
+        self.set_link(b, HEAD, idx);
+        self.push_most_recent(idx);
+        for c in 0..self.cpus {
+            let v = self.value(idx, c).ok_or(MapError::Invalid)?;
+            copy_in(
+                v,
+                if cpu.is_none_or(|only| only == c) {
+                    value
+                } else {
+                    &[]
+                },
+            );
+        }
+        if !evicted {
+            self.len.add_num(1);
+        }
+        Ok(())
+    }
+
+    /// Whether every word is zero.
+    #[cfg(test)]
+    pub(crate) fn is_zeroed(&self) -> bool {
+        [self.lock, self.ends, self.free, self.len]
+            .iter()
+            .all(|w| w.is_zero())
+            && self.entries.iter().all(Word::is_zero)
+            && self.values.iter().all(Word::is_zero)
+            && self.seed == 0
+    }
+}
+
+impl Map for LruView<'_> {
+    fn def(&self) -> MapDef {
+        MapDef {
+            map_type: self.map_type,
+            key_size: self.key_size,
+            value_size: self.value_size,
+            max_entries: self.n,
+            flags: self.flags,
+        }
+    }
+
+    #[inline]
+    fn lookup(&self, key: &[u8]) -> Option<NonNull<u8>> {
+        self.get(key).map(words_addr)
+    }
+
+    fn lookup_cpu(&self, key: &[u8], cpu: u32) -> Option<NonNull<u8>> {
+        let cpu = if self.per_cpu() { cpu } else { 0 };
+        self.get_cpu(key, cpu).map(words_addr)
+    }
+
+    fn lookup_copy(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
+        if key.len() != self.key_size as usize || out.len() != self.value_size as usize {
+            return Err(MapError::Invalid);
+        }
+        let hash = hash_key(self.seed, key);
+        let _guard = self.lock.lock();
+        let idx = self.find(hash, key).ok_or(MapError::NotFound)?;
+        copy_out(self.value(idx, 0).ok_or(MapError::NotFound)?, out);
+        Ok(())
+    }
+
+    fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
+        self.update_on(key, value, flags, None)
+    }
+
+    fn update_cpu(&self, key: &[u8], value: &[u8], flags: u64, cpu: u32) -> Result<(), MapError> {
+        if self.per_cpu() {
+            self.update_on(key, value, flags, Some(cpu))
+        } else {
+            self.update_on(key, value, flags, None)
+        }
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<(), MapError> {
+        if key.len() != self.key_size as usize {
+            return Err(MapError::Invalid);
+        }
+        let hash = hash_key(self.seed, key);
+        let _guard = self.lock.lock();
+        let idx = self.find(hash, key).ok_or(MapError::NotFound)?;
+        self.unlink_chain(idx);
+        self.unlink_recency(idx);
+        let (free, bump) = self.free.pair();
+        self.set_raw(idx, CHAIN, free);
+        self.free.set_pair(stored(idx), bump);
+        self.len.sub_num(1);
+        Ok(())
+    }
+
+    /// From the most to the least recently used key (iteration does not change recency).
+    fn next_key(&self, key: Option<&[u8]>, out: &mut [u8]) -> Result<(), MapError> {
+        if out.len() != self.key_size as usize {
+            return Err(MapError::Invalid);
+        }
+        let found = match key {
+            None => None,
+            Some(k) => {
+                if k.len() != self.key_size as usize {
+                    return Err(MapError::Invalid);
+                }
+                Some(k)
+            }
+        };
+        let _guard = self.lock.lock();
+        let found = found.and_then(|k| self.find(hash_key(self.seed, k), k));
+        let next = match found {
+            Some(idx) => self.get_link(idx, OLDER),
+            None => self.most(),
+        };
+        copy_out(self.key(next).ok_or(MapError::NotFound)?, out);
+        Ok(())
+    }
+
+    fn value_region(&self) -> ValueRegion {
+        ValueRegion {
+            start: words_usize(self.values),
+            len: self.values.len() * 8,
+            stride: self.vw * 8,
+            value_size: self.value_size as usize,
+        }
+    }
 }
 
 /// An LRU hash map of up to `N` keys of `K` bytes to values of `V` bytes
-/// (`W = value_words(V)`). Updates never fail for lack of space.
-pub struct LruHashMap<const K: usize, const V: usize, const W: usize, const N: usize> {
-    state: Mutex<State<K, N>>,
+/// (`W = value_words(V)`): the storage of an [`LruView`] sized at compile time.
+/// `E = 3 + value_words(K)` is the words of one entry (the default, 4, fits keys of up to 8
+/// bytes). Updates never fail for lack of space.
+pub struct LruHashMap<
+    const K: usize,
+    const V: usize,
+    const W: usize,
+    const N: usize,
+    const E: usize = 4,
+> {
+    meta: [Word; 4],
+    entries: [[Word; E]; N],
     values: [[Word; W]; N],
-    len: AtomicU32,
     seed: u64,
 }
 
-impl<const K: usize, const V: usize, const W: usize, const N: usize> LruHashMap<K, V, W, N> {
+impl<const K: usize, const V: usize, const W: usize, const N: usize, const E: usize>
+    LruHashMap<K, V, W, N, E>
+{
     /// Bytes of storage of one map.
     pub const STORAGE_BYTES: usize = core::mem::size_of::<Self>();
 
@@ -180,46 +529,43 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize> LruHashMap<
             assert!(K > 0 && K <= u32::MAX as usize, "key size out of range");
             assert!(V > 0 && V <= u32::MAX as usize, "value size out of range");
             assert!(W == value_words(V), "W must be value_words(V)");
+            assert!(
+                E == ENTRY_META + value_words(K),
+                "E must be 3 + value_words(K)"
+            );
             assert!(N > 0 && N < NIL as usize, "capacity out of range");
         }
         LruHashMap {
-            state: Mutex::new(State::new()),
+            meta: [const { Word::new() }; 4],
+            entries: [const { [const { Word::new() }; E] }; N],
             values: [const { [const { Word::new() }; W] }; N],
-            len: AtomicU32::new(0),
             seed,
         }
     }
 
-    /// The state, locked, with its links set.
-    fn state(&self) -> spin::MutexGuard<'_, State<K, N>> {
-        let mut st = self.state.lock();
-        st.ready();
-        st
+    /// The run-time view of this storage.
+    #[inline]
+    pub fn view(&self) -> LruView<'_> {
+        LruView::from_parts(
+            &self.meta,
+            self.entries.as_flattened(),
+            self.values.as_flattened(),
+            K,
+            V,
+            N,
+            self.seed,
+        )
     }
 
     /// Whether every byte of every field is zero (as [`new`](Self::new) makes it).
     #[cfg(test)]
     pub(crate) fn is_zeroed(&self) -> bool {
-        let unlocked = !self.state.is_locked();
-        let st = self.state.lock();
-        st.keys.as_flattened().iter().all(|&b| b == 0)
-            && [&st.hashes, &st.chain, &st.heads, &st.newer, &st.older]
-                .iter()
-                .all(|a| a.iter().all(|&x| x == 0))
-            && (st.most, st.least, st.free, st.bump, st.ready) == (0, 0, 0, 0, false)
-            && unlocked
-            && self
-                .values
-                .as_flattened()
-                .iter()
-                .all(|w| w.load(Relaxed) == [0; 8])
-            && self.len.load(Relaxed) == 0
-            && self.seed == 0
+        self.view().is_zeroed()
     }
 
     /// The number of keys.
     pub fn len(&self) -> usize {
-        self.len.load(Relaxed) as usize
+        self.view().len()
     }
 
     /// Whether the map has no keys.
@@ -229,36 +575,25 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize> LruHashMap<
 
     /// The value words of `key`, marking it most recently used.
     pub fn get(&self, key: &[u8; K]) -> Option<&[Word; W]> {
-        let hash = hash_key(self.seed, key);
-        let mut st = self.state();
-        let idx = st.find(hash, key)?;
-        st.touch(idx);
-        self.values.get(idx as usize)
+        self.view().get(key)?.try_into().ok()
     }
 
     /// The least recently used key (the next to be evicted) into `out`.
     pub fn least_recent(&self, out: &mut [u8; K]) -> bool {
-        let st = self.state();
-        match st.keys.get(st.least as usize) {
-            Some(k) => {
-                *out = *k;
-                true
-            }
-            None => false,
-        }
+        self.view().least_recent(out)
     }
 }
 
-impl<const K: usize, const V: usize, const W: usize, const N: usize> Default
-    for LruHashMap<K, V, W, N>
+impl<const K: usize, const V: usize, const W: usize, const N: usize, const E: usize> Default
+    for LruHashMap<K, V, W, N, E>
 {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<const K: usize, const V: usize, const W: usize, const N: usize> core::fmt::Debug
-    for LruHashMap<K, V, W, N>
+impl<const K: usize, const V: usize, const W: usize, const N: usize, const E: usize>
+    core::fmt::Debug for LruHashMap<K, V, W, N, E>
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("LruHashMap")
@@ -270,116 +605,10 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize> core::fmt::
     }
 }
 
-impl<const K: usize, const V: usize, const W: usize, const N: usize> Map
-    for LruHashMap<K, V, W, N>
-{
-    fn def(&self) -> MapDef {
-        MapDef {
-            map_type: MapType::LruHash,
-            key_size: K as u32,
-            value_size: V as u32,
-            max_entries: N as u32,
-            flags: 0,
-        }
-    }
-
-    fn lookup(&self, key: &[u8]) -> Option<NonNull<u8>> {
-        self.get(key.try_into().ok()?).map(|w| words_addr(w))
-    }
-
-    fn lookup_copy(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
-        let key: &[u8; K] = key.try_into().map_err(|_| MapError::Invalid)?;
-        if out.len() != V {
-            return Err(MapError::Invalid);
-        }
-        let hash = hash_key(self.seed, key);
-        let st = self.state();
-        let idx = st.find(hash, key).ok_or(MapError::NotFound)?;
-        copy_out(
-            self.values.get(idx as usize).ok_or(MapError::NotFound)?,
-            out,
-        );
-        Ok(())
-    }
-
-    fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
-        check_update_flags(flags)?;
-        let key: &[u8; K] = key.try_into().map_err(|_| MapError::Invalid)?;
-        if value.len() != V {
-            return Err(MapError::Invalid);
-        }
-        let hash = hash_key(self.seed, key);
-        let mut st = self.state();
-        if let Some(idx) = st.find(hash, key) {
-            if flags == BPF_NOEXIST {
-                return Err(MapError::Exists);
-            }
-            copy_in(
-                self.values.get(idx as usize).ok_or(MapError::Invalid)?,
-                value,
-            );
-            st.touch(idx);
-            return Ok(());
-        }
-        if flags == BPF_EXIST {
-            return Err(MapError::NotFound);
-        }
-        let (idx, evicted) = st.take_slot().ok_or(MapError::TooBig)?;
-        let i = idx as usize;
-        let b = hash as usize % N;
-        st.keys[i] = *key;
-        st.hashes[i] = hash;
-        st.chain[i] = st.heads[b];
-        st.heads[b] = idx;
-        st.push_most_recent(idx);
-        copy_in(self.values.get(i).ok_or(MapError::Invalid)?, value);
-        if !evicted {
-            self.len.fetch_add(1, Relaxed);
-        }
-        Ok(())
-    }
-
-    fn delete(&self, key: &[u8]) -> Result<(), MapError> {
-        let key: &[u8; K] = key.try_into().map_err(|_| MapError::Invalid)?;
-        let hash = hash_key(self.seed, key);
-        let mut st = self.state();
-        let idx = st.find(hash, key).ok_or(MapError::NotFound)?;
-        st.unlink_chain(idx);
-        st.unlink_recency(idx);
-        st.chain[idx as usize] = st.free;
-        st.free = idx;
-        self.len.fetch_sub(1, Relaxed);
-        Ok(())
-    }
-
-    /// From the most to the least recently used key (iteration does not change recency).
-    fn next_key(&self, key: Option<&[u8]>, out: &mut [u8]) -> Result<(), MapError> {
-        let out: &mut [u8; K] = out.try_into().map_err(|_| MapError::Invalid)?;
-        let st = self.state();
-        let found = match key {
-            None => None,
-            Some(k) => {
-                let k: &[u8; K] = k.try_into().map_err(|_| MapError::Invalid)?;
-                st.find(hash_key(self.seed, k), k)
-            }
-        };
-        let next = match found {
-            Some(idx) => st.older[idx as usize],
-            None => st.most,
-        };
-        *out = *st.keys.get(next as usize).ok_or(MapError::NotFound)?;
-        Ok(())
-    }
-
-    fn value_region(&self) -> ValueRegion {
-        ValueRegion {
-            start: words_usize(self.values.as_flattened()),
-            len: N * W * 8,
-            stride: W * 8,
-            value_size: V,
-        }
-    }
-}
+super::forward_map!(
+    [const K: usize, const V: usize, const W: usize, const N: usize, const E: usize]
+    LruHashMap<K, V, W, N, E>
+);
 
 #[cfg(test)]
 mod tests {
@@ -392,9 +621,44 @@ mod tests {
         i.to_ne_bytes()
     }
 
+    /// An LRU map created at run time over leaked storage: by an arena (seed 0), or as a
+    /// view with `seed`.
+    fn run_time(k: u32, v: u32, n: u32, seed: u64) -> &'static LruView<'static> {
+        if seed == 0 {
+            return match crate::maps::testutil::arena_map(MapType::LruHash, k, v, n) {
+                crate::maps::AnyMap::Lru(h) => h,
+                other => panic!("{other:?}"),
+            };
+        }
+        let def = MapDef {
+            map_type: MapType::LruHash,
+            key_size: k,
+            value_size: v,
+            max_entries: n,
+            flags: 0,
+        };
+        let sizing = MapSizing::DEFAULT;
+        let words = crate::maps::words_needed(&def, &sizing).unwrap();
+        let storage: &'static [Word] = (0..words)
+            .map(|_| Word::new())
+            .collect::<std::vec::Vec<_>>()
+            .leak();
+        std::boxed::Box::leak(std::boxed::Box::new(
+            LruView::new(&def, &sizing, storage, seed).unwrap(),
+        ))
+    }
+
     #[test]
-    fn evicts_least_recently_used() {
-        let m = LruHashMap::<4, 8, 1, 4>::new();
+    fn evicts_least_recently_used_wrapper() {
+        evicts_least_recently_used(&LruHashMap::<4, 8, 1, 4>::new().view());
+    }
+
+    #[test]
+    fn evicts_least_recently_used_arena() {
+        evicts_least_recently_used(run_time(4, 8, 4, 0));
+    }
+
+    fn evicts_least_recently_used(m: &LruView<'_>) {
         for i in 1..=4 {
             m.update(&k(i), &[i as u8; 8], BPF_ANY).unwrap();
         }
@@ -432,10 +696,20 @@ mod tests {
         assert_eq!(m.len(), 3);
     }
 
+    const N: usize = 16;
+
     #[test]
-    fn random_ops_match_model() {
-        const N: usize = 16;
-        let m = LruHashMap::<2, 3, 1, N>::with_seed(7);
+    fn random_ops_match_model_wrapper() {
+        random_ops_match_model(&LruHashMap::<2, 3, 1, N>::with_seed(7).view());
+    }
+
+    #[test]
+    fn random_ops_match_model_run_time() {
+        random_ops_match_model(run_time(2, 3, N as u32, 7));
+        random_ops_match_model(run_time(2, 3, N as u32, 0));
+    }
+
+    fn random_ops_match_model(m: &LruView<'_>) {
         // Model: keys with values, most recent first.
         let mut model: VecDeque<([u8; 2], [u8; 3])> = VecDeque::new();
         let mut rng = XorShift(0x5eed);

@@ -1,10 +1,25 @@
-//! Map storage: static, fixed-capacity, shared by programs on several cores.
+//! Map storage: fixed-capacity, shared by programs on several cores, never allocated.
 //!
-//! Every map is a plain struct sized by const generics with a `const fn new()`, so it lives in
-//! a `static`; nothing allocates. Every map is `Sync` and every operation takes `&self`. The
-//! runtime treats maps uniformly through [`&'static dyn Map`](Map). Every `new()` is all
-//! zeros (empty links are stored as 0, or set on first use), so a map's `static` goes to
-//! `.bss` and costs no flash on a board.
+//! There is one implementation of each map type: a *view* over storage it borrows, sized at
+//! run time ([`ArrayView`], [`HashView`], [`LruView`], [`LpmView`], [`ProgArrayView`],
+//! [`RedirectView`], [`QueueView`], [`RingBufView`], [`PerfView`]). Its storage is a slice of
+//! [`Word`]s (8-byte atomics); the view carves everything it needs (values, keys, hashes,
+//! links, bucket heads, locks, counters) out of it once, with safe `split_at`, and keeps the
+//! parts. Two ways to own the storage:
+//!
+//! - the const-generic types ([`ArrayMap`], [`HashMap`], ...) hold it as arrays of words with
+//!   a `const fn new()`, for embedders who know their maps at compile time (a `static`); they
+//!   implement [`Map`] by building their view inline, with the sizes as constants (as
+//!   heapless's `Vec<T, N>` pairs with `VecView<T>`);
+//! - a [`MapArena`] creates the maps a program declares from their definitions
+//!   ([`MapDef`]), in a region of words the caller owns, as [`AnyMap`]s in a [`MapSet`].
+//!
+//! Every map is `Sync` and every operation takes `&self`. The runtime treats maps uniformly
+//! through [`&dyn Map`](Map) in a [`MapTable`]. Zeroed storage is the empty map of every
+//! type (links are stored complemented, so the empty link is 0): a const-generic map's
+//! `static` goes to `.bss` and costs no flash on a board, and the arena zeroes a map's words
+//! when it creates it. Because all storage is atomics, two maps given the same words by
+//! mistake is a logic error, never undefined behaviour.
 //!
 //! # Values programs point into
 //!
@@ -21,14 +36,18 @@
 //! for the map's lifetime. After a delete, the slot may be reused for another key, exactly as
 //! with Linux's preallocated hash maps.
 //!
-//! Rust cannot yet size an array by an expression of a generic (`generic_const_exprs`), so maps
-//! whose values escape take both the value size `V` in bytes and its word count
-//! `W = value_words(V)`; a mismatch is a compile-time error.
+//! Rust cannot yet size an array by an expression of a generic (`generic_const_exprs`), so the
+//! const-generic maps take both the value size `V` in bytes and its word count
+//! `W = value_words(V)`, and the keyed ones the words of an entry or node (`E`, `NW`, with
+//! defaults that fit keys of up to 8 bytes); a mismatch is a compile-time error.
 //!
 //! # Locking
 //!
-//! Map metadata (keys, chains, free lists, positions) is guarded by `spin` locks; values are
-//! written by the map under the same lock, with one relaxed atomic store per 8-byte word.
+//! Map metadata (keys, chains, free lists, positions) is guarded by spin locks kept in words
+//! (see `Word::lock`: a compare-and-swap of the word's first half from 0 to 1 with `Acquire`,
+//! released by a `Release` store of 0; the second half is a `u32` the lock guards, such as a
+//! bucket's first entry). Values are written by the map under the same lock, with one
+//! relaxed atomic store per 8-byte word.
 //!
 //! | map | lock | why |
 //! |---|---|---|
@@ -54,34 +73,152 @@
 //!
 //! # Keys and sizes
 //!
-//! Key and value sizes are const generics in bytes, as Linux declares them. A program's own
+//! Key and value sizes are in bytes, as Linux declares them (const generics for the
+//! const-generic types, fields of the view otherwise). A program's own
 //! [`MapDef`] is checked against the storage it is bound to with [`Map::check_def`]: type, key
 //! size and value size must be equal; capacity must be equal for index-addressed maps and the
 //! ring buffer, and at least the declared one for the others. Flags are not checked.
 //!
 //! # Storage size
 //!
-//! Bytes of storage per entry (`K` key bytes, `W` value words, `D` LPM data bytes), rounded as
-//! the compiler lays the types out; each type's `STORAGE_BYTES` constant gives the exact size of
-//! one instance, and a test checks these formulas.
+//! Every map is made of 8-byte [`Word`]s, the same whether it is sized at compile time or
+//! created in a [`MapArena`]; [`words_needed`] gives the words of a definition, and each
+//! const-generic type's `STORAGE_BYTES` the exact size of one instance (the hash maps add an
+//! 8-byte seed). Bytes per entry, with `kw = value_words(K)` key words, `W` value words and
+//! `dw = value_words(D)` LPM data words:
 //!
 //! | map | bytes per entry | fixed bytes |
 //! |---|---|---|
 //! | [`ArrayMap`] | `8 W` | 0 |
 //! | [`PerCpuArray`] | `8 W` per CPU | 0 |
-//! | [`HashMap`] | `8 W + 8 + round4(K + 8)` (value; bucket lock; hash, chain link, key) | 24 |
-//! | [`LruHashMap`] | `8 W + K + 20` (value; key, hash, chain, bucket head, two list links) | 36 |
-//! | [`LpmTrie`] | `8 W + 2 round4(D + 16) + 4` (value; two trie nodes; slot owner) | 24 |
-//! | [`ProgArray`] | 4 | 0 |
-//! | [`RedirectMap`] ([`DevMap`], [`CpuMap`], [`XskMap`]) | 4 | 0 |
-//! | [`QueueMap`], [`StackMap`] | `V` | 24 |
-//! | [`RingBuf`] | capacity in bytes | 24 |
+//! | [`HashMap`] | `8 W + 16 + 8 kw` (value; bucket lock and head; hash and link; key) | 24 (+ 8 seed) |
+//! | [`LruHashMap`] | `8 W + 24 + 8 kw` (value; hash, chain, two list links, a bucket head; key) | 32 (+ 8 seed) |
+//! | [`LpmTrie`] | `8 W + 40 + 16 dw` (value; two trie nodes; slot owner) | 24 |
+//! | [`ProgArray`] | 8 | 0 |
+//! | [`RedirectMap`] ([`DevMap`], [`CpuMap`], [`XskMap`]) | 8 | 0 |
+//! | [`QueueMap`], [`StackMap`] | `8 W` | 16 |
+//! | [`RingBuf`] | capacity in bytes | 32 |
+//! | [`PerfEventArray`] | ring bytes + 32 per slot | 0 |
 //!
-//! (Totals are rounded up to a multiple of 8 for the types with 8-byte fields.)
+//! Per-CPU hash and LRU per-CPU hash maps (arena only) take `8 W` per CPU per entry instead
+//! of `8 W`.
 
+/// Implements [`Map`] for a const-generic wrapper by forwarding every method to the run-time
+/// view of its storage, `self.view()` (built inline: the wrapper's sizes are constants).
+macro_rules! forward_map {
+    ([$($g:tt)*] $ty:ty) => {
+        impl<$($g)*> $crate::maps::Map for $ty {
+            #[inline]
+            fn def(&self) -> $crate::maps::MapDef {
+                self.view().def()
+            }
+            #[inline]
+            fn lookup(&self, key: &[u8]) -> Option<core::ptr::NonNull<u8>> {
+                self.view().lookup(key)
+            }
+            #[inline]
+            fn lookup_cpu(&self, key: &[u8], cpu: u32) -> Option<core::ptr::NonNull<u8>> {
+                self.view().lookup_cpu(key, cpu)
+            }
+            #[inline]
+            fn lookup_copy(
+                &self,
+                key: &[u8],
+                out: &mut [u8],
+            ) -> Result<(), $crate::maps::MapError> {
+                self.view().lookup_copy(key, out)
+            }
+            #[inline]
+            fn update(
+                &self,
+                key: &[u8],
+                value: &[u8],
+                flags: u64,
+            ) -> Result<(), $crate::maps::MapError> {
+                self.view().update(key, value, flags)
+            }
+            #[inline]
+            fn update_cpu(
+                &self,
+                key: &[u8],
+                value: &[u8],
+                flags: u64,
+                cpu: u32,
+            ) -> Result<(), $crate::maps::MapError> {
+                self.view().update_cpu(key, value, flags, cpu)
+            }
+            #[inline]
+            fn delete(&self, key: &[u8]) -> Result<(), $crate::maps::MapError> {
+                self.view().delete(key)
+            }
+            #[inline]
+            fn next_key(
+                &self,
+                key: Option<&[u8]>,
+                out: &mut [u8],
+            ) -> Result<(), $crate::maps::MapError> {
+                self.view().next_key(key, out)
+            }
+            #[inline]
+            fn value_region(&self) -> $crate::maps::ValueRegion {
+                self.view().value_region()
+            }
+            #[inline]
+            fn push(&self, value: &[u8], flags: u64) -> Result<(), $crate::maps::MapError> {
+                self.view().push(value, flags)
+            }
+            #[inline]
+            fn pop(&self, out: &mut [u8]) -> Result<(), $crate::maps::MapError> {
+                self.view().pop(out)
+            }
+            #[inline]
+            fn peek(&self, out: &mut [u8]) -> Result<(), $crate::maps::MapError> {
+                self.view().peek(out)
+            }
+            #[inline]
+            fn ringbuf_output(&self, data: &[u8], flags: u64) -> Result<(), $crate::maps::MapError> {
+                self.view().ringbuf_output(data, flags)
+            }
+            #[inline]
+            fn ringbuf_reserve(&self, size: u64, flags: u64) -> Option<core::ptr::NonNull<u8>> {
+                self.view().ringbuf_reserve(size, flags)
+            }
+            #[inline]
+            fn ringbuf_submit(&self, addr: u64, flags: u64) -> Result<(), $crate::maps::MapError> {
+                self.view().ringbuf_submit(addr, flags)
+            }
+            #[inline]
+            fn ringbuf_discard(&self, addr: u64, flags: u64) -> Result<(), $crate::maps::MapError> {
+                self.view().ringbuf_discard(addr, flags)
+            }
+            #[inline]
+            fn perf_event_output(
+                &self,
+                slot: u32,
+                data: &[u8],
+                tail: &[u8],
+            ) -> Result<(), $crate::maps::MapError> {
+                self.view().perf_event_output(slot, data, tail)
+            }
+            #[inline]
+            fn prog_at(&self, index: u32) -> Option<u32> {
+                self.view().prog_at(index)
+            }
+            #[inline]
+            fn redirect_target(&self, key: u32) -> Option<$crate::maps::Redirect> {
+                self.view().redirect_target(key)
+            }
+        }
+    };
+}
+pub(crate) use forward_map;
+
+mod any;
+mod arena;
 mod array;
 mod devmap;
 mod hash;
+mod layout;
 mod lpm;
 mod lru;
 mod percpu;
@@ -98,16 +235,21 @@ mod stress;
 use core::ptr::NonNull;
 
 pub use crate::env::{MapDef, MapType};
-pub use array::ArrayMap;
-pub use devmap::{CpuMap, DevMap, Redirect, RedirectMap, XskMap};
-pub use hash::HashMap;
-pub use lpm::LpmTrie;
-pub use lru::LruHashMap;
+pub use any::AnyMap;
+pub use arena::{ArenaError, ArenaErrorKind, ArenaStorage, Carry, MapArena, MapSet};
+pub use array::{ArrayMap, ArrayView};
+pub use devmap::{CpuMap, DevMap, Redirect, RedirectMap, RedirectView, XskMap};
+pub use hash::{HashMap, HashView};
+pub use layout::{words_needed, LayoutError, MapSizing, KNOWN_MAP_FLAGS};
+pub use lpm::{LpmTrie, LpmView};
+pub use lru::{LruHashMap, LruView};
 pub use percpu::PerCpuArray;
-pub use perf::PerfEventArray;
-pub use prog_array::ProgArray;
-pub use queue::{QueueMap, QueueStack, StackMap};
-pub use ringbuf::{Consumed, RingBuf, RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RINGBUF_HDR_SIZE};
+pub use perf::{PerfEventArray, PerfView};
+pub use prog_array::{ProgArray, ProgArrayView};
+pub use queue::{QueueMap, QueueStack, QueueView, StackMap};
+pub use ringbuf::{
+    Consumed, RingBuf, RingBufView, RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RINGBUF_HDR_SIZE,
+};
 pub use table::MapTable;
 pub use word::{value_words, Word};
 
@@ -519,6 +661,48 @@ pub(crate) fn next_index(key: Option<&[u8]>, len: usize, out: &mut [u8]) -> Resu
 
 #[cfg(test)]
 pub(crate) mod testutil {
+    use super::{AnyMap, MapArena, MapDef, MapSizing, MapType, Word};
+
+    /// A map of `map_type` created by an arena over leaked host storage, for running a map
+    /// type's behaviour tests on its arena form too.
+    pub fn arena_map(map_type: MapType, k: u32, v: u32, n: u32) -> &'static AnyMap<'static> {
+        arena_map_sized(map_type, k, v, n, MapSizing::DEFAULT)
+    }
+
+    /// As [`arena_map`], with `sizing` (CPUs, perf rings).
+    pub fn arena_map_sized(
+        map_type: MapType,
+        k: u32,
+        v: u32,
+        n: u32,
+        sizing: MapSizing,
+    ) -> &'static AnyMap<'static> {
+        let def = MapDef {
+            map_type,
+            key_size: k,
+            value_size: v,
+            max_entries: n,
+            flags: 0,
+        };
+        let words = super::words_needed(&def, &sizing).unwrap();
+        // Some room before and after, so that the map is not at the region's start.
+        let storage: &'static [Word] = (0..words + 16)
+            .map(|_| Word::new())
+            .collect::<std::vec::Vec<_>>()
+            .leak();
+        let mut arena = MapArena::<4>::with_sizing(storage, sizing);
+        let pad = MapDef {
+            map_type: MapType::Array,
+            key_size: 4,
+            value_size: 8,
+            max_entries: 8,
+            flags: 0,
+        };
+        let set = arena.create_all::<2>(&[pad, def]).unwrap();
+        let set = std::boxed::Box::leak(std::boxed::Box::new(set));
+        set.get(1).unwrap()
+    }
+
     /// A tiny deterministic xorshift64* generator.
     #[derive(Debug)]
     pub struct XorShift(pub u64);
@@ -592,7 +776,10 @@ mod tests {
             lru.lookup_copy(&[1, 2, 3, 4], &mut [0; 8]),
             Err(MapError::NotFound)
         );
-        assert!(!lru.is_zeroed(), "the links are set on first use");
+        assert!(
+            lru.is_zeroed(),
+            "links are stored complemented: zero is empty"
+        );
         assert!(lru.is_empty());
         let mut key = [0; 4];
         assert!(!lru.least_recent(&mut key));
@@ -603,6 +790,8 @@ mod tests {
         let mut k = [0u8; 8];
         k[..4].copy_from_slice(&32u32.to_ne_bytes());
         assert_eq!(lpm.lookup_copy(&k, &mut [0; 8]), Err(MapError::NotFound));
+        assert!(lpm.is_zeroed(), "a lookup changes nothing");
+        lpm.update(&k, &[1; 8], BPF_ANY).unwrap();
         assert!(!lpm.is_zeroed());
 
         let progs = ProgArray::<4>::new();
@@ -668,52 +857,47 @@ mod tests {
 
     #[test]
     fn storage_sizes_match_the_documented_formulas() {
-        const fn round4(x: usize) -> usize {
-            x.div_ceil(4) * 4
-        }
-        const fn round8(x: usize) -> usize {
-            x.div_ceil(8) * 8
-        }
-        fn hash<const K: usize, const V: usize, const W: usize, const N: usize>() {
-            let per = 8 * W + 8 + round4(K + 8);
+        fn hash<const K: usize, const V: usize, const W: usize, const N: usize, const E: usize>() {
+            let per = 8 * W + 16 + 8 * value_words(K);
             assert_eq!(
-                HashMap::<K, V, W, N>::STORAGE_BYTES,
-                round8(N * per + 24),
+                HashMap::<K, V, W, N, E>::STORAGE_BYTES,
+                N * per + 32,
                 "hash K={K}"
             );
         }
-        fn lru<const K: usize, const V: usize, const W: usize, const N: usize>() {
-            let per = 8 * W + K + 20;
+        fn lru<const K: usize, const V: usize, const W: usize, const N: usize, const E: usize>() {
+            let per = 8 * W + 24 + 8 * value_words(K);
             assert_eq!(
-                LruHashMap::<K, V, W, N>::STORAGE_BYTES,
-                round8(N * per + 36),
+                LruHashMap::<K, V, W, N, E>::STORAGE_BYTES,
+                N * per + 40,
                 "lru K={K}"
             );
         }
-        fn lpm<const D: usize, const V: usize, const W: usize, const N: usize>() {
-            let per = 8 * W + 2 * round4(D + 16) + 4;
+        fn lpm<const D: usize, const V: usize, const W: usize, const N: usize, const NW: usize>() {
+            let per = 8 * W + 40 + 16 * value_words(D);
             assert_eq!(
-                LpmTrie::<D, V, W, N>::STORAGE_BYTES,
-                round8(N * per + 24),
+                LpmTrie::<D, V, W, N, NW>::STORAGE_BYTES,
+                N * per + 24,
                 "lpm D={D}"
             );
         }
-        hash::<4, 8, 1, 32>();
-        hash::<5, 16, 2, 32>();
-        hash::<16, 20, 3, 100>();
-        lru::<4, 8, 1, 32>();
-        lru::<16, 8, 1, 32>();
-        lru::<6, 24, 3, 64>();
-        lpm::<4, 8, 1, 32>();
-        lpm::<5, 8, 1, 32>();
-        lpm::<16, 12, 2, 64>();
+        hash::<4, 8, 1, 32, 2>();
+        hash::<5, 16, 2, 32, 2>();
+        hash::<16, 20, 3, 100, 3>();
+        lru::<4, 8, 1, 32, 4>();
+        lru::<16, 8, 1, 32, 5>();
+        lru::<6, 24, 3, 64, 4>();
+        lpm::<4, 8, 1, 32, 3>();
+        lpm::<5, 8, 1, 32, 3>();
+        lpm::<16, 12, 2, 64, 4>();
         assert_eq!(ArrayMap::<12, 2, 10>::STORAGE_BYTES, 10 * 16);
         assert_eq!(PerCpuArray::<12, 2, 10, 4>::STORAGE_BYTES, 4 * 10 * 16);
-        assert_eq!(ProgArray::<10>::STORAGE_BYTES, 40);
-        assert_eq!(DevMap::<10>::STORAGE_BYTES, 40);
-        assert_eq!(QueueMap::<3, 32>::STORAGE_BYTES, round8(32 * 3 + 24));
-        assert_eq!(StackMap::<8, 32>::STORAGE_BYTES, 32 * 8 + 24);
-        assert_eq!(RingBuf::<1024, 128>::STORAGE_BYTES, 1024 + 24);
+        assert_eq!(ProgArray::<10>::STORAGE_BYTES, 80);
+        assert_eq!(DevMap::<10>::STORAGE_BYTES, 80);
+        assert_eq!(QueueMap::<3, 32>::STORAGE_BYTES, 32 * 8 + 16);
+        assert_eq!(StackMap::<12, 32, 2>::STORAGE_BYTES, 32 * 16 + 16);
+        assert_eq!(RingBuf::<1024, 128>::STORAGE_BYTES, 1024 + 32);
+        assert_eq!(PerfEventArray::<64, 8, 3>::STORAGE_BYTES, 3 * (64 + 32));
     }
 
     #[test]

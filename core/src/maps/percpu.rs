@@ -1,17 +1,15 @@
 //! `BPF_MAP_TYPE_PERCPU_ARRAY`: an array with one copy of every value per CPU.
 
-use core::ptr::NonNull;
+use super::array::ArrayView;
+use super::word::{value_words, Word};
+use super::MapType;
 
-use super::word::{copy_in, copy_out, value_words, words_addr, words_usize, Word};
-use super::{
-    check_update_flags, index_key, next_index, Map, MapDef, MapError, MapType, ValueRegion,
-    BPF_NOEXIST,
-};
-
-/// A per-CPU array of `N` values of `V` bytes (`W = value_words(V)` words) for `CPUS` CPUs.
+/// A per-CPU array of `N` values of `V` bytes (`W = value_words(V)` words) for `CPUS` CPUs:
+/// the storage of an [`ArrayView`] of type `PERCPU_ARRAY`, sized at compile time.
 ///
-/// A program on CPU `c` sees copy `c` ([`Map::lookup_cpu`], [`Map::update_cpu`]), so counters
-/// need no atomics and never bounce between cores. Host-side [`Map::update`] sets every copy;
+/// A program on CPU `c` sees copy `c` ([`Map::lookup_cpu`](super::Map::lookup_cpu),
+/// [`Map::update_cpu`](super::Map::update_cpu)), so counters need no atomics and never bounce
+/// between cores. Host-side [`Map::update`](super::Map::update) sets every copy;
 /// [`PerCpuArray::get`] reads one. The copies of one CPU are contiguous.
 pub struct PerCpuArray<const V: usize, const W: usize, const N: usize, const CPUS: usize> {
     values: [[[Word; W]; N]; CPUS],
@@ -37,42 +35,22 @@ impl<const V: usize, const W: usize, const N: usize, const CPUS: usize> PerCpuAr
         }
     }
 
+    /// The run-time view of this storage.
+    #[inline]
+    pub fn view(&self) -> ArrayView<'_> {
+        let words: &[[Word; W]] = self.values.as_flattened();
+        ArrayView::from_parts(words.as_flattened(), MapType::PerCpuArray, 0, V, N, CPUS)
+    }
+
     /// CPU `cpu`'s copy of the value at `index`.
     pub fn get(&self, index: u32, cpu: u32) -> Option<&[Word; W]> {
         self.values.get(cpu as usize)?.get(index as usize)
     }
 
-    fn slot(&self, key: &[u8], cpu: u32) -> Result<&[Word; W], MapError> {
-        let i = index_key(key).ok_or(MapError::Invalid)?;
-        let per_cpu = self.values.get(cpu as usize).ok_or(MapError::Invalid)?;
-        per_cpu.get(i as usize).ok_or(MapError::TooBig)
-    }
-
-    fn check_update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<u32, MapError> {
-        check_update_flags(flags)?;
-        let i = index_key(key).ok_or(MapError::Invalid)?;
-        if value.len() != V {
-            return Err(MapError::Invalid);
-        }
-        if i as usize >= N {
-            return Err(MapError::TooBig);
-        }
-        if flags == BPF_NOEXIST {
-            return Err(MapError::Exists);
-        }
-        Ok(i)
-    }
-}
-
-impl<const V: usize, const W: usize, const N: usize, const CPUS: usize> PerCpuArray<V, W, N, CPUS> {
     /// Whether every byte is zero (as [`new`](Self::new) makes it).
     #[cfg(test)]
     pub(crate) fn is_zeroed(&self) -> bool {
-        self.values
-            .as_flattened()
-            .as_flattened()
-            .iter()
-            .all(|w| w.load(core::sync::atomic::Ordering::Relaxed) == [0; 8])
+        self.view().is_zeroed()
     }
 }
 
@@ -96,83 +74,42 @@ impl<const V: usize, const W: usize, const N: usize, const CPUS: usize> core::fm
     }
 }
 
-impl<const V: usize, const W: usize, const N: usize, const CPUS: usize> Map
-    for PerCpuArray<V, W, N, CPUS>
-{
-    fn def(&self) -> MapDef {
-        MapDef {
-            map_type: MapType::PerCpuArray,
-            key_size: 4,
-            value_size: V as u32,
-            max_entries: N as u32,
-            flags: 0,
-        }
-    }
-
-    fn lookup(&self, key: &[u8]) -> Option<NonNull<u8>> {
-        self.lookup_cpu(key, 0)
-    }
-
-    fn lookup_cpu(&self, key: &[u8], cpu: u32) -> Option<NonNull<u8>> {
-        self.get(index_key(key)?, cpu).map(|w| words_addr(w))
-    }
-
-    fn lookup_copy(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
-        if out.len() != V {
-            return Err(MapError::Invalid);
-        }
-        let slot = self.slot(key, 0).map_err(|e| match e {
-            MapError::TooBig => MapError::NotFound,
-            e => e,
-        })?;
-        copy_out(slot, out);
-        Ok(())
-    }
-
-    fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
-        let i = self.check_update(key, value, flags)?;
-        for per_cpu in &self.values {
-            if let Some(slot) = per_cpu.get(i as usize) {
-                copy_in(slot, value);
-            }
-        }
-        Ok(())
-    }
-
-    fn update_cpu(&self, key: &[u8], value: &[u8], flags: u64, cpu: u32) -> Result<(), MapError> {
-        self.check_update(key, value, flags)?;
-        copy_in(self.slot(key, cpu)?, value);
-        Ok(())
-    }
-
-    fn delete(&self, _key: &[u8]) -> Result<(), MapError> {
-        Err(MapError::Invalid)
-    }
-
-    fn next_key(&self, key: Option<&[u8]>, out: &mut [u8]) -> Result<(), MapError> {
-        next_index(key, N, out)
-    }
-
-    fn value_region(&self) -> ValueRegion {
-        let words: &[[Word; W]] = self.values.as_flattened();
-        ValueRegion {
-            start: words_usize(words.as_flattened()),
-            len: CPUS * N * W * 8,
-            stride: W * 8,
-            value_size: V,
-        }
-    }
-}
+super::forward_map!(
+    [const V: usize, const W: usize, const N: usize, const CPUS: usize]
+    PerCpuArray<V, W, N, CPUS>
+);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::maps::testutil::arena_map_sized;
     use crate::maps::testutil::XorShift;
-    use crate::maps::BPF_ANY;
+    use crate::maps::word::copy_out;
+    use crate::maps::{Map, MapError, MapSizing, BPF_ANY, BPF_NOEXIST};
+
+    fn arena(v: u32, n: u32, cpus: u32) -> &'static ArrayView<'static> {
+        let sizing = MapSizing {
+            cpus,
+            ..MapSizing::DEFAULT
+        };
+        match arena_map_sized(MapType::PerCpuArray, 4, v, n, sizing) {
+            crate::maps::AnyMap::Array(a) => a,
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
-    fn copies_are_separate_per_cpu() {
-        let m = PerCpuArray::<8, 1, 4, 3>::new();
+    fn copies_are_separate_per_cpu_wrapper() {
+        copies_are_separate_per_cpu(&PerCpuArray::<8, 1, 4, 3>::new().view());
+        assert_eq!(PerCpuArray::<8, 1, 4, 3>::STORAGE_BYTES, 3 * 4 * 8);
+    }
+
+    #[test]
+    fn copies_are_separate_per_cpu_arena() {
+        copies_are_separate_per_cpu(arena(8, 4, 3));
+    }
+
+    fn copies_are_separate_per_cpu(m: &ArrayView<'_>) {
         let key = 2u32.to_ne_bytes();
         m.update(&key, &[1; 8], BPF_ANY).unwrap();
         m.update_cpu(&key, &[5; 8], BPF_ANY, 1).unwrap();
@@ -204,14 +141,22 @@ mod tests {
                 .addr(),
             8
         ));
-        assert_eq!(PerCpuArray::<8, 1, 4, 3>::STORAGE_BYTES, 3 * 4 * 8);
+    }
+
+    const N: usize = 8;
+    const CPUS: usize = 4;
+
+    #[test]
+    fn random_ops_match_model_wrapper() {
+        random_ops_match_model(&PerCpuArray::<3, 1, N, CPUS>::new().view());
     }
 
     #[test]
-    fn random_ops_match_model() {
-        const N: usize = 8;
-        const CPUS: usize = 4;
-        let m = PerCpuArray::<3, 1, N, CPUS>::new();
+    fn random_ops_match_model_arena() {
+        random_ops_match_model(arena(3, N as u32, CPUS as u32));
+    }
+
+    fn random_ops_match_model(m: &ArrayView<'_>) {
         let mut model = [[[0u8; 3]; N]; CPUS];
         let mut rng = XorShift(0xfeed);
         for _ in 0..4000 {

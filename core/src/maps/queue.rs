@@ -5,65 +5,79 @@
 
 use core::ptr::NonNull;
 
-use spin::Mutex;
-
+use super::layout::{check_storage, mul, sum, Carve, LayoutError, MapSizing, Shape};
+use super::word::{copy_in, copy_out, value_words, Word};
 use super::{Map, MapDef, MapError, MapType, BPF_EXIST};
 
-#[derive(Debug)]
-struct Ring<const V: usize, const N: usize> {
-    items: [[u8; V]; N],
-    /// Index of the oldest element.
-    head: usize,
-    len: usize,
-}
-
-impl<const V: usize, const N: usize> Ring<V, N> {
-    /// Index of the element a pop takes.
-    fn next_index(&self, lifo: bool) -> usize {
-        if lifo {
-            (self.head + self.len - 1) % N
-        } else {
-            self.head
-        }
-    }
-}
-
-/// A bounded queue (`LIFO = false`) or stack (`LIFO = true`) of up to `N` values of `V` bytes.
-/// Use the aliases [`QueueMap`] and [`StackMap`].
+/// A bounded queue or stack over borrowed storage, sized at run time: a lock word (whose
+/// payload is the index of the oldest element), a length word, then `n` items of `vw` words.
 ///
 /// As in Linux, pushing to a full one fails with [`MapError::TooBig`] unless the flag is
 /// [`BPF_EXIST`], which first drops the oldest element.
-pub struct QueueStack<const V: usize, const N: usize, const LIFO: bool> {
-    ring: Mutex<Ring<V, N>>,
+#[derive(Debug)]
+pub struct QueueView<'a> {
+    lock: &'a Word,
+    len: &'a Word,
+    items: &'a [Word],
+    value_size: u32,
+    vw: usize,
+    n: u32,
+    lifo: bool,
+    flags: u32,
 }
 
-/// A bounded FIFO queue, `BPF_MAP_TYPE_QUEUE`.
-pub type QueueMap<const V: usize, const N: usize> = QueueStack<V, N, false>;
-/// A bounded LIFO stack, `BPF_MAP_TYPE_STACK`.
-pub type StackMap<const V: usize, const N: usize> = QueueStack<V, N, true>;
+impl<'a> QueueView<'a> {
+    pub(crate) fn words(s: &Shape) -> Result<usize, LayoutError> {
+        sum(&[2, mul(s.n, s.vw)?])
+    }
 
-impl<const V: usize, const N: usize, const LIFO: bool> QueueStack<V, N, LIFO> {
-    /// Bytes of storage of one map.
-    pub const STORAGE_BYTES: usize = core::mem::size_of::<Self>();
+    /// A view of `def` (a queue or stack) over `words`, which must be exactly
+    /// [`words_needed`](super::words_needed) long.
+    ///
+    /// # Errors
+    ///
+    /// A definition the type does not accept, or storage of the wrong length.
+    pub fn new(def: &MapDef, sizing: &MapSizing, words: &'a [Word]) -> Result<Self, LayoutError> {
+        let s = check_storage(def, sizing, words)?;
+        let mut c = Carve::new(words);
+        let (lock, len) = (c.one()?, c.one()?);
+        let items = c.take(mul(s.n, s.vw)?)?;
+        let lifo = match def.map_type {
+            MapType::Queue => false,
+            MapType::Stack => true,
+            t => return Err(LayoutError::UnsupportedType(t)),
+        };
+        Ok(Self::from_parts(
+            lock, len, items, s.v, s.n, lifo, def.flags,
+        ))
+    }
 
-    /// An empty queue or stack.
-    pub const fn new() -> Self {
-        const {
-            assert!(V > 0 && V <= u32::MAX as usize, "value size out of range");
-            assert!(N > 0 && N <= u32::MAX as usize, "capacity out of range");
-        }
-        QueueStack {
-            ring: Mutex::new(Ring {
-                items: [[0; V]; N],
-                head: 0,
-                len: 0,
-            }),
+    #[inline]
+    pub(crate) const fn from_parts(
+        lock: &'a Word,
+        len: &'a Word,
+        items: &'a [Word],
+        v: usize,
+        n: usize,
+        lifo: bool,
+        flags: u32,
+    ) -> Self {
+        QueueView {
+            lock,
+            len,
+            items,
+            value_size: v as u32,
+            vw: value_words(v),
+            n: n as u32,
+            lifo,
+            flags,
         }
     }
 
     /// The number of elements.
     pub fn len(&self) -> usize {
-        self.ring.lock().len
+        let _guard = self.lock.lock();
+        self.len.half(0) as usize
     }
 
     /// Whether there are no elements.
@@ -71,57 +85,57 @@ impl<const V: usize, const N: usize, const LIFO: bool> QueueStack<V, N, LIFO> {
         self.len() == 0
     }
 
+    fn item(&self, i: u32) -> Option<&'a [Word]> {
+        let at = i as usize * self.vw;
+        self.items.get(at..at + self.vw)
+    }
+
     fn take(&self, out: &mut [u8], remove: bool) -> Result<(), MapError> {
-        let out: &mut [u8; V] = out.try_into().map_err(|_| MapError::Invalid)?;
-        let mut ring = self.ring.lock();
-        if ring.len == 0 {
+        if out.len() != self.value_size as usize {
+            return Err(MapError::Invalid);
+        }
+        let ring = self.lock.lock();
+        let (head, len) = (ring.payload(), self.len.half(0));
+        if len == 0 || head >= self.n || len > self.n {
             return Err(MapError::NotFound);
         }
-        let i = ring.next_index(LIFO);
-        *out = *ring.items.get(i).ok_or(MapError::NotFound)?;
+        let i = if self.lifo {
+            ((head as u64 + len as u64 - 1) % self.n as u64) as u32
+        } else {
+            head
+        };
+        copy_out(self.item(i).ok_or(MapError::NotFound)?, out);
         if remove {
-            ring.len -= 1;
-            if !LIFO {
-                ring.head = (ring.head + 1) % N;
+            self.len.set_half(0, len - 1);
+            if !self.lifo {
+                ring.set_payload((head + 1) % self.n);
             }
         }
         Ok(())
     }
-}
 
-impl<const V: usize, const N: usize, const LIFO: bool> QueueStack<V, N, LIFO> {
-    /// Whether every byte is zero (as [`new`](Self::new) makes it).
+    /// Whether every word is zero.
     #[cfg(test)]
     pub(crate) fn is_zeroed(&self) -> bool {
-        let unlocked = !self.ring.is_locked();
-        let r = self.ring.lock();
-        unlocked && r.head == 0 && r.len == 0 && r.items.as_flattened().iter().all(|&b| b == 0)
+        !self.lock.is_locked()
+            && self.lock.is_zero()
+            && self.len.is_zero()
+            && self.items.iter().all(Word::is_zero)
     }
 }
 
-impl<const V: usize, const N: usize, const LIFO: bool> Default for QueueStack<V, N, LIFO> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<const V: usize, const N: usize, const LIFO: bool> core::fmt::Debug for QueueStack<V, N, LIFO> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct(if LIFO { "StackMap" } else { "QueueMap" })
-            .field("value_size", &V)
-            .field("max_entries", &N)
-            .finish()
-    }
-}
-
-impl<const V: usize, const N: usize, const LIFO: bool> Map for QueueStack<V, N, LIFO> {
+impl Map for QueueView<'_> {
     fn def(&self) -> MapDef {
         MapDef {
-            map_type: if LIFO { MapType::Stack } else { MapType::Queue },
+            map_type: if self.lifo {
+                MapType::Stack
+            } else {
+                MapType::Queue
+            },
             key_size: 0,
-            value_size: V as u32,
-            max_entries: N as u32,
-            flags: 0,
+            value_size: self.value_size,
+            max_entries: self.n,
+            flags: self.flags,
         }
     }
 
@@ -149,18 +163,25 @@ impl<const V: usize, const N: usize, const LIFO: bool> Map for QueueStack<V, N, 
         if flags != 0 && flags != BPF_EXIST {
             return Err(MapError::Invalid);
         }
-        let value: &[u8; V] = value.try_into().map_err(|_| MapError::Invalid)?;
-        let mut ring = self.ring.lock();
-        if ring.len == N {
+        if value.len() != self.value_size as usize {
+            return Err(MapError::Invalid);
+        }
+        let ring = self.lock.lock();
+        let (mut head, mut len) = (ring.payload(), self.len.half(0));
+        if head >= self.n || len > self.n {
+            return Err(MapError::Invalid);
+        }
+        if len == self.n {
             if flags != BPF_EXIST {
                 return Err(MapError::TooBig);
             }
-            ring.head = (ring.head + 1) % N;
-            ring.len -= 1;
+            head = (head + 1) % self.n;
+            len -= 1;
         }
-        let i = (ring.head + ring.len) % N;
-        *ring.items.get_mut(i).ok_or(MapError::Invalid)? = *value;
-        ring.len += 1;
+        let i = ((head as u64 + len as u64) % self.n as u64) as u32;
+        copy_in(self.item(i).ok_or(MapError::Invalid)?, value);
+        ring.set_payload(head);
+        self.len.set_half(0, len + 1);
         Ok(())
     }
 
@@ -173,6 +194,97 @@ impl<const V: usize, const N: usize, const LIFO: bool> Map for QueueStack<V, N, 
     }
 }
 
+/// A bounded queue (`LIFO = false`) or stack (`LIFO = true`) of up to `N` values of `V` bytes
+/// (`W = value_words(V)` words each; the default, 1, fits values of up to 8 bytes): the
+/// storage of a [`QueueView`] sized at compile time.
+/// Use the aliases [`QueueMap`] and [`StackMap`].
+///
+/// As in Linux, pushing to a full one fails with [`MapError::TooBig`] unless the flag is
+/// [`BPF_EXIST`], which first drops the oldest element.
+pub struct QueueStack<const V: usize, const N: usize, const LIFO: bool, const W: usize = 1> {
+    lock: Word,
+    len: Word,
+    items: [[Word; W]; N],
+}
+
+/// A bounded FIFO queue, `BPF_MAP_TYPE_QUEUE`.
+pub type QueueMap<const V: usize, const N: usize, const W: usize = 1> = QueueStack<V, N, false, W>;
+/// A bounded LIFO stack, `BPF_MAP_TYPE_STACK`.
+pub type StackMap<const V: usize, const N: usize, const W: usize = 1> = QueueStack<V, N, true, W>;
+
+impl<const V: usize, const N: usize, const LIFO: bool, const W: usize> QueueStack<V, N, LIFO, W> {
+    /// Bytes of storage of one map.
+    pub const STORAGE_BYTES: usize = core::mem::size_of::<Self>();
+
+    /// An empty queue or stack.
+    pub const fn new() -> Self {
+        const {
+            assert!(V > 0 && V <= u32::MAX as usize, "value size out of range");
+            assert!(W == value_words(V), "W must be value_words(V)");
+            assert!(N > 0 && N <= u32::MAX as usize, "capacity out of range");
+        }
+        QueueStack {
+            lock: Word::new(),
+            len: Word::new(),
+            items: [const { [const { Word::new() }; W] }; N],
+        }
+    }
+
+    /// The run-time view of this storage.
+    #[inline]
+    pub fn view(&self) -> QueueView<'_> {
+        QueueView::from_parts(
+            &self.lock,
+            &self.len,
+            self.items.as_flattened(),
+            V,
+            N,
+            LIFO,
+            0,
+        )
+    }
+
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        self.view().len()
+    }
+
+    /// Whether there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether every byte is zero (as [`new`](Self::new) makes it).
+    #[cfg(test)]
+    pub(crate) fn is_zeroed(&self) -> bool {
+        self.view().is_zeroed()
+    }
+}
+
+impl<const V: usize, const N: usize, const LIFO: bool, const W: usize> Default
+    for QueueStack<V, N, LIFO, W>
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const V: usize, const N: usize, const LIFO: bool, const W: usize> core::fmt::Debug
+    for QueueStack<V, N, LIFO, W>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct(if LIFO { "StackMap" } else { "QueueMap" })
+            .field("value_size", &V)
+            .field("max_entries", &N)
+            .finish()
+    }
+}
+
+super::forward_map!(
+    [const V: usize, const N: usize, const LIFO: bool, const W: usize]
+    QueueStack<V, N, LIFO, W>
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,9 +292,27 @@ mod tests {
     use crate::maps::BPF_NOEXIST;
     use std::collections::VecDeque;
 
+    fn arena(map_type: MapType, v: u32, n: u32) -> &'static QueueView<'static> {
+        match crate::maps::testutil::arena_map(map_type, 0, v, n) {
+            crate::maps::AnyMap::Queue(q) => q,
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
-    fn linux_errors() {
-        let q = QueueMap::<2, 2>::new();
+    fn linux_errors_wrapper() {
+        linux_errors(
+            &QueueMap::<2, 2>::new().view(),
+            &StackMap::<2, 2>::new().view(),
+        );
+    }
+
+    #[test]
+    fn linux_errors_arena() {
+        linux_errors(arena(MapType::Queue, 2, 2), arena(MapType::Stack, 2, 2));
+    }
+
+    fn linux_errors(q: &QueueView<'_>, s: &QueueView<'_>) {
         let mut out = [0; 2];
         assert_eq!(q.pop(&mut out), Err(MapError::NotFound));
         assert_eq!(q.peek(&mut out), Err(MapError::NotFound));
@@ -199,7 +329,6 @@ mod tests {
         assert_eq!(q.delete(&[]), Err(MapError::Invalid));
         assert_eq!(q.def().map_type, MapType::Queue);
 
-        let s = StackMap::<2, 2>::new();
         s.push(&[1, 1], 0).unwrap();
         s.push(&[2, 2], 0).unwrap();
         s.push(&[3, 3], BPF_EXIST).unwrap();
@@ -211,9 +340,9 @@ mod tests {
         assert_eq!(s.def().map_type, MapType::Stack);
     }
 
-    fn random_ops<const LIFO: bool>(seed: u64) {
-        const N: usize = 8;
-        let m = QueueStack::<3, N, LIFO>::new();
+    const N: usize = 8;
+
+    fn random_ops<const LIFO: bool>(m: &QueueView<'_>, seed: u64) {
         // Model: oldest at the front.
         let mut model: VecDeque<[u8; 3]> = VecDeque::new();
         let mut rng = XorShift(seed);
@@ -254,8 +383,14 @@ mod tests {
     }
 
     #[test]
-    fn random_ops_match_model() {
-        random_ops::<false>(11);
-        random_ops::<true>(12);
+    fn random_ops_match_model_wrapper() {
+        random_ops::<false>(&QueueStack::<3, N, false>::new().view(), 11);
+        random_ops::<true>(&QueueStack::<3, N, true>::new().view(), 12);
+    }
+
+    #[test]
+    fn random_ops_match_model_arena() {
+        random_ops::<false>(arena(MapType::Queue, 3, N as u32), 11);
+        random_ops::<true>(arena(MapType::Stack, 3, N as u32), 12);
     }
 }

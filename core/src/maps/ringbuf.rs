@@ -12,10 +12,9 @@
 //! the tail with a discarded padding record and starts at offset 0.
 
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::Ordering;
 
-use spin::Mutex;
-
+use super::layout::{check_storage, sum, Carve, LayoutError, MapSizing};
 use super::word::{copy_out, words_addr, words_usize, Word};
 use super::{Map, MapDef, MapError, MapType, ValueRegion};
 
@@ -69,58 +68,88 @@ pub struct Consumed {
     pub truncated: usize,
 }
 
-/// A ring buffer of `CAP` bytes (a power of two, at least 16), stored as `W = CAP / 8` words.
-pub struct RingBuf<const CAP: usize, const W: usize> {
-    data: [Word; W],
-    producer_pos: AtomicUsize,
-    consumer_pos: AtomicUsize,
-    producer: Mutex<()>,
-    consumer: Mutex<()>,
+/// A ring buffer over borrowed storage, sized at run time: four words (producer position,
+/// consumer position, producer lock, consumer lock; positions are `u32` byte counts that
+/// wrap) and `cap / 8` data words, `cap` a power of two of at least 16.
+#[derive(Debug)]
+pub struct RingBufView<'a> {
+    data: &'a [Word],
+    producer_pos: &'a Word,
+    consumer_pos: &'a Word,
+    producer: &'a Word,
+    consumer: &'a Word,
+    cap: u32,
+    flags: u32,
 }
 
-impl<const CAP: usize, const W: usize> RingBuf<CAP, W> {
-    /// Bytes of storage of one map.
-    pub const STORAGE_BYTES: usize = core::mem::size_of::<Self>();
+impl<'a> RingBufView<'a> {
+    /// Words of a ring of `cap` bytes.
+    pub(crate) fn words(cap: usize) -> Result<usize, LayoutError> {
+        sum(&[4, cap / 8])
+    }
 
-    /// An empty ring buffer.
-    pub const fn new() -> Self {
-        const {
-            assert!(
-                CAP.is_power_of_two() && CAP >= 16,
-                "capacity must be a power of two >= 16"
-            );
-            assert!(CAP <= RINGBUF_DISCARD_BIT as usize, "capacity too large");
-            assert!(W * 8 == CAP, "W must be CAP / 8");
+    /// A view of `def` (a ring buffer) over `words`, which must be exactly
+    /// [`words_needed`](super::words_needed) long.
+    ///
+    /// # Errors
+    ///
+    /// A definition the type does not accept, or storage of the wrong length.
+    pub fn new(def: &MapDef, sizing: &MapSizing, words: &'a [Word]) -> Result<Self, LayoutError> {
+        let s = check_storage(def, sizing, words)?;
+        if def.map_type != MapType::RingBuf {
+            return Err(LayoutError::UnsupportedType(def.map_type));
         }
-        RingBuf {
-            data: [const { Word::new() }; W],
-            producer_pos: AtomicUsize::new(0),
-            consumer_pos: AtomicUsize::new(0),
-            producer: Mutex::new(()),
-            consumer: Mutex::new(()),
+        let mut c = Carve::new(words);
+        Self::carve(&mut c, s.n, def.flags)
+    }
+
+    /// The next ring of `cap` bytes from `c`.
+    pub(crate) fn carve(c: &mut Carve<'a>, cap: usize, flags: u32) -> Result<Self, LayoutError> {
+        let meta = c.take(4)?;
+        let data = c.take(cap / 8)?;
+        match meta {
+            [p, q, r, s] => Ok(Self::from_parts(data, [p, q, r, s], flags)),
+            _ => Err(LayoutError::Overflow),
+        }
+    }
+
+    /// Over `data` (a power of two of words, at least 2) and the four meta words.
+    #[inline]
+    pub(crate) const fn from_parts(data: &'a [Word], meta: [&'a Word; 4], flags: u32) -> Self {
+        let [producer_pos, consumer_pos, producer, consumer] = meta;
+        RingBufView {
+            data,
+            producer_pos,
+            consumer_pos,
+            producer,
+            consumer,
+            cap: (data.len() * 8) as u32,
+            flags,
         }
     }
 
     /// Bytes of records not yet consumed (including headers and padding).
     pub fn pending(&self) -> usize {
-        let prod = self.producer_pos.load(Ordering::Acquire);
-        prod.wrapping_sub(self.consumer_pos.load(Ordering::Acquire))
+        let prod = self.producer_pos.num(Ordering::Acquire);
+        prod.wrapping_sub(self.consumer_pos.num(Ordering::Acquire)) as usize
     }
 
     /// Reserves a record of `size` bytes; returns the word index of its header.
     fn reserve_at(&self, size: usize) -> Option<usize> {
+        let cap = self.cap as usize;
         let total = size.checked_add(RINGBUF_HDR_SIZE + 7)? & !7;
-        if total > CAP {
+        if total > cap {
             return None;
         }
         let len = u32::try_from(size).ok()?;
         let _guard = self.producer.lock();
-        let prod = self.producer_pos.load(Ordering::Relaxed);
-        let cons = self.consumer_pos.load(Ordering::Acquire);
-        let off = prod % CAP;
-        let pad = if total > CAP - off { CAP - off } else { 0 };
-        let new_prod = prod.wrapping_add(pad).wrapping_add(total);
-        if new_prod.wrapping_sub(cons) > CAP {
+        let prod = self.producer_pos.num(Ordering::Relaxed);
+        let cons = self.consumer_pos.num(Ordering::Acquire);
+        let off = prod as usize % cap;
+        let pad = if total > cap - off { cap - off } else { 0 };
+        // Both under `cap` <= 2^30: no overflow of u32.
+        let new_prod = prod.wrapping_add((pad + total) as u32);
+        if new_prod.wrapping_sub(cons) as usize > cap {
             return None;
         }
         if pad > 0 {
@@ -128,12 +157,12 @@ impl<const CAP: usize, const W: usize> RingBuf<CAP, W> {
             let hdr = header(pad_len, (off / 8) as u32);
             self.data.get(off / 8)?.store(hdr, Ordering::Relaxed);
         }
-        let rec = (prod.wrapping_add(pad) % CAP) / 8;
+        let rec = ((off + pad) % cap) / 8;
         self.data.get(rec)?.store(
             header(len | RINGBUF_BUSY_BIT, rec as u32),
             Ordering::Relaxed,
         );
-        self.producer_pos.store(new_prod, Ordering::Release);
+        self.producer_pos.set_num(new_prod, Ordering::Release);
         Some(rec)
     }
 
@@ -150,11 +179,11 @@ impl<const CAP: usize, const W: usize> RingBuf<CAP, W> {
     ///
     /// [`MapError::Invalid`] if `addr` is not the data of a reserved, unfinished record.
     pub fn commit(&self, addr: usize, discard: bool) -> Result<(), MapError> {
-        let base = words_usize(&self.data);
+        let base = words_usize(self.data);
         let off = addr
             .checked_sub(base)
             .and_then(|o| o.checked_sub(RINGBUF_HDR_SIZE))
-            .filter(|o| o % 8 == 0 && *o < CAP)
+            .filter(|o| o % 8 == 0 && *o < self.cap as usize)
             .ok_or(MapError::Invalid)?;
         let word = self.data.get(off / 8).ok_or(MapError::Invalid)?;
         let hdr = word.load(Ordering::Acquire);
@@ -201,16 +230,17 @@ impl<const CAP: usize, const W: usize> RingBuf<CAP, W> {
     /// (truncated to its length), and frees its space. Stops at the first record still being
     /// written. Consumers on several cores take turns.
     pub fn consume(&self, scratch: &mut [u8], mut f: impl FnMut(&[u8])) -> Consumed {
+        let cap = self.cap as usize;
         let _guard = self.consumer.lock();
         let mut done = Consumed::default();
-        let mut cons = self.consumer_pos.load(Ordering::Relaxed);
+        let mut cons = self.consumer_pos.num(Ordering::Relaxed);
         loop {
-            let prod = self.producer_pos.load(Ordering::Acquire);
-            let avail = prod.wrapping_sub(cons);
-            if avail == 0 {
+            let prod = self.producer_pos.num(Ordering::Acquire);
+            let avail = prod.wrapping_sub(cons) as usize;
+            if avail == 0 || cap == 0 {
                 break;
             }
-            let rec = (cons % CAP) / 8;
+            let rec = (cons as usize % cap) / 8;
             let Some(hdr) = self.data.get(rec).map(|w| w.load(Ordering::Acquire)) else {
                 break;
             };
@@ -231,50 +261,31 @@ impl<const CAP: usize, const W: usize> RingBuf<CAP, W> {
                 done.records += 1;
                 done.truncated += usize::from(m < n);
             }
-            cons = cons.wrapping_add(total);
-            self.consumer_pos.store(cons, Ordering::Release);
+            cons = cons.wrapping_add(total as u32);
+            self.consumer_pos.set_num(cons, Ordering::Release);
         }
         done
     }
-}
 
-impl<const CAP: usize, const W: usize> RingBuf<CAP, W> {
-    /// Whether every byte is zero (as [`new`](Self::new) makes it).
+    /// Whether every byte is zero.
     #[cfg(test)]
     pub(crate) fn is_zeroed(&self) -> bool {
-        self.data
-            .iter()
-            .all(|w| w.load(core::sync::atomic::Ordering::Relaxed) == [0; 8])
-            && self.producer_pos.load(Ordering::Relaxed) == 0
-            && self.consumer_pos.load(Ordering::Relaxed) == 0
-            && !self.producer.is_locked()
-            && !self.consumer.is_locked()
+        self.data.iter().all(Word::is_zero)
+            && self.producer_pos.is_zero()
+            && self.consumer_pos.is_zero()
+            && self.producer.is_zero()
+            && self.consumer.is_zero()
     }
 }
 
-impl<const CAP: usize, const W: usize> Default for RingBuf<CAP, W> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<const CAP: usize, const W: usize> core::fmt::Debug for RingBuf<CAP, W> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("RingBuf")
-            .field("capacity", &CAP)
-            .field("pending", &self.pending())
-            .finish()
-    }
-}
-
-impl<const CAP: usize, const W: usize> Map for RingBuf<CAP, W> {
+impl Map for RingBufView<'_> {
     fn def(&self) -> MapDef {
         MapDef {
             map_type: MapType::RingBuf,
             key_size: 0,
             value_size: 0,
-            max_entries: CAP as u32,
-            flags: 0,
+            max_entries: self.cap,
+            flags: self.flags,
         }
     }
 
@@ -298,10 +309,10 @@ impl<const CAP: usize, const W: usize> Map for RingBuf<CAP, W> {
     /// The whole data area, headers included: a coarse bound for reserved records.
     fn value_region(&self) -> ValueRegion {
         ValueRegion {
-            start: words_usize(&self.data),
-            len: CAP,
-            stride: CAP,
-            value_size: CAP,
+            start: words_usize(self.data),
+            len: self.cap as usize,
+            stride: self.cap as usize,
+            value_size: self.cap as usize,
         }
     }
 
@@ -328,6 +339,108 @@ impl<const CAP: usize, const W: usize> Map for RingBuf<CAP, W> {
     }
 }
 
+/// A ring buffer of `CAP` bytes (a power of two, at least 16), stored as `W = CAP / 8` words:
+/// the storage of a [`RingBufView`] sized at compile time.
+pub struct RingBuf<const CAP: usize, const W: usize> {
+    meta: [Word; 4],
+    data: [Word; W],
+}
+
+impl<const CAP: usize, const W: usize> RingBuf<CAP, W> {
+    /// Bytes of storage of one map.
+    pub const STORAGE_BYTES: usize = core::mem::size_of::<Self>();
+
+    /// An empty ring buffer.
+    pub const fn new() -> Self {
+        const {
+            assert!(
+                CAP.is_power_of_two() && CAP >= 16,
+                "capacity must be a power of two >= 16"
+            );
+            assert!(CAP <= RINGBUF_DISCARD_BIT as usize, "capacity too large");
+            assert!(W * 8 == CAP, "W must be CAP / 8");
+        }
+        RingBuf {
+            meta: [const { Word::new() }; 4],
+            data: [const { Word::new() }; W],
+        }
+    }
+
+    /// The run-time view of this storage.
+    #[inline]
+    pub fn view(&self) -> RingBufView<'_> {
+        let [p, q, r, s] = &self.meta;
+        RingBufView::from_parts(&self.data, [p, q, r, s], 0)
+    }
+
+    /// Bytes of records not yet consumed (including headers and padding).
+    pub fn pending(&self) -> usize {
+        self.view().pending()
+    }
+
+    /// Reserves a record of `size` bytes and returns the address of its data, 8-aligned and
+    /// contiguous; `None` when it does not fit now.
+    pub fn reserve(&self, size: usize) -> Option<NonNull<u8>> {
+        self.view().reserve(size)
+    }
+
+    /// Finishes the record whose data starts at `addr`: submits it, or discards it.
+    ///
+    /// # Errors
+    ///
+    /// [`MapError::Invalid`] if `addr` is not the data of a reserved, unfinished record.
+    pub fn commit(&self, addr: usize, discard: bool) -> Result<(), MapError> {
+        self.view().commit(addr, discard)
+    }
+
+    /// Copies `data` into a new record and submits it.
+    ///
+    /// # Errors
+    ///
+    /// [`MapError::Again`] when it does not fit now.
+    pub fn output(&self, data: &[u8]) -> Result<(), MapError> {
+        self.view().output(data)
+    }
+
+    /// Copies `head` then `tail` into one new record and submits it.
+    ///
+    /// # Errors
+    ///
+    /// [`MapError::Again`] when it does not fit now.
+    pub fn output_parts(&self, head: &[u8], tail: &[u8]) -> Result<(), MapError> {
+        self.view().output_parts(head, tail)
+    }
+
+    /// Host side: passes each submitted record, in order, to `f` (see
+    /// [`RingBufView::consume`]).
+    pub fn consume(&self, scratch: &mut [u8], f: impl FnMut(&[u8])) -> Consumed {
+        self.view().consume(scratch, f)
+    }
+
+    /// Whether every byte is zero (as [`new`](Self::new) makes it).
+    #[cfg(test)]
+    pub(crate) fn is_zeroed(&self) -> bool {
+        self.view().is_zeroed()
+    }
+}
+
+impl<const CAP: usize, const W: usize> Default for RingBuf<CAP, W> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const CAP: usize, const W: usize> core::fmt::Debug for RingBuf<CAP, W> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RingBuf")
+            .field("capacity", &CAP)
+            .field("pending", &self.pending())
+            .finish()
+    }
+}
+
+super::forward_map!([const CAP: usize, const W: usize] RingBuf<CAP, W>);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,7 +448,14 @@ mod tests {
     use std::collections::VecDeque;
     use std::vec::Vec;
 
-    fn drain<const C: usize, const W: usize>(rb: &RingBuf<C, W>) -> Vec<Vec<u8>> {
+    fn arena(cap: u32) -> &'static RingBufView<'static> {
+        match crate::maps::testutil::arena_map(MapType::RingBuf, 0, 0, cap) {
+            crate::maps::AnyMap::RingBuf(r) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn drain(rb: &RingBufView<'_>) -> Vec<Vec<u8>> {
         let mut got = Vec::new();
         let mut scratch = [0u8; 256];
         rb.consume(&mut scratch, |r| got.push(r.to_vec()));
@@ -343,15 +463,23 @@ mod tests {
     }
 
     #[test]
-    fn output_consume_and_full() {
-        let rb = RingBuf::<64, 8>::new();
+    fn output_consume_and_full_wrapper() {
+        output_consume_and_full(&RingBuf::<64, 8>::new().view());
+    }
+
+    #[test]
+    fn output_consume_and_full_arena() {
+        output_consume_and_full(arena(64));
+    }
+
+    fn output_consume_and_full(rb: &RingBufView<'_>) {
         rb.output(&[1, 2, 3]).unwrap(); // 16 bytes
         rb.output(&[4; 20]).unwrap(); // 32 bytes
         assert_eq!(rb.output(&[5; 9]), Err(MapError::Again)); // 24 more do not fit
         rb.output(&[6; 8]).unwrap(); // exactly the last 16
         assert_eq!(rb.pending(), 64);
         assert_eq!(
-            drain(&rb),
+            drain(rb),
             [std::vec![1, 2, 3], std::vec![4; 20], std::vec![6; 8]]
         );
         assert_eq!(rb.pending(), 0);
@@ -361,15 +489,23 @@ mod tests {
     }
 
     #[test]
-    fn reserve_submit_discard_and_busy_blocks() {
-        let rb = RingBuf::<128, 16>::new();
+    fn reserve_submit_discard_and_busy_blocks_wrapper() {
+        reserve_submit_discard_and_busy_blocks(&RingBuf::<128, 16>::new().view());
+    }
+
+    #[test]
+    fn reserve_submit_discard_and_busy_blocks_arena() {
+        reserve_submit_discard_and_busy_blocks(arena(128));
+    }
+
+    fn reserve_submit_discard_and_busy_blocks(rb: &RingBufView<'_>) {
         let a = rb.reserve(5).unwrap();
         let b = rb.reserve(3).unwrap();
         assert_eq!(a.as_ptr().addr() % 8, 0);
         assert!(rb.value_region().contains(a.as_ptr().addr(), 5));
         rb.commit(b.as_ptr().addr(), false).unwrap();
         // `a` is still busy: nothing is delivered past it.
-        assert!(drain(&rb).is_empty());
+        assert!(drain(rb).is_empty());
         rb.commit(a.as_ptr().addr(), true).unwrap();
         assert_eq!(rb.commit(a.as_ptr().addr(), false), Err(MapError::Invalid));
         assert_eq!(
@@ -377,7 +513,7 @@ mod tests {
             Err(MapError::Invalid)
         );
         assert_eq!(rb.commit(0, false), Err(MapError::Invalid));
-        assert_eq!(drain(&rb), [std::vec![0, 0, 0]]);
+        assert_eq!(drain(rb), [std::vec![0, 0, 0]]);
         let c = rb.ringbuf_reserve(4, 0).unwrap();
         rb.ringbuf_submit(c.as_ptr().addr() as u64, 0).unwrap();
         let mut scratch = [0u8; 2];
@@ -394,21 +530,38 @@ mod tests {
     }
 
     #[test]
-    fn wraps_around_with_padding() {
-        let rb = RingBuf::<64, 8>::new();
-        rb.output(&[1; 24]).unwrap(); // 0..32
-        rb.output(&[2; 8]).unwrap(); // 32..48
-        assert_eq!(drain(&rb).len(), 2);
-        // 16 bytes left before the end; a 32-byte record pads them and starts at 0.
-        rb.output(&[3; 20]).unwrap();
-        rb.output(&[4; 1]).unwrap();
-        assert_eq!(drain(&rb), [std::vec![3; 20], std::vec![4]]);
+    fn wraps_around_with_padding_wrapper() {
+        wraps_around_with_padding(&RingBuf::<64, 8>::new().view());
     }
 
     #[test]
-    fn random_ops_match_model() {
-        const CAP: usize = 256;
-        let rb = RingBuf::<CAP, 32>::new();
+    fn wraps_around_with_padding_arena() {
+        wraps_around_with_padding(arena(64));
+    }
+
+    fn wraps_around_with_padding(rb: &RingBufView<'_>) {
+        rb.output(&[1; 24]).unwrap(); // 0..32
+        rb.output(&[2; 8]).unwrap(); // 32..48
+        assert_eq!(drain(rb).len(), 2);
+        // 16 bytes left before the end; a 32-byte record pads them and starts at 0.
+        rb.output(&[3; 20]).unwrap();
+        rb.output(&[4; 1]).unwrap();
+        assert_eq!(drain(rb), [std::vec![3; 20], std::vec![4]]);
+    }
+
+    const CAP: usize = 256;
+
+    #[test]
+    fn random_ops_match_model_wrapper() {
+        random_ops_match_model(&RingBuf::<CAP, 32>::new().view());
+    }
+
+    #[test]
+    fn random_ops_match_model_arena() {
+        random_ops_match_model(arena(CAP as u32));
+    }
+
+    fn random_ops_match_model(rb: &RingBufView<'_>) {
         let mut model: VecDeque<Vec<u8>> = VecDeque::new();
         let (mut prod, mut cons) = (0usize, 0usize);
         let mut rng = XorShift(0x7777);

@@ -1,9 +1,10 @@
 //! The map table: the maps a program refers to by index, as storage.
 
-use super::{Map, MapDef};
+use super::{AnyMap, Map, MapDef};
 
 /// The maps of a program, by the index the program uses (`lddw` src 1, 2, 5, 6, and the ELF
-/// loader's order). Borrowed, usually from a `static`.
+/// loader's order). Borrowed, usually from a `static` ([`MapTable::new`]) or from a
+/// [`MapSet`](super::MapSet) an arena created ([`MapTable::from_any`]).
 ///
 /// A program is verified against a table and stays bound to it: the
 /// [`VerifiedProgram`](crate::VerifiedProgram) holds the table, and the engines run the
@@ -21,6 +22,8 @@ pub struct MapTable<'m> {
 enum Slots<'m> {
     /// Storage of any map type, each behind its own reference.
     Maps(&'m [&'m dyn Map]),
+    /// Run-time maps held in place (an arena's set).
+    Any(&'m [AnyMap<'m>]),
     /// Definitions without storage (see [`MapTable::definitions`]).
     Definitions(&'m [MapDef]),
 }
@@ -35,6 +38,13 @@ impl<'m> MapTable<'m> {
     pub const fn new(maps: &'m [&'m dyn Map]) -> Self {
         MapTable {
             slots: Slots::Maps(maps),
+        }
+    }
+
+    /// A table over run-time maps held in place (a handle is the address of the `AnyMap`).
+    pub const fn from_any(maps: &'m [AnyMap<'m>]) -> Self {
+        MapTable {
+            slots: Slots::Any(maps),
         }
     }
 
@@ -55,6 +65,7 @@ impl<'m> MapTable<'m> {
     pub fn get(&self, index: u32) -> Option<&'m dyn Map> {
         match self.slots {
             Slots::Maps(m) => m.get(index as usize).copied(),
+            Slots::Any(m) => m.get(index as usize).map(|m| m as &dyn Map),
             Slots::Definitions(d) => d.get(index as usize).map(|d| d as &dyn Map),
         }
     }
@@ -64,6 +75,7 @@ impl<'m> MapTable<'m> {
     pub fn def(&self, index: usize) -> Option<MapDef> {
         match self.slots {
             Slots::Maps(m) => m.get(index).map(|m| m.def()),
+            Slots::Any(m) => m.get(index).map(|m| m.def()),
             Slots::Definitions(d) => d.get(index).copied(),
         }
     }
@@ -72,6 +84,7 @@ impl<'m> MapTable<'m> {
     pub fn len(&self) -> usize {
         match self.slots {
             Slots::Maps(m) => m.len(),
+            Slots::Any(m) => m.len(),
             Slots::Definitions(d) => d.len(),
         }
     }
@@ -98,6 +111,7 @@ impl<'m> MapTable<'m> {
     fn base_and_stride(&self) -> (usize, usize) {
         match self.slots {
             Slots::Maps(m) => (m.as_ptr() as usize, core::mem::size_of::<&dyn Map>()),
+            Slots::Any(m) => (m.as_ptr() as usize, core::mem::size_of::<AnyMap<'_>>()),
             Slots::Definitions(d) => (d.as_ptr() as usize, core::mem::size_of::<MapDef>()),
         }
     }
@@ -126,6 +140,7 @@ impl<'m> MapTable<'m> {
         }
         match self.slots {
             Slots::Maps(m) => m.get(index(m, handle)?).copied(),
+            Slots::Any(m) => m.get(index(m, handle)?).map(|m| m as &dyn Map),
             Slots::Definitions(d) => d.get(index(d, handle)?).map(|d| d as &dyn Map),
         }
     }

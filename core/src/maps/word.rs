@@ -90,6 +90,253 @@ impl Word {
     }
 }
 
+/// The memory-order mask of a word's first 4-byte half (its lock flag, see [`Word::lock`]).
+#[cfg(target_has_atomic = "64")]
+const HALF0: u64 = u64::from_ne_bytes([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+/// A word whose first half holds 1: a held lock.
+#[cfg(target_has_atomic = "64")]
+const LOCKED: u64 = u64::from_ne_bytes([1, 0, 0, 0, 0, 0, 0, 0]);
+
+/// Map metadata kept in words: two `u32` halves, a number, a spin lock.
+///
+/// A half is the four bytes at offset `4 h` of the word (memory order, so a program that
+/// reads a redirect slot through its address sees half 0). The half and pair accessors use
+/// relaxed loads and stores of the whole word; a map uses them only on words that one lock
+/// guards (or that nobody writes concurrently), so reading and writing back the other half is
+/// no lost update.
+impl Word {
+    /// The two halves, in memory order.
+    #[inline]
+    pub(crate) fn pair(&self) -> (u32, u32) {
+        let [a, b, c, d, e, f, g, h] = self.load(Ordering::Relaxed);
+        (
+            u32::from_ne_bytes([a, b, c, d]),
+            u32::from_ne_bytes([e, f, g, h]),
+        )
+    }
+
+    /// Stores both halves.
+    #[inline]
+    pub(crate) fn set_pair(&self, first: u32, second: u32) {
+        let [a, b, c, d] = first.to_ne_bytes();
+        let [e, f, g, h] = second.to_ne_bytes();
+        self.store([a, b, c, d, e, f, g, h], Ordering::Relaxed);
+    }
+
+    /// Half `h` (0 or 1; anything else reads half 1).
+    #[inline]
+    pub(crate) fn half(&self, h: usize) -> u32 {
+        let (a, b) = self.pair();
+        if h == 0 {
+            a
+        } else {
+            b
+        }
+    }
+
+    /// Stores half `h`, keeping the other (a read and a write: the word must be guarded).
+    #[inline]
+    pub(crate) fn set_half(&self, h: usize, v: u32) {
+        let (a, b) = self.pair();
+        if h == 0 {
+            self.set_pair(v, b);
+        } else {
+            self.set_pair(a, v);
+        }
+    }
+
+    /// Whether all eight bytes are zero.
+    #[cfg(test)]
+    pub(crate) fn is_zero(&self) -> bool {
+        self.load(Ordering::Relaxed) == [0; 8]
+    }
+}
+
+/// Counters and positions: a `u32` kept in the word with atomic read-modify-write (the whole
+/// `u64` on targets with 64-bit atomics, read back truncated, so it wraps as a `u32` does;
+/// the first half on the others).
+#[cfg(target_has_atomic = "64")]
+impl Word {
+    /// The number.
+    #[inline]
+    pub(crate) fn num(&self, order: Ordering) -> u32 {
+        self.0.load(order) as u32
+    }
+
+    /// Stores the number.
+    #[inline]
+    pub(crate) fn set_num(&self, v: u32, order: Ordering) {
+        self.0.store(u64::from(v), order);
+    }
+
+    /// Adds `d` (wrapping) and returns the old number.
+    #[inline]
+    pub(crate) fn add_num(&self, d: u32) -> u32 {
+        self.0.fetch_add(u64::from(d), Ordering::Relaxed) as u32
+    }
+
+    /// Subtracts `d` (wrapping).
+    #[inline]
+    pub(crate) fn sub_num(&self, d: u32) {
+        self.0.fetch_sub(u64::from(d), Ordering::Relaxed);
+    }
+
+    /// Atomically replaces the number with `v` and returns the old one.
+    #[inline]
+    pub(crate) fn swap_num(&self, v: u32, order: Ordering) -> u32 {
+        self.0.swap(u64::from(v), order) as u32
+    }
+
+    fn try_lock(&self) -> bool {
+        let v = self.0.load(Ordering::Relaxed);
+        v & HALF0 == 0
+            && self
+                .0
+                .compare_exchange_weak(v, v | LOCKED, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    fn unlock(&self) {
+        // Only the holder writes a held lock's word, so this load sees the latest value.
+        let v = self.0.load(Ordering::Relaxed);
+        self.0.store(v & !HALF0, Ordering::Release);
+    }
+
+    /// Whether the lock in this word is held.
+    #[cfg(test)]
+    pub(crate) fn is_locked(&self) -> bool {
+        self.0.load(Ordering::Relaxed) & HALF0 != 0
+    }
+}
+
+/// Counters and positions: a `u32` kept in the word with atomic read-modify-write (the whole
+/// `u64` on targets with 64-bit atomics, read back truncated, so it wraps as a `u32` does;
+/// the first half on the others).
+#[cfg(not(target_has_atomic = "64"))]
+impl Word {
+    /// The number.
+    #[inline]
+    pub(crate) fn num(&self, order: Ordering) -> u32 {
+        self.0[0].load(order)
+    }
+
+    /// Stores the number.
+    #[inline]
+    pub(crate) fn set_num(&self, v: u32, order: Ordering) {
+        self.0[0].store(v, order);
+    }
+
+    /// Adds `d` (wrapping) and returns the old number.
+    #[inline]
+    pub(crate) fn add_num(&self, d: u32) -> u32 {
+        self.0[0].fetch_add(d, Ordering::Relaxed)
+    }
+
+    /// Subtracts `d` (wrapping).
+    #[inline]
+    pub(crate) fn sub_num(&self, d: u32) {
+        self.0[0].fetch_sub(d, Ordering::Relaxed);
+    }
+
+    /// Atomically replaces the number with `v` and returns the old one.
+    #[inline]
+    pub(crate) fn swap_num(&self, v: u32, order: Ordering) -> u32 {
+        self.0[0].swap(v, order)
+    }
+
+    fn try_lock(&self) -> bool {
+        self.0[0]
+            .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    fn unlock(&self) {
+        self.0[0].store(0, Ordering::Release);
+    }
+
+    /// Whether the lock in this word is held.
+    #[cfg(test)]
+    pub(crate) fn is_locked(&self) -> bool {
+        self.0[0].load(Ordering::Relaxed) != 0
+    }
+}
+
+impl Word {
+    /// Takes the spin lock kept in this word's first half; the second half is the lock's
+    /// payload ([`WordLock::payload`]), a `u32` that only the holder reads and writes.
+    ///
+    /// Ordering: taking the lock is a compare-and-swap of the first half from 0 to 1 with
+    /// `Acquire`; releasing stores 0 there with `Release`. So everything the holder wrote,
+    /// in any word and with any ordering, happens before whatever the next holder reads.
+    /// Waiters spin on relaxed loads. Not fair, not reentrant (a holder that locks again
+    /// spins forever): maps take at most one lock of a kind at a time, in a fixed order.
+    #[inline]
+    pub(crate) fn lock(&self) -> WordLock<'_> {
+        while !self.try_lock() {
+            core::hint::spin_loop();
+        }
+        WordLock { word: self }
+    }
+}
+
+/// A held lock in a [`Word`]; dropping it releases the lock.
+#[derive(Debug)]
+pub(crate) struct WordLock<'a> {
+    word: &'a Word,
+}
+
+impl WordLock<'_> {
+    /// The `u32` the lock guards (the word's second half).
+    #[inline]
+    pub(crate) fn payload(&self) -> u32 {
+        self.word.half(1)
+    }
+
+    /// Sets the `u32` the lock guards.
+    #[inline]
+    pub(crate) fn set_payload(&self, v: u32) {
+        let (flag, _) = self.word.pair();
+        self.word.set_pair(flag, v);
+    }
+}
+
+impl Drop for WordLock<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.word.unlock();
+    }
+}
+
+/// Whether the first `key.len()` bytes of `words` are `key`.
+#[inline]
+pub(crate) fn words_eq(words: &[Word], key: &[u8]) -> bool {
+    let mut chunks = key.chunks(8);
+    for w in words {
+        let Some(chunk) = chunks.next() else {
+            return true;
+        };
+        let got = w.load(Ordering::Relaxed);
+        if got.get(..chunk.len()) != Some(chunk) {
+            return false;
+        }
+    }
+    chunks.next().is_none()
+}
+
+/// Copies `src` into `dst` word by word (relaxed).
+pub(crate) fn copy_words(dst: &[Word], src: &[Word]) {
+    for (d, s) in dst.iter().zip(src) {
+        d.store(s.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+}
+
+/// Zeroes `words`.
+pub(crate) fn zero(words: &[Word]) {
+    for w in words {
+        w.store([0; 8], Ordering::Relaxed);
+    }
+}
+
 /// The address of the first byte of `words`, carrying write permission for all of them.
 pub(crate) fn words_addr(words: &[Word]) -> NonNull<u8> {
     NonNull::from(words).cast::<u8>()
@@ -145,6 +392,37 @@ mod tests {
         assert_eq!(value_words(11), 2);
         assert_eq!(value_words(16), 2);
         assert_eq!(value_words(17), 3);
+    }
+
+    #[test]
+    fn halves_numbers_and_lock() {
+        let w = Word::new();
+        w.set_pair(7, 9);
+        assert_eq!((w.half(0), w.half(1)), (7, 9));
+        assert_eq!(w.load(Ordering::Relaxed)[..4], 7u32.to_ne_bytes());
+        w.set_half(1, 5);
+        assert_eq!(w.pair(), (7, 5));
+        w.set_pair(0, 0);
+        {
+            let g = w.lock();
+            assert!(w.is_locked());
+            g.set_payload(42);
+            assert_eq!(g.payload(), 42);
+        }
+        assert!(!w.is_locked());
+        assert_eq!(w.pair(), (0, 42));
+        let n = Word::new();
+        n.sub_num(1);
+        assert_eq!(n.num(Ordering::Relaxed), u32::MAX);
+        assert_eq!(n.add_num(2), u32::MAX);
+        assert_eq!(n.num(Ordering::Relaxed), 1);
+        assert_eq!(n.swap_num(5, Ordering::Relaxed), 1);
+        let words = [Word::new(), Word::new()];
+        copy_in(&words, &[1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        assert!(words_eq(&words, &[1, 2, 3, 4, 5, 6, 7, 8, 9]));
+        assert!(!words_eq(&words, &[1, 2, 3, 4, 5, 6, 7, 8, 8]));
+        assert!(words_eq(&words, &[1, 2]));
+        assert!(!words_eq(&words[..1], &[1, 2, 3, 4, 5, 6, 7, 8, 9]));
     }
 
     #[test]
