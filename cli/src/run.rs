@@ -587,8 +587,11 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
         rng: AtomicU64::new(0x9E37_79B9_7F4A_7C15),
         traces: AtomicU64::new(0),
     };
-    let rt = Runtime::new(helpers::standard(), &platform)
-        .with_programs(if has_prog_array { &verified } else { &[] });
+    let rt = Runtime::new(helpers::standard(), &platform).with_programs(if has_prog_array {
+        &verified
+    } else {
+        &[]
+    });
     let r = match args.engine.as_str() {
         "interp" => replay(
             Engine::new(Interpreter::with_runtime(rt), entry_program),
