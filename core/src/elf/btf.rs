@@ -293,6 +293,7 @@ impl<'a> Btf<'a> {
         let (mut max_entries, mut flags) = (0, 0);
         let (mut key_type, mut value_type) = (None, None);
         let mut initial_values = false;
+        let mut pinned = false;
         // Sets a size attribute, which may be given both as a size and as a type.
         let set = |slot: &mut Option<u32>, v: u32, at: u64| match *slot {
             Some(old) if old != v => Err((at, K::BadMapSize)),
@@ -322,8 +323,10 @@ impl<'a> Btf<'a> {
                     set(&mut value_size, size, st.at)?;
                     value_type = Some(id);
                 }
-                // Pinning and NUMA placement mean nothing without a kernel.
-                "pinning" | "numa_node" => {}
+                // `LIBBPF_PIN_BY_NAME`: the map outlives the program (see `MapInfo::pinned`).
+                "pinning" => pinned = self.uint_attr(mtype)? == LIBBPF_PIN_BY_NAME,
+                // NUMA placement means nothing without a kernel.
+                "numa_node" => {}
                 // Initial values (relocations in `.maps`), not applied.
                 "values" => initial_values = true,
                 _ => return Err((st.at, K::UnsupportedMapAttribute)),
@@ -342,9 +345,13 @@ impl<'a> Btf<'a> {
             key_type,
             value_type,
             initial_values,
+            pinned,
         })
     }
 }
+
+/// libbpf's `pinning` value for a map pinned by its name.
+const LIBBPF_PIN_BY_NAME: u32 = 1;
 
 /// A BTF map definition ([`Btf::map_def`]).
 #[derive(Clone, Copy, Debug)]
@@ -356,4 +363,6 @@ pub(super) struct BtfMapDef {
     pub value_type: Option<u32>,
     /// It declares initial values (`__array(values, ...)`).
     pub initial_values: bool,
+    /// It is pinned by name (`__uint(pinning, LIBBPF_PIN_BY_NAME)`).
+    pub pinned: bool,
 }

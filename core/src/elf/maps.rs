@@ -106,6 +106,11 @@ pub struct MapInfo<'a> {
     /// tail-call targets, a map-in-map's inner maps), which the loader does not apply: the
     /// map starts empty and the embedder fills it.
     pub initial_values: bool,
+    /// The BTF definition pins the map by name (`__uint(pinning, LIBBPF_PIN_BY_NAME)`): on
+    /// Linux it outlives the program and a new program of the same map name and definition
+    /// reuses it. A program slot carries such maps, with their contents, over to the program
+    /// that replaces the one holding them.
+    pub pinned: bool,
     /// The section of the definition.
     pub(super) section: u16,
     /// Offset of the definition in its section (0 for global data).
@@ -257,6 +262,7 @@ impl<'o, 'a> Maps<'o, 'a> {
             key_type: None,
             value_type: None,
             initial_values: false,
+            pinned: false,
             section: s.index,
             offset: sym.value,
         }))
@@ -284,6 +290,7 @@ impl<'o, 'a> Maps<'o, 'a> {
             key_type: None,
             value_type: None,
             initial_values: false,
+            pinned: false,
             section: i,
             offset: 0,
         }))
@@ -354,6 +361,7 @@ impl<'a> Object<'a> {
                 m.key_type = d.key_type.map(TypeId);
                 m.value_type = d.value_type.map(TypeId);
                 m.initial_values = d.initial_values;
+                m.pinned = d.pinned;
             }
             MapSource::Legacy => m.def = legacy_def(&s, m.offset)?,
             MapSource::GlobalData => {

@@ -21,7 +21,8 @@
 //!   they call (in `.text` or elsewhere, static or not) are placed after them, see
 //!   [`Object::load`].
 //! - Maps: BTF-defined maps in `.maps` (`__uint`, `__type` attributes: `type`, `key_size`,
-//!   `key`, `value_size`, `value`, `max_entries`, `map_flags`; `pinning` is ignored), legacy
+//!   `key`, `value_size`, `value`, `max_entries`, `map_flags`; `pinning` by name marks a map
+//!   that a program slot carries over, see [`MapInfo::pinned`]), legacy
 //!   `struct bpf_map_def` in `maps`, and global data in `.rodata`, `.data` and `.bss` as
 //!   one-element array maps (`.rodata` with [`BPF_F_RDONLY_PROG`]). A map of a type nanobpf
 //!   does not have still parses: [`MapInfo::def`] is then an [`UnsupportedMap`] with the Linux

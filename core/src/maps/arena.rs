@@ -27,10 +27,10 @@
 //!
 //! # Overhead
 //!
-//! The arena's own bookkeeping per map is one block entry (12 bytes) in the arena, plus, in
-//! the set, the map's [`AnyMap`] (120 bytes on a 64-bit host: the view's cached parts and
-//! sizes) and its record (32 bytes: place, ownership, definition): 164 bytes per map on a
-//! 64-bit host, and one more 12-byte block entry per free gap. None of it is in the region:
+//! The arena's own bookkeeping per map is one block entry (12 bytes: place and user count) in
+//! the arena, plus, in the set, the map's [`AnyMap`] (120 bytes on a 64-bit host: the view's
+//! cached parts and sizes) and its record (28 bytes: place, definition): 160 bytes per map on
+//! a 64-bit host, and one more 12-byte block entry per free gap. None of it is in the region:
 //! every byte of the region is map storage. A test pins these sizes.
 //!
 //! # Carrying maps over
@@ -39,9 +39,12 @@
 //! survive", same name and identical definition, as pinned maps on Linux). The caller, who
 //! knows the names, pairs new indices with old ones ([`Carry`]);
 //! [`MapArena::create_all_carrying`] then builds the new set with those maps over the old
-//! maps' storage instead of new storage, and moves their ownership from the old set to the
-//! new one. Both sets see the same words while the old program still runs (as both programs
-//! would share a pinned map); freeing the old set afterwards frees only what it still owns.
+//! maps' storage instead of new storage. Both sets see the same words while the old program
+//! still runs (as both programs would share a pinned map). Each block counts the sets that
+//! use it and is freed when the last of them is: the old set can be freed after the new one
+//! took over (its shared maps stay), or the new one freed if its program fails to verify
+//! (the old one keeps them). Neither set is changed by the other's creation or freeing, so
+//! the old set may be in use by a running program all along.
 
 use core::ops::Range;
 
@@ -99,8 +102,8 @@ pub enum ArenaErrorKind {
     },
     /// The block table is full (see the module docs for the bound).
     TableFull,
-    /// A carry names a map that does not exist, is not owned by the old set, is named twice,
-    /// or whose definition differs.
+    /// A carry names a map that does not exist or is named twice, or whose definition differs,
+    /// or the map is shared by as many sets as a block counts.
     BadCarry,
     /// The set was created by another arena.
     ForeignSet,
@@ -147,20 +150,25 @@ pub struct Carry {
     pub old: u32,
 }
 
-/// One block of the region, in words.
+/// One block of the region, in words, and how many sets use it (0: free).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Block {
     start: u32,
     len: u32,
-    free: bool,
+    users: u32,
 }
 
-/// Where a set's map lives and whether the set frees it.
+impl Block {
+    fn is_free(&self) -> bool {
+        self.users == 0
+    }
+}
+
+/// Where a set's map lives.
 #[derive(Clone, Copy, Debug)]
 struct Slot {
     start: u32,
     len: u32,
-    owned: bool,
     def: MapDef,
 }
 
@@ -211,12 +219,6 @@ impl<'a, const N: usize> MapSet<'a, N> {
         let s = self.slots.get(index as usize)?;
         Some(s.start as usize..s.start as usize + s.len as usize)
     }
-
-    /// Whether freeing this set frees map `index` (false once it was carried over to another
-    /// set).
-    pub fn owns(&self, index: u32) -> bool {
-        self.slots.get(index as usize).is_some_and(|s| s.owned)
-    }
 }
 
 /// Creates and frees sets of maps in a region of words the caller owns; see the
@@ -246,7 +248,7 @@ impl<'a, const BLOCKS: usize> MapArena<'a, BLOCKS> {
             let _ = blocks.push(Block {
                 start: 0,
                 len: usable as u32,
-                free: true,
+                users: 0,
             });
         }
         MapArena {
@@ -270,7 +272,7 @@ impl<'a, const BLOCKS: usize> MapArena<'a, BLOCKS> {
     pub fn free_bytes(&self) -> usize {
         self.blocks
             .iter()
-            .filter(|b| b.free)
+            .filter(|b| b.is_free())
             .map(|b| b.len as usize * 8)
             .sum()
     }
@@ -279,7 +281,7 @@ impl<'a, const BLOCKS: usize> MapArena<'a, BLOCKS> {
     pub fn largest_free_bytes(&self) -> usize {
         self.blocks
             .iter()
-            .filter(|b| b.free)
+            .filter(|b| b.is_free())
             .map(|b| b.len as usize * 8)
             .max()
             .unwrap_or(0)
@@ -296,7 +298,11 @@ impl<'a, const BLOCKS: usize> MapArena<'a, BLOCKS> {
 
     /// Takes `words` words from the first free block large enough; returns the start.
     fn alloc(&mut self, words: u32) -> Result<u32, ArenaErrorKind> {
-        let Some(i) = self.blocks.iter().position(|b| b.free && b.len >= words) else {
+        let Some(i) = self
+            .blocks
+            .iter()
+            .position(|b| b.is_free() && b.len >= words)
+        else {
             return Err(ArenaErrorKind::NoSpace {
                 needed: words as usize * 8,
                 free: self.free_bytes(),
@@ -308,7 +314,7 @@ impl<'a, const BLOCKS: usize> MapArena<'a, BLOCKS> {
             let rest = Block {
                 start: b.start + words,
                 len: b.len - words,
-                free: true,
+                users: 0,
             };
             self.blocks
                 .insert(i + 1, rest)
@@ -318,28 +324,44 @@ impl<'a, const BLOCKS: usize> MapArena<'a, BLOCKS> {
             *blk = Block {
                 start: b.start,
                 len: words,
-                free: false,
+                users: 1,
             };
         }
         Ok(b.start)
     }
 
-    /// Frees the block at `start` of `len` words, merging it with free neighbours. A block
-    /// that is not exactly there and in use is left alone.
-    fn release(&mut self, start: u32, len: u32) {
-        let Some(i) = self
-            .blocks
+    /// The block in use exactly at `start` of `len` words.
+    fn block_of(&self, start: u32, len: u32) -> Option<usize> {
+        self.blocks
             .iter()
-            .position(|b| b.start == start && b.len == len && !b.free)
-        else {
+            .position(|b| b.start == start && b.len == len && !b.is_free())
+    }
+
+    /// One more set uses the block at `start` of `len` words.
+    fn share(&mut self, start: u32, len: u32) -> Result<(), ArenaErrorKind> {
+        let b = self
+            .block_of(start, len)
+            .and_then(|i| self.blocks.get_mut(i))
+            .ok_or(ArenaErrorKind::ForeignSet)?;
+        b.users = b.users.checked_add(1).ok_or(ArenaErrorKind::BadCarry)?;
+        Ok(())
+    }
+
+    /// One set fewer uses the block at `start` of `len` words; the last one frees it, merging
+    /// it with free neighbours. A block that is not exactly there and in use is left alone.
+    fn release(&mut self, start: u32, len: u32) {
+        let Some(i) = self.block_of(start, len) else {
             return;
         };
         if let Some(b) = self.blocks.get_mut(i) {
-            b.free = true;
+            b.users -= 1;
+            if !b.is_free() {
+                return;
+            }
         }
         // Merge the next block into this one.
         if let (Some(&next), true) = (self.blocks.get(i + 1), i + 1 < self.blocks.len()) {
-            if next.free {
+            if next.is_free() {
                 self.blocks.remove(i + 1);
                 if let Some(b) = self.blocks.get_mut(i) {
                     b.len += next.len;
@@ -349,7 +371,7 @@ impl<'a, const BLOCKS: usize> MapArena<'a, BLOCKS> {
         // Merge this block into the previous one.
         if i > 0 {
             if let (Some(&prev), Some(&cur)) = (self.blocks.get(i - 1), self.blocks.get(i)) {
-                if prev.free {
+                if prev.is_free() {
                     self.blocks.remove(i);
                     if let Some(b) = self.blocks.get_mut(i - 1) {
                         b.len += cur.len;
@@ -373,19 +395,20 @@ impl<'a, const BLOCKS: usize> MapArena<'a, BLOCKS> {
     }
 
     /// As [`create_all`](Self::create_all), but each [`Carry`] makes new map `new` use the
-    /// storage (and contents) of map `old` of `old_set` instead of new storage; on success
-    /// those maps belong to the new set, and freeing `old_set` no longer frees them.
+    /// storage (and contents) of map `old` of `old_set` instead of new storage: the two sets
+    /// share it, and it is freed with the last of them. `old_set` is only read, so a running
+    /// program may hold it.
     ///
     /// # Errors
     ///
     /// As [`create_all`](Self::create_all); [`ArenaErrorKind::BadCarry`] for a carry whose
-    /// indices are out of range or repeated, whose old map `old_set` does not own, or whose
-    /// definitions differ; [`ArenaErrorKind::ForeignSet`] if `old_set` is another arena's.
-    /// On an error neither set changes.
+    /// indices are out of range or repeated, or whose definitions differ;
+    /// [`ArenaErrorKind::ForeignSet`] if `old_set` is another arena's. On an error nothing
+    /// changes.
     pub fn create_all_carrying<const N: usize, const M: usize>(
         &mut self,
         defs: &[MapDef],
-        old_set: &mut MapSet<'a, M>,
+        old_set: &MapSet<'a, M>,
         carry: &[Carry],
     ) -> Result<MapSet<'a, N>, ArenaError> {
         if old_set.arena != self.id() {
@@ -405,20 +428,11 @@ impl<'a, const BLOCKS: usize> MapArena<'a, BLOCKS> {
                 .iter()
                 .take(j)
                 .any(|e| e.new == c.new || e.old == c.old);
-            if !old.owned || old.def != *new || repeated {
+            if old.def != *new || repeated {
                 return Err(bad);
             }
         }
-        let mut set = self.create(defs, Some(&old_set.slots), carry)?;
-        for c in carry {
-            if let Some(s) = old_set.slots.get_mut(c.old as usize) {
-                s.owned = false;
-            }
-            if let Some(s) = set.slots.get_mut(c.new as usize) {
-                s.owned = true;
-            }
-        }
-        Ok(set)
+        self.create(defs, Some(&old_set.slots), carry)
     }
 
     fn create<const N: usize>(
@@ -484,7 +498,6 @@ impl<'a, const BLOCKS: usize> MapArena<'a, BLOCKS> {
         let slot = Slot {
             start,
             len,
-            owned: true,
             def: *def,
         };
         match self.view(def, &slot) {
@@ -496,19 +509,13 @@ impl<'a, const BLOCKS: usize> MapArena<'a, BLOCKS> {
         }
     }
 
-    /// The map of `def` over the storage of an old set's `slot`, contents kept.
-    fn adopt(&self, def: &MapDef, slot: &Slot) -> Result<(AnyMap<'a>, Slot), ArenaErrorKind> {
+    /// The map of `def` over the storage of an old set's `slot`, contents kept: one more
+    /// user of its block (a rollback releases it again).
+    fn adopt(&mut self, def: &MapDef, slot: &Slot) -> Result<(AnyMap<'a>, Slot), ArenaErrorKind> {
         let words = self.words_of(slot)?;
         let m = AnyMap::new(def, &self.sizing, words).map_err(ArenaErrorKind::Layout)?;
-        // Owned by the new set only once the whole creation succeeded; until then a rollback
-        // must not free it.
-        Ok((
-            m,
-            Slot {
-                owned: false,
-                ..*slot
-            },
-        ))
+        self.share(slot.start, slot.len)?;
+        Ok((m, *slot))
     }
 
     fn words_of(&self, slot: &Slot) -> Result<&'a [Word], ArenaErrorKind> {
@@ -525,12 +532,12 @@ impl<'a, const BLOCKS: usize> MapArena<'a, BLOCKS> {
     }
 
     fn release_set<const N: usize>(&mut self, set: &MapSet<'a, N>) {
-        for s in set.slots.iter().filter(|s| s.owned) {
+        for s in set.slots.iter() {
             self.release(s.start, s.len);
         }
     }
 
-    /// Gives back the words of every map `set` owns (not those carried over to another set).
+    /// Gives back the words of every map of `set` that no other set shares.
     ///
     /// # Errors
     ///
@@ -822,7 +829,7 @@ mod tests {
     }
 
     #[test]
-    fn carried_maps_keep_contents_and_move_ownership() {
+    fn carried_maps_keep_contents_and_are_freed_with_their_last_set() {
         let mut arena = MapArena::<16>::new(storage(4000));
         let total = arena.total_bytes();
         let counters = def(MapType::Array, 4, 8, 4);
@@ -847,20 +854,17 @@ mod tests {
         let free = arena.free_bytes();
         for carry in bad {
             let e = arena
-                .create_all_carrying::<4, 4>(&[counters, flows], &mut old, carry)
+                .create_all_carrying::<4, 4>(&[counters, flows], &old, carry)
                 .unwrap_err();
             assert_eq!(e.kind, ArenaErrorKind::BadCarry, "{carry:?}");
             assert_eq!(arena.free_bytes(), free);
-            assert!(old.owns(0) && old.owns(1));
         }
 
         // The new program keeps `flows` (now its map 0) and gets a new `counters`.
         let carry = [Carry { new: 0, old: 1 }];
         let new = arena
-            .create_all_carrying::<4, 4>(&[flows, counters], &mut old, &carry)
+            .create_all_carrying::<4, 4>(&[flows, counters], &old, &carry)
             .unwrap();
-        assert!(!old.owns(1) && old.owns(0));
-        assert!(new.owns(0) && new.owns(1));
         assert_eq!(new.storage_range(0), old.storage_range(1));
         let mut out = [0u8; 8];
         new.get(0)
@@ -879,11 +883,14 @@ mod tests {
             .update(&6u32.to_ne_bytes(), &[6; 8], BPF_ANY)
             .unwrap();
         assert!(new.get(0).unwrap().lookup(&6u32.to_ne_bytes()).is_some());
-        // Carrying it again from the old set is refused: the old set no longer owns it.
-        let e = arena
-            .create_all_carrying::<4, 4>(&[flows], &mut old, &carry)
-            .unwrap_err();
-        assert_eq!(e.kind, ArenaErrorKind::BadCarry);
+        // A third set may share it too (a replacement that then fails to verify): freeing
+        // that set gives nothing back.
+        let third = arena
+            .create_all_carrying::<4, 4>(&[flows], &old, &carry)
+            .unwrap();
+        let before = arena.free_bytes();
+        arena.free(third).unwrap();
+        assert_eq!(arena.free_bytes(), before);
 
         let counters_bytes = old.storage_range(0).unwrap().len() * 8;
         let before = arena.free_bytes();
@@ -902,7 +909,7 @@ mod tests {
     #[test]
     fn overhead_per_map_is_as_documented() {
         assert_eq!(core::mem::size_of::<Block>(), 12);
-        assert_eq!(core::mem::size_of::<Slot>(), 32);
+        assert_eq!(core::mem::size_of::<Slot>(), 28);
         #[cfg(target_pointer_width = "64")]
         assert_eq!(core::mem::size_of::<AnyMap<'_>>(), 120);
     }
