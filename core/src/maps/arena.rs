@@ -834,7 +834,7 @@ mod tests {
         let total = arena.total_bytes();
         let counters = def(MapType::Array, 4, 8, 4);
         let flows = def(MapType::Hash, 4, 8, 32);
-        let mut old = arena.create_all::<4>(&[counters, flows]).unwrap();
+        let old = arena.create_all::<4>(&[counters, flows]).unwrap();
         old.get(1)
             .unwrap()
             .update(&5u32.to_ne_bytes(), &[5; 8], BPF_ANY)
