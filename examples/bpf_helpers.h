@@ -33,6 +33,14 @@ typedef __u16 __sum16;
 
 /* BTF-defined map attributes, as libbpf defines them. */
 #define __uint(name, val) int (*name)[val]
+
+/* `__uint(pinning, LIBBPF_PIN_BY_NAME)`: the map outlives the program (a program slot carries
+ * it, with its contents, over to a replacement that pins a map of the same name and
+ * definition). */
+enum libbpf_pin_type {
+	LIBBPF_PIN_NONE,
+	LIBBPF_PIN_BY_NAME,
+};
 #define __type(name, val) typeof(val) *name
 #define __array(name, val) typeof(val) *name[]
 

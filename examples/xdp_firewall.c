@@ -41,6 +41,7 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 	__uint(max_entries, 5);
+	__uint(pinning, LIBBPF_PIN_BY_NAME); /* kept across program replacements */
 } verdicts SEC(".maps");
 
 const volatile struct fw_config config = {

@@ -51,6 +51,7 @@ pub use runtime::{
 pub use verified::VerifiedProgram;
 
 pub mod maps;
+pub mod slot;
 
 pub use maps::{
     AnyMap, ArenaError, ArenaStorage, ArrayMap, CpuMap, DevMap, HashMap, LpmTrie, LruHashMap, Map,

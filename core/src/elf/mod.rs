@@ -86,7 +86,7 @@ pub use program::{
 pub use types::{BtfType, BtfTypes, Enumerator, Enumerators, Member, Members, TypeId, TypeKind};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 #[cfg(test)]
 mod tests_hostile;
 #[cfg(test)]

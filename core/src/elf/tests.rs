@@ -8,7 +8,7 @@ use crate::{Insn, Program};
 use std::vec::Vec;
 
 /// Every example object, by name.
-pub(super) const EXAMPLES: [&str; 9] = [
+pub(crate) const EXAMPLES: [&str; 10] = [
     "xdp_pass",
     "xdp_drop_udp_port",
     "xdp_firewall",
@@ -18,11 +18,12 @@ pub(super) const EXAMPLES: [&str; 9] = [
     "ringbuf_events",
     "checksum_loop",
     "xdp_legacy_map",
+    "xdp_proto_count",
 ];
 
 /// An example object: from `examples/build`, or from the directory in `NANOBPF_EXAMPLES_DIR`
 /// (CI points it at freshly rebuilt objects).
-pub(super) fn example(name: &str) -> Vec<u8> {
+pub(crate) fn example(name: &str) -> Vec<u8> {
     let dir = std::env::var("NANOBPF_EXAMPLES_DIR")
         .unwrap_or_else(|_| std::format!("{}/../examples/build", env!("CARGO_MANIFEST_DIR")));
     let path = std::format!("{dir}/{name}.o");

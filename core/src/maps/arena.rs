@@ -184,6 +184,16 @@ pub struct MapSet<'a, const N: usize> {
 }
 
 impl<'a, const N: usize> MapSet<'a, N> {
+    /// A set with no maps and of no arena (freeing it is refused and changes nothing), to
+    /// put in a `static` before anything is loaded.
+    pub const fn empty() -> Self {
+        MapSet {
+            maps: heapless::Vec::new(),
+            slots: heapless::Vec::new(),
+            arena: (0, 0),
+        }
+    }
+
     /// The maps, by the index the program uses.
     pub fn maps(&self) -> &[AnyMap<'a>] {
         &self.maps
