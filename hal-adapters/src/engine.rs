@@ -1,6 +1,8 @@
 //! Engines: what runs an XDP program over one frame. The runner and the smoltcp hook take any
 //! [`XdpEngine`]; the interpreter is one, a JIT plugs in the same way.
 
+use nanobpf_core::env::Platform;
+use nanobpf_core::slot::ProgramSlot;
 use nanobpf_core::{Context, Interpreter, Program, Stack, Trap, VerifiedProgram, XdpBuff};
 
 /// XDP verdicts, the values an XDP program returns (Linux's `enum xdp_action`).
@@ -59,15 +61,61 @@ impl<E: XdpEngine + ?Sized> XdpEngine for &mut E {
     }
 }
 
+/// Whatever program a [`ProgramSlot`] runs now, on the interpreter: an [`XdpEngine`] for a
+/// device that loads its programs at run time. Each frame runs wholly on the program that was
+/// running when it started (the slot may be replaced between frames, from another core or an
+/// interrupt). With the slot empty every frame passes, as on a Linux interface with no XDP
+/// program attached.
+pub struct SlotEngine<'s, 'a, const INSNS: usize, const MAPS: usize, const PROGS: usize> {
+    slot: &'s ProgramSlot<'a, INSNS, MAPS, PROGS>,
+    platform: &'s dyn Platform,
+    stack: Stack,
+}
+
+impl<const INSNS: usize, const MAPS: usize, const PROGS: usize> core::fmt::Debug
+    for SlotEngine<'_, '_, INSNS, MAPS, PROGS>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SlotEngine").finish_non_exhaustive()
+    }
+}
+
+impl<'s, 'a, const INSNS: usize, const MAPS: usize, const PROGS: usize>
+    SlotEngine<'s, 'a, INSNS, MAPS, PROGS>
+{
+    /// An engine over `slot`, its helpers served by `platform`.
+    pub const fn new(
+        slot: &'s ProgramSlot<'a, INSNS, MAPS, PROGS>,
+        platform: &'s dyn Platform,
+    ) -> Self {
+        SlotEngine {
+            slot,
+            platform,
+            stack: Stack::new(),
+        }
+    }
+}
+
+impl<const INSNS: usize, const MAPS: usize, const PROGS: usize> XdpEngine
+    for SlotEngine<'_, '_, INSNS, MAPS, PROGS>
+{
+    fn run(&mut self, frame: &mut XdpBuff<'_>) -> Result<u64, Trap> {
+        let (platform, stack) = (self.platform, &mut self.stack);
+        let ran = self.slot.run(|program, tail| {
+            let vm = Interpreter::new(program.helpers(), platform).with_programs(tail);
+            in_context(frame, |ctx| vm.run(program, ctx, stack))
+        });
+        ran.unwrap_or(Ok(XdpAction::Pass as u64))
+    }
+}
+
 /// The interpreter with one program and the stack its runs use: an [`XdpEngine`].
 ///
 /// With a [`VerifiedProgram`] it runs [`Interpreter::run`] (no run-time checks: the verifier's
 /// proof stands); with a plain [`Program`] it runs [`Interpreter::run_checked`], checking every
-/// access, for images without a verifier. The two see the XDP context differently: a verified
-/// program reads Linux's `struct xdp_md` (32-bit `data` at 0, `data_end` at 4; the verifier
-/// rewrites those loads), an unverified one the runtime's `XdpCtx` (64-bit `data` at 0,
-/// `data_end` at 8). The stack (`nanobpf_core::env::STACK_SIZE` bytes)
-/// lives inside, so an engine in a `static` costs no stack space per run.
+/// access, for images without a verifier. Both see the XDP context as Linux's `struct xdp_md`
+/// (`data` at 0, `data_end` at 4). The stack (`nanobpf_core::env::STACK_SIZE` bytes) lives
+/// inside, so an engine in a `static` costs no stack space per run.
 #[derive(Clone)]
 pub struct Engine<'e, P> {
     vm: Interpreter<'e>,

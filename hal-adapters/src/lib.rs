@@ -79,7 +79,7 @@ mod testutil;
 #[cfg(any(feature = "smoltcp", test))]
 mod smoltcp_device;
 
-pub use engine::{in_context, Engine, XdpAction, XdpEngine};
+pub use engine::{in_context, Engine, SlotEngine, XdpAction, XdpEngine};
 pub use mem_ring::{Counts, InjectError, InjectErrorKind, MemRing, XDP_PACKET_HEADROOM};
 pub use platform::{hal_helpers, Clock, HalPlatform, NoClock, GPIO_SET, GPIO_SET_ID, HAL_HELPERS};
 pub use ring::{BufId, Desc, PacketRing};

@@ -1,6 +1,7 @@
 //! What can go wrong on the way from the embedded bytes to a report.
 
 use nanobpf_core::elf::LoadError;
+use nanobpf_core::slot::SlotError;
 use nanobpf_core::{maps::MapError, DecodeError, VerifyError};
 use nanobpf_hal::InjectErrorKind;
 
@@ -31,6 +32,8 @@ pub enum DemoError {
     Capture(CaptureError),
     /// The ring refused a frame.
     Inject(InjectErrorKind),
+    /// A program slot refused a load.
+    Slot(SlotError),
 }
 
 impl core::fmt::Display for DemoError {
@@ -53,6 +56,7 @@ impl core::fmt::Display for DemoError {
             DemoError::Map(e) => write!(f, "configuring the maps: {e}"),
             DemoError::Capture(e) => write!(f, "reading the capture: {e}"),
             DemoError::Inject(kind) => write!(f, "feeding the ring: {kind:?}"),
+            DemoError::Slot(e) => write!(f, "loading into the slot: {e}"),
         }
     }
 }

@@ -24,6 +24,7 @@ mod error;
 mod expected;
 pub mod gen;
 mod layout;
+pub mod loader;
 mod report;
 #[cfg(test)]
 mod tests;
