@@ -189,7 +189,7 @@ pub fn run(
             before = runner.counters();
             report.verdicts_first = read(slot, "verdicts")?;
             report.sources = slot
-                .inspect(|p| p.map("per_source").map_or(0, |m| count_keys(m)))
+                .inspect(|p| p.map("per_source").map_or(0, count_keys))
                 .unwrap_or(0);
             slot.load(arena, &SECOND_OBJECT, SECOND_NAME, 2, ws)
                 .map_err(DemoError::Slot)?;
