@@ -13,7 +13,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 cargo build -q -p nanobpf-cli --manifest-path "$root/Cargo.toml"
 nanobpf="$root/target/debug/nanobpf"
-for t in decode_verify verify_then_run maps_ops asm_roundtrip elf_load differential; do
+for t in decode_verify verify_then_run maps_ops asm_roundtrip elf_load differential slot_load; do
     mkdir -p "$corpus/$t"
     rm -f "$corpus/$t"/seed-*
 done
@@ -89,5 +89,12 @@ PY
 for name in xdp_legacy_map socket_count; do
     legacy "$root/examples/build/$name.o" "$corpus/elf_load/seed-$name-notype" notype
     legacy "$root/examples/build/$name.o" "$corpus/elf_load/seed-$name-section" section
+done
+# slot_load: mode byte 0 then arena operations; mode byte 1 then an object for a program slot.
+for k in 0 1 2 3; do
+    bytes "s$k" 0 300 > "$corpus/slot_load/seed-arena$k"
+done
+for name in xdp_firewall xdp_proto_count tail_call; do
+    { printf '\x01'; cat "$root/examples/build/$name.o"; } > "$corpus/slot_load/seed-$name"
 done
 du -sh --apparent-size "$corpus"; for t in "$corpus"/*; do echo "$(basename "$t"): $(ls "$t" | wc -l) files"; done

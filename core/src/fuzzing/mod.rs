@@ -46,6 +46,7 @@ mod elf;
 mod gen;
 mod maps;
 mod oracle;
+mod slot;
 mod structured;
 
 #[cfg(test)]
@@ -57,6 +58,7 @@ pub use elf::elf_load;
 pub use gen::{link_program, memory_program, xdp_program, MEMORY_LEN};
 pub use maps::maps_ops;
 pub use oracle::{check_program, Fixture, FuzzMaps, Outcome, RunInput, Snapshot, VERIFY_BUDGET};
+pub use slot::slot_load;
 pub use structured::{structured_program, verify_then_run, Flavor};
 
 /// Where a generator's choices come from.

@@ -425,3 +425,37 @@ fn seed_corpora_pass() {
         }
     }
 }
+
+#[test]
+fn slot_load_smoke() {
+    // Arena operations from random bytes.
+    let mut rng = Rng(0x5107);
+    let (mut created, mut refused, mut carried, mut loaded) = (0, 0, 0, 0);
+    for _ in 0..300 {
+        let mut data: Vec<u8> = (0..256).map(|_| rng.below(256) as u8).collect();
+        data[0] = 0;
+        let e = slot_load(&data);
+        (created, refused, carried) = (
+            created + e.created,
+            refused + e.refused,
+            carried + e.carried,
+        );
+    }
+    // The example objects, then mutated ones, through a slot.
+    for obj in &example_objects() {
+        let mut input = std::vec![1u8];
+        input.extend_from_slice(obj);
+        loaded += slot_load(&input).loaded;
+        for _ in 0..3 {
+            let mut input = std::vec![1u8];
+            input.extend_from_slice(&mutate(obj, &mut rng));
+            slot_load(&input);
+        }
+    }
+    std::println!("created {created}, refused {refused}, carried {carried}, loaded {loaded}");
+    assert!(
+        created > 100 && refused > 100 && carried > 10,
+        "the generator misses paths"
+    );
+    assert!(loaded >= 10, "{loaded} example programs loaded into a slot");
+}
