@@ -1,0 +1,40 @@
+//! Everything this crate needs from the core's runtime and maps, in one place, so a change of
+//! how maps and tail-call targets reach a run touches only this module.
+
+use nanobpf_core::{Context, Insn, Run, Runtime, Stack, Trap, VerifiedProgram};
+
+/// Whether the runtime sets an instruction budget (which this JIT cannot honour yet).
+pub(crate) fn metered(rt: &Runtime<'_>) -> bool {
+    rt.budget().is_some()
+}
+
+/// The value of an `lddw` (constant, map handle, or map value address).
+pub(crate) fn lddw_value(rt: &Runtime<'_>, insn: Insn, next: Insn) -> Option<u64> {
+    rt.lddw_value(insn, next)
+}
+
+/// Tail-call target `i` of the runtime's table.
+pub(crate) fn tail_program<'e>(rt: &Runtime<'e>, i: u32) -> Option<&'e VerifiedProgram<'e>> {
+    rt.program(i)
+}
+
+/// Starts a run (context struct, entry registers, regions) and calls `f` with it.
+#[cfg_attr(not(target_arch = "arm"), allow(dead_code))]
+pub(crate) fn enter<R>(
+    rt: &Runtime<'_>,
+    ctx: &mut Context<'_>,
+    stack: &mut Stack,
+    f: impl FnOnce(&mut Run<'_, '_>) -> R,
+) -> R {
+    rt.enter(ctx, stack, f)
+}
+
+/// Calls helper `id` for the run.
+pub(crate) fn call_helper(run: &mut Run<'_, '_>, id: u32, args: [u64; 5]) -> Result<u64, Trap> {
+    run.call_helper(id, args)
+}
+
+/// The instructions of the tail-call target the last helper call chose, if any.
+pub(crate) fn take_tail_call<'e>(run: &mut Run<'_, 'e>) -> Option<&'e [Insn]> {
+    run.take_tail_call().map(|p| p.insns())
+}

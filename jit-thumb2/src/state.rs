@@ -1,0 +1,114 @@
+//! The per-run state the generated code works on (through r11), and the layout the code
+//! generator relies on. Plain data: entering code and the routines it calls are in
+//! `native.rs`.
+
+/// Linux's `BPF_FUNC_tail_call`.
+pub(crate) const TAIL_CALL: u32 = 12;
+/// Linux's limit on chained tail calls.
+pub(crate) const MAX_TAIL_CALLS: u32 = 33;
+/// Frames a bpf-to-bpf call chain may push besides the entry frame (the interpreter's limit).
+pub(crate) const MAX_PUSHED_FRAMES: u32 = 7;
+
+/// `support` operation codes (the low byte; the next byte is an operand: the atomic's `imm`,
+/// the load's size).
+pub(crate) mod op {
+    /// 64-bit unsigned division of `a` by `b`.
+    pub const UDIV64: u32 = 1;
+    /// 64-bit signed division.
+    pub const SDIV64: u32 = 2;
+    /// 64-bit unsigned modulo.
+    pub const UMOD64: u32 = 3;
+    /// 64-bit signed modulo.
+    pub const SMOD64: u32 = 4;
+    /// 32-bit atomic at address `a` with operand `b` and r0 `c`; `imm` in the next byte.
+    pub const ATOMIC32: u32 = 5;
+    /// 64-bit atomic, as [`ATOMIC32`].
+    pub const ATOMIC64: u32 = 6;
+    /// Legacy packet load at packet offset `a`; size in bytes in the next byte.
+    pub const PACKET: u32 = 7;
+}
+
+/// The run state. `repr(C)`, with every field the code touches first and of a fixed size, so
+/// the offsets are the same on the host (where the encodings are tested) and on the device.
+#[repr(C)]
+#[derive(Debug)]
+pub(crate) struct JitState {
+    /// BPF r0 to r10; registers kept in ARM registers are written here around helper calls.
+    pub regs: [u64; 11],
+    /// Operands of `support` calls.
+    pub a: u64,
+    /// Second operand.
+    pub b: u64,
+    /// Third operand.
+    pub c: u64,
+    /// sp after the entry prologue, which a stop unwinds to.
+    pub saved_sp: u32,
+    /// bpf-to-bpf call depth (0 in the entry function).
+    pub depth: u32,
+    /// Non-zero: the code must return now (a trap, a tail call, or a legacy load out of
+    /// bounds).
+    pub stop: u32,
+    /// A `Trap` code, or 0.
+    pub trap: u32,
+    /// A legacy packet load out of bounds: the run returns 0.
+    pub zero_exit: u32,
+    /// A tail call succeeded: the caller enters the target.
+    pub tail_pending: u32,
+    /// Tail calls taken so far.
+    pub tail_calls: u32,
+    /// Packet of legacy loads: start address.
+    pub pkt_start: u64,
+    /// Its length.
+    pub pkt_len: u64,
+    /// The `Run` of this run, type-erased.
+    pub run: *mut core::ffi::c_void,
+    /// The tail call's target: its instructions' address and length.
+    pub tail_target: (usize, usize),
+}
+
+impl JitState {
+    /// A state with every field zero and no run.
+    #[cfg_attr(not(any(target_arch = "arm", test)), allow(dead_code))]
+    pub(crate) const fn empty() -> JitState {
+        JitState {
+            regs: [0; 11],
+            a: 0,
+            b: 0,
+            c: 0,
+            saved_sp: 0,
+            depth: 0,
+            stop: 0,
+            trap: 0,
+            zero_exit: 0,
+            tail_pending: 0,
+            tail_calls: 0,
+            pkt_start: 0,
+            pkt_len: 0,
+            run: core::ptr::null_mut(),
+            tail_target: (0, 0),
+        }
+    }
+}
+
+/// Byte offsets of the fields the code touches, as displacements from r11.
+pub(crate) mod off {
+    use super::JitState;
+    use core::mem::offset_of;
+    pub const REGS: u16 = offset_of!(JitState, regs) as u16;
+    pub const A: u16 = offset_of!(JitState, a) as u16;
+    pub const B: u16 = offset_of!(JitState, b) as u16;
+    pub const C: u16 = offset_of!(JitState, c) as u16;
+    pub const SAVED_SP: u16 = offset_of!(JitState, saved_sp) as u16;
+    pub const DEPTH: u16 = offset_of!(JitState, depth) as u16;
+    pub const STOP: u16 = offset_of!(JitState, stop) as u16;
+    pub const TRAP: u16 = offset_of!(JitState, trap) as u16;
+    /// One past the last field the code may touch.
+    pub const END: u16 = TRAP + 4;
+}
+
+const _: () = assert!(off::REGS == 0 && off::A == 88 && off::SAVED_SP == 112 && off::END == 128);
+
+/// Offset of BPF register `r` in the state.
+pub(crate) const fn reg(r: u8) -> u16 {
+    off::REGS + 8 * r as u16
+}
