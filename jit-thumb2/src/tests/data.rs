@@ -1,5 +1,5 @@
-//! A reader of bpf_conformance `.data` files (see `../shared/conformance/FORMAT.md`), self-
-//! contained (std only) so that the MPS2 board's build script includes the same file.
+// A reader of bpf_conformance `.data` files (see `../shared/conformance/FORMAT.md`), self-
+// contained (std only) so that the MPS2 board's build script includes the same file.
 
 use std::string::String;
 use std::vec::Vec;

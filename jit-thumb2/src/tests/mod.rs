@@ -3,6 +3,7 @@
 //! and checked.
 
 mod conformance;
+/// The `.data` reader (also included by the MPS2 board's build script).
 pub mod data;
 mod routines;
 

@@ -1,0 +1,176 @@
+//! The conformance image: every bpf_conformance program (assembled on the host at build time
+//! from `../shared`), verified on the device and run on the interpreter and on the Thumb-2
+//! JIT; one line per failure and `N passed, M failed` per engine. Exits 0 only when both
+//! engines pass every program.
+#![no_std]
+#![no_main]
+
+use core::fmt;
+
+use cortex_m_rt::entry;
+use cortex_m_semihosting::hprintln;
+use nanobpf_board_qemu_mps2_an386::exec::CodeBuffer;
+use nanobpf_board_qemu_mps2_an386::{exit, instructions, Ticks};
+use nanobpf_core::verifier::{verify, DefaultWorkspace, VerifyEnv};
+use nanobpf_core::{
+    helpers, Context, Insn, Interpreter, NoPlatform, ProgramType, Runtime, Stack, VerifiedProgram,
+};
+use nanobpf_jit_thumb2::{compile, JitWorkspace};
+use panic_semihosting as _;
+
+/// One test: its slots, input memory and expected r0.
+struct Case {
+    name: &'static str,
+    slots: &'static [u64],
+    mem: &'static [u8],
+    result: u64,
+}
+
+include!(concat!(env!("OUT_DIR"), "/conformance_cases.rs"));
+
+/// Programs of up to this many slots (the default verifier workspace's limit).
+const MAX_SLOTS: usize = 4096;
+
+/// Everything large, in one static.
+struct Storage {
+    ws: DefaultWorkspace,
+    jws: JitWorkspace<MAX_SLOTS>,
+    code: CodeBuffer<{ 64 * 1024 }>,
+    insns: [Insn; MAX_SLOTS],
+    stack: Stack,
+    mem: [u8; 4096],
+}
+
+static STORAGE: spin::Mutex<Storage> = spin::Mutex::new(Storage {
+    ws: DefaultWorkspace::new(),
+    jws: JitWorkspace::new(),
+    code: CodeBuffer::new(),
+    insns: [Insn::new(0, 0, 0, 0, 0); MAX_SLOTS],
+    stack: Stack::new(),
+    mem: [0; 4096],
+});
+static PLATFORM: NoPlatform = NoPlatform;
+
+#[entry]
+fn main() -> ! {
+    exit(firmware())
+}
+
+/// Why the image fails.
+enum Failure {
+    Taken,
+    Failed { interp: u32, jit: u32 },
+    NoTests,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Taken => f.write_str("storage already taken"),
+            Failure::Failed { interp, jit } => {
+                write!(f, "{interp} interpreter and {jit} JIT failures")
+            }
+            Failure::NoTests => f.write_str("no conformance programs were built in"),
+        }
+    }
+}
+
+/// Pass/fail counts of one engine.
+#[derive(Default)]
+struct Tally {
+    passed: u32,
+    failed: u32,
+}
+
+impl Tally {
+    fn record(&mut self, engine: &str, case: &Case, got: Result<u64, impl fmt::Display>) {
+        match got {
+            Ok(v) if v == case.result => self.passed += 1,
+            Ok(v) => {
+                self.failed += 1;
+                hprintln!(
+                    "{} {}: expected {:#x}, got {:#x}",
+                    engine,
+                    case.name,
+                    case.result,
+                    v
+                );
+            }
+            Err(e) => {
+                self.failed += 1;
+                hprintln!(
+                    "{} {}: expected {:#x}, got {}",
+                    engine,
+                    case.name,
+                    case.result,
+                    e
+                );
+            }
+        }
+    }
+}
+
+fn firmware() -> Result<(), Failure> {
+    let cp = cortex_m::Peripherals::take().ok_or(Failure::Taken)?;
+    let mut ticks = Ticks::start(cp.SYST);
+    let per_kilotick = ticks.instructions_per_kilotick();
+    let s = spin::MutexGuard::leak(STORAGE.try_lock().ok_or(Failure::Taken)?);
+    let rt = Runtime::new(helpers::standard(), &PLATFORM);
+    let vm = Interpreter::new(helpers::standard(), &PLATFORM);
+    let (mut interp, mut jit) = (Tally::default(), Tally::default());
+    let (mut code_bytes, mut compile_ticks) = (0usize, 0u64);
+    for case in CASES {
+        let n = case.slots.len().min(MAX_SLOTS);
+        for (d, &v) in s.insns.iter_mut().zip(case.slots) {
+            *d = Insn::from_u64(v);
+        }
+        let len = case.mem.len().min(s.mem.len());
+        let env = VerifyEnv::new(
+            ProgramType::Memory { len: len as u32 },
+            helpers::standard(),
+            &[],
+        );
+        let prog: VerifiedProgram<'_> = match verify(&mut s.insns[..n], &env, &mut s.ws) {
+            Ok(p) => p,
+            Err(e) => {
+                interp.record("interp", case, Err::<u64, _>(e));
+                jit.record("jit", case, Err::<u64, _>(e));
+                continue;
+            }
+        };
+        s.mem[..len].copy_from_slice(&case.mem[..len]);
+        let got = vm.run(&prog, &mut Context::Memory(&mut s.mem[..len]), &mut s.stack);
+        interp.record("interp", case, got);
+
+        s.mem[..len].copy_from_slice(&case.mem[..len]);
+        let start = ticks.now();
+        let compiled = compile(&prog, &rt, s.code.region(), &mut s.jws);
+        compile_ticks += ticks.now() - start;
+        match compiled {
+            Ok(p) => {
+                code_bytes += p.code_len();
+                let got = p.run(&rt, &mut Context::Memory(&mut s.mem[..len]), &mut s.stack);
+                jit.record("jit", case, got);
+            }
+            Err(e) => jit.record("jit", case, Err::<u64, _>(e)),
+        }
+    }
+    hprintln!(
+        "conformance on mps2-an386: {} programs; JIT code {} bytes in all, compiled and checked in {} emulated instructions",
+        CASES.len(),
+        code_bytes,
+        instructions(compile_ticks, per_kilotick)
+    );
+    hprintln!("interp: {} passed, {} failed", interp.passed, interp.failed);
+    hprintln!("jit: {} passed, {} failed", jit.passed, jit.failed);
+    if CASES.is_empty() {
+        return Err(Failure::NoTests);
+    }
+    if interp.failed + jit.failed > 0 {
+        return Err(Failure::Failed {
+            interp: interp.failed,
+            jit: jit.failed,
+        });
+    }
+    Ok(())
+}
