@@ -13,7 +13,7 @@ command -v qemu-system-arm >/dev/null || { echo "qemu-system-arm is not installe
 echo "--- host: the expected counts follow from the capture"
 (cd demo && cargo test --release)
 
-for image in firewall interp-only conformance; do
+for image in firewall firewall-jit interp-only conformance; do
     echo "--- qemu-mps2-an386: $image"
     (cd qemu-mps2-an386 && cargo build --release --bin "$image" &&
         timeout 120 cargo run --release --bin "$image")

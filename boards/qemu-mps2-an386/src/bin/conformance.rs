@@ -1,7 +1,8 @@
 //! The conformance image: every bpf_conformance program (assembled on the host at build time
 //! from `../shared`), verified on the device and run on the interpreter and on the Thumb-2
-//! JIT; one line per failure and `N passed, M failed` per engine. Exits 0 only when both
-//! engines pass every program.
+//! JIT; one line per failure and `N passed, M failed` per engine. Then tail calls through a
+//! program array (a target taken, the 33-call chain limit, an empty slot), on both engines.
+//! Exits 0 only when both engines pass everything.
 #![no_std]
 #![no_main]
 
@@ -11,9 +12,11 @@ use cortex_m_rt::entry;
 use cortex_m_semihosting::hprintln;
 use nanobpf_board_qemu_mps2_an386::exec::CodeBuffer;
 use nanobpf_board_qemu_mps2_an386::{exit, instructions, Ticks};
+use nanobpf_core::maps::{value_words, Map, MapTable};
 use nanobpf_core::verifier::{verify, DefaultWorkspace, VerifyEnv};
 use nanobpf_core::{
-    helpers, Context, Insn, Interpreter, NoPlatform, ProgramType, Runtime, Stack, VerifiedProgram,
+    assemble, helpers, ArrayMap, Context, Insn, Interpreter, NoPlatform, ProgArray, ProgramType,
+    Runtime, Stack, VerifiedProgram, XdpBuff,
 };
 use nanobpf_jit_thumb2::{compile, JitWorkspace};
 use panic_semihosting as _;
@@ -50,6 +53,10 @@ static STORAGE: spin::Mutex<Storage> = spin::Mutex::new(Storage {
     mem: [0; 4096],
 });
 static PLATFORM: NoPlatform = NoPlatform;
+static PROGS: ProgArray<2> = ProgArray::new();
+static COUNT: ArrayMap<8, { value_words(8) }, 1> = ArrayMap::new();
+static TAIL_INSNS: spin::Mutex<[[Insn; 16]; 2]> =
+    spin::Mutex::new([[Insn::new(0, 0, 0, 0, 0); 16]; 2]);
 
 #[entry]
 fn main() -> ! {
@@ -61,6 +68,7 @@ enum Failure {
     Taken,
     Failed { interp: u32, jit: u32 },
     NoTests,
+    TailSetup(&'static str),
 }
 
 impl fmt::Display for Failure {
@@ -71,6 +79,7 @@ impl fmt::Display for Failure {
                 write!(f, "{interp} interpreter and {jit} JIT failures")
             }
             Failure::NoTests => f.write_str("no conformance programs were built in"),
+            Failure::TailSetup(what) => write!(f, "tail-call setup: {what}"),
         }
     }
 }
@@ -163,6 +172,16 @@ fn firmware() -> Result<(), Failure> {
     );
     hprintln!("interp: {} passed, {} failed", interp.passed, interp.failed);
     hprintln!("jit: {} passed, {} failed", jit.passed, jit.failed);
+    let (ti, tj) = tail_calls(&mut s.ws, &mut s.code, &mut s.jws, &mut s.stack)?;
+    hprintln!(
+        "tail calls: interp {} passed, {} failed; jit {} passed, {} failed",
+        ti.passed,
+        ti.failed,
+        tj.passed,
+        tj.failed
+    );
+    interp.failed += ti.failed;
+    jit.failed += tj.failed;
     if CASES.is_empty() {
         return Err(Failure::NoTests);
     }
@@ -173,4 +192,74 @@ fn firmware() -> Result<(), Failure> {
         });
     }
     Ok(())
+}
+
+/// Tail calls through a program array: the first program counts its runs in a map and tail
+/// calls slot 0; the second returns 42. With slot 0 holding the second program the run
+/// returns 42 after one count; holding the first itself, it chains until the limit (34 runs,
+/// then the call falls through to `r0 = 99`); with slot 0 empty it falls through at once.
+fn tail_calls(
+    ws: &mut DefaultWorkspace,
+    code: &mut CodeBuffer<{ 64 * 1024 }>,
+    jws: &mut JitWorkspace<MAX_SLOTS>,
+    stack: &mut Stack,
+) -> Result<(Tally, Tally), Failure> {
+    let maps: [&dyn Map; 2] = [&PROGS, &COUNT];
+    let defs = [PROGS.def(), COUNT.def()];
+    let table = MapTable::new(&maps);
+    let [a, b] = spin::MutexGuard::leak(TAIL_INSNS.try_lock().ok_or(Failure::Taken)?);
+    let na = assemble(
+        "mov %r6, %r1\nlddw %r2, map_value[1]\nmov %r3, 1\nlock add [%r2], %r3\n\
+         mov %r1, %r6\nlddw %r2, map[0]\nmov %r3, 0\ncall 12\nmov %r0, 99\nexit",
+        a,
+    )
+    .map_err(|_| Failure::TailSetup("assembly"))?;
+    let nb = assemble("mov %r0, 42\nexit", b).map_err(|_| Failure::TailSetup("assembly"))?;
+    let env = VerifyEnv::new(ProgramType::Xdp, helpers::standard(), &defs);
+    let p0 = verify(&mut a[..na], &env, ws).map_err(|_| Failure::TailSetup("verification"))?;
+    let p1 = verify(&mut b[..nb], &env, ws).map_err(|_| Failure::TailSetup("verification"))?;
+    let programs = [p0, p1];
+    let rt = Runtime::new(helpers::standard(), &PLATFORM)
+        .with_maps(table)
+        .with_programs(&programs);
+    let jit = compile(&programs[0], &rt, code.region(), jws)
+        .map_err(|_| Failure::TailSetup("compilation"))?;
+    let interp = Interpreter::with_runtime(rt);
+    let count = || {
+        let mut v = [0u8; 8];
+        COUNT
+            .lookup_copy(&0u32.to_ne_bytes(), &mut v)
+            .map(|_| u64::from_ne_bytes(v))
+            .unwrap_or(u64::MAX)
+    };
+    let (mut ti, mut tj) = (Tally::default(), Tally::default());
+    for (slot, want, runs) in [(Some(1), 42u64, 1u64), (Some(0), 99, 34), (None, 99, 1)] {
+        let set = match slot {
+            Some(s) => PROGS.set(0, s),
+            None => PROGS.clear(0),
+        };
+        set.map_err(|_| Failure::TailSetup("program array"))?;
+        let case = Case {
+            name: "tail call",
+            slots: &[],
+            mem: &[],
+            result: want << 32 | runs,
+        };
+        let mut frame = [0u8; 64];
+        let before = count();
+        let got = interp.run(
+            &programs[0],
+            &mut Context::Xdp(XdpBuff::new(&mut frame, 0, 64)),
+            stack,
+        );
+        ti.record("interp", &case, got.map(|r0| r0 << 32 | (count() - before)));
+        let before = count();
+        let got = jit.run(
+            &rt,
+            &mut Context::Xdp(XdpBuff::new(&mut frame, 0, 64)),
+            stack,
+        );
+        tj.record("jit", &case, got.map(|r0| r0 << 32 | (count() - before)));
+    }
+    Ok((ti, tj))
 }
