@@ -11,6 +11,8 @@
 //!   prologue's `mov r11, r0` right after its `push`; r10 only by its load from the state and
 //!   by `add`/`sub #512` around bpf-to-bpf calls. sp and pc are never source operands (but
 //!   for `str sp` to the state and the `mov`/`mvn`/`cmp`/`tst` forms that name pc as "none").
+//! - Exclusive accesses (`ldrex`/`strex`, for atomics) are never based on sp, pc, r10 or
+//!   r11.
 //! - Memory is never addressed through sp (only `push`/`pop` touch the native stack), and
 //!   through r11 only inside the state's fields the code uses.
 //! - `push` and `pop` lists are the entry frame, a subprogram's frame, or one register pair.
@@ -176,7 +178,11 @@ fn registers(ins: Ins, prev: Option<Ins>) -> Result<(), CheckFailure> {
         Ins::Dual { load, rt, rt2, .. } => ok_unless(
             !plain(rt) || !plain(rt2) || (load && (reserved(rt) || reserved(rt2) || rt == rt2)),
         ),
-        Ins::B(_) | Ins::Bcc(..) | Ins::Bl(_) | Ins::BlxR12 | Ins::Nop => Ok(()),
+        Ins::Ldrex { rt, rn } => ok_unless(reserved(rt) || reserved(rn)),
+        Ins::Strex { rd, rt, rn } => {
+            ok_unless(reserved(rd) || !plain(rt) || reserved(rn) || rd == rt || rd == rn)
+        }
+        Ins::B(_) | Ins::Bcc(..) | Ins::Bl(_) | Ins::BlxR12 | Ins::Nop | Ins::Dmb => Ok(()),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The one module of this crate where `unsafe` is allowed: the code buffer, the two routines
-//! generated code calls (helpers; and division, atomics and legacy packet loads), and the
-//! call into generated code.
+//! generated code calls (helpers; and 64-bit division and legacy packet loads), the lock word
+//! of 64-bit atomics, and the call into generated code.
 //!
 //! Generated code is an AAPCS function `extern "C" fn(*mut JitState) -> u64`; it keeps the
 //! state pointer in r11 and calls the routines below with it as the first argument.
@@ -12,10 +12,7 @@ use crate::rt;
 use crate::state::{op, JitState, MAX_TAIL_CALLS};
 use core::marker::PhantomData;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicU32, Ordering};
-use nanobpf_core::isa::opcode::{
-    ATOMIC_ADD, ATOMIC_AND, ATOMIC_CMPXCHG, ATOMIC_FETCH, ATOMIC_OR, ATOMIC_XCHG, ATOMIC_XOR,
-};
+use core::sync::atomic::AtomicU32;
 use nanobpf_core::{Run, Trap};
 
 /// `-E2BIG`: what `bpf_tail_call` returns past the chain limit or inside a bpf-to-bpf call.
@@ -106,6 +103,7 @@ pub(crate) fn routines() -> Routines {
         Routines {
             helper: helper as extern "C" fn(*mut JitState, u32, u32) -> u64 as usize as u32,
             support: support as extern "C" fn(*mut JitState, u32) -> u64 as usize as u32,
+            lock64: &LOCK64 as *const AtomicU32 as usize as u32,
         }
     }
     #[cfg(not(target_arch = "arm"))]
@@ -113,6 +111,7 @@ pub(crate) fn routines() -> Routines {
         Routines {
             helper: 0x0001_2345,
             support: 0x0006_789b,
+            lock64: 0x2000_0100,
         }
     }
 }
@@ -161,7 +160,7 @@ pub(crate) extern "C" fn helper(state: *mut JitState, id: u32, tail: u32) -> u64
     }
 }
 
-/// 64-bit division and modulo, atomics and legacy packet loads, on the state's operands
+/// 64-bit division and modulo and legacy packet loads, on the state's operands
 /// (`op` in the low byte of `code`, its operand in the next).
 #[cfg_attr(not(any(target_arch = "arm", test)), allow(dead_code))]
 pub(crate) extern "C" fn support(state: *mut JitState, code: u32) -> u64 {
@@ -176,8 +175,6 @@ pub(crate) extern "C" fn support(state: *mut JitState, code: u32) -> u64 {
         op::UMOD64 => a.checked_rem(b).unwrap_or(a),
         op::SMOD64 if b == 0 => a,
         op::SMOD64 => (a as i64).wrapping_rem(b as i64) as u64,
-        op::ATOMIC32 => atomic32(st, arg as i32),
-        op::ATOMIC64 => atomic64(st, arg as i32),
         op::PACKET => packet(st, arg as u64),
         _ => {
             st.trap(Trap::InvalidInstruction);
@@ -186,80 +183,9 @@ pub(crate) extern "C" fn support(state: *mut JitState, code: u32) -> u64 {
     }
 }
 
-/// The new value of a read-modify-write atomic, or `None` for `cmpxchg` that fails.
-fn rmw(imm: i32, old: u64, src: u64, r0: u64) -> Option<u64> {
-    Some(match imm & !ATOMIC_FETCH {
-        ATOMIC_ADD => old.wrapping_add(src),
-        ATOMIC_OR => old | src,
-        ATOMIC_AND => old & src,
-        ATOMIC_XOR => old ^ src,
-        x if x == ATOMIC_XCHG & !ATOMIC_FETCH => src,
-        x if x == ATOMIC_CMPXCHG & !ATOMIC_FETCH => return (old == r0).then_some(src),
-        _ => return None,
-    })
-}
-
-/// A 32-bit atomic at the address in `a` (proved writable by the verifier).
-fn atomic32(st: &mut JitState, imm: i32) -> u64 {
-    let addr = st.a as usize;
-    if addr % 4 != 0 {
-        st.trap(Trap::Misaligned);
-        return 0;
-    }
-    // SAFETY: the verifier proved `[addr, addr + 4)` writable memory of this run (stack,
-    // context, packet or map value), live while the code runs; it is aligned (checked just
-    // above), and BPF code and helpers access it only through atomics or whole-value plain
-    // accesses, as the interpreter does.
-    let cell = unsafe { AtomicU32::from_ptr(addr as *mut u32) };
-    let (src, r0) = (st.b as u32, st.c as u32);
-    let old = match imm & !ATOMIC_FETCH {
-        ATOMIC_ADD => cell.fetch_add(src, Ordering::SeqCst),
-        ATOMIC_OR => cell.fetch_or(src, Ordering::SeqCst),
-        ATOMIC_AND => cell.fetch_and(src, Ordering::SeqCst),
-        ATOMIC_XOR => cell.fetch_xor(src, Ordering::SeqCst),
-        x if x == ATOMIC_XCHG & !ATOMIC_FETCH => cell.swap(src, Ordering::SeqCst),
-        x if x == ATOMIC_CMPXCHG & !ATOMIC_FETCH => {
-            match cell.compare_exchange(r0, src, Ordering::SeqCst, Ordering::SeqCst) {
-                Ok(v) | Err(v) => v,
-            }
-        }
-        _ => {
-            st.trap(Trap::InvalidInstruction);
-            return 0;
-        }
-    };
-    old as u64
-}
-
-/// The lock of 64-bit atomics: Cortex-M has no 64-bit exclusive access.
-static LOCK64: AtomicU32 = AtomicU32::new(0);
-
-/// A 64-bit atomic at the address in `a`, under [`LOCK64`].
-fn atomic64(st: &mut JitState, imm: i32) -> u64 {
-    let addr = st.a as usize;
-    if addr % 8 != 0 {
-        st.trap(Trap::Misaligned);
-        return 0;
-    }
-    while LOCK64
-        .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
-        .is_err()
-    {
-        core::hint::spin_loop();
-    }
-    let p = addr as *mut u64;
-    // SAFETY: the verifier proved `[addr, addr + 8)` writable memory of this run, aligned
-    // (checked above); every 64-bit atomic of JIT code holds LOCK64 while it reads and writes.
-    let old = unsafe { p.read() };
-    match rmw(imm, old, st.b, st.c) {
-        // SAFETY: as for the read.
-        Some(new) => unsafe { p.write(new) },
-        None if imm == ATOMIC_CMPXCHG => {}
-        None => st.trap(Trap::InvalidInstruction),
-    }
-    LOCK64.store(0, Ordering::Release);
-    old
-}
+/// The lock word of 64-bit atomics in generated code (see `emit::ops`): 0 free, 1 held.
+#[cfg_attr(not(target_arch = "arm"), allow(dead_code))]
+pub(crate) static LOCK64: AtomicU32 = AtomicU32::new(0);
 
 /// A legacy packet load of `size` bytes at packet offset `a`, big-endian; out of bounds, the
 /// run ends with 0.

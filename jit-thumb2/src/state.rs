@@ -9,8 +9,7 @@ pub(crate) const MAX_TAIL_CALLS: u32 = 33;
 /// Frames a bpf-to-bpf call chain may push besides the entry frame (the interpreter's limit).
 pub(crate) const MAX_PUSHED_FRAMES: u32 = 7;
 
-/// `support` operation codes (the low byte; the next byte is an operand: the atomic's `imm`,
-/// the load's size).
+/// `support` operation codes (the low byte; the next byte is an operand: the load's size).
 pub(crate) mod op {
     /// 64-bit unsigned division of `a` by `b`.
     pub const UDIV64: u32 = 1;
@@ -20,12 +19,8 @@ pub(crate) mod op {
     pub const UMOD64: u32 = 3;
     /// 64-bit signed modulo.
     pub const SMOD64: u32 = 4;
-    /// 32-bit atomic at address `a` with operand `b` and r0 `c`; `imm` in the next byte.
-    pub const ATOMIC32: u32 = 5;
-    /// 64-bit atomic, as [`ATOMIC32`].
-    pub const ATOMIC64: u32 = 6;
     /// Legacy packet load at packet offset `a`; size in bytes in the next byte.
-    pub const PACKET: u32 = 7;
+    pub const PACKET: u32 = 5;
 }
 
 /// The run state. `repr(C)`, with every field the code touches first and of a fixed size, so
@@ -39,8 +34,6 @@ pub(crate) struct JitState {
     pub a: u64,
     /// Second operand.
     pub b: u64,
-    /// Third operand.
-    pub c: u64,
     /// sp after the entry prologue, which a stop unwinds to.
     pub saved_sp: u32,
     /// bpf-to-bpf call depth (0 in the entry function).
@@ -74,7 +67,6 @@ impl JitState {
             regs: [0; 11],
             a: 0,
             b: 0,
-            c: 0,
             saved_sp: 0,
             depth: 0,
             stop: 0,
@@ -97,7 +89,6 @@ pub(crate) mod off {
     pub const REGS: u16 = offset_of!(JitState, regs) as u16;
     pub const A: u16 = offset_of!(JitState, a) as u16;
     pub const B: u16 = offset_of!(JitState, b) as u16;
-    pub const C: u16 = offset_of!(JitState, c) as u16;
     pub const SAVED_SP: u16 = offset_of!(JitState, saved_sp) as u16;
     pub const DEPTH: u16 = offset_of!(JitState, depth) as u16;
     pub const STOP: u16 = offset_of!(JitState, stop) as u16;
@@ -106,7 +97,7 @@ pub(crate) mod off {
     pub const END: u16 = TRAP + 4;
 }
 
-const _: () = assert!(off::REGS == 0 && off::A == 88 && off::SAVED_SP == 112 && off::END == 128);
+const _: () = assert!(off::REGS == 0 && off::A == 88 && off::SAVED_SP == 104 && off::END == 120);
 
 /// Offset of BPF register `r` in the state.
 pub(crate) const fn reg(r: u8) -> u16 {

@@ -188,6 +188,12 @@ pub(crate) enum Ins {
     Bcc(Cond, i32),
     /// `bl`.
     Bl(i32),
+    /// `ldrex rt, [rn]`.
+    Ldrex { rt: R, rn: R },
+    /// `strex rd, rt, [rn]` (rd = 0 when the store happened).
+    Strex { rd: R, rt: R, rn: R },
+    /// `dmb sy`.
+    Dmb,
     /// `blx r12` (16-bit).
     BlxR12,
     /// `nop` (16-bit).
@@ -384,6 +390,9 @@ pub(crate) fn encode(i: Ins) -> Option<(u16, Option<u16>)> {
                 0x8000 | (j1 as u16) << 13 | (j2 as u16) << 11 | (v & 0x7ff) as u16,
             )
         }
+        Ins::Ldrex { rt, rn } => w(0xe850 | r(rn)?, r(rt)? << 12 | 0x0f00),
+        Ins::Strex { rd, rt, rn } => w(0xe840 | r(rn)?, r(rt)? << 12 | r(rd)? << 8),
+        Ins::Dmb => w(0xf3bf, 0x8f5f),
         Ins::BlxR12 => Some((0x47e0, None)),
         Ins::Nop => Some((0xbf00, None)),
     }
@@ -405,7 +414,9 @@ pub(crate) fn decode(h1: u16, h2: Option<u16>) -> Option<(Ins, usize)> {
     let rd = ((h2 >> 8) & 0xf) as R;
     let rm = (h2 & 0xf) as R;
     let hi4 = (h2 >> 12) as R;
-    let ins = if h1 & 0xf800 == 0xf000 && h2 & 0x8000 != 0 {
+    let ins = if (h1, h2) == (0xf3bf, 0x8f5f) {
+        Ins::Dmb
+    } else if h1 & 0xf800 == 0xf000 && h2 & 0x8000 != 0 {
         // Branches.
         match h2 & 0xd000 {
             0x8000 => {
@@ -554,6 +565,10 @@ pub(crate) fn decode(h1: u16, h2: Option<u16>) -> Option<(Ins, usize)> {
             rn,
             off: (h2 & 0xff) * 4,
         }
+    } else if h1 & 0xfff0 == 0xe850 && h2 & 0x0fff == 0x0f00 {
+        Ins::Ldrex { rt: hi4, rn }
+    } else if h1 & 0xfff0 == 0xe840 && h2 & 0xff == 0 {
+        Ins::Strex { rd, rt: hi4, rn }
     } else if h1 == 0xe92d {
         Ins::Push(h2)
     } else if h1 == 0xe8bd {

@@ -63,6 +63,8 @@ pub(crate) struct Routines {
     pub helper: u32,
     /// `support(state, op) -> u64`.
     pub support: u32,
+    /// The lock word of 64-bit atomics (Cortex-M has no 64-bit exclusive access).
+    pub lock64: u32,
 }
 
 /// Offsets of the shared stubs.
@@ -70,6 +72,7 @@ pub(crate) struct Routines {
 struct Stubs {
     stop: u32,
     trap_depth: u32,
+    trap_misaligned: u32,
 }
 
 /// Resolves an `lddw`'s value (through the runtime, see `crate::rt`).
@@ -139,11 +142,18 @@ impl<'b> Emitter<'b> {
         self.stubs.stop = self.pos as u32;
         self.ldr(SP, ST, off::SAVED_SP)?;
         self.ins(Ins::Pop(SAVED | 1 << PC))?;
+        let stop = self.stubs.stop;
         self.stubs.trap_depth = self.pos as u32;
-        self.mov32(IP, nanobpf_core::Trap::CallDepth as u8 as u32)?;
+        self.trap_stub(nanobpf_core::Trap::CallDepth, stop)?;
+        self.stubs.trap_misaligned = self.pos as u32;
+        self.trap_stub(nanobpf_core::Trap::Misaligned, stop)
+    }
+
+    /// Records trap `t`, asks to stop, and leaves through the stop stub.
+    fn trap_stub(&mut self, t: nanobpf_core::Trap, stop: u32) -> Emit {
+        self.mov32(IP, t as u8 as u32)?;
         self.str(IP, ST, off::TRAP)?;
         self.str(IP, ST, off::STOP)?;
-        let stop = self.stubs.stop;
         self.b_to(None, stop)
     }
 

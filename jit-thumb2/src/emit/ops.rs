@@ -485,32 +485,136 @@ impl Emitter<'_> {
         Ok(())
     }
 
-    /// Atomics, through the support routine (alignment is checked there, as the interpreter
-    /// checks it).
+    /// Atomics, inline: 32-bit ones as `ldrex`/`strex` loops, 64-bit ones under a lock word
+    /// (Cortex-M has no 64-bit exclusive access), both between `dmb`s. A misaligned address
+    /// traps, as in the interpreter.
     fn atomic(&mut self, insn: &Insn) -> Emit {
+        let wide = insn.opcode & 0x18 == BPF_DW;
+        let op = insn.imm;
         let base = self.lo(insn.dst(), R2)?;
         let o = self.opnd(insn.off as i32 as u32, IP)?;
         self.dp(Dp::Add, false, IP, base, o)?;
-        self.str(IP, ST, off::A)?;
-        let (sl, sh) = self.pair(insn.src(), (R2, R3))?;
-        self.dual(false, sl, sh, ST, off::B)?;
-        let (rl, rh) = self.pair(0, (R0, R1))?;
-        self.dual(false, rl, rh, ST, off::C)?;
-        let kind = if insn.opcode & 0x18 == BPF_DW {
-            op::ATOMIC64
-        } else {
-            op::ATOMIC32
+        self.flags(Dp::And, IP, Opnd::I(if wide { 7 } else { 3 }))?;
+        let misaligned = self.stubs.trap_misaligned;
+        self.b_stub(Cond::Ne, misaligned)?;
+        let arith = match op & !ATOMIC_FETCH {
+            ATOMIC_ADD => Some(Dp::Add),
+            ATOMIC_OR => Some(Dp::Orr),
+            ATOMIC_AND => Some(Dp::And),
+            ATOMIC_XOR => Some(Dp::Eor),
+            _ => None,
         };
-        let support = self.routines.support;
-        self.call_routine(support, Some(kind | (insn.imm as u32 & 0xff) << 8), None)?;
-        self.stop_check()?;
-        if insn.imm == ATOMIC_CMPXCHG {
-            self.commit(0, (R0, R1))
-        } else if insn.imm & ATOMIC_FETCH != 0 {
-            self.commit(insn.src(), (R0, R1))
-        } else {
-            Ok(())
+        let cmpxchg = op == ATOMIC_CMPXCHG;
+        if arith.is_none() && !cmpxchg && op != ATOMIC_XCHG {
+            return Err(JitErrorKind::Unsupported);
         }
+        if wide {
+            self.atomic64(insn, arith)?;
+        } else {
+            self.atomic32(insn, arith)?;
+        }
+        let fetched = if cmpxchg {
+            Some(0)
+        } else if op & ATOMIC_FETCH != 0 {
+            Some(insn.src())
+        } else {
+            None
+        };
+        match (fetched, wide) {
+            (Some(r), true) => self.commit(r, (R0, R1)),
+            (Some(r), false) => self.commit32(r, R0),
+            (None, _) => Ok(()),
+        }
+    }
+
+    /// The 32-bit loop on the address in r12; the old value ends in r0.
+    fn atomic32(&mut self, insn: &Insn, arith: Option<Dp>) -> Emit {
+        let src = self.lo(insn.src(), R2)?;
+        let expected = if insn.imm == ATOMIC_CMPXCHG {
+            Some(self.lo(0, R3)?)
+        } else {
+            None
+        };
+        self.ins(Ins::Dmb)?;
+        let top = self.pos as u32;
+        self.ins(Ins::Ldrex { rt: R0, rn: IP })?;
+        let value = match (arith, expected) {
+            (_, Some(e)) => {
+                // Not equal: no store; skip the store, its test and the branch back.
+                self.flags(Dp::Sub, R0, Opnd::R(e))?;
+                self.ins(Ins::Bcc(Cond::Ne, 12))?;
+                src
+            }
+            (Some(op), None) => {
+                self.dp(op, false, R1, R0, Opnd::R(src))?;
+                R1
+            }
+            (None, None) => src,
+        };
+        self.ins(Ins::Strex {
+            rd: LR,
+            rt: value,
+            rn: IP,
+        })?;
+        self.flags(Dp::Sub, LR, Opnd::I(0))?;
+        self.b_stub(Cond::Ne, top)?;
+        self.ins(Ins::Dmb)
+    }
+
+    /// The 64-bit update of the address in r12 under the lock word; the old value ends in
+    /// r0:r1.
+    fn atomic64(&mut self, insn: &Insn, arith: Option<Dp>) -> Emit {
+        let (sl, sh) = self.pair(insn.src(), (R2, R3))?;
+        self.mov(R2, sl)?;
+        self.mov(R3, sh)?;
+        let lock = self.routines.lock64;
+        self.mov32(LR, lock)?;
+        let top = self.pos as u32;
+        self.ins(Ins::Ldrex { rt: R0, rn: LR })?;
+        self.flags(Dp::Sub, R0, Opnd::I(0))?;
+        self.b_stub(Cond::Ne, top)?;
+        self.mov32(R0, 1)?;
+        self.ins(Ins::Strex {
+            rd: R1,
+            rt: R0,
+            rn: LR,
+        })?;
+        self.flags(Dp::Sub, R1, Opnd::I(0))?;
+        self.b_stub(Cond::Ne, top)?;
+        self.ins(Ins::Dmb)?;
+        self.dual(true, R0, R1, IP, 0)?;
+        match arith {
+            Some(Dp::Add) => {
+                self.dp(Dp::Add, true, R2, R0, Opnd::R(R2))?;
+                self.dp(Dp::Adc, false, R3, R1, Opnd::R(R3))?;
+            }
+            Some(op) => {
+                self.dp(op, false, R2, R0, Opnd::R(R2))?;
+                self.dp(op, false, R3, R1, Opnd::R(R3))?;
+            }
+            None if insn.imm == ATOMIC_CMPXCHG => match self.loc(0)? {
+                Loc::Pair(el, eh) => {
+                    self.flags(Dp::Sub, R0, Opnd::R(el))?;
+                    self.ins(Ins::Bcc(Cond::Ne, 12))?;
+                    self.flags(Dp::Sub, R1, Opnd::R(eh))?;
+                    self.ins(Ins::Bcc(Cond::Ne, 4))?;
+                }
+                _ => {
+                    self.ldr(LR, ST, state::reg(0))?;
+                    self.flags(Dp::Sub, R0, Opnd::R(LR))?;
+                    self.ins(Ins::Bcc(Cond::Ne, 16))?;
+                    self.ldr(LR, ST, state::reg(0) + 4)?;
+                    self.flags(Dp::Sub, R1, Opnd::R(LR))?;
+                    self.ins(Ins::Bcc(Cond::Ne, 4))?;
+                }
+            },
+            None => {}
+        }
+        self.dual(false, R2, R3, IP, 0)?;
+        self.ins(Ins::Dmb)?;
+        self.mov32(LR, lock)?;
+        self.mov32(R2, 0)?;
+        self.str(R2, LR, 0)
     }
 
     /// `lddw` with its value resolved at compile time.
@@ -750,6 +854,3 @@ fn cond32(code: u8) -> Result<Cond, JitErrorKind> {
         _ => return Err(JitErrorKind::Unsupported),
     })
 }
-
-// Keep the register-file offset helper in view for readers of this module.
-const _: u16 = state::reg(0);

@@ -112,6 +112,10 @@ fn vectors() -> Vec<(Ins, [u8; 4])> {
         (Ins::Bcc(Cond::Ne, -16), [0x7f, 0xf4, 0xf8, 0xaf]), // bne.w -16
         (Ins::Bl(-20), [0xff, 0xf7, 0xf6, 0xff]), // bl -20
         (Ins::Bcc(Cond::Mi, 12), [0x00, 0xf1, 0x06, 0x80]), // bmi.w +12
+        (Ins::Ldrex { rt: 0, rn: 12 }, [0x5c, 0xe8, 0x00, 0x0f]), // ldrex r0, [r12]
+        (Ins::Strex { rd: 14, rt: 1, rn: 12 }, [0x4c, 0xe8, 0x00, 0x1e]), // strex lr, r1, [r12]
+        (Ins::Strex { rd: 1, rt: 0, rn: 14 }, [0x4e, 0xe8, 0x00, 0x01]), // strex r1, r0, [lr]
+        (Ins::Dmb, [0xbf, 0xf3, 0x5f, 0x8f]), // dmb sy
     ]
 }
 
@@ -203,6 +207,7 @@ fn code_of(ins: &[Ins]) -> Vec<u8> {
 const R: Routines = Routines {
     helper: 0x0001_2345,
     support: 0x0006_789b,
+    lock64: 0x2000_0100,
 };
 
 fn why(code: &[u8]) -> Option<CheckFailure> {
