@@ -17,7 +17,7 @@ mod ops;
 use crate::error::{JitError, JitErrorKind};
 use crate::state::{self, off};
 use crate::thumb::{encode, modified_imm, Cond, Dp, Ins, Sh, Width, LR, PC, R, SP};
-use nanobpf_core::isa::opcode::op::{CALL, LDDW};
+use nanobpf_core::isa::opcode::op::{CALL, EXIT, LDDW};
 use nanobpf_core::isa::opcode::CALL_LOCAL;
 use nanobpf_core::Insn;
 
@@ -43,7 +43,10 @@ pub(crate) const SUB_FRAME: u16 = 1 << IP | 1 << LR;
 /// Flags kept in the high bits of a workspace slot beside its code offset.
 const FUNC_START: u32 = 1 << 31;
 const SECOND: u32 = 1 << 30;
-const OFFSET_MASK: u32 = (1 << 30) - 1;
+const JUMP_TARGET: u32 = 1 << 29;
+const OFFSET_MASK: u32 = (1 << 29) - 1;
+/// Only r10's high word is known to be zero where control flows together.
+const ONLY_FP: u16 = 1 << 10;
 
 /// Where a BPF register lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +93,11 @@ pub(crate) struct Emitter<'b> {
     routines: Routines,
     /// Whether the slot being translated belongs to the entry function (not a subprogram).
     in_main: bool,
+    /// BPF registers whose high word is known to be zero here (bit per register): set by
+    /// 32-bit results, zero-extending loads and small constants, inherited by moves; only
+    /// r10 at jump targets, function starts and after calls. A purely local fact, so it needs
+    /// nothing from the verifier and holds on every path into the next slot.
+    hi_zero: u16,
 }
 
 impl<'b> Emitter<'b> {
@@ -104,6 +112,7 @@ impl<'b> Emitter<'b> {
             stubs: Stubs::default(),
             routines,
             in_main: true,
+            hi_zero: ONLY_FP,
         }
     }
 
@@ -170,6 +179,7 @@ impl<'b> Emitter<'b> {
             self.final_pass = pass;
             self.pos = start;
             self.in_main = true;
+            self.hi_zero = ONLY_FP;
             self.prologue().map_err(|k| JitError::at(0, k))?;
             let mut pc = 0;
             while pc < n {
@@ -178,6 +188,9 @@ impl<'b> Emitter<'b> {
                 if flags & SECOND != 0 {
                     pc += 1;
                     continue;
+                }
+                if flags & (JUMP_TARGET | FUNC_START) != 0 {
+                    self.hi_zero = ONLY_FP;
                 }
                 if self.pos > OFFSET_MASK as usize {
                     return Err(at(JitErrorKind::OutOfRange));
@@ -245,6 +258,7 @@ impl<'b> Emitter<'b> {
             if t_func != func || self.slots[t] & SECOND != 0 {
                 return Err(JitError::at(pc, JitErrorKind::BadTarget));
             }
+            self.slots[t] |= JUMP_TARGET;
         }
         Ok(())
     }
@@ -448,8 +462,30 @@ impl<'b> Emitter<'b> {
         })
     }
 
+    /// Whether BPF `r`'s high word is known to be zero.
+    pub(crate) fn known_zero_hi(&self, r: u8) -> bool {
+        r < 11 && self.hi_zero & 1 << r != 0
+    }
+
+    /// Records whether BPF `r`'s high word is known to be zero.
+    pub(crate) fn set_zero_hi(&mut self, r: u8, zero: bool) {
+        if r < 11 {
+            if zero {
+                self.hi_zero |= 1 << r;
+            } else {
+                self.hi_zero &= !(1 << r);
+            }
+        }
+    }
+
+    /// Forgets what is known of the high words of r0 to r5 (after a call).
+    pub(crate) fn forget_args(&mut self) {
+        self.hi_zero &= !0x3f;
+    }
+
     /// Writes `(lo, hi)` to BPF `r`.
     pub(crate) fn commit(&mut self, r: u8, (lo, hi): (R, R)) -> Emit {
+        self.set_zero_hi(r, false);
         match self.loc(r)? {
             Loc::Pair(pl, ph) => {
                 if lo == ph && hi == pl {
@@ -472,11 +508,17 @@ impl<'b> Emitter<'b> {
 
     /// Writes `lo` to BPF `r`'s low word and zero to its high word.
     pub(crate) fn commit32(&mut self, r: u8, lo: R) -> Emit {
+        let known = self.known_zero_hi(r);
+        self.set_zero_hi(r, true);
         match self.loc(r)? {
             Loc::Pair(pl, ph) => {
                 self.mov(pl, lo)?;
+                if known {
+                    return Ok(());
+                }
                 self.mov32(ph, 0)
             }
+            Loc::Mem(o) if known => self.str(lo, ST, o),
             Loc::Mem(o) => {
                 let z = if lo == LR { R3 } else { LR };
                 self.mov32(z, 0)?;
@@ -488,6 +530,7 @@ impl<'b> Emitter<'b> {
 
     /// Writes `lo` to BPF `r`'s low word and its sign to the high word.
     pub(crate) fn commit_sext(&mut self, r: u8, lo: R) -> Emit {
+        self.set_zero_hi(r, false);
         match self.loc(r)? {
             Loc::Pair(pl, ph) => {
                 self.mov(pl, lo)?;
@@ -575,14 +618,26 @@ fn target(pc: usize, rel: i64, n: usize) -> Result<usize, JitError> {
     }
 }
 
-/// Where each BPF register lives: the three named most often (loop bodies not weighted) in
-/// pairs, the others in the state, r10 in ARM r10.
+/// Where each BPF register lives: the three with the most weighted uses in pairs, the others
+/// in the state, r10 in ARM r10. r6 to r9 count twice (they live across helper calls, which
+/// must store r1 to r5 to the state anyway); loop bodies are not weighted.
 pub(crate) fn choose_locations(insns: &[Insn]) -> [Loc; 11] {
     let mut uses = [0u32; 10];
     for insn in insns {
-        for r in [insn.dst(), insn.src()] {
-            if let Some(u) = uses.get_mut(r as usize) {
-                *u += 1;
+        let x = insn.opcode & 0x08 != 0;
+        let (dst, src) = match insn.opcode & 7 {
+            4 | 7 => (true, x),
+            5 | 6 => match insn.opcode {
+                CALL | EXIT | 0x05 | 0x06 => (false, false),
+                _ => (true, x),
+            },
+            1 | 3 => (true, true),
+            2 => (true, false),
+            _ => (insn.opcode == LDDW, insn.opcode & 0xe0 == 0x40),
+        };
+        for (used, r) in [(dst, insn.dst()), (src, insn.src())] {
+            if let Some(u) = uses.get_mut(r as usize).filter(|_| used) {
+                *u += if (6..=9).contains(&r) { 2 } else { 1 };
             }
         }
     }

@@ -95,11 +95,22 @@ impl Emitter<'_> {
                     BPF_AND => Dp::And,
                     _ => Dp::Eor,
                 };
+                let src_zero = if reg_src {
+                    self.known_zero_hi(insn.src())
+                } else {
+                    insn.imm >= 0
+                };
+                let both_zero = src_zero && self.known_zero_hi(d);
                 self.dp(op, false, dl, dl, sl)?;
                 match (code, sh) {
                     (BPF_OR | BPF_XOR, Opnd::I(0)) | (BPF_AND, Opnd::I(u32::MAX)) => {}
+                    _ if both_zero => {}
                     _ => self.dp(op, false, dh, dh, sh)?,
                 }
+                let zero = both_zero || (code == BPF_AND && src_zero);
+                self.commit(d, (dl, dh))?;
+                self.set_zero_hi(d, zero);
+                return Ok(());
             }
             BPF_MUL => {
                 let (Opnd::R(sl), Opnd::R(sh)) = (sl, sh) else {
@@ -296,23 +307,30 @@ impl Emitter<'_> {
         if insn.opcode & BPF_X == 0 {
             let (lo, hi) = split(insn.imm);
             let hi = if wide { hi } else { 0 };
-            return match self.loc(d)? {
+            match self.loc(d)? {
                 Loc::Pair(pl, ph) => {
                     self.mov32(pl, lo)?;
-                    self.mov32(ph, hi)
+                    if !(hi == 0 && self.known_zero_hi(d)) {
+                        self.mov32(ph, hi)?;
+                    }
                 }
                 _ => {
                     self.mov32(R0, lo)?;
                     self.mov32(R1, hi)?;
-                    self.commit(d, (R0, R1))
+                    self.commit(d, (R0, R1))?;
                 }
-            };
+            }
+            self.set_zero_hi(d, hi == 0);
+            return Ok(());
         }
         let s = insn.src();
         match (wide, insn.off) {
             (true, 0) => {
+                let zero = self.known_zero_hi(s);
                 let p = self.pair(s, (R0, R1))?;
-                self.commit(d, p)
+                self.commit(d, p)?;
+                self.set_zero_hi(d, zero);
+                Ok(())
             }
             (false, 0) => {
                 let sl = self.lo(s, R0)?;
@@ -622,14 +640,16 @@ impl Emitter<'_> {
         match self.loc(d)? {
             Loc::Pair(pl, ph) => {
                 self.mov32(pl, v as u32)?;
-                self.mov32(ph, (v >> 32) as u32)
+                self.mov32(ph, (v >> 32) as u32)?;
             }
             _ => {
                 self.mov32(R0, v as u32)?;
                 self.mov32(R1, (v >> 32) as u32)?;
-                self.commit(d, (R0, R1))
+                self.commit(d, (R0, R1))?;
             }
         }
+        self.set_zero_hi(d, v >> 32 == 0);
+        Ok(())
     }
 
     /// Legacy packet loads, through the support routine (out of bounds ends the run with 0).
@@ -717,6 +737,31 @@ impl Emitter<'_> {
                 _ => BPF_JSLT,
             };
         }
+        let src_zero = if reg_src {
+            self.known_zero_hi(insn.src())
+        } else {
+            imm.1 == 0
+        };
+        if src_zero && self.known_zero_hi(insn.dst()) {
+            // Both operands are below 2^32: a 32-bit unsigned comparison decides, whatever
+            // the signedness of the 64-bit one.
+            let dl = self.lo(insn.dst(), R0)?;
+            let s = if reg_src {
+                Opnd::R(self.lo(insn.src(), R2)?)
+            } else {
+                self.opnd(imm.0, R2)?
+            };
+            let (op, cond) = match code {
+                BPF_JSET => (Dp::And, Cond::Ne),
+                BPF_JSGT => (Dp::Sub, Cond::Hi),
+                BPF_JSGE => (Dp::Sub, Cond::Hs),
+                BPF_JSLT => (Dp::Sub, Cond::Lo),
+                BPF_JSLE => (Dp::Sub, Cond::Ls),
+                c => (Dp::Sub, cond32(c)?),
+            };
+            self.flags(op, dl, s)?;
+            return self.jump(Some(cond), t);
+        }
         let (dl, dh) = self.pair(insn.dst(), (R0, R1))?;
         let (sl, sh) = if reg_src {
             let (a, b) = self.pair(insn.src(), (R2, R3))?;
@@ -795,6 +840,7 @@ impl Emitter<'_> {
         };
         let helper = self.routines.helper;
         self.call_routine(helper, a1, Some(tail))?;
+        self.forget_args();
         self.stop_check()?;
         self.commit(0, (R0, R1))
     }
@@ -825,6 +871,7 @@ impl Emitter<'_> {
         }
         self.ldr(IP, ST, off::DEPTH)?;
         self.dp(Dp::Sub, false, IP, IP, Opnd::I(1))?;
+        self.forget_args();
         self.str(IP, ST, off::DEPTH)
     }
 }
