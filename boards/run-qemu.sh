@@ -4,7 +4,7 @@
 # firmware exits 1 when its counts differ from the expected ones, or on a panic) or does not
 # finish within 120 seconds. Also runs the host tests that derive the expected counts. The
 # conformance image runs every bpf_conformance program on the interpreter and the Thumb-2 JIT
-# and exits non-zero unless both pass all of them.
+# (and under small instruction budgets on both) and exits non-zero unless both pass all of them.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -15,8 +15,11 @@ echo "--- host: the expected counts follow from the capture"
 
 for image in firewall firewall-jit interp-only conformance; do
     echo "--- qemu-mps2-an386: $image"
-    (cd qemu-mps2-an386 && cargo build --release --bin "$image" &&
-        timeout 120 cargo run --release --bin "$image")
+    # The conformance image also compares the engines under instruction budgets.
+    features=()
+    [[ $image == conformance ]] && features=(--features metering)
+    (cd qemu-mps2-an386 && cargo build --release "${features[@]}" --bin "$image" &&
+        timeout 120 cargo run --release "${features[@]}" --bin "$image")
 done
 # The device path: frames from the host reach the LAN9118 through QEMU's socket netdev, on
 # loopback only. QEMU listens on RX_PORT (localaddr) and sends to TX_PORT (udp); the sender

@@ -22,8 +22,6 @@ pub enum JitErrorKind {
     BadTarget,
     /// An `lddw` naming a map the runtime's table does not have.
     UnresolvedMap,
-    /// The runtime has an instruction budget: this JIT does not meter yet.
-    Metering,
     /// The code buffer is too small for the code.
     BufferTooSmall,
     /// The workspace has fewer slots than the program has instructions.
@@ -79,7 +77,6 @@ impl fmt::Display for JitErrorKind {
             JitErrorKind::Unsupported => f.write_str("unsupported instruction"),
             JitErrorKind::BadTarget => f.write_str("jump or call target out of its function"),
             JitErrorKind::UnresolvedMap => f.write_str("unresolved map reference"),
-            JitErrorKind::Metering => f.write_str("instruction budgets are not supported"),
             JitErrorKind::BufferTooSmall => f.write_str("code buffer too small"),
             JitErrorKind::WorkspaceTooSmall => f.write_str("workspace too small"),
             JitErrorKind::OutOfRange => f.write_str("branch or constant out of range"),

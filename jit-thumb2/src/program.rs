@@ -55,7 +55,11 @@ pub struct JitProgram<'r> {
 ///
 /// # Errors
 /// A [`JitError`]: an instruction that cannot be translated, an unresolved map, a budget set
-/// on `rt` ([`JitErrorKind::Metering`]), a buffer or workspace too small, or a failed check.
+/// a buffer or workspace too small, or a failed check.
+///
+/// When `rt` sets an instruction budget the code is metered: a run that would execute more
+/// instructions than the budget of the runtime it runs with traps with
+/// [`nanobpf_core::Trap::BudgetExhausted`] at the same instruction as the interpreter.
 pub fn compile<'r, const N: usize>(
     program: &VerifiedProgram<'_>,
     rt: &Runtime<'_>,
@@ -63,9 +67,6 @@ pub fn compile<'r, const N: usize>(
     ws: &mut JitWorkspace<N>,
 ) -> Result<JitProgram<'r>, JitError> {
     let whole = |k| JitError::at(0, k);
-    if rt::metered(rt) {
-        return Err(whole(JitErrorKind::Metering));
-    }
     if !region.aligned() {
         return Err(whole(JitErrorKind::BufferTooSmall));
     }
@@ -74,7 +75,7 @@ pub fn compile<'r, const N: usize>(
     let mut programs = 0;
     let mut calls_helpers = false;
     let len = {
-        let mut e = Emitter::new(region.bytes_mut(), &mut ws.slots, routines);
+        let mut e = Emitter::new(region.bytes_mut(), &mut ws.slots, routines, rt::metered(rt));
         e.stubs().map_err(whole)?;
         let lddw = |insn, next| rt::lddw_value(rt, insn, next);
         let mut next = Some(program.insns());
@@ -166,6 +167,7 @@ impl JitProgram<'_> {
             st.regs[1] = r1;
             st.regs[2] = run.r2();
             st.regs[10] = r10;
+            st.budget = rt::budget(rt);
             (st.pkt_start, st.pkt_len) = run.packet();
             st.run = run as *mut nanobpf_core::Run<'_, '_> as *mut core::ffi::c_void;
             let mut entry = self.entries[0].2 as usize;

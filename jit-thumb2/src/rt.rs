@@ -3,9 +3,15 @@
 
 use nanobpf_core::{Context, Insn, Run, Runtime, Stack, Trap, VerifiedProgram};
 
-/// Whether the runtime sets an instruction budget (which this JIT cannot honour yet).
+/// Whether the runtime sets an instruction budget (code compiled for it is metered).
 pub(crate) fn metered(rt: &Runtime<'_>) -> bool {
     rt.budget().is_some()
+}
+
+/// The instruction budget of a run: the runtime's, or unlimited.
+#[cfg_attr(not(target_arch = "arm"), allow(dead_code))]
+pub(crate) fn budget(rt: &Runtime<'_>) -> u64 {
+    rt.budget().unwrap_or(u64::MAX)
 }
 
 /// The value of an `lddw` (constant, map handle, or map value address).

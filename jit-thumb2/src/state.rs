@@ -34,6 +34,8 @@ pub(crate) struct JitState {
     pub a: u64,
     /// Second operand.
     pub b: u64,
+    /// Instructions left (metered code only).
+    pub budget: u64,
     /// sp after the entry prologue, which a stop unwinds to.
     pub saved_sp: u32,
     /// bpf-to-bpf call depth (0 in the entry function).
@@ -67,6 +69,7 @@ impl JitState {
             regs: [0; 11],
             a: 0,
             b: 0,
+            budget: 0,
             saved_sp: 0,
             depth: 0,
             stop: 0,
@@ -89,6 +92,7 @@ pub(crate) mod off {
     pub const REGS: u16 = offset_of!(JitState, regs) as u16;
     pub const A: u16 = offset_of!(JitState, a) as u16;
     pub const B: u16 = offset_of!(JitState, b) as u16;
+    pub const BUDGET: u16 = offset_of!(JitState, budget) as u16;
     pub const SAVED_SP: u16 = offset_of!(JitState, saved_sp) as u16;
     pub const DEPTH: u16 = offset_of!(JitState, depth) as u16;
     pub const STOP: u16 = offset_of!(JitState, stop) as u16;
@@ -97,7 +101,7 @@ pub(crate) mod off {
     pub const END: u16 = TRAP + 4;
 }
 
-const _: () = assert!(off::REGS == 0 && off::A == 88 && off::SAVED_SP == 104 && off::END == 120);
+const _: () = assert!(off::REGS == 0 && off::A == 88 && off::BUDGET == 104 && off::SAVED_SP == 112 && off::END == 128);
 
 /// Offset of BPF register `r` in the state.
 pub(crate) const fn reg(r: u8) -> u16 {

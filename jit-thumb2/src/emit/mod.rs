@@ -76,6 +76,7 @@ struct Stubs {
     stop: u32,
     trap_depth: u32,
     trap_misaligned: u32,
+    trap_budget: u32,
 }
 
 /// Resolves an `lddw`'s value (through the runtime, see `crate::rt`).
@@ -98,11 +99,18 @@ pub(crate) struct Emitter<'b> {
     /// r10 at jump targets, function starts and after calls. A purely local fact, so it needs
     /// nothing from the verifier and holds on every path into the next slot.
     hi_zero: u16,
+    /// Whether the code meters instructions against the state's budget.
+    metered: bool,
 }
 
 impl<'b> Emitter<'b> {
     /// An emitter writing at the start of `buf`, with `slots` as its workspace.
-    pub(crate) fn new(buf: &'b mut [u8], slots: &'b mut [u32], routines: Routines) -> Self {
+    pub(crate) fn new(
+        buf: &'b mut [u8],
+        slots: &'b mut [u32],
+        routines: Routines,
+        metered: bool,
+    ) -> Self {
         Emitter {
             buf,
             pos: 0,
@@ -113,6 +121,7 @@ impl<'b> Emitter<'b> {
             routines,
             in_main: true,
             hi_zero: ONLY_FP,
+            metered,
         }
     }
 
@@ -155,7 +164,9 @@ impl<'b> Emitter<'b> {
         self.stubs.trap_depth = self.pos as u32;
         self.trap_stub(nanobpf_core::Trap::CallDepth, stop)?;
         self.stubs.trap_misaligned = self.pos as u32;
-        self.trap_stub(nanobpf_core::Trap::Misaligned, stop)
+        self.trap_stub(nanobpf_core::Trap::Misaligned, stop)?;
+        self.stubs.trap_budget = self.pos as u32;
+        self.trap_stub(nanobpf_core::Trap::BudgetExhausted, stop)
     }
 
     /// Records trap `t`, asks to stop, and leaves through the stop stub.
@@ -182,6 +193,8 @@ impl<'b> Emitter<'b> {
             self.hi_zero = ONLY_FP;
             self.prologue().map_err(|k| JitError::at(0, k))?;
             let mut pc = 0;
+            // Whether the previous slot ended a metering segment (the first slot starts one).
+            let mut after_end = true;
             while pc < n {
                 let at = |k| JitError::at(pc, k);
                 let flags = self.slots[pc] & !OFFSET_MASK;
@@ -200,7 +213,12 @@ impl<'b> Emitter<'b> {
                     self.in_main = false;
                     self.ins(Ins::Push(SUB_FRAME)).map_err(at)?;
                 }
+                if self.metered && (after_end || flags & (JUMP_TARGET | FUNC_START) != 0) {
+                    let n = segment_len(insns, self.slots, pc);
+                    self.meter(n).map_err(at)?;
+                }
                 self.insn(insns, pc, lddw).map_err(at)?;
+                after_end = ends_segment(&insns[pc]);
                 pc += if insns[pc].opcode == LDDW { 2 } else { 1 };
             }
         }
@@ -261,6 +279,19 @@ impl<'b> Emitter<'b> {
             self.slots[t] |= JUMP_TARGET;
         }
         Ok(())
+    }
+
+    /// Takes `n` instructions from the budget, or traps if fewer are left (before any of the
+    /// segment's instructions: only its last one has effects beyond registers, so the trap
+    /// leaves memory as the interpreter leaves it, stopping inside the segment).
+    fn meter(&mut self, n: u32) -> Emit {
+        self.dual(true, IP, LR, ST, off::BUDGET)?;
+        let o = self.opnd(n, R0)?;
+        self.dp(Dp::Sub, true, IP, IP, o)?;
+        self.dp(Dp::Sbc, true, LR, LR, Opnd::I(0))?;
+        self.dual(false, IP, LR, ST, off::BUDGET)?;
+        let trap = self.stubs.trap_budget;
+        self.b_stub(Cond::Lo, trap)
     }
 
     /// Entry prologue: save the caller's registers, take the state, load r10 and the pairs.
@@ -600,6 +631,31 @@ impl<'b> Emitter<'b> {
             _ => self.flow(&insn, pc, insns.len()),
         }
     }
+}
+
+/// Whether `insn` ends a metering segment: it may have an effect beyond registers (a store,
+/// an atomic, a call, a legacy packet load), or change control.
+fn ends_segment(insn: &Insn) -> bool {
+    let class = insn.opcode & 7;
+    matches!(class, 2 | 3 | 5 | 6) || (class == 0 && insn.opcode != LDDW)
+}
+
+/// Instructions of the segment starting at `pc`: up to and including the first that ends a
+/// segment, or up to the next jump target or function start.
+fn segment_len(insns: &[Insn], slots: &[u32], pc: usize) -> u32 {
+    let mut n = 0;
+    let mut p = pc;
+    while let Some(insn) = insns.get(p) {
+        if p != pc && slots.get(p).is_some_and(|s| s & (JUMP_TARGET | FUNC_START) != 0) {
+            break;
+        }
+        n += 1;
+        if ends_segment(insn) {
+            break;
+        }
+        p += if insn.opcode == LDDW { 2 } else { 1 };
+    }
+    n
 }
 
 /// A second operand: a register or a modified-immediate constant.

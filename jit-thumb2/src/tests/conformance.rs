@@ -71,6 +71,11 @@ fn every_conformance_program_compiles_and_checks() {
         )
         .unwrap_or_else(|e| std::panic!("{path:?}: {e}"));
         assert!(jit.code_len() > 0 && jit.code_len() % 4 == 0);
+        let unmetered = jit.code_len();
+        let metered = rt.with_budget(1000);
+        let jit = compile(&prog, &metered, ExecRegion::for_host_tests(&mut code.0), &mut jws)
+            .unwrap_or_else(|e| std::panic!("{path:?} metered: {e}"));
+        assert!(jit.code_len() > unmetered, "{path:?}: metered code has its checks");
         if jit.code_len() > biggest.0 {
             biggest = (jit.code_len(), path.display().to_string());
         }

@@ -2,7 +2,9 @@
 //! from `../shared`), verified on the device and run on the interpreter and on the Thumb-2
 //! JIT; one line per failure and `N passed, M failed` per engine. Then tail calls through a
 //! program array (a target taken, the 33-call chain limit, an empty slot), on both engines.
-//! Exits 0 only when both engines pass everything.
+//! With the `metering` feature, every program also runs under budgets of 1, 2, 5, 20 and 100
+//! instructions on both engines, which must agree (value or trap). Exits 0 only when both
+//! engines pass everything.
 #![no_std]
 #![no_main]
 
@@ -128,6 +130,8 @@ fn firmware() -> Result<(), Failure> {
     let vm = Interpreter::new(helpers::standard(), &PLATFORM);
     let (mut interp, mut jit) = (Tally::default(), Tally::default());
     let (mut code_bytes, mut compile_ticks) = (0usize, 0u64);
+    #[cfg(feature = "metering")]
+    let mut metered = Tally::default();
     for case in CASES {
         let n = case.slots.len().min(MAX_SLOTS);
         for (d, &v) in s.insns.iter_mut().zip(case.slots) {
@@ -163,6 +167,25 @@ fn firmware() -> Result<(), Failure> {
             }
             Err(e) => jit.record("jit", case, Err::<u64, _>(e)),
         }
+        #[cfg(feature = "metering")]
+        budgets(
+            case,
+            &prog,
+            &mut s.mem[..len],
+            &mut s.stack,
+            &mut s.code,
+            &mut s.jws,
+            &mut metered,
+        );
+    }
+    #[cfg(feature = "metering")]
+    {
+        hprintln!(
+            "budgets: {} runs agreed, {} differed",
+            metered.passed,
+            metered.failed
+        );
+        jit.failed += metered.failed;
     }
     hprintln!(
         "conformance on mps2-an386: {} programs; JIT code {} bytes in all, compiled and checked in {} emulated instructions",
@@ -262,4 +285,58 @@ fn tail_calls(
         tj.record("jit", &case, got.map(|r0| r0 << 32 | (count() - before)));
     }
     Ok((ti, tj))
+}
+
+/// Runs `prog` under small budgets on the interpreter and on metered JIT code: the results
+/// (r0, or the trap and where the budget ran out) must be the same.
+#[cfg(feature = "metering")]
+fn budgets(
+    case: &Case,
+    prog: &VerifiedProgram<'_>,
+    mem: &mut [u8],
+    stack: &mut Stack,
+    code: &mut CodeBuffer<{ 64 * 1024 }>,
+    jws: &mut JitWorkspace<MAX_SLOTS>,
+    tally: &mut Tally,
+) {
+    for budget in [1u64, 2, 5, 20, 100] {
+        let rt = Runtime::new(helpers::standard(), &PLATFORM).with_budget(budget);
+        let want = {
+            mem.copy_from_slice(&case.mem[..mem.len()]);
+            let r = Interpreter::with_runtime(rt).run(prog, &mut Context::Memory(mem), stack);
+            (r, fnv(mem))
+        };
+        let got = match compile(prog, &rt, code.region(), jws) {
+            Ok(p) => {
+                mem.copy_from_slice(&case.mem[..mem.len()]);
+                let r = p.run(&rt, &mut Context::Memory(mem), stack);
+                (r, fnv(mem))
+            }
+            Err(e) => {
+                hprintln!("budget {} {}: {}", budget, case.name, e);
+                tally.failed += 1;
+                continue;
+            }
+        };
+        if got == want {
+            tally.passed += 1;
+        } else {
+            tally.failed += 1;
+            hprintln!(
+                "budget {} {}: interpreter {:?}, jit {:?}",
+                budget,
+                case.name,
+                want.0,
+                got.0
+            );
+        }
+    }
+}
+
+/// A hash of the memory a run leaves, to compare engines.
+#[cfg(feature = "metering")]
+fn fnv(mem: &[u8]) -> u64 {
+    mem.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
 }
