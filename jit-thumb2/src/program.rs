@@ -126,6 +126,12 @@ impl JitProgram<'_> {
         self.prog_type
     }
 
+    /// The entry program's offset in the code.
+    #[cfg(all(test, feature = "emulator"))]
+    pub(crate) fn entry_offset(&self) -> usize {
+        self.entries[0].2 as usize
+    }
+
     /// Whether any compiled program calls a helper.
     pub fn calls_helpers(&self) -> bool {
         self.calls_helpers

@@ -101,7 +101,9 @@ pub(crate) mod off {
     pub const END: u16 = TRAP + 4;
 }
 
-const _: () = assert!(off::REGS == 0 && off::A == 88 && off::BUDGET == 104 && off::SAVED_SP == 112 && off::END == 128);
+const _: () = assert!(
+    off::REGS == 0 && off::A == 88 && off::BUDGET == 104 && off::SAVED_SP == 112 && off::END == 128
+);
 
 /// Offset of BPF register `r` in the state.
 pub(crate) const fn reg(r: u8) -> u16 {

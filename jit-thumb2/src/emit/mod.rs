@@ -646,7 +646,11 @@ fn segment_len(insns: &[Insn], slots: &[u32], pc: usize) -> u32 {
     let mut n = 0;
     let mut p = pc;
     while let Some(insn) = insns.get(p) {
-        if p != pc && slots.get(p).is_some_and(|s| s & (JUMP_TARGET | FUNC_START) != 0) {
+        if p != pc
+            && slots
+                .get(p)
+                .is_some_and(|s| s & (JUMP_TARGET | FUNC_START) != 0)
+        {
             break;
         }
         n += 1;

@@ -14,7 +14,8 @@ use std::vec;
 #[repr(align(4))]
 struct Code([u8; 1 << 16]);
 
-fn shared() -> PathBuf {
+/// Where the shared data lives: `../shared` beside the repository, or `NANOBPF_SHARED`.
+pub(super) fn shared() -> PathBuf {
     std::env::var_os("NANOBPF_SHARED")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
@@ -73,9 +74,17 @@ fn every_conformance_program_compiles_and_checks() {
         assert!(jit.code_len() > 0 && jit.code_len() % 4 == 0);
         let unmetered = jit.code_len();
         let metered = rt.with_budget(1000);
-        let jit = compile(&prog, &metered, ExecRegion::for_host_tests(&mut code.0), &mut jws)
-            .unwrap_or_else(|e| std::panic!("{path:?} metered: {e}"));
-        assert!(jit.code_len() > unmetered, "{path:?}: metered code has its checks");
+        let jit = compile(
+            &prog,
+            &metered,
+            ExecRegion::for_host_tests(&mut code.0),
+            &mut jws,
+        )
+        .unwrap_or_else(|e| std::panic!("{path:?} metered: {e}"));
+        assert!(
+            jit.code_len() > unmetered,
+            "{path:?}: metered code has its checks"
+        );
         if jit.code_len() > biggest.0 {
             biggest = (jit.code_len(), path.display().to_string());
         }

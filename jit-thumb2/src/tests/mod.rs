@@ -5,6 +5,8 @@
 mod conformance;
 /// The `.data` reader (also included by the MPS2 board's build script).
 pub mod data;
+#[cfg(feature = "emulator")]
+mod emulated;
 mod routines;
 
 use crate::check::check;
