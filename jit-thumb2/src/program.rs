@@ -43,6 +43,8 @@ impl<const N: usize> Default for JitWorkspace<N> {
 pub struct JitProgram<'r> {
     region: ExecRegion<'r>,
     len: usize,
+    /// The routines' addresses the code was checked against.
+    routines: crate::emit::Routines,
     /// For each compiled program: its instructions (address, length) and entry offset.
     entries: [(usize, usize, u32); MAX_PROGRAMS],
     programs: usize,
@@ -103,6 +105,7 @@ pub fn compile<'r, const N: usize>(
     Ok(JitProgram {
         region,
         len,
+        routines,
         entries,
         programs,
         prog_type: program.prog_type(),
@@ -119,6 +122,23 @@ impl JitProgram<'_> {
     /// The code, for inspection.
     pub fn code(&self) -> &[u8] {
         self.region.bytes(self.len)
+    }
+
+    /// Decodes the code back and checks it again, as `compile` did before returning it: for
+    /// firmware that wants to re-check code in RAM (after a fault, before a long-lived program
+    /// is trusted again) at the cost of one pass over the code.
+    ///
+    /// # Errors
+    /// [`JitErrorKind::Check`] when the code no longer passes the check.
+    pub fn recheck(&self) -> Result<(), JitError> {
+        check(self.code(), self.routines)
+    }
+
+    /// The code, writable, for the tests that corrupt it.
+    #[cfg(test)]
+    pub(crate) fn code_mut(&mut self) -> &mut [u8] {
+        let len = self.len;
+        &mut self.region.bytes_mut()[..len]
     }
 
     /// The program type it was compiled for.

@@ -144,3 +144,40 @@ fn a_flipped_bit_in_the_code_is_caught_or_harmless() {
         "{refused} of {tried} single-bit corruptions refused"
     );
 }
+
+#[test]
+fn recheck_finds_code_changed_after_compilation() {
+    let text =
+        std::fs::read_to_string(shared().join("conformance/bpf_conformance/call_local.data"))
+            .or_else(|_| {
+                std::fs::read_to_string(shared().join("conformance/bpf_conformance/jeq-imm.data"))
+            })
+            .expect("readable");
+    let (mut insns, mem) = program(&text);
+    let mut ws = Box::new(DefaultWorkspace::new());
+    let env = VerifyEnv::new(
+        ProgramType::Memory {
+            len: mem.len() as u32,
+        },
+        helpers::standard(),
+        &[],
+    );
+    let prog = verify(&mut insns, &env, &mut ws).expect("verifies");
+    let rt = Runtime::new(helpers::standard(), &NoPlatform);
+    let mut jws = JitWorkspace::<64>::new();
+    let mut code = Box::new(Code([0; 1 << 16]));
+    let mut jit = compile(
+        &prog,
+        &rt,
+        ExecRegion::for_host_tests(&mut code.0),
+        &mut jws,
+    )
+    .expect("compiles");
+    assert_eq!(jit.recheck(), Ok(()));
+    // A `bx lr` (16-bit) over the first instruction: not in the emitted set.
+    jit.code_mut()[..2].copy_from_slice(&0x4770u16.to_le_bytes());
+    assert!(matches!(
+        jit.recheck().map_err(|e| e.kind),
+        Err(crate::JitErrorKind::Check { offset: 0, .. })
+    ));
+}
