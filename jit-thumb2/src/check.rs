@@ -19,7 +19,7 @@
 
 use crate::emit::{Routines, FP, IP, SAVED, ST, SUB_FRAME};
 use crate::error::{CheckFailure, JitError, JitErrorKind};
-use crate::state::{self, off};
+use crate::state::off;
 use crate::thumb::{decode, Dp, Ins, Sh, Width, LR, PC, R, SP};
 
 /// Checks `code` (see the module documentation).
@@ -168,8 +168,7 @@ fn registers(ins: Ins, prev: Option<Ins>) -> Result<(), CheckFailure> {
             ..
         } => {
             let sp_slot = rt == SP && rn == ST && w == Width::W && o == off::SAVED_SP as i32;
-            let fp_load =
-                load && rt == FP && rn == ST && w == Width::W && o == state::reg(10) as i32;
+            let fp_load = load && rt == FP && rn == ST && w == Width::W && o == off::FP as i32;
             if rt == SP {
                 return ok_unless(!sp_slot);
             }

@@ -11,6 +11,7 @@ use crate::emit::Routines;
 use crate::rt;
 use crate::state::{op, JitState, MAX_TAIL_CALLS};
 use core::marker::PhantomData;
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::sync::atomic::AtomicU32;
 use nanobpf_core::{Run, Trap};
@@ -117,6 +118,18 @@ pub(crate) fn routines() -> Routines {
 }
 
 impl JitState {
+    /// The target of the tail call the helper routine just took (`tail_pending` is set), or
+    /// `(0, 0)`.
+    #[cfg_attr(not(target_arch = "arm"), allow(dead_code))]
+    pub(crate) fn tail_target(&self) -> (usize, usize) {
+        if self.tail_pending == 0 {
+            return (0, 0);
+        }
+        // SAFETY: the helper routine writes `tail_target` before it sets `tail_pending`, and
+        // nothing else sets `tail_pending`, so the value is initialised.
+        unsafe { self.tail_target.assume_init() }
+    }
+
     /// The stop path after a trap: records it and tells the code to leave.
     fn trap(&mut self, t: Trap) {
         self.trap = t as u8 as u32;
@@ -140,7 +153,7 @@ pub(crate) extern "C" fn helper(state: *mut JitState, id: u32, tail: u32) -> u64
     // `Runtime::enter` handed it, which stays borrowed (and unused) while the code runs; the
     // lifetimes are erased but the value is live for this call.
     let run = unsafe { &mut *(st.run as *mut Run<'_, '_>) };
-    let [_, a, b, c, d, e, ..] = st.regs;
+    let [_, a, b, c, d, e] = st.regs;
     match rt::call_helper(run, id, [a, b, c, d, e]) {
         Err(t) => {
             st.trap(t);
@@ -148,7 +161,7 @@ pub(crate) extern "C" fn helper(state: *mut JitState, id: u32, tail: u32) -> u64
         }
         Ok(r0) if tail != 0 => match rt::take_tail_call(run) {
             Some(target) if st.tail_calls < MAX_TAIL_CALLS && st.depth == 0 => {
-                st.tail_target = (target.as_ptr() as usize, target.len());
+                st.tail_target = MaybeUninit::new((target.as_ptr() as usize, target.len()));
                 st.tail_pending = 1;
                 st.stop = 1;
                 r0

@@ -188,14 +188,13 @@ impl JitProgram<'_> {
         use nanobpf_core::Trap;
         Runtime::check_context(self.prog_type, ctx)?;
         rt::enter(rt, ctx, stack, |run| {
-            let mut st = JitState::empty();
             let (r1, r10) = (run.r1(), run.stack_top());
-            st.regs[1] = r1;
-            st.regs[2] = run.r2();
-            st.regs[10] = r10;
-            st.budget = rt::budget(rt);
-            (st.pkt_start, st.pkt_len) = run.packet();
-            st.run = run as *mut nanobpf_core::Run<'_, '_> as *mut core::ffi::c_void;
+            let mut st = JitState::for_run(
+                [r1, run.r2(), r10],
+                rt::budget(rt),
+                run.packet(),
+                run as *mut nanobpf_core::Run<'_, '_> as *mut core::ffi::c_void,
+            );
             let mut entry = self.entries[0].2 as usize;
             loop {
                 let r0 = crate::native::enter_code(&self.region, entry, &mut st);
@@ -209,14 +208,14 @@ impl JitProgram<'_> {
                     return Ok(r0);
                 }
                 entry = self
-                    .entry_of(st.tail_target)
+                    .entry_of(st.tail_target())
                     .ok_or(Trap::InvalidInstruction)?;
                 st.tail_pending = 0;
                 st.stop = 0;
                 st.depth = 0;
                 st.tail_calls += 1;
                 st.regs[1] = r1;
-                st.regs[10] = r10;
+                st.fp = r10;
             }
         })
     }

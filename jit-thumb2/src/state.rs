@@ -23,13 +23,22 @@ pub(crate) mod op {
     pub const PACKET: u32 = 5;
 }
 
+use core::mem::MaybeUninit;
+
 /// The run state. `repr(C)`, with every field the code touches first and of a fixed size, so
 /// the offsets are the same on the host (where the encodings are tested) and on the device.
 #[repr(C)]
 #[derive(Debug)]
 pub(crate) struct JitState {
-    /// BPF r0 to r10; registers kept in ARM registers are written here around helper calls.
-    pub regs: [u64; 11],
+    /// BPF r0 to r5; those kept in ARM registers are written here before helper calls, which
+    /// read r1 to r5 here.
+    pub regs: [u64; 6],
+    /// BPF r6 to r9 when not kept in ARM registers: only the code reads and writes them, and
+    /// it never reads one before writing it (the verifier rejects that), so a run does not
+    /// clear them.
+    pub callee: [MaybeUninit<u64>; 4],
+    /// BPF r10 (the frame pointer) at entry.
+    pub fp: u64,
     /// Operands of `support` calls.
     pub a: u64,
     /// Second operand.
@@ -57,16 +66,19 @@ pub(crate) struct JitState {
     pub pkt_len: u64,
     /// The `Run` of this run, type-erased.
     pub run: *mut core::ffi::c_void,
-    /// The tail call's target: its instructions' address and length.
-    pub tail_target: (usize, usize),
+    /// The tail call's target: its instructions' address and length; written by the helper
+    /// routine before it sets `tail_pending`.
+    pub tail_target: MaybeUninit<(usize, usize)>,
 }
 
 impl JitState {
-    /// A state with every field zero and no run.
-    #[cfg_attr(not(any(target_arch = "arm", test)), allow(dead_code))]
+    /// A state with every field zero and no run (for the tests of the routines).
+    #[cfg(test)]
     pub(crate) const fn empty() -> JitState {
         JitState {
-            regs: [0; 11],
+            regs: [0; 6],
+            callee: [MaybeUninit::new(0); 4],
+            fp: 0,
             a: 0,
             b: 0,
             budget: 0,
@@ -80,7 +92,40 @@ impl JitState {
             pkt_start: 0,
             pkt_len: 0,
             run: core::ptr::null_mut(),
-            tail_target: (0, 0),
+            tail_target: MaybeUninit::new((0, 0)),
+        }
+    }
+
+    /// A state for a run that enters with these r1, r2 and r10, budget and legacy packet,
+    /// calling helpers through `run`: only what the code or the routines read before writing is
+    /// set (r6 to r9, the operands, the saved sp and the tail-call target are left for the code
+    /// and the routines to write).
+    #[cfg_attr(not(target_arch = "arm"), allow(dead_code))]
+    pub(crate) fn for_run(
+        entry: [u64; 3],
+        budget: u64,
+        packet: (u64, u64),
+        run: *mut core::ffi::c_void,
+    ) -> JitState {
+        let [r1, r2, r10] = entry;
+        JitState {
+            regs: [0, r1, r2, 0, 0, 0],
+            callee: [MaybeUninit::uninit(); 4],
+            fp: r10,
+            a: 0,
+            b: 0,
+            budget,
+            saved_sp: 0,
+            depth: 0,
+            stop: 0,
+            trap: 0,
+            zero_exit: 0,
+            tail_pending: 0,
+            tail_calls: 0,
+            pkt_start: packet.0,
+            pkt_len: packet.1,
+            run,
+            tail_target: MaybeUninit::uninit(),
         }
     }
 }
@@ -90,6 +135,7 @@ pub(crate) mod off {
     use super::JitState;
     use core::mem::offset_of;
     pub const REGS: u16 = offset_of!(JitState, regs) as u16;
+    pub const FP: u16 = offset_of!(JitState, fp) as u16;
     pub const A: u16 = offset_of!(JitState, a) as u16;
     pub const B: u16 = offset_of!(JitState, b) as u16;
     pub const BUDGET: u16 = offset_of!(JitState, budget) as u16;

@@ -299,7 +299,7 @@ impl<'b> Emitter<'b> {
         self.ins(Ins::Push(SAVED | 1 << LR))?;
         self.mov(ST, R0)?;
         self.str(SP, ST, off::SAVED_SP)?;
-        self.ldr(FP, ST, state::reg(10))?;
+        self.ldr(FP, ST, off::FP)?;
         for r in 0..10u8 {
             if let Loc::Pair(lo, hi) = self.locs[r as usize] {
                 self.dual(true, lo, hi, ST, state::reg(r))?;
