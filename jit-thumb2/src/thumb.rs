@@ -216,14 +216,15 @@ pub(crate) fn modified_imm(v: u32) -> Option<u16> {
     if v == b * 0x0101_0101 {
         return Some(0x300 | b as u16);
     }
-    // An 8-bit value with its top bit set, rotated right by 8 to 31.
-    for rot in 8u32..32 {
-        let unrot = v.rotate_left(rot);
-        if unrot & !0xff == 0 && unrot & 0x80 != 0 {
-            return Some(((rot as u16) << 7) | (unrot as u16 & 0x7f));
-        }
+    // An 8-bit value with its top bit set, rotated right by 8 to 31: such a rotation never
+    // wraps, so the value is eight bits whose top one is `v`'s highest set bit, at bits k to
+    // k + 7 with k = 1 to 24 (rotation 32 - k).
+    let top = 31 - v.leading_zeros();
+    let k = top.checked_sub(7).filter(|k| (1..=24).contains(k))?;
+    if v & ((1u32 << k) - 1) != 0 {
+        return None;
     }
-    None
+    Some((((32 - k) as u16) << 7) | ((v >> k) as u16 & 0x7f))
 }
 
 /// The value of a 12-bit modified-immediate field.

@@ -189,6 +189,48 @@ fn modified_immediates_are_exact() {
 }
 
 #[test]
+fn modified_immediates_agree_with_a_search_of_every_rotation() {
+    // The definition: an 8-bit value with its top bit set, rotated right by 8 to 31, or one of
+    // the four byte patterns.
+    let by_search = |v: u32| -> bool {
+        let b = v & 0xff;
+        v == b
+            || v == b * 0x0001_0001
+            || v == ((v >> 8) & 0xff) * 0x0100_0100
+            || v == b * 0x0101_0101
+            || (8u32..32).any(|rot| {
+                let u = v.rotate_left(rot);
+                u & !0xff == 0 && u & 0x80 != 0
+            })
+    };
+    let mut x = 0x9e37_79b9u32;
+    let mut values = std::vec![
+        0u32,
+        1,
+        u32::MAX,
+        0x8000_0000,
+        0x0000_0100,
+        0x0000_01fe,
+        0x7f80_0000
+    ];
+    for _ in 0..20_000 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        values.push(x);
+        values.push(x & 0xff << (x % 25));
+    }
+    for v in values {
+        assert_eq!(modified_imm(v).is_some(), by_search(v), "{v:#x}");
+        if let Some(f) = modified_imm(v) {
+            let ins = imm(Dp::Orr, false, 0, 15, v);
+            let (h1, h2) = encode(ins).expect("encodable");
+            assert_eq!(decode(h1, h2), Some((ins, 4)), "{v:#x} as {f:#x}");
+        }
+    }
+}
+
+#[test]
 fn other_encodings_do_not_decode() {
     // adds r0, r0, r1 (16-bit), ldr r0, [pc, #0], bx lr, mov.w r0, r1, ror #1, ldm r0, {r1, r2}
     for (h1, h2) in [
