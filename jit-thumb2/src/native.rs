@@ -196,7 +196,7 @@ pub(crate) extern "C" fn support(state: *mut JitState, code: u32) -> u64 {
     }
 }
 
-/// The lock word of 64-bit atomics in generated code (see `emit::ops`): 0 free, 1 held.
+/// The lock word of 64-bit atomics in generated code (see `emit::mem`): 0 free, 1 held.
 #[cfg_attr(not(target_arch = "arm"), allow(dead_code))]
 pub(crate) static LOCK64: AtomicU32 = AtomicU32::new(0);
 

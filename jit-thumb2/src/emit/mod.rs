@@ -12,7 +12,9 @@
 //! offsets: each program is emitted twice, the first time to learn the offset of every slot
 //! (kept in the caller's workspace), the second with the final offsets.
 
-mod ops;
+mod alu;
+mod flow;
+mod mem;
 
 use crate::error::{JitError, JitErrorKind};
 use crate::state::{self, off};
