@@ -24,6 +24,8 @@ pub enum JitErrorKind {
     UnresolvedMap,
     /// The code buffer is too small for the code.
     BufferTooSmall,
+    /// The code buffer does not start at a multiple of 4 bytes.
+    BufferMisaligned,
     /// The workspace has fewer slots than the program has instructions.
     WorkspaceTooSmall,
     /// A branch or a constant out of the range its encoding can hold.
@@ -78,6 +80,7 @@ impl fmt::Display for JitErrorKind {
             JitErrorKind::BadTarget => f.write_str("jump or call target out of its function"),
             JitErrorKind::UnresolvedMap => f.write_str("unresolved map reference"),
             JitErrorKind::BufferTooSmall => f.write_str("code buffer too small"),
+            JitErrorKind::BufferMisaligned => f.write_str("code buffer not 4-byte aligned"),
             JitErrorKind::WorkspaceTooSmall => f.write_str("workspace too small"),
             JitErrorKind::OutOfRange => f.write_str("branch or constant out of range"),
             JitErrorKind::Check { offset, why } => {

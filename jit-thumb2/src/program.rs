@@ -70,7 +70,7 @@ pub fn compile<'r, const N: usize>(
 ) -> Result<JitProgram<'r>, JitError> {
     let whole = |k| JitError::at(0, k);
     if !region.aligned() {
-        return Err(whole(JitErrorKind::BufferTooSmall));
+        return Err(whole(JitErrorKind::BufferMisaligned));
     }
     let routines = routines();
     let mut entries = [(0usize, 0usize, 0u32); MAX_PROGRAMS];

@@ -181,3 +181,68 @@ fn recheck_finds_code_changed_after_compilation() {
         Err(crate::JitErrorKind::Check { offset: 0, .. })
     ));
 }
+
+#[test]
+fn a_small_buffer_or_workspace_is_an_error() {
+    let text =
+        std::fs::read_to_string(shared().join("conformance/bpf_conformance/call_local.data"))
+            .or_else(|_| {
+                std::fs::read_to_string(shared().join("conformance/bpf_conformance/jeq-imm.data"))
+            })
+            .expect("readable");
+    let (mut insns, mem) = program(&text);
+    let n = insns.len();
+    let mut ws = Box::new(DefaultWorkspace::new());
+    let env = VerifyEnv::new(
+        ProgramType::Memory {
+            len: mem.len() as u32,
+        },
+        helpers::standard(),
+        &[],
+    );
+    let prog = verify(&mut insns, &env, &mut ws).expect("verifies");
+    let rt = Runtime::new(helpers::standard(), &NoPlatform);
+    let mut code = Box::new(Code([0; 1 << 16]));
+    let kind =
+        |r: Result<crate::JitProgram<'_>, crate::JitError>| r.map(|_| ()).map_err(|e| e.kind);
+    let mut small = JitWorkspace::<2>::new();
+    assert!(n > 2);
+    assert_eq!(
+        kind(compile(
+            &prog,
+            &rt,
+            ExecRegion::for_host_tests(&mut code.0),
+            &mut small
+        )),
+        Err(crate::JitErrorKind::WorkspaceTooSmall)
+    );
+    let mut jws = JitWorkspace::<64>::new();
+    assert_eq!(
+        kind(compile(
+            &prog,
+            &rt,
+            ExecRegion::for_host_tests(&mut code.0[..40]),
+            &mut jws
+        )),
+        Err(crate::JitErrorKind::BufferTooSmall)
+    );
+    assert_eq!(
+        kind(compile(
+            &prog,
+            &rt,
+            ExecRegion::for_host_tests(&mut code.0[2..]),
+            &mut jws
+        )),
+        Err(crate::JitErrorKind::BufferMisaligned),
+        "a region that does not start at a multiple of 4 bytes"
+    );
+    assert_eq!(
+        kind(compile(
+            &prog,
+            &rt,
+            ExecRegion::for_host_tests(&mut code.0),
+            &mut jws
+        )),
+        Ok(())
+    );
+}

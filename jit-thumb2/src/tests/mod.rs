@@ -338,3 +338,62 @@ fn the_check_refuses_what_the_design_does_not_do() {
     );
     assert_eq!(why(&[0x00, 0xbf]), Some(CheckFailure::Truncated));
 }
+
+/// The translator never panics, whatever the instructions: random slots (any opcode, register
+/// numbers up to 15, any offset and immediate; never verified) give code or an error, and code
+/// it returns passes the check.
+#[test]
+fn arbitrary_instructions_give_code_or_an_error() {
+    use crate::emit::Emitter;
+    use nanobpf_core::Insn;
+    let mut x = 0x1234_5678_9abc_def1u64;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut buf = std::vec![0u8; 1 << 16];
+    let mut slots = [0u32; 64];
+    let (mut ok, mut err) = (0, 0);
+    for round in 0..20_000u32 {
+        let n = 1 + (next() % 40) as usize;
+        let insns: Vec<Insn> = (0..n)
+            .map(|_| {
+                let v = next();
+                // Half the slots from the opcodes the translator knows, half anything.
+                let opcode = if v & 1 == 0 {
+                    v as u8
+                } else {
+                    [
+                        0x07, 0x0f, 0x04, 0x0c, 0x2f, 0x3f, 0x6f, 0xcf, 0xb7, 0xbf, 0x79, 0x61,
+                        0x7b, 0x62, 0xdb, 0xc3, 0x18, 0x05, 0x15, 0x1d, 0x2e, 0x85, 0x95, 0x20,
+                        0x40, 0xd4, 0xdc,
+                    ][(v >> 8) as usize % 27]
+                };
+                Insn::new(
+                    opcode,
+                    (v >> 16) as u8 & 15,
+                    (v >> 20) as u8 & 15,
+                    (v >> 24) as i16 % 50,
+                    (v >> 40) as i32 % 100,
+                )
+            })
+            .collect();
+        let budgeted = round % 2 == 0;
+        let mut e = Emitter::new(&mut buf, &mut slots, R, budgeted);
+        let result = e
+            .stubs()
+            .map_err(|_| ())
+            .and_then(|_| e.program(&insns, &|_, _| Some(0x2000_0000)).map_err(|_| ()));
+        match result {
+            Ok(_) => {
+                let len = e.len();
+                assert_eq!(check(&buf[..len], R), Ok(()), "{insns:?}");
+                ok += 1;
+            }
+            Err(()) => err += 1,
+        }
+    }
+    assert!(ok > 100 && err > 1000, "{ok} compiled, {err} refused");
+}
