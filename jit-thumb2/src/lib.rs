@@ -16,7 +16,7 @@ mod state;
 mod thumb;
 
 pub use error::{CheckFailure, JitError, JitErrorKind};
-pub use native::ExecRegion;
+pub use native::{compile_unchecked, ExecRegion};
 pub use program::{compile, JitProgram, JitWorkspace, MAX_PROGRAMS};
 
 #[cfg(test)]

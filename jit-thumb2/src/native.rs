@@ -96,6 +96,28 @@ impl<'r> ExecRegion<'r> {
     }
 }
 
+/// As [`crate::compile`], without decoding the code back and checking it: for firmware that
+/// cannot spare the check's time or flash (about 5 KiB, which LTO drops when nothing else calls
+/// it; `JitProgram::recheck` links it back).
+///
+/// # Errors
+/// As [`crate::compile`], but never [`crate::JitErrorKind::Check`].
+///
+/// # Safety
+/// The code runs without the check that every instruction is one the translation emits, with
+/// branches and calls inside the code and the two routines, and registers and memory used as
+/// designed. The caller takes the translator on trust: it is the code `compile` produces, whose
+/// check passes for every program of the tests (the conformance suite, thousands of generated
+/// programs); a translator bug would go unnoticed and could run arbitrary machine code.
+pub unsafe fn compile_unchecked<'r, const N: usize>(
+    program: &nanobpf_core::VerifiedProgram<'_>,
+    rt: &nanobpf_core::Runtime<'_>,
+    region: ExecRegion<'r>,
+    ws: &mut crate::JitWorkspace<N>,
+) -> Result<crate::JitProgram<'r>, crate::JitError> {
+    crate::program::translate(program, rt, region, ws, false)
+}
+
 /// The routines' addresses as the code calls them. On the host (where code is generated and
 /// checked but not run) fixed stand-ins, so that tests see stable encodings.
 pub(crate) fn routines() -> Routines {

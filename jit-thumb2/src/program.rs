@@ -65,8 +65,20 @@ pub struct JitProgram<'r> {
 pub fn compile<'r, const N: usize>(
     program: &VerifiedProgram<'_>,
     rt: &Runtime<'_>,
+    region: ExecRegion<'r>,
+    ws: &mut JitWorkspace<N>,
+) -> Result<JitProgram<'r>, JitError> {
+    translate(program, rt, region, ws, true)
+}
+
+/// Translates, and checks the code when `checked` (see [`compile`] and
+/// `native::compile_unchecked`).
+pub(crate) fn translate<'r, const N: usize>(
+    program: &VerifiedProgram<'_>,
+    rt: &Runtime<'_>,
     mut region: ExecRegion<'r>,
     ws: &mut JitWorkspace<N>,
+    checked: bool,
 ) -> Result<JitProgram<'r>, JitError> {
     let whole = |k| JitError::at(0, k);
     if !region.aligned() {
@@ -100,7 +112,9 @@ pub fn compile<'r, const N: usize>(
         }
         e.len()
     };
-    check(region.bytes(len), routines)?;
+    if checked {
+        check(region.bytes(len), routines)?;
+    }
     region.sync();
     Ok(JitProgram {
         region,

@@ -73,6 +73,22 @@ fn every_conformance_program_compiles_and_checks() {
         .unwrap_or_else(|e| std::panic!("{path:?}: {e}"));
         assert!(jit.code_len() > 0 && jit.code_len() % 4 == 0);
         let unmetered = jit.code_len();
+        let bytes = jit.code().to_vec();
+        let mut other = Box::new(Code([0; 1 << 16]));
+        // The path of `compile_unchecked` (which is `unsafe`, so called from no test).
+        let unchecked = crate::program::translate(
+            &prog,
+            &rt,
+            ExecRegion::for_host_tests(&mut other.0),
+            &mut jws,
+            false,
+        )
+        .unwrap_or_else(|e| std::panic!("{path:?} unchecked: {e}"));
+        assert_eq!(
+            unchecked.code(),
+            &bytes[..],
+            "{path:?}: the same code without the check"
+        );
         let metered = rt.with_budget(1000);
         let jit = compile(
             &prog,
