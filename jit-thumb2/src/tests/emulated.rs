@@ -37,7 +37,8 @@ const STACK_TOP: u32 = 0x3000_1000;
 const MEM: u32 = 0x4000_0000;
 const SP_TOP: u32 = 0x5000_2000;
 const RETURN: u32 = 0x0007_0000;
-const MEM_LEN: usize = 64;
+/// The memory buffer: past 4,095 bytes, so that large offsets take the computed-address path.
+const MEM_LEN: usize = 4200;
 
 #[repr(align(4))]
 struct Code([u8; 1 << 16]);
@@ -218,8 +219,9 @@ fn generate(rng: &mut Rng, len: usize) -> Vec<Insn> {
             ]
         }));
     }
-    // Stack slots fully written so far (8-byte slots below r10).
-    let mut written = [false; 8];
+    // Stack slots fully written so far (8-byte slots below r10, over the whole 512-byte frame,
+    // so that offsets below -255 take the translation's computed-address path).
+    let mut written = [false; 64];
     for _ in 0..len {
         let dst = rng.pick(&REGS);
         let src = rng.pick(&REGS);
@@ -266,12 +268,16 @@ fn generate(rng: &mut Rng, len: usize) -> Vec<Insn> {
                 Unit::Insns(vec![insn])
             }
             5 => {
-                let slot = rng.below(8) as usize;
+                let slot = if rng.below(2) == 0 {
+                    rng.below(8)
+                } else {
+                    rng.below(64)
+                } as usize;
                 written[slot] = true;
                 Unit::Insns(vec![Insn::new(0x7b, 10, src, -8 * (slot as i16 + 1), 0)])
             }
             6 => {
-                let slots: Vec<usize> = (0..8).filter(|&s| written[s]).collect();
+                let slots: Vec<usize> = (0..64).filter(|&s| written[s]).collect();
                 if slots.is_empty() {
                     continue;
                 }
@@ -296,7 +302,12 @@ fn generate(rng: &mut Rng, len: usize) -> Vec<Insn> {
                     (0x6b, 0x69, 2),
                     (0x73, 0x71, 1),
                 ]);
-                let at = rng.below(MEM_LEN as u64 - size + 1) as i16;
+                let room = MEM_LEN as u64 - size + 1;
+                let at = if rng.below(2) == 0 {
+                    rng.below(64)
+                } else {
+                    room - 1 - rng.below(200)
+                } as i16;
                 if rng.below(2) == 0 {
                     Unit::Insns(vec![Insn::new(st, 1, src, at, 0)])
                 } else {
@@ -304,7 +315,7 @@ fn generate(rng: &mut Rng, len: usize) -> Vec<Insn> {
                 }
             }
             8 => {
-                let slots: Vec<usize> = (0..8).filter(|&s| written[s]).collect();
+                let slots: Vec<usize> = (0..64).filter(|&s| written[s]).collect();
                 if slots.is_empty() {
                     continue;
                 }
