@@ -200,7 +200,7 @@ impl JitProgram<'_> {
     ) -> Result<u64, nanobpf_core::Trap> {
         use crate::state::JitState;
         use nanobpf_core::Trap;
-        Runtime::check_context(self.prog_type, ctx)?;
+        rt::check_context(self.prog_type, ctx)?;
         rt::enter(rt, ctx, stack, |run| {
             let (r1, r10) = (run.r1(), run.stack_top());
             let mut st = JitState::for_run(

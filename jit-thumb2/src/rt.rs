@@ -24,6 +24,15 @@ pub(crate) fn tail_program<'e>(rt: &Runtime<'e>, i: u32) -> Option<&'e VerifiedP
     rt.program(i)
 }
 
+/// Checks that `ctx` fits a program verified for `prog_type`.
+#[cfg_attr(not(target_arch = "arm"), allow(dead_code))]
+pub(crate) fn check_context(
+    prog_type: nanobpf_core::ProgramType,
+    ctx: &Context<'_>,
+) -> Result<(), Trap> {
+    Runtime::check_context(prog_type, ctx)
+}
+
 /// Starts a run (context struct, entry registers, regions) and calls `f` with it.
 #[cfg_attr(not(target_arch = "arm"), allow(dead_code))]
 pub(crate) fn enter<R>(
