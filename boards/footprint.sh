@@ -4,6 +4,8 @@
 #
 #   group        what it holds
 #   interpreter  nanobpf_core::{interp, runtime, verified, isa, env}: decoding and running
+#   jit          nanobpf_jit_thumb2: the Thumb-2 compiler, its check and the routines its code
+#                calls; the code buffer and the compiler's workspace statics (RAM)
 #   helpers      nanobpf_core::helpers: the helper functions and their table
 #   verifier     nanobpf_core::verifier, and the workspace static (RAM)
 #   loader       nanobpf_core::elf: the ELF loader (parsing the object, binding maps, relocating)
@@ -39,6 +41,7 @@ fi
 
 images=(
     "qemu-mps2-an386 firewall|target/thumbv7em-none-eabihf/release/firewall"
+    "qemu-mps2-an386 firewall-jit|target/thumbv7em-none-eabihf/release/firewall-jit"
     "qemu-mps2-an386 interp-only|target/thumbv7em-none-eabihf/release/interp-only"
     "qemu-mps2-an386 lan9118|target/thumbv7em-none-eabihf/release/lan9118"
     "stm32f407|target/thumbv7em-none-eabihf/release/stm32f407"
@@ -67,9 +70,10 @@ report() {
             else if (type ~ /^[bB]$/) rm = size
             else next
             g = "other"
-            if (match(name, /nanobpf_(core|hal|board_demo)::[A-Za-z_]+/)) {
+            if (match(name, /nanobpf_(core|hal|board_demo|jit_thumb2)::[A-Za-z_]+/)) {
                 m = substr(name, RSTART, RLENGTH)
                 if (m ~ /^nanobpf_core::(interp|runtime|verified|isa|env)$/) g = "interpreter"
+                else if (m ~ /^nanobpf_jit_thumb2::/) g = "jit"
                 else if (m == "nanobpf_core::helpers") g = "helpers"
                 else if (m == "nanobpf_core::verifier") g = "verifier"
                 else if (m == "nanobpf_core::elf") g = "loader"
@@ -83,11 +87,12 @@ report() {
             else if (name ~ /::NIC(::|$)/) g = "driver"
             else if (name ~ /::MAPS(::|$)/) g = "maps"
             else if (name ~ /::RING(::|$)/) g = "runner"
+            else if (name ~ /::(CODE|JIT_WORKSPACE)(::|$)/) g = "jit"
             C[g] += cd; D[g] += dd; R[g] += rm; tc += cd; td += dd; tr += rm
         }
         END {
             C["other"] += code - tc; D["other"] += data - td; R["other"] += ram - tr
-            n = split("interpreter helpers verifier loader maps driver runner program capture other", order, " ")
+            n = split("interpreter jit helpers verifier loader maps driver runner program capture other", order, " ")
             for (i = 1; i <= n; i++)
                 printf "| %s | %d | %d | %d |\n", order[i], C[order[i]], D[order[i]], R[order[i]]
             printf "| **total** | **%d** | **%d** | **%d** |\n", code, data, ram

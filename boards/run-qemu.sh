@@ -2,7 +2,9 @@
 # Builds and runs the emulated boards under QEMU, each image with `cargo run --release` from its
 # own folder (the runner is in its .cargo/config.toml). Fails when an image exits non-zero (the
 # firmware exits 1 when its counts differ from the expected ones, or on a panic) or does not
-# finish within 120 seconds. Also runs the host tests that derive the expected counts.
+# finish within 120 seconds. Also runs the host tests that derive the expected counts. The
+# conformance image runs every bpf_conformance program on the interpreter and the Thumb-2 JIT
+# (and under small instruction budgets on both) and exits non-zero unless both pass all of them.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -11,10 +13,13 @@ command -v qemu-system-arm >/dev/null || { echo "qemu-system-arm is not installe
 echo "--- host: the expected counts follow from the capture"
 (cd demo && cargo test --release)
 
-for image in firewall interp-only loader; do
+for image in firewall firewall-jit interp-only loader conformance; do
     echo "--- qemu-mps2-an386: $image"
-    (cd qemu-mps2-an386 && cargo build --release --bin "$image" &&
-        timeout 120 cargo run --release --bin "$image")
+    # The conformance image also compares the engines under instruction budgets.
+    features=()
+    [[ $image == conformance ]] && features=(--features metering)
+    (cd qemu-mps2-an386 && cargo build --release "${features[@]}" --bin "$image" &&
+        timeout 120 cargo run --release "${features[@]}" --bin "$image")
 done
 # The device path: frames from the host reach the LAN9118 through QEMU's socket netdev, on
 # loopback only. QEMU listens on RX_PORT (localaddr) and sends to TX_PORT (udp); the sender

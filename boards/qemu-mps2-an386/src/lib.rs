@@ -7,6 +7,7 @@
 //! `cortex_m::asm::delay`, whose loop length it knows, and converts with the measured rate.
 #![no_std]
 
+pub mod exec;
 pub mod lan9118;
 
 use cortex_m::peripheral::{syst::SystClkSource, SYST};

@@ -10,7 +10,6 @@ use cortex_m_rt::entry;
 use cortex_m_semihosting::hprintln;
 use nanobpf_board_demo::{self as demo, Maps, Ring, Workspace, EXPECTED};
 use nanobpf_board_qemu_mps2_an386::{dwt_cycles, exit, instructions, Ticks};
-use nanobpf_core::maps::MapTable;
 use nanobpf_core::{helpers, Insn, Interpreter, NoPlatform};
 use nanobpf_hal::Engine;
 use panic_semihosting as _;
@@ -82,7 +81,7 @@ fn firmware() -> Result<(), Failure> {
         return Err(Failure::HostDiffers);
     }
 
-    let vm = Interpreter::new(helpers::standard(), &PLATFORM).with_maps(MapTable::new(&maps));
+    let vm = Interpreter::new(helpers::standard(), &PLATFORM);
     let report = demo::run(Engine::new(vm, program), &MAPS, ring, &mut || ticks.now())
         .map_err(Failure::Demo)?;
     hprintln!("{}", report);

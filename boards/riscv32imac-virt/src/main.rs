@@ -8,7 +8,6 @@
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use nanobpf_board_demo::{self as demo, Maps, Ring, Workspace, EXPECTED};
-use nanobpf_core::maps::MapTable;
 use nanobpf_core::{helpers, Insn, Interpreter, NoPlatform};
 use nanobpf_hal::Engine;
 use panic_halt as _;
@@ -39,7 +38,7 @@ fn firmware() -> Option<()> {
     let maps = MAPS.table();
     let mut insns = [Insn::default(); demo::MAX_INSNS];
     let program = demo::load(&MAPS, &maps, &mut insns, ws).ok()?;
-    let vm = Interpreter::new(helpers::standard(), &PLATFORM).with_maps(MapTable::new(&maps));
+    let vm = Interpreter::new(helpers::standard(), &PLATFORM);
     let mut cycles = riscv::register::mcycle::read64;
     let report = demo::run(Engine::new(vm, program), &MAPS, ring, &mut cycles).ok()?;
     let per_frame = report.ticks / report.counters.frames().max(1);

@@ -11,7 +11,6 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use cortex_m::peripheral::DWT;
 use cortex_m_rt::entry;
 use nanobpf_board_demo::{self as demo, Maps, Ring, Workspace, EXPECTED};
-use nanobpf_core::maps::MapTable;
 use nanobpf_core::{helpers, Insn, Interpreter, NoPlatform};
 use nanobpf_hal::Engine;
 use panic_halt as _;
@@ -53,7 +52,7 @@ fn firmware() -> Option<()> {
     let maps = MAPS.table();
     let mut insns = [Insn::default(); demo::MAX_INSNS];
     let program = demo::load(&MAPS, &maps, &mut insns, ws).ok()?;
-    let vm = Interpreter::new(helpers::standard(), &PLATFORM).with_maps(MapTable::new(&maps));
+    let vm = Interpreter::new(helpers::standard(), &PLATFORM);
     let report = demo::run(Engine::new(vm, program), &MAPS, ring, &mut cycles).ok()?;
     let per_frame = report.ticks / report.counters.frames().max(1);
     CYCLES_PER_FRAME.store(

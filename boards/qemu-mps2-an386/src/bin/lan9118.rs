@@ -13,7 +13,6 @@ use cortex_m_semihosting::hprintln;
 use nanobpf_board_demo::{self as demo, Maps, Report, Workspace, EXPECTED_WITHOUT_RUNTS};
 use nanobpf_board_qemu_mps2_an386::exit;
 use nanobpf_board_qemu_mps2_an386::lan9118::{InitError, Lan9118};
-use nanobpf_core::maps::MapTable;
 use nanobpf_core::{helpers, Insn, Interpreter, NoPlatform};
 use nanobpf_hal::{Engine, XdpRunner};
 use panic_semihosting as _;
@@ -56,7 +55,7 @@ fn firmware() -> Result<(), Failure> {
     let mut insns = [Insn::default(); demo::MAX_INSNS];
     let program = demo::load(&MAPS, &maps, &mut insns, ws).map_err(Failure::Demo)?;
     let slots = program.insns().len();
-    let vm = Interpreter::new(helpers::standard(), &PLATFORM).with_maps(MapTable::new(&maps));
+    let vm = Interpreter::new(helpers::standard(), &PLATFORM);
     let mut runner = XdpRunner::new(Engine::new(vm, program));
 
     nic.start().map_err(Failure::Nic)?;
