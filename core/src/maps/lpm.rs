@@ -41,6 +41,32 @@ fn byte_of(words: &[Word], i: usize) -> u8 {
         .map_or(0, |w| w.load(core::sync::atomic::Ordering::Relaxed)[i % 8])
 }
 
+/// How many leading bits the data in `node` (of prefix length `node_len`) and `data` share,
+/// at most both prefix lengths: 64 bits at a time (both are zero-padded to whole words).
+#[inline(always)]
+fn match_words(node: &[Word], node_len: u32, prefixlen: u32, data: &[u8]) -> u32 {
+    let limit = node_len.min(prefixlen);
+    let mut len = 0u32;
+    let mut chunks = data.chunks(8);
+    for w in node {
+        let Some(chunk) = chunks.next() else { break };
+        let mut key = [0u8; 8];
+        for (d, s) in key.iter_mut().zip(chunk) {
+            *d = *s;
+        }
+        let have = w.load(core::sync::atomic::Ordering::Relaxed);
+        let diff = u64::from_be_bytes(have) ^ u64::from_be_bytes(key);
+        len += diff.leading_zeros();
+        if len >= limit {
+            return limit;
+        }
+        if diff != 0 {
+            return len;
+        }
+    }
+    len
+}
+
 /// A node as read from storage (its data stays in storage).
 #[derive(Clone, Copy, Debug)]
 struct Node {
@@ -143,6 +169,7 @@ impl<'a> LpmView<'a> {
         }
     }
 
+    #[inline]
     fn max_prefixlen(&self) -> u32 {
         self.d * 8
     }
@@ -159,6 +186,7 @@ impl<'a> LpmView<'a> {
     }
 
     /// The value words of the longest prefix matching `data` (all `8 d` bits considered).
+    #[inline]
     pub fn get(&self, data: &[u8]) -> Option<&'a [Word]> {
         if data.len() != self.d as usize {
             return None;
@@ -169,29 +197,41 @@ impl<'a> LpmView<'a> {
     }
 
     /// Splits a Linux LPM key into prefix length and data.
+    #[inline]
     fn parse<'k>(&self, key: &'k [u8]) -> Option<(u32, &'k [u8])> {
         let (len, data) = key.split_first_chunk::<4>()?;
         (data.len() == self.d as usize).then_some((u32::from_ne_bytes(*len), data))
     }
 
+    #[inline(always)]
     fn value_words(&self, v: u32) -> Option<&'a [Word]> {
-        let at = (v as usize).checked_mul(self.vw)?;
+        if v >= self.n {
+            return None;
+        }
+        let at = v as usize * self.vw;
         self.values.get(at..at + self.vw)
     }
 
     // Everything below runs under the trie lock.
 
+    #[inline(always)]
     fn node_words(&self, n: u32) -> Option<&'a [Word]> {
-        let at = (n as usize).checked_mul(self.stride)?;
+        if n >= self.n.saturating_mul(2) {
+            return None;
+        }
+        // No overflow: `2 n × stride` words exist.
+        let at = n as usize * self.stride;
         self.nodes.get(at..at + self.stride)
     }
 
+    #[inline]
     fn node_data(&self, n: u32) -> &'a [Word] {
         self.node_words(n)
             .and_then(|w| w.get(NODE_META..))
             .unwrap_or(&[])
     }
 
+    #[inline(always)]
     fn node(&self, n: u32) -> Option<Node> {
         let w = self.node_words(n)?;
         let (prefixlen, value) = w.first()?.pair();
@@ -203,6 +243,7 @@ impl<'a> LpmView<'a> {
         })
     }
 
+    #[inline]
     fn set_node(&self, n: u32, node: Node) {
         if let Some(w) = self.node_words(n) {
             if let (Some(a), Some(b)) = (w.first(), w.get(1)) {
@@ -212,10 +253,12 @@ impl<'a> LpmView<'a> {
         }
     }
 
+    #[inline]
     fn root(&self) -> u32 {
         link(self.top.half(0))
     }
 
+    #[inline]
     fn get_link(&self, at: Link) -> u32 {
         match at {
             Link::Root => self.root(),
@@ -226,6 +269,7 @@ impl<'a> LpmView<'a> {
         }
     }
 
+    #[inline]
     fn set_link(&self, at: Link, to: u32) {
         match at {
             Link::Root => self.top.set_half(0, stored(to)),
@@ -242,25 +286,9 @@ impl<'a> LpmView<'a> {
 
     /// How many leading bits node `n` (of prefix length `node_len`) and the key share, at
     /// most both prefix lengths.
+    #[inline(always)]
     fn match_len(&self, n: u32, node_len: u32, prefixlen: u32, data: &[u8]) -> u32 {
-        let limit = node_len.min(prefixlen);
-        let mut len = 0;
-        let mut chunks = data.chunks(8);
-        for w in self.node_data(n) {
-            let Some(chunk) = chunks.next() else { break };
-            let bytes = w.load(core::sync::atomic::Ordering::Relaxed);
-            for (a, b) in bytes.iter().zip(chunk) {
-                let diff = a ^ b;
-                len += diff.leading_zeros();
-                if len >= limit {
-                    return limit;
-                }
-                if diff != 0 {
-                    return len;
-                }
-            }
-        }
-        len
+        match_words(self.node_data(n), node_len, prefixlen, data)
     }
 
     fn alloc_node(&self) -> Option<u32> {
@@ -314,23 +342,31 @@ impl<'a> LpmView<'a> {
     }
 
     /// The value slot of the longest prefix matching `data` within `prefixlen` bits.
+    #[inline]
     fn find_longest(&self, prefixlen: u32, data: &[u8]) -> Option<u32> {
         let max = self.max_prefixlen();
         let mut found = None;
         let mut cur = self.root();
         for _ in 0..=max {
-            let Some(node) = self.node(cur) else { break };
-            let m = self.match_len(cur, node.prefixlen, prefixlen, data);
-            if m < node.prefixlen {
+            // One look at each node's words: meta, children, data.
+            let Some(w) = self.node_words(cur) else { break };
+            let (Some(meta), Some(kids), Some(node_data)) =
+                (w.first(), w.get(1), w.get(NODE_META..))
+            else {
+                break;
+            };
+            let (node_len, value) = meta.pair();
+            let m = match_words(node_data, node_len, prefixlen, data);
+            if m < node_len {
                 break;
             }
-            if node.value != NIL {
-                found = Some(node.value);
+            if link(value) != NIL {
+                found = Some(link(value));
             }
             if m == max {
                 break;
             }
-            cur = node.child[bit(data, node.prefixlen)];
+            cur = link(kids.half(bit(data, node_len)));
         }
         found
     }
@@ -514,6 +550,7 @@ impl Map for LpmView<'_> {
         }
     }
 
+    #[inline]
     fn lookup(&self, key: &[u8]) -> Option<NonNull<u8>> {
         let (prefixlen, data) = self.parse(key)?;
         let _guard = self.lock.lock();
@@ -521,6 +558,7 @@ impl Map for LpmView<'_> {
         self.value_words(v).map(words_addr)
     }
 
+    #[inline]
     fn lookup_copy(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
         let (prefixlen, data) = self.parse(key).ok_or(MapError::Invalid)?;
         if out.len() != self.value_size as usize {
@@ -534,6 +572,7 @@ impl Map for LpmView<'_> {
         Ok(())
     }
 
+    #[inline]
     fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
         check_update_flags(flags)?;
         let (prefixlen, data) = self.parse(key).ok_or(MapError::Invalid)?;
@@ -546,6 +585,7 @@ impl Map for LpmView<'_> {
         Ok(())
     }
 
+    #[inline]
     fn delete(&self, key: &[u8]) -> Result<(), MapError> {
         let (prefixlen, data) = self.parse(key).ok_or(MapError::Invalid)?;
         if prefixlen > self.max_prefixlen() {

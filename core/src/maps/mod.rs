@@ -624,12 +624,14 @@ pub trait Map: Sync + core::fmt::Debug {
 }
 
 /// Reads a `u32` index key of exactly four bytes, native endian as Linux stores it.
+#[inline]
 pub(crate) fn index_key(key: &[u8]) -> Option<u32> {
     let bytes: [u8; 4] = key.try_into().ok()?;
     Some(u32::from_ne_bytes(bytes))
 }
 
 /// Checks update flags that must be one of `BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST`.
+#[inline]
 pub(crate) fn check_update_flags(flags: u64) -> Result<(), MapError> {
     if flags > BPF_EXIST {
         Err(MapError::Invalid)
