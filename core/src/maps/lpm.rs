@@ -400,14 +400,24 @@ impl<'a> LpmView<'a> {
         let mut at = Link::Root;
         let mut m = 0;
         let mut cur = self.root();
+        let mut next = cur;
         for _ in 0..=max {
-            cur = self.get_link(at);
-            let Some(node) = self.node(cur) else { break };
-            m = self.match_len(cur, node.prefixlen, prefixlen, data);
-            if node.prefixlen != m || node.prefixlen == prefixlen || node.prefixlen == max {
+            cur = next;
+            // One look at each node's words, as in `find_longest`.
+            let Some(w) = self.node_words(cur) else { break };
+            let (Some(meta), Some(kids), Some(node_data)) =
+                (w.first(), w.get(1), w.get(NODE_META..))
+            else {
+                break;
+            };
+            let node_len = meta.half(0);
+            m = match_words(node_data, node_len, prefixlen, data);
+            if node_len != m || node_len == prefixlen || node_len == max {
                 break;
             }
-            at = Link::Child(cur, bit(data, node.prefixlen));
+            let b = bit(data, node_len);
+            at = Link::Child(cur, b);
+            next = link(kids.half(b));
         }
         let existing = self.node(cur);
         if let Some(node) = existing.filter(|n| n.prefixlen == m && m == prefixlen) {

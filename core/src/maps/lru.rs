@@ -250,14 +250,17 @@ impl<'a> LruView<'a> {
         self.values.get(at..at + self.vw)
     }
 
-    #[inline]
+    #[inline(always)]
     fn find(&self, hash: u32, key: &[u8]) -> Option<u32> {
         let mut cur = self.get_link(bucket_of(hash, self.n), HEAD);
         for _ in 0..self.n {
-            if self.raw(cur, HASH) == hash && words_eq(self.key(cur)?, key) {
+            // One look at the entry's words: (hash, chain), then the key.
+            let e = self.words_of(cur)?;
+            let (h, chain) = e.get(HASH.0)?.pair();
+            if h == hash && words_eq(e.get(ENTRY_META..)?, key) {
                 return Some(cur);
             }
-            cur = self.get_link(cur, CHAIN);
+            cur = link(chain);
         }
         None
     }
@@ -268,7 +271,7 @@ impl<'a> LruView<'a> {
         self.words_of(idx)?.get(NEWER.0)
     }
 
-    #[inline]
+    #[inline(always)]
     fn unlink_recency(&self, idx: u32) {
         let Some(w) = self.recency(idx) else { return };
         let (newer, older) = w.pair();
@@ -283,7 +286,7 @@ impl<'a> LruView<'a> {
         w.set_pair(stored(NIL), stored(NIL));
     }
 
-    #[inline]
+    #[inline(always)]
     fn push_most_recent(&self, idx: u32) {
         let (most, mut least) = self.ends.pair();
         if let Some(w) = self.recency(idx) {
@@ -296,7 +299,7 @@ impl<'a> LruView<'a> {
         self.ends.set_pair(stored(idx), least);
     }
 
-    #[inline]
+    #[inline(always)]
     fn touch(&self, idx: u32) {
         if self.most() != idx {
             self.unlink_recency(idx);
