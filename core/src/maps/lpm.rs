@@ -12,7 +12,7 @@ use core::ptr::NonNull;
 use super::hash::{link, stored, NIL};
 use super::layout::{check_storage, mul, sum, Carve, LayoutError, MapSizing, Shape};
 use super::word::{
-    copy_in, copy_out, copy_words, value_words, words_addr, words_usize, zero, Word,
+    copy_in, copy_out, copy_words, padded_le, value_words, words_addr, words_usize, zero, Word,
 };
 use super::{
     check_update_flags, Map, MapDef, MapError, MapType, ValueRegion, BPF_EXIST, BPF_NOEXIST,
@@ -50,12 +50,10 @@ fn match_words(node: &[Word], node_len: u32, prefixlen: u32, data: &[u8]) -> u32
     let mut chunks = data.chunks(8);
     for w in node {
         let Some(chunk) = chunks.next() else { break };
-        let mut key = [0u8; 8];
-        for (d, s) in key.iter_mut().zip(chunk) {
-            *d = *s;
-        }
+        // Big-endian: bit 0 of the data is the word's top bit.
+        let want = padded_le(chunk).swap_bytes();
         let have = w.load(core::sync::atomic::Ordering::Relaxed);
-        let diff = u64::from_be_bytes(have) ^ u64::from_be_bytes(key);
+        let diff = u64::from_be_bytes(have) ^ want;
         len += diff.leading_zeros();
         if len >= limit {
             return limit;
@@ -342,7 +340,7 @@ impl<'a> LpmView<'a> {
     }
 
     /// The value slot of the longest prefix matching `data` within `prefixlen` bits.
-    #[inline]
+    #[inline(always)]
     fn find_longest(&self, prefixlen: u32, data: &[u8]) -> Option<u32> {
         let max = self.max_prefixlen();
         let mut found = None;
@@ -560,7 +558,7 @@ impl Map for LpmView<'_> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn lookup(&self, key: &[u8]) -> Option<NonNull<u8>> {
         let (prefixlen, data) = self.parse(key)?;
         let _guard = self.lock.lock();

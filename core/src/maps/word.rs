@@ -318,19 +318,29 @@ impl Drop for WordLock<'_> {
     }
 }
 
+/// Up to 8 bytes of `chunk`, zero-padded, as a little-endian `u64`: a whole word is one load;
+/// a shorter tail is put together byte by byte (a copy of a run-time length would be a call
+/// to `memcpy`).
+#[inline(always)]
+pub(crate) fn padded_le(chunk: &[u8]) -> u64 {
+    if let Ok(bytes) = <[u8; 8]>::try_from(chunk) {
+        return u64::from_le_bytes(bytes);
+    }
+    chunk
+        .iter()
+        .take(8)
+        .enumerate()
+        .fold(0, |w, (i, &b)| w | u64::from(b) << (8 * i))
+}
+
 /// Whether `words` hold `key` as [`copy_in`] stores it: the key's bytes, zero-padded to the
 /// end of the last word. One 8-byte compare per word.
 #[inline(always)]
 pub(crate) fn words_eq(words: &[Word], key: &[u8]) -> bool {
     let mut chunks = key.chunks(8);
     for w in words {
-        let mut want = [0u8; 8];
-        if let Some(chunk) = chunks.next() {
-            for (d, s) in want.iter_mut().zip(chunk) {
-                *d = *s;
-            }
-        }
-        if w.load(Ordering::Relaxed) != want {
+        let want = chunks.next().map_or(0, padded_le);
+        if u64::from_le_bytes(w.load(Ordering::Relaxed)) != want {
             return false;
         }
     }
@@ -371,13 +381,8 @@ pub(crate) fn words_usize(words: &[Word]) -> usize {
 pub(crate) fn copy_in(words: &[Word], src: &[u8]) {
     let mut chunks = src.chunks(8);
     for w in words {
-        let mut buf = [0u8; 8];
-        if let Some(chunk) = chunks.next() {
-            for (d, s) in buf.iter_mut().zip(chunk) {
-                *d = *s;
-            }
-        }
-        w.store(buf, Ordering::Relaxed);
+        let v = chunks.next().map_or(0, padded_le);
+        w.store(v.to_le_bytes(), Ordering::Relaxed);
     }
 }
 
@@ -387,8 +392,13 @@ pub(crate) fn copy_in(words: &[Word], src: &[u8]) {
 pub(crate) fn copy_out(words: &[Word], dst: &mut [u8]) {
     for (w, chunk) in words.iter().zip(dst.chunks_mut(8)) {
         let buf = w.load(Ordering::Relaxed);
-        for (d, s) in chunk.iter_mut().zip(buf.iter()) {
-            *d = *s;
+        match <&mut [u8; 8]>::try_from(&mut *chunk) {
+            Ok(whole) => *whole = buf,
+            Err(_) => {
+                for (d, s) in chunk.iter_mut().zip(buf) {
+                    *d = s;
+                }
+            }
         }
     }
 }
