@@ -921,6 +921,17 @@ mod tests {
                 MapType::Queue
             ]
         );
+        let table = MapTable::new(&TABLE);
+        assert!(table.same(&MapTable::new(&TABLE)));
+        assert!(!table.same(&MapTable::new(&TABLE[..4])));
+        assert!(!table.same(&MapTable::new(&TABLE[1..])));
+        assert!(!table.same(&MapTable::EMPTY));
+        let h = table.handle(2).unwrap();
+        assert_eq!(
+            table.from_handle(h).unwrap().def().map_type,
+            MapType::LpmTrie
+        );
+        assert!(table.from_handle(h + 1).is_none());
         let wanted = def(MapType::Hash, 4, 12, 8);
         assert_eq!(TABLE[1].check_def(&wanted), Ok(()));
         assert!(TABLE[0].check_def(&wanted).is_err());
