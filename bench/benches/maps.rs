@@ -1,6 +1,7 @@
 //! Criterion benchmarks of host-side map operations: one lookup and one in-place update of the
-//! array, hash, LRU hash and LPM trie maps at each size of `MAP_SIZES`. Each iteration does
-//! `OPS_PER_CALL` operations. `cargo bench -p nanobpf-bench --bench maps`.
+//! array, hash, LRU hash and LPM trie maps at each size of `MAP_SIZES`, as const-generic types
+//! and as the run-time forms a map arena creates. Each iteration does `OPS_PER_CALL`
+//! operations. `cargo bench -p nanobpf-bench --bench maps`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use nanobpf_bench::{MapBench, MAP_SIZES, OPS_PER_CALL};

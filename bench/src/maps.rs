@@ -7,7 +7,10 @@
 //! generated before timing; one timed call does [`OPS_PER_CALL`] operations.
 
 use crate::timing::{measure, Timing};
-use nanobpf_core::maps::{value_words, ArrayMap, HashMap, LpmTrie, LruHashMap, Map, BPF_ANY};
+use nanobpf_core::maps::{
+    value_words, words_needed, AnyMap, ArrayMap, HashMap, LpmTrie, LruHashMap, Map, MapDef,
+    MapSizing, MapType, Word, BPF_ANY,
+};
 use std::hint::black_box;
 
 /// Operations per timed call: enough that the harness's own cost disappears.
@@ -75,7 +78,7 @@ impl MapBench {
     ) -> Result<MapBench, String> {
         let mut rng = XorShift(0x9e37_79b9_7f4a_7c15 ^ entries as u64);
         let (keys, probes): (Vec<Vec<u8>>, Vec<Vec<u8>>) = match name {
-            "LpmTrie" => (0..entries as u32)
+            "LpmTrie" | "LpmView" => (0..entries as u32)
                 .map(|i| {
                     // /24 prefixes under 10.0.0.0/8; probes are hosts inside them.
                     let net = (10 << 24) | (i << 8);
@@ -83,7 +86,7 @@ impl MapBench {
                     (lpm_key(24, net), lpm_key(32, host))
                 })
                 .unzip(),
-            "ArrayMap" => (0..entries as u32)
+            "ArrayMap" | "ArrayView" => (0..entries as u32)
                 .map(|i| (i.to_ne_bytes().to_vec(), i.to_ne_bytes().to_vec()))
                 .unzip(),
             _ => (0..entries)
@@ -119,7 +122,9 @@ impl MapBench {
         })
     }
 
-    /// The four map types at `entries` (one of [`MAP_SIZES`]).
+    /// The four map types at `entries` (one of [`MAP_SIZES`]), as const-generic types and as
+    /// the run-time forms a map arena creates (`ArrayView`, `HashView`, `LruView`,
+    /// `LpmView`: sizes are fields, not constants).
     ///
     /// # Errors
     /// A size not in [`MAP_SIZES`], or a map that refuses to fill (a bug).
@@ -160,7 +165,33 @@ impl MapBench {
                 N,
                 LpmTrie::<4, 8, W8, N>::STORAGE_BYTES,
             )?,
+            MapBench::run_time(MapType::Array, 4, N, "ArrayView")?,
+            MapBench::run_time(MapType::Hash, 4, N, "HashView")?,
+            MapBench::run_time(MapType::LruHash, 4, N, "LruView")?,
+            MapBench::run_time(MapType::LpmTrie, 8, N, "LpmView")?,
         ])
+    }
+
+    /// A run-time map of `n` entries with `key_size`-byte keys and 8-byte values, over storage
+    /// allocated (and kept) for it, zeroed as an arena zeroes a new map's words.
+    fn run_time(
+        map_type: MapType,
+        key_size: u32,
+        n: usize,
+        name: &'static str,
+    ) -> Result<MapBench, String> {
+        let def = MapDef {
+            map_type,
+            key_size,
+            value_size: 8,
+            max_entries: n as u32,
+            flags: 0,
+        };
+        let sizing = MapSizing::DEFAULT;
+        let words = words_needed(&def, &sizing).map_err(|e| e.to_string())?;
+        let region: &'static [Word] = Box::leak((0..words).map(|_| Word::new()).collect());
+        let map = AnyMap::new(&def, &sizing, region).map_err(|e| e.to_string())?;
+        MapBench::filled(Box::new(map), name, n, words * 8)
     }
 
     /// The map type's name.

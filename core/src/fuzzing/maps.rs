@@ -2,7 +2,8 @@
 
 use super::{Bytes, Source};
 use crate::maps::{
-    value_words, ArrayMap, HashMap, LpmTrie, LruHashMap, Map, MapError, BPF_EXIST, BPF_NOEXIST,
+    value_words, words_needed, ArrayMap, ArrayView, HashMap, HashView, LpmTrie, LpmView,
+    LruHashMap, LruView, Map, MapDef, MapError, MapSizing, MapType, Word, BPF_EXIST, BPF_NOEXIST,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::vec::Vec;
@@ -10,8 +11,9 @@ use std::vec::Vec;
 /// The most operations per input.
 const MAX_OPS: usize = 2000;
 
-/// The first byte picks a map (hash, array, LRU hash, LPM trie with 4- or 16-byte data); the
-/// rest is a sequence of updates (with every flag, valid or not), deletes, lookups (by copy
+/// The first byte picks a map (hash, array, LRU hash, LPM trie with 4- or 16-byte data), as a
+/// const-generic type or as the run-time form an arena creates (sizes as fields); the rest is
+/// a sequence of updates (with every flag, valid or not), deletes, lookups (by copy
 /// and by address) and full iterations, each checked against a model.
 ///
 /// # Panics
@@ -19,13 +21,28 @@ const MAX_OPS: usize = 2000;
 /// the model's.
 pub fn maps_ops(data: &[u8]) {
     let mut src = Bytes::new(data);
-    match src.below(5) {
-        0 => hash_ops(&mut src),
-        1 => array_ops(&mut src),
-        2 => lru_ops(&mut src),
-        3 => lpm_ops::<4, 3>(&mut src),
-        _ => lpm_ops::<16, 4>(&mut src),
+    let pick = src.below(10);
+    let run_time = pick >= 5;
+    match pick % 5 {
+        0 => hash_ops(&mut src, run_time),
+        1 => array_ops(&mut src, run_time),
+        2 => lru_ops(&mut src, run_time),
+        3 => lpm_ops::<4, 3>(&mut src, run_time),
+        _ => lpm_ops::<16, 4>(&mut src, run_time),
     }
+}
+
+/// Zeroed storage for a run-time map of `def`, and the definition.
+fn storage(map_type: MapType, k: usize, n: usize) -> (MapDef, Vec<Word>) {
+    let def = MapDef {
+        map_type,
+        key_size: k as u32,
+        value_size: 8,
+        max_entries: n as u32,
+        flags: 0,
+    };
+    let words = words_needed(&def, &MapSizing::DEFAULT).unwrap_or(0);
+    (def, (0..words).map(|_| Word::new()).collect())
 }
 
 fn flags(src: &mut impl Source) -> u64 {
@@ -60,9 +77,16 @@ fn keyed_update(flags: u64, exists: bool, full: bool) -> Result<(), MapError> {
     }
 }
 
-fn hash_ops(src: &mut Bytes<'_>) {
+fn hash_ops(src: &mut Bytes<'_>, run_time: bool) {
     const N: usize = 8;
-    let m = HashMap::<4, 8, { value_words(8) }, N>::with_seed(src.next_u64());
+    let seed = src.next_u64();
+    let wrapper = HashMap::<4, 8, { value_words(8) }, N>::with_seed(seed);
+    let (def, words) = storage(MapType::Hash, 4, N);
+    let m = if run_time {
+        HashView::new(&def, &MapSizing::DEFAULT, &words, seed).expect("a valid definition")
+    } else {
+        wrapper.view()
+    };
     let mut model: BTreeMap<[u8; 4], [u8; 8]> = BTreeMap::new();
     for step in 0..MAX_OPS {
         if src.exhausted() {
@@ -104,9 +128,15 @@ fn hash_ops(src: &mut Bytes<'_>) {
     }
 }
 
-fn array_ops(src: &mut Bytes<'_>) {
+fn array_ops(src: &mut Bytes<'_>, run_time: bool) {
     const N: usize = 4;
-    let m = ArrayMap::<8, { value_words(8) }, N>::new();
+    let wrapper = ArrayMap::<8, { value_words(8) }, N>::new();
+    let (def, words) = storage(MapType::Array, 4, N);
+    let m = if run_time {
+        ArrayView::new(&def, &MapSizing::DEFAULT, &words).expect("a valid definition")
+    } else {
+        wrapper.view()
+    };
     let mut model = [[0u8; 8]; N];
     for step in 0..MAX_OPS {
         if src.exhausted() {
@@ -143,9 +173,16 @@ fn array_ops(src: &mut Bytes<'_>) {
     assert_eq!(keys, want, "array iteration");
 }
 
-fn lru_ops(src: &mut Bytes<'_>) {
+fn lru_ops(src: &mut Bytes<'_>, run_time: bool) {
     const N: usize = 4;
-    let m = LruHashMap::<4, 8, { value_words(8) }, N>::with_seed(src.next_u64());
+    let seed = src.next_u64();
+    let wrapper = LruHashMap::<4, 8, { value_words(8) }, N>::with_seed(seed);
+    let (def, words) = storage(MapType::LruHash, 4, N);
+    let m = if run_time {
+        LruView::new(&def, &MapSizing::DEFAULT, &words, seed).expect("a valid definition")
+    } else {
+        wrapper.view()
+    };
     // Most recent first.
     let mut model: VecDeque<([u8; 4], [u8; 8])> = VecDeque::new();
     for step in 0..MAX_OPS {
@@ -219,9 +256,15 @@ fn lpm_key<const D: usize>(len: u32, data: &[u8; D]) -> Vec<u8> {
     k
 }
 
-fn lpm_ops<const D: usize, const NW: usize>(src: &mut Bytes<'_>) {
+fn lpm_ops<const D: usize, const NW: usize>(src: &mut Bytes<'_>, run_time: bool) {
     const N: usize = 8;
-    let m = LpmTrie::<D, 8, { value_words(8) }, N, NW>::new();
+    let wrapper = LpmTrie::<D, 8, { value_words(8) }, N, NW>::new();
+    let (def, words) = storage(MapType::LpmTrie, 4 + D, N);
+    let m = if run_time {
+        LpmView::new(&def, &MapSizing::DEFAULT, &words).expect("a valid definition")
+    } else {
+        wrapper.view()
+    };
     let mut model: BTreeMap<(u32, [u8; D]), [u8; 8]> = BTreeMap::new();
     let max = 8 * D as u32;
     for step in 0..MAX_OPS {

@@ -137,6 +137,7 @@ impl Map for ArrayView<'_> {
         self.get(index_key(key)?, cpu).map(words_addr)
     }
 
+    #[inline]
     fn lookup_copy(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
         if out.len() != self.value_size as usize {
             return Err(MapError::Invalid);
@@ -160,6 +161,7 @@ impl Map for ArrayView<'_> {
         Ok(())
     }
 
+    #[inline]
     fn update_cpu(&self, key: &[u8], value: &[u8], flags: u64, cpu: u32) -> Result<(), MapError> {
         if !self.per_cpu() {
             return self.update(key, value, flags);
@@ -169,6 +171,7 @@ impl Map for ArrayView<'_> {
         Ok(())
     }
 
+    #[inline]
     fn delete(&self, _key: &[u8]) -> Result<(), MapError> {
         Err(MapError::Invalid)
     }

@@ -128,12 +128,14 @@ impl Map for RedirectView<'_> {
         }
     }
 
+    #[inline]
     fn lookup(&self, key: &[u8]) -> Option<NonNull<u8>> {
         let i = index_key(key)?;
         self.get(i)?;
         self.slots.get(i as usize..=i as usize).map(words_addr)
     }
 
+    #[inline]
     fn lookup_copy(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
         let out: &mut [u8; 4] = out.try_into().map_err(|_| MapError::Invalid)?;
         let i = index_key(key).ok_or(MapError::Invalid)?;
@@ -141,6 +143,7 @@ impl Map for RedirectView<'_> {
         Ok(())
     }
 
+    #[inline]
     fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
         check_update_flags(flags)?;
         let i = index_key(key).ok_or(MapError::Invalid)?;
@@ -154,6 +157,7 @@ impl Map for RedirectView<'_> {
         self.set(i, v)
     }
 
+    #[inline]
     fn delete(&self, key: &[u8]) -> Result<(), MapError> {
         let i = index_key(key).ok_or(MapError::Invalid)?;
         self.slots

@@ -32,10 +32,19 @@ pub(crate) const fn link(stored: u32) -> u32 {
     !stored
 }
 
+/// The bucket of `hash` among `n`: the high half of `hash × n` (a multiply, where `%` of a
+/// run-time `n` would be a division on every operation; the hash's high bits are as well
+/// mixed as its low ones).
+#[inline(always)]
+pub(crate) const fn bucket_of(hash: u32, n: u32) -> u32 {
+    ((hash as u64 * n as u64) >> 32) as u32
+}
+
 /// Hashes a key: 8 bytes at a time, multiply and fold, seeded.
 ///
 /// Not a cryptographic hash: an attacker who knows the seed can fill one chain. Embedders
 /// exposed to hostile keys give each map a secret seed with `with_seed`.
+#[inline]
 pub(crate) fn hash_key(seed: u64, key: &[u8]) -> u32 {
     const M: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut h = seed ^ (key.len() as u64).wrapping_mul(M);
@@ -52,9 +61,12 @@ pub(crate) fn hash_key(seed: u64, key: &[u8]) -> u32 {
     // The last, shorter chunk, zero-padded.
     let tail = words.remainder();
     if !tail.is_empty() {
-        let mut buf = [0u8; 8];
-        buf[..tail.len()].copy_from_slice(tail);
-        mix(u64::from_le_bytes(buf));
+        // Byte by byte rather than a copy of a run-time length (a call to memcpy).
+        let word = tail
+            .iter()
+            .enumerate()
+            .fold(0u64, |w, (i, &b)| w | u64::from(b) << (8 * i));
+        mix(word);
     }
     h ^= h >> 32;
     h = h.wrapping_mul(0xD6E8_FEB8_6659_FD93);
@@ -180,7 +192,7 @@ impl<'a> HashView<'a> {
     }
 
     /// The value words of `key` (CPU 0's copy for a per-CPU map).
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, key: &[u8]) -> Option<&'a [Word]> {
         if key.len() != self.key_size as usize {
             return None;
@@ -203,31 +215,36 @@ impl<'a> HashView<'a> {
             .map(|(_, idx)| idx)
     }
 
-    #[inline]
+    #[inline(always)]
     fn bucket(&self, hash: u32) -> Option<&'a Word> {
-        self.buckets.get(hash as usize % self.n as usize)
+        self.buckets.get(bucket_of(hash, self.n) as usize)
     }
 
     /// Entry `idx`: its meta word (hash, stored next link) and its key words.
-    #[inline]
+    #[inline(always)]
     fn entry(&self, idx: u32) -> Option<(&'a Word, &'a [Word])> {
-        let at = (idx as usize).checked_mul(self.stride)?;
+        if idx >= self.n {
+            return None;
+        }
+        // No overflow: `n × stride` words exist.
+        let at = idx as usize * self.stride;
         self.entries.get(at..at + self.stride)?.split_first()
     }
 
     /// CPU `cpu`'s copy of value `idx`.
-    #[inline]
+    #[inline(always)]
     fn value(&self, idx: u32, cpu: u32) -> Option<&'a [Word]> {
         if idx >= self.n || cpu >= self.cpus {
             return None;
         }
+        // No overflow: `cpus × n × vw` words exist.
         let at = (cpu as usize * self.n as usize + idx as usize) * self.vw;
         self.values.get(at..at + self.vw)
     }
 
     /// Walks the chain from `head`; the caller holds the bucket's lock. Bounded by `n` so that
     /// even a broken chain cannot loop forever.
-    #[inline]
+    #[inline(always)]
     fn find(&self, head: u32, hash: u32, key: &[u8]) -> Option<(u32, u32)> {
         let mut prev = NIL;
         let mut cur = head;
@@ -243,6 +260,7 @@ impl<'a> HashView<'a> {
         None
     }
 
+    #[inline]
     fn alloc(&self) -> Option<u32> {
         let free = self.free.lock();
         let head = link(free.payload());
@@ -261,6 +279,7 @@ impl<'a> HashView<'a> {
         }
     }
 
+    #[inline]
     fn release(&self, idx: u32) {
         let free = self.free.lock();
         if let Some((meta, _)) = self.entry(idx) {
@@ -285,7 +304,9 @@ impl<'a> HashView<'a> {
         self.map_type == MapType::PerCpuHash
     }
 
-    /// Update for `cpu`, or every CPU's copy (`None`).
+    /// Update for `cpu`, or every CPU's copy (`None`). Inlined, so that a const-generic
+    /// map's update is specialised to its sizes.
+    #[inline(always)]
     fn update_on(
         &self,
         key: &[u8],
@@ -381,6 +402,7 @@ impl Map for HashView<'_> {
         self.value(idx, cpu).map(words_addr)
     }
 
+    #[inline]
     fn lookup_copy(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
         if key.len() != self.key_size as usize || out.len() != self.value_size as usize {
             return Err(MapError::Invalid);
@@ -399,6 +421,7 @@ impl Map for HashView<'_> {
         self.update_on(key, value, flags, None)
     }
 
+    #[inline]
     fn update_cpu(&self, key: &[u8], value: &[u8], flags: u64, cpu: u32) -> Result<(), MapError> {
         if self.per_cpu() {
             self.update_on(key, value, flags, Some(cpu))
@@ -407,6 +430,7 @@ impl Map for HashView<'_> {
         }
     }
 
+    #[inline]
     fn delete(&self, key: &[u8]) -> Result<(), MapError> {
         if key.len() != self.key_size as usize {
             return Err(MapError::Invalid);
@@ -439,7 +463,7 @@ impl Map for HashView<'_> {
             return Err(MapError::Invalid);
         }
         let hash = hash_key(self.seed, key);
-        let bucket = hash as usize % self.n as usize;
+        let bucket = bucket_of(hash, self.n) as usize;
         let head = self.bucket(hash).ok_or(MapError::Invalid)?.lock();
         let Some((_, idx)) = self.find(link(head.payload()), hash, key) else {
             drop(head);
@@ -760,7 +784,7 @@ mod tests {
 
     fn colliding_keys_share_a_bucket(m: &HashView<'_>) {
         const N: usize = 8;
-        let bucket = |i: u32| hash_key(3, &i.to_ne_bytes()) as usize % N;
+        let bucket = |i: u32| bucket_of(hash_key(3, &i.to_ne_bytes()), N as u32);
         let keys: std::vec::Vec<u32> = (0..10_000).filter(|&i| bucket(i) == 5).take(4).collect();
         assert_eq!(keys.len(), 4);
         for &k in &keys {

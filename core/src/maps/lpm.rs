@@ -12,7 +12,7 @@ use core::ptr::NonNull;
 use super::hash::{link, stored, NIL};
 use super::layout::{check_storage, mul, sum, Carve, LayoutError, MapSizing, Shape};
 use super::word::{
-    copy_in, copy_out, copy_words, value_words, words_addr, words_usize, zero, Word,
+    copy_in, copy_out, copy_words, padded_le, value_words, words_addr, words_usize, zero, Word,
 };
 use super::{
     check_update_flags, Map, MapDef, MapError, MapType, ValueRegion, BPF_EXIST, BPF_NOEXIST,
@@ -39,6 +39,30 @@ fn byte_of(words: &[Word], i: usize) -> u8 {
     words
         .get(i / 8)
         .map_or(0, |w| w.load(core::sync::atomic::Ordering::Relaxed)[i % 8])
+}
+
+/// How many leading bits the data in `node` (of prefix length `node_len`) and `data` share,
+/// at most both prefix lengths: 64 bits at a time (both are zero-padded to whole words).
+#[inline(always)]
+fn match_words(node: &[Word], node_len: u32, prefixlen: u32, data: &[u8]) -> u32 {
+    let limit = node_len.min(prefixlen);
+    let mut len = 0u32;
+    let mut chunks = data.chunks(8);
+    for w in node {
+        let Some(chunk) = chunks.next() else { break };
+        // Big-endian: bit 0 of the data is the word's top bit.
+        let want = padded_le(chunk).swap_bytes();
+        let have = w.load(core::sync::atomic::Ordering::Relaxed);
+        let diff = u64::from_be_bytes(have) ^ want;
+        len += diff.leading_zeros();
+        if len >= limit {
+            return limit;
+        }
+        if diff != 0 {
+            return len;
+        }
+    }
+    len
 }
 
 /// A node as read from storage (its data stays in storage).
@@ -143,6 +167,7 @@ impl<'a> LpmView<'a> {
         }
     }
 
+    #[inline]
     fn max_prefixlen(&self) -> u32 {
         self.d * 8
     }
@@ -159,6 +184,7 @@ impl<'a> LpmView<'a> {
     }
 
     /// The value words of the longest prefix matching `data` (all `8 d` bits considered).
+    #[inline]
     pub fn get(&self, data: &[u8]) -> Option<&'a [Word]> {
         if data.len() != self.d as usize {
             return None;
@@ -169,29 +195,41 @@ impl<'a> LpmView<'a> {
     }
 
     /// Splits a Linux LPM key into prefix length and data.
+    #[inline]
     fn parse<'k>(&self, key: &'k [u8]) -> Option<(u32, &'k [u8])> {
         let (len, data) = key.split_first_chunk::<4>()?;
         (data.len() == self.d as usize).then_some((u32::from_ne_bytes(*len), data))
     }
 
+    #[inline(always)]
     fn value_words(&self, v: u32) -> Option<&'a [Word]> {
-        let at = (v as usize).checked_mul(self.vw)?;
+        if v >= self.n {
+            return None;
+        }
+        let at = v as usize * self.vw;
         self.values.get(at..at + self.vw)
     }
 
     // Everything below runs under the trie lock.
 
+    #[inline(always)]
     fn node_words(&self, n: u32) -> Option<&'a [Word]> {
-        let at = (n as usize).checked_mul(self.stride)?;
+        if n >= self.n.saturating_mul(2) {
+            return None;
+        }
+        // No overflow: `2 n × stride` words exist.
+        let at = n as usize * self.stride;
         self.nodes.get(at..at + self.stride)
     }
 
+    #[inline]
     fn node_data(&self, n: u32) -> &'a [Word] {
         self.node_words(n)
             .and_then(|w| w.get(NODE_META..))
             .unwrap_or(&[])
     }
 
+    #[inline(always)]
     fn node(&self, n: u32) -> Option<Node> {
         let w = self.node_words(n)?;
         let (prefixlen, value) = w.first()?.pair();
@@ -203,6 +241,7 @@ impl<'a> LpmView<'a> {
         })
     }
 
+    #[inline]
     fn set_node(&self, n: u32, node: Node) {
         if let Some(w) = self.node_words(n) {
             if let (Some(a), Some(b)) = (w.first(), w.get(1)) {
@@ -212,10 +251,12 @@ impl<'a> LpmView<'a> {
         }
     }
 
+    #[inline]
     fn root(&self) -> u32 {
         link(self.top.half(0))
     }
 
+    #[inline]
     fn get_link(&self, at: Link) -> u32 {
         match at {
             Link::Root => self.root(),
@@ -226,6 +267,7 @@ impl<'a> LpmView<'a> {
         }
     }
 
+    #[inline]
     fn set_link(&self, at: Link, to: u32) {
         match at {
             Link::Root => self.top.set_half(0, stored(to)),
@@ -242,25 +284,9 @@ impl<'a> LpmView<'a> {
 
     /// How many leading bits node `n` (of prefix length `node_len`) and the key share, at
     /// most both prefix lengths.
+    #[inline(always)]
     fn match_len(&self, n: u32, node_len: u32, prefixlen: u32, data: &[u8]) -> u32 {
-        let limit = node_len.min(prefixlen);
-        let mut len = 0;
-        let mut chunks = data.chunks(8);
-        for w in self.node_data(n) {
-            let Some(chunk) = chunks.next() else { break };
-            let bytes = w.load(core::sync::atomic::Ordering::Relaxed);
-            for (a, b) in bytes.iter().zip(chunk) {
-                let diff = a ^ b;
-                len += diff.leading_zeros();
-                if len >= limit {
-                    return limit;
-                }
-                if diff != 0 {
-                    return len;
-                }
-            }
-        }
-        len
+        match_words(self.node_data(n), node_len, prefixlen, data)
     }
 
     fn alloc_node(&self) -> Option<u32> {
@@ -314,23 +340,31 @@ impl<'a> LpmView<'a> {
     }
 
     /// The value slot of the longest prefix matching `data` within `prefixlen` bits.
+    #[inline(always)]
     fn find_longest(&self, prefixlen: u32, data: &[u8]) -> Option<u32> {
         let max = self.max_prefixlen();
         let mut found = None;
         let mut cur = self.root();
         for _ in 0..=max {
-            let Some(node) = self.node(cur) else { break };
-            let m = self.match_len(cur, node.prefixlen, prefixlen, data);
-            if m < node.prefixlen {
+            // One look at each node's words: meta, children, data.
+            let Some(w) = self.node_words(cur) else { break };
+            let (Some(meta), Some(kids), Some(node_data)) =
+                (w.first(), w.get(1), w.get(NODE_META..))
+            else {
+                break;
+            };
+            let (node_len, value) = meta.pair();
+            let m = match_words(node_data, node_len, prefixlen, data);
+            if m < node_len {
                 break;
             }
-            if node.value != NIL {
-                found = Some(node.value);
+            if link(value) != NIL {
+                found = Some(link(value));
             }
             if m == max {
                 break;
             }
-            cur = node.child[bit(data, node.prefixlen)];
+            cur = link(kids.half(bit(data, node_len)));
         }
         found
     }
@@ -364,14 +398,24 @@ impl<'a> LpmView<'a> {
         let mut at = Link::Root;
         let mut m = 0;
         let mut cur = self.root();
+        let mut next = cur;
         for _ in 0..=max {
-            cur = self.get_link(at);
-            let Some(node) = self.node(cur) else { break };
-            m = self.match_len(cur, node.prefixlen, prefixlen, data);
-            if node.prefixlen != m || node.prefixlen == prefixlen || node.prefixlen == max {
+            cur = next;
+            // One look at each node's words, as in `find_longest`.
+            let Some(w) = self.node_words(cur) else { break };
+            let (Some(meta), Some(kids), Some(node_data)) =
+                (w.first(), w.get(1), w.get(NODE_META..))
+            else {
+                break;
+            };
+            let node_len = meta.half(0);
+            m = match_words(node_data, node_len, prefixlen, data);
+            if node_len != m || node_len == prefixlen || node_len == max {
                 break;
             }
-            at = Link::Child(cur, bit(data, node.prefixlen));
+            let b = bit(data, node_len);
+            at = Link::Child(cur, b);
+            next = link(kids.half(b));
         }
         let existing = self.node(cur);
         if let Some(node) = existing.filter(|n| n.prefixlen == m && m == prefixlen) {
@@ -514,6 +558,7 @@ impl Map for LpmView<'_> {
         }
     }
 
+    #[inline(always)]
     fn lookup(&self, key: &[u8]) -> Option<NonNull<u8>> {
         let (prefixlen, data) = self.parse(key)?;
         let _guard = self.lock.lock();
@@ -521,6 +566,7 @@ impl Map for LpmView<'_> {
         self.value_words(v).map(words_addr)
     }
 
+    #[inline]
     fn lookup_copy(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
         let (prefixlen, data) = self.parse(key).ok_or(MapError::Invalid)?;
         if out.len() != self.value_size as usize {
@@ -534,6 +580,7 @@ impl Map for LpmView<'_> {
         Ok(())
     }
 
+    #[inline]
     fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
         check_update_flags(flags)?;
         let (prefixlen, data) = self.parse(key).ok_or(MapError::Invalid)?;
@@ -546,6 +593,7 @@ impl Map for LpmView<'_> {
         Ok(())
     }
 
+    #[inline]
     fn delete(&self, key: &[u8]) -> Result<(), MapError> {
         let (prefixlen, data) = self.parse(key).ok_or(MapError::Invalid)?;
         if prefixlen > self.max_prefixlen() {

@@ -10,7 +10,7 @@
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering::Relaxed;
 
-use super::hash::{hash_key, link, stored, NIL};
+use super::hash::{bucket_of, hash_key, link, stored, NIL};
 use super::layout::{check_storage, mul, sum, Carve, LayoutError, MapSizing, Shape};
 use super::word::{copy_in, copy_out, value_words, words_addr, words_eq, words_usize, Word};
 use super::{
@@ -146,10 +146,12 @@ impl<'a> LruView<'a> {
 
     /// The value words of `key` (CPU 0's copy for a per-CPU map), marking it most recently
     /// used.
+    #[inline]
     pub fn get(&self, key: &[u8]) -> Option<&'a [Word]> {
         self.get_cpu(key, 0)
     }
 
+    #[inline(always)]
     fn get_cpu(&self, key: &[u8], cpu: u32) -> Option<&'a [Word]> {
         if key.len() != self.key_size as usize {
             return None;
@@ -187,27 +189,36 @@ impl<'a> LruView<'a> {
 
     // Everything below runs under the map lock.
 
+    #[inline(always)]
     fn words_of(&self, idx: u32) -> Option<&'a [Word]> {
-        let at = (idx as usize).checked_mul(self.stride)?;
+        if idx >= self.n {
+            return None;
+        }
+        // No overflow: `n × stride` words exist.
+        let at = idx as usize * self.stride;
         self.entries.get(at..at + self.stride)
     }
 
+    #[inline]
     fn key(&self, idx: u32) -> Option<&'a [Word]> {
         self.words_of(idx)?.get(ENTRY_META..)
     }
 
+    #[inline]
     fn raw(&self, idx: u32, (w, h): Field) -> u32 {
         self.words_of(idx)
             .and_then(|e| e.get(w))
             .map_or(0, |w| w.half(h))
     }
 
+    #[inline]
     fn set_raw(&self, idx: u32, (w, h): Field, v: u32) {
         if let Some(word) = self.words_of(idx).and_then(|e| e.get(w)) {
             word.set_half(h, v);
         }
     }
 
+    #[inline]
     fn get_link(&self, idx: u32, f: Field) -> u32 {
         match self.words_of(idx) {
             Some(_) => link(self.raw(idx, f)),
@@ -215,26 +226,22 @@ impl<'a> LruView<'a> {
         }
     }
 
+    #[inline]
     fn set_link(&self, idx: u32, f: Field, to: u32) {
         self.set_raw(idx, f, stored(to));
     }
 
+    #[inline]
     fn most(&self) -> u32 {
         link(self.ends.half(0))
     }
 
+    #[inline]
     fn least(&self) -> u32 {
         link(self.ends.half(1))
     }
 
-    fn set_most(&self, v: u32) {
-        self.ends.set_half(0, stored(v));
-    }
-
-    fn set_least(&self, v: u32) {
-        self.ends.set_half(1, stored(v));
-    }
-
+    #[inline]
     fn value(&self, idx: u32, cpu: u32) -> Option<&'a [Word]> {
         if idx >= self.n || cpu >= self.cpus {
             return None;
@@ -243,45 +250,56 @@ impl<'a> LruView<'a> {
         self.values.get(at..at + self.vw)
     }
 
+    #[inline(always)]
     fn find(&self, hash: u32, key: &[u8]) -> Option<u32> {
-        let mut cur = self.get_link(hash % self.n, HEAD);
+        let mut cur = self.get_link(bucket_of(hash, self.n), HEAD);
         for _ in 0..self.n {
-            if self.raw(cur, HASH) == hash && words_eq(self.key(cur)?, key) {
+            // One look at the entry's words: (hash, chain), then the key.
+            let e = self.words_of(cur)?;
+            let (h, chain) = e.get(HASH.0)?.pair();
+            if h == hash && words_eq(e.get(ENTRY_META..)?, key) {
                 return Some(cur);
             }
-            cur = self.get_link(cur, CHAIN);
+            cur = link(chain);
         }
         None
     }
 
+    /// The recency word of entry `idx`: (newer, older), stored.
+    #[inline(always)]
+    fn recency(&self, idx: u32) -> Option<&'a Word> {
+        self.words_of(idx)?.get(NEWER.0)
+    }
+
+    #[inline(always)]
     fn unlink_recency(&self, idx: u32) {
-        let (newer, older) = (self.get_link(idx, NEWER), self.get_link(idx, OLDER));
-        if self.words_of(older).is_some() {
-            self.set_link(older, NEWER, newer);
-        } else {
-            self.set_least(newer);
+        let Some(w) = self.recency(idx) else { return };
+        let (newer, older) = w.pair();
+        match self.recency(link(older)) {
+            Some(o) => o.set_half(NEWER.1, newer),
+            None => self.ends.set_half(1, newer),
         }
-        if self.words_of(newer).is_some() {
-            self.set_link(newer, OLDER, older);
-        } else {
-            self.set_most(older);
+        match self.recency(link(newer)) {
+            Some(n) => n.set_half(OLDER.1, older),
+            None => self.ends.set_half(0, older),
         }
-        self.set_link(idx, NEWER, NIL);
-        self.set_link(idx, OLDER, NIL);
+        w.set_pair(stored(NIL), stored(NIL));
     }
 
+    #[inline(always)]
     fn push_most_recent(&self, idx: u32) {
-        let most = self.most();
-        self.set_link(idx, OLDER, most);
-        self.set_link(idx, NEWER, NIL);
-        if self.words_of(most).is_some() {
-            self.set_link(most, NEWER, idx);
-        } else {
-            self.set_least(idx);
+        let (most, mut least) = self.ends.pair();
+        if let Some(w) = self.recency(idx) {
+            w.set_pair(stored(NIL), most);
         }
-        self.set_most(idx);
+        match self.recency(link(most)) {
+            Some(m) => m.set_half(NEWER.1, stored(idx)),
+            None => least = stored(idx),
+        }
+        self.ends.set_pair(stored(idx), least);
     }
 
+    #[inline(always)]
     fn touch(&self, idx: u32) {
         if self.most() != idx {
             self.unlink_recency(idx);
@@ -289,8 +307,9 @@ impl<'a> LruView<'a> {
         }
     }
 
+    #[inline]
     fn unlink_chain(&self, idx: u32) {
-        let b = self.raw(idx, HASH) % self.n;
+        let b = bucket_of(self.raw(idx, HASH), self.n);
         let next = self.get_link(idx, CHAIN);
         if self.get_link(b, HEAD) == idx {
             self.set_link(b, HEAD, next);
@@ -311,6 +330,7 @@ impl<'a> LruView<'a> {
     }
 
     /// A free entry, or the least recently used one, unlinked.
+    #[inline]
     fn take_slot(&self) -> Option<(u32, bool)> {
         let (free, bump) = self.free.pair();
         let free = link(free);
@@ -333,7 +353,9 @@ impl<'a> LruView<'a> {
         self.map_type == MapType::LruPerCpuHash
     }
 
-    /// Update for `cpu`, or every CPU's copy (`None`).
+    /// Update for `cpu`, or every CPU's copy (`None`). Inlined, so that a const-generic
+    /// map's update is specialised to its sizes.
+    #[inline(always)]
     fn update_on(
         &self,
         key: &[u8],
@@ -366,7 +388,7 @@ impl<'a> LruView<'a> {
             return Err(MapError::NotFound);
         }
         let (idx, evicted) = self.take_slot().ok_or(MapError::TooBig)?;
-        let b = hash % self.n;
+        let b = bucket_of(hash, self.n);
         copy_in(self.key(idx).ok_or(MapError::Invalid)?, key);
         self.set_raw(idx, HASH, hash);
         self.set_link(idx, CHAIN, self.get_link(b, HEAD));
@@ -417,11 +439,13 @@ impl Map for LruView<'_> {
         self.get(key).map(words_addr)
     }
 
+    #[inline]
     fn lookup_cpu(&self, key: &[u8], cpu: u32) -> Option<NonNull<u8>> {
         let cpu = if self.per_cpu() { cpu } else { 0 };
         self.get_cpu(key, cpu).map(words_addr)
     }
 
+    #[inline]
     fn lookup_copy(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
         if key.len() != self.key_size as usize || out.len() != self.value_size as usize {
             return Err(MapError::Invalid);
@@ -433,10 +457,12 @@ impl Map for LruView<'_> {
         Ok(())
     }
 
+    #[inline]
     fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
         self.update_on(key, value, flags, None)
     }
 
+    #[inline]
     fn update_cpu(&self, key: &[u8], value: &[u8], flags: u64, cpu: u32) -> Result<(), MapError> {
         if self.per_cpu() {
             self.update_on(key, value, flags, Some(cpu))
@@ -445,6 +471,7 @@ impl Map for LruView<'_> {
         }
     }
 
+    #[inline]
     fn delete(&self, key: &[u8]) -> Result<(), MapError> {
         if key.len() != self.key_size as usize {
             return Err(MapError::Invalid);

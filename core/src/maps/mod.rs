@@ -624,12 +624,14 @@ pub trait Map: Sync + core::fmt::Debug {
 }
 
 /// Reads a `u32` index key of exactly four bytes, native endian as Linux stores it.
+#[inline]
 pub(crate) fn index_key(key: &[u8]) -> Option<u32> {
     let bytes: [u8; 4] = key.try_into().ok()?;
     Some(u32::from_ne_bytes(bytes))
 }
 
 /// Checks update flags that must be one of `BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST`.
+#[inline]
 pub(crate) fn check_update_flags(flags: u64) -> Result<(), MapError> {
     if flags > BPF_EXIST {
         Err(MapError::Invalid)
@@ -919,6 +921,17 @@ mod tests {
                 MapType::Queue
             ]
         );
+        let table = MapTable::new(&TABLE);
+        assert!(table.same(&MapTable::new(&TABLE)));
+        assert!(!table.same(&MapTable::new(&TABLE[..4])));
+        assert!(!table.same(&MapTable::new(&TABLE[1..])));
+        assert!(!table.same(&MapTable::EMPTY));
+        let h = table.handle(2).unwrap();
+        assert_eq!(
+            table.from_handle(h).unwrap().def().map_type,
+            MapType::LpmTrie
+        );
+        assert!(table.from_handle(h + 1).is_none());
         let wanted = def(MapType::Hash, 4, 12, 8);
         assert_eq!(TABLE[1].check_def(&wanted), Ok(()));
         assert!(TABLE[0].check_def(&wanted).is_err());

@@ -105,10 +105,12 @@ impl Map for ProgArrayView<'_> {
     }
 
     /// Programs cannot look up program arrays: always `None`.
+    #[inline]
     fn lookup(&self, _key: &[u8]) -> Option<NonNull<u8>> {
         None
     }
 
+    #[inline]
     fn lookup_copy(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
         let out: &mut [u8; 4] = out.try_into().map_err(|_| MapError::Invalid)?;
         let i = index_key(key).ok_or(MapError::Invalid)?;
@@ -116,6 +118,7 @@ impl Map for ProgArrayView<'_> {
         Ok(())
     }
 
+    #[inline]
     fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
         if flags != BPF_ANY {
             return Err(MapError::Invalid);
@@ -125,6 +128,7 @@ impl Map for ProgArrayView<'_> {
         self.set(i, id)
     }
 
+    #[inline]
     fn delete(&self, key: &[u8]) -> Result<(), MapError> {
         self.clear(index_key(key).ok_or(MapError::Invalid)?)
     }

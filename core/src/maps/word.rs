@@ -42,30 +42,35 @@ const _: () = assert!(core::mem::size_of::<Word>() == 8 && core::mem::align_of::
 impl Word {
     /// A zero word.
     #[cfg(target_has_atomic = "64")]
+    #[inline]
     pub const fn new() -> Word {
         Word(AtomicU64::new(0))
     }
 
     /// A zero word.
     #[cfg(not(target_has_atomic = "64"))]
+    #[inline]
     pub const fn new() -> Word {
         Word([AtomicU32::new(0), AtomicU32::new(0)])
     }
 
     /// The word as an `AtomicU64`, for host code that updates counters the way programs do.
     #[cfg(target_has_atomic = "64")]
+    #[inline]
     pub fn as_atomic(&self) -> &AtomicU64 {
         &self.0
     }
 
     /// The eight bytes in memory order.
     #[cfg(target_has_atomic = "64")]
+    #[inline]
     pub fn load(&self, order: Ordering) -> [u8; 8] {
         self.0.load(order).to_ne_bytes()
     }
 
     /// The eight bytes in memory order (two 4-byte halves, the first loaded first).
     #[cfg(not(target_has_atomic = "64"))]
+    #[inline]
     pub fn load(&self, order: Ordering) -> [u8; 8] {
         let [a, b] = &self.0;
         let lo = a.load(order).to_ne_bytes();
@@ -75,6 +80,7 @@ impl Word {
 
     /// Stores eight bytes in memory order.
     #[cfg(target_has_atomic = "64")]
+    #[inline]
     pub fn store(&self, bytes: [u8; 8], order: Ordering) {
         self.0.store(u64::from_ne_bytes(bytes), order);
     }
@@ -82,6 +88,7 @@ impl Word {
     /// Stores eight bytes in memory order (the second half first, so that a release store
     /// publishes the whole word with its first half).
     #[cfg(not(target_has_atomic = "64"))]
+    #[inline]
     pub fn store(&self, bytes: [u8; 8], order: Ordering) {
         let [a, b] = &self.0;
         let [b0, b1, b2, b3, b4, b5, b6, b7] = bytes;
@@ -187,6 +194,7 @@ impl Word {
         self.0.swap(u64::from(v), order) as u32
     }
 
+    #[inline(always)]
     fn try_lock(&self) -> bool {
         let v = self.0.load(Ordering::Relaxed);
         v & HALF0 == 0
@@ -196,6 +204,7 @@ impl Word {
                 .is_ok()
     }
 
+    #[inline(always)]
     fn unlock(&self) {
         // Only the holder writes a held lock's word, so this load sees the latest value.
         let v = self.0.load(Ordering::Relaxed);
@@ -244,12 +253,14 @@ impl Word {
         self.0[0].swap(v, order)
     }
 
+    #[inline(always)]
     fn try_lock(&self) -> bool {
         self.0[0]
             .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
     }
 
+    #[inline(always)]
     fn unlock(&self) {
         self.0[0].store(0, Ordering::Release);
     }
@@ -270,7 +281,7 @@ impl Word {
     /// in any word and with any ordering, happens before whatever the next holder reads.
     /// Waiters spin on relaxed loads. Not fair, not reentrant (a holder that locks again
     /// spins forever): maps take at most one lock of a kind at a time, in a fixed order.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn lock(&self) -> WordLock<'_> {
         while !self.try_lock() {
             core::hint::spin_loop();
@@ -307,16 +318,29 @@ impl Drop for WordLock<'_> {
     }
 }
 
-/// Whether the first `key.len()` bytes of `words` are `key`.
-#[inline]
+/// Up to 8 bytes of `chunk`, zero-padded, as a little-endian `u64`: a whole word is one load;
+/// a shorter tail is put together byte by byte (a copy of a run-time length would be a call
+/// to `memcpy`).
+#[inline(always)]
+pub(crate) fn padded_le(chunk: &[u8]) -> u64 {
+    if let Ok(bytes) = <[u8; 8]>::try_from(chunk) {
+        return u64::from_le_bytes(bytes);
+    }
+    chunk
+        .iter()
+        .take(8)
+        .enumerate()
+        .fold(0, |w, (i, &b)| w | u64::from(b) << (8 * i))
+}
+
+/// Whether `words` hold `key` as [`copy_in`] stores it: the key's bytes, zero-padded to the
+/// end of the last word. One 8-byte compare per word.
+#[inline(always)]
 pub(crate) fn words_eq(words: &[Word], key: &[u8]) -> bool {
     let mut chunks = key.chunks(8);
     for w in words {
-        let Some(chunk) = chunks.next() else {
-            return true;
-        };
-        let got = w.load(Ordering::Relaxed);
-        if got.get(..chunk.len()) != Some(chunk) {
+        let want = chunks.next().map_or(0, padded_le);
+        if u64::from_le_bytes(w.load(Ordering::Relaxed)) != want {
             return false;
         }
     }
@@ -324,6 +348,7 @@ pub(crate) fn words_eq(words: &[Word], key: &[u8]) -> bool {
 }
 
 /// Copies `src` into `dst` word by word (relaxed).
+#[inline]
 pub(crate) fn copy_words(dst: &[Word], src: &[Word]) {
     for (d, s) in dst.iter().zip(src) {
         d.store(s.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -331,6 +356,7 @@ pub(crate) fn copy_words(dst: &[Word], src: &[Word]) {
 }
 
 /// Zeroes `words`.
+#[inline]
 pub(crate) fn zero(words: &[Word]) {
     for w in words {
         w.store([0; 8], Ordering::Relaxed);
@@ -338,37 +364,41 @@ pub(crate) fn zero(words: &[Word]) {
 }
 
 /// The address of the first byte of `words`, carrying write permission for all of them.
+#[inline]
 pub(crate) fn words_addr(words: &[Word]) -> NonNull<u8> {
     NonNull::from(words).cast::<u8>()
 }
 
 /// The address of `words` as an integer.
+#[inline]
 pub(crate) fn words_usize(words: &[Word]) -> usize {
     words_addr(words).as_ptr().addr()
 }
 
 /// Writes `src` into `words` from the first byte, zero-filling the rest of the last word touched
 /// and every later word. Each word is one relaxed atomic store.
+#[inline]
 pub(crate) fn copy_in(words: &[Word], src: &[u8]) {
     let mut chunks = src.chunks(8);
     for w in words {
-        let mut buf = [0u8; 8];
-        if let Some(chunk) = chunks.next() {
-            for (d, s) in buf.iter_mut().zip(chunk) {
-                *d = *s;
-            }
-        }
-        w.store(buf, Ordering::Relaxed);
+        let v = chunks.next().map_or(0, padded_le);
+        w.store(v.to_le_bytes(), Ordering::Relaxed);
     }
 }
 
 /// Reads the first `dst.len()` bytes of `words` into `dst` (stopping early if `words` is
 /// shorter). Each word is one relaxed atomic load.
+#[inline]
 pub(crate) fn copy_out(words: &[Word], dst: &mut [u8]) {
     for (w, chunk) in words.iter().zip(dst.chunks_mut(8)) {
         let buf = w.load(Ordering::Relaxed);
-        for (d, s) in chunk.iter_mut().zip(buf.iter()) {
-            *d = *s;
+        match <&mut [u8; 8]>::try_from(&mut *chunk) {
+            Ok(whole) => *whole = buf,
+            Err(_) => {
+                for (d, s) in chunk.iter_mut().zip(buf) {
+                    *d = s;
+                }
+            }
         }
     }
 }
@@ -421,7 +451,7 @@ mod tests {
         copy_in(&words, &[1, 2, 3, 4, 5, 6, 7, 8, 9]);
         assert!(words_eq(&words, &[1, 2, 3, 4, 5, 6, 7, 8, 9]));
         assert!(!words_eq(&words, &[1, 2, 3, 4, 5, 6, 7, 8, 8]));
-        assert!(words_eq(&words, &[1, 2]));
+        assert!(!words_eq(&words, &[1, 2]), "a prefix is another key");
         assert!(!words_eq(&words[..1], &[1, 2, 3, 4, 5, 6, 7, 8, 9]));
     }
 
