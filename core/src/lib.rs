@@ -5,7 +5,11 @@
 //! where it lives in a `static`.
 //!
 //! The pipeline: bytes (or an assembled text, or an ELF object) are decoded strictly into a
-//! [`Program`]; engines run it.
+//! [`Program`]; the [`verifier`] proves it safe against a helper table and a map table and
+//! returns a [`VerifiedProgram`] that holds both; engines run it with them ([`Interpreter`],
+//! and the JIT crates). Maps are created from a program's definitions in a [`maps::MapArena`]
+//! or declared as `static`s of const-generic types; a [`slot::ProgramSlot`] loads an object at
+//! run time and replaces the running program atomically.
 //!
 //! ## Features
 //!

@@ -21,7 +21,7 @@
 //!   error names the program and the instruction), the new maps are freed and the running
 //!   program goes on with its maps untouched.
 //! - **Carried maps.** A map the new object pins by name (`__uint(pinning,
-//!   LIBBPF_PIN_BY_NAME)`, [`MapInfo::pinned`]) and the running program also has, with the same
+//!   LIBBPF_PIN_BY_NAME)`, [`MapInfo::pinned`](crate::elf::MapInfo::pinned)) and the running program also has, with the same
 //!   name and an identical definition, is carried over with its contents (the two programs
 //!   share it during the switch); the others are freed with the old program. Program arrays
 //!   are never carried: their values index the programs of their own object.
