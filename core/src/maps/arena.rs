@@ -232,7 +232,7 @@ impl<'a, const N: usize> MapSet<'a, N> {
 }
 
 /// Creates and frees sets of maps in a region of words the caller owns; see the
-/// [module docs](crate::maps). `BLOCKS` is the capacity of the block table.
+/// [module docs](crate::maps::arena). `BLOCKS` is the capacity of the block table.
 #[derive(Debug)]
 pub struct MapArena<'a, const BLOCKS: usize> {
     storage: &'a [Word],

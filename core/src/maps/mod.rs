@@ -214,7 +214,7 @@ macro_rules! forward_map {
 pub(crate) use forward_map;
 
 mod any;
-mod arena;
+pub mod arena;
 mod array;
 mod devmap;
 mod hash;
