@@ -43,6 +43,7 @@ images=(
     "qemu-mps2-an386 firewall|target/thumbv7em-none-eabihf/release/firewall"
     "qemu-mps2-an386 firewall-jit|target/thumbv7em-none-eabihf/release/firewall-jit"
     "qemu-mps2-an386 interp-only|target/thumbv7em-none-eabihf/release/interp-only"
+    "qemu-mps2-an386 loader|target/thumbv7em-none-eabihf/release/loader"
     "qemu-mps2-an386 lan9118|target/thumbv7em-none-eabihf/release/lan9118"
     "stm32f407|target/thumbv7em-none-eabihf/release/stm32f407"
     "riscv32imac-virt|target/riscv32imac-unknown-none-elf/release/riscv32imac-virt"
