@@ -24,11 +24,35 @@ fn trace_printk(env: &mut HelperEnv<'_>, fmt: u64, size: u64, a: u64, b: u64, c:
         Some(bytes) => {
             // The format is a C string: stop at its terminator.
             let text = bytes.split(|&b| b == 0).next().unwrap_or(bytes);
-            env.platform.trace(text, [a, b, c]);
+            // As in Linux, r3 to r5 need not be set when the format does not use them (the
+            // verifier does not check them): only the values its conversions name are passed
+            // on, the others are zero.
+            let used = conversions(text);
+            let mut args = [a, b, c];
+            for v in args.iter_mut().skip(used) {
+                *v = 0;
+            }
+            env.platform.trace(text, args);
             size
         }
         None => EINVAL,
     }
+}
+
+/// Conversions (`%d`, `%llx`, ...) in a `printf` format; `%%` is a literal `%`.
+fn conversions(fmt: &[u8]) -> usize {
+    let (mut n, mut i) = (0, 0);
+    while i < fmt.len() {
+        if fmt[i] == b'%' {
+            if fmt.get(i + 1) == Some(&b'%') {
+                i += 1;
+            } else {
+                n += 1;
+            }
+        }
+        i += 1;
+    }
+    n
 }
 
 /// Adds `bytes` as native-endian 32-bit words (or their complements) to a 64-bit accumulator.
@@ -75,7 +99,8 @@ pub const TRACE_PRINTK: Helper = Helper {
     id: 6,
     name: "trace_printk",
     proto: HelperProto::new(
-        args([A::PtrToMem, A::ConstSize, A::Scalar, A::Scalar, A::Scalar]),
+        // Linux checks only the format and its size (`ARG_DONTCARE` for the rest).
+        args([A::PtrToMem, A::ConstSize, A::None, A::None, A::None]),
         RetKind::Integer,
     ),
     func: trace_printk,

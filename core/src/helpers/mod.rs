@@ -9,7 +9,7 @@
 //! | 2 | `map_update_elem` | map, key, value, flags → 0 or -errno |
 //! | 3 | `map_delete_elem` | map, key → 0 or -errno |
 //! | 5 | `ktime_get_ns` | → platform clock |
-//! | 6 | `trace_printk` | fmt, fmt size, 3 args → fmt size (to the platform's trace sink) |
+//! | 6 | `trace_printk` | fmt, fmt size, up to 3 args (only those the format's conversions use need be set) → fmt size (to the platform's trace sink) |
 //! | 7 | `get_prandom_u32` | → platform random |
 //! | 8 | `get_smp_processor_id` | → platform core id |
 //! | 9 | `skb_store_bytes` | ctx, offset, from, size, flags → 0 or -errno (tc) |

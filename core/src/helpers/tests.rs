@@ -163,8 +163,25 @@ fn platform_helpers_and_trace() {
         call 6
         exit";
     assert_eq!(run_with(src, MapTable::EMPTY, &p, &mut []), Ok(6));
+    // trace_printk("hi\0", 3) with r3 to r5 never set, verified as Linux does (the format
+    // names no value, so none is passed on).
+    let src = "
+        stw [%r10-8], 0x6968
+        mov %r1, %r10
+        add %r1, -8
+        mov %r2, 3
+        call 6
+        exit";
+    let env = crate::VerifyEnv::new(ProgramType::Memory { len: 0 }, standard(), MapTable::EMPTY);
+    let mut insns = asm(src);
+    let mut ws = std::boxed::Box::new(crate::DefaultWorkspace::new());
+    crate::verify(&mut insns, &env, &mut ws).unwrap();
+    assert_eq!(run_with(src, MapTable::EMPTY, &p, &mut []), Ok(3));
     let traces = p.traces.lock().unwrap();
-    assert_eq!(traces.as_slice(), &[(b"hi %d".to_vec(), [42, 1, 2])]);
+    assert_eq!(
+        traces.as_slice(),
+        &[(b"hi %d".to_vec(), [42, 0, 0]), (b"hi".to_vec(), [0, 0, 0])]
+    );
 }
 
 #[test]

@@ -76,7 +76,8 @@
 //! pointers is rejected, as in Linux. The difference of two pointers into one region is a
 //! known number only when both come from one base (one stack frame, the memory buffer, the
 //! packet's start, its metadata); two map value pointers may be two elements, so their
-//! difference is any number.
+//! difference is any number. `bpf_trace_printk`'s value arguments (r3 to r5) are not checked,
+//! as in Linux: a program may print an address to the platform's trace sink, never store one.
 //!
 //! Maps marked [`BPF_F_RDONLY_PROG`](crate::env::BPF_F_RDONLY_PROG) (`.rodata`) are read-only
 //! for the program: stores and atomics into their values, `map_update_elem`,
