@@ -52,6 +52,8 @@ const RODATA: [u8; 16] = *b"nanobpf .rodata\0";
 #[derive(Debug, Default)]
 pub struct ReadOnlyArray(ArrayMap<16, { value_words(16) }, 1>);
 
+impl crate::maps::sealed::Sealed for ReadOnlyArray {}
+
 impl Map for ReadOnlyArray {
     fn def(&self) -> MapDef {
         MapDef {

@@ -116,6 +116,8 @@ macro_rules! each {
     };
 }
 
+impl crate::maps::sealed::Sealed for AnyMap<'_> {}
+
 impl Map for AnyMap<'_> {
     fn def(&self) -> MapDef {
         each!(self, m => m.def())

@@ -115,6 +115,8 @@ impl<'a> ArrayView<'a> {
     }
 }
 
+impl crate::maps::sealed::Sealed for ArrayView<'_> {}
+
 impl Map for ArrayView<'_> {
     fn def(&self) -> MapDef {
         MapDef {

@@ -117,6 +117,8 @@ impl<'a> RedirectView<'a> {
     }
 }
 
+impl crate::maps::sealed::Sealed for RedirectView<'_> {}
+
 impl Map for RedirectView<'_> {
     fn def(&self) -> MapDef {
         MapDef {

@@ -372,6 +372,8 @@ impl<'a> HashView<'a> {
     }
 }
 
+impl crate::maps::sealed::Sealed for HashView<'_> {}
+
 impl Map for HashView<'_> {
     fn def(&self) -> MapDef {
         MapDef {

@@ -547,6 +547,8 @@ impl<'a> LpmView<'a> {
     }
 }
 
+impl crate::maps::sealed::Sealed for LpmView<'_> {}
+
 impl Map for LpmView<'_> {
     fn def(&self) -> MapDef {
         MapDef {

@@ -423,6 +423,8 @@ impl<'a> LruView<'a> {
     }
 }
 
+impl crate::maps::sealed::Sealed for LruView<'_> {}
+
 impl Map for LruView<'_> {
     fn def(&self) -> MapDef {
         MapDef {

@@ -107,6 +107,7 @@
 /// view of its storage, `self.view()` (built inline: the wrapper's sizes are constants).
 macro_rules! forward_map {
     ([$($g:tt)*] $ty:ty) => {
+        impl<$($g)*> $crate::maps::sealed::Sealed for $ty {}
         impl<$($g)*> $crate::maps::Map for $ty {
             #[inline]
             fn def(&self) -> $crate::maps::MapDef {
@@ -450,13 +451,24 @@ impl ValueRegion {
     }
 }
 
+/// Only this crate's maps implement [`Map`].
+pub(crate) mod sealed {
+    /// The seal of [`Map`](super::Map).
+    pub trait Sealed {}
+}
+
 /// A map as the runtime sees it: object safe, so maps of any type and size sit behind
 /// `&'static dyn Map` in one table.
 ///
 /// Keys and values are byte slices of exactly the map's key and value size; other lengths are
 /// [`MapError::Invalid`] (or `None` for lookups). Methods a map type does not have return
 /// [`MapError::NotSupported`] or `None`.
-pub trait Map: Sync + core::fmt::Debug {
+///
+/// The trait is sealed: only the maps of this crate implement it. A verified program reads and
+/// writes through the addresses [`Map::lookup`] hands out, without checks, trusting that each
+/// is a value of [`Map::def`]'s size that lives as long as the map; were the trait open, a
+/// safe implementation breaking that promise would make safe code corrupt memory.
+pub trait Map: sealed::Sealed + Sync + core::fmt::Debug {
     /// The map's own definition: type, key size, value size, capacity, flags.
     fn def(&self) -> MapDef;
 

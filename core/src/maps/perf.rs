@@ -93,6 +93,8 @@ impl<'a> PerfView<'a> {
     }
 }
 
+impl crate::maps::sealed::Sealed for PerfView<'_> {}
+
 impl Map for PerfView<'_> {
     fn def(&self) -> MapDef {
         MapDef {

@@ -93,6 +93,8 @@ impl<'a> ProgArrayView<'a> {
     }
 }
 
+impl crate::maps::sealed::Sealed for ProgArrayView<'_> {}
+
 impl Map for ProgArrayView<'_> {
     fn def(&self) -> MapDef {
         MapDef {

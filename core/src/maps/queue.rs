@@ -124,6 +124,8 @@ impl<'a> QueueView<'a> {
     }
 }
 
+impl crate::maps::sealed::Sealed for QueueView<'_> {}
+
 impl Map for QueueView<'_> {
     fn def(&self) -> MapDef {
         MapDef {

@@ -278,6 +278,8 @@ impl<'a> RingBufView<'a> {
     }
 }
 
+impl crate::maps::sealed::Sealed for RingBufView<'_> {}
+
 impl Map for RingBufView<'_> {
     fn def(&self) -> MapDef {
         MapDef {

@@ -173,6 +173,8 @@ impl<'m> MapTable<'m> {
 
 /// A definition is a map without storage: it holds nothing, so every lookup misses and every
 /// change is refused. See [`MapTable::definitions`].
+impl crate::maps::sealed::Sealed for MapDef {}
+
 impl Map for MapDef {
     fn def(&self) -> MapDef {
         *self
