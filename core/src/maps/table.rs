@@ -1,11 +1,14 @@
 //! The embedder's map table: the storage each map a program declares is bound to.
 
-use super::{AnyMap, Map};
+#[cfg(feature = "arena")]
+use super::AnyMap;
+use super::Map;
 
 /// The slots of a table: references to maps of any kind, or run-time maps held in place.
 #[derive(Clone, Copy, Debug)]
 enum Slots<'m> {
     Dyn(&'m [&'m dyn Map]),
+    #[cfg(feature = "arena")]
     Any(&'m [AnyMap<'m>]),
 }
 
@@ -34,6 +37,7 @@ impl<'m> MapTable<'m> {
     }
 
     /// A table over run-time maps held in place (a handle is the address of the `AnyMap`).
+    #[cfg(feature = "arena")]
     pub const fn from_any(maps: &'m [AnyMap<'m>]) -> Self {
         MapTable {
             maps: Slots::Any(maps),
@@ -45,6 +49,7 @@ impl<'m> MapTable<'m> {
     pub fn get(&self, index: u32) -> Option<&'m dyn Map> {
         match self.maps {
             Slots::Dyn(maps) => maps.get(index as usize).copied(),
+            #[cfg(feature = "arena")]
             Slots::Any(maps) => maps.get(index as usize).map(|m| m as &dyn Map),
         }
     }
@@ -53,6 +58,7 @@ impl<'m> MapTable<'m> {
     pub fn len(&self) -> usize {
         match self.maps {
             Slots::Dyn(maps) => maps.len(),
+            #[cfg(feature = "arena")]
             Slots::Any(maps) => maps.len(),
         }
     }
@@ -76,6 +82,7 @@ impl<'m> MapTable<'m> {
                 maps.as_ptr() as usize as u64,
                 core::mem::size_of::<&dyn Map>() as u64,
             ),
+            #[cfg(feature = "arena")]
             Slots::Any(maps) => (
                 maps.as_ptr() as usize as u64,
                 core::mem::size_of::<AnyMap<'_>>() as u64,
@@ -116,10 +123,13 @@ impl<'m> MapTable<'m> {
     pub fn same(&self, other: &MapTable<'_>) -> bool {
         let (a, _) = self.base_and_size();
         let (b, _) = other.base_and_size();
-        let kinds = matches!(
-            (self.maps, other.maps),
-            (Slots::Dyn(_), Slots::Dyn(_)) | (Slots::Any(_), Slots::Any(_))
-        );
+        let kinds = match (self.maps, other.maps) {
+            (Slots::Dyn(_), Slots::Dyn(_)) => true,
+            #[cfg(feature = "arena")]
+            (Slots::Any(_), Slots::Any(_)) => true,
+            #[cfg(feature = "arena")]
+            _ => false,
+        };
         kinds && a == b && self.len() == other.len()
     }
 }
