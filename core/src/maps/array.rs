@@ -248,7 +248,7 @@ impl<const V: usize, const W: usize, const N: usize> core::fmt::Debug for ArrayM
     }
 }
 
-super::forward_map!([const V: usize, const W: usize, const N: usize] ArrayMap<V, W, N>);
+super::forward_map!(single_cpu [const V: usize, const W: usize, const N: usize] ArrayMap<V, W, N>);
 
 #[cfg(test)]
 mod tests {

@@ -279,7 +279,7 @@ impl<const N: usize, const T: u32> core::fmt::Debug for RedirectMap<N, T> {
     }
 }
 
-super::forward_map!([const N: usize, const T: u32] RedirectMap<N, T>);
+super::forward_map!(single_cpu [const N: usize, const T: u32] RedirectMap<N, T>);
 
 #[cfg(test)]
 mod tests {

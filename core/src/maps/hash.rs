@@ -591,7 +591,7 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize, const E: us
     }
 }
 
-super::forward_map!(
+super::forward_map!(single_cpu
     [const K: usize, const V: usize, const W: usize, const N: usize, const E: usize]
     HashMap<K, V, W, N, E>
 );

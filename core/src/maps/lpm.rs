@@ -771,7 +771,7 @@ impl<const D: usize, const V: usize, const W: usize, const N: usize, const NW: u
     }
 }
 
-super::forward_map!(
+super::forward_map!(single_cpu
     [const D: usize, const V: usize, const W: usize, const N: usize, const NW: usize]
     LpmTrie<D, V, W, N, NW>
 );

@@ -629,7 +629,7 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize, const E: us
     }
 }
 
-super::forward_map!(
+super::forward_map!(single_cpu
     [const K: usize, const V: usize, const W: usize, const N: usize, const E: usize]
     LruHashMap<K, V, W, N, E>
 );
