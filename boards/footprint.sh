@@ -34,7 +34,8 @@ NM=${LLVM_NM:-llvm-nm}
 SIZE=${LLVM_SIZE:-llvm-size}
 
 if [[ "${1:-}" != "--no-build" ]]; then
-    (cd qemu-mps2-an386 && cargo build --release --quiet --bins)
+    (cd qemu-mps2-an386 && cargo build --release --quiet --bins &&
+        cargo build --release --quiet --features loader --bin loader)
     (cd stm32f407 && cargo build --release --quiet)
     (cd riscv32imac-virt && cargo build --release --quiet)
 fi

@@ -11,13 +11,14 @@ cd "$(dirname "$0")"
 command -v qemu-system-arm >/dev/null || { echo "qemu-system-arm is not installed" >&2; exit 1; }
 
 echo "--- host: the expected counts follow from the capture"
-(cd demo && cargo test --release)
+(cd demo && cargo test --release --features loader)
 
 for image in firewall firewall-jit interp-only loader conformance; do
     echo "--- qemu-mps2-an386: $image"
     # The conformance image also compares the engines under instruction budgets.
     features=()
     [[ $image == conformance ]] && features=(--features metering)
+    [[ $image == loader ]] && features=(--features loader)
     (cd qemu-mps2-an386 && cargo build --release "${features[@]}" --bin "$image" &&
         timeout 120 cargo run --release "${features[@]}" --bin "$image")
 done

@@ -18,6 +18,7 @@
 //! | `extra-checks` | off | re-checks every memory access at run time against the regions of the run and traps on a failed check; the soundness oracle for tests and fuzzing |
 //! | `std` | off | std-only conveniences and tests (concurrency stress tests); nothing in the runtime path |
 //! | `metering` | on | the instruction budget (`Runtime::with_budget`, `Interpreter::with_budget`), honoured by the interpreter and the JIT; off, the interpreter's loop has no metered copy and a budget cannot be set |
+//! | `arena` | on | map tables over the maps a `MapArena` creates (`MapTable::from_any`, `MapSet::table`) and the program slots that load objects into them (`slot`); off, a table holds only `&dyn Map` slots and a board that binds const-generic maps links no dispatch code for map types it does not use |
 //! | `fuzzing` | off | the fuzz targets' logic in `fuzzing` (implies `std` and `metering`; host-only, allocates) |
 #![no_std]
 #![deny(unsafe_code)]
@@ -55,6 +56,7 @@ pub use runtime::{
 pub use verified::VerifiedProgram;
 
 pub mod maps;
+#[cfg(feature = "arena")]
 pub mod slot;
 
 pub use maps::{

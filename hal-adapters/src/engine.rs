@@ -1,7 +1,9 @@
 //! Engines: what runs an XDP program over one frame. The runner and the smoltcp hook take any
 //! [`XdpEngine`]; the interpreter is one, a JIT plugs in the same way.
 
+#[cfg(feature = "slot")]
 use nanobpf_core::env::Platform;
+#[cfg(feature = "slot")]
 use nanobpf_core::slot::ProgramSlot;
 use nanobpf_core::{Context, Interpreter, Program, Stack, Trap, VerifiedProgram, XdpBuff};
 
@@ -65,13 +67,15 @@ impl<E: XdpEngine + ?Sized> XdpEngine for &mut E {
 /// device that loads its programs at run time. Each frame runs wholly on the program that was
 /// running when it started (the slot may be replaced between frames, from another core or an
 /// interrupt). With the slot empty every frame passes, as on a Linux interface with no XDP
-/// program attached.
+/// program attached. (Feature `slot`.)
+#[cfg(feature = "slot")]
 pub struct SlotEngine<'s, 'a, const INSNS: usize, const MAPS: usize, const PROGS: usize> {
     slot: &'s ProgramSlot<'a, INSNS, MAPS, PROGS>,
     platform: &'s dyn Platform,
     stack: Stack,
 }
 
+#[cfg(feature = "slot")]
 impl<const INSNS: usize, const MAPS: usize, const PROGS: usize> core::fmt::Debug
     for SlotEngine<'_, '_, INSNS, MAPS, PROGS>
 {
@@ -80,6 +84,7 @@ impl<const INSNS: usize, const MAPS: usize, const PROGS: usize> core::fmt::Debug
     }
 }
 
+#[cfg(feature = "slot")]
 impl<'s, 'a, const INSNS: usize, const MAPS: usize, const PROGS: usize>
     SlotEngine<'s, 'a, INSNS, MAPS, PROGS>
 {
@@ -96,6 +101,7 @@ impl<'s, 'a, const INSNS: usize, const MAPS: usize, const PROGS: usize>
     }
 }
 
+#[cfg(feature = "slot")]
 impl<const INSNS: usize, const MAPS: usize, const PROGS: usize> XdpEngine
     for SlotEngine<'_, '_, INSNS, MAPS, PROGS>
 {

@@ -51,6 +51,7 @@
 //! |---|---|---|
 //! | `smoltcp` | off | `XdpDevice`: an XDP hook in front of any smoltcp `phy::Device` |
 //! | `defmt` | off | `bpf_trace_printk` output through `defmt::println!`; `defmt::Format` on the public data types |
+//! | `slot` | off | `SlotEngine`: the runner over whatever program a `nanobpf_core::slot::ProgramSlot` runs (turns on the core's `arena` feature) |
 //!
 //! Both build for `thumbv7em-none-eabihf`. Host tests cannot link with `defmt` (it needs a
 //! defmt logger and linker script), so the feature is checked by cross-building.
@@ -79,7 +80,9 @@ mod testutil;
 #[cfg(any(feature = "smoltcp", test))]
 mod smoltcp_device;
 
-pub use engine::{in_context, Engine, SlotEngine, XdpAction, XdpEngine};
+#[cfg(feature = "slot")]
+pub use engine::SlotEngine;
+pub use engine::{in_context, Engine, XdpAction, XdpEngine};
 pub use mem_ring::{Counts, InjectError, InjectErrorKind, MemRing, XDP_PACKET_HEADROOM};
 pub use platform::{hal_helpers, Clock, HalPlatform, NoClock, GPIO_SET, GPIO_SET_ID, HAL_HELPERS};
 pub use ring::{BufId, Desc, PacketRing};

@@ -1,6 +1,7 @@
 //! What can go wrong on the way from the embedded bytes to a report.
 
 use nanobpf_core::elf::LoadError;
+#[cfg(feature = "loader")]
 use nanobpf_core::slot::SlotError;
 use nanobpf_core::{maps::MapError, DecodeError, VerifyError};
 use nanobpf_hal::InjectErrorKind;
@@ -33,6 +34,7 @@ pub enum DemoError {
     /// The ring refused a frame.
     Inject(InjectErrorKind),
     /// A program slot refused a load.
+    #[cfg(feature = "loader")]
     Slot(SlotError),
 }
 
@@ -56,6 +58,7 @@ impl core::fmt::Display for DemoError {
             DemoError::Map(e) => write!(f, "configuring the maps: {e}"),
             DemoError::Capture(e) => write!(f, "reading the capture: {e}"),
             DemoError::Inject(kind) => write!(f, "feeding the ring: {kind:?}"),
+            #[cfg(feature = "loader")]
             DemoError::Slot(e) => write!(f, "loading into the slot: {e}"),
         }
     }

@@ -24,6 +24,7 @@ mod error;
 mod expected;
 pub mod gen;
 mod layout;
+#[cfg(feature = "loader")]
 pub mod loader;
 mod report;
 #[cfg(test)]

@@ -302,94 +302,100 @@ fn an_object_with_other_maps_is_refused() {
     assert!(matches!(err, DemoError::MapCount { found: 0 }), "{err}");
 }
 
-/// The second program's decision for one frame, from `examples/xdp_proto_count.c`'s
-/// description: (verdict, IP protocol if counted).
-fn model_proto_count(frame: &[u8]) -> (u64, Option<u8>) {
-    if frame.len() < 14 {
-        return (DROP, None);
-    }
-    if frame[12..14] != [0x08, 0x00] {
-        return (PASS, None);
-    }
-    if frame.len() < 34 {
-        return (DROP, None);
-    }
-    (PASS, Some(frame[23]))
-}
+#[cfg(feature = "loader")]
+mod loader_tests {
+    use super::*;
 
-/// The two-program replay as the models see it.
-fn modelled_loader() -> loader::LoaderReport {
-    let mut r = loader::LoaderReport::default();
-    let mut sources = std::collections::BTreeSet::new();
-    let mut verdicts = [0u64; 5];
-    for (i, f) in Capture::parse(&CAPTURE).unwrap().frames().enumerate() {
-        let f = f.unwrap();
-        let first = i < loader::SPLIT;
-        let verdict = if first {
-            let (v, src) = model(f, PASS);
-            sources.extend(src);
-            v
-        } else {
-            let (v, proto) = model_proto_count(f);
-            match proto {
-                Some(1) => r.protocols[0] += 1,
-                Some(6) => r.protocols[1] += 1,
-                Some(17) => r.protocols[2] += 1,
-                _ => {}
+    /// The second program's decision for one frame, from `examples/xdp_proto_count.c`'s
+    /// description: (verdict, IP protocol if counted).
+    fn model_proto_count(frame: &[u8]) -> (u64, Option<u8>) {
+        if frame.len() < 14 {
+            return (DROP, None);
+        }
+        if frame[12..14] != [0x08, 0x00] {
+            return (PASS, None);
+        }
+        if frame.len() < 34 {
+            return (DROP, None);
+        }
+        (PASS, Some(frame[23]))
+    }
+
+    /// The two-program replay as the models see it.
+    fn modelled_loader() -> loader::LoaderReport {
+        let mut r = loader::LoaderReport::default();
+        let mut sources = std::collections::BTreeSet::new();
+        let mut verdicts = [0u64; 5];
+        for (i, f) in Capture::parse(&CAPTURE).unwrap().frames().enumerate() {
+            let f = f.unwrap();
+            let first = i < loader::SPLIT;
+            let verdict = if first {
+                let (v, src) = model(f, PASS);
+                sources.extend(src);
+                v
+            } else {
+                let (v, proto) = model_proto_count(f);
+                match proto {
+                    Some(1) => r.protocols[0] += 1,
+                    Some(6) => r.protocols[1] += 1,
+                    Some(17) => r.protocols[2] += 1,
+                    _ => {}
+                }
+                v
+            };
+            let phase = if first { &mut r.first } else { &mut r.second };
+            phase.frames += 1;
+            match verdict {
+                DROP => phase.drop += 1,
+                _ => phase.pass += 1,
             }
-            v
-        };
-        let phase = if first { &mut r.first } else { &mut r.second };
-        phase.frames += 1;
-        match verdict {
-            DROP => phase.drop += 1,
-            _ => phase.pass += 1,
+            verdicts[verdict as usize] += 1;
+            if i + 1 == loader::SPLIT {
+                r.verdicts_first = verdicts;
+            }
         }
-        verdicts[verdict as usize] += 1;
-        if i + 1 == loader::SPLIT {
-            r.verdicts_first = verdicts;
-        }
+        r.verdicts_end = verdicts;
+        r.sources = sources.len() as u64;
+        r
     }
-    r.verdicts_end = verdicts;
-    r.sources = sources.len() as u64;
-    r
-}
 
-#[test]
-fn expected_loader_is_what_the_capture_implies() {
-    let m = modelled_loader();
-    std::println!("{m:?}");
-    let want = loader::EXPECTED_LOADER;
-    assert_eq!(
-        (
-            m.first,
-            m.second,
-            m.verdicts_first,
-            m.verdicts_end,
-            m.protocols,
-            m.sources
-        ),
-        (
-            want.first,
-            want.second,
-            want.verdicts_first,
-            want.verdicts_end,
-            want.protocols,
-            want.sources
-        )
-    );
-    assert!(m.protocols[1] > 0 && m.protocols[2] > 0 && m.first.drop > 0 && m.second.drop > 0);
-}
+    #[test]
+    fn expected_loader_is_what_the_capture_implies() {
+        let m = modelled_loader();
+        std::println!("{m:?}");
+        let want = loader::EXPECTED_LOADER;
+        assert_eq!(
+            (
+                m.first,
+                m.second,
+                m.verdicts_first,
+                m.verdicts_end,
+                m.protocols,
+                m.sources
+            ),
+            (
+                want.first,
+                want.second,
+                want.verdicts_first,
+                want.verdicts_end,
+                want.protocols,
+                want.sources
+            )
+        );
+        assert!(m.protocols[1] > 0 && m.protocols[2] > 0 && m.first.drop > 0 && m.second.drop > 0);
+    }
 
-#[test]
-fn the_loader_meets_the_expectation() {
-    let storage: &'static loader::Storage = Box::leak(Box::new(loader::Storage::new()));
-    let slot: &'static loader::Slot = Box::leak(Box::new(loader::Slot::new(helpers::standard())));
-    let mut arena = loader::Arena::new(storage.words());
-    let mut ws: Box<Workspace> = Box::default();
-    let mut ring = Box::new(Ring::new());
-    let report = loader::run(slot, &mut arena, &mut ws, &mut ring, &NoPlatform).unwrap();
-    std::println!("{report}");
-    report.check(&loader::EXPECTED_LOADER).unwrap();
-    assert_eq!(report.arena_free[0], storage.words().len() * 8);
+    #[test]
+    fn the_loader_meets_the_expectation() {
+        let storage: &'static loader::Storage = Box::leak(Box::new(loader::Storage::new()));
+        let slot: &'static loader::Slot =
+            Box::leak(Box::new(loader::Slot::new(helpers::standard())));
+        let mut arena = loader::Arena::new(storage.words());
+        let mut ws: Box<Workspace> = Box::default();
+        let mut ring = Box::new(Ring::new());
+        let report = loader::run(slot, &mut arena, &mut ws, &mut ring, &NoPlatform).unwrap();
+        std::println!("{report}");
+        report.check(&loader::EXPECTED_LOADER).unwrap();
+        assert_eq!(report.arena_free[0], storage.words().len() * 8);
+    }
 }

@@ -46,6 +46,7 @@ mod elf;
 mod gen;
 mod maps;
 mod oracle;
+#[cfg(feature = "arena")]
 mod slot;
 mod structured;
 
@@ -58,6 +59,7 @@ pub use elf::elf_load;
 pub use gen::{link_program, memory_program, xdp_program, MEMORY_LEN};
 pub use maps::maps_ops;
 pub use oracle::{check_program, Fixture, FuzzMaps, Outcome, RunInput, Snapshot, VERIFY_BUDGET};
+#[cfg(feature = "arena")]
 pub use slot::slot_load;
 pub use structured::{structured_program, verify_then_run, Flavor};
 

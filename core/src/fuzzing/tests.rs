@@ -426,6 +426,7 @@ fn seed_corpora_pass() {
     }
 }
 
+#[cfg(feature = "arena")]
 #[test]
 fn slot_load_smoke() {
     // Arena operations from random bytes.

@@ -51,7 +51,9 @@ use core::ops::Range;
 use super::any::AnyMap;
 use super::layout::{words_needed, LayoutError, MapSizing};
 use super::word::{zero, Word};
-use super::{MapDef, MapTable};
+use super::MapDef;
+#[cfg(feature = "arena")]
+use super::MapTable;
 
 /// A region of `WORDS` zeroed words for a [`MapArena`], to put in a `static` (it goes to
 /// `.bss`).
@@ -204,7 +206,8 @@ impl<'a, const N: usize> MapSet<'a, N> {
         self.maps.get(index as usize)
     }
 
-    /// The table to verify and run a program with.
+    /// The table to verify and run a program with (feature `arena`).
+    #[cfg(feature = "arena")]
     pub fn table(&self) -> MapTable<'_> {
         MapTable::from_any(&self.maps)
     }
@@ -804,6 +807,7 @@ mod tests {
         assert_eq!(exact.free_bytes(), 80);
     }
 
+    #[cfg(feature = "arena")]
     #[test]
     fn sets_give_tables_with_working_handles() {
         let mut arena = MapArena::<8>::new(storage(2000));
@@ -940,6 +944,8 @@ mod tests {
             .unwrap_err();
         assert!(matches!(e.kind, ArenaErrorKind::NoSpace { free: 0, .. }));
         let empty = none.create_all::<1>(&[]).unwrap();
-        assert!(empty.is_empty() && empty.table().is_empty());
+        assert!(empty.is_empty());
+        #[cfg(feature = "arena")]
+        assert!(empty.table().is_empty());
     }
 }

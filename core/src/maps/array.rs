@@ -128,12 +128,12 @@ impl Map for ArrayView<'_> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn lookup(&self, key: &[u8]) -> Option<NonNull<u8>> {
         self.get(index_key(key)?, 0).map(words_addr)
     }
 
-    #[inline]
+    #[inline(always)]
     fn lookup_cpu(&self, key: &[u8], cpu: u32) -> Option<NonNull<u8>> {
         let cpu = if self.per_cpu() { cpu } else { 0 };
         self.get(index_key(key)?, cpu).map(words_addr)
@@ -152,7 +152,7 @@ impl Map for ArrayView<'_> {
         Ok(())
     }
 
-    #[inline]
+    #[inline(always)]
     fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
         let i = self.check_update(key, value, flags)?;
         for cpu in 0..self.cpus {
@@ -163,7 +163,7 @@ impl Map for ArrayView<'_> {
         Ok(())
     }
 
-    #[inline]
+    #[inline(always)]
     fn update_cpu(&self, key: &[u8], value: &[u8], flags: u64, cpu: u32) -> Result<(), MapError> {
         if !self.per_cpu() {
             return self.update(key, value, flags);
@@ -250,7 +250,7 @@ impl<const V: usize, const W: usize, const N: usize> core::fmt::Debug for ArrayM
     }
 }
 
-super::forward_map!([const V: usize, const W: usize, const N: usize] ArrayMap<V, W, N>);
+super::forward_map!(single_cpu [const V: usize, const W: usize, const N: usize] ArrayMap<V, W, N>);
 
 #[cfg(test)]
 mod tests {

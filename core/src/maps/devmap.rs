@@ -137,6 +137,17 @@ impl Map for RedirectView<'_> {
         self.slots.get(i as usize..=i as usize).map(words_addr)
     }
 
+    /// As [`Map::lookup`] (spelled out so that it inlines, as the helpers call this one).
+    #[inline]
+    fn lookup_cpu(&self, key: &[u8], _cpu: u32) -> Option<NonNull<u8>> {
+        self.lookup(key)
+    }
+
+    #[inline]
+    fn update_cpu(&self, key: &[u8], value: &[u8], flags: u64, _cpu: u32) -> Result<(), MapError> {
+        self.update(key, value, flags)
+    }
+
     #[inline]
     fn lookup_copy(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
         let out: &mut [u8; 4] = out.try_into().map_err(|_| MapError::Invalid)?;
@@ -270,7 +281,7 @@ impl<const N: usize, const T: u32> core::fmt::Debug for RedirectMap<N, T> {
     }
 }
 
-super::forward_map!([const N: usize, const T: u32] RedirectMap<N, T>);
+super::forward_map!(single_cpu [const N: usize, const T: u32] RedirectMap<N, T>);
 
 #[cfg(test)]
 mod tests {

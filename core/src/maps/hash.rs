@@ -385,12 +385,12 @@ impl Map for HashView<'_> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn lookup(&self, key: &[u8]) -> Option<NonNull<u8>> {
         self.get(key).map(words_addr)
     }
 
-    #[inline]
+    #[inline(always)]
     fn lookup_cpu(&self, key: &[u8], cpu: u32) -> Option<NonNull<u8>> {
         if !self.per_cpu() || cpu == 0 {
             return self.lookup(key);
@@ -418,18 +418,15 @@ impl Map for HashView<'_> {
         Ok(())
     }
 
-    #[inline]
+    #[inline(always)]
     fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
         self.update_on(key, value, flags, None)
     }
 
-    #[inline]
+    #[inline(always)]
     fn update_cpu(&self, key: &[u8], value: &[u8], flags: u64, cpu: u32) -> Result<(), MapError> {
-        if self.per_cpu() {
-            self.update_on(key, value, flags, Some(cpu))
-        } else {
-            self.update_on(key, value, flags, None)
-        }
+        let cpu = if self.per_cpu() { Some(cpu) } else { None };
+        self.update_on(key, value, flags, cpu)
     }
 
     #[inline]
@@ -596,7 +593,7 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize, const E: us
     }
 }
 
-super::forward_map!(
+super::forward_map!(single_cpu
     [const K: usize, const V: usize, const W: usize, const N: usize, const E: usize]
     HashMap<K, V, W, N, E>
 );

@@ -12,7 +12,7 @@ use core::ptr::NonNull;
 use super::hash::{link, stored, NIL};
 use super::layout::{check_storage, mul, sum, Carve, LayoutError, MapSizing, Shape};
 use super::word::{
-    copy_in, copy_out, copy_words, padded_le, value_words, words_addr, words_usize, zero, Word,
+    copy_in, copy_out, copy_words, value_words, words_addr, words_usize, zero, Word,
 };
 use super::{
     check_update_flags, Map, MapDef, MapError, MapType, ValueRegion, BPF_EXIST, BPF_NOEXIST,
@@ -42,18 +42,24 @@ fn byte_of(words: &[Word], i: usize) -> u8 {
 }
 
 /// How many leading bits the data in `node` (of prefix length `node_len`) and `data` share,
-/// at most both prefix lengths: 64 bits at a time (both are zero-padded to whole words).
+/// at most both prefix lengths: 32 bits at a time (one half of a word, one load on 32-bit
+/// targets; both sides are zero-padded).
 #[inline(always)]
 fn match_words(node: &[Word], node_len: u32, prefixlen: u32, data: &[u8]) -> u32 {
     let limit = node_len.min(prefixlen);
     let mut len = 0u32;
-    let mut chunks = data.chunks(8);
-    for w in node {
-        let Some(chunk) = chunks.next() else { break };
-        // Big-endian: bit 0 of the data is the word's top bit.
-        let want = padded_le(chunk).swap_bytes();
-        let have = w.load(core::sync::atomic::Ordering::Relaxed);
-        let diff = u64::from_be_bytes(have) ^ want;
+    for (i, chunk) in data.chunks(4).enumerate() {
+        let Some(w) = node.get(i / 2) else { break };
+        // Big-endian: bit 0 of the data is the top bit of the first byte.
+        let have = u32::from_be_bytes(w.half(i % 2).to_ne_bytes());
+        let want = match <[u8; 4]>::try_from(chunk) {
+            Ok(bytes) => u32::from_be_bytes(bytes),
+            Err(_) => chunk
+                .iter()
+                .enumerate()
+                .fold(0, |v, (k, &b)| v | u32::from(b) << (24 - 8 * k)),
+        };
+        let diff = have ^ want;
         len += diff.leading_zeros();
         if len >= limit {
             return limit;
@@ -568,6 +574,18 @@ impl Map for LpmView<'_> {
         self.value_words(v).map(words_addr)
     }
 
+    /// As [`Map::lookup`]: one trie for every CPU (spelled out so that it inlines, as the
+    /// helpers call this one).
+    #[inline(always)]
+    fn lookup_cpu(&self, key: &[u8], _cpu: u32) -> Option<NonNull<u8>> {
+        self.lookup(key)
+    }
+
+    #[inline]
+    fn update_cpu(&self, key: &[u8], value: &[u8], flags: u64, _cpu: u32) -> Result<(), MapError> {
+        self.update(key, value, flags)
+    }
+
     #[inline]
     fn lookup_copy(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
         let (prefixlen, data) = self.parse(key).ok_or(MapError::Invalid)?;
@@ -755,7 +773,7 @@ impl<const D: usize, const V: usize, const W: usize, const N: usize, const NW: u
     }
 }
 
-super::forward_map!(
+super::forward_map!(single_cpu
     [const D: usize, const V: usize, const W: usize, const N: usize, const NW: usize]
     LpmTrie<D, V, W, N, NW>
 );

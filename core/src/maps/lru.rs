@@ -436,12 +436,12 @@ impl Map for LruView<'_> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn lookup(&self, key: &[u8]) -> Option<NonNull<u8>> {
         self.get(key).map(words_addr)
     }
 
-    #[inline]
+    #[inline(always)]
     fn lookup_cpu(&self, key: &[u8], cpu: u32) -> Option<NonNull<u8>> {
         let cpu = if self.per_cpu() { cpu } else { 0 };
         self.get_cpu(key, cpu).map(words_addr)
@@ -459,18 +459,15 @@ impl Map for LruView<'_> {
         Ok(())
     }
 
-    #[inline]
+    #[inline(always)]
     fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
         self.update_on(key, value, flags, None)
     }
 
-    #[inline]
+    #[inline(always)]
     fn update_cpu(&self, key: &[u8], value: &[u8], flags: u64, cpu: u32) -> Result<(), MapError> {
-        if self.per_cpu() {
-            self.update_on(key, value, flags, Some(cpu))
-        } else {
-            self.update_on(key, value, flags, None)
-        }
+        let cpu = if self.per_cpu() { Some(cpu) } else { None };
+        self.update_on(key, value, flags, cpu)
     }
 
     #[inline]
@@ -634,7 +631,7 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize, const E: us
     }
 }
 
-super::forward_map!(
+super::forward_map!(single_cpu
     [const K: usize, const V: usize, const W: usize, const N: usize, const E: usize]
     LruHashMap<K, V, W, N, E>
 );

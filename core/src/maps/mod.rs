@@ -106,7 +106,41 @@
 /// Implements [`Map`] for a const-generic wrapper by forwarding every method to the run-time
 /// view of its storage, `self.view()` (built inline: the wrapper's sizes are constants).
 macro_rules! forward_map {
+    // One copy of every value: the per-CPU calls are the plain ones (one body each for the
+    // program's and the host's calls, not two).
+    (single_cpu [$($g:tt)*] $ty:ty) => {
+        $crate::maps::forward_map!(@impl [$($g)*] $ty,
+            fn lookup_cpu(&self, key: &[u8], _cpu: u32) -> Option<core::ptr::NonNull<u8>> {
+                $crate::maps::Map::lookup(self, key)
+            }
+            fn update_cpu(
+                &self,
+                key: &[u8],
+                value: &[u8],
+                flags: u64,
+                _cpu: u32,
+            ) -> Result<(), $crate::maps::MapError> {
+                $crate::maps::Map::update(self, key, value, flags)
+            }
+        );
+    };
     ([$($g:tt)*] $ty:ty) => {
+        $crate::maps::forward_map!(@impl [$($g)*] $ty,
+            fn lookup_cpu(&self, key: &[u8], cpu: u32) -> Option<core::ptr::NonNull<u8>> {
+                self.view().lookup_cpu(key, cpu)
+            }
+            fn update_cpu(
+                &self,
+                key: &[u8],
+                value: &[u8],
+                flags: u64,
+                cpu: u32,
+            ) -> Result<(), $crate::maps::MapError> {
+                self.view().update_cpu(key, value, flags, cpu)
+            }
+        );
+    };
+    (@impl [$($g:tt)*] $ty:ty, $lookup_cpu:item $update_cpu:item) => {
         impl<$($g)*> $crate::maps::sealed::Sealed for $ty {}
         impl<$($g)*> $crate::maps::Map for $ty {
             #[inline]
@@ -118,9 +152,7 @@ macro_rules! forward_map {
                 self.view().lookup(key)
             }
             #[inline]
-            fn lookup_cpu(&self, key: &[u8], cpu: u32) -> Option<core::ptr::NonNull<u8>> {
-                self.view().lookup_cpu(key, cpu)
-            }
+            $lookup_cpu
             #[inline]
             fn lookup_copy(
                 &self,
@@ -139,15 +171,7 @@ macro_rules! forward_map {
                 self.view().update(key, value, flags)
             }
             #[inline]
-            fn update_cpu(
-                &self,
-                key: &[u8],
-                value: &[u8],
-                flags: u64,
-                cpu: u32,
-            ) -> Result<(), $crate::maps::MapError> {
-                self.view().update_cpu(key, value, flags, cpu)
-            }
+            $update_cpu
             #[inline]
             fn delete(&self, key: &[u8]) -> Result<(), $crate::maps::MapError> {
                 self.view().delete(key)

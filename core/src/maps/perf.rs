@@ -196,7 +196,7 @@ impl<const CAP: usize, const W: usize, const N: usize> core::fmt::Debug
     }
 }
 
-super::forward_map!([const CAP: usize, const W: usize, const N: usize] PerfEventArray<CAP, W, N>);
+super::forward_map!(single_cpu [const CAP: usize, const W: usize, const N: usize] PerfEventArray<CAP, W, N>);
 
 #[cfg(test)]
 mod tests {

@@ -214,7 +214,7 @@ impl<const N: usize> core::fmt::Debug for ProgArray<N> {
     }
 }
 
-super::forward_map!([const N: usize] ProgArray<N>);
+super::forward_map!(single_cpu [const N: usize] ProgArray<N>);
 
 #[cfg(test)]
 mod tests {

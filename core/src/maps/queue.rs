@@ -282,7 +282,7 @@ impl<const V: usize, const N: usize, const LIFO: bool, const W: usize> core::fmt
     }
 }
 
-super::forward_map!(
+super::forward_map!(single_cpu
     [const V: usize, const N: usize, const LIFO: bool, const W: usize]
     QueueStack<V, N, LIFO, W>
 );

@@ -441,7 +441,7 @@ impl<const CAP: usize, const W: usize> core::fmt::Debug for RingBuf<CAP, W> {
     }
 }
 
-super::forward_map!([const CAP: usize, const W: usize] RingBuf<CAP, W>);
+super::forward_map!(single_cpu [const CAP: usize, const W: usize] RingBuf<CAP, W>);
 
 #[cfg(test)]
 mod tests {

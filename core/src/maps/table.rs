@@ -1,6 +1,8 @@
 //! The map table: the maps a program refers to by index, as storage.
 
-use super::{AnyMap, Map, MapDef};
+#[cfg(feature = "arena")]
+use super::AnyMap;
+use super::{Map, MapDef};
 
 /// The maps of a program, by the index the program uses (`lddw` src 1, 2, 5, 6, and the ELF
 /// loader's order). Borrowed, usually from a `static` ([`MapTable::new`]) or from a
@@ -23,6 +25,7 @@ enum Slots<'m> {
     /// Storage of any map type, each behind its own reference.
     Maps(&'m [&'m dyn Map]),
     /// Run-time maps held in place (an arena's set).
+    #[cfg(feature = "arena")]
     Any(&'m [AnyMap<'m>]),
     /// Definitions without storage (see [`MapTable::definitions`]).
     Definitions(&'m [MapDef]),
@@ -42,6 +45,7 @@ impl<'m> MapTable<'m> {
     }
 
     /// A table over run-time maps held in place (a handle is the address of the `AnyMap`).
+    #[cfg(feature = "arena")]
     pub const fn from_any(maps: &'m [AnyMap<'m>]) -> Self {
         MapTable {
             slots: Slots::Any(maps),
@@ -65,6 +69,7 @@ impl<'m> MapTable<'m> {
     pub fn get(&self, index: u32) -> Option<&'m dyn Map> {
         match self.slots {
             Slots::Maps(m) => m.get(index as usize).copied(),
+            #[cfg(feature = "arena")]
             Slots::Any(m) => m.get(index as usize).map(|m| m as &dyn Map),
             Slots::Definitions(d) => d.get(index as usize).map(|d| d as &dyn Map),
         }
@@ -75,6 +80,7 @@ impl<'m> MapTable<'m> {
     pub fn def(&self, index: usize) -> Option<MapDef> {
         match self.slots {
             Slots::Maps(m) => m.get(index).map(|m| m.def()),
+            #[cfg(feature = "arena")]
             Slots::Any(m) => m.get(index).map(|m| m.def()),
             Slots::Definitions(d) => d.get(index).copied(),
         }
@@ -84,6 +90,7 @@ impl<'m> MapTable<'m> {
     pub fn len(&self) -> usize {
         match self.slots {
             Slots::Maps(m) => m.len(),
+            #[cfg(feature = "arena")]
             Slots::Any(m) => m.len(),
             Slots::Definitions(d) => d.len(),
         }
@@ -111,6 +118,7 @@ impl<'m> MapTable<'m> {
     fn base_and_stride(&self) -> (usize, usize) {
         match self.slots {
             Slots::Maps(m) => (m.as_ptr() as usize, core::mem::size_of::<&dyn Map>()),
+            #[cfg(feature = "arena")]
             Slots::Any(m) => (m.as_ptr() as usize, core::mem::size_of::<AnyMap<'_>>()),
             Slots::Definitions(d) => (d.as_ptr() as usize, core::mem::size_of::<MapDef>()),
         }
@@ -140,6 +148,7 @@ impl<'m> MapTable<'m> {
         }
         match self.slots {
             Slots::Maps(m) => m.get(index(m, handle)?).copied(),
+            #[cfg(feature = "arena")]
             Slots::Any(m) => m.get(index(m, handle)?).map(|m| m as &dyn Map),
             Slots::Definitions(d) => d.get(index(d, handle)?).map(|d| d as &dyn Map),
         }

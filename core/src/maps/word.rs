@@ -131,6 +131,7 @@ impl Word {
     }
 
     /// Half `h` (0 or 1; anything else reads half 1).
+    #[cfg(target_has_atomic = "64")]
     #[inline]
     pub(crate) fn half(&self, h: usize) -> u32 {
         let (a, b) = self.pair();
@@ -138,6 +139,18 @@ impl Word {
             a
         } else {
             b
+        }
+    }
+
+    /// Half `h` (0 or 1; anything else reads half 1): one 32-bit load.
+    #[cfg(not(target_has_atomic = "64"))]
+    #[inline]
+    pub(crate) fn half(&self, h: usize) -> u32 {
+        let [a, b] = &self.0;
+        if h == 0 {
+            a.load(Ordering::Relaxed)
+        } else {
+            b.load(Ordering::Relaxed)
         }
     }
 
