@@ -268,7 +268,9 @@ impl Client {
             self.socket
                 .send(bytes)
                 .map_err(|e| DeviceError::Io(e.to_string()))?;
-            loop {
+            let sent = std::time::Instant::now();
+            // Answers to earlier requests are skipped, but only until this attempt's time is up.
+            while sent.elapsed() < self.timeout {
                 let n = match self.socket.recv(&mut buf) {
                     Ok(n) => n,
                     Err(e)

@@ -171,10 +171,10 @@ pub fn run(args: &DeviceArgs) -> Result<ExitCode, String> {
             }
             let done = done?;
             println!(
-                "loaded {} version {} in {} ms: {} program(s), {} instructions, {} maps ({} carried over){}",
+                "loaded {} version {} in {:.1} ms: {} program(s), {} instructions, {} maps ({} carried over){}",
                 header.name().unwrap_or("?"),
                 header.version,
-                start.elapsed().as_millis(),
+                start.elapsed().as_secs_f64() * 1e3,
                 done.programs,
                 done.insns,
                 done.maps,
