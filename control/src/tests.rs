@@ -226,3 +226,15 @@ fn fuzz_target_smoke() {
     }
     fuzzing::control(&data);
 }
+
+#[test]
+fn the_device_is_small() {
+    type Target<'s> = SlotTarget<'s, 's, 512, 8, 2, 33, 4096, 96, 192>;
+    let size = core::mem::size_of::<Device<'_, Target<'_>, 16384>>();
+    let target = core::mem::size_of::<Target<'_>>();
+    // The cached answer (1,400 bytes), the key, the upload state, the counters.
+    assert!(
+        size - target < 2048,
+        "{size} bytes, {target} of them the target's"
+    );
+}
