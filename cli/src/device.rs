@@ -222,6 +222,8 @@ pub struct Client {
     timeout: Duration,
     attempts: u32,
     counter: u64,
+    /// Signs every request with this key (for devices that take signed requests only).
+    signer: Option<SigningKey>,
 }
 
 impl Client {
@@ -258,7 +260,14 @@ impl Client {
             timeout,
             attempts: attempts.max(1),
             counter: 0,
+            signer: None,
         })
+    }
+
+    /// Sends every request signed with `key` from now on: status, reads and uploads too, as a
+    /// device that takes signed requests only wants them.
+    pub fn sign_all(&mut self, key: SigningKey) {
+        self.signer = Some(key);
     }
 
     /// Sends the frame `bytes` (sequence number `seq`) and returns the answer's status and body.
@@ -323,9 +332,14 @@ impl Client {
     pub fn request(&mut self, req: &Request<'_>) -> Result<Vec<u8>, DeviceError> {
         let seq = self.next_seq();
         let mut buf = [0u8; MAX_FRAME];
-        let n = req
-            .encode(seq, &mut buf)
-            .ok_or_else(|| DeviceError::Protocol("request too large for one frame".into()))?;
+        let n = match self.signer.clone() {
+            Some(key) => {
+                let counter = self.counter();
+                req.encode_wrapped(seq, counter, &mut buf, |m| key.sign(m).to_bytes())
+            }
+            None => req.encode(seq, &mut buf),
+        };
+        let n = n.ok_or_else(|| DeviceError::Protocol("request too large for one frame".into()))?;
         self.exchange(&buf[..n], seq)
     }
 

@@ -18,6 +18,10 @@ pub struct DeviceArgs {
     /// Times each request is sent before giving up.
     #[arg(long, default_value_t = 4)]
     pub attempts: u32,
+    /// Sign every request with this private key (for a device that takes signed requests
+    /// only: `nanobpf serve --signed-only`).
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: DeviceCommand,

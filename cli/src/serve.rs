@@ -51,6 +51,9 @@ pub struct ServeArgs {
     /// Bytes of the map arena.
     #[arg(long, default_value_t = DEFAULT_ARENA_BYTES)]
     pub arena: usize,
+    /// Take signed requests only: status, map reads and uploads must be signed too.
+    #[arg(long)]
+    pub signed_only: bool,
 }
 
 /// A running agent: its address, and a handle to stop it.
@@ -110,7 +113,8 @@ impl Datagrams for Udp<'_> {
 }
 
 /// Starts an agent on `listen` for the holder of `public_key`'s private half, with an arena
-/// of `arena_bytes`, replaying `frames` through each program committed.
+/// of `arena_bytes`, replaying `frames` through each program committed; with `signed_only`,
+/// every request must be signed.
 ///
 /// The slot, arena and buffers live as long as the process (a device's are `static`).
 ///
@@ -121,6 +125,7 @@ pub fn spawn(
     public_key: [u8; 32],
     frames: Option<Vec<Frame>>,
     arena_bytes: usize,
+    signed_only: bool,
 ) -> Result<Agent, String> {
     let socket = UdpSocket::bind(listen).map_err(|e| format!("{listen}: {e}"))?;
     socket
@@ -137,7 +142,10 @@ pub fn spawn(
     let ws = Box::leak(Box::new(DefaultWorkspace::new()));
     let buf = Box::leak(Box::new([0u8; UPLOAD_BYTES]));
     let target: Target = SlotTarget { slot, arena, ws };
-    let device = Device::new(target, &public_key, buf).map_err(|e| e.to_string())?;
+    let mut device = Device::new(target, &public_key, buf).map_err(|e| e.to_string())?;
+    if signed_only {
+        device = device.signed_only();
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let counters = Arc::new(Mutex::new(Counters::default()));
     let mut threads = Vec::new();
@@ -212,7 +220,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, String> {
         Some(p) => Some(read_capture(p).map_err(|e| e.to_string())?.packets),
         None => None,
     };
-    let mut agent = spawn(&args.listen, key, frames, args.arena)?;
+    let mut agent = spawn(&args.listen, key, frames, args.arena, args.signed_only)?;
     println!("listening on udp:{}", agent.addr());
     for t in std::mem::take(&mut agent.threads) {
         let _ = t.join();

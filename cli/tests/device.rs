@@ -25,6 +25,10 @@ fn key() -> SigningKey {
 }
 
 fn agent(pcap: bool, arena: usize) -> (Agent, Client) {
+    agent_with(pcap, arena, false)
+}
+
+fn agent_with(pcap: bool, arena: usize, signed_only: bool) -> (Agent, Client) {
     let frames = pcap.then(|| {
         read_capture(&root().join("examples/pcap/sample.pcap"))
             .unwrap()
@@ -35,6 +39,7 @@ fn agent(pcap: bool, arena: usize) -> (Agent, Client) {
         *key().verifying_key().as_bytes(),
         frames,
         arena,
+        signed_only,
     )
     .unwrap();
     let c = Client::connect(&format!("udp:{}", a.addr()), Duration::from_millis(300), 5).unwrap();
@@ -556,4 +561,45 @@ fn the_commands_deploy_and_report() {
     serve.kill().unwrap();
     let _ = serve.wait();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_device_that_takes_signed_requests_only() {
+    let (a, mut c) = agent_with(false, serve::DEFAULT_ARENA_BYTES, true);
+    // Unsigned: status, reads and uploads are refused.
+    let e = refused(c.status(), Status::Unsigned);
+    assert!(e.contains("signed requests only"), "{e}");
+    refused(
+        load(&mut c, &key(), &object("xdp_pass.o"), "xdp_pass", 1),
+        Status::Unsigned,
+    );
+    // Signed by another key: refused too.
+    c.sign_all(SigningKey::from_bytes(&[7; 32]));
+    refused(c.status(), Status::BadSignature);
+    // Signed by the operator: everything works.
+    c.sign_all(key());
+    load(&mut c, &key(), &object("xdp_firewall.o"), "xdp_firewall", 1).unwrap();
+    untouched(&mut c);
+    assert_eq!(c.maps().unwrap().len(), 5);
+    assert_eq!(c.dump("verdicts").unwrap().len(), 5);
+    c.update(
+        &key(),
+        "blocklist",
+        &[8, 0, 0, 0, 10, 0, 0, 0],
+        &[1, 0, 0, 0],
+    )
+    .unwrap();
+    assert_eq!(
+        c.lookup("blocklist", &[8, 0, 0, 0, 10, 0, 0, 0]).unwrap(),
+        [1, 0, 0, 0]
+    );
+    // A signed read replayed after another request: refused by its counter.
+    let mut frame = [0u8; MAX_FRAME];
+    let n = Request::Status
+        .encode_wrapped(1, 1, &mut frame, |m| key().sign(m).to_bytes())
+        .unwrap();
+    let r = c.send_raw(&frame[..n]).unwrap().unwrap();
+    let r = nanobpf_control::Response::parse(&r).unwrap();
+    assert_eq!(Status::from_u8(r.status), Some(Status::Replay));
+    a.stop();
 }

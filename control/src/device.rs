@@ -159,6 +159,8 @@ pub struct Device<'u, T, const N: usize> {
     last_commit: LastCommit,
     /// Datagrams dropped unanswered (not frames of this protocol).
     dropped: u32,
+    /// Whether every request must be signed.
+    signed_only: bool,
     /// The last answered request (sequence number, CRC) and its response.
     last: Option<(u32, u32, usize)>,
     cache: [u8; MAX_FRAME],
@@ -187,6 +189,7 @@ impl<'u, T: Target, const N: usize> Device<'u, T, N> {
             counter: 0,
             last_commit: LastCommit::None,
             dropped: 0,
+            signed_only: false,
             last: None,
             cache: [0; MAX_FRAME],
         })
@@ -199,6 +202,15 @@ impl<'u, T: Target, const N: usize> Device<'u, T, N> {
     pub fn with_floor(mut self, version: u32, counter: u64) -> Self {
         self.floor = version;
         self.counter = counter;
+        self
+    }
+
+    /// Takes signed requests only: status, map reads and every step of an upload must come in
+    /// their signed form too (`docs/control.md`, "Signed forms"), so that no one without the
+    /// key reads the maps or disturbs an upload; unsigned ones are refused with
+    /// [`Status::Unsigned`].
+    pub fn signed_only(mut self) -> Self {
+        self.signed_only = true;
         self
     }
 
@@ -283,6 +295,24 @@ impl<'u, T: Target, const N: usize> Device<'u, T, N> {
         w: &mut Writer<'_>,
         counters: &Counters,
     ) -> Result<(), Fail> {
+        let inner;
+        let frame = match wire::unwrap_signed(frame)? {
+            Some((auth, base)) => {
+                self.authenticate(frame, auth)?;
+                inner = base;
+                &inner
+            }
+            None => {
+                let own = matches!(
+                    wire::Kind::from_u8(frame.kind),
+                    Some(wire::Kind::Update | wire::Kind::Delete | wire::Kind::Unload)
+                );
+                if self.signed_only && !own {
+                    return Err(Status::Unsigned.into());
+                }
+                frame
+            }
+        };
         match Request::decode(frame)? {
             Request::Status => {
                 self.status(w, counters);

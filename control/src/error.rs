@@ -54,6 +54,8 @@ pub enum Status {
     Busy = 20,
     /// The announced name is empty or not UTF-8.
     BadName = 21,
+    /// The device takes signed requests only, and this one is not signed.
+    Unsigned = 22,
 }
 
 impl Status {
@@ -82,6 +84,7 @@ impl Status {
             19 => Status::Replay,
             20 => Status::Busy,
             21 => Status::BadName,
+            22 => Status::Unsigned,
             _ => return None,
         })
     }
@@ -111,6 +114,7 @@ impl Status {
             Status::Replay => "counter not newer than the last accepted one (replay)",
             Status::Busy => "another load is in progress",
             Status::BadName => "bad program name",
+            Status::Unsigned => "the device takes signed requests only",
         }
     }
 }

@@ -5,9 +5,10 @@
 //! sends the bytes as they are (garbage, truncated frames); mode 1 wraps them in a frame
 //! with a valid CRC (the first byte is the kind), so the fuzzer reaches the request decoders
 //! and the upload states; mode 2 also signs the frame with the device's key where the kind
-//! takes a signature (map writes, unloads, and a begin whose header is signed with the bytes
+//! takes a signature (map writes, unloads, the signed forms of the other requests, and a begin whose header is signed with the bytes
 //! uploaded so far), so it reaches the code behind authentication. Every answer must be a
-//! well-formed response to the request's sequence number.
+//! well-formed response to the request's sequence number. Inputs of odd length run against a
+//! device that takes signed requests only.
 
 use std::boxed::Box;
 
@@ -42,6 +43,9 @@ pub fn control(data: &[u8]) {
     let Ok(mut dev) = Device::new(target, key.verifying_key().as_bytes(), &mut buf) else {
         panic!("the fixed key is valid");
     };
+    if data.len() % 2 == 1 {
+        dev = dev.signed_only();
+    }
     let counters = Counters::default();
     let mut rest = data;
     let mut seq = 0u32;
@@ -57,7 +61,13 @@ pub fn control(data: &[u8]) {
             0 => piece,
             m => {
                 let (&kind, payload) = piece.split_first().unwrap_or((&1, &[]));
-                let kind = Kind::from_u8(kind % 11).map_or(kind, |k| k as u8);
+                // Request kinds (and their signed forms, bit 6) mostly; any byte sometimes.
+                let base = Kind::from_u8(kind % 11).map_or(kind, |k| k as u8);
+                let kind = if kind & 0x80 != 0 {
+                    kind
+                } else {
+                    base | (kind & wire::SIGNED)
+                };
                 let len = wire::write_frame(&mut frame, kind, seq, |w| w.put(payload));
                 let Some(len) = len else { continue };
                 if m == 2 {
@@ -87,7 +97,13 @@ pub fn control(data: &[u8]) {
 fn sign(key: &SigningKey, frame: &mut [u8], kind: u8, uploaded: &mut std::vec::Vec<u8>) {
     let n = frame.len();
     let payload_at = wire::HEADER;
+    let wrapped = kind & wire::SIGNED != 0 && kind & wire::RESPONSE == 0;
     match Kind::from_u8(kind) {
+        _ if wrapped && n >= wire::HEADER + TRAILER + SIGNATURE => {
+            let at = n - TRAILER - SIGNATURE;
+            let sig = key.sign(&frame[..at]).to_bytes();
+            frame[at..at + SIGNATURE].copy_from_slice(&sig);
+        }
         Some(Kind::Update | Kind::Delete | Kind::Unload)
             if n >= wire::HEADER + TRAILER + SIGNATURE =>
         {

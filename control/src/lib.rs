@@ -10,7 +10,9 @@
 //!   byte by byte, for other implementations.
 //! - [`Device`]: the state machine. It holds the caller's upload buffer (`&mut [u8; N]`), a
 //!   [`Target`] (a [`SlotTarget`]: the slot, its arena, the verifier's workspace) and the
-//!   public key; [`Device::handle`] answers one datagram with one response.
+//!   public key; [`Device::handle`] answers one datagram with one response. Uploads, map
+//!   writes and unloads are always signed; [`Device::signed_only`] makes every request need
+//!   a signature, reads included.
 //! - [`Datagrams`]: the transport trait; [`Device::poll`] serves one datagram from it.
 //!
 //! Every refusal is a [`Status`] code with two detail numbers and a message; no input

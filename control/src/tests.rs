@@ -238,3 +238,33 @@ fn the_device_is_small() {
         "{size} bytes, {target} of them the target's"
     );
 }
+
+#[test]
+fn signed_forms_wrap_the_base_request() {
+    let key = SigningKey::from_bytes(&[1; 32]);
+    let req = Request::Lookup {
+        map: b"verdicts",
+        key: &[2, 0, 0, 0],
+    };
+    let mut buf = [0u8; MAX_FRAME];
+    let n = req
+        .encode_wrapped(3, 44, &mut buf, |m| key.sign(m).to_bytes())
+        .unwrap();
+    let f = wire::parse_frame(&buf[..n]).unwrap();
+    assert_eq!(f.kind, 0x46);
+    let (auth, inner) = wire::unwrap_signed(&f).unwrap().unwrap();
+    assert_eq!(auth.counter, 44);
+    assert_eq!(Request::decode(&inner), Ok(req));
+    let signed = wire::signed_bytes(&f).unwrap();
+    assert!(key
+        .verifying_key()
+        .verify_strict(
+            signed,
+            &ed25519_dalek::Signature::from_bytes(&auth.signature)
+        )
+        .is_ok());
+    // Requests with signatures of their own have no signed form.
+    let mut f2 = f;
+    f2.kind = 0x48;
+    assert_eq!(wire::unwrap_signed(&f2), Err(Status::UnknownCommand));
+}

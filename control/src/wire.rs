@@ -26,6 +26,8 @@ pub const SIGNATURE: usize = 64;
 pub const MAX_NAME: usize = nanobpf_core::slot::NAME_LEN;
 /// Bit set in a response's kind.
 pub const RESPONSE: u8 = 0x80;
+/// Bit set in the kind of a request's signed form (see [`unwrap_signed`]).
+pub const SIGNED: u8 = 0x40;
 /// Bytes of the signed upload header ([`UploadHeader`]).
 pub const UPLOAD_HEADER: usize = 48;
 /// The first 8 bytes of the signed upload header.
@@ -653,6 +655,30 @@ impl<'b> Request<'b> {
         write_frame(out, self.kind() as u8, seq, |w| self.write_payload(w))
     }
 
+    /// Encodes the signed form of a request that has no signature of its own (see
+    /// [`unwrap_signed`]) with `counter`, signed by `sign`; returns the frame's length.
+    pub fn encode_wrapped(
+        &self,
+        seq: u32,
+        counter: u64,
+        out: &mut [u8],
+        sign: impl FnOnce(&[u8]) -> [u8; SIGNATURE],
+    ) -> Option<usize> {
+        let n = write_frame(out, self.kind() as u8 | SIGNED, seq, |w| {
+            w.u64(counter);
+            self.write_payload(w);
+            w.put(&[0; SIGNATURE]);
+        })?;
+        let sig_at = n.checked_sub(TRAILER + SIGNATURE)?;
+        let signature = sign(out.get(..sig_at)?);
+        out.get_mut(sig_at..sig_at + SIGNATURE)?
+            .copy_from_slice(&signature);
+        let crc = crc32(out.get(..n - TRAILER)?);
+        out.get_mut(n - TRAILER..n)?
+            .copy_from_slice(&crc.to_le_bytes());
+        Some(n)
+    }
+
     /// Encodes a signed request: encodes it with a zero signature, calls `sign` with the
     /// bytes the signature covers (the frame up to the signature), writes the signature it
     /// returns, and recomputes the CRC. Returns the frame's length.
@@ -672,6 +698,39 @@ impl<'b> Request<'b> {
             .copy_from_slice(&crc.to_le_bytes());
         Some(n)
     }
+}
+
+/// The signed form of a request that has no signature of its own (all but update, delete
+/// and unload): kind `base | SIGNED`, payload = counter (u64), the base request's payload,
+/// signature (64 bytes) over the frame up to the signature. Returns the counter and
+/// signature and the base request as a frame of its own; `None` for a frame of a base kind.
+///
+/// # Errors
+/// [`Status::UnknownCommand`] for the signed form of a kind that has none;
+/// [`Status::Malformed`] for a payload too short for a counter and a signature.
+pub fn unwrap_signed<'b>(frame: &Frame<'b>) -> Result<Option<(Auth, Frame<'b>)>, Status> {
+    if frame.kind & SIGNED == 0 {
+        return Ok(None);
+    }
+    let base = Kind::from_u8(frame.kind & !SIGNED).ok_or(Status::UnknownCommand)?;
+    if matches!(base, Kind::Update | Kind::Delete | Kind::Unload) {
+        return Err(Status::UnknownCommand);
+    }
+    let p = frame.payload;
+    let inner_len = p
+        .len()
+        .checked_sub(8 + SIGNATURE)
+        .ok_or(Status::Malformed)?;
+    let mut r = Reader::new(p);
+    let counter = r.u64().ok_or(Status::Malformed)?;
+    let payload = r.bytes(inner_len).ok_or(Status::Malformed)?;
+    let signature = r.array().ok_or(Status::Malformed)?;
+    let inner = Frame {
+        kind: base as u8,
+        payload,
+        ..*frame
+    };
+    Ok(Some((Auth { counter, signature }, inner)))
 }
 
 /// The bytes a signed request's signature covers: the frame's header and payload up to the
@@ -704,7 +763,7 @@ impl<'b> Response<'b> {
         if f.kind & RESPONSE == 0 {
             return Err(FrameError::Malformed);
         }
-        let kind = Kind::from_u8(f.kind & !RESPONSE).ok_or(FrameError::Malformed)?;
+        let kind = Kind::from_u8(f.kind & !(RESPONSE | SIGNED)).ok_or(FrameError::Malformed)?;
         let (&status, body) = f.payload.split_first().ok_or(FrameError::Malformed)?;
         Ok(Response {
             kind,
