@@ -144,6 +144,9 @@ pub fn run(args: &DeviceArgs) -> Result<ExitCode, String> {
     let timeout = Duration::from_millis(args.timeout_ms.max(1));
     let mut client =
         Client::connect(&args.to, timeout, args.attempts).map_err(|e| e.to_string())?;
+    if let Some(k) = &args.sign {
+        client.sign_all(sign::read_private(k)?);
+    }
     let dev = |e: crate::device::DeviceError| format!("{}: {e}", args.to);
     match &args.command {
         DeviceCommand::Status => {

@@ -558,6 +558,12 @@ fn the_commands_deploy_and_report() {
     );
     let (ok, text) = run(&["device", "--to", &to, "set", "nosuch:1=1", "--key", ks]);
     assert!(!ok && text.contains("no map 'nosuch'"), "{text}");
+    // --sign signs every request; a device that takes any accepts it too.
+    let (ok, text) = run(&["device", "--to", &to, "--sign", ks, "status"]);
+    assert!(
+        ok && text.contains("running: xdp_firewall version 3"),
+        "{text}"
+    );
     serve.kill().unwrap();
     let _ = serve.wait();
     let _ = std::fs::remove_dir_all(&dir);
