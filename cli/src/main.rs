@@ -75,6 +75,29 @@ enum Command {
     /// Replay a capture through an XDP program of a BPF object: verdicts, packets per second,
     /// every map's contents; passed and transmitted frames to --out.
     Run(nanobpf_cli::run::RunArgs),
+    /// Write a new Ed25519 key pair: OUT (private) and OUT.pub (public, for the device).
+    Keygen {
+        /// The private key file to write.
+        out: PathBuf,
+    },
+    /// Sign an object for upload: writes PROG.o.sig (version, size, program name, signature).
+    Sign {
+        /// The object.
+        prog: PathBuf,
+        /// The private key (from `nanobpf keygen`).
+        #[arg(long)]
+        key: PathBuf,
+        /// The version; a device accepts only versions above the running one.
+        #[arg(long)]
+        version: u32,
+        /// The program (section or function name); default the first XDP program.
+        #[arg(long)]
+        section: Option<String>,
+    },
+    /// Talk to a device over its control channel: load, status, maps, set, delete, unload.
+    Device(nanobpf_cli::device_cmd::DeviceArgs),
+    /// Run the device side of the control channel on this host, over UDP.
+    Serve(nanobpf_cli::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -95,6 +118,15 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         Command::Filter(args) => nanobpf_cli::filter::run(&args),
         Command::Run(args) => nanobpf_cli::run::run(&args),
+        Command::Keygen { out } => nanobpf_cli::device_cmd::keygen(&out),
+        Command::Sign {
+            prog,
+            key,
+            version,
+            section,
+        } => nanobpf_cli::device_cmd::sign_cmd(&prog, &key, version, section.as_deref()),
+        Command::Device(args) => nanobpf_cli::device_cmd::run(&args),
+        Command::Serve(args) => nanobpf_cli::serve::run(&args),
         Command::Asm { input, output } => {
             let src = String::from_utf8(read(&input)?)
                 .map_err(|_| format!("{}: not UTF-8", input.display()))?;

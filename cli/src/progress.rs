@@ -36,3 +36,16 @@ pub fn spinner(wanted: bool, what: impl FnOnce() -> String) -> Option<ProgressBa
     s.enable_steady_tick(Duration::from_millis(100));
     Some(s)
 }
+
+/// A bar over `len` bytes labelled `what`, when [`interactive`].
+pub fn bytes_bar(len: u64, what: &str) -> Option<ProgressBar> {
+    if !interactive() {
+        return None;
+    }
+    let bar = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template("{msg} {wide_bar} {bytes}/{total_bytes}") {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_string());
+    Some(bar)
+}

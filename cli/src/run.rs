@@ -289,7 +289,12 @@ impl XdpEngine for JitEngine<'_> {
 }
 
 /// Parses one side of a `--set` entry into `size` bytes.
-fn parse_bytes(text: &str, size: usize, lpm: bool, programs: &[String]) -> Result<Vec<u8>, String> {
+pub(crate) fn parse_bytes(
+    text: &str,
+    size: usize,
+    lpm: bool,
+    programs: &[String],
+) -> Result<Vec<u8>, String> {
     if let Some(hex) = text.strip_prefix("0x") {
         let bytes = (0..hex.len())
             .step_by(2)
