@@ -42,24 +42,41 @@ fn byte_of(words: &[Word], i: usize) -> u8 {
 }
 
 /// How many leading bits the data in `node` (of prefix length `node_len`) and `data` share,
-/// at most both prefix lengths: 64 bits at a time (both are zero-padded to whole words).
+/// at most both prefix lengths: 64 bits at a time (both are zero-padded to whole words). The
+/// whole words of `data` first, then its tail, so a data size known at compile time folds the
+/// loop away.
 #[inline(always)]
 fn match_words(node: &[Word], node_len: u32, prefixlen: u32, data: &[u8]) -> u32 {
     let limit = node_len.min(prefixlen);
     let mut len = 0u32;
-    let mut chunks = data.chunks(8);
-    for w in node {
-        let Some(chunk) = chunks.next() else { break };
+    let mut ws = node.iter();
+    // One 64-bit step: `Some` ends the match with that length.
+    let mut step = |w: &Word, want: u64| {
         // Big-endian: bit 0 of the data is the word's top bit.
-        let want = padded_le(chunk).swap_bytes();
-        let have = w.load(core::sync::atomic::Ordering::Relaxed);
-        let diff = u64::from_be_bytes(have) ^ want;
+        let have = u64::from_be_bytes(w.load(core::sync::atomic::Ordering::Relaxed));
+        let diff = have ^ want;
         len += diff.leading_zeros();
         if len >= limit {
-            return limit;
+            Some(limit)
+        } else if diff != 0 {
+            Some(len)
+        } else {
+            None
         }
-        if diff != 0 {
+    };
+    let mut chunks = data.chunks_exact(8);
+    for chunk in &mut chunks {
+        let (Some(w), Some(bytes)) = (ws.next(), chunk.first_chunk::<8>()) else {
             return len;
+        };
+        if let Some(m) = step(w, u64::from_be_bytes(*bytes)) {
+            return m;
+        }
+    }
+    let tail = chunks.remainder();
+    if let (false, Some(w)) = (tail.is_empty(), ws.next()) {
+        if let Some(m) = step(w, padded_le(tail).swap_bytes()) {
+            return m;
         }
     }
     len
@@ -564,6 +581,11 @@ impl Map for LpmView<'_> {
         let _guard = self.lock.lock();
         let v = self.find_longest(prefixlen, data)?;
         self.value_words(v).map(words_addr)
+    }
+
+    #[inline(always)]
+    fn lookup_cpu(&self, key: &[u8], _cpu: u32) -> Option<NonNull<u8>> {
+        self.lookup(key)
     }
 
     #[inline]

@@ -344,17 +344,28 @@ pub(crate) fn padded_le(chunk: &[u8]) -> u64 {
 }
 
 /// Whether `words` hold `key` as [`copy_in`] stores it: the key's bytes, zero-padded to the
-/// end of the last word. One 8-byte compare per word.
+/// end of the last word. One 8-byte compare per word: the whole words of the key, then its
+/// tail (so that a key length known at compile time folds the loop away).
 #[inline(always)]
 pub(crate) fn words_eq(words: &[Word], key: &[u8]) -> bool {
-    let mut chunks = key.chunks(8);
-    for w in words {
-        let want = chunks.next().map_or(0, padded_le);
-        if u64::from_le_bytes(w.load(Ordering::Relaxed)) != want {
+    let mut ws = words.iter();
+    let mut chunks = key.chunks_exact(8);
+    for chunk in &mut chunks {
+        let (Some(w), Some(bytes)) = (ws.next(), chunk.first_chunk::<8>()) else {
+            return false;
+        };
+        if w.load(Ordering::Relaxed) != *bytes {
             return false;
         }
     }
-    chunks.next().is_none()
+    let tail = chunks.remainder();
+    if !tail.is_empty() {
+        match ws.next() {
+            Some(w) if u64::from_le_bytes(w.load(Ordering::Relaxed)) == padded_le(tail) => {}
+            _ => return false,
+        }
+    }
+    ws.all(|w| w.load(Ordering::Relaxed) == [0; 8])
 }
 
 /// Copies `src` into `dst` word by word (relaxed).
