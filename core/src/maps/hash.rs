@@ -46,7 +46,7 @@ pub(crate) const fn bucket_of(hash: u32, n: u32) -> u32 {
 ///
 /// Not a cryptographic hash: an attacker who knows the seed can fill one chain. Embedders
 /// exposed to hostile keys give each map a secret seed with `with_seed`.
-#[inline(always)]
+#[inline]
 pub(crate) fn hash_key(seed: u64, key: &[u8]) -> u32 {
     const M: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut h = seed ^ (key.len() as u64).wrapping_mul(M);
