@@ -12,6 +12,8 @@ pub(crate) fn errno(r: Result<(), MapError>) -> u64 {
 }
 
 /// The map of `handle`, its definition, and the key at `key`, read at the map's key size.
+/// Inlined into each helper, so that the triple is not passed back through memory.
+#[inline(always)]
 fn map_and_key<'e>(
     env: &'e HelperEnv<'_>,
     handle: u64,
@@ -25,6 +27,7 @@ fn map_and_key<'e>(
 
 /// The core whose copy a per-CPU map gives; other maps have one copy, so the platform is not
 /// asked.
+#[inline(always)]
 fn cpu_for(env: &HelperEnv<'_>, def: &MapDef) -> u32 {
     if def.map_type.per_cpu() {
         env.cpu()

@@ -11,7 +11,9 @@ use core::ptr::NonNull;
 use core::sync::atomic::Ordering::Relaxed;
 
 use super::layout::{check_storage, mul, sum, Carve, LayoutError, MapSizing, Shape};
-use super::word::{copy_in, copy_out, value_words, words_addr, words_eq, words_usize, Word};
+use super::word::{
+    copy_in, copy_out, padded_le, value_words, words_addr, words_eq, words_usize, Word,
+};
 use super::{
     check_update_flags, Map, MapDef, MapError, MapType, ValueRegion, BPF_EXIST, BPF_NOEXIST,
 };
@@ -61,12 +63,7 @@ pub(crate) fn hash_key(seed: u64, key: &[u8]) -> u32 {
     // The last, shorter chunk, zero-padded.
     let tail = words.remainder();
     if !tail.is_empty() {
-        // Byte by byte rather than a copy of a run-time length (a call to memcpy).
-        let word = tail
-            .iter()
-            .enumerate()
-            .fold(0u64, |w, (i, &b)| w | u64::from(b) << (8 * i));
-        mix(word);
+        mix(padded_le(tail));
     }
     h ^= h >> 32;
     h = h.wrapping_mul(0xD6E8_FEB8_6659_FD93);

@@ -176,7 +176,14 @@ impl<'m> MapTable<'m> {
         let (Ok(a), Ok(l)) = (usize::try_from(addr), usize::try_from(len)) else {
             return false;
         };
-        self.iter().any(|m| m.value_region().contains(a, l))
+        // One match on the kind of slots, then a plain walk of the slice (the checked
+        // interpreter asks this on every access outside the context and the stack).
+        match self.slots {
+            Slots::Maps(m) => m.iter().any(|m| m.value_region().contains(a, l)),
+            #[cfg(feature = "arena")]
+            Slots::Any(m) => m.iter().any(|m| m.value_region().contains(a, l)),
+            Slots::Definitions(d) => d.iter().any(|d| d.value_region().contains(a, l)),
+        }
     }
 }
 

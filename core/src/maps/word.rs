@@ -332,32 +332,53 @@ impl Drop for WordLock<'_> {
 }
 
 /// Up to 8 bytes of `chunk`, zero-padded, as a little-endian `u64`: a whole word is one load;
-/// a shorter tail is put together byte by byte (a copy of a run-time length would be a call
-/// to `memcpy`).
+/// a shorter tail is at most two overlapping loads of 4, 2 or 1 bytes (a copy of a run-time
+/// length would be a call to `memcpy`, a byte loop costs a 64-bit shift per byte on 32-bit
+/// cores). With a length known at compile time it folds to the loads it needs.
 #[inline(always)]
 pub(crate) fn padded_le(chunk: &[u8]) -> u64 {
-    if let Ok(bytes) = <[u8; 8]>::try_from(chunk) {
-        return u64::from_le_bytes(bytes);
+    if let Some(bytes) = chunk.first_chunk::<8>() {
+        return u64::from_le_bytes(*bytes);
     }
-    chunk
-        .iter()
-        .take(8)
-        .enumerate()
-        .fold(0, |w, (i, &b)| w | u64::from(b) << (8 * i))
+    let n = chunk.len();
+    // Two loads that cover the chunk, the second ending at its end; the bytes they share are
+    // the same in both, so or-ing them is exact.
+    if let (Some(lo), Some(hi)) = (chunk.first_chunk::<4>(), chunk.last_chunk::<4>()) {
+        let lo = u64::from(u32::from_le_bytes(*lo));
+        let hi = u64::from(u32::from_le_bytes(*hi));
+        return lo | hi << (8 * (n - 4));
+    }
+    if let (Some(lo), Some(hi)) = (chunk.first_chunk::<2>(), chunk.last_chunk::<2>()) {
+        let lo = u32::from(u16::from_le_bytes(*lo));
+        let hi = u32::from(u16::from_le_bytes(*hi));
+        return u64::from(lo | hi << (8 * (n - 2)));
+    }
+    chunk.first().map_or(0, |&b| u64::from(b))
 }
 
 /// Whether `words` hold `key` as [`copy_in`] stores it: the key's bytes, zero-padded to the
-/// end of the last word. One 8-byte compare per word.
+/// end of the last word. One 8-byte compare per word: the whole words of the key, then its
+/// tail (so that a key length known at compile time folds the loop away).
 #[inline(always)]
 pub(crate) fn words_eq(words: &[Word], key: &[u8]) -> bool {
-    let mut chunks = key.chunks(8);
-    for w in words {
-        let want = chunks.next().map_or(0, padded_le);
-        if u64::from_le_bytes(w.load(Ordering::Relaxed)) != want {
+    let mut ws = words.iter();
+    let mut chunks = key.chunks_exact(8);
+    for chunk in &mut chunks {
+        let (Some(w), Some(bytes)) = (ws.next(), chunk.first_chunk::<8>()) else {
+            return false;
+        };
+        if w.load(Ordering::Relaxed) != *bytes {
             return false;
         }
     }
-    chunks.next().is_none()
+    let tail = chunks.remainder();
+    if !tail.is_empty() {
+        match ws.next() {
+            Some(w) if u64::from_le_bytes(w.load(Ordering::Relaxed)) == padded_le(tail) => {}
+            _ => return false,
+        }
+    }
+    ws.all(|w| w.load(Ordering::Relaxed) == [0; 8])
 }
 
 /// Copies `src` into `dst` word by word (relaxed).
@@ -435,6 +456,26 @@ mod tests {
         assert_eq!(value_words(11), 2);
         assert_eq!(value_words(16), 2);
         assert_eq!(value_words(17), 3);
+    }
+
+    #[test]
+    fn padded_le_of_every_length_matches_the_bytewise_definition() {
+        let bytes: [u8; 12] = core::array::from_fn(|i| 0x11 * (i as u8 + 1));
+        for start in 0..4 {
+            for len in 0..=8 {
+                let chunk = &bytes[start..start + len];
+                let want = chunk
+                    .iter()
+                    .enumerate()
+                    .fold(0u64, |w, (i, &b)| w | u64::from(b) << (8 * i));
+                assert_eq!(padded_le(chunk), want, "start {start} len {len}");
+            }
+        }
+        // Longer chunks: their first 8 bytes.
+        assert_eq!(
+            padded_le(&bytes),
+            u64::from_le_bytes(bytes[..8].try_into().unwrap())
+        );
     }
 
     #[test]
