@@ -212,6 +212,16 @@ impl<'a, const INSNS: usize, const MAPS: usize, const PROGS: usize> Side<'a, INS
         }
     }
 
+    /// Empties the side: its maps back to `arena` (the maps a later set shares stay), no
+    /// program.
+    fn clear<const BLOCKS: usize>(&mut self, arena: &mut MapArena<'a, BLOCKS>) {
+        let maps = core::mem::replace(&mut self.maps, MapSet::empty());
+        // Refused only for a set of another arena (the empty set): not ours to free.
+        let _ = arena.free(maps);
+        self.loaded = false;
+        self.programs.clear();
+    }
+
     /// The verified programs of this side, bound to its maps and `helpers`. The side was
     /// filled only with programs the verifier accepted against exactly these.
     fn verified(&self, helpers: HelperTable<'a>) -> heapless::Vec<VerifiedProgram<'_>, PROGS> {
@@ -268,6 +278,28 @@ impl<'a, const INSNS: usize, const MAPS: usize, const PROGS: usize>
         &self,
         f: impl FnOnce(&VerifiedProgram<'_>, &[VerifiedProgram<'_>]) -> R,
     ) -> Option<R> {
+        self.with_running(|side| {
+            let programs = side.verified(self.helpers);
+            programs.first().map(|entry| f(entry, &programs))
+        })?
+    }
+
+    /// Runs `f` with a view of the running program (name, version, maps by name), for the
+    /// control path; `None` when the slot is empty.
+    pub fn inspect<R>(&self, f: impl FnOnce(&Program<'_, 'a>) -> R) -> Option<R> {
+        self.with_running(|side| {
+            f(&Program {
+                prog_type: side.prog_type,
+                version: side.version,
+                programs: &side.programs,
+                maps: side.maps.maps(),
+                names: &side.names,
+            })
+        })
+    }
+
+    /// Runs `f` on the active side under its read lock, if it holds a program.
+    fn with_running<R>(&self, f: impl FnOnce(&Side<'a, INSNS, MAPS, PROGS>) -> R) -> Option<R> {
         loop {
             let i = self.active.load(Ordering::Acquire) & 1;
             let Some(side) = self.sides[i].try_read() else {
@@ -275,35 +307,7 @@ impl<'a, const INSNS: usize, const MAPS: usize, const PROGS: usize>
                 core::hint::spin_loop();
                 continue;
             };
-            if !side.loaded {
-                return None;
-            }
-            let programs = side.verified(self.helpers);
-            let entry = programs.first()?;
-            return Some(f(entry, &programs));
-        }
-    }
-
-    /// Runs `f` with a view of the running program (name, version, maps by name), for the
-    /// control path; `None` when the slot is empty.
-    pub fn inspect<R>(&self, f: impl FnOnce(&Program<'_, 'a>) -> R) -> Option<R> {
-        loop {
-            let i = self.active.load(Ordering::Acquire) & 1;
-            let Some(side) = self.sides[i].try_read() else {
-                core::hint::spin_loop();
-                continue;
-            };
-            if !side.loaded {
-                return None;
-            }
-            let view = Program {
-                prog_type: side.prog_type,
-                version: side.version,
-                programs: &side.programs,
-                maps: side.maps.maps(),
-                names: &side.names,
-            };
-            return Some(f(&view));
+            return side.loaded.then(|| f(&side));
         }
     }
 
@@ -363,14 +367,7 @@ impl<'a, const INSNS: usize, const MAPS: usize, const PROGS: usize>
 
     /// Waits for the runs still on side `i` (one packet each), then frees its maps.
     fn free_side<const BLOCKS: usize>(&self, i: usize, arena: &mut MapArena<'a, BLOCKS>) {
-        let mut side = self.sides[i].write();
-        if side.loaded {
-            let maps = core::mem::replace(&mut side.maps, MapSet::empty());
-            // Refused only for a set of another arena: then it is not ours to free.
-            let _ = arena.free(maps);
-        }
-        side.loaded = false;
-        side.programs.clear();
+        self.sides[i].write().clear(arena);
     }
 
     /// Fills the idle side `new` with `obj`'s program `name`, carrying pinned maps of `old`.
@@ -440,16 +437,13 @@ impl<'a, const INSNS: usize, const MAPS: usize, const PROGS: usize>
                 continue;
             }
             if map.update(&0u32.to_ne_bytes(), init, 0).is_err() {
-                let set = core::mem::replace(&mut new.maps, MapSet::empty());
-                let _ = arena.free(set);
+                new.clear(arena);
                 return Err(SlotError::UnsupportedMap { map: info.index });
             }
         }
         let filled = self.fill_programs(new, obj, name, prog_type, has_prog_array, ws);
         if let Err(e) = filled {
-            let set = core::mem::replace(&mut new.maps, MapSet::empty());
-            let _ = arena.free(set);
-            new.programs.clear();
+            new.clear(arena);
             return Err(e);
         }
         new.prog_type = prog_type;
