@@ -1084,47 +1084,102 @@ const RODATA: [u8; 16] = [0x5a; 16];
 /// Map 0: array of one 16-byte value (the trigger numbers); 1: hash, 4-byte keys, 16-byte
 /// values, keys 1 and 2 present; 2: 4 KiB ring buffer; 3: program array (slot 0 holds a
 /// program that returns 2); 4: array of one 16-byte value, read-only for programs; 5: queue
-/// of 8-byte values holding one value. Each in its own allocation.
+/// of 8-byte values holding one value.
+///
+/// Every region a run can reach (the maps, the stack, the packet) lives in this one
+/// allocation, in a fixed order and apart by gaps that belong to no region. So where a stray
+/// access of an unverified program lands relative to the regions is the same in every run:
+/// separate allocations would put the regions wherever the heap had room, and an access
+/// meant to miss could now and then land inside another map.
+#[repr(C)]
+struct Regions {
+    _gap0: [u8; GAP],
+    stack: Stack,
+    _gap1: [u8; GAP],
+    maps: Maps,
+    packet: [u8; PACKET_BUF],
+    _gap8: [u8; GAP],
+}
+
+/// The maps of [`Regions`], each followed by a gap.
+#[repr(C)]
+struct Maps {
+    data: ArrayMap<16, { value_words(16) }, 1>,
+    _gap2: [u8; GAP],
+    hash: HashMap<4, 16, { value_words(16) }, 4>,
+    _gap3: [u8; GAP],
+    ring: RingBuf<4096, 512>,
+    _gap4: [u8; GAP],
+    progs: ProgArray<2>,
+    _gap5: [u8; GAP],
+    rodata: ArrayMap<16, { value_words(16) }, 1>,
+    _gap6: [u8; GAP],
+    queue: QueueMap<8, 4>,
+    _gap7: [u8; GAP],
+}
+
+/// Bytes between two regions.
+const GAP: usize = 4096;
+/// Headroom and tailroom around the packet.
+const ROOM: usize = 64;
+/// The packet buffer: the longest trigger packet with its headroom and tailroom.
+const PACKET_BUF: usize = ROOM + 64 + ROOM;
+
 struct World {
-    data: Box<ArrayMap<16, { value_words(16) }, 1>>,
-    hash: Box<HashMap<4, 16, { value_words(16) }, 4>>,
-    ring: Box<RingBuf<4096, 512>>,
-    progs: Box<ProgArray<2>>,
-    rodata: Box<ArrayMap<16, { value_words(16) }, 1>>,
-    queue: Box<QueueMap<8, 4>>,
+    r: Box<Regions>,
 }
 
 impl World {
     fn new(tr: &Trigger) -> World {
-        let w = World {
-            data: Box::new(ArrayMap::new()),
-            hash: Box::new(HashMap::with_seed(3)),
-            ring: Box::new(RingBuf::new()),
-            progs: Box::new(ProgArray::new()),
-            rodata: Box::new(ArrayMap::new()),
-            queue: Box::new(QueueMap::new()),
+        assert!(tr.pkt <= PACKET_BUF - 2 * ROOM, "trigger packet too long");
+        let mut w = World {
+            r: Box::new(Regions {
+                _gap0: [0; GAP],
+                stack: Stack::new(),
+                _gap1: [0; GAP],
+                maps: Maps {
+                    data: ArrayMap::new(),
+                    _gap2: [0; GAP],
+                    hash: HashMap::with_seed(3),
+                    _gap3: [0; GAP],
+                    ring: RingBuf::new(),
+                    _gap4: [0; GAP],
+                    progs: ProgArray::new(),
+                    _gap5: [0; GAP],
+                    rodata: ArrayMap::new(),
+                    _gap6: [0; GAP],
+                    queue: QueueMap::new(),
+                    _gap7: [0; GAP],
+                },
+                packet: [tr.fill; PACKET_BUF],
+                _gap8: [0; GAP],
+            }),
         };
+        w.r.stack.0.fill(0xcc);
+        let m = &w.r.maps;
         let mut v = [0u8; 16];
         v[..8].copy_from_slice(&tr.num.to_ne_bytes());
         v[8..].copy_from_slice(&tr.num2.to_ne_bytes());
-        w.data.update(&0u32.to_ne_bytes(), &v, 0).unwrap();
+        m.data.update(&0u32.to_ne_bytes(), &v, 0).unwrap();
         for k in [1u32, 2] {
-            w.hash.update(&k.to_ne_bytes(), &[k as u8; 16], 0).unwrap();
+            m.hash.update(&k.to_ne_bytes(), &[k as u8; 16], 0).unwrap();
         }
-        w.rodata.update(&0u32.to_ne_bytes(), &RODATA, 0).unwrap();
-        w.queue.push(&[3; 8], 0).unwrap();
-        w.progs.set(0, 0).unwrap();
+        m.rodata.update(&0u32.to_ne_bytes(), &RODATA, 0).unwrap();
+        m.queue.push(&[3; 8], 0).unwrap();
+        m.progs.set(0, 0).unwrap();
         w
     }
+}
 
+impl Maps {
     fn table(&self) -> [&dyn Map; 6] {
         [
-            &*self.data,
-            &*self.hash,
-            &*self.ring,
-            &*self.progs,
-            &*self.rodata,
-            &*self.queue,
+            &self.data,
+            &self.hash,
+            &self.ring,
+            &self.progs,
+            &self.rodata,
+            &self.queue,
         ]
     }
 
@@ -1174,9 +1229,10 @@ fn assemble_vec(src: &str) -> Vec<Insn> {
 /// Runs `insns` (as written, in Linux's context layout) on the checking interpreter over the
 /// trigger inputs.
 fn run_checked(insns: &[Insn], pt: ProgramType, tr: &Trigger) -> Seen {
-    let world = World::new(tr);
-    let table = world.table();
-    let defs = world.defs();
+    let mut world = World::new(tr);
+    let r = &mut *world.r;
+    let table = r.maps.table();
+    let defs = r.maps.defs();
     let mut target = tail_target();
     let mut ws = Box::new(DefaultWorkspace::new());
     let env = VerifyEnv::new(pt, crate::helpers::standard(), MapTable::definitions(&defs));
@@ -1186,27 +1242,25 @@ fn run_checked(insns: &[Insn], pt: ProgramType, tr: &Trigger) -> Seen {
         .with_maps(MapTable::new(&table))
         .with_programs(&programs)
         .with_budget(1_000_000);
-    let mut stack = Box::new(Stack::new());
-    stack.0.fill(0xcc);
-    let (head, tail) = (64, 64);
-    let mut buf = std::vec![tr.fill; head + tr.pkt + tail];
+    let head = ROOM;
+    let buf = &mut r.packet[..ROOM + tr.pkt + ROOM];
     let result = {
         let mut ctx = match pt {
-            ProgramType::Xdp => Context::Xdp(XdpBuff::new(&mut buf, head, tr.pkt)),
+            ProgramType::Xdp => Context::Xdp(XdpBuff::new(buf, head, tr.pkt)),
             ProgramType::SocketFilter => Context::SocketFilter(SkBuff {
                 packet: &mut buf[head..head + tr.pkt],
                 fields: [0; 19],
             }),
-            ProgramType::Tc => Context::Tc(crate::TcBuff::new(&mut buf, head, tr.pkt)),
-            ProgramType::Memory { .. } => Context::Memory(&mut buf),
+            ProgramType::Tc => Context::Tc(crate::TcBuff::new(buf, head, tr.pkt)),
+            ProgramType::Memory { .. } => Context::Memory(buf),
         };
         let program = Program::new(insns).unwrap();
-        interp.run_checked(&program, &mut ctx, &mut stack)
+        interp.run_checked(&program, &mut ctx, &mut r.stack)
     };
     Seen {
         result,
-        leaked: world.leaked(),
-        rodata_changed: world.rodata_changed(),
+        leaked: r.maps.leaked(),
+        rodata_changed: r.maps.rodata_changed(),
     }
 }
 
@@ -1218,7 +1272,7 @@ fn verdict(
 ) -> (Vec<Insn>, Result<Vec<Insn>, VerifyError>) {
     let insns = assemble_vec(src);
     let world = World::new(tr);
-    let defs = world.defs();
+    let defs = world.r.maps.defs();
     let env = VerifyEnv::new(pt, crate::helpers::standard(), MapTable::definitions(&defs));
     let mut copy = insns.clone();
     let r = verify(&mut copy, &env, ws).map(|v| v.insns().to_vec());
