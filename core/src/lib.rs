@@ -46,6 +46,7 @@ pub use env::{ProgramType, Stack, Trap};
 
 pub use cbpf::{convert as convert_classic, CbpfError, CbpfErrorKind, SockFilter};
 
+mod mem;
 mod runtime;
 mod verified;
 

@@ -9,9 +9,9 @@ use crate::env::{
     skb_field, HelperEnv, HelperTable, Platform, ProgramType, RunState, SkBuffCtx, Stack, TcCtx,
     Trap, XdpCtx,
 };
-use crate::interp::mem::{LiveFrame, Region, Regions};
 use crate::isa::Insn;
 use crate::maps::{MapTable, Redirect};
+use crate::mem::{LiveFrame, Region, Regions};
 use crate::VerifiedProgram;
 
 mod tc;
@@ -230,14 +230,14 @@ impl<'e> Runtime<'e> {
         stack: &mut Stack,
         f: impl FnOnce(&mut Run<'_, 'e>) -> R,
     ) -> R {
-        let stack_region = Region::of(&stack.0);
+        let stack_region = Region::of_mut(&mut stack.0);
         let mut regions = Regions {
             stack: stack_region,
             ..Regions::default()
         };
         match ctx {
             Context::Memory(buf) => {
-                regions.data = Region::of(buf);
+                regions.data = Region::of_mut(buf);
                 let entry = Entry {
                     r1: regions.data.start,
                     r2: buf.len() as u64,
@@ -247,7 +247,7 @@ impl<'e> Runtime<'e> {
                 f(&mut Run::new(self, binding, entry, regions))
             }
             Context::Xdp(x) => {
-                regions.data = Region::of(x.buf);
+                regions.data = Region::of_mut(x.buf);
                 let base = regions.data.start;
                 let clamp = |o: usize| base + o.min(x.buf.len()) as u64;
                 let data = clamp(x.data);
@@ -260,11 +260,8 @@ impl<'e> Runtime<'e> {
                     egress_ifindex: 0,
                     _pad: 0,
                 };
-                let md_addr = &mut md as *mut XdpCtx as u64;
-                regions.ctx = Region {
-                    start: md_addr,
-                    end: md_addr + core::mem::size_of::<XdpCtx>() as u64,
-                };
+                regions.ctx = Region::of_struct(&mut md);
+                let md_addr = regions.ctx.start;
                 regions.frame = LiveFrame::Xdp;
                 let entry = Entry {
                     r1: md_addr,
@@ -283,7 +280,7 @@ impl<'e> Runtime<'e> {
                 r
             }
             Context::SocketFilter(skb) => {
-                regions.data = Region::of(skb.packet);
+                regions.data = Region::of_mut(skb.packet);
                 let mut sk = SkBuffCtx {
                     data: regions.data.start,
                     data_end: regions.data.end,
@@ -291,11 +288,8 @@ impl<'e> Runtime<'e> {
                     _pad: 0,
                 };
                 sk.fields[SkBuffCtx::LEN] = skb.packet.len() as u32;
-                let sk_addr = &mut sk as *mut SkBuffCtx as u64;
-                regions.ctx = Region {
-                    start: sk_addr,
-                    end: sk_addr + core::mem::size_of::<SkBuffCtx>() as u64,
-                };
+                regions.ctx = Region::of_struct(&mut sk);
+                let sk_addr = regions.ctx.start;
                 // Only the scalar fields are writable, never the packet pointers.
                 regions.ctx_write = Region {
                     start: sk_addr + 16,
@@ -312,7 +306,7 @@ impl<'e> Runtime<'e> {
                 r
             }
             Context::Tc(t) => {
-                regions.data = Region::of(t.buf);
+                regions.data = Region::of_mut(t.buf);
                 let base = regions.data.start;
                 let clamp = |o: usize| base + o.min(t.buf.len()) as u64;
                 let data = clamp(t.data);
@@ -328,11 +322,8 @@ impl<'e> Runtime<'e> {
                     ..TcCtx::default()
                 };
                 sk.fields[skb_field::LEN] = (data_end - data) as u32;
-                let sk_addr = &mut sk as *mut TcCtx as u64;
-                regions.ctx = Region {
-                    start: sk_addr,
-                    end: sk_addr + core::mem::size_of::<TcCtx>() as u64,
-                };
+                regions.ctx = Region::of_struct(&mut sk);
+                let sk_addr = regions.ctx.start;
                 // Never the packet pointers: only the helpers move them.
                 regions.ctx_write = Region {
                     start: sk_addr + 24,

@@ -1,7 +1,7 @@
 //! Helper functions: Linux-numbered, each with a prototype the verifier checks calls against.
 
-use crate::interp::mem::Regions;
 use crate::maps::{Map, MapTable};
+use crate::mem::Regions;
 
 /// What a helper argument must be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -103,13 +103,13 @@ impl<'r> HelperEnv<'r> {
     /// packet or buffer, its context, or a value of one of its maps). Always checked, whatever
     /// the verifier proved, so a helper is safe even when its prototype is too lax.
     pub fn read(&self, addr: u64, len: u64) -> Option<&[u8]> {
-        crate::interp::mem::helper_read(self.regions, &self.maps, addr, len)
+        crate::mem::helper_read(self.regions, &self.maps, addr, len)
     }
 
     /// Copies `data` to `addr` if the bytes lie inside memory this run may write; returns
     /// whether it did.
     pub fn write(&self, addr: u64, data: &[u8]) -> bool {
-        crate::interp::mem::helper_write(self.regions, &self.maps, addr, data)
+        crate::mem::helper_write(self.regions, &self.maps, addr, data)
     }
 
     /// The map a program passed as a map pointer.

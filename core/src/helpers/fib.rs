@@ -5,7 +5,7 @@
 use super::skb::EFAULT;
 use super::{args, EINVAL};
 use crate::env::{ArgKind as A, FibOutcome, FibQuery, Helper, HelperEnv, HelperProto, RetKind};
-use crate::interp::mem::{with_tc_ctx, with_xdp_ctx};
+use crate::mem::{with_tc_ctx, with_xdp_ctx};
 
 /// `sizeof(struct bpf_fib_lookup)`.
 const PARAMS_LEN: usize = 64;

@@ -39,7 +39,7 @@ fn cpu_for(env: &HelperEnv<'_>, def: &MapDef) -> u32 {
 fn map_lookup_elem(env: &mut HelperEnv<'_>, map: u64, key: u64, _: u64, _: u64, _: u64) -> u64 {
     map_and_key(env, map, key)
         .and_then(|(m, def, k)| m.lookup_cpu(k, cpu_for(env, &def)))
-        .map_or(0, |v| v.as_ptr() as usize as u64)
+        .map_or(0, |v| v.as_ptr().expose_provenance() as u64)
 }
 
 fn map_update_elem(

@@ -30,7 +30,7 @@ fn ringbuf_reserve(
 ) -> u64 {
     env.map(map)
         .and_then(|m| m.ringbuf_reserve(size, flags))
-        .map_or(0, |p| p.as_ptr() as usize as u64)
+        .map_or(0, |p| p.as_ptr().expose_provenance() as u64)
 }
 
 /// Finishes the record at `data` in whichever ring buffer of the run holds it (as in Linux,

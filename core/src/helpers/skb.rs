@@ -11,8 +11,8 @@
 
 use super::{args, EINVAL};
 use crate::env::{skb_field, tc_act, ArgKind as A, Helper, HelperEnv, HelperProto, RetKind};
-use crate::interp::mem::{with_buffer, with_tc_ctx, LiveFrame};
 use crate::maps::Redirect;
+use crate::mem::{with_buffer, with_tc_ctx, LiveFrame};
 use crate::runtime::{RedirectKind, TunnelKey};
 
 pub(crate) const EFAULT: u64 = (-14i64) as u64;

@@ -3,7 +3,7 @@
 use super::map::errno;
 use super::{args, EINVAL};
 use crate::env::{ArgKind as A, Helper, HelperEnv, HelperProto, RetKind};
-use crate::interp::mem::with_xdp_ctx;
+use crate::mem::with_xdp_ctx;
 
 /// An Ethernet header: the least a frame may shrink to, as in Linux.
 const ETH_HLEN: u64 = 14;

@@ -3,11 +3,12 @@
 //! through [`Access`], which is free of checks for verified programs.
 
 use super::alu;
-use super::mem::{packet_load, Access, AtomicOps};
 use super::Interpreter;
 use crate::env::{Trap, MAX_CALL_FRAMES, STACK_FRAME_SIZE};
+use crate::isa::opcode::op::*;
 use crate::isa::opcode::*;
 use crate::isa::Insn;
+use crate::mem::{packet_load, Access, AtomicOps};
 use crate::runtime::Run;
 
 /// Linux's limit on chained tail calls.
@@ -106,30 +107,30 @@ impl Interpreter<'_> {
                 }};
             }
             match insn.opcode {
-                // ALU64
-                0x07 | 0x0f => alu64!(|a, b| a.wrapping_add(b)),
-                0x17 | 0x1f => alu64!(|a, b| a.wrapping_sub(b)),
-                0x27 | 0x2f => alu64!(|a, b| a.wrapping_mul(b)),
-                0x37 | 0x3f if insn.off == 0 => alu64!(|a, b| alu::udiv64(a, b)),
-                0x37 | 0x3f => alu64!(|a, b| alu::sdiv64(a, b)),
-                0x47 | 0x4f => alu64!(|a, b| a | b),
-                0x57 | 0x5f => alu64!(|a, b| a & b),
-                0x67 | 0x6f => alu64!(|a, b| a.wrapping_shl(b as u32)),
-                0x77 | 0x7f => alu64!(|a, b| a.wrapping_shr(b as u32)),
-                0x87 => reg[d] = reg[d].wrapping_neg(),
-                0x97 | 0x9f if insn.off == 0 => alu64!(|a, b| alu::umod64(a, b)),
-                0x97 | 0x9f => alu64!(|a, b| alu::smod64(a, b)),
-                0xa7 | 0xaf => alu64!(|a, b| a ^ b),
-                0xb7 => reg[d] = imm,
-                0xbf if insn.off == 0 => reg[d] = reg[s],
-                0xbf => reg[d] = alu::sext(reg[s], insn.off),
-                0xc7 | 0xcf => alu64!(|a, b| (a as i64).wrapping_shr(b as u32) as u64),
-                0xd7 => reg[d] = alu::bswap(reg[d], insn.imm),
-                // ALU
-                0x04 | 0x0c => alu32!(|a, b| a.wrapping_add(b)),
-                0x14 | 0x1c => alu32!(|a, b| a.wrapping_sub(b)),
-                0x24 | 0x2c => alu32!(|a, b| a.wrapping_mul(b)),
-                0x34 | 0x3c => {
+                // 64-bit arithmetic
+                ADD64_IMM | ADD64_REG => alu64!(|a, b| a.wrapping_add(b)),
+                SUB64_IMM | SUB64_REG => alu64!(|a, b| a.wrapping_sub(b)),
+                MUL64_IMM | MUL64_REG => alu64!(|a, b| a.wrapping_mul(b)),
+                DIV64_IMM | DIV64_REG if insn.off == 0 => alu64!(|a, b| alu::udiv64(a, b)),
+                DIV64_IMM | DIV64_REG => alu64!(|a, b| alu::sdiv64(a, b)),
+                OR64_IMM | OR64_REG => alu64!(|a, b| a | b),
+                AND64_IMM | AND64_REG => alu64!(|a, b| a & b),
+                LSH64_IMM | LSH64_REG => alu64!(|a, b| a.wrapping_shl(b as u32)),
+                RSH64_IMM | RSH64_REG => alu64!(|a, b| a.wrapping_shr(b as u32)),
+                NEG64 => reg[d] = reg[d].wrapping_neg(),
+                MOD64_IMM | MOD64_REG if insn.off == 0 => alu64!(|a, b| alu::umod64(a, b)),
+                MOD64_IMM | MOD64_REG => alu64!(|a, b| alu::smod64(a, b)),
+                XOR64_IMM | XOR64_REG => alu64!(|a, b| a ^ b),
+                MOV64_IMM => reg[d] = imm,
+                MOV64_REG if insn.off == 0 => reg[d] = reg[s],
+                MOV64_REG => reg[d] = alu::sext(reg[s], insn.off),
+                ARSH64_IMM | ARSH64_REG => alu64!(|a, b| (a as i64).wrapping_shr(b as u32) as u64),
+                BSWAP => reg[d] = alu::bswap(reg[d], insn.imm),
+                // 32-bit arithmetic
+                ADD32_IMM | ADD32_REG => alu32!(|a, b| a.wrapping_add(b)),
+                SUB32_IMM | SUB32_REG => alu32!(|a, b| a.wrapping_sub(b)),
+                MUL32_IMM | MUL32_REG => alu32!(|a, b| a.wrapping_mul(b)),
+                DIV32_IMM | DIV32_REG => {
                     let src = src!();
                     reg[d] = if insn.off == 0 {
                         alu::udiv32(reg[d], src)
@@ -137,12 +138,12 @@ impl Interpreter<'_> {
                         alu::sdiv32(reg[d], src)
                     };
                 }
-                0x44 | 0x4c => alu32!(|a, b| a | b),
-                0x54 | 0x5c => alu32!(|a, b| a & b),
-                0x64 | 0x6c => alu32!(|a, b| a.wrapping_shl(b)),
-                0x74 | 0x7c => alu32!(|a, b| a.wrapping_shr(b)),
-                0x84 => reg[d] = (reg[d] as u32).wrapping_neg() as u64,
-                0x94 | 0x9c => {
+                OR32_IMM | OR32_REG => alu32!(|a, b| a | b),
+                AND32_IMM | AND32_REG => alu32!(|a, b| a & b),
+                LSH32_IMM | LSH32_REG => alu32!(|a, b| a.wrapping_shl(b)),
+                RSH32_IMM | RSH32_REG => alu32!(|a, b| a.wrapping_shr(b)),
+                NEG32 => reg[d] = (reg[d] as u32).wrapping_neg() as u64,
+                MOD32_IMM | MOD32_REG => {
                     let src = src!();
                     reg[d] = if insn.off == 0 {
                         alu::umod32(reg[d], src)
@@ -150,45 +151,45 @@ impl Interpreter<'_> {
                         alu::smod32(reg[d], src)
                     };
                 }
-                0xa4 | 0xac => alu32!(|a, b| a ^ b),
-                0xb4 => reg[d] = imm as u32 as u64,
-                0xbc if insn.off == 0 => reg[d] = reg[s] as u32 as u64,
-                0xbc => reg[d] = alu::sext(reg[s], insn.off) as u32 as u64,
-                0xc4 | 0xcc => alu32!(|a, b| (a as i32).wrapping_shr(b) as u32),
-                0xd4 => reg[d] = alu::to_le(reg[d], insn.imm),
-                0xdc => reg[d] = alu::to_be(reg[d], insn.imm),
+                XOR32_IMM | XOR32_REG => alu32!(|a, b| a ^ b),
+                MOV32_IMM => reg[d] = imm as u32 as u64,
+                MOV32_REG if insn.off == 0 => reg[d] = reg[s] as u32 as u64,
+                MOV32_REG => reg[d] = alu::sext(reg[s], insn.off) as u32 as u64,
+                ARSH32_IMM | ARSH32_REG => alu32!(|a, b| (a as i32).wrapping_shr(b) as u32),
+                TO_LE => reg[d] = alu::to_le(reg[d], insn.imm),
+                TO_BE => reg[d] = alu::to_be(reg[d], insn.imm),
                 // Loads and stores
-                0x61 => reg[d] = mem.load::<4>(reg[s].wrapping_add(off))?,
-                0x69 => reg[d] = mem.load::<2>(reg[s].wrapping_add(off))?,
-                0x71 => reg[d] = mem.load::<1>(reg[s].wrapping_add(off))?,
-                0x79 => reg[d] = mem.load::<8>(reg[s].wrapping_add(off))?,
-                0x81 => reg[d] = alu::sext(mem.load::<4>(reg[s].wrapping_add(off))?, 32),
-                0x89 => reg[d] = alu::sext(mem.load::<2>(reg[s].wrapping_add(off))?, 16),
-                0x91 => reg[d] = alu::sext(mem.load::<1>(reg[s].wrapping_add(off))?, 8),
-                0x62 => mem.store::<4>(reg[d].wrapping_add(off), imm)?,
-                0x6a => mem.store::<2>(reg[d].wrapping_add(off), imm)?,
-                0x72 => mem.store::<1>(reg[d].wrapping_add(off), imm)?,
-                0x7a => mem.store::<8>(reg[d].wrapping_add(off), imm)?,
-                0x63 => mem.store::<4>(reg[d].wrapping_add(off), reg[s])?,
-                0x6b => mem.store::<2>(reg[d].wrapping_add(off), reg[s])?,
-                0x73 => mem.store::<1>(reg[d].wrapping_add(off), reg[s])?,
-                0x7b => mem.store::<8>(reg[d].wrapping_add(off), reg[s])?,
-                0xc3 => {
+                LDXW => reg[d] = mem.load::<4>(reg[s].wrapping_add(off))?,
+                LDXH => reg[d] = mem.load::<2>(reg[s].wrapping_add(off))?,
+                LDXB => reg[d] = mem.load::<1>(reg[s].wrapping_add(off))?,
+                LDXDW => reg[d] = mem.load::<8>(reg[s].wrapping_add(off))?,
+                LDXSW => reg[d] = alu::sext(mem.load::<4>(reg[s].wrapping_add(off))?, 32),
+                LDXSH => reg[d] = alu::sext(mem.load::<2>(reg[s].wrapping_add(off))?, 16),
+                LDXSB => reg[d] = alu::sext(mem.load::<1>(reg[s].wrapping_add(off))?, 8),
+                STW => mem.store::<4>(reg[d].wrapping_add(off), imm)?,
+                STH => mem.store::<2>(reg[d].wrapping_add(off), imm)?,
+                STB => mem.store::<1>(reg[d].wrapping_add(off), imm)?,
+                STDW => mem.store::<8>(reg[d].wrapping_add(off), imm)?,
+                STXW => mem.store::<4>(reg[d].wrapping_add(off), reg[s])?,
+                STXH => mem.store::<2>(reg[d].wrapping_add(off), reg[s])?,
+                STXB => mem.store::<1>(reg[d].wrapping_add(off), reg[s])?,
+                STXDW => mem.store::<8>(reg[d].wrapping_add(off), reg[s])?,
+                ATOMIC_W => {
                     let a = mem.atomic32(reg[d].wrapping_add(off))?;
                     let old = a.rmw(insn.imm, reg[s], reg[0]);
                     atomic_result(&mut reg, s, insn.imm, old);
                 }
-                0xdb => {
+                ATOMIC_DW => {
                     let a = mem.atomic64(reg[d].wrapping_add(off))?;
                     let old = a.rmw(insn.imm, reg[s], reg[0]);
                     atomic_result(&mut reg, s, insn.imm, old);
                 }
-                0x18 => {
+                LDDW => {
                     let next = *insns.get(pc).ok_or(Trap::InvalidInstruction)?;
                     pc += 1;
                     reg[d] = run.lddw_value(insn, next).ok_or(Trap::UnresolvedMap)?;
                 }
-                0x20 | 0x28 | 0x30 | 0x40 | 0x48 | 0x50 => {
+                LDABSW | LDABSH | LDABSB | LDINDW | LDINDH | LDINDB => {
                     let base = if insn.opcode & BPF_IND != 0 {
                         reg[s]
                     } else {
@@ -205,32 +206,32 @@ impl Interpreter<'_> {
                         None => return Ok(0),
                     }
                 }
-                // JMP
-                0x05 => pc = pc.wrapping_add(insn.off as isize as usize),
-                0x06 => pc = pc.wrapping_add(insn.imm as isize as usize),
-                0x15 | 0x1d => jump!(|a, b| a == b),
-                0x25 | 0x2d => jump!(|a, b| a > b),
-                0x35 | 0x3d => jump!(|a, b| a >= b),
-                0x45 | 0x4d => jump!(|a, b| a & b != 0),
-                0x55 | 0x5d => jump!(|a, b| a != b),
-                0x65 | 0x6d => jump!(|a, b| a as i64 > b as i64),
-                0x75 | 0x7d => jump!(|a, b| a as i64 >= b as i64),
-                0xa5 | 0xad => jump!(|a, b| a < b),
-                0xb5 | 0xbd => jump!(|a, b| a <= b),
-                0xc5 | 0xcd => jump!(|a, b| (a as i64) < b as i64),
-                0xd5 | 0xdd => jump!(|a, b| a as i64 <= b as i64),
-                0x16 | 0x1e => jump32!(|a, b| a == b),
-                0x26 | 0x2e => jump32!(|a, b| a > b),
-                0x36 | 0x3e => jump32!(|a, b| a >= b),
-                0x46 | 0x4e => jump32!(|a, b| a & b != 0),
-                0x56 | 0x5e => jump32!(|a, b| a != b),
-                0x66 | 0x6e => jump32!(|a, b| a as i32 > b as i32),
-                0x76 | 0x7e => jump32!(|a, b| a as i32 >= b as i32),
-                0xa6 | 0xae => jump32!(|a, b| a < b),
-                0xb6 | 0xbe => jump32!(|a, b| a <= b),
-                0xc6 | 0xce => jump32!(|a, b| (a as i32) < b as i32),
-                0xd6 | 0xde => jump32!(|a, b| a as i32 <= b as i32),
-                0x85 if insn.src() == CALL_LOCAL => {
+                // Jumps, calls, exit
+                JA => pc = pc.wrapping_add(insn.off as isize as usize),
+                JA32 => pc = pc.wrapping_add(insn.imm as isize as usize),
+                JEQ_IMM | JEQ_REG => jump!(|a, b| a == b),
+                JGT_IMM | JGT_REG => jump!(|a, b| a > b),
+                JGE_IMM | JGE_REG => jump!(|a, b| a >= b),
+                JSET_IMM | JSET_REG => jump!(|a, b| a & b != 0),
+                JNE_IMM | JNE_REG => jump!(|a, b| a != b),
+                JSGT_IMM | JSGT_REG => jump!(|a, b| a as i64 > b as i64),
+                JSGE_IMM | JSGE_REG => jump!(|a, b| a as i64 >= b as i64),
+                JLT_IMM | JLT_REG => jump!(|a, b| a < b),
+                JLE_IMM | JLE_REG => jump!(|a, b| a <= b),
+                JSLT_IMM | JSLT_REG => jump!(|a, b| (a as i64) < b as i64),
+                JSLE_IMM | JSLE_REG => jump!(|a, b| a as i64 <= b as i64),
+                JEQ32_IMM | JEQ32_REG => jump32!(|a, b| a == b),
+                JGT32_IMM | JGT32_REG => jump32!(|a, b| a > b),
+                JGE32_IMM | JGE32_REG => jump32!(|a, b| a >= b),
+                JSET32_IMM | JSET32_REG => jump32!(|a, b| a & b != 0),
+                JNE32_IMM | JNE32_REG => jump32!(|a, b| a != b),
+                JSGT32_IMM | JSGT32_REG => jump32!(|a, b| a as i32 > b as i32),
+                JSGE32_IMM | JSGE32_REG => jump32!(|a, b| a as i32 >= b as i32),
+                JLT32_IMM | JLT32_REG => jump32!(|a, b| a < b),
+                JLE32_IMM | JLE32_REG => jump32!(|a, b| a <= b),
+                JSLT32_IMM | JSLT32_REG => jump32!(|a, b| (a as i32) < b as i32),
+                JSLE32_IMM | JSLE32_REG => jump32!(|a, b| a as i32 <= b as i32),
+                CALL if insn.src() == CALL_LOCAL => {
                     frames
                         .push(Frame {
                             ret_pc: pc,
@@ -240,7 +241,7 @@ impl Interpreter<'_> {
                     reg[10] = reg[10].wrapping_sub(STACK_FRAME_SIZE as u64);
                     pc = pc.wrapping_add(insn.imm as isize as usize);
                 }
-                0x85 if insn.imm == TAIL_CALL => {
+                CALL if insn.imm == TAIL_CALL => {
                     reg[0] = run.call_helper(TAIL_CALL as u32, args(&reg))?;
                     if let Some(target) = run.take_tail_call() {
                         // Linux: a tail call replaces the running program, keeps the stack and
@@ -258,9 +259,9 @@ impl Interpreter<'_> {
                         }
                     }
                 }
-                0x85 => reg[0] = run.call_helper(insn.imm as u32, args(&reg))?,
-                0x8d => reg[0] = run.call_helper(reg[d] as u32, args(&reg))?,
-                0x95 => {
+                CALL => reg[0] = run.call_helper(insn.imm as u32, args(&reg))?,
+                CALLX => reg[0] = run.call_helper(reg[d] as u32, args(&reg))?,
+                EXIT => {
                     let Some(f) = frames.pop() else {
                         return Ok(reg[0]);
                     };

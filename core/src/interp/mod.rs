@@ -14,7 +14,6 @@
 
 mod alu;
 mod exec;
-pub(crate) mod mem;
 
 pub use alu::{
     bswap, sdiv32, sdiv64, sext, smod32, smod64, to_be, to_le, udiv32, udiv64, umod32, umod64,
@@ -23,9 +22,9 @@ pub use alu::{
 use crate::env::{HelperTable, Platform, Stack, Trap};
 use crate::isa::Program;
 use crate::maps::MapTable;
+use crate::mem::Access;
 use crate::runtime::{Context, Run, Runtime};
 use crate::VerifiedProgram;
-use mem::Access;
 
 /// The interpreter: a [`Runtime`] and a dispatch loop. Cheap to build and `Copy`; one can
 /// serve many runs on many cores.

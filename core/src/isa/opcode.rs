@@ -175,9 +175,110 @@ pub const LDDW_MAP_IDX: u8 = 5;
 /// `lddw` source: a map value address by index into the program's map table.
 pub const LDDW_MAP_IDX_VALUE: u8 = 6;
 
-/// Full opcodes used often enough to deserve a name.
+/// Names a full opcode per operand source: `$imm` with the immediate (`BPF_K`), `$reg` with
+/// the source register (`BPF_X`).
+macro_rules! both_sources {
+    ($($imm:ident, $reg:ident = $base:expr, $what:literal;)*) => {$(
+        #[doc = concat!("`", $what, "` with an immediate operand.")]
+        pub const $imm: u8 = $base | BPF_K;
+        #[doc = concat!("`", $what, "` with a register operand.")]
+        pub const $reg: u8 = $base | BPF_X;
+    )*};
+}
+
+/// Names full opcodes that take no source: one name each.
+macro_rules! opcodes {
+    ($($name:ident = $value:expr, $what:literal;)*) => {$(
+        #[doc = concat!("`", $what, "`.")]
+        pub const $name: u8 = $value;
+    )*};
+}
+
+/// Full opcodes (class, size or operation, source) by name, for the engines' dispatch and the
+/// tools. The mnemonics are the assembler's.
 pub mod op {
     use super::*;
+
+    both_sources! {
+        ADD64_IMM, ADD64_REG = BPF_ALU64 | BPF_ADD, "add";
+        SUB64_IMM, SUB64_REG = BPF_ALU64 | BPF_SUB, "sub";
+        MUL64_IMM, MUL64_REG = BPF_ALU64 | BPF_MUL, "mul";
+        DIV64_IMM, DIV64_REG = BPF_ALU64 | BPF_DIV, "div (sdiv when off is 1)";
+        OR64_IMM, OR64_REG = BPF_ALU64 | BPF_OR, "or";
+        AND64_IMM, AND64_REG = BPF_ALU64 | BPF_AND, "and";
+        LSH64_IMM, LSH64_REG = BPF_ALU64 | BPF_LSH, "lsh";
+        RSH64_IMM, RSH64_REG = BPF_ALU64 | BPF_RSH, "rsh";
+        MOD64_IMM, MOD64_REG = BPF_ALU64 | BPF_MOD, "mod (smod when off is 1)";
+        XOR64_IMM, XOR64_REG = BPF_ALU64 | BPF_XOR, "xor";
+        MOV64_IMM, MOV64_REG = BPF_ALU64 | BPF_MOV, "mov (movsx when off is 8, 16 or 32)";
+        ARSH64_IMM, ARSH64_REG = BPF_ALU64 | BPF_ARSH, "arsh";
+        ADD32_IMM, ADD32_REG = BPF_ALU | BPF_ADD, "add32";
+        SUB32_IMM, SUB32_REG = BPF_ALU | BPF_SUB, "sub32";
+        MUL32_IMM, MUL32_REG = BPF_ALU | BPF_MUL, "mul32";
+        DIV32_IMM, DIV32_REG = BPF_ALU | BPF_DIV, "div32 (sdiv32 when off is 1)";
+        OR32_IMM, OR32_REG = BPF_ALU | BPF_OR, "or32";
+        AND32_IMM, AND32_REG = BPF_ALU | BPF_AND, "and32";
+        LSH32_IMM, LSH32_REG = BPF_ALU | BPF_LSH, "lsh32";
+        RSH32_IMM, RSH32_REG = BPF_ALU | BPF_RSH, "rsh32";
+        MOD32_IMM, MOD32_REG = BPF_ALU | BPF_MOD, "mod32 (smod32 when off is 1)";
+        XOR32_IMM, XOR32_REG = BPF_ALU | BPF_XOR, "xor32";
+        MOV32_IMM, MOV32_REG = BPF_ALU | BPF_MOV, "mov32 (movsx32 when off is 8 or 16)";
+        ARSH32_IMM, ARSH32_REG = BPF_ALU | BPF_ARSH, "arsh32";
+        JEQ_IMM, JEQ_REG = BPF_JMP | BPF_JEQ, "jeq";
+        JGT_IMM, JGT_REG = BPF_JMP | BPF_JGT, "jgt";
+        JGE_IMM, JGE_REG = BPF_JMP | BPF_JGE, "jge";
+        JSET_IMM, JSET_REG = BPF_JMP | BPF_JSET, "jset";
+        JNE_IMM, JNE_REG = BPF_JMP | BPF_JNE, "jne";
+        JSGT_IMM, JSGT_REG = BPF_JMP | BPF_JSGT, "jsgt";
+        JSGE_IMM, JSGE_REG = BPF_JMP | BPF_JSGE, "jsge";
+        JLT_IMM, JLT_REG = BPF_JMP | BPF_JLT, "jlt";
+        JLE_IMM, JLE_REG = BPF_JMP | BPF_JLE, "jle";
+        JSLT_IMM, JSLT_REG = BPF_JMP | BPF_JSLT, "jslt";
+        JSLE_IMM, JSLE_REG = BPF_JMP | BPF_JSLE, "jsle";
+        JEQ32_IMM, JEQ32_REG = BPF_JMP32 | BPF_JEQ, "jeq32";
+        JGT32_IMM, JGT32_REG = BPF_JMP32 | BPF_JGT, "jgt32";
+        JGE32_IMM, JGE32_REG = BPF_JMP32 | BPF_JGE, "jge32";
+        JSET32_IMM, JSET32_REG = BPF_JMP32 | BPF_JSET, "jset32";
+        JNE32_IMM, JNE32_REG = BPF_JMP32 | BPF_JNE, "jne32";
+        JSGT32_IMM, JSGT32_REG = BPF_JMP32 | BPF_JSGT, "jsgt32";
+        JSGE32_IMM, JSGE32_REG = BPF_JMP32 | BPF_JSGE, "jsge32";
+        JLT32_IMM, JLT32_REG = BPF_JMP32 | BPF_JLT, "jlt32";
+        JLE32_IMM, JLE32_REG = BPF_JMP32 | BPF_JLE, "jle32";
+        JSLT32_IMM, JSLT32_REG = BPF_JMP32 | BPF_JSLT, "jslt32";
+        JSLE32_IMM, JSLE32_REG = BPF_JMP32 | BPF_JSLE, "jsle32";
+    }
+
+    opcodes! {
+        NEG64 = BPF_ALU64 | BPF_NEG, "neg";
+        NEG32 = BPF_ALU | BPF_NEG, "neg32";
+        BSWAP = BPF_ALU64 | BPF_END, "bswap16/32/64";
+        TO_LE = BPF_ALU | BPF_END | BPF_K, "le16/32/64";
+        TO_BE = BPF_ALU | BPF_END | BPF_X, "be16/32/64";
+        LDXW = BPF_LDX | BPF_MEM | BPF_W, "ldxw";
+        LDXH = BPF_LDX | BPF_MEM | BPF_H, "ldxh";
+        LDXB = BPF_LDX | BPF_MEM | BPF_B, "ldxb";
+        LDXDW = BPF_LDX | BPF_MEM | BPF_DW, "ldxdw";
+        LDXSW = BPF_LDX | BPF_MEMSX | BPF_W, "ldxsw";
+        LDXSH = BPF_LDX | BPF_MEMSX | BPF_H, "ldxsh";
+        LDXSB = BPF_LDX | BPF_MEMSX | BPF_B, "ldxsb";
+        STW = BPF_ST | BPF_MEM | BPF_W, "stw";
+        STH = BPF_ST | BPF_MEM | BPF_H, "sth";
+        STB = BPF_ST | BPF_MEM | BPF_B, "stb";
+        STDW = BPF_ST | BPF_MEM | BPF_DW, "stdw";
+        STXW = BPF_STX | BPF_MEM | BPF_W, "stxw";
+        STXH = BPF_STX | BPF_MEM | BPF_H, "stxh";
+        STXB = BPF_STX | BPF_MEM | BPF_B, "stxb";
+        STXDW = BPF_STX | BPF_MEM | BPF_DW, "stxdw";
+        ATOMIC_W = BPF_STX | BPF_ATOMIC | BPF_W, "the 32-bit atomics (operation in imm)";
+        ATOMIC_DW = BPF_STX | BPF_ATOMIC | BPF_DW, "the 64-bit atomics (operation in imm)";
+        LDABSW = BPF_LD | BPF_ABS | BPF_W, "ldabsw";
+        LDABSH = BPF_LD | BPF_ABS | BPF_H, "ldabsh";
+        LDABSB = BPF_LD | BPF_ABS | BPF_B, "ldabsb";
+        LDINDW = BPF_LD | BPF_IND | BPF_W, "ldindw";
+        LDINDH = BPF_LD | BPF_IND | BPF_H, "ldindh";
+        LDINDB = BPF_LD | BPF_IND | BPF_B, "ldindb";
+    }
+
     /// `lddw dst, imm64` (two slots).
     pub const LDDW: u8 = BPF_LD | BPF_IMM | BPF_DW;
     /// `exit`.

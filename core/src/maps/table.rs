@@ -166,7 +166,10 @@ impl<'m> MapTable<'m> {
             _ => {
                 let map = self.get(insn.imm as u32)?;
                 let value = map.lookup(&0u32.to_le_bytes())?;
-                Some((value.as_ptr() as usize as u64).wrapping_add(next.imm as u32 as u64))
+                Some(
+                    (value.as_ptr().expose_provenance() as u64)
+                        .wrapping_add(next.imm as u32 as u64),
+                )
             }
         }
     }

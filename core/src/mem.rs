@@ -1,5 +1,5 @@
-//! Every raw memory access of the interpreter, and nothing else. This is the one module of
-//! `nanobpf-core` where `unsafe` is allowed.
+//! The memory layer: every raw memory access of the engines' runs, and nothing else. This is
+//! the one module of `nanobpf-core` where `unsafe` is allowed.
 //!
 //! Registers hold real host addresses. An [`Access`] is the permission to dereference them:
 //!
@@ -10,11 +10,21 @@
 //!   `xdp_adjust_head`/`adjust_meta`/`adjust_tail` is caught even inside the frame buffer.
 //! - `Access<false>` (unchecked) dereferences directly. It can only be made by
 //!   [`Access::for_verified`], from a [`VerifiedProgram`] and the regions built by
-//!   [`super::Interpreter`] for a context that matches the program's type; the verifier has
+//!   [`crate::Interpreter`] for a context that matches the program's type; the verifier has
 //!   proved that every access of such a program stays inside those regions.
 //!
 //! Atomics are always checked for alignment, since a misaligned atomic is undefined behaviour
 //! on the host, whatever the proof says.
+//!
+//! ## Provenance
+//!
+//! A BPF register is an integer, so an address handed to a program must become an integer and
+//! back. Every region is made from a mutable borrow (or from interior-mutable map storage) and
+//! its address *exposed* ([`Region::of_mut`], [`Region::of_struct`], the map helpers); every
+//! access turns the register back into a pointer with [`ptr_at`], which takes the exposed
+//! provenance. So a write reaches memory through a pointer derived from a `&mut` (or an
+//! `UnsafeCell`), never through one derived from a shared borrow, and Miri checks this layer
+//! under both Stacked and Tree Borrows (see `.ci/run`).
 
 #![allow(unsafe_code)]
 
@@ -33,12 +43,30 @@ pub(crate) struct Region {
     pub end: u64,
 }
 
+/// The pointer a program's address `addr` stands for, with the provenance exposed when the
+/// region or map value holding it was handed out.
+#[inline(always)]
+pub(crate) fn ptr_at<T>(addr: u64) -> *mut T {
+    core::ptr::with_exposed_provenance_mut(addr as usize)
+}
+
 impl Region {
-    pub fn of(bytes: &[u8]) -> Region {
-        let start = bytes.as_ptr() as u64;
+    /// The region of `bytes`, which the run may read and write: the address is exposed from
+    /// the mutable borrow, so writes through it are allowed.
+    pub fn of_mut(bytes: &mut [u8]) -> Region {
+        let start = bytes.as_mut_ptr().expose_provenance() as u64;
         Region {
             start,
             end: start + bytes.len() as u64,
+        }
+    }
+
+    /// The region of the context struct `value`, exposed from its mutable borrow.
+    pub fn of_struct<T>(value: &mut T) -> Region {
+        let start = core::ptr::from_mut(value).expose_provenance() as u64;
+        Region {
+            start,
+            end: start + core::mem::size_of::<T>() as u64,
         }
     }
 
@@ -53,7 +81,7 @@ impl Region {
 }
 
 /// What one run may touch. All regions point into buffers that outlive the run, borrowed
-/// mutably by [`super::Interpreter`] for its duration.
+/// mutably by [`crate::Runtime`] for its duration.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Regions {
     /// The whole stack buffer (every frame): read and write.
@@ -105,7 +133,7 @@ impl Regions {
         if self.frame == LiveFrame::None {
             return self.data;
         }
-        let words = self.ctx.start as usize as *const [u64; 3];
+        let words = ptr_at::<[u64; 3]>(self.ctx.start);
         // SAFETY: when `frame` is not `None`, `ctx.start` is the address of the `XdpCtx` or
         // `TcCtx` that `Runtime::enter` made for this run on its own stack, live and aligned for
         // the whole run; both begin with the words `data`, `data_end`, `data_meta` (`#[repr(C)]`,
@@ -302,7 +330,7 @@ impl<const CHECKED: bool> Access<'_, CHECKED> {
         // proved), aligned (checked just above), and live for the run, which outlives the
         // returned reference's use inside one instruction. All concurrent access to them from
         // BPF code goes through atomics or plain stores of whole values.
-        Ok(unsafe { AtomicU32::from_ptr(addr as usize as *mut u32) })
+        Ok(unsafe { AtomicU32::from_ptr(ptr_at(addr)) })
     }
 
     /// The 64-bit atomic at `addr`.
@@ -315,7 +343,7 @@ impl<const CHECKED: bool> Access<'_, CHECKED> {
             return Err(Trap::Misaligned);
         }
         // SAFETY: as in `atomic32`, with eight aligned bytes.
-        Ok(unsafe { AtomicU64::from_ptr(addr as usize as *mut u64) })
+        Ok(unsafe { AtomicU64::from_ptr(ptr_at(addr)) })
     }
 
     /// The 64-bit word at `addr`, updated under a global lock on targets without 64-bit
@@ -328,7 +356,7 @@ impl<const CHECKED: bool> Access<'_, CHECKED> {
         if addr % 8 != 0 {
             return Err(Trap::Misaligned);
         }
-        Ok(Locked64(addr as usize as *mut u64))
+        Ok(Locked64(ptr_at(addr)))
     }
 }
 
@@ -341,7 +369,7 @@ unsafe fn read<const N: usize>(addr: u64) -> u64 {
     let mut b = [0u8; 8];
     // SAFETY: the caller's promise; every region is a live buffer borrowed for the run, a byte
     // copy has no alignment need, and `b` has room for `N <= 8` bytes.
-    unsafe { core::ptr::copy_nonoverlapping(addr as usize as *const u8, b.as_mut_ptr(), N) };
+    unsafe { core::ptr::copy_nonoverlapping(ptr_at::<u8>(addr), b.as_mut_ptr(), N) };
     from_host_bytes::<N>(b)
 }
 
@@ -356,7 +384,7 @@ unsafe fn write<const N: usize>(addr: u64, v: u64) {
     // access map values at the same time; BPF's memory model leaves such plain races to the
     // program, as Linux does, and they cannot break the host's invariants since the bytes are
     // plain data.
-    unsafe { core::ptr::copy_nonoverlapping(b.as_ptr(), addr as usize as *mut u8, N) };
+    unsafe { core::ptr::copy_nonoverlapping(b.as_ptr(), ptr_at::<u8>(addr), N) };
 }
 
 /// The `len` bytes at `addr` for a helper, if the run may read them.
@@ -377,7 +405,7 @@ pub(crate) fn helper_read<'a>(
     // tied to the run's regions). While the helper runs, the program is stopped; only another
     // core's program may write the same map value, the data race BPF programs accept in Linux,
     // on plain bytes.
-    Some(unsafe { core::slice::from_raw_parts(addr as usize as *const u8, len as usize) })
+    Some(unsafe { core::slice::from_raw_parts(ptr_at::<u8>(addr), len as usize) })
 }
 
 /// Copies `data` to `addr` for a helper, if the run may write there; returns whether it did.
@@ -392,7 +420,7 @@ pub(crate) fn helper_write(regions: &Regions, maps: &MapTable<'_>, addr: u64, da
     // SAFETY: the destination was just checked to be writable memory of this run or a map value,
     // live for the run; `data` is a different borrow (helpers copy from their own buffers or from
     // map storage reached by a checked read), and a byte copy needs no alignment.
-    unsafe { core::ptr::copy(data.as_ptr(), addr as usize as *mut u8, data.len()) };
+    unsafe { core::ptr::copy(data.as_ptr(), ptr_at::<u8>(addr), data.len()) };
     true
 }
 
@@ -409,7 +437,7 @@ pub(crate) fn with_buffer<R>(regions: &Regions, f: impl FnOnce(&mut [u8]) -> R) 
     // `TcBuff::buf`). The program is stopped in a helper, and the helper holds no other
     // reference into the buffer while `f` runs (it reads and writes the run's memory through
     // `HelperEnv::read`/`write` only outside `f`), so this slice is the only access to it.
-    let buf = unsafe { core::slice::from_raw_parts_mut(start as usize as *mut u8, len as usize) };
+    let buf = unsafe { core::slice::from_raw_parts_mut(ptr_at::<u8>(start), len as usize) };
     Some(f(buf))
 }
 
@@ -427,7 +455,7 @@ pub(crate) fn with_tc_ctx<R>(
     // through raw pointers while the program runs; the program is stopped in a helper, and the
     // helper holds no other reference into the context while `f` runs (helpers read the
     // context through `HelperEnv::read` only before or after), so this is the only access.
-    let sk = unsafe { &mut *(ctx as usize as *mut TcCtx) };
+    let sk = unsafe { &mut *ptr_at::<TcCtx>(ctx) };
     Some(f(sk))
 }
 
@@ -440,11 +468,12 @@ pub(crate) fn with_xdp_ctx<R>(
     if regions.frame != LiveFrame::Xdp || ctx != regions.ctx.start {
         return None;
     }
-    // SAFETY: when `regions.frame` is `Xdp`, `regions.ctx.start` is the address of the `XdpCtx` the
-    // interpreter made for this run on its own stack (see `Interpreter::with_context`), live for
-    // the run and only reached through raw pointers while the program runs; the program is
-    // stopped in a helper, so this is the only access to it while `f` runs.
-    let md = unsafe { &mut *(ctx as usize as *mut XdpCtx) };
+    // SAFETY: when `regions.frame` is `Xdp`, `regions.ctx.start` is the address of the `XdpCtx`
+    // `Runtime::enter` made for this run on its own stack, live for the run and only reached
+    // through raw pointers while the program runs; the program is stopped in a helper, and the
+    // helper holds no other reference into the context while `f` runs, so this is the only
+    // access to it.
+    let md = unsafe { &mut *ptr_at::<XdpCtx>(ctx) };
     Some(f(md))
 }
 
@@ -456,11 +485,11 @@ pub(crate) fn packet_load<const N: usize>(packet: Region, off: u64) -> Option<u6
     if off > len || len - off < N as u64 {
         return None;
     }
-    let p = (packet.start + off) as usize;
+    let p = ptr_at::<u8>(packet.start + off);
     let mut b = [0u8; 8];
     // SAFETY: `[p, p + N)` lies inside the packet buffer (checked just above), which is borrowed
     // for the run; a byte copy has no alignment need and `b` has room for `N <= 8` bytes.
-    unsafe { core::ptr::copy_nonoverlapping(p as *const u8, b.as_mut_ptr(), N) };
+    unsafe { core::ptr::copy_nonoverlapping(p, b.as_mut_ptr(), N) };
     Some(u64::from_be_bytes(b) >> (64 - 8 * N))
 }
 
