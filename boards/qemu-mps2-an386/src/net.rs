@@ -303,6 +303,7 @@ pub enum ChannelError {
 /// The control channel's transport: a bound smoltcp UDP socket.
 pub struct UdpChannel<'s, 'b> {
     socket: &'s mut udp::Socket<'b>,
+    answer: Option<(u8, u8)>,
 }
 
 impl core::fmt::Debug for UdpChannel<'_, '_> {
@@ -314,7 +315,16 @@ impl core::fmt::Debug for UdpChannel<'_, '_> {
 impl<'s, 'b> UdpChannel<'s, 'b> {
     /// The transport over `socket` (bound to the control port).
     pub fn new(socket: &'s mut udp::Socket<'b>) -> Self {
-        UdpChannel { socket }
+        UdpChannel {
+            socket,
+            answer: None,
+        }
+    }
+
+    /// The kind and the status byte (bytes 3 and 10 of a frame, `docs/control.md`) of the
+    /// last answer sent, for the embedder's own reports.
+    pub fn last_answer(&self) -> Option<(u8, u8)> {
+        self.answer
     }
 }
 
@@ -338,6 +348,8 @@ impl Datagrams for UdpChannel<'_, '_> {
     fn send(&mut self, bytes: &[u8], to: IpEndpoint) -> Result<(), ChannelError> {
         self.socket
             .send_slice(bytes, to)
-            .map_err(ChannelError::Send)
+            .map_err(ChannelError::Send)?;
+        self.answer = bytes.get(3).copied().zip(bytes.get(10).copied());
+        Ok(())
     }
 }

@@ -25,7 +25,7 @@ use nanobpf_board_demo::Workspace;
 use nanobpf_board_qemu_mps2_an386::lan9118::{InitError, Lan9118};
 use nanobpf_board_qemu_mps2_an386::net::{ControlFilter, Split, UdpChannel};
 use nanobpf_board_qemu_mps2_an386::{exit, instructions, Ticks};
-use nanobpf_control::{BadKey, Device, LastCommit, SlotTarget};
+use nanobpf_control::{BadKey, Device, Kind, LastCommit, SlotTarget};
 use nanobpf_core::{helpers, NoPlatform};
 use nanobpf_hal::{SlotEngine, XdpRunner};
 use panic_semihosting as _;
@@ -47,6 +47,8 @@ const UPLOAD: usize = 16 * 1024 + 48;
 /// Bytes of datagrams the control socket holds each way, and how many datagrams.
 const SOCKET_BYTES: usize = 4096;
 const SOCKET_DATAGRAMS: usize = 4;
+/// The kind of a commit's answer (bit 6 set for the signed form's, cleared before comparing).
+const ANSWER_COMMIT: u8 = Kind::Commit as u8 | 0x80;
 
 static STORAGE: Storage = Storage::new();
 static SLOT: Slot = Slot::new(helpers::standard());
@@ -168,11 +170,11 @@ fn firmware() -> Result<(), Failure> {
         // The control path: smoltcp takes the held control frame, the device answers one
         // datagram, smoltcp sends the answer.
         iface.poll(now(&mut ticks, per_kilotick), &mut net, &mut sockets);
-        let before = (control.floor().0, control.last_commit());
         let start = ticks.now();
-        let socket = sockets.get_mut::<udp::Socket<'_>>(handle);
-        let answered = control.poll(&mut UdpChannel::new(socket), &runner.counters());
-        let spent = ticks.now() - start;
+        let mut channel = UdpChannel::new(sockets.get_mut::<udp::Socket<'_>>(handle));
+        let answered = control.poll(&mut channel, &runner.counters());
+        let answer = channel.last_answer();
+        let spent = instructions(ticks.now() - start, per_kilotick);
         match answered {
             Ok(true) => {
                 iface.poll(now(&mut ticks, per_kilotick), &mut net, &mut sockets);
@@ -187,8 +189,12 @@ fn firmware() -> Result<(), Failure> {
                 );
             }
         }
-        if (control.floor().0, control.last_commit()) != before {
-            report_commit(control.last_commit(), instructions(spent, per_kilotick));
+        // The answer to a commit, unsigned or signed, that ran (loaded, or refused by the
+        // signature, the version, the loader or the verifier): its outcome and cost.
+        if let Some((kind, status)) = answer {
+            if kind & !0x40 == ANSWER_COMMIT && matches!(status, 0 | 9..=12) {
+                report_commit(control.last_commit(), spent);
+            }
         }
     }
 }
