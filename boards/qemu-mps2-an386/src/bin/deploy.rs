@@ -57,28 +57,13 @@ static NIC: spin::Mutex<Lan9118<BUFFERS>> = spin::Mutex::new(Lan9118::new());
 static UPLOAD_BUF: spin::Mutex<[u8; UPLOAD]> = spin::Mutex::new([0; UPLOAD]);
 static SOCKETS: spin::Mutex<[SocketStorage<'static>; 1]> =
     spin::Mutex::new([SocketStorage::EMPTY; 1]);
-static UDP_RX: spin::Mutex<SocketBuffers> = spin::Mutex::new(SocketBuffers::new());
-static UDP_TX: spin::Mutex<SocketBuffers> = spin::Mutex::new(SocketBuffers::new());
+// The socket's datagram bytes (all zeros: `.bss`) apart from its metadata (whose empty
+// value is not all zeros, so it is copied from flash at boot: kept small).
+static UDP_RX: spin::Mutex<[u8; SOCKET_BYTES]> = spin::Mutex::new([0; SOCKET_BYTES]);
+static UDP_TX: spin::Mutex<[u8; SOCKET_BYTES]> = spin::Mutex::new([0; SOCKET_BYTES]);
+static UDP_META: spin::Mutex<[[udp::PacketMetadata; SOCKET_DATAGRAMS]; 2]> =
+    spin::Mutex::new([[udp::PacketMetadata::EMPTY; SOCKET_DATAGRAMS]; 2]);
 static PLATFORM: NoPlatform = NoPlatform;
-
-/// One direction of the control socket's storage.
-struct SocketBuffers {
-    meta: [udp::PacketMetadata; SOCKET_DATAGRAMS],
-    bytes: [u8; SOCKET_BYTES],
-}
-
-impl SocketBuffers {
-    const fn new() -> Self {
-        SocketBuffers {
-            meta: [udp::PacketMetadata::EMPTY; SOCKET_DATAGRAMS],
-            bytes: [0; SOCKET_BYTES],
-        }
-    }
-
-    fn packet_buffer(&mut self) -> udp::PacketBuffer<'_> {
-        udp::PacketBuffer::new(&mut self.meta[..], &mut self.bytes[..])
-    }
-}
 
 #[entry]
 fn main() -> ! {
@@ -119,6 +104,7 @@ fn firmware() -> Result<(), Failure> {
     let storage = spin::MutexGuard::leak(SOCKETS.try_lock().ok_or(Failure::Taken)?);
     let udp_rx = spin::MutexGuard::leak(UDP_RX.try_lock().ok_or(Failure::Taken)?);
     let udp_tx = spin::MutexGuard::leak(UDP_TX.try_lock().ok_or(Failure::Taken)?);
+    let [meta_rx, meta_tx] = spin::MutexGuard::leak(UDP_META.try_lock().ok_or(Failure::Taken)?);
     let mut arena = Arena::new(STORAGE.words());
 
     nic.start().map_err(Failure::Nic)?;
@@ -143,7 +129,10 @@ fn firmware() -> Result<(), Failure> {
         let _ = addrs.push(IpCidr::new(IpAddress::v4(a, b, c, d), 24));
     });
     let mut sockets = SocketSet::new(&mut storage[..]);
-    let mut socket = udp::Socket::new(udp_rx.packet_buffer(), udp_tx.packet_buffer());
+    let mut socket = udp::Socket::new(
+        udp::PacketBuffer::new(&mut meta_rx[..], &mut udp_rx[..]),
+        udp::PacketBuffer::new(&mut meta_tx[..], &mut udp_tx[..]),
+    );
     socket.bind(PORT).map_err(Failure::Bind)?;
     let handle = sockets.add(socket);
 
