@@ -9,7 +9,8 @@
 # the pinned `verdicts` map kept counting every frame across the replacement; then checks that
 # bad inputs are refused with a status that says why and leave the running program as it was
 # (unsigned upload, wrong key, older version, a program the verifier rejects, a flood of
-# garbage datagrams), and that a newer version still goes through afterwards. Exits non-zero
+# garbage datagrams), and that newer versions still go through afterwards (the firewall
+# again, then the firewall replacing itself). Exits non-zero
 # on the first mismatch. Run by run-qemu.sh; runs alone too.
 #
 # The key pair is qemu-mps2-an386/keys/ci-test-only.key: for tests only (its README).
@@ -231,6 +232,12 @@ echo "--- a newer version still goes through: the firewall again, its verdicts c
 device load "$fw"
 echo "$out"
 [[ $out == *"loaded xdp_firewall version 11 in "* && $out == *"(1 carried over)"* ]] || fail "$out"
+[[ $(entry verdicts 1) == "$drop" && $(entry verdicts 2) == "$pass" ]] || fail "verdicts: $out"
+# The same program at a newer version replaces itself (both sets of maps fit the arena).
+"$nanobpf" sign "$fw" --key "$KEY" --version 12 >/dev/null
+device load "$fw"
+echo "$out"
+[[ $out == *"loaded xdp_firewall version 12 in "* && $out == *"(1 carried over)"* ]] || fail "$out"
 [[ $(entry verdicts 1) == "$drop" && $(entry verdicts 2) == "$pass" ]] || fail "verdicts: $out"
 
 echo "--- the board's console (without QEMU's reports of frames the full receive FIFO refused during the flood):"

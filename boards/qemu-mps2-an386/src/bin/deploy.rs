@@ -20,12 +20,13 @@ use core::fmt;
 
 use cortex_m_rt::entry;
 use cortex_m_semihosting::hprintln;
-use nanobpf_board_demo::loader::{Arena, Slot, Storage};
+use nanobpf_board_demo::loader::{Arena, Slot};
 use nanobpf_board_demo::Workspace;
 use nanobpf_board_qemu_mps2_an386::lan9118::{InitError, Lan9118};
 use nanobpf_board_qemu_mps2_an386::net::{ControlFilter, Split, UdpChannel};
 use nanobpf_board_qemu_mps2_an386::{exit, instructions, Ticks};
 use nanobpf_control::{BadKey, Device, Kind, LastCommit, SlotTarget};
+use nanobpf_core::maps::ArenaStorage;
 use nanobpf_core::{helpers, NoPlatform};
 use nanobpf_hal::{SlotEngine, XdpRunner};
 use panic_semihosting as _;
@@ -50,7 +51,11 @@ const SOCKET_DATAGRAMS: usize = 4;
 /// The kind of a commit's answer (bit 6 set for the signed form's, cleared before comparing).
 const ANSWER_COMMIT: u8 = Kind::Commit as u8 | 0x80;
 
-static STORAGE: Storage = Storage::new();
+/// Words of the map arena: 48 KiB, room for the maps of two firewalls at once (12.4 KiB
+/// each), as while one replaces the other, with room to spare for larger objects.
+const ARENA_WORDS: usize = 6144;
+
+static STORAGE: ArenaStorage<ARENA_WORDS> = ArenaStorage::new();
 static SLOT: Slot = Slot::new(helpers::standard());
 static WORKSPACE: spin::Mutex<Workspace> = spin::Mutex::new(Workspace::new());
 static NIC: spin::Mutex<Lan9118<BUFFERS>> = spin::Mutex::new(Lan9118::new());
