@@ -161,8 +161,19 @@ device status
 after_load=$out
 wait "$sender"
 sender=
-# Every datagram sent is counted: 3,150 in all.
-wait_frames 3150
+# Every datagram sent is counted (3,150 in all), except any QEMU reports its LAN9118 refused
+# with a full receive FIFO (while a commit kept the board from draining it).
+refused_by_fifo() { grep -c "Slirp: Failed to send packet" "$log" || true; }
+counted=0
+for _ in $(seq 100); do
+    device status
+    counted=$(($(counter "$out" drop) + $(counter "$out" pass)))
+    ((counted + $(refused_by_fifo) >= 3150)) && break
+    sleep 0.2
+done
+((counted + $(refused_by_fifo) == 3150)) ||
+    fail "counted $counted data frames, QEMU refused $(refused_by_fifo), sent 3150: $out"
+echo "3,150 data frames sent: $counted counted, $(refused_by_fifo) refused by the full receive FIFO"
 device status
 echo "$out"
 [[ $out == *"running: xdp_proto_count version 2 "* ]] || fail "$out"
