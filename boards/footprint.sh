@@ -17,6 +17,12 @@
 #   program      the embedded BPF program (OBJECT, the clang-built ELF; PROGRAM_VERIFIED;
 #                RODATA_INIT)
 #   capture      the embedded pcap (CAPTURE)
+#   control      nanobpf_control: the control channel's state machine and wire format; the
+#                upload buffer (RAM); deploy image only
+#   signature    ed25519_dalek, curve25519_dalek, sha2: the Ed25519 signature check; deploy
+#                image only
+#   network      smoltcp, and the board's split of the driver between smoltcp and the runner
+#                (net.rs); the socket statics (RAM); deploy image only
 #   other        startup, formatting, semihosting, compiler builtins, the board's own code,
 #                and bytes no symbol names
 #
@@ -35,7 +41,8 @@ SIZE=${LLVM_SIZE:-llvm-size}
 
 if [[ "${1:-}" != "--no-build" ]]; then
     (cd qemu-mps2-an386 && cargo build --release --quiet --bins &&
-        cargo build --release --quiet --features loader --bin loader)
+        cargo build --release --quiet --features loader --bin loader &&
+        cargo build --release --quiet --features deploy --bin deploy)
     (cd stm32f407 && cargo build --release --quiet)
     (cd riscv32imac-virt && cargo build --release --quiet)
 fi
@@ -46,6 +53,7 @@ images=(
     "qemu-mps2-an386 interp-only|target/thumbv7em-none-eabihf/release/interp-only"
     "qemu-mps2-an386 loader|target/thumbv7em-none-eabihf/release/loader"
     "qemu-mps2-an386 lan9118|target/thumbv7em-none-eabihf/release/lan9118"
+    "qemu-mps2-an386 deploy|target/thumbv7em-none-eabihf/release/deploy"
     "stm32f407|target/thumbv7em-none-eabihf/release/stm32f407"
     "riscv32imac-virt|target/riscv32imac-unknown-none-elf/release/riscv32imac-virt"
 )
@@ -85,18 +93,31 @@ report() {
                 else if (m ~ /^nanobpf_board_demo::CAPTURE/) g = "capture"
             }
             if (name ~ /nanobpf_board_qemu_mps2_an386::lan9118::/) g = "driver"
+            # The deploy image: the channel, the signature check, the network stack.
+            if (match(name, /(nanobpf_control|ed25519_dalek|curve25519_dalek|ed25519|sha2|smoltcp|nanobpf_board_qemu_mps2_an386::net)::/)) {
+                m = substr(name, RSTART, RLENGTH)
+                if (m == "nanobpf_control::") g = "control"
+                else if (m ~ /^(smoltcp|nanobpf_board_qemu_mps2_an386::net)::$/) g = "network"
+                else g = "signature"
+            }
             if (name ~ /::WORKSPACE(::|$)/) g = "verifier"
             else if (name ~ /::NIC(::|$)/) g = "driver"
             else if (name ~ /::MAPS(::|$)/) g = "maps"
             else if (name ~ /::RING(::|$)/) g = "runner"
             else if (name ~ /::(CODE|JIT_WORKSPACE)(::|$)/) g = "jit"
+            else if (name ~ /::UPLOAD_BUF(::|$)/) g = "control"
+            else if (name ~ /::(SOCKETS|UDP_RX|UDP_TX|UDP_META)(::|$)/) g = "network"
             C[g] += cd; D[g] += dd; R[g] += rm; tc += cd; td += dd; tr += rm
         }
         END {
             C["other"] += code - tc; D["other"] += data - td; R["other"] += ram - tr
-            n = split("interpreter jit helpers verifier loader maps driver runner program capture other", order, " ")
-            for (i = 1; i <= n; i++)
-                printf "| %s | %d | %d | %d |\n", order[i], C[order[i]], D[order[i]], R[order[i]]
+            n = split("interpreter jit helpers verifier loader maps driver runner program capture control signature network other", order, " ")
+            for (i = 1; i <= n; i++) {
+                g = order[i]
+                # The deploy image groups are shown only where they have bytes.
+                if (g ~ /^(control|signature|network)$/ && C[g] + D[g] + R[g] == 0) continue
+                printf "| %s | %d | %d | %d |\n", g, C[g], D[g], R[g]
+            }
             printf "| **total** | **%d** | **%d** | **%d** |\n", code, data, ram
         }'
 }

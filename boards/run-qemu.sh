@@ -5,6 +5,7 @@
 # finish within 120 seconds. Also runs the host tests that derive the expected counts. The
 # conformance image runs every bpf_conformance program on the interpreter and the Thumb-2 JIT
 # (and under small instruction budgets on both) and exits non-zero unless both pass all of them.
+# The deploy image's scenario is deploy-qemu.sh (see there).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -49,4 +50,8 @@ status=0
 wait "$qemu" || status=$?
 cat "$log"
 [[ $status -eq 0 ]] || { echo "lan9118 image failed (status $status)" >&2; exit 1; }
+# The deploy image: no program at boot, the control channel over UDP through QEMU's user
+# network (loopback ports only), uploads while traffic flows, bad inputs refused.
+echo "--- qemu-mps2-an386: deploy (the control channel over UDP on loopback)"
+timeout 900 ./deploy-qemu.sh
 echo "--- emulated boards passed"

@@ -1,6 +1,8 @@
-//! Puts `memory.x` where cortex-m-rt's `link.x` finds it, and builds the conformance image's
+//! Puts `memory.x` where cortex-m-rt's `link.x` finds it, builds the conformance image's
 //! test table: every bpf_conformance program of `../shared` (beside the repository),
-//! assembled here, with its input memory and expected result, as Rust source in `OUT_DIR`.
+//! assembled here, with its input memory and expected result, as Rust source in `OUT_DIR`,
+//! and turns the deploy image's operator key (`keys/ci-test-only.key.pub`, 64 hex digits)
+//! into its 32 bytes there (`operator_key.rs`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -19,6 +21,23 @@ fn main() {
     let dir = shared.join("conformance/bpf_conformance");
     println!("cargo:rerun-if-changed={}", dir.display());
     std::fs::write(out.join("conformance_cases.rs"), cases(&dir)).expect("write the cases");
+    let key = "keys/ci-test-only.key.pub";
+    println!("cargo:rerun-if-changed={key}");
+    std::fs::write(out.join("operator_key.rs"), operator_key(key)).expect("write the key");
+}
+
+/// `[u8; 32]` source for the public key file `path` (64 hex digits).
+fn operator_key(path: &str) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let hex = text.trim();
+    assert!(
+        hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{path}: not 64 hex digits"
+    );
+    let bytes: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect();
+    format!("{bytes:?}")
 }
 
 /// `static CASES: &[Case]` for every `.data` file of `dir` (none when it is missing: the

@@ -1,4 +1,4 @@
-//! What both images of the MPS2 AN386 board share: a tick counter on SysTick, its
+//! What the images of the MPS2 AN386 board share: a tick counter on SysTick, its
 //! calibration against a loop of known length, and the semihosting exit.
 //!
 //! QEMU runs the board with `-icount shift=0` (see `.cargo/config.toml`): virtual time advances
@@ -9,6 +9,8 @@
 
 pub mod exec;
 pub mod lan9118;
+#[cfg(feature = "deploy")]
+pub mod net;
 
 use cortex_m::peripheral::{syst::SystClkSource, SYST};
 use cortex_m_semihosting::{debug, hprintln};
