@@ -1368,7 +1368,40 @@ fn loop_cases() -> Vec<Case> {
 }
 
 fn stack_cases() -> Vec<Case> {
+    // Twenty slots zeroed with 8-byte stores, more than there are spill entries; the last
+    // comes back as exactly 0, so the dereference behind its null check is dead code.
+    let zeroes = || {
+        let mut p = mov(1, 0);
+        for k in 1..=20 {
+            p.extend(stx(8, 10, 1, -8 * k));
+        }
+        p
+    };
     std::vec![
+        ok!(
+            "zeroed slots beyond the spill entries stay exactly 0",
+            M,
+            [
+                zeroes(),
+                ldx(8, 2, 10, -160),
+                jmp(BPF_JEQ, 2, 0, 1),
+                ldx(8, 0, 2, 0),
+                ret0()
+            ]
+        ),
+        bad!(
+            "a slot zeroed then partly overwritten is no longer 0",
+            M,
+            K::InvalidMemAccess { reg: 2, .. },
+            [
+                zeroes(),
+                st(1, 10, -160, 1),
+                ldx(8, 2, 10, -160),
+                jmp(BPF_JEQ, 2, 0, 1),
+                ldx(8, 0, 2, 0),
+                ret0()
+            ]
+        ),
         ok!(
             "stack write then read",
             M,

@@ -9,7 +9,7 @@
 //! program takes 60 to 250 bytes.
 
 use super::scalar::Scalar;
-use super::state::{Frame, Kind, Slot, State, Value, NO_SPILL, SLOTS};
+use super::state::{Frame, Kind, Slot, State, Value, NO_SPILL, SLOTS, ZERO_SPILL};
 use super::tnum::Tnum;
 
 /// Bytes per chunk of explored-state cache.
@@ -515,7 +515,8 @@ fn put_state(w: &mut Writer<'_>, st: &State, top_live: u16) -> Option<()> {
                 put_value(w, r)?;
             }
         }
-        // Used slots only: their count, then index, initialised bytes and spill flag each.
+        // Used slots only: their count, then index, initialised bytes and spill flag each (0
+        // none, 1 a spilled value follows, 2 the spilled number 0).
         let used = f
             .slots
             .iter()
@@ -527,6 +528,7 @@ fn put_state(w: &mut Writer<'_>, st: &State, top_live: u16) -> Option<()> {
                 continue;
             }
             match st.spilled(s) {
+                _ if s.spill == ZERO_SPILL => w.put(&[k as u8, s.init, 2])?,
                 Some(v) => {
                     w.put(&[k as u8, s.init, 1])?;
                     put_value(w, v)?;
@@ -597,11 +599,13 @@ pub(crate) fn decode(buf: &[u8], out: &mut State) -> Option<()> {
                 return None;
             }
             let init = r.u8()?;
-            let spill = if r.u8()? != 0 {
-                let v = get_value(&mut r)?;
-                out.alloc_spill(v)?
-            } else {
-                NO_SPILL
+            let spill = match r.u8()? {
+                0 => NO_SPILL,
+                2 => ZERO_SPILL,
+                _ => {
+                    let v = get_value(&mut r)?;
+                    out.alloc_spill(v)?
+                }
             };
             f.slots[k] = Slot { init, spill };
         }
