@@ -193,6 +193,12 @@ impl Cache<'_> {
         }
     }
 
+    /// The whole byte store, as scratch before the first state is recorded.
+    pub fn scratch(&mut self) -> &mut [u8] {
+        debug_assert_eq!(self.count, 0);
+        self.bytes
+    }
+
     /// Records `state` as explored at `pc`; silently skips it when it cannot be stored.
     pub fn insert(&mut self, pc: usize, marker: usize, state: &State) {
         let cap = self.bytes.len();
