@@ -160,7 +160,8 @@ impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
     /// Queues the current state to be explored from `pc` later.
     pub fn push(&mut self, at: usize, pc: usize) -> Res<()> {
         let live = super::liveness::live_in(self.ws.aux, pc);
-        if !self.ws.branches.push(pc, self.ws.cur, live) {
+        let slots = self.live_slots(pc, self.ws.cur);
+        if !self.ws.branches.push(pc, self.ws.cur, live, slots) {
             return Err(self.err(
                 at,
                 VerifyErrorKind::TooComplex(TooComplexReason::BranchStackFull),
@@ -172,7 +173,8 @@ impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
     /// Queues `self.ws.tmp` to be explored from `pc` later.
     pub fn push_tmp(&mut self, at: usize, pc: usize) -> Res<()> {
         let live = super::liveness::live_in(self.ws.aux, pc);
-        if !self.ws.branches.push(pc, self.ws.tmp, live) {
+        let slots = self.live_slots(pc, self.ws.tmp);
+        if !self.ws.branches.push(pc, self.ws.tmp, live, slots) {
             return Err(self.err(
                 at,
                 VerifyErrorKind::TooComplex(TooComplexReason::BranchStackFull),
@@ -210,14 +212,13 @@ impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
         }
     }
 
-    /// Forgets the running function's stack slots that are dead at `pc` (their bytes become
-    /// uninitialised), unless some register or spill points into that frame: a pointer made
-    /// before `pc` may read any slot.
-    fn forget_dead_slots(&mut self, pc: usize) {
+    /// The running function's stack slots that `st` must keep at `pc`: the live ones, or all
+    /// when `pc` has no liveness facts or some register or spill points into that frame (a
+    /// pointer made before `pc` may read any slot).
+    fn live_slots(&self, pc: usize, st: &super::state::State) -> u64 {
         let Some(live) = self.slots.live_at(pc) else {
-            return;
+            return u64::MAX;
         };
-        let st = &mut *self.ws.cur;
         let top = st.cur();
         let into_top = |v: &Value| v.kind == Kind::Stack && v.aux as usize == top;
         let depth = st.depth as usize;
@@ -232,8 +233,18 @@ impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
             .enumerate()
             .any(|(i, v)| st.spill_used & (1 << i) != 0 && into_top(v));
         if pointed {
-            return;
+            u64::MAX
+        } else {
+            live
         }
+    }
+
+    /// Forgets the running function's stack slots that are dead at `pc` (their bytes become
+    /// uninitialised), as [`Self::live_slots`] finds them.
+    fn forget_dead_slots(&mut self, pc: usize) {
+        let live = self.live_slots(pc, self.ws.cur);
+        let st = &mut *self.ws.cur;
+        let top = st.cur();
         for k in 0..super::state::SLOTS {
             if live & (1 << k) != 0 {
                 continue;

@@ -188,10 +188,12 @@ pub(crate) fn compute(insns: &[Insn], aux: &mut [u32], helpers: &HelperTable<'_>
 /// store overwrites them. Slot `k` is bit `k` (bytes `-512 + 8k ..` from `r10`).
 ///
 /// The backward analysis runs once before exploration, over scratch memory the exploration
-/// has not started to use (the state cache and the branch stack), and keeps only the prune
-/// points' masks, packed as `(pc, low word, high word)` triples sorted by pc into the
-/// instruction facts left over past the program's end ([`SlotTable`]). A prune point that
-/// finds no triple (no room, or a program longer than the scratch) forgets no slot.
+/// has not started to use (the state cache and the branch stack), and keeps only the masks
+/// of the prune points and of the fallthroughs of conditional jumps (where pending branches
+/// resume: a pending state is stored without its dead slots), packed as `(pc, low word, high
+/// word)` triples sorted by pc into the instruction facts left over past the program's end
+/// ([`SlotTable`]). A pc that finds no triple (no room, or a program longer than the
+/// scratch) forgets no slot.
 ///
 /// Reads through `r10` at a constant offset read their slots. A pointer made from `r10` may
 /// read anything it is later used for, so `rX = r10` makes every slot live, except in the
@@ -382,7 +384,12 @@ pub(crate) fn compute_slots(
     }
     let mut used = 0;
     for (pc, a) in aux.iter().enumerate().take(n) {
-        if a & super::cfg::PRUNE == 0 {
+        // Prune points, and the other side of each conditional jump (where a pending branch
+        // resumes).
+        let fallthrough = pc
+            .checked_sub(1)
+            .is_some_and(|p| matches!(flow(insns, p), Flow::Branch(_)));
+        if a & super::cfg::PRUNE == 0 && !fallthrough {
             continue;
         }
         let Some(dst) = table.get_mut(used..used + 3) else {

@@ -303,14 +303,14 @@ impl Branches<'_> {
 
     /// Pushes `state` to resume at `pc`, forgetting the current frame's registers outside
     /// `live`; `false` when the stack is full.
-    pub fn push(&mut self, pc: usize, state: &State, live: u16) -> bool {
+    pub fn push(&mut self, pc: usize, state: &State, live: u16, slots: u64) -> bool {
         if self.len >= self.entries.len() {
             return false;
         }
         let Some(buf) = self.bytes.get_mut(self.top..) else {
             return false;
         };
-        let Some(n) = encode_live(state, buf, live) else {
+        let Some(n) = encode_live(state, buf, live, slots) else {
             return false;
         };
         self.entries[self.len] = BranchEntry {
@@ -501,8 +501,9 @@ fn get_value(r: &mut Reader<'_>) -> Option<Value> {
 }
 
 /// Encodes `st`; registers of the current frame outside `top_live` (bit `i` for `ri`) are
-/// written as uninitialised.
-fn put_state(w: &mut Writer<'_>, st: &State, top_live: u16) -> Option<()> {
+/// written as uninitialised, and so are its stack slots outside `top_slots` (bit `k` for
+/// slot `k`).
+fn put_state(w: &mut Writer<'_>, st: &State, top_live: u16, top_slots: u64) -> Option<()> {
     w.put(&[st.depth])?;
     st.refs.encode(|b| w.put(b))?;
     let top = st.depth as usize - 1;
@@ -523,14 +524,18 @@ fn put_state(w: &mut Writer<'_>, st: &State, top_live: u16) -> Option<()> {
         }
         // Used slots only: their count, then index, initialised bytes and spill flag each (0
         // none, 1 a spilled value follows, 2 the spilled number 0).
+        let kept = if fi == top { top_slots } else { u64::MAX };
+        let wanted =
+            |k: usize, s: &Slot| (s.init != 0 || s.spill != NO_SPILL) && kept & (1 << k) != 0;
         let used = f
             .slots
             .iter()
-            .filter(|s| s.init != 0 || s.spill != NO_SPILL)
+            .enumerate()
+            .filter(|(k, s)| wanted(*k, s))
             .count();
         w.put(&[used as u8])?;
         for (k, s) in f.slots.iter().enumerate() {
-            if s.init == 0 && s.spill == NO_SPILL {
+            if !wanted(k, s) {
                 continue;
             }
             match st.spilled(s) {
@@ -553,23 +558,29 @@ pub(crate) fn encoded_len(st: &State, dummy: &mut [u8]) -> usize {
         pos: 0,
         count_only: true,
     };
-    let _ = put_state(&mut w, st, u16::MAX);
+    let _ = put_state(&mut w, st, u16::MAX, u64::MAX);
     w.pos
 }
 
 /// Encodes `st` into `buf`, returning the length used.
 pub(crate) fn encode(st: &State, buf: &mut [u8]) -> Option<usize> {
-    encode_live(st, buf, u16::MAX)
+    encode_live(st, buf, u16::MAX, u64::MAX)
 }
 
-/// As [`encode`], forgetting the current frame's registers outside `top_live`.
-pub(crate) fn encode_live(st: &State, buf: &mut [u8], top_live: u16) -> Option<usize> {
+/// As [`encode`], forgetting the current frame's registers outside `top_live` and its stack
+/// slots outside `top_slots`.
+pub(crate) fn encode_live(
+    st: &State,
+    buf: &mut [u8],
+    top_live: u16,
+    top_slots: u64,
+) -> Option<usize> {
     let mut w = Writer {
         buf,
         pos: 0,
         count_only: false,
     };
-    put_state(&mut w, st, top_live)?;
+    put_state(&mut w, st, top_live, top_slots)?;
     Some(w.pos)
 }
 
@@ -664,6 +675,34 @@ mod tests {
     }
 
     #[test]
+    fn pending_states_drop_the_dead_slots_of_the_running_frame_only() {
+        let mut st = Box::new(State::EMPTY);
+        st.depth = 2;
+        st.frames[1] = Frame::EMPTY;
+        for f in 0..2 {
+            for k in [60, 62, 63] {
+                st.frames[f].slots[k].init = 0xff;
+                st.frames[f].slots[k].spill = st.alloc_spill(Value::constant(k as u64)).unwrap();
+            }
+        }
+        let mut buf = [0u8; 2048];
+        let n = encode_live(&st, &mut buf, u16::MAX, !(1 << 62)).unwrap();
+        let mut back = Box::new(State::EMPTY);
+        decode(&buf[..n], &mut back).unwrap();
+        assert_eq!(back.frames[1].slots[62], Slot::EMPTY);
+        for k in [60, 63] {
+            let v = back.spilled(&back.frames[1].slots[k]).copied();
+            assert_eq!(v.map(|v| v.s), Some(Scalar::constant(k as u64)));
+        }
+        // The caller's frame keeps all of its slots.
+        for k in [60, 62, 63] {
+            let v = back.spilled(&back.frames[0].slots[k]).copied();
+            assert_eq!(v.map(|v| v.s), Some(Scalar::constant(k as u64)));
+        }
+        assert_eq!(back.spill_used.count_ones(), 5);
+    }
+
+    #[test]
     fn a_new_workspace_is_all_zeros() {
         const WS: VerifierWorkspace<16, 2, 2> = VerifierWorkspace::new();
         assert!(WS.is_zeroed());
@@ -690,10 +729,10 @@ mod tests {
         assert_eq!(out.frames[0].regs[0], Value::constant(39));
         assert!(v.cache.find(0, 0, &mut out).is_none());
         st.frames[0].regs[0] = Value::constant(1);
-        assert!(v.branches.push(11, &st, u16::MAX));
+        assert!(v.branches.push(11, &st, u16::MAX, u64::MAX));
         st.frames[0].regs[0] = Value::constant(2);
-        assert!(v.branches.push(12, &st, u16::MAX));
-        assert!(!v.branches.push(13, &st, u16::MAX));
+        assert!(v.branches.push(12, &st, u16::MAX, u64::MAX));
+        assert!(!v.branches.push(13, &st, u16::MAX, u64::MAX));
         assert_eq!(v.branches.pop(&mut out), Some(12));
         assert_eq!(out.frames[0].regs[0], Value::constant(2));
         assert_eq!(v.branches.pop(&mut out), Some(11));
