@@ -403,19 +403,41 @@ fn put_scalar(w: &mut Writer<'_>, s: &Scalar) -> Option<()> {
         w.put(&s.var.value.to_le_bytes())?;
         return w.put(&s.var.mask.to_le_bytes());
     }
+    // The tnum, then only the bounds that differ from what the tnum alone gives: a byte of
+    // flags (bit `i` for field `i`), then each such bound.
     w.put(&[TAG_FULL])?;
-    for v in [
-        s.var.value,
-        s.var.mask,
-        s.umin,
-        s.umax,
-        s.smin as u64,
-        s.smax as u64,
-    ] {
-        w.put(&v.to_le_bytes())?;
+    w.put(&s.var.value.to_le_bytes())?;
+    w.put(&s.var.mask.to_le_bytes())?;
+    let base = Scalar::from_tnum(s.var);
+    let wide = [
+        (s.umin, base.umin),
+        (s.umax, base.umax),
+        (s.smin as u64, base.smin as u64),
+        (s.smax as u64, base.smax as u64),
+    ];
+    let narrow = [
+        (s.u32min, base.u32min),
+        (s.u32max, base.u32max),
+        (s.s32min as u32, base.s32min as u32),
+        (s.s32max as u32, base.s32max as u32),
+    ];
+    let mut flags = 0u8;
+    for (i, (v, b)) in wide.iter().enumerate() {
+        flags |= u8::from(v != b) << i;
     }
-    for v in [s.u32min, s.u32max, s.s32min as u32, s.s32max as u32] {
-        w.put(&v.to_le_bytes())?;
+    for (i, (v, b)) in narrow.iter().enumerate() {
+        flags |= u8::from(v != b) << (4 + i);
+    }
+    w.put(&[flags])?;
+    for (i, (v, _)) in wide.iter().enumerate() {
+        if flags & (1 << i) != 0 {
+            w.put(&v.to_le_bytes())?;
+        }
+    }
+    for (i, (v, _)) in narrow.iter().enumerate() {
+        if flags & (1 << (4 + i)) != 0 {
+            w.put(&v.to_le_bytes())?;
+        }
     }
     Some(())
 }
@@ -428,20 +450,39 @@ fn get_scalar(r: &mut Reader<'_>) -> Option<Scalar> {
             let mask = r.u64()?;
             Some(Scalar::from_tnum(Tnum { value, mask }))
         }
-        TAG_FULL => Some(Scalar {
-            var: Tnum {
-                value: r.u64()?,
-                mask: r.u64()?,
-            },
-            umin: r.u64()?,
-            umax: r.u64()?,
-            smin: r.u64()? as i64,
-            smax: r.u64()? as i64,
-            u32min: r.u32()?,
-            u32max: r.u32()?,
-            s32min: r.u32()? as i32,
-            s32max: r.u32()? as i32,
-        }),
+        TAG_FULL => {
+            let value = r.u64()?;
+            let mask = r.u64()?;
+            let mut s = Scalar::from_tnum(Tnum { value, mask });
+            let flags = r.u8()?;
+            let mut wide = |i: u8, v: &mut u64| -> Option<()> {
+                if flags & (1 << i) != 0 {
+                    *v = r.u64()?;
+                }
+                Some(())
+            };
+            let (mut smin, mut smax) = (s.smin as u64, s.smax as u64);
+            wide(0, &mut s.umin)?;
+            wide(1, &mut s.umax)?;
+            wide(2, &mut smin)?;
+            wide(3, &mut smax)?;
+            let (mut s32min, mut s32max) = (s.s32min as u32, s.s32max as u32);
+            let mut narrow = |i: u8, v: &mut u32| -> Option<()> {
+                if flags & (1 << i) != 0 {
+                    *v = r.u32()?;
+                }
+                Some(())
+            };
+            narrow(4, &mut s.u32min)?;
+            narrow(5, &mut s.u32max)?;
+            narrow(6, &mut s32min)?;
+            narrow(7, &mut s32max)?;
+            s.smin = smin as i64;
+            s.smax = smax as i64;
+            s.s32min = s32min as i32;
+            s.s32max = s32max as i32;
+            Some(s)
+        }
         _ => None,
     }
 }
@@ -672,6 +713,59 @@ mod tests {
         assert!(back.same_as(&st));
         assert!(st.same_as(&back));
         assert!(encode(&st, &mut buf[..n - 1]).is_none());
+    }
+
+    #[test]
+    fn scalars_round_trip_with_only_the_bounds_their_tnum_does_not_give() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut partial = 0;
+        for i in 0..4000 {
+            let (a, b) = (next() >> (next() % 64), next() >> (next() % 64));
+            let (lo, hi) = (a.min(b), a.max(b));
+            let s = match i % 3 {
+                0 => Scalar::from_ranges(lo, hi, i64::MIN, i64::MAX),
+                1 => Scalar::from_ranges(
+                    0,
+                    u64::MAX,
+                    lo as i64 >> 3,
+                    (hi as i64 >> 3).max(lo as i64 >> 3),
+                ),
+                _ => Some(Scalar::from_tnum(Tnum {
+                    value: a & !b,
+                    mask: b,
+                })),
+            };
+            let Some(s) = s else { continue };
+            let mut buf = [0u8; 128];
+            let mut w = Writer {
+                buf: &mut buf,
+                pos: 0,
+                count_only: false,
+            };
+            put_scalar(&mut w, &s).unwrap();
+            let n = w.pos;
+            if buf[0] == TAG_FULL {
+                partial += 1;
+                // Tag, tnum, flags, and one word per bound that differs.
+                let flags = buf[17];
+                let words = 8 * (flags & 0xf).count_ones() + 4 * (flags >> 4).count_ones();
+                assert_eq!(n, 18 + words as usize, "{s:?}");
+                assert!(flags != 0, "{s:?}");
+            }
+            let mut r = Reader {
+                buf: &buf[..n],
+                pos: 0,
+            };
+            assert_eq!(get_scalar(&mut r), Some(s));
+            assert_eq!(r.pos, n);
+        }
+        assert!(partial > 1000, "{partial}");
     }
 
     #[test]
