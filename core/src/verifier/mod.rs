@@ -10,8 +10,9 @@
 //! 3. **Liveness and precision** (backward, per register): which registers may still be
 //!    read, and which may still matter to a verdict (flow into a branch, an address, a helper
 //!    argument, a spill or a callee's result); and per stack slot of the running function,
-//!    at each prune point, which slots may still be read (through `r10`, or through a
-//!    pointer made from it: `rX = r10; rX += K` counts as reading every slot from `K` up).
+//!    at each prune point and each conditional jump's fallthrough, which slots may still be
+//!    read (through `r10`, or through a pointer made from it: `rX = r10; rX += K` counts as
+//!    reading every slot from `K` up, any other use of `r10` as a value as reading them all).
 //! 4. **Exploration**: every path from the entry is executed on abstract values, one
 //!    instruction at a time, with a stack of pending branches; of the two sides of a branch
 //!    the one with the higher pc goes first (a forward jump's target, a backward jump's
@@ -20,6 +21,7 @@
 //!    forgotten, numbers that cannot matter are widened to "any number", dead stack slots
 //!    of the running function are forgotten (made uninitialised) unless a register or a
 //!    spill points into its frame, and the state is compared with the explored-state cache.
+//!    A pending branch is stored without its dead slots likewise.
 //! 5. **Rewrite**: context accesses are rewritten from the program's view (`struct xdp_md`,
 //!    `struct __sk_buff`) to the runtime structs; packet pointer fields become 64-bit loads.
 //!
@@ -56,7 +58,8 @@
 //!
 //! A stack slot records which of its bytes are initialised, and, after a full aligned 8-byte
 //! store, the register stored there (a *spill*), so that pointers and exact numbers come back
-//! when reloaded. A narrower store of a number inside one slot makes the slot a spilled number
+//! when reloaded. A spilled 0 (clang zeroes structures with 8-byte stores of 0) is marked in
+//! the slot itself and takes none of the state's 16 spill entries, as Linux's `STACK_ZERO`. A narrower store of a number inside one slot makes the slot a spilled number
 //! too: the stored bytes are the number's low bytes, the others what was known of them (a
 //! spilled number there) or anything; a load inside the slot takes its bytes back out, so a
 //! bounded `u32` spilled with a 4-byte store comes back bounded. A narrower load from a
