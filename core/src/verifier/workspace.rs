@@ -779,6 +779,11 @@ mod tests {
                 st.frames[f].slots[k].spill = st.alloc_spill(Value::constant(k as u64)).unwrap();
             }
         }
+        // A spilled 0 takes no entry, encoded or decoded.
+        st.frames[1].slots[10] = Slot {
+            init: 0xff,
+            spill: ZERO_SPILL,
+        };
         let mut buf = [0u8; 2048];
         let n = encode_live(&st, &mut buf, u16::MAX, !(1 << 62)).unwrap();
         let mut back = Box::new(State::EMPTY);
@@ -794,6 +799,9 @@ mod tests {
             assert_eq!(v.map(|v| v.s), Some(Scalar::constant(k as u64)));
         }
         assert_eq!(back.spill_used.count_ones(), 5);
+        assert_eq!(back.frames[1].slots[10].spill, ZERO_SPILL);
+        let zero = back.spilled(&back.frames[1].slots[10]).copied();
+        assert_eq!(zero.map(|v| v.s), Some(Scalar::constant(0)));
     }
 
     #[test]
