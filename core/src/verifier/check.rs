@@ -3,6 +3,7 @@
 
 use super::cfg::{self, PRUNE, VISITED};
 use super::error::{TooComplexReason, VerifyError, VerifyErrorKind};
+use super::liveness::SlotTable;
 use super::log;
 use super::rule::Rule;
 use super::scalar::Scalar;
@@ -41,6 +42,8 @@ pub(crate) struct Checker<'a, 'w, 'l> {
     pub log: Option<&'l mut dyn core::fmt::Write>,
     /// Rules switched off, one bit each ([`Rule::bit`]); 0 but in tests of the rules.
     pub lifted: u8,
+    /// The stack slots live at each prune point.
+    pub slots: SlotTable<'w>,
 }
 
 impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
@@ -157,7 +160,8 @@ impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
     /// Queues the current state to be explored from `pc` later.
     pub fn push(&mut self, at: usize, pc: usize) -> Res<()> {
         let live = super::liveness::live_in(self.ws.aux, pc);
-        if !self.ws.branches.push(pc, self.ws.cur, live) {
+        let slots = self.live_slots(pc, self.ws.cur);
+        if !self.ws.branches.push(pc, self.ws.cur, live, slots) {
             return Err(self.err(
                 at,
                 VerifyErrorKind::TooComplex(TooComplexReason::BranchStackFull),
@@ -169,7 +173,8 @@ impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
     /// Queues `self.ws.tmp` to be explored from `pc` later.
     pub fn push_tmp(&mut self, at: usize, pc: usize) -> Res<()> {
         let live = super::liveness::live_in(self.ws.aux, pc);
-        if !self.ws.branches.push(pc, self.ws.tmp, live) {
+        let slots = self.live_slots(pc, self.ws.tmp);
+        if !self.ws.branches.push(pc, self.ws.tmp, live, slots) {
             return Err(self.err(
                 at,
                 VerifyErrorKind::TooComplex(TooComplexReason::BranchStackFull),
@@ -207,8 +212,52 @@ impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
         }
     }
 
+    /// The running function's stack slots that `st` must keep at `pc`: the live ones, or all
+    /// when `pc` has no liveness facts or some register or spill points into that frame (a
+    /// pointer made before `pc` may read any slot).
+    fn live_slots(&self, pc: usize, st: &super::state::State) -> u64 {
+        let Some(live) = self.slots.live_at(pc) else {
+            return u64::MAX;
+        };
+        let top = st.cur();
+        let into_top = |v: &Value| v.kind == Kind::Stack && v.aux as usize == top;
+        let depth = st.depth as usize;
+        let pointed = st.frames[..depth].iter().enumerate().any(|(f, fr)| {
+            fr.regs
+                .iter()
+                .enumerate()
+                .any(|(i, r)| (f != top || i != 10) && into_top(r))
+        }) || st
+            .spills
+            .iter()
+            .enumerate()
+            .any(|(i, v)| st.spill_used & (1 << i) != 0 && into_top(v));
+        if pointed {
+            u64::MAX
+        } else {
+            live
+        }
+    }
+
+    /// Forgets the running function's stack slots that are dead at `pc` (their bytes become
+    /// uninitialised), as [`Self::live_slots`] finds them.
+    fn forget_dead_slots(&mut self, pc: usize) {
+        let live = self.live_slots(pc, self.ws.cur);
+        let st = &mut *self.ws.cur;
+        let top = st.cur();
+        for k in 0..super::state::SLOTS {
+            if live & (1 << k) != 0 {
+                continue;
+            }
+            let slot = st.frames[top].slots[k];
+            st.free_spill(slot.spill);
+            st.frames[top].slots[k] = super::state::Slot::EMPTY;
+        }
+    }
+
     fn prune(&mut self, pc: usize) -> Res<bool> {
         self.forget_dead(pc);
+        self.forget_dead_slots(pc);
         self.ws.cur.forget_packet_room();
         self.ws.cur.canonical_links();
         // The current state's encoding, when it fits in the free branch storage: equal

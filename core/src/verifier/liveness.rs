@@ -182,3 +182,222 @@ pub(crate) fn compute(insns: &[Insn], aux: &mut [u32], helpers: &HelperTable<'_>
         }
     }
 }
+
+/// Stack-slot liveness: for each prune point, which 8-byte slots of the running function's
+/// frame may be read (through `r10` or through a pointer made from it) before a full 8-byte
+/// store overwrites them. Slot `k` is bit `k` (bytes `-512 + 8k ..` from `r10`).
+///
+/// The backward analysis runs once before exploration, over scratch memory the exploration
+/// has not started to use (the state cache and the branch stack), and keeps only the masks
+/// of the prune points and of the fallthroughs of conditional jumps (where pending branches
+/// resume: a pending state is stored without its dead slots), packed as `(pc, low word, high
+/// word)` triples sorted by pc into the instruction facts left over past the program's end
+/// ([`SlotTable`]). A pc that finds no triple (no room, or a program longer than the
+/// scratch) forgets no slot.
+///
+/// Reads through `r10` at a constant offset read their slots. A pointer made from `r10` may
+/// read anything it is later used for, so `rX = r10` makes every slot live, except in the
+/// idiom `rX = r10; rX += K` (a local's address for a helper), which makes the slots from
+/// `K` up to `r10` live. The prune point forgets slots only while no register or spill holds
+/// a pointer into the frame (so a pointer made before it reads nothing it forgot). A slot
+/// wrongly found dead becomes uninitialised: a later read of it is rejected, never accepted
+/// unchecked, so the analysis, like the one over registers, can cost a rejection but not
+/// soundness.
+pub(crate) struct SlotTable<'a> {
+    entries: &'a [u32],
+}
+
+impl<'a> SlotTable<'a> {
+    /// A table of `(pc, low word, high word)` triples sorted by pc.
+    pub fn new(entries: &'a [u32]) -> SlotTable<'a> {
+        SlotTable { entries }
+    }
+
+    /// The live slots at prune point `pc`, if recorded.
+    pub fn live_at(&self, pc: usize) -> Option<u64> {
+        let n = self.entries.len() / 3;
+        let (mut lo, mut hi) = (0, n);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let at = *self.entries.get(mid * 3)? as usize;
+            match at.cmp(&pc) {
+                core::cmp::Ordering::Equal => {
+                    let l = *self.entries.get(mid * 3 + 1)? as u64;
+                    let h = *self.entries.get(mid * 3 + 2)? as u64;
+                    return Some(l | h << 32);
+                }
+                core::cmp::Ordering::Less => lo = mid + 1,
+                core::cmp::Ordering::Greater => hi = mid,
+            }
+        }
+        None
+    }
+}
+
+/// 64-bit masks, one per instruction, over two byte buffers end to end.
+struct Masks<'s> {
+    a: &'s mut [u8],
+    b: &'s mut [u8],
+}
+
+impl Masks<'_> {
+    fn len(&self) -> usize {
+        self.a.len() / 8 + self.b.len() / 8
+    }
+
+    fn bytes(&mut self, i: usize) -> Option<&mut [u8]> {
+        let na = self.a.len() / 8;
+        if i < na {
+            self.a.get_mut(i * 8..i * 8 + 8)
+        } else {
+            let j = i - na;
+            self.b.get_mut(j * 8..j * 8 + 8)
+        }
+    }
+
+    fn get(&mut self, i: usize) -> u64 {
+        self.bytes(i)
+            .and_then(|b| <[u8; 8]>::try_from(&*b).ok())
+            .map_or(u64::MAX, u64::from_le_bytes)
+    }
+
+    fn set(&mut self, i: usize, v: u64) {
+        if let Some(b) = self.bytes(i) {
+            b.copy_from_slice(&v.to_le_bytes());
+        }
+    }
+}
+
+/// The slots `[off, off + size)` from `r10` cover (none when outside the frame).
+fn slots_of(off: i64, size: i64) -> u64 {
+    let frame = super::state::SLOTS as i64 * 8;
+    let (start, end) = (frame + off, frame + off + size.max(1));
+    if start < 0 || end > frame {
+        return 0;
+    }
+    let (first, last) = (start / 8, (end - 1) / 8);
+    let mut m = 0u64;
+    for k in first..=last {
+        m |= 1 << k;
+    }
+    m
+}
+
+/// Backward transfer of slot liveness through the instruction at `pc`.
+fn slot_transfer(insns: &[Insn], pc: usize, live: u64) -> u64 {
+    let Some(&insn) = insns.get(pc) else {
+        return live;
+    };
+    let size = |i: Insn| match i.opcode & 0x18 {
+        BPF_B => 1,
+        BPF_H => 2,
+        BPF_W => 4,
+        _ => 8,
+    };
+    let off = insn.off as i64;
+    match insn.class() {
+        Class::Ldx if insn.src() == 10 => live | slots_of(off, size(insn)),
+        Class::St | Class::Stx if insn.dst() == 10 => {
+            let escape = insn.class() == Class::Stx && insn.src() == 10;
+            if escape {
+                return u64::MAX;
+            }
+            let atomic = insn.class() == Class::Stx && insn.opcode & 0xe0 == BPF_ATOMIC;
+            let m = slots_of(off, size(insn));
+            if atomic {
+                live | m
+            } else if size(insn) == 8 && off % 8 == 0 {
+                live & !m
+            } else {
+                live
+            }
+        }
+        Class::Stx if insn.src() == 10 => u64::MAX,
+        Class::Alu | Class::Alu64 if insn.opcode & BPF_X != 0 && insn.src() == 10 => {
+            // `rX = r10; rX += K`: the local at K and everything above it.
+            let next = insns.get(pc + 1);
+            let idiom = insn.opcode == BPF_ALU64 | BPF_MOV | BPF_X
+                && insn.off == 0
+                && next.is_some_and(|n| {
+                    n.opcode == BPF_ALU64 | BPF_ADD | BPF_K && n.dst() == insn.dst()
+                });
+            match next.filter(|_| idiom) {
+                Some(n) if (-(super::state::SLOTS as i64 * 8)..0).contains(&(n.imm as i64)) => {
+                    live | slots_of(n.imm as i64, -(n.imm as i64))
+                }
+                _ => u64::MAX,
+            }
+        }
+        _ => live,
+    }
+}
+
+/// Computes stack-slot liveness (see [`SlotTable`]) into `table`, using `scratch_a` and
+/// `scratch_b` as per-instruction scratch; returns how many words of `table` hold triples.
+pub(crate) fn compute_slots(
+    insns: &[Insn],
+    aux: &[u32],
+    scratch_a: &mut [u8],
+    scratch_b: &mut [u8],
+    table: &mut [u32],
+) -> usize {
+    let n = insns.len().min(aux.len());
+    let mut m = Masks {
+        a: scratch_a,
+        b: scratch_b,
+    };
+    if n > m.len() {
+        return 0;
+    }
+    for pc in 0..n {
+        m.set(pc, 0);
+    }
+    loop {
+        let mut changed = false;
+        for pc in (0..n).rev() {
+            if insns[pc].opcode == 0 {
+                continue;
+            }
+            let after = match flow(insns, pc) {
+                Flow::Next => {
+                    let next = pc + width(insns, pc);
+                    if next < n {
+                        m.get(next)
+                    } else {
+                        0
+                    }
+                }
+                Flow::Exit => 0,
+                Flow::Jump(t) => m.get(t),
+                Flow::Branch(t) => m.get(t) | m.get(pc + 1),
+                Flow::Call(_) => m.get(pc + 1),
+            };
+            let before = slot_transfer(insns, pc, after);
+            if m.get(pc) != before {
+                m.set(pc, before);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let mut used = 0;
+    for (pc, a) in aux.iter().enumerate().take(n) {
+        // Prune points, and the other side of each conditional jump (where a pending branch
+        // resumes).
+        let fallthrough = pc
+            .checked_sub(1)
+            .is_some_and(|p| matches!(flow(insns, p), Flow::Branch(_)));
+        if a & super::cfg::PRUNE == 0 && !fallthrough {
+            continue;
+        }
+        let Some(dst) = table.get_mut(used..used + 3) else {
+            break;
+        };
+        let live = m.get(pc);
+        dst.copy_from_slice(&[pc as u32, live as u32, (live >> 32) as u32]);
+        used += 3;
+    }
+    used
+}

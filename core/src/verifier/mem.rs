@@ -433,7 +433,7 @@ impl Checker<'_, '_, '_> {
             let st = &mut *self.ws.cur;
             // A pointer must come back exact: it may take the entry of a spilled number,
             // whose slot then reads as a plain number (only precision is lost).
-            let idx = match st.alloc_spill(v) {
+            let idx = match st.spill_handle(v) {
                 Some(i) => i,
                 None if !v.kind.is_ptr() => NO_SPILL,
                 None => match st.evict_number_spill().then(|| st.alloc_spill(v)) {
@@ -471,7 +471,7 @@ impl Checker<'_, '_, '_> {
         if let Some(s) = narrow.filter(|s| *s != Scalar::UNKNOWN) {
             // When every spill entry is taken the bytes stay a plain number.
             let st = &mut *self.ws.cur;
-            if let Some(idx) = st.alloc_spill(Value::scalar(s)) {
+            if let Some(idx) = st.spill_handle(Value::scalar(s)) {
                 if let Some(slot) = st.frames[frame].slots.get_mut(k) {
                     slot.spill = idx;
                 }

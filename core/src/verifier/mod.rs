@@ -9,14 +9,19 @@
 //!    function; each function ends in `exit` or a jump; every instruction is reachable.
 //! 3. **Liveness and precision** (backward, per register): which registers may still be
 //!    read, and which may still matter to a verdict (flow into a branch, an address, a helper
-//!    argument, a spill or a callee's result).
+//!    argument, a spill or a callee's result); and per stack slot of the running function,
+//!    at each prune point and each conditional jump's fallthrough, which slots may still be
+//!    read (through `r10`, or through a pointer made from it: `rX = r10; rX += K` counts as
+//!    reading every slot from `K` up, any other use of `r10` as a value as reading them all).
 //! 4. **Exploration**: every path from the entry is executed on abstract values, one
 //!    instruction at a time, with a stack of pending branches; of the two sides of a branch
 //!    the one with the higher pc goes first (a forward jump's target, a backward jump's
 //!    fallthrough), so early exits and loop exits do not stay pending. At *prune points*
 //!    (jump targets: where paths meet and where every loop closes) dead registers are
-//!    forgotten, numbers that cannot matter are widened to "any number", and the state is
-//!    compared with the explored-state cache.
+//!    forgotten, numbers that cannot matter are widened to "any number", dead stack slots
+//!    of the running function are forgotten (made uninitialised) unless a register or a
+//!    spill points into its frame, and the state is compared with the explored-state cache.
+//!    A pending branch is stored without its dead slots likewise.
 //! 5. **Rewrite**: context accesses are rewritten from the program's view (`struct xdp_md`,
 //!    `struct __sk_buff`) to the runtime structs; packet pointer fields become 64-bit loads.
 //!
@@ -53,7 +58,8 @@
 //!
 //! A stack slot records which of its bytes are initialised, and, after a full aligned 8-byte
 //! store, the register stored there (a *spill*), so that pointers and exact numbers come back
-//! when reloaded. A narrower store of a number inside one slot makes the slot a spilled number
+//! when reloaded. A spilled 0 (clang zeroes structures with 8-byte stores of 0) is marked in
+//! the slot itself and takes none of the state's 16 spill entries, as Linux's `STACK_ZERO`. A narrower store of a number inside one slot makes the slot a spilled number
 //! too: the stored bytes are the number's low bytes, the others what was known of them (a
 //! spilled number there) or anything; a load inside the slot takes its bytes back out, so a
 //! bounded `u32` spilled with a 4-byte store comes back bounded. A narrower load from a
@@ -125,9 +131,10 @@
 //! * termination by the processed-instruction budget: a loop whose bound the domain cannot
 //!   see runs out of budget and is rejected as too complex.
 //!
-//! * forgetting dead registers and widening numbers only ever makes a state larger, so a
-//!   wrong liveness or precision fact can cost a rejection, never an unsound acceptance
-//!   (a forgotten register that is read later fails as uninitialised on that path).
+//! * forgetting dead registers and stack slots and widening numbers only ever makes a state
+//!   larger, so a wrong liveness or precision fact can cost a rejection, never an unsound
+//!   acceptance (a forgotten register or slot that is read later fails as uninitialised on
+//!   that path, helpers' reads included).
 //!
 //! Forgetting cached states (the cache is bounded and forgets the oldest) only costs time.
 //!
@@ -135,8 +142,8 @@
 //!
 //! Variable-offset stack accesses as helper arguments, pointer comparisons other than null
 //! checks and packet comparisons, narrow spills that straddle two slots, links through 32-bit additions (`w5 += K` unlinks, as before Linux 6.13) or more than 32
-//! groups of linked scalars at a prune point (the rest are unlinked), liveness of stack slots,
-//! joins or widening of loop counters (a loop whose bound the domain cannot see runs out of
+//! groups of linked scalars at a prune point (the rest are unlinked), liveness of the callers'
+//! stack slots (only the running function's are forgotten), joins or widening of loop counters (a loop whose bound the domain cannot see runs out of
 //! budget), and return value ranges of XDP programs. The pending-branch stack is bounded by
 //! the workspace, not by Linux's 8,192.
 
@@ -364,6 +371,18 @@ fn run_with<'a>(
         .filter(|_| nfuncs > 1)
         .map_or(insns.len(), |f| f.start as usize);
     liveness::compute(insns, ws.aux, &env.helpers, main_end);
+    let mut ws = ws;
+    let (aux, spare) = core::mem::take(&mut ws.aux).split_at_mut(insns.len());
+    ws.aux = aux;
+    let used = liveness::compute_slots(
+        insns,
+        ws.aux,
+        ws.cache.scratch(),
+        ws.branches.scratch(),
+        &mut *spare,
+    );
+    let spare: &[u32] = spare;
+    let slots = liveness::SlotTable::new(spare.get(..used).unwrap_or_default());
     let mut c = check::Checker {
         insns,
         env,
@@ -374,6 +393,7 @@ fn run_with<'a>(
         processed: 0,
         log,
         lifted,
+        slots,
     };
     let explored = c.run();
     *stats = VerifyStats {

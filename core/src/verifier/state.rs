@@ -291,6 +291,13 @@ impl IdMap {
 pub(crate) const SLOTS: usize = STACK_FRAME_SIZE / 8;
 /// Marks a slot without a spilled register (0, so that an empty state is all zeros).
 pub(crate) const NO_SPILL: u8 = 0;
+/// Marks a slot that holds the spilled number 0 without taking an entry of
+/// [`State::spills`]: clang zeroes structures on the stack with 8-byte stores of 0, and each
+/// would otherwise take an entry (Linux's `STACK_ZERO`). It reads back exactly as a spilled
+/// [`Value::constant`]`(0)` does.
+pub(crate) const ZERO_SPILL: u8 = u8::MAX;
+/// What a [`ZERO_SPILL`] slot holds.
+static ZERO: Value = Value::constant(0);
 /// Spilled registers a state can hold across all frames. A scalar spill beyond this is kept as
 /// plain initialised bytes; a pointer spill beyond it is `TooComplex`.
 pub(crate) const SPILLS: usize = 16;
@@ -408,6 +415,15 @@ impl State {
         Some(free as u8 + 1)
     }
 
+    /// A handle for a slot that spills `v`: [`ZERO_SPILL`] for an unlinked 0, which takes no
+    /// entry, otherwise a new entry as [`State::alloc_spill`] gives.
+    pub fn spill_handle(&mut self, v: Value) -> Option<u8> {
+        if v.kind == Kind::Scalar && v.id == 0 && v.s == Scalar::constant(0) {
+            return Some(ZERO_SPILL);
+        }
+        self.alloc_spill(v)
+    }
+
     /// Frees the spill entry of a handle from [`State::alloc_spill`].
     pub fn free_spill(&mut self, handle: u8) {
         if let Some(idx) = (handle as usize).checked_sub(1).filter(|&i| i < SPILLS) {
@@ -417,6 +433,9 @@ impl State {
 
     /// The spilled value of a slot, if it holds one.
     pub fn spilled(&self, slot: &Slot) -> Option<&Value> {
+        if slot.spill == ZERO_SPILL {
+            return Some(&ZERO);
+        }
         self.spills.get((slot.spill as usize).checked_sub(1)?)
     }
 

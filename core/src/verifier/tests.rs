@@ -1368,7 +1368,40 @@ fn loop_cases() -> Vec<Case> {
 }
 
 fn stack_cases() -> Vec<Case> {
+    // Twenty slots zeroed with 8-byte stores, more than there are spill entries; the last
+    // comes back as exactly 0, so the dereference behind its null check is dead code.
+    let zeroes = || {
+        let mut p = mov(1, 0);
+        for k in 1..=20 {
+            p.extend(stx(8, 10, 1, -8 * k));
+        }
+        p
+    };
     std::vec![
+        ok!(
+            "zeroed slots beyond the spill entries stay exactly 0",
+            M,
+            [
+                zeroes(),
+                ldx(8, 2, 10, -160),
+                jmp(BPF_JEQ, 2, 0, 1),
+                ldx(8, 0, 2, 0),
+                ret0()
+            ]
+        ),
+        bad!(
+            "a slot zeroed then partly overwritten is no longer 0",
+            M,
+            K::InvalidMemAccess { reg: 2, .. },
+            [
+                zeroes(),
+                st(1, 10, -160, 1),
+                ldx(8, 2, 10, -160),
+                jmp(BPF_JEQ, 2, 0, 1),
+                ldx(8, 0, 2, 0),
+                ret0()
+            ]
+        ),
         ok!(
             "stack write then read",
             M,
@@ -3147,4 +3180,97 @@ fn diamonds_are_pruned_where_paths_meet() {
         assert!(log.contains(join), "{log}");
     }
     assert!(log.lines().count() < 30, "{log}");
+}
+
+/// Two paths that store different numbers in a slot that nothing reads again.
+fn dead_slot_diamond(tail: Vec<Insn>) -> Vec<Insn> {
+    [
+        ldx(8, 3, 1, 0),
+        jmp(BPF_JEQ, 3, 0, 2),
+        st(8, 10, -8, 1),
+        ja(1),
+        st(8, 10, -8, 2),
+        tail,
+    ]
+    .concat()
+}
+
+#[test]
+fn dead_stack_slots_do_not_keep_paths_apart() {
+    let mut ws = Box::new(Ws::new());
+    let mut prog = dead_slot_diamond([mov(0, 0), exit()].concat());
+    let mut log = String::new();
+    let r = verify_with_log(&mut prog, &env(M), &mut *ws, &mut log);
+    assert!(r.is_ok(), "{log}");
+    // The second path meets the first where the slot is dead, and stops there.
+    assert!(log.contains("5: safe"), "{log}");
+    // A slot read again keeps them apart: both paths reach the exit.
+    let mut prog = dead_slot_diamond([ldx(8, 0, 10, -8), exit()].concat());
+    let mut log = String::new();
+    let r = verify_with_log(&mut prog, &env(M), &mut *ws, &mut log);
+    assert!(r.is_ok(), "{log}");
+    assert!(!log.contains("5: safe"), "{log}");
+}
+
+/// A slot that holds 0 on the path explored first and 100 on the second, read back after
+/// the paths meet at pc 5 and added to the memory buffer's pointer (64 bytes): only the
+/// second path reads out of bounds. `before` runs first, `after` right after the join.
+fn slot_offset_diamond(before: Vec<Insn>, after: Vec<Insn>, read: Vec<Insn>) -> Vec<Insn> {
+    [
+        before.clone(),
+        ldx(8, 3, 1, 0),
+        jmp(BPF_JEQ, 3, 0, 2),
+        st(8, 10, -8, 100),
+        ja(1),
+        st(8, 10, -8, 0),
+        after,
+        read,
+        alur(BPF_ADD, 1, 4),
+        ldx(1, 0, 1, 0),
+        exit(),
+    ]
+    .concat()
+}
+
+#[test]
+fn slots_read_through_pointers_stay_live_at_prune_points() {
+    let mut ws = Box::new(Ws::new());
+    let cases = [
+        // Read through r10.
+        (Vec::new(), Vec::new(), ldx(8, 4, 10, -8)),
+        // Through a pointer made after the paths meet (`r2 = r10; r2 += -8`).
+        (
+            Vec::new(),
+            [movr(2, 10), alu(BPF_ADD, 2, -8)].concat(),
+            ldx(8, 4, 2, 0),
+        ),
+        // Through a pointer made before the branch, live where they meet.
+        (
+            [movr(2, 10), alu(BPF_ADD, 2, -8)].concat(),
+            Vec::new(),
+            ldx(8, 4, 2, 0),
+        ),
+        // Through a pointer made from r10 without the idiom.
+        (
+            Vec::new(),
+            [movr(2, 10), mov(5, -8), alur(BPF_ADD, 2, 5)].concat(),
+            ldx(8, 4, 2, 0),
+        ),
+    ];
+    for (i, (before, after, read)) in cases.into_iter().enumerate() {
+        let skip = before.len();
+        let mut prog = slot_offset_diamond(before, after, read);
+        let n = prog.len();
+        let mut log = String::new();
+        let r = verify_with_log(&mut prog, &env(M), &mut *ws, &mut log);
+        // The out-of-bounds read of the second path is found, never pruned away.
+        let e = r
+            .err()
+            .unwrap_or_else(|| panic!("case {i} accepted:\n{log}"));
+        assert_eq!(e.pc, n - 2, "case {i}: {e}\n{log}");
+        assert!(
+            !log.contains(&std::format!("{}: safe", skip + 5)),
+            "case {i}:\n{log}"
+        );
+    }
 }

@@ -9,7 +9,7 @@
 //! program takes 60 to 250 bytes.
 
 use super::scalar::Scalar;
-use super::state::{Frame, Kind, Slot, State, Value, NO_SPILL, SLOTS};
+use super::state::{Frame, Kind, Slot, State, Value, NO_SPILL, SLOTS, ZERO_SPILL};
 use super::tnum::Tnum;
 
 /// Bytes per chunk of explored-state cache.
@@ -193,6 +193,12 @@ impl Cache<'_> {
         }
     }
 
+    /// The whole byte store, as scratch before the first state is recorded.
+    pub fn scratch(&mut self) -> &mut [u8] {
+        debug_assert_eq!(self.count, 0);
+        self.bytes
+    }
+
     /// Records `state` as explored at `pc`; silently skips it when it cannot be stored.
     pub fn insert(&mut self, pc: usize, marker: usize, state: &State) {
         let cap = self.bytes.len();
@@ -297,14 +303,14 @@ impl Branches<'_> {
 
     /// Pushes `state` to resume at `pc`, forgetting the current frame's registers outside
     /// `live`; `false` when the stack is full.
-    pub fn push(&mut self, pc: usize, state: &State, live: u16) -> bool {
+    pub fn push(&mut self, pc: usize, state: &State, live: u16, slots: u64) -> bool {
         if self.len >= self.entries.len() {
             return false;
         }
         let Some(buf) = self.bytes.get_mut(self.top..) else {
             return false;
         };
-        let Some(n) = encode_live(state, buf, live) else {
+        let Some(n) = encode_live(state, buf, live, slots) else {
             return false;
         };
         self.entries[self.len] = BranchEntry {
@@ -397,19 +403,41 @@ fn put_scalar(w: &mut Writer<'_>, s: &Scalar) -> Option<()> {
         w.put(&s.var.value.to_le_bytes())?;
         return w.put(&s.var.mask.to_le_bytes());
     }
+    // The tnum, then only the bounds that differ from what the tnum alone gives: a byte of
+    // flags (bit `i` for field `i`), then each such bound.
     w.put(&[TAG_FULL])?;
-    for v in [
-        s.var.value,
-        s.var.mask,
-        s.umin,
-        s.umax,
-        s.smin as u64,
-        s.smax as u64,
-    ] {
-        w.put(&v.to_le_bytes())?;
+    w.put(&s.var.value.to_le_bytes())?;
+    w.put(&s.var.mask.to_le_bytes())?;
+    let base = Scalar::from_tnum(s.var);
+    let wide = [
+        (s.umin, base.umin),
+        (s.umax, base.umax),
+        (s.smin as u64, base.smin as u64),
+        (s.smax as u64, base.smax as u64),
+    ];
+    let narrow = [
+        (s.u32min, base.u32min),
+        (s.u32max, base.u32max),
+        (s.s32min as u32, base.s32min as u32),
+        (s.s32max as u32, base.s32max as u32),
+    ];
+    let mut flags = 0u8;
+    for (i, (v, b)) in wide.iter().enumerate() {
+        flags |= u8::from(v != b) << i;
     }
-    for v in [s.u32min, s.u32max, s.s32min as u32, s.s32max as u32] {
-        w.put(&v.to_le_bytes())?;
+    for (i, (v, b)) in narrow.iter().enumerate() {
+        flags |= u8::from(v != b) << (4 + i);
+    }
+    w.put(&[flags])?;
+    for (i, (v, _)) in wide.iter().enumerate() {
+        if flags & (1 << i) != 0 {
+            w.put(&v.to_le_bytes())?;
+        }
+    }
+    for (i, (v, _)) in narrow.iter().enumerate() {
+        if flags & (1 << (4 + i)) != 0 {
+            w.put(&v.to_le_bytes())?;
+        }
     }
     Some(())
 }
@@ -422,20 +450,39 @@ fn get_scalar(r: &mut Reader<'_>) -> Option<Scalar> {
             let mask = r.u64()?;
             Some(Scalar::from_tnum(Tnum { value, mask }))
         }
-        TAG_FULL => Some(Scalar {
-            var: Tnum {
-                value: r.u64()?,
-                mask: r.u64()?,
-            },
-            umin: r.u64()?,
-            umax: r.u64()?,
-            smin: r.u64()? as i64,
-            smax: r.u64()? as i64,
-            u32min: r.u32()?,
-            u32max: r.u32()?,
-            s32min: r.u32()? as i32,
-            s32max: r.u32()? as i32,
-        }),
+        TAG_FULL => {
+            let value = r.u64()?;
+            let mask = r.u64()?;
+            let mut s = Scalar::from_tnum(Tnum { value, mask });
+            let flags = r.u8()?;
+            let mut wide = |i: u8, v: &mut u64| -> Option<()> {
+                if flags & (1 << i) != 0 {
+                    *v = r.u64()?;
+                }
+                Some(())
+            };
+            let (mut smin, mut smax) = (s.smin as u64, s.smax as u64);
+            wide(0, &mut s.umin)?;
+            wide(1, &mut s.umax)?;
+            wide(2, &mut smin)?;
+            wide(3, &mut smax)?;
+            let (mut s32min, mut s32max) = (s.s32min as u32, s.s32max as u32);
+            let mut narrow = |i: u8, v: &mut u32| -> Option<()> {
+                if flags & (1 << i) != 0 {
+                    *v = r.u32()?;
+                }
+                Some(())
+            };
+            narrow(4, &mut s.u32min)?;
+            narrow(5, &mut s.u32max)?;
+            narrow(6, &mut s32min)?;
+            narrow(7, &mut s32max)?;
+            s.smin = smin as i64;
+            s.smax = smax as i64;
+            s.s32min = s32min as i32;
+            s.s32max = s32max as i32;
+            Some(s)
+        }
         _ => None,
     }
 }
@@ -495,8 +542,9 @@ fn get_value(r: &mut Reader<'_>) -> Option<Value> {
 }
 
 /// Encodes `st`; registers of the current frame outside `top_live` (bit `i` for `ri`) are
-/// written as uninitialised.
-fn put_state(w: &mut Writer<'_>, st: &State, top_live: u16) -> Option<()> {
+/// written as uninitialised, and so are its stack slots outside `top_slots` (bit `k` for
+/// slot `k`).
+fn put_state(w: &mut Writer<'_>, st: &State, top_live: u16, top_slots: u64) -> Option<()> {
     w.put(&[st.depth])?;
     st.refs.encode(|b| w.put(b))?;
     let top = st.depth as usize - 1;
@@ -515,18 +563,24 @@ fn put_state(w: &mut Writer<'_>, st: &State, top_live: u16) -> Option<()> {
                 put_value(w, r)?;
             }
         }
-        // Used slots only: their count, then index, initialised bytes and spill flag each.
+        // Used slots only: their count, then index, initialised bytes and spill flag each (0
+        // none, 1 a spilled value follows, 2 the spilled number 0).
+        let kept = if fi == top { top_slots } else { u64::MAX };
+        let wanted =
+            |k: usize, s: &Slot| (s.init != 0 || s.spill != NO_SPILL) && kept & (1 << k) != 0;
         let used = f
             .slots
             .iter()
-            .filter(|s| s.init != 0 || s.spill != NO_SPILL)
+            .enumerate()
+            .filter(|(k, s)| wanted(*k, s))
             .count();
         w.put(&[used as u8])?;
         for (k, s) in f.slots.iter().enumerate() {
-            if s.init == 0 && s.spill == NO_SPILL {
+            if !wanted(k, s) {
                 continue;
             }
             match st.spilled(s) {
+                _ if s.spill == ZERO_SPILL => w.put(&[k as u8, s.init, 2])?,
                 Some(v) => {
                     w.put(&[k as u8, s.init, 1])?;
                     put_value(w, v)?;
@@ -545,23 +599,29 @@ pub(crate) fn encoded_len(st: &State, dummy: &mut [u8]) -> usize {
         pos: 0,
         count_only: true,
     };
-    let _ = put_state(&mut w, st, u16::MAX);
+    let _ = put_state(&mut w, st, u16::MAX, u64::MAX);
     w.pos
 }
 
 /// Encodes `st` into `buf`, returning the length used.
 pub(crate) fn encode(st: &State, buf: &mut [u8]) -> Option<usize> {
-    encode_live(st, buf, u16::MAX)
+    encode_live(st, buf, u16::MAX, u64::MAX)
 }
 
-/// As [`encode`], forgetting the current frame's registers outside `top_live`.
-pub(crate) fn encode_live(st: &State, buf: &mut [u8], top_live: u16) -> Option<usize> {
+/// As [`encode`], forgetting the current frame's registers outside `top_live` and its stack
+/// slots outside `top_slots`.
+pub(crate) fn encode_live(
+    st: &State,
+    buf: &mut [u8],
+    top_live: u16,
+    top_slots: u64,
+) -> Option<usize> {
     let mut w = Writer {
         buf,
         pos: 0,
         count_only: false,
     };
-    put_state(&mut w, st, top_live)?;
+    put_state(&mut w, st, top_live, top_slots)?;
     Some(w.pos)
 }
 
@@ -597,11 +657,13 @@ pub(crate) fn decode(buf: &[u8], out: &mut State) -> Option<()> {
                 return None;
             }
             let init = r.u8()?;
-            let spill = if r.u8()? != 0 {
-                let v = get_value(&mut r)?;
-                out.alloc_spill(v)?
-            } else {
-                NO_SPILL
+            let spill = match r.u8()? {
+                0 => NO_SPILL,
+                2 => ZERO_SPILL,
+                _ => {
+                    let v = get_value(&mut r)?;
+                    out.alloc_spill(v)?
+                }
             };
             f.slots[k] = Slot { init, spill };
         }
@@ -654,6 +716,95 @@ mod tests {
     }
 
     #[test]
+    fn scalars_round_trip_with_only_the_bounds_their_tnum_does_not_give() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut partial = 0;
+        for i in 0..4000 {
+            let (a, b) = (next() >> (next() % 64), next() >> (next() % 64));
+            let (lo, hi) = (a.min(b), a.max(b));
+            let s = match i % 3 {
+                0 => Scalar::from_ranges(lo, hi, i64::MIN, i64::MAX),
+                1 => Scalar::from_ranges(
+                    0,
+                    u64::MAX,
+                    lo as i64 >> 3,
+                    (hi as i64 >> 3).max(lo as i64 >> 3),
+                ),
+                _ => Some(Scalar::from_tnum(Tnum {
+                    value: a & !b,
+                    mask: b,
+                })),
+            };
+            let Some(s) = s else { continue };
+            let mut buf = [0u8; 128];
+            let mut w = Writer {
+                buf: &mut buf,
+                pos: 0,
+                count_only: false,
+            };
+            put_scalar(&mut w, &s).unwrap();
+            let n = w.pos;
+            if buf[0] == TAG_FULL {
+                partial += 1;
+                // Tag, tnum, flags, and one word per bound that differs.
+                let flags = buf[17];
+                let words = 8 * (flags & 0xf).count_ones() + 4 * (flags >> 4).count_ones();
+                assert_eq!(n, 18 + words as usize, "{s:?}");
+                assert!(flags != 0, "{s:?}");
+            }
+            let mut r = Reader {
+                buf: &buf[..n],
+                pos: 0,
+            };
+            assert_eq!(get_scalar(&mut r), Some(s));
+            assert_eq!(r.pos, n);
+        }
+        assert!(partial > 1000, "{partial}");
+    }
+
+    #[test]
+    fn pending_states_drop_the_dead_slots_of_the_running_frame_only() {
+        let mut st = Box::new(State::EMPTY);
+        st.depth = 2;
+        st.frames[1] = Frame::EMPTY;
+        for f in 0..2 {
+            for k in [60, 62, 63] {
+                st.frames[f].slots[k].init = 0xff;
+                st.frames[f].slots[k].spill = st.alloc_spill(Value::constant(k as u64)).unwrap();
+            }
+        }
+        // A spilled 0 takes no entry, encoded or decoded.
+        st.frames[1].slots[10] = Slot {
+            init: 0xff,
+            spill: ZERO_SPILL,
+        };
+        let mut buf = [0u8; 2048];
+        let n = encode_live(&st, &mut buf, u16::MAX, !(1 << 62)).unwrap();
+        let mut back = Box::new(State::EMPTY);
+        decode(&buf[..n], &mut back).unwrap();
+        assert_eq!(back.frames[1].slots[62], Slot::EMPTY);
+        for k in [60, 63] {
+            let v = back.spilled(&back.frames[1].slots[k]).copied();
+            assert_eq!(v.map(|v| v.s), Some(Scalar::constant(k as u64)));
+        }
+        // The caller's frame keeps all of its slots.
+        for k in [60, 62, 63] {
+            let v = back.spilled(&back.frames[0].slots[k]).copied();
+            assert_eq!(v.map(|v| v.s), Some(Scalar::constant(k as u64)));
+        }
+        assert_eq!(back.spill_used.count_ones(), 5);
+        assert_eq!(back.frames[1].slots[10].spill, ZERO_SPILL);
+        let zero = back.spilled(&back.frames[1].slots[10]).copied();
+        assert_eq!(zero.map(|v| v.s), Some(Scalar::constant(0)));
+    }
+
+    #[test]
     fn a_new_workspace_is_all_zeros() {
         const WS: VerifierWorkspace<16, 2, 2> = VerifierWorkspace::new();
         assert!(WS.is_zeroed());
@@ -680,10 +831,10 @@ mod tests {
         assert_eq!(out.frames[0].regs[0], Value::constant(39));
         assert!(v.cache.find(0, 0, &mut out).is_none());
         st.frames[0].regs[0] = Value::constant(1);
-        assert!(v.branches.push(11, &st, u16::MAX));
+        assert!(v.branches.push(11, &st, u16::MAX, u64::MAX));
         st.frames[0].regs[0] = Value::constant(2);
-        assert!(v.branches.push(12, &st, u16::MAX));
-        assert!(!v.branches.push(13, &st, u16::MAX));
+        assert!(v.branches.push(12, &st, u16::MAX, u64::MAX));
+        assert!(!v.branches.push(13, &st, u16::MAX, u64::MAX));
         assert_eq!(v.branches.pop(&mut out), Some(12));
         assert_eq!(out.frames[0].regs[0], Value::constant(2));
         assert_eq!(v.branches.pop(&mut out), Some(11));
