@@ -247,6 +247,47 @@ fn every_bad_input_is_refused_over_a_serial_line() {
     a.stop();
 }
 
+/// `--to serial:PATH`: a tty (a pseudo-terminal here, bridged to the agent's serial line),
+/// set to raw mode by the client so that every byte of the COBS frames passes as it is.
+#[test]
+fn a_tty_reaches_the_device() {
+    use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+    use std::net::TcpStream;
+    let a = serve::spawn(
+        "serial-tcp:127.0.0.1:0",
+        *key().verifying_key().as_bytes(),
+        None,
+        serve::DEFAULT_ARENA_BYTES,
+        false,
+    )
+    .unwrap();
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+    grantpt(&master).unwrap();
+    unlockpt(&master).unwrap();
+    let path = ptsname(&master, Vec::new()).unwrap();
+    let path = path.to_str().unwrap().to_string();
+    let master = std::fs::File::from(master);
+    let tcp = TcpStream::connect(a.addr()).unwrap();
+    // The bridge: the pty's master to the agent's line and back (left running at the end).
+    let (mut m_in, mut t_out) = (master.try_clone().unwrap(), tcp.try_clone().unwrap());
+    std::thread::spawn(move || std::io::copy(&mut m_in, &mut t_out));
+    let (mut t_in, mut m_out) = (tcp, master);
+    std::thread::spawn(move || std::io::copy(&mut t_in, &mut m_out));
+
+    let mut c = Client::connect(&format!("serial:{path}"), Duration::from_millis(500), 5).unwrap();
+    assert!(c.is_serial());
+    // The firewall's bytes include every value, 0x0d, 0x11, 0x13 and 0x7f among them, which a
+    // tty not in raw mode would translate or swallow.
+    load(&mut c, &key(), &object("xdp_firewall.o"), "xdp_firewall", 1).unwrap();
+    untouched(&mut c);
+    refused(
+        load(&mut c, &key(), &object("xdp_firewall.o"), "xdp_firewall", 1),
+        Status::Rollback,
+    );
+    assert_eq!(c.maps().unwrap().len(), 5);
+    a.stop();
+}
+
 /// The suite sees a device that changed: a map write slipped in by another operator.
 #[test]
 fn the_suite_notices_a_change() {
