@@ -22,6 +22,8 @@ command -v perl >/dev/null || { echo "perl is not installed (the data traffic)" 
 
 CTRL_PORT=${DEPLOY_CTRL_PORT:-47700}
 DATA_PORT=${DEPLOY_DATA_PORT:-47701}
+# UART0, the same channel on a serial line (COBS): QEMU's -serial as a TCP server on loopback.
+SERIAL_PORT=${DEPLOY_SERIAL_PORT:-47702}
 KEY=qemu-mps2-an386/keys/ci-test-only.key
 TO=udp:127.0.0.1:$CTRL_PORT
 
@@ -117,7 +119,8 @@ echo "--- boot: the deploy image, control on 127.0.0.1:$CTRL_PORT, data on 127.0
 # answers to forwarded ports. The board sends nothing but ARP and answers to 10.0.2.2 (the
 # host's side of the forwarded control port); no program here transmits.
 timeout 600 qemu-system-arm -cpu cortex-m4 -machine mps2-an386 -nographic -icount shift=0 \
-    -semihosting-config enable=on,target=native \
+    -semihosting-config enable=on,target=native -monitor none \
+    -serial "tcp:127.0.0.1:$SERIAL_PORT,server,nowait" \
     -nic "user,model=lan9118,ipv6=off,hostfwd=udp:127.0.0.1:$CTRL_PORT-10.0.2.15:7700,hostfwd=udp:127.0.0.1:$DATA_PORT-10.0.2.15:7701" \
     -kernel target/thumbv7em-none-eabihf/release/deploy >"$log" 2>&1 &
 qemu=$!
@@ -220,6 +223,21 @@ device load "$fw"
 echo "$out"
 [[ $out == *"loaded xdp_firewall version 12 in "* && $out == *"(1 carried over)"* ]] || fail "$out"
 [[ $(entry verdicts 1) == "$drop" && $(entry verdicts 2) == "$pass" ]] || fail "verdicts: $out"
+
+echo "--- the same channel on UART0: COBS frames over QEMU's serial port on 127.0.0.1:$SERIAL_PORT"
+TO=serial-tcp:127.0.0.1:$SERIAL_PORT
+device status
+[[ $out == *"running: xdp_firewall version 12 "* ]] || fail "over the serial line: $out"
+"$nanobpf" sign "$fw" --key "$KEY" --version 13 >/dev/null
+device --timeout-ms 2000 load "$fw"
+echo "$out"
+[[ $out == *"loaded xdp_firewall version 13 in "* && $out == *"(1 carried over)"* ]] || fail "$out"
+refused "version not newer than the running one (version 13, the device is at 13)" --timeout-ms 2000 load "$fw"
+[[ $(entry verdicts 1) == "$drop" && $(entry verdicts 2) == "$pass" ]] || fail "verdicts: $out"
+# And the UDP channel sees the commit made over the serial line.
+TO=udp:127.0.0.1:$CTRL_PORT
+device status
+[[ $out == *"running: xdp_firewall version 13 "* ]] || fail "over UDP after the serial upload: $out"
 
 echo "--- the board's console (without QEMU's reports of frames the full receive FIFO refused during the flood):"
 grep -v "Slirp: Failed to send packet" "$log" || true
