@@ -234,10 +234,20 @@ echo "$out"
 [[ $out == *"loaded xdp_firewall version 13 in "* && $out == *"(1 carried over)"* ]] || fail "$out"
 refused "version not newer than the running one (version 13, the device is at 13)" --timeout-ms 2000 load "$fw"
 [[ $(entry verdicts 1) == "$drop" && $(entry verdicts 2) == "$pass" ]] || fail "verdicts: $out"
-# And the UDP channel sees the commit made over the serial line.
+# The suite again, over the serial line (its flood there: noise bytes and frames not ours).
+suite_start=$(date +%s%N)
+if ! "$nanobpf" device --to "$TO" --timeout-ms 2000 selftest --key "$KEY" >"$work/selftest.txt" 2>&1; then
+    cat "$work/selftest.txt" >&2
+    fail "the self-test suite failed over the serial line"
+fi
+cat "$work/selftest.txt"
+grep -q "^selftest: 21 of 21 cases passed" "$work/selftest.txt" || fail "not every case ran"
+echo "(the suite took $((($(date +%s%N) - suite_start) / 1000000)) ms over the serial line)"
+# And the UDP channel sees the commits made over the serial line.
 TO=udp:127.0.0.1:$CTRL_PORT
 device status
-[[ $out == *"running: xdp_firewall version 13 "* ]] || fail "over UDP after the serial upload: $out"
+[[ $out == *"running: xdp_firewall version 14 "* ]] || fail "over UDP after the serial uploads: $out"
+[[ $(entry verdicts 1) == "$drop" && $(entry verdicts 2) == "$pass" ]] || fail "verdicts: $out"
 
 echo "--- the board's console (without QEMU's reports of frames the full receive FIFO refused during the flood):"
 grep -v "Slirp: Failed to send packet" "$log" || true
