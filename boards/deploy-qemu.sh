@@ -6,22 +6,24 @@
 #
 # Uploads the firewall, sends traffic, reads the counters and maps through the channel, fills
 # the blocklist, replaces the firewall by xdp_proto_count while traffic flows and checks that
-# the pinned `verdicts` map kept counting every frame across the replacement; then checks that
-# bad inputs are refused with a status that says why and leave the running program as it was
-# (unsigned upload, wrong key, older version, a program the verifier rejects, a flood of
-# garbage datagrams), and that newer versions still go through afterwards (the firewall
-# again, then the firewall replacing itself). Exits non-zero
-# on the first mismatch. Run by run-qemu.sh; runs alone too.
+# the pinned `verdicts` map kept counting every frame across the replacement; then runs
+# `nanobpf device selftest`, the suite of every bad input (the one cli/tests/device.rs runs
+# against the host agent), which checks that each is refused with a status that says why and
+# leaves the running program, its counters and its maps as they were, and that an upload
+# abandoned half-way does not stop the next (the firewall again); then the firewall replaces
+# itself. Exits non-zero on the first mismatch. Run by run-qemu.sh; runs alone too.
 #
 # The key pair is qemu-mps2-an386/keys/ci-test-only.key: for tests only (its README).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 command -v qemu-system-arm >/dev/null || { echo "qemu-system-arm is not installed" >&2; exit 1; }
-command -v perl >/dev/null || { echo "perl is not installed (the garbage flood)" >&2; exit 1; }
+command -v perl >/dev/null || { echo "perl is not installed (the data traffic)" >&2; exit 1; }
 
 CTRL_PORT=${DEPLOY_CTRL_PORT:-47700}
 DATA_PORT=${DEPLOY_DATA_PORT:-47701}
+# UART0, the same channel on a serial line (COBS): QEMU's -serial as a TCP server on loopback.
+SERIAL_PORT=${DEPLOY_SERIAL_PORT:-47702}
 KEY=qemu-mps2-an386/keys/ci-test-only.key
 TO=udp:127.0.0.1:$CTRL_PORT
 
@@ -117,7 +119,8 @@ echo "--- boot: the deploy image, control on 127.0.0.1:$CTRL_PORT, data on 127.0
 # answers to forwarded ports. The board sends nothing but ARP and answers to 10.0.2.2 (the
 # host's side of the forwarded control port); no program here transmits.
 timeout 600 qemu-system-arm -cpu cortex-m4 -machine mps2-an386 -nographic -icount shift=0 \
-    -semihosting-config enable=on,target=native \
+    -semihosting-config enable=on,target=native -monitor none \
+    -serial "tcp:127.0.0.1:$SERIAL_PORT,server,nowait" \
     -nic "user,model=lan9118,ipv6=off,hostfwd=udp:127.0.0.1:$CTRL_PORT-10.0.2.15:7700,hostfwd=udp:127.0.0.1:$DATA_PORT-10.0.2.15:7701" \
     -kernel target/thumbv7em-none-eabihf/release/deploy >"$log" 2>&1 &
 qemu=$!
@@ -193,62 +196,57 @@ udp=$(entry protocols 17)
     fail "protocols[17] = $udp, passed $pass: $out"
 echo "carried: verdicts drop $drop pass $pass (the counters: drop $drop pass $pass); xdp_proto_count saw $udp UDP frames"
 
-echo "--- bad inputs are refused and change nothing"
+echo "--- every bad input is refused and changes nothing (nanobpf device selftest)"
+# The suite cli/tests/device.rs runs against the host agent: unsigned, another key, an older
+# version, an altered header, truncated, reordered, corrupted and tampered uploads, objects
+# too big for the upload buffer and for the arena, a program the verifier rejects, bad map
+# writes and reads, a replayed write, a flood of garbage; after each, the same program, the
+# same counters and every map as before. Last, an upload abandoned half-way, then the
+# firewall at version 3 goes through, its verdicts carried back.
+suite_start=$(date +%s%N)
+if ! "$nanobpf" device --to "$TO" selftest --key "$KEY" >"$work/selftest.txt" 2>&1; then
+    cat "$work/selftest.txt" >&2
+    fail "the self-test suite failed"
+fi
+cat "$work/selftest.txt"
+grep -q "^selftest: 21 of 21 cases passed" "$work/selftest.txt" || fail "not every case ran"
+echo "(the suite took $((($(date +%s%N) - suite_start) / 1000000)) ms against the board)"
 device status
-before=$out
-# Unsigned: the signed header of a version 5 upload with a zero signature.
-"$nanobpf" sign "$fw" --key "$KEY" --version 5 >/dev/null
-head -c 48 "$fw.sig" >"$work/unsigned.sig"
-head -c 64 /dev/zero >>"$work/unsigned.sig"
-refused "bad signature" load "$fw" --sig "$work/unsigned.sig"
-untouched xdp_proto_count 2 "$before"
-# Signed by another key.
-"$nanobpf" keygen "$work/other.key" >/dev/null
-"$nanobpf" sign "$fw" --key "$work/other.key" --version 5 >/dev/null
-refused "bad signature" load "$fw"
-untouched xdp_proto_count 2 "$before"
-# An older version.
-"$nanobpf" sign "$fw" --key "$KEY" --version 1 >/dev/null
-refused "version not newer than the running one (version 1, the device is at 2)" load "$fw"
-untouched xdp_proto_count 2 "$before"
-# A program the verifier rejects: xdp_pass with `r0 = 2` made `r1 = 2` (r0 is then never set).
-perl -0777 -pe 's/\xb4\x00(\x00\x00\x02\x00\x00\x00\x95)/\xb4\x01$1/ or die "pattern"' \
-    ../examples/build/xdp_pass.o >"$work/xdp_pass_bad.o"
-"$nanobpf" sign "$work/xdp_pass_bad.o" --key "$KEY" --version 10 >/dev/null
-refused "the verifier rejected the program (program 0, instruction 1)" load "$work/xdp_pass_bad.o"
-device status
-[[ $out == *"last commit: refused: the verifier rejected the program"* ]] || fail "$out"
-untouched xdp_proto_count 2 "$before"
-# A flood of garbage: random datagrams, and random ones with the protocol's magic and version.
-perl -MIO::Socket::INET -e '
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $ARGV[0], Proto => "udp")
-        or die "socket: $!";
-    srand(18);
-    for my $i (1 .. 2000) {
-        my $n = 1 + int(rand(1400));
-        my $junk = join "", map { chr(int(rand(256))) } 1 .. $n;
-        $junk = "NB\x01" . $junk if $i % 4 == 0;
-        $s->send($junk);
-    }
-' "$CTRL_PORT"
-device status
-echo "$out"
-dropped=$(sed -n 's/.*dropped datagrams \([0-9]*\).*/\1/p' <<<"$out")
-((dropped > 0)) || fail "no garbage was dropped: $out"
-echo "2,000 garbage datagrams sent: $dropped reached the board and were dropped unanswered; the others were refused (the ones with the magic) or lost when QEMU's LAN9118 receive FIFO was full"
-untouched xdp_proto_count 2 "$before"
-
-echo "--- a newer version still goes through: the firewall again, its verdicts carried back"
-"$nanobpf" sign "$fw" --key "$KEY" --version 11 >/dev/null
-device load "$fw"
-echo "$out"
-[[ $out == *"loaded xdp_firewall version 11 in "* && $out == *"(1 carried over)"* ]] || fail "$out"
+[[ $out == *"running: xdp_firewall version 3 "* ]] || fail "$out"
+[[ $out == *"last commit: loaded"* ]] || fail "$out"
 [[ $(entry verdicts 1) == "$drop" && $(entry verdicts 2) == "$pass" ]] || fail "verdicts: $out"
+
+echo "--- a newer version still goes through: the firewall in place of itself"
 # The same program at a newer version replaces itself (both sets of maps fit the arena).
 "$nanobpf" sign "$fw" --key "$KEY" --version 12 >/dev/null
 device load "$fw"
 echo "$out"
 [[ $out == *"loaded xdp_firewall version 12 in "* && $out == *"(1 carried over)"* ]] || fail "$out"
+[[ $(entry verdicts 1) == "$drop" && $(entry verdicts 2) == "$pass" ]] || fail "verdicts: $out"
+
+echo "--- the same channel on UART0: COBS frames over QEMU's serial port on 127.0.0.1:$SERIAL_PORT"
+TO=serial-tcp:127.0.0.1:$SERIAL_PORT
+device status
+[[ $out == *"running: xdp_firewall version 12 "* ]] || fail "over the serial line: $out"
+"$nanobpf" sign "$fw" --key "$KEY" --version 13 >/dev/null
+device --timeout-ms 2000 load "$fw"
+echo "$out"
+[[ $out == *"loaded xdp_firewall version 13 in "* && $out == *"(1 carried over)"* ]] || fail "$out"
+refused "version not newer than the running one (version 13, the device is at 13)" --timeout-ms 2000 load "$fw"
+[[ $(entry verdicts 1) == "$drop" && $(entry verdicts 2) == "$pass" ]] || fail "verdicts: $out"
+# The suite again, over the serial line (its flood there: noise bytes and frames not ours).
+suite_start=$(date +%s%N)
+if ! "$nanobpf" device --to "$TO" --timeout-ms 2000 selftest --key "$KEY" >"$work/selftest.txt" 2>&1; then
+    cat "$work/selftest.txt" >&2
+    fail "the self-test suite failed over the serial line"
+fi
+cat "$work/selftest.txt"
+grep -q "^selftest: 21 of 21 cases passed" "$work/selftest.txt" || fail "not every case ran"
+echo "(the suite took $((($(date +%s%N) - suite_start) / 1000000)) ms over the serial line)"
+# And the UDP channel sees the commits made over the serial line.
+TO=udp:127.0.0.1:$CTRL_PORT
+device status
+[[ $out == *"running: xdp_firewall version 14 "* ]] || fail "over UDP after the serial uploads: $out"
 [[ $(entry verdicts 1) == "$drop" && $(entry verdicts 2) == "$pass" ]] || fail "verdicts: $out"
 
 echo "--- the board's console (without QEMU's reports of frames the full receive FIFO refused during the flood):"

@@ -10,8 +10,8 @@
 #   verifier     nanobpf_core::verifier, and the workspace static (RAM)
 #   loader       nanobpf_core::elf: the ELF loader (parsing the object, binding maps, relocating)
 #   maps         nanobpf_core::maps, and the map statics
-#   driver       the board's Ethernet driver (the LAN9118's, in the lan9118 image), and the
-#                static holding its buffers (RAM)
+#   driver       the board's Ethernet driver (the LAN9118's, in the lan9118 image), UART0's
+#                (deploy image), and the static holding their buffers (RAM)
 #   runner       nanobpf_hal (ring, runner, engine) and the demo's replay loop, into which the
 #                optimiser inlines the runner's poll; the ring static (RAM)
 #   program      the embedded BPF program (OBJECT, the clang-built ELF; PROGRAM_VERIFIED;
@@ -92,7 +92,7 @@ report() {
                 else if (m ~ /^nanobpf_board_demo::(PROGRAM|OBJECT|RODATA)/) g = "program"
                 else if (m ~ /^nanobpf_board_demo::CAPTURE/) g = "capture"
             }
-            if (name ~ /nanobpf_board_qemu_mps2_an386::lan9118::/) g = "driver"
+            if (name ~ /nanobpf_board_qemu_mps2_an386::(lan9118|uart)::/) g = "driver"
             # The deploy image: the channel, the signature check, the network stack.
             if (match(name, /(nanobpf_control|ed25519_dalek|curve25519_dalek|ed25519|sha2|smoltcp|nanobpf_board_qemu_mps2_an386::net)::/)) {
                 m = substr(name, RSTART, RLENGTH)

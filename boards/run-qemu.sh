@@ -51,7 +51,7 @@ wait "$qemu" || status=$?
 cat "$log"
 [[ $status -eq 0 ]] || { echo "lan9118 image failed (status $status)" >&2; exit 1; }
 # The deploy image: no program at boot, the control channel over UDP through QEMU's user
-# network (loopback ports only), uploads while traffic flows, bad inputs refused.
-echo "--- qemu-mps2-an386: deploy (the control channel over UDP on loopback)"
+# network (loopback ports only) and on UART0, uploads while traffic flows, bad inputs refused.
+echo "--- qemu-mps2-an386: deploy (the control channel over UDP and a serial port, on loopback)"
 timeout 900 ./deploy-qemu.sh
 echo "--- emulated boards passed"

@@ -1,4 +1,5 @@
-//! `nanobpf device ...`: the operator's side of the control channel, over UDP.
+//! `nanobpf device ...`: the operator's side of the control channel, over UDP or a serial
+//! line (a tty, or QEMU's serial port on a TCP socket), frames delimited with COBS there.
 //!
 //! [`Client`] sends one request at a time and waits for the answer with the same sequence
 //! number, resending the same bytes after a timeout (the device answers a resent request
@@ -6,10 +7,13 @@
 //! with the device's status, detail numbers and message.
 
 use ed25519_dalek::{Signer, SigningKey};
+use nanobpf_control::serial::{self, CobsDecoder, Decoded};
 use nanobpf_control::wire::{MAX_CHUNK, MAX_FRAME};
 use nanobpf_control::{Auth, Request, Response, Status, UploadHeader};
-use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Why a request failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -214,10 +218,174 @@ pub struct Committed {
     pub replaced: bool,
 }
 
+/// How the client reaches the device.
+#[derive(Debug)]
+enum Link {
+    /// A connected UDP socket: one datagram per frame.
+    Udp(UdpSocket),
+    /// A byte stream (a tty or a TCP connection): frames COBS-encoded and delimited; a
+    /// thread decodes what arrives into frames.
+    Stream {
+        tx: Box<dyn WriteDebug>,
+        rx: mpsc::Receiver<Vec<u8>>,
+        /// A TCP connection, shut down when the link goes (the reader thread holds a clone).
+        tcp: Option<TcpStream>,
+    },
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        if let Link::Stream { tcp: Some(s), .. } = self {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+/// A writer that can be shown in `Debug` output.
+trait WriteDebug: Write + Send + std::fmt::Debug {}
+impl<T: Write + Send + std::fmt::Debug> WriteDebug for T {}
+
+impl Link {
+    /// Opens `to`: `udp:HOST:PORT` (or `HOST:PORT`), `serial:PATH` or `serial-tcp:HOST:PORT`.
+    fn open(to: &str) -> Result<Link, DeviceError> {
+        let io = |e: std::io::Error| DeviceError::Io(format!("{to}: {e}"));
+        if let Some(path) = to.strip_prefix("serial:") {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(path)
+                .map_err(io)?;
+            raw_mode(&file).map_err(io)?;
+            let reader = file.try_clone().map_err(io)?;
+            return Ok(Link::stream(Box::new(file), reader, None));
+        }
+        if let Some(hostport) = to.strip_prefix("serial-tcp:") {
+            let stream = TcpStream::connect(hostport).map_err(io)?;
+            stream.set_nodelay(true).map_err(io)?;
+            let reader = stream.try_clone().map_err(io)?;
+            let closer = stream.try_clone().map_err(io)?;
+            return Ok(Link::stream(Box::new(stream), reader, Some(closer)));
+        }
+        let hostport = to.strip_prefix("udp:").unwrap_or(to);
+        let addr: SocketAddr = hostport
+            .to_socket_addrs()
+            .map_err(io)?
+            .next()
+            .ok_or_else(|| DeviceError::Io(format!("{to}: no address")))?;
+        let local = if addr.is_ipv4() {
+            "0.0.0.0:0"
+        } else {
+            "[::]:0"
+        };
+        let socket = UdpSocket::bind(local).map_err(io)?;
+        socket.connect(addr).map_err(io)?;
+        Ok(Link::Udp(socket))
+    }
+
+    /// A stream link: `tx` for frames out, a thread decoding `reader` into frames.
+    fn stream(
+        tx: Box<dyn WriteDebug>,
+        mut reader: impl Read + Send + 'static,
+        tcp: Option<TcpStream>,
+    ) -> Link {
+        let (send, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut dec = Box::new(CobsDecoder::<MAX_FRAME>::new());
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = match reader.read(&mut buf) {
+                    Ok(0) => return,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => return,
+                };
+                for &b in &buf[..n] {
+                    if let Some(Decoded::Frame(f)) = dec.push(b) {
+                        if send.send(f.to_vec()).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        Link::Stream { tx, rx, tcp }
+    }
+
+    /// Sends one frame.
+    fn send(&mut self, frame: &[u8]) -> Result<(), DeviceError> {
+        let io = |e: std::io::Error| DeviceError::Io(e.to_string());
+        match self {
+            Link::Udp(s) => s.send(frame).map(drop).map_err(io),
+            Link::Stream { tx, .. } => {
+                let mut line = vec![0u8; 1 + serial::encoded_len(frame.len())];
+                let n = serial::encode(frame, &mut line[1..])
+                    .ok_or_else(|| DeviceError::Protocol("frame too long".into()))?;
+                tx.write_all(&line[..n + 1]).map_err(io)?;
+                tx.flush().map_err(io)
+            }
+        }
+    }
+
+    /// Sends `bytes` as they are: one datagram over UDP, unframed bytes on a line.
+    fn send_unframed(&mut self, bytes: &[u8]) -> Result<(), DeviceError> {
+        let io = |e: std::io::Error| DeviceError::Io(e.to_string());
+        match self {
+            Link::Udp(s) => s.send(bytes).map(drop).map_err(io),
+            Link::Stream { tx, .. } => tx.write_all(bytes).and_then(|()| tx.flush()).map_err(io),
+        }
+    }
+
+    /// The next frame received within `wait`; `None` when none came.
+    fn recv(&mut self, wait: Duration) -> Result<Option<Vec<u8>>, DeviceError> {
+        match self {
+            Link::Udp(s) => {
+                s.set_read_timeout(Some(wait.max(Duration::from_micros(1))))
+                    .map_err(|e| DeviceError::Io(e.to_string()))?;
+                let mut buf = [0u8; MAX_FRAME];
+                match s.recv(&mut buf) {
+                    Ok(n) => Ok(Some(buf[..n].to_vec())),
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock
+                                | std::io::ErrorKind::TimedOut
+                                // An ICMP port unreachable from an earlier send.
+                                | std::io::ErrorKind::ConnectionRefused
+                        ) =>
+                    {
+                        Ok(None)
+                    }
+                    Err(e) => Err(DeviceError::Io(e.to_string())),
+                }
+            }
+            Link::Stream { rx, .. } => match rx.recv_timeout(wait) {
+                Ok(f) => Ok(Some(f)),
+                Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    Err(DeviceError::Io("the line was closed".into()))
+                }
+            },
+        }
+    }
+}
+
+/// Puts a tty in raw mode (no echo, no line editing, no translation of bytes); a path that
+/// is not a tty (a FIFO, a file) is left as it is.
+fn raw_mode(file: &std::fs::File) -> std::io::Result<()> {
+    use rustix::termios;
+    if !termios::isatty(file) {
+        return Ok(());
+    }
+    let mut t = termios::tcgetattr(file)?;
+    t.make_raw();
+    termios::tcsetattr(file, termios::OptionalActions::Now, &t)?;
+    Ok(())
+}
+
 /// A connection to one device.
 #[derive(Debug)]
 pub struct Client {
-    socket: UdpSocket,
+    link: Link,
     seq: u32,
     timeout: Duration,
     attempts: u32,
@@ -227,35 +395,19 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client of the device at `to` (`udp:HOST:PORT` or `HOST:PORT`), waiting `timeout` for
-    /// each answer and trying each request `attempts` times.
+    /// A client of the device at `to` (`udp:HOST:PORT` or `HOST:PORT`; `serial:PATH`, a tty;
+    /// `serial-tcp:HOST:PORT`, a serial line behind a TCP socket, as QEMU's `-serial tcp:`),
+    /// waiting `timeout` for each answer and trying each request `attempts` times.
     ///
     /// # Errors
-    /// An address that does not resolve, or no socket.
+    /// An address that does not resolve, a path that does not open, or no socket.
     pub fn connect(to: &str, timeout: Duration, attempts: u32) -> Result<Client, DeviceError> {
-        let hostport = to.strip_prefix("udp:").unwrap_or(to);
-        let addr: SocketAddr = hostport
-            .to_socket_addrs()
-            .map_err(|e| DeviceError::Io(format!("{to}: {e}")))?
-            .next()
-            .ok_or_else(|| DeviceError::Io(format!("{to}: no address")))?;
-        let local = if addr.is_ipv4() {
-            "0.0.0.0:0"
-        } else {
-            "[::]:0"
-        };
-        let socket = UdpSocket::bind(local).map_err(|e| DeviceError::Io(e.to_string()))?;
-        socket
-            .connect(addr)
-            .map_err(|e| DeviceError::Io(format!("{to}: {e}")))?;
-        socket
-            .set_read_timeout(Some(timeout))
-            .map_err(|e| DeviceError::Io(e.to_string()))?;
+        let link = Link::open(to)?;
         // Sequence numbers start from the clock so two runs of the tool do not collide with
         // the device's cached answer.
         let seq = now_micros() as u32;
         Ok(Client {
-            socket,
+            link,
             seq,
             timeout,
             attempts: attempts.max(1),
@@ -272,29 +424,15 @@ impl Client {
 
     /// Sends the frame `bytes` (sequence number `seq`) and returns the answer's status and body.
     fn exchange(&mut self, bytes: &[u8], seq: u32) -> Result<Vec<u8>, DeviceError> {
-        let mut buf = [0u8; MAX_FRAME];
         for _ in 0..self.attempts {
-            self.socket
-                .send(bytes)
-                .map_err(|e| DeviceError::Io(e.to_string()))?;
-            let sent = std::time::Instant::now();
+            self.link.send(bytes)?;
+            let sent = Instant::now();
             // Answers to earlier requests are skipped, but only until this attempt's time is up.
-            while sent.elapsed() < self.timeout {
-                let n = match self.socket.recv(&mut buf) {
-                    Ok(n) => n,
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                        ) =>
-                    {
-                        break
-                    }
-                    // An ICMP port unreachable from an earlier send: try again.
-                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break,
-                    Err(e) => return Err(DeviceError::Io(e.to_string())),
+            while let Some(left) = self.timeout.checked_sub(sent.elapsed()) {
+                let Some(buf) = self.link.recv(left)? else {
+                    break;
                 };
-                let Ok(r) = Response::parse(&buf[..n]) else {
+                let Ok(r) = Response::parse(&buf) else {
                     continue;
                 };
                 if r.seq != seq {
@@ -320,7 +458,8 @@ impl Client {
         })
     }
 
-    fn next_seq(&mut self) -> u32 {
+    /// A new sequence number.
+    pub fn next_seq(&mut self) -> u32 {
         self.seq = self.seq.wrapping_add(1);
         self.seq
     }
@@ -343,24 +482,40 @@ impl Client {
         self.exchange(&buf[..n], seq)
     }
 
-    /// Sends raw bytes (for tests of what the device does with bad frames) and returns the
-    /// answer's raw bytes, if any comes within the timeout.
+    /// Sends a frame as it is (for tests of what the device does with bad frames) and returns
+    /// the first answer that comes within the timeout, if any.
     ///
     /// # Errors
-    /// The socket's.
+    /// The link's.
     pub fn send_raw(&mut self, bytes: &[u8]) -> Result<Option<Vec<u8>>, DeviceError> {
-        self.socket
-            .send(bytes)
-            .map_err(|e| DeviceError::Io(e.to_string()))?;
-        let mut buf = [0u8; MAX_FRAME];
-        match self.socket.recv(&mut buf) {
-            Ok(n) => Ok(Some(buf[..n].to_vec())),
-            Err(_) => Ok(None),
-        }
+        self.link.send(bytes)?;
+        self.link.recv(self.timeout)
+    }
+
+    /// Sends `bytes` as one datagram (COBS-framed on a serial line) and waits for nothing.
+    ///
+    /// # Errors
+    /// The link's.
+    pub fn send_datagram(&mut self, bytes: &[u8]) -> Result<(), DeviceError> {
+        self.link.send(bytes)
+    }
+
+    /// Sends `bytes` with no framing of the link's own (a datagram over UDP, bytes as they
+    /// are on a serial line) and waits for nothing.
+    ///
+    /// # Errors
+    /// The link's.
+    pub fn send_unframed(&mut self, bytes: &[u8]) -> Result<(), DeviceError> {
+        self.link.send_unframed(bytes)
+    }
+
+    /// Whether the link is a serial line (frames COBS-delimited) rather than UDP.
+    pub fn is_serial(&self) -> bool {
+        matches!(self.link, Link::Stream { .. })
     }
 
     /// A counter above every one this client used before: the time in microseconds.
-    fn counter(&mut self) -> u64 {
+    pub fn counter(&mut self) -> u64 {
         self.counter = now_micros().max(self.counter + 1);
         self.counter
     }

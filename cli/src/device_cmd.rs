@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 /// `nanobpf device ...`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DeviceArgs {
-    /// The device: udp:HOST:PORT.
+    /// The device: udp:HOST:PORT, serial:PATH (a tty) or serial-tcp:HOST:PORT (a serial
+    /// line behind a TCP socket, as QEMU's `-serial tcp:...`).
     #[arg(long)]
     pub to: String,
     /// Milliseconds to wait for each answer before resending.
@@ -68,6 +69,15 @@ pub enum DeviceCommand {
     },
     /// Stop the running program, signed with --key.
     Unload {
+        /// The operator's private key.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// For test devices: send every bad input the channel must refuse (bad signatures, old
+    /// versions, truncated, reordered and corrupted uploads, objects too big, bad map writes,
+    /// garbage), check each refusal and that nothing changed; then abandon an upload and
+    /// load the firewall at the next version. Needs a running program.
+    Selftest {
         /// The operator's private key.
         #[arg(long)]
         key: PathBuf,
@@ -248,6 +258,21 @@ pub fn run(args: &DeviceArgs) -> Result<ExitCode, String> {
             let signer = sign::read_private(key)?;
             client.unload(&signer).map_err(dev)?;
             println!("unloaded");
+        }
+        DeviceCommand::Selftest { key } => {
+            let signer = sign::read_private(key)?;
+            let start = Instant::now();
+            let outcomes = crate::selftest::run(&mut client, &signer, |o| println!("{o}"))
+                .map_err(|e| format!("{}: {e}", args.to))?;
+            let passed = outcomes.iter().filter(|o| o.result.is_ok()).count();
+            println!(
+                "selftest: {passed} of {} cases passed in {:.2} s",
+                outcomes.len(),
+                start.elapsed().as_secs_f64()
+            );
+            if passed != outcomes.len() {
+                return Ok(ExitCode::FAILURE);
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

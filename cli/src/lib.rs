@@ -19,6 +19,7 @@ pub mod libpcap;
 pub mod maps;
 pub mod progress;
 pub mod run;
+pub mod selftest;
 pub mod serve;
 pub mod sign;
 pub mod verify;

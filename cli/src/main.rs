@@ -94,9 +94,11 @@ enum Command {
         #[arg(long)]
         section: Option<String>,
     },
-    /// Talk to a device over its control channel: load, status, maps, set, delete, unload.
+    /// Talk to a device over its control channel (UDP or a serial line): load, status, maps,
+    /// set, delete, unload, selftest.
     Device(nanobpf_cli::device_cmd::DeviceArgs),
-    /// Run the device side of the control channel on this host, over UDP.
+    /// Run the device side of the control channel on this host, over UDP (or a serial line
+    /// over TCP).
     Serve(nanobpf_cli::serve::ServeArgs),
 }
 

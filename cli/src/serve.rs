@@ -3,16 +3,19 @@
 //! arena and a verifier workspace in host memory. With `--pcap`, a data-path thread replays
 //! the capture through the running program (on the interpreter, through the slot) once for
 //! each program committed, so status shows verdict counters and maps fill as on a device.
+//! With `--listen serial-tcp:ADDR:PORT` it serves the channel as a board does on its UART:
+//! COBS-framed over a byte stream, here a TCP connection (one at a time).
 
 use crate::capture::{read_capture, Frame};
-use nanobpf_control::{Datagrams, Device, SlotTarget};
+use nanobpf_control::{ByteStream, Datagrams, Device, Serial, SlotTarget};
 use nanobpf_core::helpers;
 use nanobpf_core::maps::{MapArena, Word};
 use nanobpf_core::slot::ProgramSlot;
 use nanobpf_core::verifier::DefaultWorkspace;
 use nanobpf_core::NoPlatform;
 use nanobpf_hal::{Counters, MemRing, SlotEngine, XdpRunner};
-use std::net::{SocketAddr, UdpSocket};
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,7 +42,9 @@ type Target = SlotTarget<'static, 'static, INSNS, MAPS, PROGS, BLOCKS, 4096, 96,
 /// The arguments of `nanobpf serve`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
-    /// Address to listen on (UDP), e.g. 127.0.0.1:7700; port 0 picks one (printed).
+    /// Address to listen on: UDP, e.g. 127.0.0.1:7700, or a serial line over TCP,
+    /// serial-tcp:127.0.0.1:7700 (COBS framing, one connection at a time); port 0 picks one
+    /// (printed).
     #[arg(long)]
     pub listen: String,
     /// The operator's public key file (from `nanobpf keygen`: KEY.pub).
@@ -112,6 +117,49 @@ impl Datagrams for Udp<'_> {
     }
 }
 
+/// A TCP connection as a serial line: bytes in order, read with a short timeout.
+struct TcpLine {
+    stream: TcpStream,
+    buf: Box<[u8; 4096]>,
+    at: usize,
+    len: usize,
+}
+
+impl ByteStream for TcpLine {
+    type Error = std::io::Error;
+
+    fn read_byte(&mut self) -> Result<Option<u8>, std::io::Error> {
+        if self.at == self.len {
+            match self.stream.read(&mut self.buf[..]) {
+                Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => (self.at, self.len) = (0, n),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Ok(None)
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let b = self.buf.get(self.at).copied();
+        self.at += 1;
+        Ok(b)
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), std::io::Error> {
+        std::io::Write::write_all(&mut self.stream, bytes)
+    }
+}
+
+/// Where the agent listens.
+enum Listener {
+    Udp(UdpSocket),
+    SerialTcp(TcpListener),
+}
+
 /// Starts an agent on `listen` for the holder of `public_key`'s private half, with an arena
 /// of `arena_bytes`, replaying `frames` through each program committed; with `signed_only`,
 /// every request must be signed.
@@ -127,11 +175,23 @@ pub fn spawn(
     arena_bytes: usize,
     signed_only: bool,
 ) -> Result<Agent, String> {
-    let socket = UdpSocket::bind(listen).map_err(|e| format!("{listen}: {e}"))?;
-    socket
-        .set_read_timeout(Some(Duration::from_millis(50)))
-        .map_err(|e| e.to_string())?;
-    let addr = socket.local_addr().map_err(|e| e.to_string())?;
+    let (listener, addr) = match listen.strip_prefix("serial-tcp:") {
+        Some(at) => {
+            let l = TcpListener::bind(at).map_err(|e| format!("{listen}: {e}"))?;
+            l.set_nonblocking(true).map_err(|e| e.to_string())?;
+            let addr = l.local_addr().map_err(|e| e.to_string())?;
+            (Listener::SerialTcp(l), addr)
+        }
+        None => {
+            let at = listen.strip_prefix("udp:").unwrap_or(listen);
+            let socket = UdpSocket::bind(at).map_err(|e| format!("{listen}: {e}"))?;
+            socket
+                .set_read_timeout(Some(Duration::from_millis(50)))
+                .map_err(|e| e.to_string())?;
+            let addr = socket.local_addr().map_err(|e| e.to_string())?;
+            (Listener::Udp(socket), addr)
+        }
+    };
     let region: &'static [Word] = Box::leak(
         (0..arena_bytes.div_ceil(8))
             .map(|_| Word::new())
@@ -156,8 +216,9 @@ pub fn spawn(
         }));
     }
     let stop2 = stop.clone();
-    threads.push(std::thread::spawn(move || {
-        control_path(device, socket, &stop2, &counters)
+    threads.push(std::thread::spawn(move || match listener {
+        Listener::Udp(socket) => control_path(&mut device, &mut Udp(&socket), &stop2, &counters),
+        Listener::SerialTcp(l) => serial_path(&mut device, &l, &stop2, &counters),
     }));
     Ok(Agent {
         addr,
@@ -166,21 +227,67 @@ pub fn spawn(
     })
 }
 
-fn control_path(
-    mut device: Device<'static, Target, UPLOAD_BYTES>,
-    socket: UdpSocket,
+fn control_path<D: Datagrams<Error = std::io::Error>>(
+    device: &mut Device<'static, Target, UPLOAD_BYTES>,
+    io: &mut D,
     stop: &AtomicBool,
     counters: &Mutex<Counters>,
 ) {
-    let mut udp = Udp(&socket);
     while !stop.load(Ordering::Relaxed) {
         let c = counters.lock().map(|c| *c).unwrap_or_default();
-        if let Err(e) = device.poll(&mut udp, &c) {
+        match device.poll(io, &c) {
+            Ok(_) => {}
             // A send to a peer that went away: keep serving the others.
-            if e.kind() != std::io::ErrorKind::ConnectionRefused {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
+            // The serial line closed.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return,
+            Err(e) => {
                 eprintln!("nanobpf serve: {e}");
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                ) {
+                    return;
+                }
             }
         }
+    }
+}
+
+/// Serves one serial-over-TCP connection after another, the same device throughout.
+fn serial_path(
+    device: &mut Device<'static, Target, UPLOAD_BYTES>,
+    listener: &TcpListener,
+    stop: &AtomicBool,
+    counters: &Mutex<Counters>,
+) {
+    while !stop.load(Ordering::Relaxed) {
+        let stream = match listener.accept() {
+            Ok((s, _)) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+            Err(e) => {
+                eprintln!("nanobpf serve: {e}");
+                return;
+            }
+        };
+        let ready = stream
+            .set_nonblocking(false)
+            .and_then(|()| stream.set_read_timeout(Some(Duration::from_millis(50))))
+            .and_then(|()| stream.set_nodelay(true));
+        if let Err(e) = ready {
+            eprintln!("nanobpf serve: {e}");
+            continue;
+        }
+        let mut line = Serial::new(TcpLine {
+            stream,
+            buf: Box::new([0; 4096]),
+            at: 0,
+            len: 0,
+        });
+        control_path(device, &mut line, stop, counters);
     }
 }
 
@@ -221,7 +328,12 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, String> {
         None => None,
     };
     let mut agent = spawn(&args.listen, key, frames, args.arena, args.signed_only)?;
-    println!("listening on udp:{}", agent.addr());
+    let scheme = if args.listen.starts_with("serial-tcp:") {
+        "serial-tcp"
+    } else {
+        "udp"
+    };
+    println!("listening on {scheme}:{}", agent.addr());
     for t in std::mem::take(&mut agent.threads) {
         let _ = t.join();
     }

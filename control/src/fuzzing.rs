@@ -129,3 +129,102 @@ fn sign(key: &SigningKey, frame: &mut [u8], kind: u8, uploaded: &mut std::vec::V
     let crc = wire::crc32(&frame[..n - TRAILER]);
     frame[n - TRAILER..].copy_from_slice(&crc.to_le_bytes());
 }
+
+/// The serial framing's fuzz target: `data` is the line. Every frame the decoder finds must
+/// re-encode to bytes that decode to the same frame; `data` itself, encoded, must decode to
+/// itself; and a device behind [`Serial`](crate::Serial) fed the line answers only with
+/// frames that decode and parse.
+pub fn serial(data: &[u8]) {
+    use crate::serial::{encode, encoded_len, ByteStream, CobsDecoder, Decoded, Serial};
+
+    let mut dec = Box::new(CobsDecoder::<MAX_FRAME>::new());
+    let mut frames: std::vec::Vec<std::vec::Vec<u8>> = std::vec::Vec::new();
+    for &b in data {
+        if let Some(Decoded::Frame(f)) = dec.push(b) {
+            assert!(f.len() <= MAX_FRAME, "frames fit the decoder");
+            frames.push(f.to_vec());
+        }
+    }
+    let mut again = Box::new(CobsDecoder::<MAX_FRAME>::new());
+    let mut round = |d: &[u8]| {
+        let mut line = std::vec![0u8; encoded_len(d.len())];
+        let n = encode(d, &mut line).expect("encoded_len is enough");
+        assert!(!line[..n - 1].contains(&0), "no delimiter inside a frame");
+        let mut out = None;
+        for &b in &line[..n] {
+            if let Some(r) = again.push(b) {
+                out = Some(match r {
+                    Decoded::Frame(f) => Some(f.to_vec()),
+                    _ => None,
+                });
+            }
+        }
+        // An empty frame encodes to a single code byte and is one; only that gives no output.
+        if d.is_empty() {
+            assert!(matches!(out, None | Some(Some(_))));
+        } else {
+            assert_eq!(out, Some(Some(d.to_vec())), "a frame round-trips");
+        }
+    };
+    for f in &frames {
+        round(f);
+    }
+    if data.len() <= MAX_FRAME {
+        round(data);
+    }
+
+    // The line into a device.
+    struct Line<'d> {
+        rx: &'d [u8],
+        tx: std::vec::Vec<u8>,
+    }
+    impl ByteStream for Line<'_> {
+        type Error = core::convert::Infallible;
+        fn read_byte(&mut self) -> Result<Option<u8>, Self::Error> {
+            let (&b, rest) = match self.rx.split_first() {
+                Some(x) => x,
+                None => return Ok(None),
+            };
+            self.rx = rest;
+            Ok(Some(b))
+        }
+        fn write(&mut self, bytes: &[u8]) -> Result<(), Self::Error> {
+            self.tx.extend_from_slice(bytes);
+            Ok(())
+        }
+    }
+    let storage = Box::new(ArenaStorage::<256>::new());
+    let mut arena = MapArena::<9>::new(storage.words());
+    let slot: ProgramSlot<'_, 64, 2, 1> = ProgramSlot::new(helpers::standard());
+    let mut ws = Box::new(DefaultWorkspace::new());
+    let mut buf = Box::new([0u8; 256]);
+    let key = signing_key();
+    let target = SlotTarget {
+        slot: &slot,
+        arena: &mut arena,
+        ws: &mut *ws,
+    };
+    let Ok(mut dev) = Device::new(target, key.verifying_key().as_bytes(), &mut buf) else {
+        panic!("the fixed key is valid");
+    };
+    let mut io = Serial::new(Line {
+        rx: data,
+        tx: std::vec::Vec::new(),
+    });
+    let counters = Counters::default();
+    let mut polls = 0usize;
+    while let Ok(true) = dev.poll(&mut io, &counters) {
+        polls += 1;
+        assert!(polls <= data.len(), "each datagram takes a byte at least");
+    }
+    let mut answers = Box::new(CobsDecoder::<MAX_FRAME>::new());
+    for &b in &io.stream().tx {
+        match answers.push(b) {
+            Some(Decoded::Frame(f)) => {
+                assert!(wire::parse_frame(f).is_ok(), "answers frame correctly");
+            }
+            Some(_) => panic!("answers decode"),
+            None => {}
+        }
+    }
+}

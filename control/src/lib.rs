@@ -14,6 +14,8 @@
 //!   writes and unloads are always signed; [`Device::signed_only`] makes every request need
 //!   a signature, reads included.
 //! - [`Datagrams`]: the transport trait; [`Device::poll`] serves one datagram from it.
+//! - [`Serial`]: [`Datagrams`] over any [`ByteStream`] (a UART), frames delimited with COBS
+//!   ([`serial`]).
 //!
 //! Every refusal is a [`Status`] code with two detail numbers and a message; no input
 //! panics (a fuzz target, [`fuzzing::control`] with feature `fuzzing`, drives the parser
@@ -28,7 +30,7 @@
 //!
 //! | feature | default | what it does |
 //! |---|---|---|
-//! | `fuzzing` | off | [`fuzzing::control`], the fuzz target as library code (host only; uses std) |
+//! | `fuzzing` | off | [`fuzzing::control`] and [`fuzzing::serial`], the fuzz targets as library code (host only; uses std) |
 #![no_std]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -38,6 +40,7 @@ extern crate std;
 
 mod device;
 mod error;
+pub mod serial;
 mod transport;
 pub mod wire;
 
@@ -48,5 +51,6 @@ mod tests;
 
 pub use device::{BadKey, Device, LastCommit, SlotTarget, Target, MAX_KEY, MAX_VALUE};
 pub use error::{Refusal, Status};
+pub use serial::{ByteStream, Serial};
 pub use transport::Datagrams;
 pub use wire::{Auth, Kind, Request, Response, UploadHeader};

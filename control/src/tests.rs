@@ -228,6 +228,40 @@ fn fuzz_target_smoke() {
 }
 
 #[test]
+fn serial_fuzz_target_smoke() {
+    use crate::serial::{encode, encoded_len};
+    fuzzing::serial(&[]);
+    fuzzing::serial(&[0, 0, 3, 1, 0, 0xff]);
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..32 {
+        let data: Vec<u8> = (0..700)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Delimiters often enough to cut the line into frames.
+                if x % 17 == 0 {
+                    0
+                } else {
+                    x as u8
+                }
+            })
+            .collect();
+        fuzzing::serial(&data);
+    }
+    // Real requests on the line, between noise: the device answers them.
+    let mut line = std::vec![0x55, 0x13, 0];
+    for seq in 1..4 {
+        let mut f = [0u8; MAX_FRAME];
+        let n = Request::Status.encode(seq, &mut f).unwrap();
+        let mut e = std::vec![0u8; encoded_len(n)];
+        let m = encode(&f[..n], &mut e).unwrap();
+        line.extend_from_slice(&e[..m]);
+    }
+    fuzzing::serial(&line);
+}
+
+#[test]
 fn the_device_is_small() {
     type Target<'s> = SlotTarget<'s, 's, 512, 8, 2, 33, 4096, 96, 192>;
     let size = core::mem::size_of::<Device<'_, Target<'_>, 16384>>();

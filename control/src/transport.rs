@@ -1,5 +1,6 @@
 //! The transport: anything that carries datagrams (UDP through smoltcp or std, a serial line
-//! with framing of its own). Kept apart from the state machine, as small as a driver trait.
+//! through [`Serial`](crate::Serial), which frames a byte stream with COBS). Kept apart from
+//! the state machine, as small as a driver trait.
 
 use nanobpf_hal::Counters;
 

@@ -11,6 +11,8 @@ pub mod exec;
 pub mod lan9118;
 #[cfg(feature = "deploy")]
 pub mod net;
+#[cfg(feature = "deploy")]
+pub mod uart;
 
 use cortex_m::peripheral::{syst::SystClkSource, SYST};
 use cortex_m_semihosting::{debug, hprintln};

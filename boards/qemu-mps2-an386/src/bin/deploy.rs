@@ -10,6 +10,10 @@
 //! signature and the version, verifies the program on the board and replaces the running one
 //! between two batches of frames, pinned maps carried over.
 //!
+//! The same channel is served on UART0 too (QEMU's first `-serial`), frames delimited with
+//! COBS ([`Serial`]): one [`Device`] answers both, so an upload may begin on one and go on on
+//! the other, and either sees the other's commits.
+//!
 //! It runs until QEMU is stopped. Each commit, accepted or refused, is reported on the
 //! semihosting console with the emulated instructions the request took (under
 //! `-icount shift=0`, one instruction is one nanosecond of virtual time).
@@ -24,8 +28,9 @@ use nanobpf_board_demo::loader::{Arena, Slot};
 use nanobpf_board_demo::Workspace;
 use nanobpf_board_qemu_mps2_an386::lan9118::{InitError, Lan9118};
 use nanobpf_board_qemu_mps2_an386::net::{ControlFilter, Split, UdpChannel};
+use nanobpf_board_qemu_mps2_an386::uart::Uart0;
 use nanobpf_board_qemu_mps2_an386::{exit, instructions, Ticks};
-use nanobpf_control::{BadKey, Device, Kind, LastCommit, SlotTarget};
+use nanobpf_control::{BadKey, Datagrams, Device, Kind, LastCommit, Serial, SlotTarget};
 use nanobpf_core::maps::ArenaStorage;
 use nanobpf_core::{helpers, NoPlatform};
 use nanobpf_hal::{SlotEngine, XdpRunner};
@@ -93,6 +98,27 @@ impl fmt::Display for Failure {
     }
 }
 
+/// A transport that remembers the kind and status byte of the last answer it sent.
+struct Watched<D> {
+    inner: D,
+    answer: Option<(u8, u8)>,
+}
+
+impl<D: Datagrams> Datagrams for Watched<D> {
+    type Peer = D::Peer;
+    type Error = D::Error;
+
+    fn recv(&mut self, buf: &mut [u8]) -> Result<Option<(usize, D::Peer)>, D::Error> {
+        self.inner.recv(buf)
+    }
+
+    fn send(&mut self, bytes: &[u8], to: D::Peer) -> Result<(), D::Error> {
+        self.inner.send(bytes, to)?;
+        self.answer = bytes.get(3).copied().zip(bytes.get(10).copied());
+        Ok(())
+    }
+}
+
 /// smoltcp's clock: virtual time, one emulated instruction per nanosecond.
 fn now(ticks: &mut Ticks, per_kilotick: u64) -> Instant {
     let ns = instructions(ticks.now(), per_kilotick);
@@ -148,9 +174,13 @@ fn firmware() -> Result<(), Failure> {
     };
     let mut control = Device::new(target, &OPERATOR_KEY, upload).map_err(Failure::Key)?;
     let mut runner = XdpRunner::new(SlotEngine::new(&SLOT, &PLATFORM));
+    let mut serial = Watched {
+        inner: Serial::new(Uart0::start()),
+        answer: None,
+    };
     hprintln!(
         "nanobpf on mps2-an386, deploy: no program; control channel on udp {}.{}.{}.{}:{} \
-         (MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}), uploads up to {} bytes, arena {} bytes; ready",
+         (MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}) and on UART0 (COBS), uploads up to {} bytes, arena {} bytes; ready",
         ADDR[0], ADDR[1], ADDR[2], ADDR[3], PORT,
         mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
         UPLOAD - nanobpf_control::wire::UPLOAD_HEADER,
@@ -183,12 +213,23 @@ fn firmware() -> Result<(), Failure> {
                 );
             }
         }
-        // The answer to a commit, unsigned or signed, that ran (loaded, or refused by the
-        // signature, the version, the loader or the verifier): its outcome and cost.
-        if let Some((kind, status)) = answer {
-            if kind & !0x40 == ANSWER_COMMIT && matches!(status, 0 | 9..=12) {
-                report_commit(control.last_commit(), spent);
-            }
+        report(answer, control.last_commit(), spent);
+        // The same channel on the serial line: at most one frame per turn of the loop.
+        serial.answer = None;
+        let start = ticks.now();
+        // The UART's errors are none.
+        let _ = control.poll(&mut serial, &runner.counters());
+        let spent = instructions(ticks.now() - start, per_kilotick);
+        report(serial.answer, control.last_commit(), spent);
+    }
+}
+
+/// For the answer (kind, status) to a commit, unsigned or signed, that ran (loaded, or
+/// refused by the signature, the version, the loader or the verifier): its outcome and cost.
+fn report(answer: Option<(u8, u8)>, last: LastCommit, spent: u64) {
+    if let Some((kind, status)) = answer {
+        if kind & !0x40 == ANSWER_COMMIT && matches!(status, 0 | 9..=12) {
+            report_commit(last, spent);
         }
     }
 }
