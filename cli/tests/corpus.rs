@@ -62,7 +62,7 @@ fn the_corpus_verdicts_hold() {
         (xdp + sock) * 100 >= (xdp_of + sock_of) * 95,
         "xdp {xdp} of {xdp_of}, socket {sock} of {sock_of}"
     );
-    // tc: the floor reached so far (the goal is 60 %).
+    // tc: the floor reached so far (the goal, 60 %, is 18 of 29).
     let (tc, tc_of) = tally("tc");
-    assert!(tc >= 16, "tc {tc} of {tc_of}");
+    assert!(tc >= 19, "tc {tc} of {tc_of}");
 }

@@ -157,11 +157,33 @@ impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
         Some(pc)
     }
 
+    /// Whether the side of a branch going to `target` should be explored first: a forward
+    /// jump's target, or a backward one where a completely explored state is cached (a
+    /// path that rejoins explored code is likely to be pruned at once rather than wait on
+    /// the branch stack). The order only decides what waits, never what is explored.
+    pub fn target_first(&self, pc: usize, target: usize) -> bool {
+        if target > pc + 1 {
+            return true;
+        }
+        if self.ws.aux.get(target).is_none_or(|a| a & PRUNE == 0) {
+            return false;
+        }
+        let mut from = 0;
+        loop {
+            match self.ws.cache.find_raw(target, from) {
+                Some((_, true, _)) => return true,
+                Some((next, false, _)) => from = next,
+                None => return false,
+            }
+        }
+    }
+
     /// Queues the current state to be explored from `pc` later.
     pub fn push(&mut self, at: usize, pc: usize) -> Res<()> {
         let live = super::liveness::live_in(self.ws.aux, pc);
+        let precise = super::liveness::precise_in(self.ws.aux, pc);
         let slots = self.live_slots(pc, self.ws.cur);
-        if !self.ws.branches.push(pc, self.ws.cur, live, slots) {
+        if !self.ws.branches.push(pc, self.ws.cur, live, precise, slots) {
             return Err(self.err(
                 at,
                 VerifyErrorKind::TooComplex(TooComplexReason::BranchStackFull),
@@ -173,8 +195,9 @@ impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
     /// Queues `self.ws.tmp` to be explored from `pc` later.
     pub fn push_tmp(&mut self, at: usize, pc: usize) -> Res<()> {
         let live = super::liveness::live_in(self.ws.aux, pc);
+        let precise = super::liveness::precise_in(self.ws.aux, pc);
         let slots = self.live_slots(pc, self.ws.tmp);
-        if !self.ws.branches.push(pc, self.ws.tmp, live, slots) {
+        if !self.ws.branches.push(pc, self.ws.tmp, live, precise, slots) {
             return Err(self.err(
                 at,
                 VerifyErrorKind::TooComplex(TooComplexReason::BranchStackFull),
@@ -216,8 +239,15 @@ impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
     /// when `pc` has no liveness facts or some register or spill points into that frame (a
     /// pointer made before `pc` may read any slot).
     fn live_slots(&self, pc: usize, st: &super::state::State) -> u64 {
-        let Some(live) = self.slots.live_at(pc) else {
-            return u64::MAX;
+        self.slot_facts(pc, st).0
+    }
+
+    /// The running function's stack slots that `st` must keep at `pc`, and those of them
+    /// whose value may matter (all when `pc` has no facts or a pointer into the frame is
+    /// held).
+    fn slot_facts(&self, pc: usize, st: &super::state::State) -> (u64, u64) {
+        let Some((live, precise)) = self.slots.live_at(pc) else {
+            return (u64::MAX, u64::MAX);
         };
         let top = st.cur();
         let into_top = |v: &Value| v.kind == Kind::Stack && v.aux as usize == top;
@@ -233,25 +263,33 @@ impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
             .enumerate()
             .any(|(i, v)| st.spill_used & (1 << i) != 0 && into_top(v));
         if pointed {
-            u64::MAX
+            (u64::MAX, u64::MAX)
         } else {
-            live
+            (live, precise)
         }
     }
 
     /// Forgets the running function's stack slots that are dead at `pc` (their bytes become
     /// uninitialised), as [`Self::live_slots`] finds them.
+    /// A live slot holding a spilled number whose value cannot matter keeps its initialised
+    /// bytes but not the number (they read back as any number).
     fn forget_dead_slots(&mut self, pc: usize) {
-        let live = self.live_slots(pc, self.ws.cur);
+        let (live, precise) = self.slot_facts(pc, self.ws.cur);
         let st = &mut *self.ws.cur;
         let top = st.cur();
         for k in 0..super::state::SLOTS {
-            if live & (1 << k) != 0 {
-                continue;
-            }
             let slot = st.frames[top].slots[k];
-            st.free_spill(slot.spill);
-            st.frames[top].slots[k] = super::state::Slot::EMPTY;
+            if live & (1 << k) == 0 {
+                st.free_spill(slot.spill);
+                st.frames[top].slots[k] = super::state::Slot::EMPTY;
+            } else if precise & (1 << k) == 0
+                && slot.spill != super::state::NO_SPILL
+                && (slot.spill == super::state::ZERO_SPILL
+                    || st.spilled(&slot).is_some_and(|v| v.kind == Kind::Scalar))
+            {
+                st.free_spill(slot.spill);
+                st.frames[top].slots[k].spill = super::state::NO_SPILL;
+            }
         }
     }
 

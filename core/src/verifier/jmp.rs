@@ -269,7 +269,7 @@ impl Checker<'_, '_, '_> {
                 (Some(t), Some(f)) if reaches(&a) || (x && reaches(&b)) => {
                     self.fork(pc, target, |st| apply(st, &t), |st| apply(st, &f))
                 }
-                (Some(t), Some(f)) if target > pc + 1 => {
+                (Some(t), Some(f)) if self.target_first(pc, target) => {
                     apply(self.ws.cur, &f);
                     self.push(pc, pc + 1)?;
                     apply(self.ws.cur, &t);
@@ -375,7 +375,7 @@ impl Checker<'_, '_, '_> {
         fall: impl Fn(&mut State),
     ) -> Res<Step> {
         self.ws.tmp.clone_from(self.ws.cur);
-        if target > pc + 1 {
+        if self.target_first(pc, target) {
             fall(self.ws.tmp);
             self.push_tmp(pc, pc + 1)?;
             taken(self.ws.cur);

@@ -48,33 +48,39 @@ fn bit(r: u8) -> u16 {
     }
 }
 
-/// The argument registers a helper call reads.
-fn helper_args(insn: Insn, helpers: &HelperTable<'_>) -> u16 {
+/// The argument registers a helper call reads, and those whose value may matter: all but
+/// the plain numbers ([`ArgKind::Scalar`]), which the call only checks to be numbers (a
+/// pointer there is a leak whatever its value) and never looks at.
+fn helper_args(insn: Insn, helpers: &HelperTable<'_>) -> (u16, u16) {
     if insn.opcode == op::CALLX || insn.imm < 0 {
-        return ARGS;
+        return (ARGS, ARGS);
     }
-    helpers.get(insn.imm as u32).map_or(ARGS, |h| {
-        let mut m = 0;
+    helpers.get(insn.imm as u32).map_or((ARGS, ARGS), |h| {
+        let (mut m, mut p) = (0, 0);
         for (i, a) in h.proto.args.iter().enumerate() {
             if *a != ArgKind::None {
                 m |= 2 << i;
             }
+            if !matches!(*a, ArgKind::None | ArgKind::Scalar) {
+                p |= 2 << i;
+            }
         }
-        m
+        (m, p)
     })
 }
 
 /// Transfer of both analyses through the instruction at `pc`: from `(live, precise)` after
 /// it to before it. `in_main`: an `exit` here ends the program (its r0 is only checked to
-/// be a number) rather than returning to a caller.
+/// be a number) rather than returning to a caller. `slots_after`: the stack slots whose
+/// value may matter after it.
 fn transfer(
     insns: &[Insn],
     pc: usize,
     aux: &[u32],
     helpers: &HelperTable<'_>,
-    live: u16,
-    precise: u16,
+    (live, precise): (u16, u16),
     in_main: bool,
+    slots_after: u64,
 ) -> (u16, u16) {
     let Some(&insn) = insns.get(pc) else {
         return (live, precise);
@@ -109,8 +115,18 @@ fn transfer(
                 (d | s, 0, d | s, 0, 0)
             }
         }
-        // A spill through r10 may come back into anything.
-        Class::Stx if insn.dst() == 10 => (d | s, 0, d | s, 0, 0),
+        // A spill through r10 may come back into anything, unless no slot it writes may be
+        // read through r10 before being overwritten.
+        Class::Stx if insn.dst() == 10 => {
+            let size = match insn.opcode & 0x18 {
+                BPF_B => 1,
+                BPF_H => 2,
+                BPF_W => 4,
+                _ => 8,
+            };
+            let read = slots_of(insn.off as i64, size) & slots_after != 0;
+            (d | s, 0, d | if read { s } else { 0 }, 0, 0)
+        }
         Class::Stx => (d | s, 0, d, 0, 0),
         Class::Jmp | Class::Jmp32 => match insn.opcode & 0xf0 {
             BPF_EXIT if insn.class() == Class::Jmp => (1, 0, if in_main { 0 } else { 1 }, 0, 0),
@@ -126,8 +142,15 @@ fn transfer(
                         0,
                     )
                 } else {
-                    let args = helper_args(insn, helpers) | if x { d } else { 0 };
-                    (args, CALLER_SAVED, args, CALLER_SAVED, 0)
+                    let (args, p_args) = helper_args(insn, helpers);
+                    let target = if x { d } else { 0 };
+                    (
+                        args | target,
+                        CALLER_SAVED,
+                        p_args | target,
+                        CALLER_SAVED,
+                        0,
+                    )
                 }
             }
             BPF_JA => (0, 0, 0, 0, 0),
@@ -146,11 +169,26 @@ fn transfer(
 }
 
 /// Computes live-in and precise-in sets for every instruction into `aux`, after the
-/// structure pass. `main_end` is where the entry function ends.
-pub(crate) fn compute(insns: &[Insn], aux: &mut [u32], helpers: &HelperTable<'_>, main_end: usize) {
+/// structure pass. `main_end` is where the entry function ends. With `slots`, also which
+/// stack slots' values may matter before each instruction (into `slots`, cleared first): a
+/// spill matters only into such a slot, and a slot matters when it is loaded into a register
+/// that matters or when a pointer made from `r10` may read it other than as a helper's memory
+/// argument ([`slot_precise_transfer`]). Without, every spill matters.
+fn compute(
+    insns: &[Insn],
+    aux: &mut [u32],
+    helpers: &HelperTable<'_>,
+    main_end: usize,
+    mut slots: Option<&mut Masks<'_>>,
+) {
     let n = insns.len().min(aux.len());
     for a in aux[..n].iter_mut() {
         *a &= !(LIVE_MASK | PRECISE_MASK);
+    }
+    if let Some(m) = slots.as_deref_mut() {
+        for pc in 0..n {
+            m.set(pc, 0);
+        }
     }
     loop {
         let mut changed = false;
@@ -170,17 +208,110 @@ pub(crate) fn compute(insns: &[Insn], aux: &mut [u32], helpers: &HelperTable<'_>
                 }
                 Flow::Call(_) => after(pc + 1),
             };
-            let (l, p) = transfer(insns, pc, aux, helpers, live, precise, pc < main_end);
+            let slots_after = match slots.as_deref_mut() {
+                Some(m) => m.after(insns, pc, n),
+                None => u64::MAX,
+            };
+            let (l, p) = transfer(
+                insns,
+                pc,
+                aux,
+                helpers,
+                (live, precise),
+                pc < main_end,
+                slots_after,
+            );
             let new = ((l as u32) << LIVE_SHIFT) | ((p as u32) << PRECISE_SHIFT);
             if aux[pc] & (LIVE_MASK | PRECISE_MASK) != new {
                 aux[pc] = (aux[pc] & !(LIVE_MASK | PRECISE_MASK)) | new;
                 changed = true;
+            }
+            if let Some(m) = slots.as_deref_mut() {
+                let before = slot_precise_transfer(insns, pc, helpers, slots_after, precise);
+                if m.get(pc) != before {
+                    m.set(pc, before);
+                    changed = true;
+                }
             }
         }
         if !changed {
             break;
         }
     }
+}
+
+/// Backward transfer of slot precision through the instruction at `pc`, from the slots
+/// whose value may matter after it (`after`) and the registers whose value may (`precise`).
+/// As slot liveness, except that a load matters only into a register that matters, and that
+/// `rX = r10; rX += K` followed, in a straight line that does not otherwise touch `rX`, by a
+/// helper call taking `rX` as an argument lets only that helper read the slots: a helper
+/// reads memory as bytes, whose values no check looks at.
+fn slot_precise_transfer(
+    insns: &[Insn],
+    pc: usize,
+    helpers: &HelperTable<'_>,
+    after: u64,
+    precise: u16,
+) -> u64 {
+    let Some(&insn) = insns.get(pc) else {
+        return after;
+    };
+    match insn.class() {
+        Class::Ldx if insn.src() == 10 => {
+            if precise & bit(insn.dst()) != 0 {
+                slot_transfer(insns, pc, after)
+            } else {
+                after
+            }
+        }
+        Class::Alu | Class::Alu64 if insn.opcode & BPF_X != 0 && insn.src() == 10 => {
+            if only_helper_reads(insns, pc, helpers) {
+                after
+            } else {
+                slot_transfer(insns, pc, after)
+            }
+        }
+        _ => slot_transfer(insns, pc, after),
+    }
+}
+
+/// Whether `rX = r10; rX += K` at `pc` is followed, in a straight line of instructions that
+/// neither read nor write `rX` nor jump, by a helper call that takes `rX` as an argument
+/// (after which `rX`, an argument register, is gone).
+fn only_helper_reads(insns: &[Insn], pc: usize, helpers: &HelperTable<'_>) -> bool {
+    let (Some(&mov), Some(&add)) = (insns.get(pc), insns.get(pc + 1)) else {
+        return false;
+    };
+    let r = mov.dst();
+    let idiom = mov.opcode == BPF_ALU64 | BPF_MOV | BPF_X
+        && mov.off == 0
+        && add.opcode == BPF_ALU64 | BPF_ADD | BPF_K
+        && add.dst() == r;
+    if !idiom || !(1..=5).contains(&r) {
+        return false;
+    }
+    let mut at = pc + 2;
+    // A short straight line: the argument set-up before a call.
+    for _ in 0..16 {
+        let Some(&i) = insns.get(at) else {
+            return false;
+        };
+        if i.opcode == op::CALL && i.src() == 0 {
+            let (args, _) = helper_args(i, helpers);
+            return args & bit(r) != 0 && i.imm >= 0;
+        }
+        if !matches!(flow(insns, at), Flow::Next) || i.class() == Class::Jmp {
+            return false;
+        }
+        let touches = i.dst() == r
+            || (i.src() == r
+                && (i.opcode & BPF_X != 0 || matches!(i.class(), Class::Ldx | Class::Stx)));
+        if touches || i.is_lddw() && i.dst() == r {
+            return false;
+        }
+        at += width(insns, at);
+    }
+    false
 }
 
 /// Stack-slot liveness: for each prune point, which 8-byte slots of the running function's
@@ -208,23 +339,24 @@ pub(crate) struct SlotTable<'a> {
 }
 
 impl<'a> SlotTable<'a> {
-    /// A table of `(pc, low word, high word)` triples sorted by pc.
+    /// A table of `(pc, live low, live high, precise low, precise high)` entries sorted
+    /// by pc.
     pub fn new(entries: &'a [u32]) -> SlotTable<'a> {
         SlotTable { entries }
     }
 
-    /// The live slots at prune point `pc`, if recorded.
-    pub fn live_at(&self, pc: usize) -> Option<u64> {
-        let n = self.entries.len() / 3;
+    /// The live slots at prune point `pc`, and those of them whose value may matter, if
+    /// recorded.
+    pub fn live_at(&self, pc: usize) -> Option<(u64, u64)> {
+        let n = self.entries.len() / ENTRY;
         let (mut lo, mut hi) = (0, n);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            let at = *self.entries.get(mid * 3)? as usize;
-            match at.cmp(&pc) {
+            let e = self.entries.get(mid * ENTRY..mid * ENTRY + ENTRY)?;
+            match (e[0] as usize).cmp(&pc) {
                 core::cmp::Ordering::Equal => {
-                    let l = *self.entries.get(mid * 3 + 1)? as u64;
-                    let h = *self.entries.get(mid * 3 + 2)? as u64;
-                    return Some(l | h << 32);
+                    let word = |i: usize| e[i] as u64 | (e[i + 1] as u64) << 32;
+                    return Some((word(1), word(3)));
                 }
                 core::cmp::Ordering::Less => lo = mid + 1,
                 core::cmp::Ordering::Greater => hi = mid,
@@ -234,6 +366,9 @@ impl<'a> SlotTable<'a> {
     }
 }
 
+/// Words per entry of a [`SlotTable`].
+const ENTRY: usize = 5;
+
 /// 64-bit masks, one per instruction, over two byte buffers end to end.
 struct Masks<'s> {
     a: &'s mut [u8],
@@ -241,6 +376,24 @@ struct Masks<'s> {
 }
 
 impl Masks<'_> {
+    /// The mask after the instruction at `pc` of `n`: the union over its successors.
+    fn after(&mut self, insns: &[Insn], pc: usize, n: usize) -> u64 {
+        match flow(insns, pc) {
+            Flow::Next => {
+                let next = pc + width(insns, pc);
+                if next < n {
+                    self.get(next)
+                } else {
+                    0
+                }
+            }
+            Flow::Exit => 0,
+            Flow::Jump(t) => self.get(t),
+            Flow::Branch(t) => self.get(t) | self.get(pc + 1),
+            Flow::Call(_) => self.get(pc + 1),
+        }
+    }
+
     fn len(&self) -> usize {
         self.a.len() / 8 + self.b.len() / 8
     }
@@ -332,11 +485,15 @@ fn slot_transfer(insns: &[Insn], pc: usize, live: u64) -> u64 {
     }
 }
 
-/// Computes stack-slot liveness (see [`SlotTable`]) into `table`, using `scratch_a` and
-/// `scratch_b` as per-instruction scratch; returns how many words of `table` hold triples.
-pub(crate) fn compute_slots(
+/// Computes both analyses: stack-slot liveness (see [`SlotTable`]) into `table`, using
+/// `scratch_a` and `scratch_b` as per-instruction scratch, then registers' liveness and
+/// precision into `aux` (a spill matters only when a slot it writes may be read); returns how
+/// many words of `table` hold triples. `main_end` is where the entry function ends.
+pub(crate) fn compute_all(
     insns: &[Insn],
-    aux: &[u32],
+    aux: &mut [u32],
+    helpers: &HelperTable<'_>,
+    main_end: usize,
     scratch_a: &mut [u8],
     scratch_b: &mut [u8],
     table: &mut [u32],
@@ -347,6 +504,7 @@ pub(crate) fn compute_slots(
         b: scratch_b,
     };
     if n > m.len() {
+        compute(insns, aux, helpers, main_end, None);
         return 0;
     }
     for pc in 0..n {
@@ -358,20 +516,7 @@ pub(crate) fn compute_slots(
             if insns[pc].opcode == 0 {
                 continue;
             }
-            let after = match flow(insns, pc) {
-                Flow::Next => {
-                    let next = pc + width(insns, pc);
-                    if next < n {
-                        m.get(next)
-                    } else {
-                        0
-                    }
-                }
-                Flow::Exit => 0,
-                Flow::Jump(t) => m.get(t),
-                Flow::Branch(t) => m.get(t) | m.get(pc + 1),
-                Flow::Call(_) => m.get(pc + 1),
-            };
+            let after = m.after(insns, pc, n);
             let before = slot_transfer(insns, pc, after);
             if m.get(pc) != before {
                 m.set(pc, before);
@@ -392,12 +537,19 @@ pub(crate) fn compute_slots(
         if a & super::cfg::PRUNE == 0 && !fallthrough {
             continue;
         }
-        let Some(dst) = table.get_mut(used..used + 3) else {
+        let Some(dst) = table.get_mut(used..used + ENTRY) else {
             break;
         };
         let live = m.get(pc);
-        dst.copy_from_slice(&[pc as u32, live as u32, (live >> 32) as u32]);
-        used += 3;
+        dst.copy_from_slice(&[pc as u32, live as u32, (live >> 32) as u32, 0, 0]);
+        used += ENTRY;
+    }
+    // The same scratch now holds slot precision.
+    compute(insns, aux, helpers, main_end, Some(&mut m));
+    for e in table[..used].chunks_exact_mut(ENTRY) {
+        let precise = m.get(e[0] as usize);
+        e[3] = precise as u32;
+        e[4] = (precise >> 32) as u32;
     }
     used
 }

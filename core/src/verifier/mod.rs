@@ -9,19 +9,29 @@
 //!    function; each function ends in `exit` or a jump; every instruction is reachable.
 //! 3. **Liveness and precision** (backward, per register): which registers may still be
 //!    read, and which may still matter to a verdict (flow into a branch, an address, a helper
-//!    argument, a spill or a callee's result); and per stack slot of the running function,
-//!    at each prune point and each conditional jump's fallthrough, which slots may still be
-//!    read (through `r10`, or through a pointer made from it: `rX = r10; rX += K` counts as
-//!    reading every slot from `K` up, any other use of `r10` as a value as reading them all).
+//!    argument other than a plain number, a spill into a slot that matters, or a callee's
+//!    result); and per stack slot of the running function, at each prune point and each
+//!    conditional jump's fallthrough, which slots may still be read (through `r10`, or
+//!    through a pointer made from it: `rX = r10; rX += K` counts as reading every slot from
+//!    `K` up, any other use of `r10` as a value as reading them all), and which of those may
+//!    matter: a slot matters when it is loaded into a register that matters or may be read
+//!    through a pointer made from `r10`, except when `rX = r10; rX += K` is followed, in a
+//!    straight line that does not otherwise touch `rX`, by a helper call taking `rX` (the
+//!    helper reads bytes, whose values no check looks at). The two analyses over registers
+//!    and slots run jointly to a fixed point.
 //! 4. **Exploration**: every path from the entry is executed on abstract values, one
 //!    instruction at a time, with a stack of pending branches; of the two sides of a branch
 //!    the one with the higher pc goes first (a forward jump's target, a backward jump's
-//!    fallthrough), so early exits and loop exits do not stay pending. At *prune points*
-//!    (jump targets: where paths meet and where every loop closes) dead registers are
-//!    forgotten, numbers that cannot matter are widened to "any number", dead stack slots
-//!    of the running function are forgotten (made uninitialised) unless a register or a
-//!    spill points into its frame, and the state is compared with the explored-state cache.
-//!    A pending branch is stored without its dead slots likewise.
+//!    fallthrough), so early exits and loop exits do not stay pending, except that a
+//!    backward jump's target goes first where the cache holds a completely explored state
+//!    (a path rejoining settled code is likely pruned at once instead of waiting on the
+//!    stack). At *prune points* (jump targets: where paths meet and where every loop closes)
+//!    dead registers are forgotten, numbers that cannot matter are widened to "any number",
+//!    dead stack slots of the running function are forgotten (made uninitialised) and live
+//!    slots whose number cannot matter keep their initialised bytes but forget the number,
+//!    unless a register or a spill points into its frame; then the state is compared with
+//!    the explored-state cache. A pending branch is stored without its dead slots, and with
+//!    its numbers that cannot matter as any number, likewise.
 //! 5. **Rewrite**: context accesses are rewritten from the program's view (`struct xdp_md`,
 //!    `struct __sk_buff`) to the runtime structs; packet pointer fields become 64-bit loads.
 //!
@@ -131,10 +141,25 @@
 //! * termination by the processed-instruction budget: a loop whose bound the domain cannot
 //!   see runs out of budget and is rejected as too complex.
 //!
-//! * forgetting dead registers and stack slots and widening numbers only ever makes a state
-//!   larger, so a wrong liveness or precision fact can cost a rejection, never an unsound
+//! * forgetting dead registers and stack slots and widening numbers (in registers, in
+//!   spilled slots, in pending branches) only ever makes a state larger, so a wrong liveness or
+//!   precision fact can cost a rejection, never an unsound
 //!   acceptance (a forgotten register or slot that is read later fails as uninitialised on
 //!   that path, helpers' reads included).
+//!
+//! Why precision is sound here without Linux's backtracking: Linux compares a new state with a
+//! cached one ignoring the ranges of numbers it marked imprecise, which is sound only because
+//! it marks precise, back through the history, every number a cached state's continuation came
+//! to depend on. nanobpf never ignores anything when comparing: inclusion is checked on whole
+//! states. It forgets instead, in the explored state itself, before that state is cached,
+//! compared or pushed: a number in a register or a spilled slot that the static analysis finds
+//! cannot matter becomes any number (a spilled one: initialised bytes), so the cached state's
+//! continuation was explored, and every check on it passed, for any value of that number; a new
+//! state it includes by plain inclusion has only paths of that continuation. A wrong precision
+//! fact can therefore only turn an acceptance into a rejection (a widened number that does
+//! reach a check fails it on the widened path). Which side of a branch waits on the stack
+//! does not matter either: a program is accepted only once every pending branch has been
+//! explored or pruned against a completely explored state.
 //!
 //! Forgetting cached states (the cache is bounded and forgets the oldest) only costs time.
 //!
@@ -143,7 +168,9 @@
 //! Variable-offset stack accesses as helper arguments, pointer comparisons other than null
 //! checks and packet comparisons, narrow spills that straddle two slots, links through 32-bit additions (`w5 += K` unlinks, as before Linux 6.13) or more than 32
 //! groups of linked scalars at a prune point (the rest are unlinked), liveness of the callers'
-//! stack slots (only the running function's are forgotten), joins or widening of loop counters (a loop whose bound the domain cannot see runs out of
+//! stack slots (only the running function's are forgotten), precision tracking as Linux does
+//! it (a number that may statically reach a branch, an address or a size is kept exact even
+//! where no verdict came to depend on it), joins or widening of loop counters (a loop whose bound the domain cannot see runs out of
 //! budget), and return value ranges of XDP programs. The pending-branch stack is bounded by
 //! the workspace, not by Linux's 8,192.
 
@@ -370,13 +397,14 @@ fn run_with<'a>(
         .get(1)
         .filter(|_| nfuncs > 1)
         .map_or(insns.len(), |f| f.start as usize);
-    liveness::compute(insns, ws.aux, &env.helpers, main_end);
     let mut ws = ws;
     let (aux, spare) = core::mem::take(&mut ws.aux).split_at_mut(insns.len());
     ws.aux = aux;
-    let used = liveness::compute_slots(
+    let used = liveness::compute_all(
         insns,
         ws.aux,
+        &env.helpers,
+        main_end,
         ws.cache.scratch(),
         ws.branches.scratch(),
         &mut *spare,

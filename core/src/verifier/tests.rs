@@ -3204,12 +3204,56 @@ fn dead_stack_slots_do_not_keep_paths_apart() {
     assert!(r.is_ok(), "{log}");
     // The second path meets the first where the slot is dead, and stops there.
     assert!(log.contains("5: safe"), "{log}");
-    // A slot read again keeps them apart: both paths reach the exit.
-    let mut prog = dead_slot_diamond([ldx(8, 0, 10, -8), exit()].concat());
+    // A slot read again into a number that matters (a branch) keeps them apart: both paths
+    // reach the exit.
+    let tail = [ldx(8, 0, 10, -8), jmp(BPF_JGT, 0, 5, 1), mov(0, 0), exit()];
+    let mut prog = dead_slot_diamond(tail.concat());
     let mut log = String::new();
     let r = verify_with_log(&mut prog, &env(M), &mut *ws, &mut log);
     assert!(r.is_ok(), "{log}");
     assert!(!log.contains("5: safe"), "{log}");
+}
+
+#[test]
+fn spilled_numbers_that_cannot_matter_do_not_keep_paths_apart() {
+    let mut ws = Box::new(Ws::new());
+    // Read back only to be returned, or only by a helper reading it as bytes (`csum_diff`
+    // of `r3 = r10 - 8`, 8 bytes): the slot's number cannot matter where the paths meet; its
+    // bytes stay initialised.
+    let returned = [ldx(8, 0, 10, -8), exit()].concat();
+    let by_helper = [
+        movr(3, 10),
+        alu(BPF_ADD, 3, -8),
+        mov(1, 0),
+        mov(2, 0),
+        mov(4, 8),
+        mov(5, 0),
+        call(28),
+        mov(0, 0),
+        exit(),
+    ]
+    .concat();
+    for tail in [returned, by_helper] {
+        let mut prog = dead_slot_diamond(tail);
+        let mut log = String::new();
+        let r = verify_with_log(&mut prog, &env(M), &mut *ws, &mut log);
+        assert!(r.is_ok(), "{log}");
+        assert!(log.contains("5: safe"), "{log}");
+    }
+    // The bytes are still checked: a slot initialised on one path only is not pruned into
+    // an initialised one.
+    let mut prog = [
+        ldx(8, 3, 1, 0),
+        jmp(BPF_JEQ, 3, 0, 2),
+        st(8, 10, -8, 1),
+        ja(1),
+        st(4, 10, -8, 2),
+        ldx(8, 0, 10, -8),
+        exit(),
+    ]
+    .concat();
+    let r = verify(&mut prog, &env(M), &mut *ws);
+    assert!(r.is_err());
 }
 
 /// A slot that holds 0 on the path explored first and 100 on the second, read back after
@@ -3249,6 +3293,42 @@ fn slots_read_through_pointers_stay_live_at_prune_points() {
             [movr(2, 10), alu(BPF_ADD, 2, -8)].concat(),
             Vec::new(),
             ldx(8, 4, 2, 0),
+        ),
+        // Through a copy of a pointer that a helper also reads.
+        (
+            Vec::new(),
+            [
+                movr(9, 1),
+                movr(3, 10),
+                alu(BPF_ADD, 3, -8),
+                movr(6, 3),
+                mov(1, 0),
+                mov(2, 0),
+                mov(4, 8),
+                mov(5, 0),
+                call(28),
+                movr(1, 9),
+            ]
+            .concat(),
+            ldx(8, 4, 6, 0),
+        ),
+        // Through the pointer a helper reads, read before the call.
+        (
+            Vec::new(),
+            [
+                movr(9, 1),
+                movr(3, 10),
+                alu(BPF_ADD, 3, -8),
+                ldx(8, 7, 3, 0),
+                mov(1, 0),
+                mov(2, 0),
+                mov(4, 0),
+                mov(5, 0),
+                call(28),
+                movr(1, 9),
+            ]
+            .concat(),
+            movr(4, 7),
         ),
         // Through a pointer made from r10 without the idiom.
         (

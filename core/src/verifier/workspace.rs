@@ -303,14 +303,14 @@ impl Branches<'_> {
 
     /// Pushes `state` to resume at `pc`, forgetting the current frame's registers outside
     /// `live`; `false` when the stack is full.
-    pub fn push(&mut self, pc: usize, state: &State, live: u16, slots: u64) -> bool {
+    pub fn push(&mut self, pc: usize, state: &State, live: u16, precise: u16, slots: u64) -> bool {
         if self.len >= self.entries.len() {
             return false;
         }
         let Some(buf) = self.bytes.get_mut(self.top..) else {
             return false;
         };
-        let Some(n) = encode_live(state, buf, live, slots) else {
+        let Some(n) = encode_live(state, buf, live, precise, slots) else {
             return false;
         };
         self.entries[self.len] = BranchEntry {
@@ -544,7 +544,13 @@ fn get_value(r: &mut Reader<'_>) -> Option<Value> {
 /// Encodes `st`; registers of the current frame outside `top_live` (bit `i` for `ri`) are
 /// written as uninitialised, and so are its stack slots outside `top_slots` (bit `k` for
 /// slot `k`).
-fn put_state(w: &mut Writer<'_>, st: &State, top_live: u16, top_slots: u64) -> Option<()> {
+fn put_state(
+    w: &mut Writer<'_>,
+    st: &State,
+    top_live: u16,
+    top_precise: u16,
+    top_slots: u64,
+) -> Option<()> {
     w.put(&[st.depth])?;
     st.refs.encode(|b| w.put(b))?;
     let top = st.depth as usize - 1;
@@ -559,7 +565,14 @@ fn put_state(w: &mut Writer<'_>, st: &State, top_live: u16, top_slots: u64) -> O
         }
         w.put(&live.to_le_bytes())?;
         for (i, r) in f.regs.iter().enumerate() {
-            if live & (1 << i) != 0 {
+            if live & (1 << i) == 0 {
+                continue;
+            }
+            // A number whose value cannot matter is stored as any number.
+            let widened = fi == top && i < 10 && top_precise & (1 << i) == 0;
+            if widened && r.kind == Kind::Scalar {
+                put_value(w, &Value::UNKNOWN)?;
+            } else {
                 put_value(w, r)?;
             }
         }
@@ -599,13 +612,13 @@ pub(crate) fn encoded_len(st: &State, dummy: &mut [u8]) -> usize {
         pos: 0,
         count_only: true,
     };
-    let _ = put_state(&mut w, st, u16::MAX, u64::MAX);
+    let _ = put_state(&mut w, st, u16::MAX, u16::MAX, u64::MAX);
     w.pos
 }
 
 /// Encodes `st` into `buf`, returning the length used.
 pub(crate) fn encode(st: &State, buf: &mut [u8]) -> Option<usize> {
-    encode_live(st, buf, u16::MAX, u64::MAX)
+    encode_live(st, buf, u16::MAX, u16::MAX, u64::MAX)
 }
 
 /// As [`encode`], forgetting the current frame's registers outside `top_live` and its stack
@@ -614,6 +627,7 @@ pub(crate) fn encode_live(
     st: &State,
     buf: &mut [u8],
     top_live: u16,
+    top_precise: u16,
     top_slots: u64,
 ) -> Option<usize> {
     let mut w = Writer {
@@ -621,7 +635,7 @@ pub(crate) fn encode_live(
         pos: 0,
         count_only: false,
     };
-    put_state(&mut w, st, top_live, top_slots)?;
+    put_state(&mut w, st, top_live, top_precise, top_slots)?;
     Some(w.pos)
 }
 
@@ -785,7 +799,7 @@ mod tests {
             spill: ZERO_SPILL,
         };
         let mut buf = [0u8; 2048];
-        let n = encode_live(&st, &mut buf, u16::MAX, !(1 << 62)).unwrap();
+        let n = encode_live(&st, &mut buf, u16::MAX, u16::MAX, !(1 << 62)).unwrap();
         let mut back = Box::new(State::EMPTY);
         decode(&buf[..n], &mut back).unwrap();
         assert_eq!(back.frames[1].slots[62], Slot::EMPTY);
@@ -831,10 +845,10 @@ mod tests {
         assert_eq!(out.frames[0].regs[0], Value::constant(39));
         assert!(v.cache.find(0, 0, &mut out).is_none());
         st.frames[0].regs[0] = Value::constant(1);
-        assert!(v.branches.push(11, &st, u16::MAX, u64::MAX));
+        assert!(v.branches.push(11, &st, u16::MAX, u16::MAX, u64::MAX));
         st.frames[0].regs[0] = Value::constant(2);
-        assert!(v.branches.push(12, &st, u16::MAX, u64::MAX));
-        assert!(!v.branches.push(13, &st, u16::MAX, u64::MAX));
+        assert!(v.branches.push(12, &st, u16::MAX, u16::MAX, u64::MAX));
+        assert!(!v.branches.push(13, &st, u16::MAX, u16::MAX, u64::MAX));
         assert_eq!(v.branches.pop(&mut out), Some(12));
         assert_eq!(out.frames[0].regs[0], Value::constant(2));
         assert_eq!(v.branches.pop(&mut out), Some(11));
