@@ -7,10 +7,10 @@
 use crate::capture::{read_capture, Frame};
 use nanobpf_control::{Datagrams, Device, SlotTarget};
 use nanobpf_core::helpers;
-use nanobpf_core::maps::{MapArena, Word};
-use nanobpf_core::slot::ProgramSlot;
-use nanobpf_core::verifier::DefaultWorkspace;
+use nanobpf_core::DefaultWorkspace;
 use nanobpf_core::NoPlatform;
+use nanobpf_core::ProgramSlot;
+use nanobpf_core::{MapArena, Word};
 use nanobpf_hal::{Counters, MemRing, SlotEngine, XdpRunner};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;

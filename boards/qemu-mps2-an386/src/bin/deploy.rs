@@ -26,7 +26,7 @@ use nanobpf_board_qemu_mps2_an386::lan9118::{InitError, Lan9118};
 use nanobpf_board_qemu_mps2_an386::net::{ControlFilter, Split, UdpChannel};
 use nanobpf_board_qemu_mps2_an386::{exit, instructions, Ticks};
 use nanobpf_control::{BadKey, Device, Kind, LastCommit, SlotTarget};
-use nanobpf_core::maps::ArenaStorage;
+use nanobpf_core::ArenaStorage;
 use nanobpf_core::{helpers, NoPlatform};
 use nanobpf_hal::{SlotEngine, XdpRunner};
 use panic_semihosting as _;
