@@ -70,8 +70,8 @@ pub use isa::opcode;
 
 // Instructions: the 8-byte slot, strict decoding, conformance groups.
 pub use isa::{
-    decode_slots, supported_groups, DecodeError, DecodeErrorKind, Field, Groups, Insn, Program,
-    Reg, MAX_INSNS,
+    decode_slots, supported_groups, ConformanceGroups, DecodeError, DecodeErrorKind, Insn,
+    InsnField, Program, Reg, MAX_INSNS,
 };
 
 // The text assembler and disassembler (the bpf_conformance syntax).
