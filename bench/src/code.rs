@@ -5,8 +5,8 @@
 use crate::flows::{flow_map, FLOW_KEY};
 use crate::workload::{Bench, Source};
 use crate::Engine;
-use nanobpf_core::env::MapDef;
-use nanobpf_core::maps::Map;
+use nanobpf_core::Map;
+use nanobpf_core::MapDef;
 use nanobpf_core::{Insn, Object, ProgramType};
 
 /// The largest program loaded from an object, in slots.

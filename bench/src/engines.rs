@@ -5,13 +5,13 @@ use crate::code::Code;
 use crate::flows::{self, map_table};
 use crate::timing::{measure, Measurement, Timing};
 use crate::{run_native, Bench};
-use nanobpf_core::env::HelperTable;
-use nanobpf_core::maps::MapTable;
-use nanobpf_core::verifier::{verify, VerifierWorkspace, VerifyEnv};
+use nanobpf_core::HelperTable;
+use nanobpf_core::MapTable;
 use nanobpf_core::{
     helpers, Context, Insn, Interpreter, NoPlatform, Program, ProgramType, Runtime, Stack, Trap,
     VerifiedProgram,
 };
+use nanobpf_core::{verify, VerifierWorkspace, VerifyTarget};
 use std::sync::Mutex;
 
 #[cfg(all(target_arch = "x86_64", not(windows)))]
@@ -110,11 +110,11 @@ impl NanobpfVerified {
         let bytecode = code.bytes;
         let buf: &'static mut [Insn] =
             Box::leak(vec![Insn::default(); bytecode.len() / Insn::SIZE].into_boxed_slice());
-        let insns = nanobpf_core::isa::decode_slots(bytecode, buf).map_err(|e| e.to_string())?;
+        let insns = nanobpf_core::decode_slots(bytecode, buf).map_err(|e| e.to_string())?;
         let insns: &'static mut [Insn] = Box::leak(insns.to_vec().into_boxed_slice());
         let len = u32::try_from(len).map_err(|_| "input too large".to_string())?;
         let rt = runtime(code, Engine::Nanobpf);
-        let mut env = VerifyEnv::new(ProgramType::Memory { len }, rt.helpers(), rt.maps());
+        let mut env = VerifyTarget::new(ProgramType::Memory { len }, rt.helpers(), rt.maps());
         env.budget = BENCH_VERIFY_BUDGET;
         let mut ws = WORKSPACE
             .lock()

@@ -3,7 +3,7 @@
 //! the engines without nanobpf's runtime call: the native build (`extern "C"` functions the C
 //! links against) and rbpf (helpers 1 to 3 registered with its VM).
 //!
-//! Every engine uses the same map implementation, nanobpf's [`HashMap`]: nanobpf's engines
+//! Every engine uses the same map implementation, nanobpf's [`BpfHashMap`]: nanobpf's engines
 //! reach it through their map table and the standard helpers, the native build and rbpf
 //! through the thin functions here, which call it directly.
 
@@ -11,7 +11,7 @@
 
 use crate::engines::Engine;
 use core::ffi::c_void;
-use nanobpf_core::maps::{value_words, HashMap, Map, MapTable};
+use nanobpf_core::{value_words, BpfHashMap, Map, MapTable};
 
 /// Key size of the flow map: `struct flow_key` (addresses and ports).
 pub const FLOW_KEY: usize = 12;
@@ -21,7 +21,7 @@ pub const FLOW_VALUE: usize = 16;
 pub const FLOW_ENTRIES: usize = 1024;
 
 /// The flow map's storage.
-pub type FlowMap = HashMap<
+pub type FlowMap = BpfHashMap<
     FLOW_KEY,
     FLOW_VALUE,
     { value_words(FLOW_VALUE) },
@@ -189,7 +189,7 @@ pub fn patch_map_references(code: &mut [u8], engine: Engine) {
     let slot = (slot(engine) as u32).to_le_bytes();
     let mut pc = 0;
     while let Some(insn) = code.get_mut(pc * 8..pc * 8 + 16) {
-        if insn[0] == 0x18 && insn[1] >> 4 == nanobpf_core::isa::opcode::LDDW_MAP_IDX {
+        if insn[0] == 0x18 && insn[1] >> 4 == nanobpf_core::opcode::LDDW_MAP_IDX {
             insn[1] &= 0x0f;
             insn[4..8].copy_from_slice(&slot);
             insn[12..16].fill(0);

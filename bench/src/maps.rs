@@ -7,8 +7,8 @@
 //! generated before timing; one timed call does [`OPS_PER_CALL`] operations.
 
 use crate::timing::{measure, Timing};
-use nanobpf_core::maps::{
-    value_words, words_needed, AnyMap, ArrayMap, HashMap, LpmTrie, LruHashMap, Map, MapDef,
+use nanobpf_core::{
+    value_words, words_needed, AnyMap, ArrayMap, BpfHashMap, LpmTrie, LruHashMap, Map, MapDef,
     MapSizing, MapType, Word, BPF_ANY,
 };
 use std::hint::black_box;
@@ -148,10 +148,10 @@ impl MapBench {
                 ArrayMap::<8, W8, N>::STORAGE_BYTES,
             )?,
             MapBench::filled(
-                Box::new(HashMap::<4, 8, W8, N>::new()),
+                Box::new(BpfHashMap::<4, 8, W8, N>::new()),
                 "HashMap",
                 N,
-                HashMap::<4, 8, W8, N>::STORAGE_BYTES,
+                BpfHashMap::<4, 8, W8, N>::STORAGE_BYTES,
             )?,
             MapBench::filled(
                 Box::new(LruHashMap::<4, 8, W8, N>::new()),

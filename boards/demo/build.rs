@@ -20,7 +20,7 @@ fn main() {
     println!("cargo:rerun-if-changed={OBJECT}");
 
     let bytes = std::fs::read(OBJECT).unwrap_or_else(|e| panic!("{OBJECT}: {e}"));
-    let obj = nanobpf_core::elf::Object::parse(&bytes).unwrap_or_else(|e| panic!("{OBJECT}: {e}"));
+    let obj = nanobpf_core::Object::parse(&bytes).unwrap_or_else(|e| panic!("{OBJECT}: {e}"));
     let maps: Vec<_> = obj.maps().collect();
     let defs: Vec<_> = maps.iter().map(|m| m.verifier_def()).collect();
     assert_eq!(
@@ -46,10 +46,10 @@ fn main() {
         .flat_map(|i| i.to_bytes())
         .collect();
     std::fs::write(out.join("firewall.loaded.bin"), bytes).expect("write firewall.loaded.bin");
-    let env = nanobpf_core::VerifyEnv::new(
+    let env = nanobpf_core::VerifyTarget::new(
         loaded.prog_type,
         nanobpf_core::helpers::standard(),
-        nanobpf_core::maps::MapTable::definitions(&layout::DEFS),
+        nanobpf_core::MapTable::definitions(&layout::DEFS),
     );
     let mut ws: Box<nanobpf_core::DefaultWorkspace> = Box::default();
     let verified = nanobpf_core::verify(&mut insns[..loaded.len], &env, &mut ws)

@@ -2,7 +2,7 @@
 
 use crate::data::{self, Expect};
 use crate::engine::{Engine, Rejection};
-use nanobpf_core::asm::assemble;
+use nanobpf_core::assemble;
 use nanobpf_core::Insn;
 use std::path::{Path, PathBuf};
 

@@ -9,8 +9,8 @@
 //! loader; `accept?` rows are counted, never judged.
 
 use crate::verify::{verify_program, Status, Verdict};
-use nanobpf_core::elf::{MapInfo, Object};
-use nanobpf_core::env::MapDef;
+use nanobpf_core::MapDef;
+use nanobpf_core::{MapInfo, Object};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! Engines behind one trait, so that every test vector runs on each of them.
 
-use nanobpf_core::asm::AsmError;
-use nanobpf_core::verifier::{verify, DefaultWorkspace, VerifyEnv, VerifyError};
+use nanobpf_core::AsmError;
+use nanobpf_core::{verify, DefaultWorkspace, VerifyError, VerifyTarget};
 use nanobpf_core::{
     Context, DecodeError, Insn, Interpreter, NoPlatform, Program, ProgramType, Stack, Trap,
 };
@@ -57,13 +57,13 @@ pub fn verify_memory_program<'a>(
     ws: &mut DefaultWorkspace,
 ) -> Result<nanobpf_core::VerifiedProgram<'a>, Rejection> {
     let len = u32::try_from(mem_len).unwrap_or(u32::MAX);
-    let env = VerifyEnv::new(
+    let env = VerifyTarget::new(
         ProgramType::Memory { len },
         nanobpf_core::helpers::standard(),
-        nanobpf_core::maps::MapTable::EMPTY,
+        nanobpf_core::MapTable::EMPTY,
     );
     verify(insns, &env, ws).map_err(|e| match e.kind {
-        nanobpf_core::verifier::VerifyErrorKind::Decode(kind) => {
+        nanobpf_core::VerifyErrorKind::Decode(kind) => {
             Rejection::Decode(DecodeError { pc: e.pc, kind })
         }
         _ => Rejection::Verify(e),

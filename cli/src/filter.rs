@@ -3,14 +3,14 @@
 //!
 //! The pipeline: an expression is compiled by libpcap (as tcpdump does, optimised, for the
 //! capture's link type), or a `-dd`/`-ddd` text is parsed; the classic instructions go
-//! through [`nanobpf_core::cbpf::convert`]; the eBPF program is verified as a socket filter
+//! through [`nanobpf_core::convert_classic`]; the eBPF program is verified as a socket filter
 //! and run per packet on the interpreter or (on x86-64) the JIT. A packet matches when the filter returns a non-zero length, as in libpcap.
 
 use crate::capture::{read_capture, write_capture, Frame};
 use crate::libpcap::{BpfProgram, Libpcap};
-use nanobpf_core::cbpf::{self, SockFilter};
-use nanobpf_core::maps::MapTable;
-use nanobpf_core::verifier::{verify, VerifierWorkspace, VerifyEnv};
+use nanobpf_core::MapTable;
+use nanobpf_core::{classic_output_bound, convert_classic, SockFilter, MAX_CLASSIC_INSNS};
+use nanobpf_core::{verify, VerifierWorkspace, VerifyTarget};
 use nanobpf_core::{
     Context, Insn, Interpreter, NoPlatform, ProgramType, SkBuff, Stack, Trap, VerifiedProgram,
 };
@@ -127,15 +127,15 @@ pub fn parse_dd(text: &str) -> Result<Vec<SockFilter>, String> {
 /// # Errors
 /// The converter's located error.
 pub fn convert(classic: &[SockFilter]) -> Result<Vec<Insn>, String> {
-    let mut out = vec![Insn::default(); cbpf::output_bound(classic.len())];
-    let n = cbpf::convert(classic, &mut out).map_err(|e| e.to_string())?;
+    let mut out = vec![Insn::default(); classic_output_bound(classic.len())];
+    let n = convert_classic(classic, &mut out).map_err(|e| e.to_string())?;
     out.truncate(n);
     Ok(out)
 }
 
 /// The verifier workspace for converted filters: room for the longest classic program's
 /// output, and for the many pending branches of long filter expressions.
-type Workspace = VerifierWorkspace<{ cbpf::output_bound(cbpf::MAX_CLASSIC_INSNS) }, 256, 1024>;
+type Workspace = VerifierWorkspace<{ classic_output_bound(MAX_CLASSIC_INSNS) }, 256, 1024>;
 
 /// The engines `nanobpf filter --engine` knows on this target.
 pub const ENGINES: &[&str] = &[
@@ -183,7 +183,7 @@ impl<'a> Matcher<'a> {
             ));
         };
         let helpers = nanobpf_core::helpers::standard();
-        let env = VerifyEnv::new(ProgramType::SocketFilter, helpers, MapTable::EMPTY);
+        let env = VerifyTarget::new(ProgramType::SocketFilter, helpers, MapTable::EMPTY);
         let mut ws = Box::new(Workspace::new());
         let program = verify(insns, &env, &mut ws).map_err(|e| format!("verifier: {e}"))?;
         let runner = match engine {

@@ -18,7 +18,7 @@
 #![allow(unsafe_code)]
 
 use crate::capture::{Frame, SNAPLEN};
-use nanobpf_core::cbpf::SockFilter;
+use nanobpf_core::SockFilter;
 use std::ffi::{c_char, c_int, c_long, c_uint, c_void, CStr, CString};
 use std::sync::{Mutex, OnceLock};
 

@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use nanobpf_cli::{conformance, engine, verify};
-use nanobpf_core::asm::{assemble, Disasm};
+use nanobpf_core::{assemble, Disasm};
 use nanobpf_core::{Insn, ProgramType};
 use std::path::PathBuf;
 use std::process::ExitCode;

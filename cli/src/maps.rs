@@ -11,7 +11,7 @@
 //! on every run: arrays by index, hash and LRU maps by the entry holding the key (taken lowest
 //! first, a freed one next), LPM tries by value slot.
 
-use nanobpf_core::maps::{
+use nanobpf_core::{
     words_needed, AnyMap, Map, MapArena, MapDef, MapSet, MapSizing, PerfView, RingBufView, Word,
 };
 

@@ -20,11 +20,11 @@
 use crate::capture::{read_capture, write_capture, Frame, LINKTYPE_ETHERNET};
 use crate::maps;
 use crate::verify::load_program as load;
-use nanobpf_core::elf::{BtfTypes, MapInfo, MapSource, Object};
-use nanobpf_core::env::{MapDef, MapType, Platform};
-use nanobpf_core::maps::{AnyMap, Map, Redirect};
-use nanobpf_core::verifier::{verify, VerifierWorkspace, VerifyEnv};
 use nanobpf_core::{helpers, Interpreter, ProgramType, Runtime, VerifiedProgram};
+use nanobpf_core::{verify, VerifierWorkspace, VerifyTarget};
+use nanobpf_core::{AnyMap, Map, Redirect};
+use nanobpf_core::{BtfTypes, MapInfo, MapSource, Object};
+use nanobpf_core::{MapDef, MapType, Platform};
 #[cfg(target_arch = "x86_64")]
 use nanobpf_core::{Stack, Trap, XdpBuff};
 use nanobpf_hal::{
@@ -550,7 +550,7 @@ pub fn execute(args: &RunArgs) -> Result<Report, String> {
         .map(|n| load(&obj, n, prog_type).map_err(at))
         .collect::<Result<Vec<_>, _>>()?;
     let slots = code.get(entry_index).map_or(0, Vec::len);
-    let env = VerifyEnv::new(prog_type, helpers::standard(), set.table());
+    let env = VerifyTarget::new(prog_type, helpers::standard(), set.table());
     let verified = {
         let mut ws = WORKSPACE.lock().unwrap_or_else(|e| e.into_inner());
         code.iter_mut()
@@ -693,7 +693,7 @@ fn typed_entries(
     entries: &[(Vec<u8>, Vec<u8>)],
 ) -> Vec<(Option<Value>, Option<Value>)> {
     let lpm = info.def.is_ok_and(|d| d.map_type == MapType::LpmTrie);
-    let read = |ty: Option<nanobpf_core::elf::TypeId>, bytes: &[u8], lpm: bool| {
+    let read = |ty: Option<nanobpf_core::BtfTypeId>, bytes: &[u8], lpm: bool| {
         Some(typed::decode(types?, ty?, bytes, info.name, lpm))
     };
     entries

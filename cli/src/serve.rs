@@ -9,10 +9,10 @@
 use crate::capture::{read_capture, Frame};
 use nanobpf_control::{ByteStream, Datagrams, Device, Serial, SlotTarget};
 use nanobpf_core::helpers;
-use nanobpf_core::maps::{MapArena, Word};
-use nanobpf_core::slot::ProgramSlot;
-use nanobpf_core::verifier::DefaultWorkspace;
+use nanobpf_core::DefaultWorkspace;
 use nanobpf_core::NoPlatform;
+use nanobpf_core::ProgramSlot;
+use nanobpf_core::{MapArena, Word};
 use nanobpf_hal::{Counters, MemRing, SlotEngine, XdpRunner};
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};

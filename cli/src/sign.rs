@@ -9,7 +9,7 @@
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use nanobpf_control::wire::{UPLOAD_HEADER, UPLOAD_MAGIC};
 use nanobpf_control::UploadHeader;
-use nanobpf_core::elf::Object;
+use nanobpf_core::Object;
 use nanobpf_core::ProgramType;
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -1,10 +1,10 @@
 //! `nanobpf verify`: load, verify, and report like Linux's verifier.
 
-use nanobpf_core::asm::disassemble_insn;
-use nanobpf_core::elf::{unsupported_program_kind, MapInfo, Object, ProgramInfo};
-use nanobpf_core::env::{MapDef, MapType};
-use nanobpf_core::verifier::{verify_with_stats, DefaultWorkspace, VerifyEnv, VerifyStats};
+use nanobpf_core::disassemble_insn;
+use nanobpf_core::{unsupported_program_kind, MapInfo, Object, ProgramInfo};
+use nanobpf_core::{verify_with_stats, DefaultWorkspace, VerifyStats, VerifyTarget};
 use nanobpf_core::{Insn, LoadErrorKind, ProgramType};
+use nanobpf_core::{MapDef, MapType};
 use std::process::ExitCode;
 
 /// Whether `bytes` look like an ELF object.
@@ -509,10 +509,10 @@ pub fn verify_one(
 ) -> Verdict {
     let original = insns.to_vec();
     let mut ws = Box::new(DefaultWorkspace::new());
-    let env = VerifyEnv::new(
+    let env = VerifyTarget::new(
         prog_type,
         nanobpf_core::helpers::standard(),
-        nanobpf_core::maps::MapTable::definitions(maps),
+        nanobpf_core::MapTable::definitions(maps),
     );
     let spinner = crate::progress::spinner(insns.len() >= SPINNER_MIN_SLOTS, || {
         format!("verifying {name} ({} slots)", insns.len())
@@ -570,8 +570,8 @@ pub fn verify_one(
 /// # Errors
 /// An object or program that does not load.
 pub fn disasm_elf(bytes: &[u8]) -> Result<String, String> {
-    use nanobpf_core::asm::insn_len;
-    use nanobpf_core::isa::opcode::{op, CALL_HELPER};
+    use nanobpf_core::insn_len;
+    use nanobpf_core::opcode::{op, CALL_HELPER};
     use std::fmt::Write;
     let obj = Object::parse(bytes).map_err(|e| e.to_string())?;
     let maps: Vec<MapInfo<'_>> = obj.maps().collect();

@@ -10,7 +10,7 @@
 use nanobpf_cli::capture::read_capture;
 use nanobpf_cli::filter::{self, Capfile, Matcher};
 use nanobpf_cli::libpcap::Libpcap;
-use nanobpf_core::cbpf::SockFilter;
+use nanobpf_core::SockFilter;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;

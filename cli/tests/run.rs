@@ -6,7 +6,7 @@
 use nanobpf_cli::capture::{read_capture, write_capture, Frame};
 use nanobpf_cli::maps::HostMap;
 use nanobpf_cli::run::{execute, render, Fate, Report, RunArgs, BUF_SIZE, RING_BUFFERS};
-use nanobpf_core::maps::{MapDef, MapError, MapType, BPF_EXIST, BPF_NOEXIST};
+use nanobpf_core::{MapDef, MapError, MapType, BPF_EXIST, BPF_NOEXIST};
 use nanobpf_hal::{Counts, XDP_PACKET_HEADROOM};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

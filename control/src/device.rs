@@ -3,10 +3,10 @@
 //! verifier's workspace).
 
 use ed25519_dalek::{Signature, VerifyingKey};
-use nanobpf_core::maps::{Map, MapArena, MapError};
-use nanobpf_core::slot::{LoadReport, Program, ProgramSlot, SlotError};
-use nanobpf_core::verifier::VerifierWorkspace;
 use nanobpf_core::ProgramType;
+use nanobpf_core::VerifierWorkspace;
+use nanobpf_core::{LoadReport, ProgramSlot, RunningProgram, SlotError};
+use nanobpf_core::{Map, MapArena, MapError};
 use nanobpf_hal::Counters;
 
 use crate::error::{Refusal, Status};
@@ -36,7 +36,7 @@ pub trait Target {
     fn unload(&mut self) -> Result<(), SlotError>;
 
     /// Runs `f` with the running program; `None` when none runs.
-    fn inspect<R>(&self, f: impl FnOnce(&Program<'_, '_>) -> R) -> Option<R>;
+    fn inspect<R>(&self, f: impl FnOnce(&RunningProgram<'_, '_>) -> R) -> Option<R>;
 }
 
 /// A [`ProgramSlot`] with the arena its maps live in and the workspace its loads verify in.
@@ -78,7 +78,7 @@ impl<
         self.slot.unload(self.arena)
     }
 
-    fn inspect<R>(&self, f: impl FnOnce(&Program<'_, '_>) -> R) -> Option<R> {
+    fn inspect<R>(&self, f: impl FnOnce(&RunningProgram<'_, '_>) -> R) -> Option<R> {
         self.slot.inspect(|p| f(p))
     }
 }

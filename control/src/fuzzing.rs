@@ -14,9 +14,9 @@ use std::boxed::Box;
 
 use ed25519_dalek::{Signer, SigningKey};
 use nanobpf_core::helpers;
-use nanobpf_core::maps::{ArenaStorage, MapArena};
-use nanobpf_core::slot::ProgramSlot;
-use nanobpf_core::verifier::DefaultWorkspace;
+use nanobpf_core::DefaultWorkspace;
+use nanobpf_core::ProgramSlot;
+use nanobpf_core::{ArenaStorage, MapArena};
 use nanobpf_hal::Counters;
 
 use crate::device::{Device, SlotTarget};

@@ -24,7 +24,7 @@
 //! Signatures are checked with `ed25519-dalek` (no default features: no_std, no alloc);
 //! nanobpf implements no cryptography of its own.
 //!
-//! [`ProgramSlot`]: nanobpf_core::slot::ProgramSlot
+//! [`ProgramSlot`]: nanobpf_core::ProgramSlot
 //!
 //! ## Features
 //!

@@ -23,7 +23,7 @@ pub const MAX_CHUNK: usize = 1024;
 /// Bytes of an Ed25519 signature.
 pub const SIGNATURE: usize = 64;
 /// The most bytes of a program or map name.
-pub const MAX_NAME: usize = nanobpf_core::slot::NAME_LEN;
+pub const MAX_NAME: usize = nanobpf_core::SLOT_NAME_LEN;
 /// Bit set in a response's kind.
 pub const RESPONSE: u8 = 0x80;
 /// Bit set in the kind of a request's signed form (see [`unwrap_signed`]).

@@ -5,11 +5,27 @@
 //! where it lives in a `static`.
 //!
 //! The pipeline: bytes (or an assembled text, or an ELF object) are decoded strictly into a
-//! [`Program`]; the [`verifier`] proves it safe against a helper table and a map table and
+//! [`Program`]; the verifier ([`verify`]) proves it safe against a helper table and a map table and
 //! returns a [`VerifiedProgram`] that holds both; engines run it with them ([`Interpreter`],
-//! and the JIT crates). Maps are created from a program's definitions in a [`maps::MapArena`]
-//! or declared as `static`s of const-generic types; a [`slot::ProgramSlot`] loads an object at
+//! and the JIT crates). Maps are created from a program's definitions in a [`MapArena`]
+//! or declared as `static`s of const-generic types; a [`ProgramSlot`] loads an object at
 //! run time and replaces the running program atomically.
+//!
+//! ## One way in
+//!
+//! Every public item has exactly one path. The modules are private and the root re-exports
+//! the API, grouped by topic: the types and functions an embedder uses are
+//! `nanobpf_core::Name`. Only families of constants that Linux names as families, and two
+//! modules not meant for embedders, keep a namespace:
+//!
+//! | module | what |
+//! |---|---|
+//! | [`opcode`] | opcode bytes and their parts (`opcode::BPF_ALU64`, `opcode::op::EXIT`) |
+//! | [`cbpf_code`] | classic BPF's opcode parts (`cbpf_code::LD`) |
+//! | [`helpers`] | Linux's helpers as [`Helper`] values (`helpers::MAP_LOOKUP_ELEM`) and [`helpers::standard`] |
+//! | [`skb_field`], [`tc_act`] | `struct __sk_buff` offsets and `TC_ACT_*` verdicts |
+//! | [`engine`] | for engines (the interpreter and the JIT crates), not for embedders |
+//! | `fuzzing` | the fuzz targets' logic (feature `fuzzing`) |
 //!
 //! ## Features
 //!
@@ -18,7 +34,7 @@
 //! | `extra-checks` | off | re-checks every memory access at run time against the regions of the run and traps on a failed check; the soundness oracle for tests and fuzzing |
 //! | `std` | off | std-only conveniences and tests (concurrency stress tests); nothing in the runtime path |
 //! | `metering` | on | the instruction budget (`Runtime::with_budget`, `Interpreter::with_budget`), honoured by the interpreter and the JIT; off, the interpreter's loop has no metered copy and a budget cannot be set |
-//! | `arena` | on | map tables over the maps a `MapArena` creates (`MapTable::from_any`, `MapSet::table`) and the program slots that load objects into them (`slot`); off, a table holds only `&dyn Map` slots and a board that binds const-generic maps links no dispatch code for map types it does not use |
+//! | `arena` | on | map tables over the maps a `MapArena` creates (`MapTable::from_any`, `MapSet::table`) and the program slots that load objects into them (`ProgramSlot`); off, a table holds only `&dyn Map` slots and a board that binds const-generic maps links no dispatch code for map types it does not use |
 //! | `fuzzing` | off | the fuzz targets' logic in `fuzzing` (implies `std` and `metering`; host-only, allocates) |
 #![no_std]
 #![deny(unsafe_code)]
@@ -27,53 +43,94 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
-pub mod asm;
-pub mod cbpf;
-pub mod elf;
-pub mod env;
-pub mod helpers;
-pub mod interp;
-pub mod isa;
-
-pub use isa::{supported_groups, DecodeError, DecodeErrorKind, Field, Groups, Insn, Program, Reg};
-
-pub use asm::{
-    assemble, assemble_with, disassemble_insn, insn_len, AsmError, AsmErrorKind, Disasm, Labels,
-    MAX_LABELS,
-};
-pub use elf::{LoadError, LoadErrorKind, LoadedProgram, MapInfo, Object, ProgramInfo};
-pub use env::{ProgramType, Stack, Trap};
-
-pub use cbpf::{convert as convert_classic, CbpfError, CbpfErrorKind, SockFilter};
-
+mod asm;
+mod cbpf;
+mod elf;
+mod host;
+mod interp;
+mod isa;
+mod maps;
 mod mem;
 mod runtime;
-mod verified;
-
-pub use interp::Interpreter;
-pub use runtime::{
-    Context, NoPlatform, RedirectKind, Run, Runtime, SkBuff, TcBuff, TcRedirect, TunnelKey, XdpBuff,
-};
-pub use verified::VerifiedProgram;
-
-pub mod maps;
 #[cfg(feature = "arena")]
-pub mod slot;
+mod slot;
+mod verified;
+mod verifier;
 
-pub use maps::{
-    AnyMap, ArenaError, ArenaStorage, ArrayMap, CpuMap, DevMap, HashMap, LpmTrie, LruHashMap, Map,
-    MapArena, MapError, MapSet, PerCpuArray, ProgArray, QueueMap, Redirect, RingBuf, StackMap,
-    XskMap,
-};
-
-pub mod verifier;
-
+pub mod engine;
+pub mod helpers;
 // The fuzz logic's oracle runs programs under an instruction budget, so its tests need
 // `metering` (on by default).
 #[cfg(any(all(test, feature = "metering"), feature = "fuzzing"))]
 pub mod fuzzing;
 
-pub use verifier::{
-    verify, verify_with_log, DefaultWorkspace, TooComplexReason, VerifierWorkspace, VerifyEnv,
-    VerifyError, VerifyErrorKind,
+pub use cbpf::code as cbpf_code;
+pub use host::{skb_field, tc_act};
+pub use isa::opcode;
+
+// Instructions: the 8-byte slot, strict decoding, conformance groups.
+pub use isa::{
+    decode_slots, supported_groups, ConformanceGroups, DecodeError, DecodeErrorKind, Insn,
+    InsnField, Program, Reg, MAX_INSNS,
 };
+
+// The text assembler and disassembler (the bpf_conformance syntax).
+pub use asm::{
+    assemble, assemble_with, disassemble_insn, insn_len, AsmError, AsmErrorKind, Disasm, Labels,
+    MAX_LABELS,
+};
+
+// Classic BPF (`tcpdump -ddd`) converted to eBPF.
+pub use cbpf::{
+    convert as convert_classic, output_bound as classic_output_bound, CbpfError, CbpfErrorKind,
+    SockFilter, MAX_CLASSIC_INSNS, MEMWORDS as CLASSIC_MEMWORDS,
+};
+
+// ELF objects: programs, maps and BTF types as clang and libbpf lay them out.
+pub use elf::{
+    program_type_for_section, unsupported_program_kind, BtfEnumerator, BtfEnumerators, BtfMember,
+    BtfMembers, BtfType, BtfTypeId, BtfTypeKind, BtfTypes, LoadError, LoadErrorKind, LoadedProgram,
+    MapInfo, MapSource, Object, ObjectMaps, ObjectPrograms, ProgramInfo, ProgramOrigin,
+    SectionName, SectionRef, UnsupportedMap, MAX_BTF_DEPTH, MAX_FUNCTIONS, MAX_MAPS, MAX_SECTIONS,
+};
+
+// What the embedder gives the verifier and the engines: the program type and its context
+// layout, helpers and their prototypes, platform services, the stack, traps.
+pub use host::{
+    ArgKind, ContextLayout, CtxField, CtxFieldKind, FibOutcome, FibQuery, FibRoute, Helper,
+    HelperCall, HelperFn, HelperProto, HelperTable, Platform, ProgramType, RetKind, Route,
+    SkBuffCtx, Stack, StaticRoutes, TcCtx, Trap, XdpCtx, BPF_F_RDONLY_PROG, MAX_CALL_FRAMES,
+    STACK_FRAME_SIZE, STACK_SIZE,
+};
+
+// The verifier.
+pub use verified::VerifiedProgram;
+pub use verifier::{
+    verify, verify_with_log, verify_with_stats, DefaultWorkspace, LeakTarget, TooComplexReason,
+    VerifierWorkspace, VerifyError, VerifyErrorKind, VerifyStats, VerifyTarget,
+    DEFAULT_BUDGET as DEFAULT_VERIFY_BUDGET,
+};
+#[cfg(any(all(test, feature = "metering"), feature = "fuzzing"))]
+pub use verifier::{verify_lifting, Rule};
+
+// Running programs: the interpreter, the embedder's configuration, the contexts.
+pub use interp::Interpreter;
+pub use runtime::{
+    Context, NoPlatform, RedirectKind, Runtime, SkBuff, TcBuff, TcRedirect, TunnelKey, XdpBuff,
+};
+
+// Maps: const-generic types for `static`s, views over caller-sized storage, the arena that
+// creates an object's maps, and the table programs see.
+pub use maps::{
+    check_def, value_words, words_needed, AnyMap, ArenaError, ArenaErrorKind, ArenaStorage,
+    ArrayMap, ArrayView, BpfHashMap, Carry, Consumed, CpuMap, DefField, DefMismatch, DevMap,
+    HashView, LayoutError, LpmTrie, LpmView, LruHashMap, LruView, Map, MapArena, MapDef, MapError,
+    MapSet, MapSizing, MapTable, MapType, PerCpuArray, PerfEventArray, PerfView, ProgArray,
+    ProgArrayView, QueueMap, QueueStack, QueueView, Redirect, RedirectMap, RedirectView, RingBuf,
+    RingBufView, StackMap, ValueRegion, Word, XskMap, BPF_ANY, BPF_EXIST, BPF_NOEXIST,
+    KNOWN_MAP_FLAGS, RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RINGBUF_HDR_SIZE,
+};
+
+// Programs loaded at run time and replaced atomically.
+#[cfg(feature = "arena")]
+pub use slot::{LoadReport, ProgramSlot, RunningProgram, SlotError, NAME_LEN as SLOT_NAME_LEN};

@@ -28,7 +28,7 @@
 
 #![allow(unsafe_code)]
 
-use crate::env::{ContextLayout, CtxFieldKind, TcCtx, Trap, XdpCtx};
+use crate::host::{ContextLayout, CtxFieldKind, TcCtx, Trap, XdpCtx};
 use crate::maps::MapTable;
 use crate::VerifiedProgram;
 use core::cell::Cell;
@@ -426,7 +426,7 @@ pub(crate) fn helper_write(regions: &Regions, maps: &MapTable<'_>, addr: u64, da
 
 /// Calls `f` on the whole packet buffer of a run whose context has a live frame (XDP, tc):
 /// headroom and tailroom included, for the helpers that move packet bytes inside it. `f` must
-/// not reach the run's memory any other way (it gets no [`HelperEnv`](crate::env::HelperEnv)).
+/// not reach the run's memory any other way (it gets no [`HelperCall`](crate::host::HelperCall)).
 pub(crate) fn with_buffer<R>(regions: &Regions, f: impl FnOnce(&mut [u8]) -> R) -> Option<R> {
     if regions.frame == LiveFrame::None {
         return None;
@@ -436,7 +436,7 @@ pub(crate) fn with_buffer<R>(regions: &Regions, f: impl FnOnce(&mut [u8]) -> R) 
     // `Runtime::enter` borrowed mutably from the context for the whole run (`XdpBuff::buf`,
     // `TcBuff::buf`). The program is stopped in a helper, and the helper holds no other
     // reference into the buffer while `f` runs (it reads and writes the run's memory through
-    // `HelperEnv::read`/`write` only outside `f`), so this slice is the only access to it.
+    // `HelperCall::read`/`write` only outside `f`), so this slice is the only access to it.
     let buf = unsafe { core::slice::from_raw_parts_mut(ptr_at::<u8>(start), len as usize) };
     Some(f(buf))
 }
@@ -454,7 +454,7 @@ pub(crate) fn with_tc_ctx<R>(
     // `Runtime::enter` made for this run on its own stack, live for the run and only reached
     // through raw pointers while the program runs; the program is stopped in a helper, and the
     // helper holds no other reference into the context while `f` runs (helpers read the
-    // context through `HelperEnv::read` only before or after), so this is the only access.
+    // context through `HelperCall::read` only before or after), so this is the only access.
     let sk = unsafe { &mut *ptr_at::<TcCtx>(ctx) };
     Some(f(sk))
 }

@@ -1,13 +1,13 @@
 //! What every engine shares: the embedder's configuration ([`Runtime`]: helpers, platform
 //! services, maps, tail-call targets, budget), the contexts a program runs on ([`Context`]), and
-//! the per-run state an engine works with ([`Run`]: entry registers, the regions of the run,
+//! the per-run state an engine works with ([`ActiveRun`]: entry registers, the regions of the run,
 //! helper calls with their checked memory access, redirect and tail-call results).
 //!
 //! The interpreter is one engine over this; the JIT is another.
 
-use crate::env::{
-    skb_field, HelperEnv, HelperTable, Platform, ProgramType, RunState, SkBuffCtx, Stack, TcCtx,
-    Trap, XdpCtx,
+use crate::host::{
+    skb_field, HelperCall, HelperEffects, HelperTable, Platform, ProgramType, SkBuffCtx, Stack,
+    TcCtx, Trap, XdpCtx,
 };
 use crate::isa::Insn;
 use crate::maps::{MapTable, Redirect};
@@ -177,7 +177,7 @@ impl<'e> Runtime<'e> {
     /// # Errors
     /// [`Trap::WrongContext`] when the variant differs or a memory buffer is shorter than the
     /// length verified.
-    pub fn check_context(prog_type: ProgramType, ctx: &Context<'_>) -> Result<(), Trap> {
+    pub(crate) fn check_context(prog_type: ProgramType, ctx: &Context<'_>) -> Result<(), Trap> {
         let ok = match (prog_type, ctx) {
             (ProgramType::Memory { len }, Context::Memory(buf)) => buf.len() >= len as usize,
             (ProgramType::Xdp, Context::Xdp(_)) => true,
@@ -194,16 +194,16 @@ impl<'e> Runtime<'e> {
 
     /// Starts a run of `program` on `ctx` with `stack`, with the helpers and maps it was
     /// verified against: builds the runtime context struct, the entry registers and the regions
-    /// of the run, calls `f` with the [`Run`], and writes back what the program may have changed
+    /// of the run, calls `f` with the [`ActiveRun`], and writes back what the program may have changed
     /// (XDP frame bounds and redirect, socket-filter fields). The caller checks the context
     /// first ([`Runtime::check_context`]).
     #[inline]
-    pub fn enter_verified<R>(
+    pub(crate) fn enter_verified<R>(
         &self,
         program: &VerifiedProgram<'_>,
         ctx: &mut Context<'_>,
         stack: &mut Stack,
-        f: impl FnOnce(&mut Run<'_, 'e>) -> R,
+        f: impl FnOnce(&mut ActiveRun<'_, 'e>) -> R,
     ) -> R {
         self.enter_with(Binding::of(program), ctx, stack, f)
     }
@@ -211,13 +211,13 @@ impl<'e> Runtime<'e> {
     /// As [`Runtime::enter_verified`], for a checked run of a program that was not verified:
     /// with the runtime's helpers and maps.
     // Inlined: an engine's closure then sees the entry values as values, not as fields of a
-    // `Run` it must load back (see `JitProgram::run`).
+    // `ActiveRun` it must load back (see `JitProgram::run`).
     #[inline]
-    pub fn enter<R>(
+    pub(crate) fn enter<R>(
         &self,
         ctx: &mut Context<'_>,
         stack: &mut Stack,
-        f: impl FnOnce(&mut Run<'_, 'e>) -> R,
+        f: impl FnOnce(&mut ActiveRun<'_, 'e>) -> R,
     ) -> R {
         self.enter_with(Binding::checked(self), ctx, stack, f)
     }
@@ -228,7 +228,7 @@ impl<'e> Runtime<'e> {
         binding: Binding<'_>,
         ctx: &mut Context<'_>,
         stack: &mut Stack,
-        f: impl FnOnce(&mut Run<'_, 'e>) -> R,
+        f: impl FnOnce(&mut ActiveRun<'_, 'e>) -> R,
     ) -> R {
         let stack_region = Region::of_mut(&mut stack.0);
         let mut regions = Regions {
@@ -244,7 +244,7 @@ impl<'e> Runtime<'e> {
                     stack_top: stack_region.end,
                     packet: regions.data,
                 };
-                f(&mut Run::new(self, binding, entry, regions))
+                f(&mut ActiveRun::new(self, binding, entry, regions))
             }
             Context::Xdp(x) => {
                 regions.data = Region::of_mut(x.buf);
@@ -272,7 +272,7 @@ impl<'e> Runtime<'e> {
                         end: md.data_end,
                     },
                 };
-                let mut run = Run::new(self, binding, entry, regions);
+                let mut run = ActiveRun::new(self, binding, entry, regions);
                 let r = f(&mut run);
                 x.data = (md.data - base) as usize;
                 x.data_end = (md.data_end - base) as usize;
@@ -301,7 +301,7 @@ impl<'e> Runtime<'e> {
                     stack_top: stack_region.end,
                     packet: regions.data,
                 };
-                let r = f(&mut Run::new(self, binding, entry, regions));
+                let r = f(&mut ActiveRun::new(self, binding, entry, regions));
                 skb.fields = sk.fields;
                 r
             }
@@ -339,7 +339,7 @@ impl<'e> Runtime<'e> {
                         end: data_end,
                     },
                 };
-                let mut run = Run::new(self, binding, entry, regions);
+                let mut run = ActiveRun::new(self, binding, entry, regions);
                 let r = f(&mut run);
                 t.data = (sk.data - base) as usize;
                 t.data_end = (sk.data_end - base) as usize;
@@ -399,24 +399,26 @@ pub(crate) struct Entry {
     pub packet: Region,
 }
 
-/// One run in progress, as an engine sees it.
+/// One run in progress, as an engine sees it: the entry registers, the regions of the run,
+/// helper calls with their checked memory access, and the tail call a helper chose. Made only by
+/// [`crate::engine::enter`] and [`crate::engine::enter_verified`].
 #[derive(Debug)]
-pub struct Run<'a, 'e> {
+pub struct ActiveRun<'a, 'e> {
     rt: &'a Runtime<'e>,
     binding: Binding<'a>,
     pub(crate) entry: Entry,
     pub(crate) regions: Regions,
-    pub(crate) state: RunState,
+    pub(crate) state: HelperEffects,
 }
 
-impl<'a, 'e> Run<'a, 'e> {
+impl<'a, 'e> ActiveRun<'a, 'e> {
     fn new(rt: &'a Runtime<'e>, binding: Binding<'a>, entry: Entry, regions: Regions) -> Self {
-        Run {
+        ActiveRun {
             rt,
             binding,
             entry,
             regions,
-            state: RunState::default(),
+            state: HelperEffects::default(),
         }
     }
 
@@ -457,7 +459,7 @@ impl<'a, 'e> Run<'a, 'e> {
     #[inline]
     pub fn call_helper(&mut self, id: u32, args: [u64; 5]) -> Result<u64, Trap> {
         let helper = self.binding.helpers.get(id).ok_or(Trap::UnknownHelper)?;
-        let mut env = HelperEnv {
+        let mut env = HelperCall {
             ctx: self.entry.r1,
             platform: self.rt.platform,
             maps: self.binding.maps,

@@ -1,6 +1,6 @@
 //! The verifier's output: the only program the fast engines accept.
 
-use crate::env::{HelperTable, ProgramType};
+use crate::host::{HelperTable, ProgramType};
 use crate::isa::Insn;
 use crate::maps::MapTable;
 
@@ -72,13 +72,6 @@ impl<'a> VerifiedProgram<'a> {
         self.maps
     }
 
-    /// The value of an `lddw` (`insn` and its second slot `next`) of this program: its
-    /// immediate, a map handle, or the address of a map value, resolved in its own map table.
-    /// `None` when the table has no such map or value.
-    pub fn lddw_value(&self, insn: Insn, next: Insn) -> Option<u64> {
-        self.maps.lddw_value(insn, next)
-    }
-
     /// The same program bound to other storage of the same shape: `maps` must have as many
     /// maps as the table it was verified against, each with an equal definition (type, key
     /// and value size, capacity, flags), since verification depends on nothing else of a map.
@@ -109,7 +102,7 @@ mod tests {
     use crate::asm::assemble;
     use crate::helpers::standard;
     use crate::maps::{ArrayMap, Map, MapTable, ProgArray};
-    use crate::verifier::{verify, DefaultWorkspace, VerifyEnv};
+    use crate::verifier::{verify, DefaultWorkspace, VerifyTarget};
     use crate::{Context, Insn, Interpreter, NoPlatform, ProgramType, Stack};
     use std::boxed::Box;
     use std::vec;
@@ -145,7 +138,7 @@ mod tests {
         let big: [&dyn Map; 1] = [&BIG];
         let small: [&dyn Map; 1] = [&SMALL];
         let mut insns = asm(STORE_AT_56);
-        let env = VerifyEnv::new(MEM, standard(), MapTable::new(&big));
+        let env = VerifyTarget::new(MEM, standard(), MapTable::new(&big));
         let mut ws = Box::new(DefaultWorkspace::new());
         let program = verify(&mut insns, &env, &mut ws).unwrap();
         // The interpreter's own map table does not reach a verified program: it runs with
@@ -193,10 +186,10 @@ mod tests {
         let target_src = "mov %r0, 42\nexit";
         let mut caller = asm(caller_src);
         let (mut same, mut other) = (asm(target_src), asm(target_src));
-        let env = VerifyEnv::new(ProgramType::Xdp, standard(), MapTable::new(&ours));
+        let env = VerifyTarget::new(ProgramType::Xdp, standard(), MapTable::new(&ours));
         let caller = verify(&mut caller, &env, &mut ws).unwrap();
         let same = verify(&mut same, &env, &mut ws).unwrap();
-        let env = VerifyEnv::new(ProgramType::Xdp, standard(), MapTable::new(&theirs));
+        let env = VerifyTarget::new(ProgramType::Xdp, standard(), MapTable::new(&theirs));
         let other = verify(&mut other, &env, &mut ws).unwrap();
         assert!(caller.same_binding(&same) && !caller.same_binding(&other));
         let programs = [same, other];

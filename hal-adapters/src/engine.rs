@@ -2,9 +2,9 @@
 //! [`XdpEngine`]; the interpreter is one, a JIT plugs in the same way.
 
 #[cfg(feature = "slot")]
-use nanobpf_core::env::Platform;
+use nanobpf_core::Platform;
 #[cfg(feature = "slot")]
-use nanobpf_core::slot::ProgramSlot;
+use nanobpf_core::ProgramSlot;
 use nanobpf_core::{Context, Interpreter, Program, Stack, Trap, VerifiedProgram, XdpBuff};
 
 /// XDP verdicts, the values an XDP program returns (Linux's `enum xdp_action`).
@@ -120,7 +120,7 @@ impl<const INSNS: usize, const MAPS: usize, const PROGS: usize> XdpEngine
 /// With a [`VerifiedProgram`] it runs [`Interpreter::run`] (no run-time checks: the verifier's
 /// proof stands); with a plain [`Program`] it runs [`Interpreter::run_checked`], checking every
 /// access, for images without a verifier. Both see the XDP context as Linux's `struct xdp_md`
-/// (`data` at 0, `data_end` at 4). The stack (`nanobpf_core::env::STACK_SIZE` bytes) lives
+/// (`data` at 0, `data_end` at 4). The stack (`nanobpf_core::STACK_SIZE` bytes) lives
 /// inside, so an engine in a `static` costs no stack space per run.
 #[derive(Clone)]
 pub struct Engine<'e, P> {

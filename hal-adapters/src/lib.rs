@@ -51,7 +51,7 @@
 //! |---|---|---|
 //! | `smoltcp` | off | `XdpDevice`: an XDP hook in front of any smoltcp `phy::Device` |
 //! | `defmt` | off | `bpf_trace_printk` output through `defmt::println!`; `defmt::Format` on the public data types |
-//! | `slot` | off | `SlotEngine`: the runner over whatever program a `nanobpf_core::slot::ProgramSlot` runs (turns on the core's `arena` feature) |
+//! | `slot` | off | `SlotEngine`: the runner over whatever program a `nanobpf_core::ProgramSlot` runs (turns on the core's `arena` feature) |
 //!
 //! Both build for `thumbv7em-none-eabihf`. Host tests cannot link with `defmt` (it needs a
 //! defmt logger and linker script), so the feature is checked by cross-building.

@@ -2,8 +2,8 @@
 //! drive through [`GPIO_SET`], and `bpf_trace_printk` to defmt (feature `defmt`).
 
 use embedded_hal::digital::{OutputPin, PinState};
-use nanobpf_core::env::{ArgKind, Helper, HelperEnv, HelperProto, HelperTable, Platform, RetKind};
 use nanobpf_core::helpers as std_helpers;
+use nanobpf_core::{ArgKind, Helper, HelperCall, HelperProto, HelperTable, Platform, RetKind};
 
 /// A monotonic clock in nanoseconds. embedded-hal 1.0 has no clock trait, so boards adapt
 /// theirs (a cycle counter, a timer, embassy's `Instant`) with this one; a plain
@@ -35,7 +35,7 @@ pub const GPIO_SET_ID: u32 = 0x1000;
 /// Linux's `EINVAL`, negated as helpers return it.
 const EINVAL: u64 = (-22i64) as u64;
 
-fn gpio_set(env: &mut HelperEnv<'_>, pin: u64, level: u64, _: u64, _: u64, _: u64) -> u64 {
+fn gpio_set(env: &mut HelperCall<'_>, pin: u64, level: u64, _: u64, _: u64, _: u64) -> u64 {
     match u32::try_from(pin) {
         Ok(pin) if env.platform.gpio_set(pin, level != 0) => 0,
         _ => EINVAL,

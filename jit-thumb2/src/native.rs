@@ -14,7 +14,8 @@ use core::marker::PhantomData;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::sync::atomic::AtomicU32;
-use nanobpf_core::{Run, Trap};
+use nanobpf_core::engine::ActiveRun;
+use nanobpf_core::Trap;
 
 /// `-E2BIG`: what `bpf_tail_call` returns past the chain limit or inside a bpf-to-bpf call.
 const E2BIG: u64 = (-7i64) as u64;
@@ -172,9 +173,9 @@ pub(crate) extern "C" fn helper(state: *mut JitState, id: u32, tail: u32) -> u64
         return 0;
     }
     // SAFETY: `st.run` was made in `JitProgram::run` from the `&mut Run` that
-    // `Runtime::enter` handed it, which stays borrowed (and unused) while the code runs; the
+    // `engine::enter_verified` handed it, which stays borrowed (and unused) while the code runs; the
     // lifetimes are erased but the value is live for this call.
-    let run = unsafe { &mut *(st.run as *mut Run<'_, '_>) };
+    let run = unsafe { &mut *(st.run as *mut ActiveRun<'_, '_>) };
     let [_, a, b, c, d, e] = st.regs;
     match rt::call_helper(run, id, [a, b, c, d, e]) {
         Err(t) => {

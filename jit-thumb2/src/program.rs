@@ -113,10 +113,10 @@ pub(crate) fn translate<'r, const N: usize>(
             programs += 1;
             calls_helpers |= insns
                 .iter()
-                .any(|x| x.opcode == nanobpf_core::isa::opcode::op::CALL && x.src() == 0)
+                .any(|x| x.opcode == nanobpf_core::opcode::op::CALL && x.src() == 0)
                 || insns
                     .iter()
-                    .any(|x| x.opcode == nanobpf_core::isa::opcode::op::CALLX);
+                    .any(|x| x.opcode == nanobpf_core::opcode::op::CALLX);
             next = None;
             while let Some((p, reachable)) = rt::tail_program(rt, program, i) {
                 i += 1;
@@ -225,7 +225,7 @@ impl JitProgram<'_> {
                 [r1, run.r2(), r10],
                 rt::budget(rt),
                 run.packet(),
-                run as *mut nanobpf_core::Run<'_, '_> as *mut core::ffi::c_void,
+                run as *mut nanobpf_core::engine::ActiveRun<'_, '_> as *mut core::ffi::c_void,
             );
             let mut entry = self.entries[0].2 as usize;
             loop {

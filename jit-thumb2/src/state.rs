@@ -64,7 +64,7 @@ pub(crate) struct JitState {
     pub pkt_start: u64,
     /// Its length.
     pub pkt_len: u64,
-    /// The `Run` of this run, type-erased.
+    /// The `ActiveRun` of this run, type-erased.
     pub run: *mut core::ffi::c_void,
     /// The tail call's target: its instructions' address and length; written by the helper
     /// routine before it sets `tail_pending`.

@@ -13,7 +13,8 @@ use core::ffi::c_void;
 use core::marker::PhantomData;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
-use nanobpf_core::{Run, Trap};
+use nanobpf_core::engine::ActiveRun;
+use nanobpf_core::Trap;
 
 /// Linux's `BPF_FUNC_tail_call`.
 pub(crate) const TAIL_CALL: u32 = 12;
@@ -39,7 +40,7 @@ pub(crate) struct JitState {
     pub pkt_len: u64,
     /// Instructions left (metered code only).
     pub budget: u64,
-    /// The `Run` of this run, type-erased (null for code that calls no helper).
+    /// The `ActiveRun` of this run, type-erased (null for code that calls no helper).
     pub run: *mut c_void,
     /// Current bpf-to-bpf call depth (0 in the entry function).
     pub depth: u32,
@@ -87,16 +88,16 @@ impl JitState {
     /// A fresh state for `run`, which must outlive every use of the state, and the entry
     /// registers.
     #[inline(always)]
-    pub fn new(run: &mut Run<'_, '_>, budget: u64) -> (JitState, EntryRegs) {
+    pub fn new(run: &mut ActiveRun<'_, '_>, budget: u64) -> (JitState, EntryRegs) {
         let (mut state, regs) = JitState::detached(run, budget);
-        state.run = run as *mut Run<'_, '_> as *mut c_void;
+        state.run = run as *mut ActiveRun<'_, '_> as *mut c_void;
         (state, regs)
     }
 
     /// A fresh state for `run` without a way back to it, for code that calls no helper: the
     /// trampoline then traps with [`Trap::UnknownHelper`] instead of calling one.
     #[inline(always)]
-    pub fn detached(run: &Run<'_, '_>, budget: u64) -> (JitState, EntryRegs) {
+    pub fn detached(run: &ActiveRun<'_, '_>, budget: u64) -> (JitState, EntryRegs) {
         let (pkt_start, pkt_len) = run.packet();
         let state = JitState {
             pkt_start,
@@ -146,10 +147,10 @@ pub(crate) extern "C" fn helper_trampoline(state: *mut JitState, id: u64) -> u64
         return 0;
     }
     // SAFETY: `st.run` is not null, so it was made in `JitState::new` from the `&mut Run` that
-    // `Runtime::enter` gave `JitProgram::run`, which stays borrowed (and unused) for as long as
+    // `engine::enter` gave `JitProgram::run`, which stays borrowed (and unused) for as long as
     // the code runs; the lifetimes are erased but the value is live, so the reference is valid
     // for this call.
-    let run = unsafe { &mut *(st.run as *mut Run<'_, '_>) };
+    let run = unsafe { &mut *(st.run as *mut ActiveRun<'_, '_>) };
     // SAFETY: the code stores all five argument slots right before every call of the
     // trampoline (see `Emitter::helper_call`), so each is initialised.
     let args = st.args.map(|a| unsafe { a.assume_init() });

@@ -8,8 +8,9 @@ use crate::native::{
 };
 use crate::options::JitOptions;
 use alloc::vec::Vec;
-use nanobpf_core::maps::MapTable;
-use nanobpf_core::{Context, Insn, ProgramType, Run, Runtime, Stack, Trap, VerifiedProgram};
+use nanobpf_core::engine::{self, ActiveRun};
+use nanobpf_core::MapTable;
+use nanobpf_core::{Context, Insn, ProgramType, Runtime, Stack, Trap, VerifiedProgram};
 
 /// A compiled program: native code for it and for every program its tail calls may reach.
 ///
@@ -172,12 +173,12 @@ impl JitProgram<'_> {
     // Inlined: where the caller builds the context, the match on its kind folds away.
     #[inline]
     pub fn run(&self, ctx: &mut Context<'_>, stack: &mut Stack) -> Result<u64, Trap> {
-        Runtime::check_context(self.prog_type, ctx)?;
+        engine::check_context(self.prog_type, ctx)?;
         let budget = self.rt.budget().unwrap_or(u64::MAX);
-        // Inlined with `Runtime::enter`, so that the JIT's state is built from values in
-        // registers: built from the `Run` just stored, its fields were read back by wide loads
+        // Inlined with `engine::enter`, so that the JIT's state is built from values in
+        // registers: built from the `ActiveRun` just stored, its fields were read back by wide loads
         // spanning several narrow stores, which cannot be forwarded (about 3 ns a call). Code
-        // that calls no helper gets a state without the `Run`, which then never leaves
+        // that calls no helper gets a state without the `ActiveRun`, which then never leaves
         // registers and is not stored at all.
         if self.calls_helpers {
             self.enter(
@@ -208,11 +209,11 @@ impl JitProgram<'_> {
         &self,
         ctx: &mut Context<'_>,
         stack: &mut Stack,
-        f: impl FnOnce(&mut Run<'_, '_>) -> R,
+        f: impl FnOnce(&mut ActiveRun<'_, '_>) -> R,
     ) -> R {
         match &self.program {
-            Some(p) => self.rt.enter_verified(p, ctx, stack, f),
-            None => self.rt.enter(ctx, stack, f),
+            Some(p) => engine::enter_verified(&self.rt, p, ctx, stack, f),
+            None => engine::enter(&self.rt, ctx, stack, f),
         }
     }
 

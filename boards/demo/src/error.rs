@@ -1,9 +1,9 @@
 //! What can go wrong on the way from the embedded bytes to a report.
 
-use nanobpf_core::elf::LoadError;
+use nanobpf_core::LoadError;
 #[cfg(feature = "loader")]
-use nanobpf_core::slot::SlotError;
-use nanobpf_core::{maps::MapError, DecodeError, VerifyError};
+use nanobpf_core::SlotError;
+use nanobpf_core::{DecodeError, MapError, VerifyError};
 use nanobpf_hal::InjectErrorKind;
 
 use crate::CaptureError;

@@ -3,7 +3,7 @@
 //! with the build script, which checks them against the object and fails the build if the C
 //! changed; the storage in [`crate::Maps`] is sized to match them exactly.
 
-use nanobpf_core::env::{MapDef, MapType};
+use nanobpf_core::{MapDef, MapType};
 
 /// Linux's `BPF_F_NO_PREALLOC`, which LPM tries require.
 const BPF_F_NO_PREALLOC: u32 = 1;

@@ -41,10 +41,10 @@ pub use expected::{EXPECTED, EXPECTED_WITHOUT_RUNTS, RUNTS};
 pub use layout::{DEFS as MAP_DEFS, N_MAPS};
 pub use report::{Expected, Mismatch, Report, SourceCount, MAX_SOURCES};
 
-use nanobpf_core::elf::Object;
-use nanobpf_core::env::MapDef;
-use nanobpf_core::maps::{ArrayMap, HashMap, LpmTrie, Map, MapTable};
-use nanobpf_core::{verify, Insn, Program, VerifiedProgram, VerifierWorkspace, VerifyEnv};
+use nanobpf_core::MapDef;
+use nanobpf_core::Object;
+use nanobpf_core::{verify, Insn, Program, VerifiedProgram, VerifierWorkspace, VerifyTarget};
+use nanobpf_core::{ArrayMap, BpfHashMap, LpmTrie, Map, MapTable};
 use nanobpf_hal::{MemRing, XdpEngine, XdpRunner};
 
 /// The firewall as clang built it (`examples/build.sh`): the ELF object the device loads.
@@ -94,7 +94,7 @@ pub const BATCH: usize = 16;
 /// against the program's definition when it is bound).
 pub struct Maps {
     /// Map 0: packets and bytes per IPv4 source.
-    pub per_source: HashMap<4, 16, 2, 256>,
+    pub per_source: BpfHashMap<4, 16, 2, 256>,
     /// Map 1: blocked source prefixes.
     pub blocklist: LpmTrie<4, 4, 1, 64>,
     /// Map 2: frames per XDP verdict.
@@ -121,7 +121,7 @@ impl Maps {
     /// Empty maps, for a `static`.
     pub const fn new() -> Self {
         Maps {
-            per_source: HashMap::new(),
+            per_source: BpfHashMap::new(),
             blocklist: LpmTrie::new(),
             verdicts: ArrayMap::new(),
             rodata: ArrayMap::new(),
@@ -236,7 +236,7 @@ pub fn load<'a>(
     let loaded = obj
         .load_program(PROGRAM_NAME, insns)
         .map_err(DemoError::Load)?;
-    let env = VerifyEnv::new(
+    let env = VerifyTarget::new(
         loaded.prog_type,
         nanobpf_core::helpers::standard(),
         MapTable::new(table),

@@ -6,9 +6,9 @@
 
 use core::fmt;
 
-use nanobpf_core::env::Platform;
-use nanobpf_core::maps::{ArenaStorage, Map, MapArena};
-use nanobpf_core::slot::{ProgramSlot, SlotError};
+use nanobpf_core::Platform;
+use nanobpf_core::{ArenaStorage, Map, MapArena};
+use nanobpf_core::{ProgramSlot, SlotError};
 use nanobpf_hal::{Counters, SlotEngine, XdpRunner};
 
 use crate::{gen, Capture, DemoError, Ring, Workspace, BATCH, CAPTURE, MAX_INSNS, OBJECT};
@@ -215,7 +215,7 @@ pub fn run(
 }
 
 /// Fills the firewall's blocklist (see [`gen::BLOCKLIST`]).
-fn block(p: &nanobpf_core::slot::Program<'_, '_>) -> Result<(), DemoError> {
+fn block(p: &nanobpf_core::RunningProgram<'_, '_>) -> Result<(), DemoError> {
     let list = p
         .map("blocklist")
         .ok_or(DemoError::Slot(SlotError::NoProgram))?;

@@ -3,7 +3,7 @@
 
 use core::fmt;
 
-use nanobpf_core::maps::Map;
+use nanobpf_core::Map;
 use nanobpf_hal::Counters;
 
 use crate::Maps;

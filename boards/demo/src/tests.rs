@@ -5,7 +5,7 @@ use std::boxed::Box;
 use std::collections::BTreeMap;
 use std::vec::Vec;
 
-use nanobpf_core::maps::MapTable;
+use nanobpf_core::MapTable;
 use nanobpf_core::{helpers, Insn, Interpreter, NoPlatform};
 use nanobpf_hal::Engine;
 
@@ -297,7 +297,7 @@ fn an_object_with_other_maps_is_refused() {
         "/../../examples/build/xdp_pass.o"
     );
     let bytes = std::fs::read(path).unwrap();
-    let obj = nanobpf_core::elf::Object::parse(&bytes).unwrap();
+    let obj = nanobpf_core::Object::parse(&bytes).unwrap();
     let err = Maps::new().bind(&obj).unwrap_err();
     assert!(matches!(err, DemoError::MapCount { found: 0 }), "{err}");
 }

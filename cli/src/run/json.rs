@@ -5,8 +5,8 @@ use super::render::index_key;
 use super::typed::{hex, Value};
 use super::{MapDump, Report, RunArgs, BUF_SIZE};
 use crate::verify::map_type_name;
-use nanobpf_core::elf::MapSource;
-use nanobpf_core::env::MapType;
+use nanobpf_core::MapSource;
+use nanobpf_core::MapType;
 use serde::Serialize;
 
 /// The document.

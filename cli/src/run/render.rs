@@ -3,9 +3,9 @@
 use super::typed::{hex, Value};
 use super::{MapDump, Report, RunArgs, BUF_SIZE};
 use crate::verify::map_type_name;
-use nanobpf_core::elf::MapSource;
-use nanobpf_core::env::MapType;
-use nanobpf_core::maps::Redirect;
+use nanobpf_core::MapSource;
+use nanobpf_core::MapType;
+use nanobpf_core::Redirect;
 
 /// The value as `u64` words, when it is made of whole words (at most four).
 fn words(value: &[u8]) -> Option<String> {

@@ -3,7 +3,7 @@
 //! `char` arrays as text, and IPv4/IPv6 addresses where a 4- or 16-byte field is named like
 //! one. Only bytes and a type go in: nothing here knows how the host stores a map.
 
-use nanobpf_core::elf::{BtfTypes, TypeId, TypeKind};
+use nanobpf_core::{BtfTypeId, BtfTypeKind, BtfTypes};
 use serde::ser::{SerializeMap, SerializeSeq};
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -143,7 +143,13 @@ struct Hint<'n> {
 /// for a whole key or value): a 4- or 16-byte integer or byte array with an address-like name
 /// is shown as an address; so is the data after the prefix length of an LPM trie key
 /// (`lpm_key`). Bytes that do not fit the type are shown as hex.
-pub fn decode(types: &BtfTypes<'_>, ty: TypeId, bytes: &[u8], name: &str, lpm_key: bool) -> Value {
+pub fn decode(
+    types: &BtfTypes<'_>,
+    ty: BtfTypeId,
+    bytes: &[u8],
+    name: &str,
+    lpm_key: bool,
+) -> Value {
     let hint = Hint {
         name,
         big_endian: false,
@@ -151,7 +157,7 @@ pub fn decode(types: &BtfTypes<'_>, ty: TypeId, bytes: &[u8], name: &str, lpm_ke
         address: false,
     };
     let size = match types.get(ty).map(|t| t.kind) {
-        Ok(TypeKind::Datasec { size, .. }) => Ok(size),
+        Ok(BtfTypeKind::Datasec { size, .. }) => Ok(size),
         _ => types.size_of(ty),
     };
     match size {
@@ -173,7 +179,7 @@ fn address(bytes: &[u8]) -> Option<Value> {
 
 fn decode_at(
     types: &BtfTypes<'_>,
-    ty: TypeId,
+    ty: BtfTypeId,
     bytes: &[u8],
     hint: Hint<'_>,
     depth: u32,
@@ -187,7 +193,7 @@ fn decode_at(
     let t = loop {
         let t = types.get(id).ok()?;
         match t.kind {
-            TypeKind::Typedef(next) | TypeKind::Qualified(next) => {
+            BtfTypeKind::Typedef(next) | BtfTypeKind::Qualified(next) => {
                 hint.big_endian |= t.name.starts_with("__be");
                 id = next;
             }
@@ -197,7 +203,7 @@ fn decode_at(
     let addressy = matches!(bytes.len(), 4 | 16)
         && (hint.address || is_address_name(hint.name) || matches!(t.name, "in_addr" | "in6_addr"));
     match t.kind {
-        TypeKind::Int {
+        BtfTypeKind::Int {
             size,
             signed,
             char: _,
@@ -230,7 +236,7 @@ fn decode_at(
                 Value::Uint(raw)
             })
         }
-        TypeKind::Enum { size, signed, .. } => {
+        BtfTypeKind::Enum { size, signed, .. } => {
             let mut word = [0u8; 8];
             let b = bytes.get(..size as usize)?;
             word.get_mut(..b.len())?.copy_from_slice(b);
@@ -252,23 +258,23 @@ fn decode_at(
                 None => Value::Uint(raw),
             })
         }
-        TypeKind::Float { size: 4 } => Some(Value::Float(
+        BtfTypeKind::Float { size: 4 } => Some(Value::Float(
             f32::from_le_bytes(bytes.try_into().ok()?).into(),
         )),
-        TypeKind::Float { size: 8 } => {
+        BtfTypeKind::Float { size: 8 } => {
             Some(Value::Float(f64::from_le_bytes(bytes.try_into().ok()?)))
         }
-        TypeKind::Ptr(_) => Some(Value::Uint(u64::from_le_bytes(bytes.try_into().ok()?))),
-        TypeKind::Array { elem, len } => {
+        BtfTypeKind::Ptr(_) => Some(Value::Uint(u64::from_le_bytes(bytes.try_into().ok()?))),
+        BtfTypeKind::Array { elem, len } => {
             let elem_size = types.size_of(elem).ok()? as usize;
             let elem_t = types.resolve(elem).ok()?;
-            let byte_like = matches!(elem_t.kind, TypeKind::Int { size: 1, .. });
+            let byte_like = matches!(elem_t.kind, BtfTypeKind::Int { size: 1, .. });
             if addressy && byte_like {
                 return address(bytes);
             }
             if matches!(
                 elem_t.kind,
-                TypeKind::Int {
+                BtfTypeKind::Int {
                     size: 1,
                     char: true,
                     ..
@@ -299,7 +305,7 @@ fn decode_at(
                 .collect();
             Some(Value::Array(items, len as usize - shown))
         }
-        TypeKind::Struct { .. } | TypeKind::Union { .. } | TypeKind::Datasec { .. } => {
+        BtfTypeKind::Struct { .. } | BtfTypeKind::Union { .. } | BtfTypeKind::Datasec { .. } => {
             if addressy && matches!(t.name, "in_addr" | "in6_addr") {
                 return address(bytes);
             }
@@ -313,19 +319,19 @@ fn decode_at(
             }
             Some(Value::Struct(fields))
         }
-        TypeKind::Var(inner) => decode_at(types, inner, bytes, hint, depth + 1),
-        TypeKind::Void
-        | TypeKind::Typedef(_)
-        | TypeKind::Qualified(_)
-        | TypeKind::Float { .. }
-        | TypeKind::Other => None,
+        BtfTypeKind::Var(inner) => decode_at(types, inner, bytes, hint, depth + 1),
+        BtfTypeKind::Void
+        | BtfTypeKind::Typedef(_)
+        | BtfTypeKind::Qualified(_)
+        | BtfTypeKind::Float { .. }
+        | BtfTypeKind::Other => None,
     }
 }
 
 /// One member of a struct, union or data section, from the bytes of the whole.
 fn member(
     types: &BtfTypes<'_>,
-    m: nanobpf_core::elf::Member<'_>,
+    m: nanobpf_core::BtfMember<'_>,
     bytes: &[u8],
     depth: u32,
     address: bool,

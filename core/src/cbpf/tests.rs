@@ -2,7 +2,7 @@
 //! a differential test against a reference classic interpreter with libpcap's semantics.
 
 use super::*;
-use crate::verifier::{verify, DefaultWorkspace, VerifyEnv};
+use crate::verifier::{verify, DefaultWorkspace, VerifyTarget};
 use crate::{Context, Interpreter, NoPlatform, ProgramType, SkBuff};
 use crate::{Insn, Stack};
 use std::string::ToString;
@@ -30,7 +30,7 @@ fn conv(filter: &[SockFilter]) -> Result<Vec<Insn>, CbpfError> {
 /// output safe and rewrites its context accesses to the runtime layout.
 fn run(filter: &[SockFilter], packet: &[u8]) -> u32 {
     let mut insns = conv(filter).expect("converts");
-    let env = VerifyEnv::new(
+    let env = VerifyTarget::new(
         ProgramType::SocketFilter,
         crate::helpers::standard(),
         crate::maps::MapTable::EMPTY,
@@ -41,7 +41,7 @@ fn run(filter: &[SockFilter], packet: &[u8]) -> u32 {
         Err(e) => panic!("the output verifies: {e}\n{filter:?}"),
     };
     let mut pkt = packet.to_vec();
-    let mut stack = Stack([0xa5; crate::env::STACK_SIZE]);
+    let mut stack = Stack([0xa5; crate::host::STACK_SIZE]);
     let vm = Interpreter::new(crate::helpers::standard(), &NoPlatform);
     let mut ctx = Context::SocketFilter(SkBuff {
         packet: &mut pkt,

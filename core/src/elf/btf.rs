@@ -13,7 +13,7 @@
 use super::error::LoadErrorKind as K;
 use super::maps::UnsupportedMap;
 use super::read::{cstr, slice, u16_at, u32_at, u8_at, StrError};
-use crate::env::{MapDef, MapType};
+use crate::host::{MapDef, MapType};
 
 /// The longest chain of type references followed.
 pub const MAX_DEPTH: u32 = 32;

@@ -14,7 +14,7 @@ use super::error::{LoadError, LoadErrorKind as K, SectionName};
 use super::maps::{global_data, MapSource};
 use super::object::{Object, Rel, Section};
 use super::program::ProgramInfo;
-use crate::env::ProgramType;
+use crate::host::ProgramType;
 use crate::isa::opcode::{op, CALL_LOCAL, LDDW_IMM, LDDW_MAP_IDX, LDDW_MAP_IDX_VALUE};
 use crate::isa::Insn;
 

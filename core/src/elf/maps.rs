@@ -14,13 +14,13 @@ use super::object::{
     Object, Section, Symbol, SHF_ALLOC, SHT_NOBITS, SHT_PROGBITS, STB_LOCAL, STT_NOTYPE,
 };
 use super::read::u32_at;
-use super::types::TypeId;
-use crate::env::{MapDef, MapType};
+use super::types::BtfTypeId;
+use crate::host::{MapDef, MapType};
 
 /// The most maps an object may declare.
 pub const MAX_MAPS: u32 = 256;
 
-pub use crate::env::BPF_F_RDONLY_PROG;
+pub use crate::host::BPF_F_RDONLY_PROG;
 
 const STT_OBJECT: u8 = 1;
 /// `struct bpf_map_def`: type, key size, value size, max entries, flags.
@@ -98,10 +98,10 @@ pub struct MapInfo<'a> {
     pub init: Option<&'a [u8]>,
     /// The BTF type of the keys, when the definition gives one (`__type(key, T)`); walk it
     /// with [`Object::btf_types`].
-    pub key_type: Option<TypeId>,
+    pub key_type: Option<BtfTypeId>,
     /// The BTF type of the values (`__type(value, T)`); for global data, the section's
     /// `DATASEC`, whose members are its variables.
-    pub value_type: Option<TypeId>,
+    pub value_type: Option<BtfTypeId>,
     /// The BTF definition declares initial values (`__array(values, ...)`: a program array's
     /// tail-call targets, a map-in-map's inner maps), which the loader does not apply: the
     /// map starts empty and the embedder fills it.
@@ -151,7 +151,7 @@ pub(super) fn global_data(s: &Section<'_>) -> Option<bool> {
 
 /// The maps of an object, in index order; see [`Object::maps`].
 #[derive(Clone, Debug)]
-pub struct Maps<'o, 'a> {
+pub struct ObjectMaps<'o, 'a> {
     obj: &'o Object<'a>,
     btf_sec: Option<u16>,
     legacy_sec: Option<u16>,
@@ -164,9 +164,9 @@ pub struct Maps<'o, 'a> {
     with_defs: bool,
 }
 
-impl<'o, 'a> Maps<'o, 'a> {
+impl<'o, 'a> ObjectMaps<'o, 'a> {
     pub(super) fn new(obj: &'o Object<'a>) -> Self {
-        Maps {
+        ObjectMaps {
             obj,
             btf_sec: obj.maps_sections.0,
             legacy_sec: obj.maps_sections.1,
@@ -297,7 +297,7 @@ impl<'o, 'a> Maps<'o, 'a> {
     }
 }
 
-impl<'a> Iterator for Maps<'_, 'a> {
+impl<'a> Iterator for ObjectMaps<'_, 'a> {
     type Item = MapInfo<'a>;
 
     fn next(&mut self) -> Option<MapInfo<'a>> {
@@ -327,22 +327,22 @@ fn legacy_def(s: &Section<'_>, at: u64) -> Result<Result<MapDef, UnsupportedMap>
 impl<'a> Object<'a> {
     /// Reads every map once, so that [`Object::maps`] cannot fail later.
     pub(super) fn check_maps(&self) -> Result<(), LoadError> {
-        let mut maps = Maps::new(self);
+        let mut maps = ObjectMaps::new(self);
         while let Some(m) = maps.next_checked() {
             m?;
         }
         Ok(())
     }
 
-    /// The maps the object declares, in index order (see the module documentation of
-    /// [`crate::elf`] for the order).
-    pub fn maps(&self) -> Maps<'_, 'a> {
-        Maps::new(self)
+    /// The maps the object declares, in index order: BTF maps (symbol-table order), legacy maps
+    /// (symbol-table order), then one map per non-empty global data section (section order).
+    pub fn maps(&self) -> ObjectMaps<'_, 'a> {
+        ObjectMaps::new(self)
     }
 
     /// The maps without their definitions (only names, places and indices are right).
-    fn sites(&self) -> Maps<'_, 'a> {
-        let mut sites = Maps::new(self);
+    fn sites(&self) -> ObjectMaps<'_, 'a> {
+        let mut sites = ObjectMaps::new(self);
         sites.with_defs = false;
         sites
     }
@@ -358,14 +358,14 @@ impl<'a> Object<'a> {
                     .map_def(m.name)
                     .map_err(|(off, kind)| btf_sec.err(off, kind))?;
                 m.def = d.def;
-                m.key_type = d.key_type.map(TypeId);
-                m.value_type = d.value_type.map(TypeId);
+                m.key_type = d.key_type.map(BtfTypeId);
+                m.value_type = d.value_type.map(BtfTypeId);
                 m.initial_values = d.initial_values;
                 m.pinned = d.pinned;
             }
             MapSource::Legacy => m.def = legacy_def(&s, m.offset)?,
             MapSource::GlobalData => {
-                m.value_type = self.btf.and_then(|b| b.datasec(m.name)).map(TypeId);
+                m.value_type = self.btf.and_then(|b| b.datasec(m.name)).map(BtfTypeId);
             }
         }
         Ok(m)

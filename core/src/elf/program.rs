@@ -6,7 +6,7 @@
 
 use super::error::{LoadError, LoadErrorKind as K, SectionName, SectionRef};
 use super::object::{Object, Section, Symbol, STB_LOCAL, STT_FUNC, STT_NOTYPE};
-use crate::env::ProgramType;
+use crate::host::ProgramType;
 
 /// How the loader found a program.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,13 +131,13 @@ pub(super) fn extent(sec: &Section<'_>, sym: &Symbol<'_>) -> (u32, u32) {
 
 /// The programs of an object; see [`Object::programs`].
 #[derive(Clone, Debug)]
-pub struct Programs<'o, 'a> {
+pub struct ObjectPrograms<'o, 'a> {
     obj: &'o Object<'a>,
     /// Symbols first, then sections.
     pos: u32,
 }
 
-impl<'a> Iterator for Programs<'_, 'a> {
+impl<'a> Iterator for ObjectPrograms<'_, 'a> {
     type Item = ProgramInfo<'a>;
 
     fn next(&mut self) -> Option<ProgramInfo<'a>> {
@@ -298,8 +298,8 @@ impl<'a> Object<'a> {
 
     /// The programs: those named by symbols in symbol-table order, then whole sections in
     /// section order (see [`ProgramOrigin`]). Functions of `.text` are not listed.
-    pub fn programs(&self) -> Programs<'_, 'a> {
-        Programs { obj: self, pos: 0 }
+    pub fn programs(&self) -> ObjectPrograms<'_, 'a> {
+        ObjectPrograms { obj: self, pos: 0 }
     }
 
     /// The program whose function is called `name`, or else the first program of the section

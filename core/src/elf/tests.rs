@@ -1,7 +1,7 @@
 //! Loader tests over the example objects: programs, maps, license and relocations.
 
 use super::*;
-use crate::env::{MapDef, MapType, ProgramType};
+use crate::host::{MapDef, MapType, ProgramType, BPF_F_RDONLY_PROG};
 use crate::isa::opcode::{op, CALL_LOCAL, LDDW_MAP_IDX, LDDW_MAP_IDX_VALUE};
 use crate::maps::Map;
 use crate::{Insn, Program};

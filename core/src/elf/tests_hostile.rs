@@ -407,7 +407,7 @@ fn maps_without_btf_or_with_bad_definitions() {
             let obj = Object::parse(&m).unwrap();
             let map = obj.map_by_name("blocklist").unwrap();
             assert_eq!(map.def.unwrap_err().linux_type, 99);
-            assert_eq!(map.verifier_def().map_type, crate::env::MapType::Array);
+            assert_eq!(map.verifier_def().map_type, crate::host::MapType::Array);
             let e = error(&m);
             assert!(
                 matches!(e.kind, K::UnsupportedMap { map, linux_type: 99 } if map.as_str() == "blocklist"),

@@ -4,10 +4,10 @@
 
 use super::tests::{bind, example, load};
 use super::Object;
-use crate::env::{MapDef, ProgramType};
 use crate::helpers;
-use crate::maps::{ArrayMap, HashMap, LpmTrie, Map, MapTable, ProgArray, RingBuf};
-use crate::verifier::{verify, DefaultWorkspace, VerifierWorkspace, VerifyEnv};
+use crate::host::{MapDef, ProgramType};
+use crate::maps::{ArrayMap, BpfHashMap, LpmTrie, Map, MapTable, ProgArray, RingBuf};
+use crate::verifier::{verify, DefaultWorkspace, VerifierWorkspace, VerifyTarget};
 use crate::{Context, Insn, Interpreter, NoPlatform, SkBuff, Stack, VerifiedProgram, XdpBuff};
 use std::boxed::Box;
 use std::vec::Vec;
@@ -27,7 +27,7 @@ type Workspace = DefaultWorkspace;
 fn verified<'m>(obj: &Object<'_>, name: &str, maps: &'m [&'m dyn Map]) -> VerifiedProgram<'m> {
     let (insns, loaded) = load(obj, name);
     let insns: &'static mut [Insn] = Box::leak(insns.into_boxed_slice());
-    let env = VerifyEnv::new(loaded.prog_type, helpers::standard(), MapTable::new(maps));
+    let env = VerifyTarget::new(loaded.prog_type, helpers::standard(), MapTable::new(maps));
     let mut ws = Box::new(Workspace::new());
     let p = verify(insns, &env, &mut ws).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_eq!(p.prog_type(), loaded.prog_type);
@@ -135,7 +135,7 @@ fn firewall_blocks_counts_and_reads_its_configuration() {
     let bytes = example("xdp_firewall");
     let obj = Object::parse(&bytes).unwrap();
     let blocklist = LpmTrie::<4, 4, 1, 64>::new();
-    let per_source = HashMap::<4, 16, 2, 256>::new();
+    let per_source = BpfHashMap::<4, 16, 2, 256>::new();
     let verdicts = ArrayMap::<8, 1, 5>::new();
     let rodata = ArrayMap::<8, 1, 1>::new();
     let bss = ArrayMap::<16, 2, 1>::new();
@@ -380,7 +380,7 @@ fn checksum_loop_keeps_few_branches_pending() {
         let obj = Object::parse(&bytes).unwrap();
         let (mut insns, loaded) = load(&obj, "checksum_loop");
         let defs: Vec<MapDef> = obj.maps().map(|m| m.verifier_def()).collect();
-        let env = VerifyEnv::new(
+        let env = VerifyTarget::new(
             loaded.prog_type,
             helpers::standard(),
             MapTable::definitions(&defs),

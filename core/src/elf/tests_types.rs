@@ -4,7 +4,7 @@ use super::tests::example;
 use super::*;
 use std::vec::Vec;
 
-fn names(t: &BtfTypes<'_>, id: TypeId) -> Vec<(&'static str, u32)> {
+fn names(t: &BtfTypes<'_>, id: BtfTypeId) -> Vec<(&'static str, u32)> {
     t.members(id)
         .unwrap()
         .map(|m| {
@@ -29,7 +29,7 @@ fn firewall_keys_and_values_have_their_c_types() {
     assert_eq!(key.name, "lpm_v4_key");
     assert_eq!(
         key.kind,
-        TypeKind::Struct {
+        BtfTypeKind::Struct {
             size: 8,
             members: 2
         }
@@ -39,7 +39,7 @@ fn firewall_keys_and_values_have_their_c_types() {
     assert_eq!(t.get(addr.ty).unwrap().name, "__be32");
     assert!(matches!(
         t.resolve(addr.ty).unwrap().kind,
-        TypeKind::Int {
+        BtfTypeKind::Int {
             size: 4,
             signed: false,
             ..
@@ -74,7 +74,7 @@ fn firewall_keys_and_values_have_their_c_types() {
     // clang leaves a data section's size and its variables' offsets to the loader.
     assert_eq!(
         t.get(bss.value_type.unwrap()).unwrap().kind,
-        TypeKind::Datasec { size: 16, vars: 2 }
+        BtfTypeKind::Datasec { size: 16, vars: 2 }
     );
     assert_eq!(
         names(&t, bss.value_type.unwrap()),
@@ -92,8 +92,8 @@ fn maps_without_types_say_so_and_bad_ids_are_errors() {
     let bytes = example("xdp_firewall");
     let obj = Object::parse(&bytes).unwrap();
     let t = obj.btf_types().unwrap();
-    assert_eq!(t.get(TypeId(0)).unwrap().kind, TypeKind::Void);
-    let e = t.get(TypeId(u32::MAX)).unwrap_err();
+    assert_eq!(t.get(BtfTypeId(0)).unwrap().kind, BtfTypeKind::Void);
+    let e = t.get(BtfTypeId(u32::MAX)).unwrap_err();
     assert_eq!(e.kind, LoadErrorKind::BadBtfType(u32::MAX));
     // An integer has no members, a struct no enumerators.
     let m = obj.map_by_name("per_source").unwrap();
@@ -102,12 +102,16 @@ fn maps_without_types_say_so_and_bad_ids_are_errors() {
     // Every type of the object describes itself without error, and every struct's members
     // and every enum's values read.
     let mut id = 1;
-    while let Ok(ty) = t.get(TypeId(id)) {
+    while let Ok(ty) = t.get(BtfTypeId(id)) {
         match t.resolve(ty.id).map(|r| r.kind) {
-            Ok(TypeKind::Struct { .. } | TypeKind::Union { .. } | TypeKind::Datasec { .. }) => {
+            Ok(
+                BtfTypeKind::Struct { .. }
+                | BtfTypeKind::Union { .. }
+                | BtfTypeKind::Datasec { .. },
+            ) => {
                 assert!(t.members(ty.id).unwrap().all(|m| m.is_ok()));
             }
-            Ok(TypeKind::Enum { .. }) => {
+            Ok(BtfTypeKind::Enum { .. }) => {
                 assert!(t.enumerators(ty.id).unwrap().all(|e| e.is_ok()));
             }
             _ => {}

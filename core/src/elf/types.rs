@@ -19,11 +19,11 @@ use super::read::u32_at;
 
 /// A BTF type id: 0 is `void`, 1 the first type record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TypeId(pub u32);
+pub struct BtfTypeId(pub u32);
 
 /// What a type is, with the numbers needed to read a value of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TypeKind {
+pub enum BtfTypeKind {
     /// `void` (id 0).
     Void,
     /// An integer of `size` bytes (`bits` of them used); `char` and `bool` are BTF's
@@ -41,11 +41,11 @@ pub enum TypeKind {
         bits: u8,
     },
     /// A pointer.
-    Ptr(TypeId),
+    Ptr(BtfTypeId),
     /// `len` elements of `elem`.
     Array {
         /// The element type.
-        elem: TypeId,
+        elem: BtfTypeId,
         /// The number of elements.
         len: u32,
     },
@@ -78,9 +78,9 @@ pub enum TypeKind {
         size: u32,
     },
     /// `typedef` of the target.
-    Typedef(TypeId),
+    Typedef(BtfTypeId),
     /// `volatile`, `const`, `restrict` or a type tag on the target.
-    Qualified(TypeId),
+    Qualified(BtfTypeId),
     /// A data section (`.rodata`, `.data`, `.bss`): its variables are its members.
     Datasec {
         /// Bytes.
@@ -89,7 +89,7 @@ pub enum TypeKind {
         vars: u16,
     },
     /// A variable of the target type.
-    Var(TypeId),
+    Var(BtfTypeId),
     /// A function, prototype, forward declaration or declaration tag: nothing to read.
     Other,
 }
@@ -98,20 +98,20 @@ pub enum TypeKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BtfType<'a> {
     /// The id.
-    pub id: TypeId,
+    pub id: BtfTypeId,
     /// The name, empty for anonymous types.
     pub name: &'a str,
     /// What it is.
-    pub kind: TypeKind,
+    pub kind: BtfTypeKind,
 }
 
 /// One member of a struct or union, or one variable of a data section.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Member<'a> {
+pub struct BtfMember<'a> {
     /// The member's name (empty for an anonymous struct or union member).
     pub name: &'a str,
     /// Its type.
-    pub ty: TypeId,
+    pub ty: BtfTypeId,
     /// Offset from the start of the enclosing type, in bits.
     pub bit_offset: u32,
     /// Width of a bitfield in bits; 0 for a whole member.
@@ -120,7 +120,7 @@ pub struct Member<'a> {
 
 /// One enumerator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Enumerator<'a> {
+pub struct BtfEnumerator<'a> {
     /// Its name.
     pub name: &'a str,
     /// Its value (64-bit enums: the bits as `i64`).
@@ -153,7 +153,7 @@ impl<'a> BtfTypes<'a> {
         self.section.err(off, kind)
     }
 
-    fn record(&self, id: TypeId) -> Result<Ty<'a>, LoadError> {
+    fn record(&self, id: BtfTypeId) -> Result<Ty<'a>, LoadError> {
         self.btf.get(id.0).map_err(|e| self.err(e))
     }
 
@@ -161,22 +161,22 @@ impl<'a> BtfTypes<'a> {
     ///
     /// # Errors
     /// An id with no record, or a record that does not read (its name, its data).
-    pub fn get(&self, id: TypeId) -> Result<BtfType<'a>, LoadError> {
+    pub fn get(&self, id: BtfTypeId) -> Result<BtfType<'a>, LoadError> {
         if id.0 == 0 {
             return Ok(BtfType {
                 id,
                 name: "",
-                kind: TypeKind::Void,
+                kind: BtfTypeKind::Void,
             });
         }
         let ty = self.record(id)?;
         let name = self.btf.name(&ty).map_err(|e| self.err(e))?;
         let word = |at: u64| u32_at(ty.extra, at).ok_or(self.err((ty.at, K::BtfTruncated)));
-        let target = TypeId(ty.size_type);
+        let target = BtfTypeId(ty.size_type);
         let kind = match ty.kind {
             KIND_INT => {
                 let enc = word(0)?;
-                TypeKind::Int {
+                BtfTypeKind::Int {
                     size: ty.size_type,
                     signed: enc & (1 << 24) != 0,
                     char: enc & (2 << 24) != 0,
@@ -184,30 +184,30 @@ impl<'a> BtfTypes<'a> {
                     bits: enc as u8,
                 }
             }
-            KIND_PTR => TypeKind::Ptr(target),
-            KIND_ARRAY => TypeKind::Array {
-                elem: TypeId(word(0)?),
+            KIND_PTR => BtfTypeKind::Ptr(target),
+            KIND_ARRAY => BtfTypeKind::Array {
+                elem: BtfTypeId(word(0)?),
                 len: word(8)?,
             },
-            KIND_STRUCT => TypeKind::Struct {
+            KIND_STRUCT => BtfTypeKind::Struct {
                 size: ty.size_type,
                 members: ty.vlen,
             },
-            KIND_UNION => TypeKind::Union {
+            KIND_UNION => BtfTypeKind::Union {
                 size: ty.size_type,
                 members: ty.vlen,
             },
-            KIND_ENUM | KIND_ENUM64 => TypeKind::Enum {
+            KIND_ENUM | KIND_ENUM64 => BtfTypeKind::Enum {
                 size: ty.size_type,
                 signed: ty.kflag,
                 values: ty.vlen,
             },
-            KIND_FLOAT => TypeKind::Float { size: ty.size_type },
-            KIND_TYPEDEF => TypeKind::Typedef(target),
+            KIND_FLOAT => BtfTypeKind::Float { size: ty.size_type },
+            KIND_TYPEDEF => BtfTypeKind::Typedef(target),
             KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG => {
-                TypeKind::Qualified(target)
+                BtfTypeKind::Qualified(target)
             }
-            KIND_DATASEC => TypeKind::Datasec {
+            KIND_DATASEC => BtfTypeKind::Datasec {
                 // clang leaves it 0: the section's size (what libbpf fills in).
                 size: match ty.size_type {
                     0 => self
@@ -219,8 +219,8 @@ impl<'a> BtfTypes<'a> {
                 },
                 vars: ty.vlen,
             },
-            KIND_VAR => TypeKind::Var(target),
-            _ => TypeKind::Other,
+            KIND_VAR => BtfTypeKind::Var(target),
+            _ => BtfTypeKind::Other,
         };
         Ok(BtfType { id, name, kind })
     }
@@ -229,12 +229,12 @@ impl<'a> BtfTypes<'a> {
     ///
     /// # Errors
     /// As [`BtfTypes::get`], or a chain longer than [`MAX_BTF_DEPTH`](super::MAX_BTF_DEPTH).
-    pub fn resolve(&self, id: TypeId) -> Result<BtfType<'a>, LoadError> {
+    pub fn resolve(&self, id: BtfTypeId) -> Result<BtfType<'a>, LoadError> {
         let mut id = id;
         for _ in 0..MAX_DEPTH {
             let ty = self.get(id)?;
             match ty.kind {
-                TypeKind::Typedef(t) | TypeKind::Qualified(t) => id = t,
+                BtfTypeKind::Typedef(t) | BtfTypeKind::Qualified(t) => id = t,
                 _ => return Ok(ty),
             }
         }
@@ -246,7 +246,7 @@ impl<'a> BtfTypes<'a> {
     /// # Errors
     /// As [`BtfTypes::get`], for a type without a size (a function, `void`), or a size over
     /// `u32::MAX`.
-    pub fn size_of(&self, id: TypeId) -> Result<u32, LoadError> {
+    pub fn size_of(&self, id: BtfTypeId) -> Result<u32, LoadError> {
         let size = self.btf.size_of(id.0, 0).map_err(|e| self.err(e))?;
         u32::try_from(size).map_err(|_| self.err((0, K::BadMapSize)))
     }
@@ -256,13 +256,13 @@ impl<'a> BtfTypes<'a> {
     ///
     /// # Errors
     /// As [`BtfTypes::resolve`], or a type that has no members.
-    pub fn members(&self, id: TypeId) -> Result<Members<'a>, LoadError> {
+    pub fn members(&self, id: BtfTypeId) -> Result<BtfMembers<'a>, LoadError> {
         let r = self.resolve(id)?;
         let ty = self.record(r.id)?;
         if !matches!(ty.kind, KIND_STRUCT | KIND_UNION | KIND_DATASEC) {
             return Err(self.err((ty.at, K::BadBtfType(r.id.0))));
         }
-        Ok(Members {
+        Ok(BtfMembers {
             types: *self,
             ty,
             next: 0,
@@ -273,13 +273,13 @@ impl<'a> BtfTypes<'a> {
     ///
     /// # Errors
     /// As [`BtfTypes::resolve`], or a type that is not an enum.
-    pub fn enumerators(&self, id: TypeId) -> Result<Enumerators<'a>, LoadError> {
+    pub fn enumerators(&self, id: BtfTypeId) -> Result<BtfEnumerators<'a>, LoadError> {
         let r = self.resolve(id)?;
         let ty = self.record(r.id)?;
         if !matches!(ty.kind, KIND_ENUM | KIND_ENUM64) {
             return Err(self.err((ty.at, K::BadBtfType(r.id.0))));
         }
-        Ok(Enumerators {
+        Ok(BtfEnumerators {
             types: *self,
             ty,
             next: 0,
@@ -301,21 +301,21 @@ impl BtfTypes<'_> {
 
 /// The members of a struct, union or data section; see [`BtfTypes::members`].
 #[derive(Clone, Debug)]
-pub struct Members<'a> {
+pub struct BtfMembers<'a> {
     types: BtfTypes<'a>,
     ty: Ty<'a>,
     next: u16,
 }
 
-impl<'a> Members<'a> {
-    fn member(&self, i: u16) -> Result<Member<'a>, LoadError> {
+impl<'a> BtfMembers<'a> {
+    fn member(&self, i: u16) -> Result<BtfMember<'a>, LoadError> {
         let t = &self.types;
         let at = u64::from(i) * 12;
         let trunc = || t.err((self.ty.at, K::BtfTruncated));
         let word = |k: u64| u32_at(self.ty.extra, at + 4 * k).ok_or_else(trunc);
         if self.ty.kind == KIND_DATASEC {
             // { var type id, offset, size }: the variable names the member.
-            let var_id = TypeId(word(0)?);
+            let var_id = BtfTypeId(word(0)?);
             let var = t.record(var_id)?;
             if var.kind != KIND_VAR {
                 return Err(t.err((var.at, K::BadBtfType(var_id.0))));
@@ -326,9 +326,9 @@ impl<'a> Members<'a> {
                 0 => t.var_offset(&self.ty, name).unwrap_or(0),
                 n => n,
             };
-            return Ok(Member {
+            return Ok(BtfMember {
                 name,
-                ty: TypeId(var.size_type),
+                ty: BtfTypeId(var.size_type),
                 bit_offset: offset.saturating_mul(8),
                 bitfield_size: 0,
             });
@@ -345,17 +345,17 @@ impl<'a> Members<'a> {
         } else {
             (offset, 0)
         };
-        Ok(Member {
+        Ok(BtfMember {
             name: t.btf.name(&named).map_err(|e| t.err(e))?,
-            ty: TypeId(word(1)?),
+            ty: BtfTypeId(word(1)?),
             bit_offset,
             bitfield_size,
         })
     }
 }
 
-impl<'a> Iterator for Members<'a> {
-    type Item = Result<Member<'a>, LoadError>;
+impl<'a> Iterator for BtfMembers<'a> {
+    type Item = Result<BtfMember<'a>, LoadError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.next >= self.ty.vlen {
@@ -369,14 +369,14 @@ impl<'a> Iterator for Members<'a> {
 
 /// The enumerators of an enum; see [`BtfTypes::enumerators`].
 #[derive(Clone, Debug)]
-pub struct Enumerators<'a> {
+pub struct BtfEnumerators<'a> {
     types: BtfTypes<'a>,
     ty: Ty<'a>,
     next: u16,
 }
 
-impl<'a> Iterator for Enumerators<'a> {
-    type Item = Result<Enumerator<'a>, LoadError>;
+impl<'a> Iterator for BtfEnumerators<'a> {
+    type Item = Result<BtfEnumerator<'a>, LoadError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.next >= self.ty.vlen {
@@ -389,7 +389,7 @@ impl<'a> Iterator for Enumerators<'a> {
         let word = |k: u64| {
             u32_at(self.ty.extra, at + 4 * k).ok_or_else(|| t.err((self.ty.at, K::BtfTruncated)))
         };
-        let one = || -> Result<Enumerator<'a>, LoadError> {
+        let one = || -> Result<BtfEnumerator<'a>, LoadError> {
             let named = Ty {
                 name_off: word(0)?,
                 ..self.ty
@@ -402,7 +402,7 @@ impl<'a> Iterator for Enumerators<'a> {
             } else {
                 i64::from(lo)
             };
-            Ok(Enumerator {
+            Ok(BtfEnumerator {
                 name: t.btf.name(&named).map_err(|e| t.err(e))?,
                 value,
             })

@@ -2,7 +2,7 @@
 
 use super::oracle::Fixture;
 use super::{Bytes, Source};
-use crate::env::ProgramType;
+use crate::host::ProgramType;
 use crate::isa::{Insn, Program};
 use std::vec::Vec;
 

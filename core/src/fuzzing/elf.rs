@@ -2,10 +2,10 @@
 
 use super::oracle::VERIFY_BUDGET;
 use crate::elf::{LoadErrorKind, Object, MAX_FUNCTIONS};
-use crate::env::{MapDef, ProgramType};
 use crate::helpers::standard;
+use crate::host::{MapDef, ProgramType};
 use crate::isa::{Insn, Program};
-use crate::verifier::{verify, DefaultWorkspace, VerifyEnv};
+use crate::verifier::{verify, DefaultWorkspace, VerifyTarget};
 use std::boxed::Box;
 use std::vec::Vec;
 
@@ -71,9 +71,9 @@ pub fn elf_load(data: &[u8]) {
         if Program::new(insns).is_err() {
             continue;
         }
-        let env = VerifyEnv {
+        let env = VerifyTarget {
             budget: VERIFY_BUDGET,
-            ..VerifyEnv::new(pt, standard(), crate::maps::MapTable::definitions(&defs))
+            ..VerifyTarget::new(pt, standard(), crate::maps::MapTable::definitions(&defs))
         };
         let ws = ws.get_or_insert_with(|| Box::new(DefaultWorkspace::new()));
         let _ = verify(insns, &env, &mut **ws);

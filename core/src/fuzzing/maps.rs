@@ -2,7 +2,7 @@
 
 use super::{Bytes, Source};
 use crate::maps::{
-    value_words, words_needed, ArrayMap, ArrayView, HashMap, HashView, LpmTrie, LpmView,
+    value_words, words_needed, ArrayMap, ArrayView, BpfHashMap, HashView, LpmTrie, LpmView,
     LruHashMap, LruView, Map, MapDef, MapError, MapSizing, MapType, Word, BPF_EXIST, BPF_NOEXIST,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -80,7 +80,7 @@ fn keyed_update(flags: u64, exists: bool, full: bool) -> Result<(), MapError> {
 fn hash_ops(src: &mut Bytes<'_>, run_time: bool) {
     const N: usize = 8;
     let seed = src.next_u64();
-    let wrapper = HashMap::<4, 8, { value_words(8) }, N>::with_seed(seed);
+    let wrapper = BpfHashMap::<4, 8, { value_words(8) }, N>::with_seed(seed);
     let (def, words) = storage(MapType::Hash, 4, N);
     let m = if run_time {
         HashView::new(&def, &MapSizing::DEFAULT, &words, seed).expect("a valid definition")

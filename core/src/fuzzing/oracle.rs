@@ -2,14 +2,14 @@
 //! one fuzzing session, and the check of one program against them.
 
 use super::Source;
-use crate::env::{MapDef, ProgramType, Stack, BPF_F_RDONLY_PROG};
 use crate::helpers::standard;
+use crate::host::{MapDef, ProgramType, Stack, BPF_F_RDONLY_PROG};
 use crate::isa::Insn;
 use crate::maps::{
-    value_words, ArrayMap, DevMap, HashMap, LruHashMap, Map, MapError, MapTable, ProgArray,
+    value_words, ArrayMap, BpfHashMap, DevMap, LruHashMap, Map, MapError, MapTable, ProgArray,
     QueueMap, RingBuf, ValueRegion,
 };
-use crate::verifier::{verify_lifting, DefaultWorkspace, Rule, VerifyEnv, VerifyError};
+use crate::verifier::{verify_lifting, DefaultWorkspace, Rule, VerifyError, VerifyTarget};
 use crate::{Context, Interpreter, NoPlatform, SkBuff, TcBuff, Trap, VerifiedProgram, XdpBuff};
 use core::ptr::NonNull;
 use std::boxed::Box;
@@ -88,7 +88,7 @@ impl Map for ReadOnlyArray {
 /// (6) and a queue of 16-byte values (7).
 #[derive(Debug)]
 pub struct FuzzMaps {
-    hash: HashMap<4, 16, { value_words(16) }, 8>,
+    hash: BpfHashMap<4, 16, { value_words(16) }, 8>,
     array: ArrayMap<16, { value_words(16) }, 4>,
     lru: LruHashMap<4, 8, { value_words(8) }, 4>,
     progs: ProgArray<2>,
@@ -111,7 +111,7 @@ impl FuzzMaps {
     /// Empty maps (call [`FuzzMaps::reset`] for the initial contents).
     pub const fn new() -> Self {
         FuzzMaps {
-            hash: HashMap::with_seed(1),
+            hash: BpfHashMap::with_seed(1),
             array: ArrayMap::new(),
             lru: LruHashMap::with_seed(2),
             progs: ProgArray::new(),
@@ -378,9 +378,9 @@ impl Fixture {
         src: &mut impl Source,
     ) -> Result<Outcome, std::string::String> {
         let defs = self.maps.defs();
-        let env = VerifyEnv {
+        let env = VerifyTarget {
             budget: VERIFY_BUDGET,
-            ..VerifyEnv::new(pt, standard(), MapTable::definitions(&defs))
+            ..VerifyTarget::new(pt, standard(), MapTable::definitions(&defs))
         };
         let mut insns = prog.to_vec();
         let verified = match verify_lifting(&mut insns, &env, &mut *self.ws, &self.lifted) {

@@ -2,7 +2,7 @@
 //! loading mutated objects.
 
 use super::{Bytes, Source};
-use crate::env::{MapDef, MapType};
+use crate::host::{MapDef, MapType};
 use crate::maps::{Carry, MapArena, MapSet, Word};
 use crate::slot::ProgramSlot;
 use crate::verifier::VerifierWorkspace;

@@ -20,7 +20,7 @@ use super::gen::*;
 use super::oracle::{Fixture, MAP_ARRAY, MAP_DEVS, MAP_HASH, MAP_LRU, MAP_PROGS};
 use super::oracle::{Outcome, VALUE_SIZE};
 use super::{link_program, memory_program, xdp_program, Bytes, Source, MEMORY_LEN};
-use crate::env::ProgramType;
+use crate::host::ProgramType;
 use crate::isa::opcode::*;
 use crate::isa::Insn;
 use core::cell::RefCell;

@@ -71,10 +71,10 @@ const FRAME_MOVERS: [u32; 3] = [44, 54, 65];
 /// buffer, and the real verifier must reject each of those programs.
 #[test]
 fn the_oracle_catches_a_verifier_that_keeps_stale_packet_pointers() {
-    use crate::env::{Helper, HelperTable};
     use crate::helpers::{standard, STANDARD};
+    use crate::host::{Helper, HelperTable};
     use crate::isa::opcode::op;
-    use crate::verifier::{verify, DefaultWorkspace, VerifyEnv};
+    use crate::verifier::{verify, DefaultWorkspace, VerifyTarget};
     const TWIN: u32 = 200;
     let twins: Vec<Helper> = STANDARD
         .iter()
@@ -93,18 +93,18 @@ fn the_oracle_catches_a_verifier_that_keeps_stale_packet_pointers() {
         }
     };
     let defs = FuzzMaps::new().defs();
-    let pt = crate::env::ProgramType::Xdp;
-    let forgetful = VerifyEnv {
+    let pt = crate::host::ProgramType::Xdp;
+    let forgetful = VerifyTarget {
         budget: VERIFY_BUDGET,
-        ..VerifyEnv::new(
+        ..VerifyTarget::new(
             pt,
             HelperTable::new(&twins),
             crate::maps::MapTable::definitions(&defs),
         )
     };
-    let real = VerifyEnv {
+    let real = VerifyTarget {
         budget: VERIFY_BUDGET,
-        ..VerifyEnv::new(pt, standard(), crate::maps::MapTable::definitions(&defs))
+        ..VerifyTarget::new(pt, standard(), crate::maps::MapTable::definitions(&defs))
     };
     let mut ws = std::boxed::Box::new(DefaultWorkspace::new());
     let mut fixture = Fixture::new();

@@ -1,10 +1,10 @@
 //! `bpf_fib_lookup` (69): the route to a destination, from the embedder's route table
-//! ([`crate::env::Platform::fib_lookup`]), written back into the program's
+//! ([`crate::host::Platform::fib_lookup`]), written back into the program's
 //! `struct bpf_fib_lookup` as Linux does.
 
 use super::skb::EFAULT;
 use super::{args, EINVAL};
-use crate::env::{ArgKind as A, FibOutcome, FibQuery, Helper, HelperEnv, HelperProto, RetKind};
+use crate::host::{ArgKind as A, FibOutcome, FibQuery, Helper, HelperCall, HelperProto, RetKind};
 use crate::mem::{with_tc_ctx, with_xdp_ctx};
 
 /// `sizeof(struct bpf_fib_lookup)`.
@@ -21,14 +21,14 @@ const RET_NO_NEIGH: u64 = 7;
 const RET_FRAG_NEEDED: u64 = 8;
 
 /// The packet's length at the network layer, for the MTU check when the program gives none.
-fn l3_len(env: &HelperEnv<'_>) -> u16 {
+fn l3_len(env: &HelperCall<'_>) -> u16 {
     let len = with_tc_ctx(env.regions, env.ctx, |sk| sk.data_end - sk.data)
         .or_else(|| with_xdp_ctx(env.regions, env.ctx, |md| md.data_end - md.data))
         .unwrap_or(0);
     len.saturating_sub(14).min(u16::MAX as u64) as u16
 }
 
-fn fib_lookup(env: &mut HelperEnv<'_>, _: u64, params: u64, plen: u64, flags: u64, _: u64) -> u64 {
+fn fib_lookup(env: &mut HelperCall<'_>, _: u64, params: u64, plen: u64, flags: u64, _: u64) -> u64 {
     if plen < PARAMS_LEN as u64 || flags & !FLAGS != 0 {
         return EINVAL;
     }

@@ -1,7 +1,7 @@
 //! Map helpers: keyed maps, queues and stacks, and `tail_call`.
 
 use super::{args, EINVAL};
-use crate::env::{ArgKind as A, Helper, HelperEnv, HelperProto, MapDef, RetKind};
+use crate::host::{ArgKind as A, Helper, HelperCall, HelperProto, MapDef, RetKind};
 use crate::maps::{Map, MapError};
 
 pub(crate) fn errno(r: Result<(), MapError>) -> u64 {
@@ -15,7 +15,7 @@ pub(crate) fn errno(r: Result<(), MapError>) -> u64 {
 /// Inlined into each helper, so that the triple is not passed back through memory.
 #[inline(always)]
 fn map_and_key<'e>(
-    env: &'e HelperEnv<'_>,
+    env: &'e HelperCall<'_>,
     handle: u64,
     key: u64,
 ) -> Option<(&'e dyn Map, MapDef, &'e [u8])> {
@@ -28,7 +28,7 @@ fn map_and_key<'e>(
 /// The core whose copy a per-CPU map gives; other maps have one copy, so the platform is not
 /// asked.
 #[inline(always)]
-fn cpu_for(env: &HelperEnv<'_>, def: &MapDef) -> u32 {
+fn cpu_for(env: &HelperCall<'_>, def: &MapDef) -> u32 {
     if def.map_type.per_cpu() {
         env.cpu()
     } else {
@@ -36,14 +36,14 @@ fn cpu_for(env: &HelperEnv<'_>, def: &MapDef) -> u32 {
     }
 }
 
-fn map_lookup_elem(env: &mut HelperEnv<'_>, map: u64, key: u64, _: u64, _: u64, _: u64) -> u64 {
+fn map_lookup_elem(env: &mut HelperCall<'_>, map: u64, key: u64, _: u64, _: u64, _: u64) -> u64 {
     map_and_key(env, map, key)
         .and_then(|(m, def, k)| m.lookup_cpu(k, cpu_for(env, &def)))
         .map_or(0, |v| v.as_ptr().expose_provenance() as u64)
 }
 
 fn map_update_elem(
-    env: &mut HelperEnv<'_>,
+    env: &mut HelperCall<'_>,
     map: u64,
     key: u64,
     value: u64,
@@ -59,7 +59,7 @@ fn map_update_elem(
     errno(m.update_cpu(k, v, flags, cpu_for(env, &def)))
 }
 
-fn map_delete_elem(env: &mut HelperEnv<'_>, map: u64, key: u64, _: u64, _: u64, _: u64) -> u64 {
+fn map_delete_elem(env: &mut HelperCall<'_>, map: u64, key: u64, _: u64, _: u64, _: u64) -> u64 {
     match map_and_key(env, map, key) {
         Some((m, _, k)) => errno(m.delete(k)),
         None => EINVAL,
@@ -68,9 +68,16 @@ fn map_delete_elem(env: &mut HelperEnv<'_>, map: u64, key: u64, _: u64, _: u64, 
 
 /// The largest value `map_pop_elem` and `map_peek_elem` copy out (they go through a buffer on
 /// the native stack, and a BPF frame holds no more).
-pub(crate) const MAX_POP_VALUE: usize = crate::env::STACK_FRAME_SIZE;
+pub(crate) const MAX_POP_VALUE: usize = crate::host::STACK_FRAME_SIZE;
 
-fn map_push_elem(env: &mut HelperEnv<'_>, map: u64, value: u64, flags: u64, _: u64, _: u64) -> u64 {
+fn map_push_elem(
+    env: &mut HelperCall<'_>,
+    map: u64,
+    value: u64,
+    flags: u64,
+    _: u64,
+    _: u64,
+) -> u64 {
     let Some(m) = env.map(map) else {
         return EINVAL;
     };
@@ -82,7 +89,7 @@ fn map_push_elem(env: &mut HelperEnv<'_>, map: u64, value: u64, flags: u64, _: u
 
 /// Pop or peek: the value goes to `out`, which is zeroed first (Linux leaves zeros there when
 /// the queue is empty).
-fn take(env: &HelperEnv<'_>, map: u64, out: u64, remove: bool) -> u64 {
+fn take(env: &HelperCall<'_>, map: u64, out: u64, remove: bool) -> u64 {
     let Some(m) = env.map(map) else {
         return EINVAL;
     };
@@ -101,15 +108,15 @@ fn take(env: &HelperEnv<'_>, map: u64, out: u64, remove: bool) -> u64 {
     errno(r)
 }
 
-fn map_pop_elem(env: &mut HelperEnv<'_>, map: u64, value: u64, _: u64, _: u64, _: u64) -> u64 {
+fn map_pop_elem(env: &mut HelperCall<'_>, map: u64, value: u64, _: u64, _: u64, _: u64) -> u64 {
     take(env, map, value, true)
 }
 
-fn map_peek_elem(env: &mut HelperEnv<'_>, map: u64, value: u64, _: u64, _: u64, _: u64) -> u64 {
+fn map_peek_elem(env: &mut HelperCall<'_>, map: u64, value: u64, _: u64, _: u64, _: u64) -> u64 {
     take(env, map, value, false)
 }
 
-fn tail_call(env: &mut HelperEnv<'_>, _ctx: u64, map: u64, index: u64, _: u64, _: u64) -> u64 {
+fn tail_call(env: &mut HelperCall<'_>, _ctx: u64, map: u64, index: u64, _: u64, _: u64) -> u64 {
     let target = env.map(map).and_then(|m| m.prog_at(index as u32));
     match target {
         Some(prog) => {

@@ -1,25 +1,25 @@
 //! Helpers that reach the platform: time, randomness, core id, tracing; and `csum_diff`.
 
 use super::{args, EINVAL};
-use crate::env::{ArgKind as A, Helper, HelperEnv, HelperProto, RetKind};
+use crate::host::{ArgKind as A, Helper, HelperCall, HelperProto, RetKind};
 
-fn ktime_get_ns(env: &mut HelperEnv<'_>, _: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+fn ktime_get_ns(env: &mut HelperCall<'_>, _: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
     env.platform.ktime_ns()
 }
 
-fn get_prandom_u32(env: &mut HelperEnv<'_>, _: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+fn get_prandom_u32(env: &mut HelperCall<'_>, _: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
     env.platform.prandom_u32() as u64
 }
 
-fn jiffies64(env: &mut HelperEnv<'_>, _: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+fn jiffies64(env: &mut HelperCall<'_>, _: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
     env.platform.jiffies64()
 }
 
-fn get_smp_processor_id(env: &mut HelperEnv<'_>, _: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+fn get_smp_processor_id(env: &mut HelperCall<'_>, _: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
     env.platform.cpu_id() as u64
 }
 
-fn trace_printk(env: &mut HelperEnv<'_>, fmt: u64, size: u64, a: u64, b: u64, c: u64) -> u64 {
+fn trace_printk(env: &mut HelperCall<'_>, fmt: u64, size: u64, a: u64, b: u64, c: u64) -> u64 {
     match env.read(fmt, size) {
         Some(bytes) => {
             // The format is a C string: stop at its terminator.
@@ -65,7 +65,7 @@ fn add_words(mut acc: u64, bytes: &[u8], complement: bool) -> u64 {
 }
 
 fn csum_diff(
-    env: &mut HelperEnv<'_>,
+    env: &mut HelperCall<'_>,
     from: u64,
     from_size: u64,
     to: u64,

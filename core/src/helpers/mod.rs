@@ -59,7 +59,7 @@ mod ringbuf;
 mod skb;
 mod xdp;
 
-use crate::env::{ArgKind, Helper, HelperTable};
+use crate::host::{ArgKind, Helper, HelperTable};
 
 pub use fib::FIB_LOOKUP;
 pub use map::{

@@ -4,10 +4,10 @@
 
 use super::map::errno;
 use super::{args, EINVAL};
-use crate::env::{ArgKind as A, Helper, HelperEnv, HelperProto, MapType, RetKind};
+use crate::host::{ArgKind as A, Helper, HelperCall, HelperProto, MapType, RetKind};
 
 fn ringbuf_output(
-    env: &mut HelperEnv<'_>,
+    env: &mut HelperCall<'_>,
     map: u64,
     data: u64,
     size: u64,
@@ -21,7 +21,7 @@ fn ringbuf_output(
 }
 
 fn ringbuf_reserve(
-    env: &mut HelperEnv<'_>,
+    env: &mut HelperCall<'_>,
     map: u64,
     size: u64,
     flags: u64,
@@ -35,7 +35,7 @@ fn ringbuf_reserve(
 
 /// Finishes the record at `data` in whichever ring buffer of the run holds it (as in Linux,
 /// the pointer alone names the record). A pointer that is no reserved record changes nothing.
-fn commit(env: &HelperEnv<'_>, data: u64, flags: u64, discard: bool) -> u64 {
+fn commit(env: &HelperCall<'_>, data: u64, flags: u64, discard: bool) -> u64 {
     for m in env.maps.iter() {
         if m.def().map_type != MapType::RingBuf {
             continue;
@@ -52,11 +52,11 @@ fn commit(env: &HelperEnv<'_>, data: u64, flags: u64, discard: bool) -> u64 {
     0
 }
 
-fn ringbuf_submit(env: &mut HelperEnv<'_>, data: u64, flags: u64, _: u64, _: u64, _: u64) -> u64 {
+fn ringbuf_submit(env: &mut HelperCall<'_>, data: u64, flags: u64, _: u64, _: u64, _: u64) -> u64 {
     commit(env, data, flags, false)
 }
 
-fn ringbuf_discard(env: &mut HelperEnv<'_>, data: u64, flags: u64, _: u64, _: u64, _: u64) -> u64 {
+fn ringbuf_discard(env: &mut HelperCall<'_>, data: u64, flags: u64, _: u64, _: u64, _: u64) -> u64 {
     commit(env, data, flags, true)
 }
 

@@ -10,7 +10,7 @@
 //! nothing).
 
 use super::{args, EINVAL};
-use crate::env::{skb_field, tc_act, ArgKind as A, Helper, HelperEnv, HelperProto, RetKind};
+use crate::host::{skb_field, tc_act, ArgKind as A, Helper, HelperCall, HelperProto, RetKind};
 use crate::maps::Redirect;
 use crate::mem::{with_buffer, with_tc_ctx, LiveFrame};
 use crate::runtime::{RedirectKind, TunnelKey};
@@ -47,7 +47,7 @@ impl Frame {
     }
 }
 
-fn tc_frame(env: &HelperEnv<'_>) -> Option<Frame> {
+fn tc_frame(env: &HelperCall<'_>) -> Option<Frame> {
     let (base, cap) = (env.regions.data.start, env.regions.data.end);
     with_tc_ctx(env.regions, env.ctx, |sk| Frame {
         data: (sk.data - base) as usize,
@@ -58,7 +58,7 @@ fn tc_frame(env: &HelperEnv<'_>) -> Option<Frame> {
 }
 
 /// Moves the packet to `[data, end)` of its buffer (the caller keeps it inside).
-fn set_frame(env: &HelperEnv<'_>, data: usize, end: usize) {
+fn set_frame(env: &HelperCall<'_>, data: usize, end: usize) {
     let base = env.regions.data.start;
     with_tc_ctx(env.regions, env.ctx, |sk| {
         sk.data = base + data as u64;
@@ -69,7 +69,7 @@ fn set_frame(env: &HelperEnv<'_>, data: usize, end: usize) {
 }
 
 /// Reads or writes field `i` of the tc context.
-fn field(env: &HelperEnv<'_>, i: usize, set: Option<u32>) -> Option<u32> {
+fn field(env: &HelperCall<'_>, i: usize, set: Option<u32>) -> Option<u32> {
     with_tc_ctx(env.regions, env.ctx, |sk| {
         if let Some(v) = set {
             sk.fields[i] = v;
@@ -79,7 +79,7 @@ fn field(env: &HelperEnv<'_>, i: usize, set: Option<u32>) -> Option<u32> {
 }
 
 /// The packet of a tc program or a socket filter: its address and length.
-fn packet(env: &HelperEnv<'_>) -> Option<(u64, u64)> {
+fn packet(env: &HelperCall<'_>) -> Option<(u64, u64)> {
     if let Some(f) = tc_frame(env) {
         return Some((f.base + f.data as u64, f.len() as u64));
     }
@@ -91,7 +91,7 @@ fn packet(env: &HelperEnv<'_>) -> Option<(u64, u64)> {
 }
 
 /// Copies `len` bytes from `src` to `dst` through a small buffer, each access checked.
-fn copy(env: &HelperEnv<'_>, dst: u64, src: u64, len: u64) -> bool {
+fn copy(env: &HelperCall<'_>, dst: u64, src: u64, len: u64) -> bool {
     let mut chunk = [0u8; 64];
     let mut done = 0;
     while done < len {
@@ -108,7 +108,7 @@ fn copy(env: &HelperEnv<'_>, dst: u64, src: u64, len: u64) -> bool {
     true
 }
 
-fn skb_load_bytes(env: &mut HelperEnv<'_>, _: u64, off: u64, to: u64, len: u64, _: u64) -> u64 {
+fn skb_load_bytes(env: &mut HelperCall<'_>, _: u64, off: u64, to: u64, len: u64, _: u64) -> u64 {
     let off = off as u32 as u64;
     if let Some((start, plen)) = packet(env) {
         if off <= i32::MAX as u64 && off + len <= plen && copy(env, to, start + off, len) {
@@ -129,7 +129,7 @@ fn skb_load_bytes(env: &mut HelperEnv<'_>, _: u64, off: u64, to: u64, len: u64, 
 }
 
 fn skb_store_bytes(
-    env: &mut HelperEnv<'_>,
+    env: &mut HelperCall<'_>,
     _: u64,
     off: u64,
     from: u64,
@@ -195,7 +195,7 @@ pub(crate) fn csum_replace_by_diff(sum: u16, diff: u32) -> u16 {
 
 /// The checksum field at `off` of the tc packet: applies `f` to it (in the byte order it has
 /// in memory, as Linux's `__sum16`) unless `f` returns an error.
-fn with_sum(env: &HelperEnv<'_>, off: u64, f: impl FnOnce(u16) -> Result<u16, u64>) -> u64 {
+fn with_sum(env: &HelperCall<'_>, off: u64, f: impl FnOnce(u16) -> Result<u16, u64>) -> u64 {
     let off = off as u32 as u64;
     let Some(fr) = tc_frame(env) else {
         return EINVAL;
@@ -217,7 +217,7 @@ fn with_sum(env: &HelperEnv<'_>, off: u64, f: impl FnOnce(u16) -> Result<u16, u6
 }
 
 fn l3_csum_replace(
-    env: &mut HelperEnv<'_>,
+    env: &mut HelperCall<'_>,
     _: u64,
     off: u64,
     from: u64,
@@ -240,7 +240,7 @@ fn l3_csum_replace(
 const L4_FLAGS: u64 = 0x10 | 0x20 | 0x40;
 
 fn l4_csum_replace(
-    env: &mut HelperEnv<'_>,
+    env: &mut HelperCall<'_>,
     _: u64,
     off: u64,
     from: u64,
@@ -269,7 +269,7 @@ fn l4_csum_replace(
     })
 }
 
-fn redirect(env: &mut HelperEnv<'_>, ifindex: u64, flags: u64, _: u64, _: u64, _: u64) -> u64 {
+fn redirect(env: &mut HelperCall<'_>, ifindex: u64, flags: u64, _: u64, _: u64, _: u64) -> u64 {
     if env.regions.frame == LiveFrame::Xdp {
         if flags != 0 {
             return XDP_ABORTED;
@@ -285,7 +285,7 @@ fn redirect(env: &mut HelperEnv<'_>, ifindex: u64, flags: u64, _: u64, _: u64, _
     set_redirect(env, ifindex, flags & !BPF_F_INGRESS == 0, kind)
 }
 
-fn set_redirect(env: &mut HelperEnv<'_>, ifindex: u64, ok: bool, kind: RedirectKind) -> u64 {
+fn set_redirect(env: &mut HelperCall<'_>, ifindex: u64, ok: bool, kind: RedirectKind) -> u64 {
     if !ok || env.regions.frame != LiveFrame::Tc {
         return tc_act::SHOT as u64;
     }
@@ -295,7 +295,7 @@ fn set_redirect(env: &mut HelperEnv<'_>, ifindex: u64, ok: bool, kind: RedirectK
 }
 
 fn redirect_neigh(
-    env: &mut HelperEnv<'_>,
+    env: &mut HelperCall<'_>,
     ifindex: u64,
     params: u64,
     plen: u64,
@@ -307,7 +307,14 @@ fn redirect_neigh(
     set_redirect(env, ifindex, ok, RedirectKind::Neigh)
 }
 
-fn redirect_peer(env: &mut HelperEnv<'_>, ifindex: u64, flags: u64, _: u64, _: u64, _: u64) -> u64 {
+fn redirect_peer(
+    env: &mut HelperCall<'_>,
+    ifindex: u64,
+    flags: u64,
+    _: u64,
+    _: u64,
+    _: u64,
+) -> u64 {
     set_redirect(env, ifindex, flags == 0, RedirectKind::Peer)
 }
 
@@ -336,7 +343,7 @@ fn flow_hash(p: &[u8]) -> u32 {
     h.max(1)
 }
 
-fn get_hash_recalc(env: &mut HelperEnv<'_>, _: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+fn get_hash_recalc(env: &mut HelperCall<'_>, _: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
     let Some((start, len)) = packet(env) else {
         return 0;
     };
@@ -348,7 +355,7 @@ fn get_hash_recalc(env: &mut HelperEnv<'_>, _: u64, _: u64, _: u64, _: u64, _: u
 }
 
 fn skb_change_tail(
-    env: &mut HelperEnv<'_>,
+    env: &mut HelperCall<'_>,
     _: u64,
     new_len: u64,
     flags: u64,
@@ -373,7 +380,7 @@ fn skb_change_tail(
     0
 }
 
-fn skb_pull_data(env: &mut HelperEnv<'_>, _: u64, len: u64, _: u64, _: u64, _: u64) -> u64 {
+fn skb_pull_data(env: &mut HelperCall<'_>, _: u64, len: u64, _: u64, _: u64, _: u64) -> u64 {
     // Every packet here is linear already: only its length is checked.
     match tc_frame(env) {
         Some(f) if len as u32 as usize <= f.len() => 0,
@@ -382,7 +389,7 @@ fn skb_pull_data(env: &mut HelperEnv<'_>, _: u64, len: u64, _: u64, _: u64, _: u
     }
 }
 
-fn skb_change_head(env: &mut HelperEnv<'_>, _: u64, room: u64, flags: u64, _: u64, _: u64) -> u64 {
+fn skb_change_head(env: &mut HelperCall<'_>, _: u64, room: u64, flags: u64, _: u64, _: u64) -> u64 {
     let Some(f) = tc_frame(env) else {
         return EINVAL;
     };
@@ -402,7 +409,7 @@ fn skb_change_head(env: &mut HelperEnv<'_>, _: u64, room: u64, flags: u64, _: u6
 /// Opens `len` zeroed bytes at offset `off` of the packet (the first `off` bytes move to the
 /// front), or removes `len` bytes there when `shrink`: Linux's `bpf_skb_generic_push` and
 /// `bpf_skb_generic_pop`. The caller checks the room.
-fn move_room(env: &HelperEnv<'_>, f: Frame, off: usize, len: usize, shrink: bool) {
+fn move_room(env: &HelperCall<'_>, f: Frame, off: usize, len: usize, shrink: bool) {
     let data = if shrink { f.data + len } else { f.data - len };
     with_buffer(env.regions, |b| {
         b.copy_within(f.data..f.data + off, data);
@@ -419,7 +426,7 @@ fn move_room(env: &HelperEnv<'_>, f: Frame, off: usize, len: usize, shrink: bool
 const ADJ_ROOM_FLAGS: u64 = 0x1ff | 0xff << 56;
 
 fn skb_adjust_room(
-    env: &mut HelperEnv<'_>,
+    env: &mut HelperCall<'_>,
     _: u64,
     diff: u64,
     mode: u64,
@@ -460,7 +467,7 @@ fn skb_adjust_room(
 }
 
 fn skb_change_proto(
-    env: &mut HelperEnv<'_>,
+    env: &mut HelperCall<'_>,
     _: u64,
     proto: u64,
     flags: u64,
@@ -492,7 +499,7 @@ fn skb_change_proto(
     0
 }
 
-fn skb_change_type(env: &mut HelperEnv<'_>, _: u64, ty: u64, _: u64, _: u64, _: u64) -> u64 {
+fn skb_change_type(env: &mut HelperCall<'_>, _: u64, ty: u64, _: u64, _: u64, _: u64) -> u64 {
     // PACKET_HOST to PACKET_OTHERHOST, both ways.
     match field(env, skb_field::PKT_TYPE, None) {
         Some(old) if old <= 3 && ty as u32 <= 3 => {
@@ -504,7 +511,7 @@ fn skb_change_type(env: &mut HelperEnv<'_>, _: u64, ty: u64, _: u64, _: u64, _: 
 }
 
 fn skb_set_tunnel_key(
-    env: &mut HelperEnv<'_>,
+    env: &mut HelperCall<'_>,
     _: u64,
     key: u64,
     size: u64,

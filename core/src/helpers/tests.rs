@@ -2,9 +2,9 @@
 
 use super::*;
 use crate::asm::assemble;
-use crate::env::{Platform, ProgramType};
+use crate::host::{Platform, ProgramType};
 use crate::maps::{
-    value_words, ArrayMap, CpuMap, DevMap, HashMap, Map, MapTable, ProgArray, Redirect, RingBuf,
+    value_words, ArrayMap, BpfHashMap, CpuMap, DevMap, Map, MapTable, ProgArray, Redirect, RingBuf,
     XskMap,
 };
 use crate::{Context, Insn, Interpreter, Program, Stack, Trap, VerifiedProgram, XdpBuff};
@@ -50,7 +50,7 @@ fn run_with(
     vm.run_checked(&program, &mut Context::Memory(mem), &mut Stack::new())
 }
 
-static HASH: HashMap<4, 8, { value_words(8) }, 16> = HashMap::new();
+static HASH: BpfHashMap<4, 8, { value_words(8) }, 16> = BpfHashMap::new();
 
 #[test]
 fn map_update_lookup_delete() {
@@ -172,7 +172,7 @@ fn platform_helpers_and_trace() {
         mov %r2, 3
         call 6
         exit";
-    let env = crate::VerifyEnv::new(ProgramType::Memory { len: 0 }, standard(), MapTable::EMPTY);
+    let env = crate::VerifyTarget::new(ProgramType::Memory { len: 0 }, standard(), MapTable::EMPTY);
     let mut insns = asm(src);
     let mut ws = std::boxed::Box::new(crate::DefaultWorkspace::new());
     crate::verify(&mut insns, &env, &mut ws).unwrap();
@@ -452,7 +452,7 @@ fn stale_packet_pointers_after_moving_the_frame_trap_on_the_checking_interpreter
 
 #[test]
 fn the_verifier_rejects_the_stale_packet_access_the_checking_interpreter_catches() {
-    let env = crate::VerifyEnv::new(ProgramType::Xdp, standard(), crate::maps::MapTable::EMPTY);
+    let env = crate::VerifyTarget::new(ProgramType::Xdp, standard(), crate::maps::MapTable::EMPTY);
     let mut ws = std::boxed::Box::new(crate::DefaultWorkspace::new());
     for (id, delta) in [(44, 14), (65, -40), (54, -8)] {
         // Even an offset that stays in the new frame: the pointer itself is stale.
@@ -589,7 +589,7 @@ fn ringbuf_output_reaches_the_consumer() {
 /// Verifies `src` as a memory program against the standard helpers and the definitions of
 /// `maps`, then runs it with every access checked.
 fn verify_and_run(src: &str, maps: &[&dyn Map]) -> Result<u64, Trap> {
-    let env = crate::VerifyEnv::new(
+    let env = crate::VerifyTarget::new(
         ProgramType::Memory { len: 0 },
         standard(),
         MapTable::new(maps),
@@ -806,7 +806,7 @@ fn ringbuf_submit_of_a_stray_pointer_changes_nothing() {
 fn ringbuf_records_through_the_verified_engine() {
     static RB: RingBuf<64, 8> = RingBuf::new();
     let maps: [&dyn Map; 1] = [&RB];
-    let env = crate::VerifyEnv::new(
+    let env = crate::VerifyTarget::new(
         ProgramType::Memory { len: 0 },
         standard(),
         MapTable::new(&maps),

@@ -5,7 +5,7 @@
 use super::skb::{csum_replace2, csum_replace4};
 use super::*;
 use crate::asm::assemble;
-use crate::env::{
+use crate::host::{
     skb_field, FibOutcome, FibQuery, FibRoute, Platform, ProgramType, Route, StaticRoutes,
 };
 use crate::{Context, Insn, Interpreter, RedirectKind, Stack, TcBuff, VerifyErrorKind};
@@ -54,7 +54,7 @@ impl Platform for Routes {
 
 fn verify_tc(src: &str) -> Result<Vec<Insn>, VerifyErrorKind> {
     let mut insns = asm(src);
-    let env = crate::VerifyEnv::new(ProgramType::Tc, standard(), crate::maps::MapTable::EMPTY);
+    let env = crate::VerifyTarget::new(ProgramType::Tc, standard(), crate::maps::MapTable::EMPTY);
     let mut ws = std::boxed::Box::new(crate::DefaultWorkspace::new());
     crate::verify(&mut insns, &env, &mut ws)
         .map(|_| ())
@@ -65,7 +65,7 @@ fn verify_tc(src: &str) -> Result<Vec<Insn>, VerifyErrorKind> {
 /// Verifies `src` as a tc program and runs it on the packet at `headroom` of `buf` (the rest
 /// of `buf` is tailroom): r0 and the packet's state after.
 fn run_tc(src: &str, buf: &mut [u8], headroom: usize, len: usize) -> (u64, TcSnapshot) {
-    let env = crate::VerifyEnv::new(ProgramType::Tc, standard(), crate::maps::MapTable::EMPTY);
+    let env = crate::VerifyTarget::new(ProgramType::Tc, standard(), crate::maps::MapTable::EMPTY);
     let mut ws = std::boxed::Box::new(crate::DefaultWorkspace::new());
     let mut insns = asm(src);
     let verified =
@@ -488,7 +488,7 @@ fn fib_lookup_fills_the_params_from_the_route_table() {
 fn skb_helpers_are_for_tc_and_change_the_packet() {
     // From an XDP program, skb_store_bytes is not a helper (Linux's per-type helper set).
     let mut insns = asm("mov %r2, 0\nmov %r3, %r10\nadd %r3, -8\nstdw [%r10-8], 0\nmov %r4, 8\nmov %r5, 0\ncall 9\nexit");
-    let env = crate::VerifyEnv::new(ProgramType::Xdp, standard(), crate::maps::MapTable::EMPTY);
+    let env = crate::VerifyTarget::new(ProgramType::Xdp, standard(), crate::maps::MapTable::EMPTY);
     let mut ws = std::boxed::Box::new(crate::DefaultWorkspace::new());
     let e = crate::verify(&mut insns, &env, &mut ws).unwrap_err();
     assert!(

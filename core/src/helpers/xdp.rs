@@ -2,7 +2,7 @@
 
 use super::map::errno;
 use super::{args, EINVAL};
-use crate::env::{ArgKind as A, Helper, HelperEnv, HelperProto, RetKind};
+use crate::host::{ArgKind as A, Helper, HelperCall, HelperProto, RetKind};
 use crate::mem::with_xdp_ctx;
 
 /// An Ethernet header: the least a frame may shrink to, as in Linux.
@@ -15,7 +15,7 @@ const XDP_REDIRECT: u64 = 4;
 /// Applies `f` to (data_meta, data, data_end) of the run's XDP context within its buffer
 /// `[start, end)`; `f` returns the new triple or `None` to refuse.
 fn adjust(
-    env: &HelperEnv<'_>,
+    env: &HelperCall<'_>,
     f: impl FnOnce(u64, u64, u64, u64, u64) -> Option<(u64, u64, u64)>,
 ) -> u64 {
     let (start, end) = (env.regions.data.start, env.regions.data.end);
@@ -37,7 +37,7 @@ fn adjust(
     }
 }
 
-fn xdp_adjust_head(env: &mut HelperEnv<'_>, _ctx: u64, delta: u64, _: u64, _: u64, _: u64) -> u64 {
+fn xdp_adjust_head(env: &mut HelperCall<'_>, _ctx: u64, delta: u64, _: u64, _: u64, _: u64) -> u64 {
     let delta = delta as i32 as i64;
     adjust(env, |meta, data, data_end, start, _| {
         let data = data.checked_add_signed(delta)?;
@@ -46,7 +46,7 @@ fn xdp_adjust_head(env: &mut HelperEnv<'_>, _ctx: u64, delta: u64, _: u64, _: u6
     })
 }
 
-fn xdp_adjust_meta(env: &mut HelperEnv<'_>, _ctx: u64, delta: u64, _: u64, _: u64, _: u64) -> u64 {
+fn xdp_adjust_meta(env: &mut HelperCall<'_>, _ctx: u64, delta: u64, _: u64, _: u64, _: u64) -> u64 {
     let delta = delta as i32 as i64;
     adjust(env, |meta, data, data_end, start, _| {
         let meta = meta.checked_add_signed(delta)?;
@@ -55,7 +55,7 @@ fn xdp_adjust_meta(env: &mut HelperEnv<'_>, _ctx: u64, delta: u64, _: u64, _: u6
     })
 }
 
-fn xdp_adjust_tail(env: &mut HelperEnv<'_>, _ctx: u64, delta: u64, _: u64, _: u64, _: u64) -> u64 {
+fn xdp_adjust_tail(env: &mut HelperCall<'_>, _ctx: u64, delta: u64, _: u64, _: u64, _: u64) -> u64 {
     let delta = delta as i32 as i64;
     adjust(env, |meta, data, data_end, _, end| {
         let data_end = data_end.checked_add_signed(delta)?;
@@ -64,7 +64,7 @@ fn xdp_adjust_tail(env: &mut HelperEnv<'_>, _ctx: u64, delta: u64, _: u64, _: u6
     })
 }
 
-fn redirect_map(env: &mut HelperEnv<'_>, map: u64, key: u64, flags: u64, _: u64, _: u64) -> u64 {
+fn redirect_map(env: &mut HelperCall<'_>, map: u64, key: u64, flags: u64, _: u64, _: u64) -> u64 {
     match env.map(map).and_then(|m| m.redirect_target(key as u32)) {
         Some(target) => {
             env.state.redirect = Some(target);
@@ -88,7 +88,7 @@ const EFAULT: u64 = (-14i64) as u64;
 /// bytes at `data`, then the first `flags >> 32` bytes of the frame, into the slot the low 32
 /// bits of `flags` name (the running CPU's for `BPF_F_CURRENT_CPU`).
 fn xdp_event_output(
-    env: &mut HelperEnv<'_>,
+    env: &mut HelperCall<'_>,
     ctx: u64,
     map: u64,
     flags: u64,

@@ -4,12 +4,12 @@
 
 use super::alu;
 use super::Interpreter;
-use crate::env::{Trap, MAX_CALL_FRAMES, STACK_FRAME_SIZE};
+use crate::host::{Trap, MAX_CALL_FRAMES, STACK_FRAME_SIZE};
 use crate::isa::opcode::op::*;
 use crate::isa::opcode::*;
 use crate::isa::Insn;
 use crate::mem::{packet_load, Access, AtomicOps};
-use crate::runtime::Run;
+use crate::runtime::ActiveRun;
 
 /// Linux's limit on chained tail calls.
 pub(crate) const MAX_TAIL_CALLS: u32 = 33;
@@ -30,7 +30,7 @@ impl Interpreter<'_> {
     /// through.
     ///
     /// The entry registers come as scalar arguments, in registers, not read from `run`: the
-    /// caller has just stored the `Run`, and copying `r1` and `r2` out of it with one 16-byte
+    /// caller has just stored the `ActiveRun`, and copying `r1` and `r2` out of it with one 16-byte
     /// load spanning two 8-byte stores (what the compiler makes of it) waits for both stores
     /// to retire instead of taking their data from the store buffer.
     #[inline(never)]
@@ -38,7 +38,7 @@ impl Interpreter<'_> {
         &self,
         insns: &[Insn],
         mem: &Access<'_, CHECKED>,
-        run: &mut Run<'_, '_>,
+        run: &mut ActiveRun<'_, '_>,
         r1: u64,
         r2: u64,
         r10: u64,

@@ -19,11 +19,11 @@ pub use alu::{
     bswap, sdiv32, sdiv64, sext, smod32, smod64, to_be, to_le, udiv32, udiv64, umod32, umod64,
 };
 
-use crate::env::{HelperTable, Platform, Stack, Trap};
+use crate::host::{HelperTable, Platform, Stack, Trap};
 use crate::isa::Program;
 use crate::maps::MapTable;
 use crate::mem::Access;
-use crate::runtime::{Context, Run, Runtime};
+use crate::runtime::{ActiveRun, Context, Runtime};
 use crate::VerifiedProgram;
 
 /// The interpreter: a [`Runtime`] and a dispatch loop. Cheap to build and `Copy`; one can
@@ -138,7 +138,7 @@ impl<'e> Interpreter<'e> {
         &self,
         insns: &[crate::Insn],
         mem: &Access<'_, CHECKED>,
-        run: &mut Run<'_, 'e>,
+        run: &mut ActiveRun<'_, 'e>,
     ) -> Result<u64, Trap> {
         let (r1, r2, r10) = (run.r1(), run.r2(), run.stack_top());
         // Without the `metering` feature no budget can be set, and only the unmetered loop is

@@ -2,7 +2,7 @@
 //! these cover what it does not: checked-mode traps, call depth, budget, packet loads, contexts.
 
 use super::*;
-use crate::env::{ArgKind, Helper, HelperEnv, HelperProto, RetKind};
+use crate::host::{ArgKind, Helper, HelperCall, HelperProto, RetKind};
 use crate::isa::Insn;
 use crate::{NoPlatform, SkBuff, XdpBuff};
 
@@ -11,7 +11,7 @@ const fn i(op: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
 }
 const EXIT: Insn = i(0x95, 0, 0, 0, 0);
 
-fn add3(_: &mut HelperEnv<'_>, a: u64, b: u64, c: u64, _: u64, _: u64) -> u64 {
+fn add3(_: &mut HelperCall<'_>, a: u64, b: u64, c: u64, _: u64, _: u64) -> u64 {
     a + b + c
 }
 const ANY3: HelperProto = HelperProto::new(
@@ -237,7 +237,7 @@ fn checked_and_verified_runs_see_one_context_layout() {
         let mut ctx = Context::Xdp(x);
         let mut insns = src;
         if verified {
-            let env = crate::VerifyEnv::new(
+            let env = crate::VerifyTarget::new(
                 crate::ProgramType::Xdp,
                 crate::helpers::standard(),
                 crate::maps::MapTable::EMPTY,

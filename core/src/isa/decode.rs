@@ -15,7 +15,7 @@ pub const MAX_INSNS: usize = 1_000_000;
 
 /// A field of an instruction slot, for error messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Field {
+pub enum InsnField {
     /// The destination register.
     Dst,
     /// The source register.
@@ -26,13 +26,13 @@ pub enum Field {
     Imm,
 }
 
-impl Field {
+impl InsnField {
     const fn name(self) -> &'static str {
         match self {
-            Field::Dst => "dst",
-            Field::Src => "src",
-            Field::Offset => "offset",
-            Field::Imm => "imm",
+            InsnField::Dst => "dst",
+            InsnField::Src => "src",
+            InsnField::Offset => "offset",
+            InsnField::Imm => "imm",
         }
     }
 }
@@ -52,7 +52,7 @@ pub enum DecodeErrorKind {
     /// The opcode byte names no instruction.
     UnknownOpcode(u8),
     /// A field the instruction does not use is not zero.
-    ReservedNonZero(Field),
+    ReservedNonZero(InsnField),
     /// A register number above 10.
     BadRegister(u8),
     /// An instruction that would write the read-only frame pointer.
@@ -289,7 +289,7 @@ fn reg(n: u8) -> Result<(), DecodeErrorKind> {
     Ok(())
 }
 
-fn zero(v: i64, field: Field) -> Result<(), DecodeErrorKind> {
+fn zero(v: i64, field: InsnField) -> Result<(), DecodeErrorKind> {
     if v != 0 {
         return Err(DecodeErrorKind::ReservedNonZero(field));
     }
@@ -328,16 +328,16 @@ fn check_insn(insn: Insn) -> Result<(), DecodeErrorKind> {
                         // A non-zero offset on an operation that takes none is a reserved field.
                         let plain = !(matches!(op, BPF_DIV | BPF_MOD) || op == BPF_MOV && x);
                         return Err(if plain {
-                            DecodeErrorKind::ReservedNonZero(Field::Offset)
+                            DecodeErrorKind::ReservedNonZero(InsnField::Offset)
                         } else {
                             DecodeErrorKind::BadOffset(off)
                         });
                     }
                     if x {
                         reg(src)?;
-                        zero(imm as i64, Field::Imm)
+                        zero(imm as i64, InsnField::Imm)
                     } else {
-                        zero(src as i64, Field::Src)
+                        zero(src as i64, InsnField::Src)
                     }
                 }
                 BPF_NEG => {
@@ -345,9 +345,9 @@ fn check_insn(insn: Insn) -> Result<(), DecodeErrorKind> {
                         return unknown;
                     }
                     dst_written(dst)?;
-                    zero(src as i64, Field::Src)?;
-                    zero(off as i64, Field::Offset)?;
-                    zero(imm as i64, Field::Imm)
+                    zero(src as i64, InsnField::Src)?;
+                    zero(off as i64, InsnField::Offset)?;
+                    zero(imm as i64, InsnField::Imm)
                 }
                 BPF_END => {
                     // ALU: le (K) / be (X); ALU64: bswap (K only).
@@ -355,8 +355,8 @@ fn check_insn(insn: Insn) -> Result<(), DecodeErrorKind> {
                         return unknown;
                     }
                     dst_written(dst)?;
-                    zero(src as i64, Field::Src)?;
-                    zero(off as i64, Field::Offset)?;
+                    zero(src as i64, InsnField::Src)?;
+                    zero(off as i64, InsnField::Offset)?;
                     match imm {
                         16 | 32 | 64 => Ok(()),
                         _ => Err(DecodeErrorKind::BadImmediate(imm)),
@@ -374,12 +374,12 @@ fn check_insn(insn: Insn) -> Result<(), DecodeErrorKind> {
                     if x {
                         return unknown;
                     }
-                    zero(dst as i64, Field::Dst)?;
-                    zero(src as i64, Field::Src)?;
+                    zero(dst as i64, InsnField::Dst)?;
+                    zero(src as i64, InsnField::Src)?;
                     if is32 {
-                        zero(off as i64, Field::Offset)
+                        zero(off as i64, InsnField::Offset)
                     } else {
-                        zero(imm as i64, Field::Imm)
+                        zero(imm as i64, InsnField::Imm)
                     }
                 }
                 BPF_JEQ | BPF_JGT | BPF_JGE | BPF_JSET | BPF_JNE | BPF_JSGT | BPF_JSGE
@@ -387,20 +387,20 @@ fn check_insn(insn: Insn) -> Result<(), DecodeErrorKind> {
                     reg(dst)?;
                     if x {
                         reg(src)?;
-                        zero(imm as i64, Field::Imm)
+                        zero(imm as i64, InsnField::Imm)
                     } else {
-                        zero(src as i64, Field::Src)
+                        zero(src as i64, InsnField::Src)
                     }
                 }
                 BPF_CALL if !is32 => {
-                    zero(off as i64, Field::Offset)?;
+                    zero(off as i64, InsnField::Offset)?;
                     if x {
                         // callx: the helper id is in the dst register.
                         reg(dst)?;
-                        zero(src as i64, Field::Src)?;
-                        zero(imm as i64, Field::Imm)
+                        zero(src as i64, InsnField::Src)?;
+                        zero(imm as i64, InsnField::Imm)
                     } else {
-                        zero(dst as i64, Field::Dst)?;
+                        zero(dst as i64, InsnField::Dst)?;
                         match src {
                             CALL_HELPER | CALL_LOCAL => Ok(()),
                             s => Err(DecodeErrorKind::BadCallSource(s)),
@@ -408,10 +408,10 @@ fn check_insn(insn: Insn) -> Result<(), DecodeErrorKind> {
                     }
                 }
                 BPF_EXIT if !is32 && !x => {
-                    zero(dst as i64, Field::Dst)?;
-                    zero(src as i64, Field::Src)?;
-                    zero(off as i64, Field::Offset)?;
-                    zero(imm as i64, Field::Imm)
+                    zero(dst as i64, InsnField::Dst)?;
+                    zero(src as i64, InsnField::Src)?;
+                    zero(off as i64, InsnField::Offset)?;
+                    zero(imm as i64, InsnField::Imm)
                 }
                 _ => unknown,
             }
@@ -419,7 +419,7 @@ fn check_insn(insn: Insn) -> Result<(), DecodeErrorKind> {
         Class::Ld => match code {
             op::LDDW => {
                 dst_written(dst)?;
-                zero(off as i64, Field::Offset)?;
+                zero(off as i64, InsnField::Offset)?;
                 match src {
                     LDDW_IMM | LDDW_MAP_FD | LDDW_MAP_VALUE | LDDW_MAP_IDX | LDDW_MAP_IDX_VALUE => {
                         Ok(())
@@ -429,14 +429,14 @@ fn check_insn(insn: Insn) -> Result<(), DecodeErrorKind> {
             }
             // Legacy packet loads: r0 = ntoh(*(size *)(skb->data + imm [+ src])).
             0x20 | 0x28 | 0x30 => {
-                zero(dst as i64, Field::Dst)?;
-                zero(src as i64, Field::Src)?;
-                zero(off as i64, Field::Offset)
+                zero(dst as i64, InsnField::Dst)?;
+                zero(src as i64, InsnField::Src)?;
+                zero(off as i64, InsnField::Offset)
             }
             0x40 | 0x48 | 0x50 => {
-                zero(dst as i64, Field::Dst)?;
+                zero(dst as i64, InsnField::Dst)?;
                 reg(src)?;
-                zero(off as i64, Field::Offset)
+                zero(off as i64, InsnField::Offset)
             }
             _ => unknown,
         },
@@ -444,14 +444,14 @@ fn check_insn(insn: Insn) -> Result<(), DecodeErrorKind> {
             0x61 | 0x69 | 0x71 | 0x79 | 0x81 | 0x89 | 0x91 => {
                 dst_written(dst)?;
                 reg(src)?;
-                zero(imm as i64, Field::Imm)
+                zero(imm as i64, InsnField::Imm)
             }
             _ => unknown,
         },
         Class::St => match code {
             0x62 | 0x6a | 0x72 | 0x7a => {
                 reg(dst)?;
-                zero(src as i64, Field::Src)
+                zero(src as i64, InsnField::Src)
             }
             _ => unknown,
         },
@@ -459,7 +459,7 @@ fn check_insn(insn: Insn) -> Result<(), DecodeErrorKind> {
             0x63 | 0x6b | 0x73 | 0x7b => {
                 reg(dst)?;
                 reg(src)?;
-                zero(imm as i64, Field::Imm)
+                zero(imm as i64, InsnField::Imm)
             }
             0xc3 | 0xdb => {
                 reg(dst)?;

@@ -6,7 +6,7 @@ use super::opcode::*;
 bitflags::bitflags! {
     /// Conformance groups of RFC 9669 §2.4, plus the extensions nanobpf implements.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-    pub struct Groups: u16 {
+    pub struct ConformanceGroups: u16 {
         /// 32-bit ALU and jumps, loads and stores, `call`, `exit`, `ja32`.
         const BASE32 = 1 << 0;
         /// 64-bit ALU and jumps, `lddw`.
@@ -28,50 +28,52 @@ bitflags::bitflags! {
 
 /// The groups this build executes. Every group is always compiled in.
 #[inline]
-pub const fn supported_groups() -> Groups {
-    Groups::all()
+pub const fn supported_groups() -> ConformanceGroups {
+    ConformanceGroups::all()
 }
 
-impl Groups {
+impl ConformanceGroups {
     /// The groups an instruction belongs to (empty for the second slot of an `lddw`).
-    pub fn of(insn: Insn) -> Groups {
+    pub fn of(insn: Insn) -> ConformanceGroups {
         let code = insn.opcode;
         match insn.class() {
             Class::Alu | Class::Alu64 => {
                 let is64 = insn.class() == Class::Alu64;
                 let base = if is64 {
-                    Groups::BASE32 | Groups::BASE64
+                    ConformanceGroups::BASE32 | ConformanceGroups::BASE64
                 } else {
-                    Groups::BASE32
+                    ConformanceGroups::BASE32
                 };
                 match code & 0xf0 {
-                    BPF_MUL | BPF_DIV | BPF_MOD if is64 => base | Groups::DIVMUL64,
-                    BPF_MUL | BPF_DIV | BPF_MOD => base | Groups::DIVMUL32,
+                    BPF_MUL | BPF_DIV | BPF_MOD if is64 => base | ConformanceGroups::DIVMUL64,
+                    BPF_MUL | BPF_DIV | BPF_MOD => base | ConformanceGroups::DIVMUL32,
                     _ => base,
                 }
             }
-            Class::Jmp if code == op::CALLX => Groups::BASE32 | Groups::CALLX,
+            Class::Jmp if code == op::CALLX => ConformanceGroups::BASE32 | ConformanceGroups::CALLX,
             Class::Jmp => {
                 if matches!(code & 0xf0, BPF_CALL | BPF_EXIT | BPF_JA) {
-                    Groups::BASE32
+                    ConformanceGroups::BASE32
                 } else {
-                    Groups::BASE32 | Groups::BASE64
+                    ConformanceGroups::BASE32 | ConformanceGroups::BASE64
                 }
             }
-            Class::Jmp32 => Groups::BASE32,
-            Class::Ld if code == op::LDDW => Groups::BASE32 | Groups::BASE64,
-            Class::Ld if code == 0 => Groups::empty(),
-            Class::Ld => Groups::BASE32 | Groups::PACKET,
+            Class::Jmp32 => ConformanceGroups::BASE32,
+            Class::Ld if code == op::LDDW => ConformanceGroups::BASE32 | ConformanceGroups::BASE64,
+            Class::Ld if code == 0 => ConformanceGroups::empty(),
+            Class::Ld => ConformanceGroups::BASE32 | ConformanceGroups::PACKET,
             Class::Ldx | Class::St | Class::Stx if code & 0x18 == BPF_DW => {
-                let base = Groups::BASE32 | Groups::BASE64;
+                let base = ConformanceGroups::BASE32 | ConformanceGroups::BASE64;
                 if code & 0xe0 == BPF_ATOMIC {
-                    base | Groups::ATOMIC64
+                    base | ConformanceGroups::ATOMIC64
                 } else {
                     base
                 }
             }
-            Class::Stx if code & 0xe0 == BPF_ATOMIC => Groups::BASE32 | Groups::ATOMIC32,
-            Class::Ldx | Class::St | Class::Stx => Groups::BASE32,
+            Class::Stx if code & 0xe0 == BPF_ATOMIC => {
+                ConformanceGroups::BASE32 | ConformanceGroups::ATOMIC32
+            }
+            Class::Ldx | Class::St | Class::Stx => ConformanceGroups::BASE32,
         }
     }
 }

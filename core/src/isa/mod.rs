@@ -6,10 +6,12 @@ mod groups;
 mod insn;
 pub mod opcode;
 
+#[cfg(test)]
+pub(crate) use decode::validate;
 pub use decode::{
-    branch_offset, decode_slots, validate, DecodeError, DecodeErrorKind, Field, Program, MAX_INSNS,
+    branch_offset, decode_slots, DecodeError, DecodeErrorKind, InsnField, Program, MAX_INSNS,
 };
-pub use groups::{supported_groups, Groups};
+pub use groups::{supported_groups, ConformanceGroups};
 pub use insn::{Insn, Reg};
 
 #[cfg(test)]

@@ -41,11 +41,11 @@ fn structural_rejections_name_the_slot() {
     );
     assert_eq!(
         err(&[i(0xb7, 0, 0, 1, 0), EXIT]),
-        (0, DecodeErrorKind::ReservedNonZero(Field::Offset))
+        (0, DecodeErrorKind::ReservedNonZero(InsnField::Offset))
     );
     assert_eq!(
         err(&[i(0xbf, 0, 1, 0, 5), EXIT]),
-        (0, DecodeErrorKind::ReservedNonZero(Field::Imm))
+        (0, DecodeErrorKind::ReservedNonZero(InsnField::Imm))
     );
     assert_eq!(
         err(&[i(0xbc, 0, 1, 32, 0), EXIT]),
@@ -141,7 +141,10 @@ fn every_opcode_byte_is_classified_without_panicking() {
     for op in 0..=255u8 {
         let insns = [i(op, 0, 0, 0, 16), i(0, 0, 0, 0, 0), EXIT];
         if Program::new(&insns).is_ok() {
-            assert!(!Groups::of(insns[0]).is_empty(), "opcode {op:#x}");
+            assert!(
+                !ConformanceGroups::of(insns[0]).is_empty(),
+                "opcode {op:#x}"
+            );
         }
     }
 }

@@ -234,8 +234,8 @@ impl<'a, const N: usize> MapSet<'a, N> {
     }
 }
 
-/// Creates and frees sets of maps in a region of words the caller owns; see the
-/// [module docs](crate::maps::arena). `BLOCKS` is the capacity of the block table.
+/// Creates and frees sets of maps in a region of words the caller owns: blocks cut from the
+/// region, kept in a table, given back exactly by [`MapArena::free`]. `BLOCKS` is the capacity of the block table.
 #[derive(Debug)]
 pub struct MapArena<'a, const BLOCKS: usize> {
     storage: &'a [Word],

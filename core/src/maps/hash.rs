@@ -489,7 +489,7 @@ impl Map for HashView<'_> {
 /// words of one entry (the default, 2, fits keys of up to 8 bytes).
 ///
 /// Update of a new key in a full map fails with [`MapError::TooBig`] (`E2BIG`), as in Linux.
-pub struct HashMap<
+pub struct BpfHashMap<
     const K: usize,
     const V: usize,
     const W: usize,
@@ -504,7 +504,7 @@ pub struct HashMap<
 }
 
 impl<const K: usize, const V: usize, const W: usize, const N: usize, const E: usize>
-    HashMap<K, V, W, N, E>
+    BpfHashMap<K, V, W, N, E>
 {
     /// Bytes of storage of one map.
     pub const STORAGE_BYTES: usize = core::mem::size_of::<Self>();
@@ -523,7 +523,7 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize, const E: us
             assert!(E == 1 + value_words(K), "E must be 1 + value_words(K)");
             assert!(N > 0 && N < NIL as usize, "capacity out of range");
         }
-        HashMap {
+        BpfHashMap {
             meta: [const { Word::new() }; 3],
             buckets: [const { Word::new() }; N],
             entries: [const { [const { Word::new() }; E] }; N],
@@ -570,7 +570,7 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize, const E: us
 }
 
 impl<const K: usize, const V: usize, const W: usize, const N: usize, const E: usize> Default
-    for HashMap<K, V, W, N, E>
+    for BpfHashMap<K, V, W, N, E>
 {
     fn default() -> Self {
         Self::new()
@@ -578,10 +578,10 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize, const E: us
 }
 
 impl<const K: usize, const V: usize, const W: usize, const N: usize, const E: usize>
-    core::fmt::Debug for HashMap<K, V, W, N, E>
+    core::fmt::Debug for BpfHashMap<K, V, W, N, E>
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("HashMap")
+        f.debug_struct("BpfHashMap")
             .field("key_size", &K)
             .field("value_size", &V)
             .field("max_entries", &N)
@@ -592,7 +592,7 @@ impl<const K: usize, const V: usize, const W: usize, const N: usize, const E: us
 
 super::forward_map!(single_cpu
     [const K: usize, const V: usize, const W: usize, const N: usize, const E: usize]
-    HashMap<K, V, W, N, E>
+    BpfHashMap<K, V, W, N, E>
 );
 
 #[cfg(test)]
@@ -662,7 +662,7 @@ mod tests {
 
     #[test]
     fn linux_errors_and_capacity_wrapper() {
-        linux_errors_and_capacity(&HashMap::<4, 8, 1, 3>::new().view());
+        linux_errors_and_capacity(&BpfHashMap::<4, 8, 1, 3>::new().view());
     }
 
     #[test]
@@ -712,7 +712,7 @@ mod tests {
 
     #[test]
     fn random_ops_match_model_wrapper() {
-        random_ops_match_model(&HashMap::<6, 10, 2, 64>::with_seed(42).view());
+        random_ops_match_model(&BpfHashMap::<6, 10, 2, 64>::with_seed(42).view());
     }
 
     #[test]
@@ -770,7 +770,7 @@ mod tests {
 
     #[test]
     fn colliding_keys_share_a_bucket_wrapper() {
-        colliding_keys_share_a_bucket(&HashMap::<4, 8, 1, 8>::with_seed(3).view());
+        colliding_keys_share_a_bucket(&BpfHashMap::<4, 8, 1, 8>::with_seed(3).view());
     }
 
     #[test]

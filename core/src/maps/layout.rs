@@ -214,8 +214,8 @@ pub(crate) fn sum(parts: &[usize]) -> Result<usize, LayoutError> {
         .ok_or(LayoutError::Overflow)
 }
 
-/// The words of storage a map of definition `def` needs (see the table in the
-/// [module docs](super)).
+/// The words of storage a map of definition `def` needs (each map type's `STORAGE_BYTES`
+/// follows the same formulas).
 ///
 /// # Errors
 ///

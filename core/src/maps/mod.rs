@@ -7,7 +7,7 @@
 //! links, bucket heads, locks, counters) out of it once, with safe `split_at`, and keeps the
 //! parts. Two ways to own the storage:
 //!
-//! - the const-generic types ([`ArrayMap`], [`HashMap`], ...) hold it as arrays of words with
+//! - the const-generic types ([`ArrayMap`], [`BpfHashMap`], ...) hold it as arrays of words with
 //!   a `const fn new()`, for embedders who know their maps at compile time (a `static`); they
 //!   implement [`Map`] by building their view inline, with the sizes as constants (as
 //!   heapless's `Vec<T, N>` pairs with `VecView<T>`);
@@ -52,7 +52,7 @@
 //! | map | lock | why |
 //! |---|---|---|
 //! | [`ArrayMap`], [`PerCpuArray`], [`ProgArray`], [`RedirectMap`] | none | slots are fixed; only atomics |
-//! | [`HashMap`] | one per bucket, plus one for the free list (taken only to insert or delete) | lookups of different keys on different cores do not contend (measured below) |
+//! | [`BpfHashMap`] | one per bucket, plus one for the free list (taken only to insert or delete) | lookups of different keys on different cores do not contend (measured below) |
 //! | [`LruHashMap`] | one per map | every lookup reorders the single recency list |
 //! | [`LpmTrie`] | one per map | an update rewires paths shared by many prefixes, as in Linux |
 //! | [`QueueMap`], [`StackMap`] | one per map | one head and one tail |
@@ -91,7 +91,7 @@
 //! |---|---|---|
 //! | [`ArrayMap`] | `8 W` | 0 |
 //! | [`PerCpuArray`] | `8 W` per CPU | 0 |
-//! | [`HashMap`] | `8 W + 16 + 8 kw` (value; bucket lock and head; hash and link; key) | 24 (+ 8 seed) |
+//! | [`BpfHashMap`] | `8 W + 16 + 8 kw` (value; bucket lock and head; hash and link; key) | 24 (+ 8 seed) |
 //! | [`LruHashMap`] | `8 W + 24 + 8 kw` (value; hash, chain, two list links, a bucket head; key) | 32 (+ 8 seed) |
 //! | [`LpmTrie`] | `8 W + 40 + 16 dw` (value; two trie nodes; slot owner) | 24 |
 //! | [`ProgArray`] | 8 | 0 |
@@ -239,7 +239,7 @@ macro_rules! forward_map {
 pub(crate) use forward_map;
 
 mod any;
-pub mod arena;
+mod arena;
 mod array;
 mod devmap;
 mod hash;
@@ -259,12 +259,12 @@ mod stress;
 
 use core::ptr::NonNull;
 
-pub use crate::env::{MapDef, MapType};
+pub use crate::host::{MapDef, MapType};
 pub use any::AnyMap;
 pub use arena::{ArenaError, ArenaErrorKind, ArenaStorage, Carry, MapArena, MapSet};
 pub use array::{ArrayMap, ArrayView};
 pub use devmap::{CpuMap, DevMap, Redirect, RedirectMap, RedirectView, XskMap};
-pub use hash::{HashMap, HashView};
+pub use hash::{BpfHashMap, HashView};
 pub use layout::{words_needed, LayoutError, MapSizing, KNOWN_MAP_FLAGS};
 pub use lpm::{LpmTrie, LpmView};
 pub use lru::{LruHashMap, LruView};
@@ -793,7 +793,7 @@ mod tests {
         assert!(PROGS.is_zeroed() && RING.is_zeroed());
         assert!(QueueMap::<4, 3>::new().is_zeroed() && StackMap::<4, 3>::new().is_zeroed());
 
-        let hash = HashMap::<4, 8, 1, 8>::new();
+        let hash = BpfHashMap::<4, 8, 1, 8>::new();
         assert!(hash.is_zeroed());
         assert_eq!(
             hash.lookup_copy(&[1, 2, 3, 4], &mut [0; 8]),
@@ -898,7 +898,7 @@ mod tests {
         fn hash<const K: usize, const V: usize, const W: usize, const N: usize, const E: usize>() {
             let per = 8 * W + 16 + 8 * value_words(K);
             assert_eq!(
-                HashMap::<K, V, W, N, E>::STORAGE_BYTES,
+                BpfHashMap::<K, V, W, N, E>::STORAGE_BYTES,
                 N * per + 32,
                 "hash K={K}"
             );
@@ -941,7 +941,7 @@ mod tests {
     #[test]
     fn maps_sit_in_one_static_table() {
         static ARRAY: ArrayMap<8, 1, 4> = ArrayMap::new();
-        static HASH: HashMap<4, 12, 2, 8> = HashMap::new();
+        static HASH: BpfHashMap<4, 12, 2, 8> = BpfHashMap::new();
         static LPM: LpmTrie<4, 8, 1, 8> = LpmTrie::new();
         static RB: RingBuf<64, 8> = RingBuf::new();
         static QUEUE: QueueMap<4, 2> = QueueMap::new();

@@ -23,7 +23,7 @@ fn is_pattern(w: u64) -> bool {
 #[cfg(target_has_atomic = "64")]
 #[test]
 fn hash_counters_through_value_address() {
-    static M: HashMap<4, 8, 1, 64> = HashMap::new();
+    static M: BpfHashMap<4, 8, 1, 64> = BpfHashMap::new();
     const PER_THREAD: u64 = 50_000;
     for t in 0..=THREADS {
         M.update(&t.to_ne_bytes(), &[0; 8], BPF_NOEXIST).unwrap();
@@ -63,7 +63,7 @@ fn hash_counters_through_value_address() {
 
 #[test]
 fn hash_values_never_torn_and_no_key_lost() {
-    static M: HashMap<4, 32, 4, 512> = HashMap::new();
+    static M: BpfHashMap<4, 32, 4, 512> = BpfHashMap::new();
     const SHARED: u32 = 8;
     for k in 0..SHARED {
         M.update(&k.to_ne_bytes(), &[0; 32], BPF_ANY).unwrap();

@@ -1,7 +1,7 @@
 //! The packet a tc program runs on: a buffer with room before and after the packet, as Linux's
 //! `sk_buff` has, so the helpers that change the packet's size move its bounds in place.
 
-use crate::env::skb_field;
+use crate::host::skb_field;
 
 /// Where `bpf_redirect` and its variants sent a packet.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

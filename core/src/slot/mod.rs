@@ -39,10 +39,10 @@
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::elf::{LoadError, Object};
-use crate::env::{HelperTable, MapDef, MapType, ProgramType};
+use crate::host::{HelperTable, MapDef, MapType, ProgramType};
 use crate::isa::Insn;
 use crate::maps::{ArenaError, Carry, Map, MapArena, MapSet};
-use crate::verifier::{verify, VerifierWorkspace, VerifyEnv, VerifyError};
+use crate::verifier::{verify, VerifierWorkspace, VerifyError, VerifyTarget};
 use crate::VerifiedProgram;
 
 /// Bytes of a map or program name a slot keeps (longer map names are told apart by a hash of
@@ -244,7 +244,8 @@ impl<'a, const INSNS: usize, const MAPS: usize, const PROGS: usize> Side<'a, INS
     }
 }
 
-/// A slot for a program loaded at run time; see the [module docs](self). `INSNS` instruction
+/// A slot for a program loaded at run time: two sides, a reader-writer lock each, one atomic
+/// switch between them. `INSNS` instruction
 /// slots, `MAPS` maps and `PROGS` programs per side; `const fn new()`, so it lives in a
 /// `static`.
 #[derive(Debug)]
@@ -286,9 +287,9 @@ impl<'a, const INSNS: usize, const MAPS: usize, const PROGS: usize>
 
     /// Runs `f` with a view of the running program (name, version, maps by name), for the
     /// control path; `None` when the slot is empty.
-    pub fn inspect<R>(&self, f: impl FnOnce(&Program<'_, 'a>) -> R) -> Option<R> {
+    pub fn inspect<R>(&self, f: impl FnOnce(&RunningProgram<'_, 'a>) -> R) -> Option<R> {
         self.with_running(|side| {
-            f(&Program {
+            f(&RunningProgram {
                 prog_type: side.prog_type,
                 version: side.version,
                 programs: &side.programs,
@@ -469,7 +470,7 @@ impl<'a, const INSNS: usize, const MAPS: usize, const PROGS: usize>
         ws: &mut VerifierWorkspace<I, S, B>,
     ) -> Result<(), SlotError> {
         new.programs.clear();
-        let env = VerifyEnv::new(prog_type, self.helpers, new.maps.table());
+        let env = VerifyTarget::new(prog_type, self.helpers, new.maps.table());
         let mut at = 0usize;
         let others = obj
             .programs()
@@ -512,7 +513,7 @@ impl<'a, const INSNS: usize, const MAPS: usize, const PROGS: usize>
 
 /// The running program, as [`ProgramSlot::inspect`] shows it.
 #[derive(Debug)]
-pub struct Program<'s, 'a> {
+pub struct RunningProgram<'s, 'a> {
     prog_type: ProgramType,
     version: u32,
     programs: &'s [Span],
@@ -520,7 +521,7 @@ pub struct Program<'s, 'a> {
     names: &'s [(Name, bool)],
 }
 
-impl<'s, 'a> Program<'s, 'a> {
+impl<'s, 'a> RunningProgram<'s, 'a> {
     /// The entry program's name (its first [`NAME_LEN`] bytes).
     pub fn name(&self) -> &'s str {
         self.program_name(0).unwrap_or("")

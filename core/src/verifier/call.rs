@@ -7,7 +7,7 @@ use super::check::{Checker, Res, Step};
 use super::error::{LeakTarget, TooComplexReason, VerifyErrorKind as K};
 use super::rule::Rule;
 use super::state::{Frame, Kind, Value};
-use crate::env::{ArgKind, MapType, ProgramType, RetKind, MAX_CALL_FRAMES, STACK_FRAME_SIZE};
+use crate::host::{ArgKind, MapType, ProgramType, RetKind, MAX_CALL_FRAMES, STACK_FRAME_SIZE};
 use crate::isa::opcode::*;
 use crate::isa::Insn;
 

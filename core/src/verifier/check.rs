@@ -9,8 +9,8 @@ use super::rule::Rule;
 use super::scalar::Scalar;
 use super::state::{Kind, Value};
 use super::workspace::View;
-use super::VerifyEnv;
-use crate::env::ContextLayout;
+use super::VerifyTarget;
+use crate::host::ContextLayout;
 use crate::isa::opcode::{op, Class, BPF_CALL, BPF_EXIT, BPF_JA};
 use crate::isa::Insn;
 use crate::ProgramType;
@@ -33,7 +33,7 @@ pub(crate) type Res<T> = Result<T, VerifyError>;
 /// One verification run.
 pub(crate) struct Checker<'a, 'w, 'l> {
     pub insns: &'a [Insn],
-    pub env: &'a VerifyEnv<'a>,
+    pub env: &'a VerifyTarget<'a>,
     pub ctx: Option<ContextLayout>,
     pub ws: View<'w>,
     pub nfuncs: usize,

@@ -256,7 +256,7 @@ pub enum VerifyErrorKind {
         alloc_pc: u32,
     },
     /// A store, an atomic or a helper would write a map the program may only read
-    /// ([`BPF_F_RDONLY_PROG`](crate::env::BPF_F_RDONLY_PROG), as `.rodata` is).
+    /// ([`BPF_F_RDONLY_PROG`](crate::host::BPF_F_RDONLY_PROG), as `.rodata` is).
     ReadOnlyMapWrite {
         /// The register holding the map or the pointer into its value.
         reg: u8,

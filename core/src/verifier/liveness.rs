@@ -12,7 +12,7 @@
 //! soundness.
 
 use super::cfg::{flow, width, Flow};
-use crate::env::{ArgKind, HelperTable};
+use crate::host::{ArgKind, HelperTable};
 use crate::isa::opcode::*;
 use crate::isa::Insn;
 

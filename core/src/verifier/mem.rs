@@ -8,7 +8,7 @@ use super::error::{LeakTarget, TooComplexReason, VerifyErrorKind as K};
 use super::rule::Rule;
 use super::scalar::Scalar;
 use super::state::{Kind, Slot, Value, NO_SPILL};
-use crate::env::{CtxFieldKind, MapType, STACK_FRAME_SIZE};
+use crate::host::{CtxFieldKind, MapType, STACK_FRAME_SIZE};
 use crate::isa::opcode::*;
 use crate::isa::Insn;
 use crate::maps::MapTable;
@@ -241,7 +241,7 @@ impl Checker<'_, '_, '_> {
         }
     }
 
-    /// The program may write map `map` (it is not [`BPF_F_RDONLY_PROG`](crate::env::BPF_F_RDONLY_PROG));
+    /// The program may write map `map` (it is not [`BPF_F_RDONLY_PROG`](crate::host::BPF_F_RDONLY_PROG));
     /// `reg` holds the map or a pointer into its value.
     pub(crate) fn map_writable(&self, pc: usize, reg: u8, map: u8) -> Res<()> {
         let read_only = self

@@ -34,7 +34,7 @@ pub use error::{LeakTarget, TooComplexReason, VerifyError, VerifyErrorKind};
 pub use rule::Rule;
 pub use workspace::VerifierWorkspace;
 
-use crate::env::{CtxFieldKind, HelperTable, ProgramType, MAX_CALL_FRAMES, STACK_SIZE};
+use crate::host::{CtxFieldKind, HelperTable, ProgramType, MAX_CALL_FRAMES, STACK_SIZE};
 use crate::isa::opcode::op::LDDW;
 use crate::isa::opcode::{BPF_DW, BPF_LDX, BPF_MEM};
 use crate::isa::{Insn, Program};
@@ -46,7 +46,7 @@ pub const DEFAULT_BUDGET: u32 = 1_000_000;
 
 /// What a program is verified against.
 #[derive(Clone, Copy, Debug)]
-pub struct VerifyEnv<'a> {
+pub struct VerifyTarget<'a> {
     /// The program type: context layout and what the program may do.
     pub prog_type: ProgramType,
     /// The helpers the program may call, with prototypes.
@@ -58,10 +58,10 @@ pub struct VerifyEnv<'a> {
     pub budget: u32,
 }
 
-impl<'a> VerifyEnv<'a> {
+impl<'a> VerifyTarget<'a> {
     /// An environment with the default budget.
     pub const fn new(prog_type: ProgramType, helpers: HelperTable<'a>, maps: MapTable<'a>) -> Self {
-        VerifyEnv {
+        VerifyTarget {
             prog_type,
             helpers,
             maps,
@@ -96,7 +96,7 @@ pub type DefaultWorkspace = VerifierWorkspace<4096, 96, 192>;
 /// is rejected as [`VerifyErrorKind::TooComplex`].
 pub fn verify<'a, const INSNS: usize, const STATES: usize, const BRANCHES: usize>(
     insns: &'a mut [Insn],
-    env: &VerifyEnv<'a>,
+    env: &VerifyTarget<'a>,
     ws: &mut VerifierWorkspace<INSNS, STATES, BRANCHES>,
 ) -> Result<VerifiedProgram<'a>, VerifyError> {
     run(insns, env, ws.view(), None, 0)
@@ -111,7 +111,7 @@ pub fn verify<'a, const INSNS: usize, const STATES: usize, const BRANCHES: usize
 #[cfg(any(all(test, feature = "metering"), feature = "fuzzing"))]
 pub fn verify_lifting<'a, const INSNS: usize, const STATES: usize, const BRANCHES: usize>(
     insns: &'a mut [Insn],
-    env: &VerifyEnv<'a>,
+    env: &VerifyTarget<'a>,
     ws: &mut VerifierWorkspace<INSNS, STATES, BRANCHES>,
     lifted: &[Rule],
 ) -> Result<VerifiedProgram<'a>, VerifyError> {
@@ -125,7 +125,7 @@ pub fn verify_lifting<'a, const INSNS: usize, const STATES: usize, const BRANCHE
 /// As [`verify`]. Errors of `log` are ignored.
 pub fn verify_with_log<'a, const INSNS: usize, const STATES: usize, const BRANCHES: usize>(
     insns: &'a mut [Insn],
-    env: &VerifyEnv<'a>,
+    env: &VerifyTarget<'a>,
     ws: &mut VerifierWorkspace<INSNS, STATES, BRANCHES>,
     log: &mut dyn core::fmt::Write,
 ) -> Result<VerifiedProgram<'a>, VerifyError> {
@@ -157,7 +157,7 @@ pub struct VerifyStats {
 /// As [`verify`].
 pub fn verify_with_stats<'a, const INSNS: usize, const STATES: usize, const BRANCHES: usize>(
     insns: &'a mut [Insn],
-    env: &VerifyEnv<'a>,
+    env: &VerifyTarget<'a>,
     ws: &mut VerifierWorkspace<INSNS, STATES, BRANCHES>,
     log: Option<&mut dyn core::fmt::Write>,
 ) -> (Result<VerifiedProgram<'a>, VerifyError>, VerifyStats) {
@@ -177,7 +177,7 @@ pub fn verify_with_stats<'a, const INSNS: usize, const STATES: usize, const BRAN
 
 /// Every `lddw` of a map, reachable or not, names a map of `env` in a way it supports: the
 /// engines resolve these when a program is loaded or compiled (the JIT compiles dead code too).
-fn check_map_refs(insns: &[Insn], env: &VerifyEnv<'_>) -> Result<(), VerifyError> {
+fn check_map_refs(insns: &[Insn], env: &VerifyTarget<'_>) -> Result<(), VerifyError> {
     let mut pc = 0;
     while let Some(&insn) = insns.get(pc) {
         if insn.opcode == LDDW {
@@ -192,7 +192,7 @@ fn check_map_refs(insns: &[Insn], env: &VerifyEnv<'_>) -> Result<(), VerifyError
 
 fn run<'a>(
     insns: &'a mut [Insn],
-    env: &VerifyEnv<'a>,
+    env: &VerifyTarget<'a>,
     ws: workspace::View<'_>,
     log: Option<&mut dyn core::fmt::Write>,
     lifted: u8,
@@ -202,7 +202,7 @@ fn run<'a>(
 
 fn run_with<'a>(
     insns: &'a mut [Insn],
-    env: &VerifyEnv<'a>,
+    env: &VerifyTarget<'a>,
     ws: workspace::View<'_>,
     log: Option<&mut dyn core::fmt::Write>,
     lifted: u8,
@@ -302,7 +302,7 @@ fn stack_depth(insns: &[Insn], c: &check::Checker<'_, '_, '_>) -> u32 {
 }
 
 /// Rewrites one verified context access to the runtime layout.
-fn rewrite_ctx(insn: &mut Insn, layout: &crate::env::ContextLayout) {
+fn rewrite_ctx(insn: &mut Insn, layout: &crate::host::ContextLayout) {
     let size = match insn.opcode & 0x18 {
         0x00 => 4,
         0x08 => 2,

@@ -19,7 +19,7 @@ pub enum Rule {
     /// A helper that reads stack memory may not see a spilled pointer there (it would copy a
     /// host address into a map).
     PointerInHelperMemory,
-    /// No program write into a map marked [`BPF_F_RDONLY_PROG`](crate::env::BPF_F_RDONLY_PROG).
+    /// No program write into a map marked [`BPF_F_RDONLY_PROG`](crate::host::BPF_F_RDONLY_PROG).
     ReadOnlyMap,
 }
 

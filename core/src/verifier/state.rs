@@ -3,7 +3,7 @@
 
 use super::refs::Refs;
 use super::scalar::Scalar;
-use crate::env::{MAX_CALL_FRAMES, STACK_FRAME_SIZE};
+use crate::host::{MAX_CALL_FRAMES, STACK_FRAME_SIZE};
 
 /// What a register (or a spilled stack slot) holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -2,7 +2,7 @@
 //! rejection reason has a case, and next to it an accepted near-miss.
 
 use super::*;
-use crate::env::{ArgKind, Helper, HelperEnv, HelperProto, MapDef, MapType, RetKind};
+use crate::host::{ArgKind, Helper, HelperCall, HelperProto, MapDef, MapType, RetKind};
 use crate::isa::opcode::*;
 use std::boxed::Box;
 use std::string::String;
@@ -116,7 +116,7 @@ use a::*;
 
 // ---- environments ------------------------------------------------------------------------
 
-fn nop(_: &mut HelperEnv<'_>, _: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+fn nop(_: &mut HelperCall<'_>, _: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
     0
 }
 
@@ -236,10 +236,10 @@ impl Ty {
     }
 }
 
-fn env(ty: Ty) -> VerifyEnv<'static> {
-    VerifyEnv {
+fn env(ty: Ty) -> VerifyTarget<'static> {
+    VerifyTarget {
         budget: 100_000,
-        ..VerifyEnv::new(
+        ..VerifyTarget::new(
             ty.prog_type(),
             HelperTable::new(HELPERS),
             MapTable::definitions(MAPS),
@@ -251,7 +251,7 @@ type Ws = VerifierWorkspace<512, 64, 32>;
 
 fn run_case(
     prog: &[Insn],
-    env: &VerifyEnv<'_>,
+    env: &VerifyTarget<'_>,
     ws: &mut Ws,
 ) -> Result<(Vec<Insn>, u32), VerifyError> {
     let mut insns = prog.to_vec();
@@ -2972,7 +2972,7 @@ fn messages_read_like_linux() {
 #[test]
 fn standard_helper_table_programs() {
     let mut ws = Box::new(Ws::new());
-    let e = VerifyEnv::new(
+    let e = VerifyTarget::new(
         ProgramType::Xdp,
         crate::helpers::standard(),
         MapTable::definitions(MAPS),
@@ -3056,7 +3056,7 @@ fn small_workspaces_fail_cleanly() {
         exit(),
     ]
     .concat();
-    let small = VerifyEnv {
+    let small = VerifyTarget {
         budget: 500,
         ..env(M)
     };
@@ -3133,7 +3133,7 @@ fn large_program_verifies_in_the_default_workspace() {
     let mut prog = large_program();
     assert!(prog.len() >= 4000 && prog.len() <= 4096);
     let mut ws = Box::new(DefaultWorkspace::new());
-    let e = VerifyEnv {
+    let e = VerifyTarget {
         budget: DEFAULT_BUDGET,
         ..env(XDP)
     };

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::asm::assemble;
-use crate::env::{ArgKind, Helper, HelperEnv, HelperProto, RetKind};
+use crate::host::{ArgKind, Helper, HelperCall, HelperProto, RetKind};
 use std::path::{Path, PathBuf};
 use std::string::String;
 use std::vec::Vec;
@@ -54,7 +54,7 @@ fn section(text: &str, name: &str) -> Option<String> {
     cur.or(found)
 }
 
-fn ktime(_: &mut HelperEnv<'_>, _: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+fn ktime(_: &mut HelperCall<'_>, _: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
     0
 }
 
@@ -121,7 +121,7 @@ fn every_conformance_program_verifies() {
     let start = std::time::Instant::now();
     for path in &all {
         let (mut insns, len) = load(path);
-        let env = VerifyEnv::new(
+        let env = VerifyTarget::new(
             ProgramType::Memory { len },
             HelperTable::new(HELPERS),
             MapTable::EMPTY,
@@ -138,7 +138,7 @@ fn every_conformance_program_verifies() {
 fn negative_error_data_is_rejected() {
     let path = shared_dir().join("conformance/bpf_conformance/negative/error.data");
     let (mut insns, len) = load(&path);
-    let env = VerifyEnv::new(
+    let env = VerifyTarget::new(
         ProgramType::Memory { len },
         HelperTable::new(HELPERS),
         MapTable::EMPTY,

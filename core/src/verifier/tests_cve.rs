@@ -17,8 +17,8 @@
 
 use super::*;
 use crate::asm::assemble;
-use crate::env::{MapDef, BPF_F_RDONLY_PROG};
-use crate::maps::{value_words, ArrayMap, HashMap, Map, MapTable, ProgArray, QueueMap, RingBuf};
+use crate::host::{MapDef, BPF_F_RDONLY_PROG};
+use crate::maps::{value_words, ArrayMap, BpfHashMap, Map, MapTable, ProgArray, QueueMap, RingBuf};
 use crate::{Context, Interpreter, NoPlatform, SkBuff, Stack, Trap, XdpBuff};
 use std::boxed::Box;
 use std::format;
@@ -1106,7 +1106,7 @@ struct Regions {
 struct Maps {
     data: ArrayMap<16, { value_words(16) }, 1>,
     _gap2: [u8; GAP],
-    hash: HashMap<4, 16, { value_words(16) }, 4>,
+    hash: BpfHashMap<4, 16, { value_words(16) }, 4>,
     _gap3: [u8; GAP],
     ring: RingBuf<4096, 512>,
     _gap4: [u8; GAP],
@@ -1140,7 +1140,7 @@ impl World {
                 maps: Maps {
                     data: ArrayMap::new(),
                     _gap2: [0; GAP],
-                    hash: HashMap::with_seed(3),
+                    hash: BpfHashMap::with_seed(3),
                     _gap3: [0; GAP],
                     ring: RingBuf::new(),
                     _gap4: [0; GAP],
@@ -1235,7 +1235,7 @@ fn run_checked(insns: &[Insn], pt: ProgramType, tr: &Trigger) -> Seen {
     let defs = r.maps.defs();
     let mut target = tail_target();
     let mut ws = Box::new(DefaultWorkspace::new());
-    let env = VerifyEnv::new(pt, crate::helpers::standard(), MapTable::definitions(&defs));
+    let env = VerifyTarget::new(pt, crate::helpers::standard(), MapTable::definitions(&defs));
     let target = verify(&mut target, &env, &mut *ws).unwrap();
     let programs = [target];
     let interp = Interpreter::new(crate::helpers::standard(), &NoPlatform)
@@ -1273,7 +1273,7 @@ fn verdict(
     let insns = assemble_vec(src);
     let world = World::new(tr);
     let defs = world.r.maps.defs();
-    let env = VerifyEnv::new(pt, crate::helpers::standard(), MapTable::definitions(&defs));
+    let env = VerifyTarget::new(pt, crate::helpers::standard(), MapTable::definitions(&defs));
     let mut copy = insns.clone();
     let r = verify(&mut copy, &env, ws).map(|v| v.insns().to_vec());
     (insns, r)

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::asm::assemble;
-use crate::env::{MapDef, MapType};
+use crate::host::{MapDef, MapType};
 use std::boxed::Box;
 use std::string::String;
 use std::vec::Vec;
@@ -62,7 +62,7 @@ type Ws = VerifierWorkspace<256, 64, 32>;
 fn verdict(src: &str, ws: &mut Ws) -> Result<(), VerifyError> {
     let mut buf = [Insn::default(); 256];
     let n = assemble(src, &mut buf).unwrap_or_else(|e| panic!("{e}\n{src}"));
-    let env = VerifyEnv::new(
+    let env = VerifyTarget::new(
         ProgramType::Xdp,
         crate::helpers::standard(),
         MapTable::definitions(MAPS),

@@ -2,10 +2,10 @@
 //! run by the checking interpreter, on random buffer contents, and the verified engine agrees.
 //! The generators and the oracle are the fuzz targets' (`crate::fuzzing`).
 
-use crate::env::ProgramType;
 use crate::fuzzing::{
     link_program, memory_program, xdp_program, Fixture, Outcome, Rng, Source, MEMORY_LEN,
 };
+use crate::host::ProgramType;
 use crate::isa::opcode::{op, Class, BPF_ADD, BPF_ALU64, BPF_X};
 use crate::Insn;
 

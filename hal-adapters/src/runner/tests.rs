@@ -4,8 +4,8 @@
 use super::*;
 use crate::testutil::XorShift;
 use crate::{Counts, Engine, MemRing};
-use nanobpf_core::maps::{DevMap, Map, MapTable};
 use nanobpf_core::{assemble, helpers, Insn, Interpreter, NoPlatform, Program};
+use nanobpf_core::{DevMap, Map, MapTable};
 use std::vec::Vec;
 
 /// The verdict is the frame's first byte; the second is the device-map key of a redirect.
@@ -354,7 +354,7 @@ fn random_traffic_keeps_every_buffer_accounted() {
 /// rewrites it.
 #[test]
 fn a_verified_program_runs_through_the_runner() {
-    use nanobpf_core::{verify, ProgramType, VerifierWorkspace, VerifyEnv};
+    use nanobpf_core::{verify, ProgramType, VerifierWorkspace, VerifyTarget};
     let src = "
         ldxw %r2, [%r1]
         ldxw %r3, [%r1+4]
@@ -377,7 +377,7 @@ fn a_verified_program_runs_through_the_runner() {
         exit";
     let mut insns = asm(src);
     let maps = devmap();
-    let env = VerifyEnv::new(ProgramType::Xdp, helpers::standard(), MapTable::new(&maps));
+    let env = VerifyTarget::new(ProgramType::Xdp, helpers::standard(), MapTable::new(&maps));
     let mut ws: std::boxed::Box<VerifierWorkspace<64, 16, 16>> = std::boxed::Box::default();
     let program = verify(&mut insns, &env, &mut ws).unwrap_or_else(|e| panic!("{e}"));
     let vm = Interpreter::new(helpers::standard(), &PLATFORM).with_maps(MapTable::new(&maps));
@@ -413,7 +413,7 @@ fn a_verified_program_runs_through_the_runner() {
     assert_eq!(assert_accounted(&b).free, 8);
 }
 
-static CPUS: nanobpf_core::maps::CpuMap<4> = nanobpf_core::maps::CpuMap::new();
+static CPUS: nanobpf_core::CpuMap<4> = nanobpf_core::CpuMap::new();
 
 /// A redirect into a CPU map goes to `steer` with the CPU's index; plain `poll` counts it as
 /// failed.

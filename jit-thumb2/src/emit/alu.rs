@@ -5,7 +5,7 @@ use super::{Emit, Emitter, Loc, Opnd, IP, R0, R1, R2, R3, ST};
 use crate::error::JitErrorKind;
 use crate::state::{off, op};
 use crate::thumb::{Cond, Dp, Ins, Sh, LR, PC, R};
-use nanobpf_core::isa::opcode::*;
+use nanobpf_core::opcode::*;
 use nanobpf_core::Insn;
 
 /// The two words of an immediate sign-extended to 64 bits.

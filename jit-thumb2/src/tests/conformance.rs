@@ -4,8 +4,8 @@
 use super::data::parse_data;
 use crate::native::ExecRegion;
 use crate::{compile, JitWorkspace};
-use nanobpf_core::verifier::{verify, DefaultWorkspace, VerifyEnv};
 use nanobpf_core::{assemble, helpers, Insn, NoPlatform, ProgramType, Runtime};
+use nanobpf_core::{verify, DefaultWorkspace, VerifyTarget};
 use std::boxed::Box;
 use std::path::PathBuf;
 use std::prelude::rust_2021::*;
@@ -54,12 +54,12 @@ fn every_conformance_program_compiles_and_checks() {
     for path in &files {
         let text = std::fs::read_to_string(path).expect("readable");
         let (mut insns, mem) = program(&text);
-        let env = VerifyEnv::new(
+        let env = VerifyTarget::new(
             ProgramType::Memory {
                 len: mem.len() as u32,
             },
             helpers::standard(),
-            nanobpf_core::maps::MapTable::EMPTY,
+            nanobpf_core::MapTable::EMPTY,
         );
         let prog =
             verify(&mut insns, &env, &mut ws).unwrap_or_else(|e| std::panic!("{path:?}: {e}"));
@@ -123,12 +123,12 @@ fn a_flipped_bit_in_the_code_is_caught_or_harmless() {
             .expect("readable");
     let (mut insns, mem) = program(&text);
     let mut ws = Box::new(DefaultWorkspace::new());
-    let env = VerifyEnv::new(
+    let env = VerifyTarget::new(
         ProgramType::Memory {
             len: mem.len() as u32,
         },
         helpers::standard(),
-        nanobpf_core::maps::MapTable::EMPTY,
+        nanobpf_core::MapTable::EMPTY,
     );
     let prog = verify(&mut insns, &env, &mut ws).expect("verifies");
     let rt = Runtime::new(helpers::standard(), &NoPlatform);
@@ -171,12 +171,12 @@ fn recheck_finds_code_changed_after_compilation() {
             .expect("readable");
     let (mut insns, mem) = program(&text);
     let mut ws = Box::new(DefaultWorkspace::new());
-    let env = VerifyEnv::new(
+    let env = VerifyTarget::new(
         ProgramType::Memory {
             len: mem.len() as u32,
         },
         helpers::standard(),
-        nanobpf_core::maps::MapTable::EMPTY,
+        nanobpf_core::MapTable::EMPTY,
     );
     let prog = verify(&mut insns, &env, &mut ws).expect("verifies");
     let rt = Runtime::new(helpers::standard(), &NoPlatform);
@@ -209,12 +209,12 @@ fn a_small_buffer_or_workspace_is_an_error() {
     let (mut insns, mem) = program(&text);
     let n = insns.len();
     let mut ws = Box::new(DefaultWorkspace::new());
-    let env = VerifyEnv::new(
+    let env = VerifyTarget::new(
         ProgramType::Memory {
             len: mem.len() as u32,
         },
         helpers::standard(),
-        nanobpf_core::maps::MapTable::EMPTY,
+        nanobpf_core::MapTable::EMPTY,
     );
     let prog = verify(&mut insns, &env, &mut ws).expect("verifies");
     let rt = Runtime::new(helpers::standard(), &NoPlatform);

@@ -23,10 +23,10 @@ use crate::thumb::{decode, Ins, Sh};
 use crate::{compile, JitWorkspace};
 use armagnac::core::{Config, Emulator, Event, Processor, RunOptions};
 use armagnac::registers::RegisterIndex;
-use nanobpf_core::verifier::{verify, DefaultWorkspace, VerifyEnv};
 use nanobpf_core::{
     helpers, Context, Insn, Interpreter, NoPlatform, ProgramType, Runtime, Stack, Trap,
 };
+use nanobpf_core::{verify, DefaultWorkspace, VerifyTarget};
 use std::boxed::Box;
 use std::prelude::rust_2021::*;
 use std::vec;
@@ -459,12 +459,12 @@ fn generated_programs_agree_with_the_interpreter() {
     for round in 0..2000 {
         let mut insns = generate(&mut rng, 12 + round % 30);
         let mem: Vec<u8> = (0..MEM_LEN).map(|_| rng.next() as u8).collect();
-        let env = VerifyEnv::new(
+        let env = VerifyTarget::new(
             ProgramType::Memory {
                 len: MEM_LEN as u32,
             },
             helpers::standard(),
-            nanobpf_core::maps::MapTable::EMPTY,
+            nanobpf_core::MapTable::EMPTY,
         );
         let listing = nanobpf_core::Disasm::new(&insns).to_string();
         let prog = match verify(&mut insns, &env, &mut ws) {
@@ -514,12 +514,12 @@ fn the_conformance_programs_agree_in_the_emulator() {
         }) {
             continue;
         }
-        let env = VerifyEnv::new(
+        let env = VerifyTarget::new(
             ProgramType::Memory {
                 len: mem.len() as u32,
             },
             helpers::standard(),
-            nanobpf_core::maps::MapTable::EMPTY,
+            nanobpf_core::MapTable::EMPTY,
         );
         let prog = verify(&mut insns, &env, &mut ws).expect("verifies");
         let want = interpret(&prog, &mem, None);

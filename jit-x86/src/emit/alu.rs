@@ -9,7 +9,7 @@ use crate::regs::{bpf, T, X};
 use iced_x86::code_asm::registers::gpr32::*;
 use iced_x86::code_asm::registers::gpr64::*;
 use iced_x86::code_asm::registers::gpr8::cl;
-use nanobpf_core::isa::opcode::*;
+use nanobpf_core::opcode::*;
 use nanobpf_core::Insn;
 
 /// `op dst, src` at the instruction's width, for the two-operand ALU instructions.

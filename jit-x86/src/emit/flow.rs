@@ -21,10 +21,10 @@ use crate::regs::{bpf, STATE};
 use iced_x86::code_asm::registers::gpr32::esi;
 use iced_x86::code_asm::registers::gpr64::*;
 use iced_x86::code_asm::{dword_ptr, qword_ptr};
-use nanobpf_core::env::{MAX_CALL_FRAMES, STACK_FRAME_SIZE};
-use nanobpf_core::isa::opcode::op::*;
-use nanobpf_core::isa::opcode::*;
+use nanobpf_core::opcode::op::*;
+use nanobpf_core::opcode::*;
 use nanobpf_core::Insn;
+use nanobpf_core::{MAX_CALL_FRAMES, STACK_FRAME_SIZE};
 
 /// The saved registers of a bpf-to-bpf call: r6 to r9 and r10.
 const CALLEE_SAVED: [AsmRegister64Ref; 5] = [rbx, r13, r14, r15, rbp];

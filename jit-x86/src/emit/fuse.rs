@@ -27,7 +27,7 @@
 use super::{Emit, Emitter};
 use crate::regs::bpf;
 use iced_x86::code_asm::{byte_ptr, dword_ptr, word_ptr};
-use nanobpf_core::isa::opcode::*;
+use nanobpf_core::opcode::*;
 use nanobpf_core::Insn;
 
 /// `ldxb dst, [src+off]`.

@@ -15,7 +15,7 @@ use iced_x86::code_asm::registers::gpr32::*;
 use iced_x86::code_asm::registers::gpr64::*;
 use iced_x86::code_asm::registers::gpr8::r10b;
 use iced_x86::code_asm::{byte_ptr, dword_ptr, qword_ptr, word_ptr};
-use nanobpf_core::isa::opcode::*;
+use nanobpf_core::opcode::*;
 use nanobpf_core::Insn;
 
 impl Emitter {

@@ -6,11 +6,11 @@
 //! is never written or used as a value, r10 is only a base, accesses use fixed in-bounds
 //! offsets, atomics only aligned stack slots, and jumps only go forward.
 
-use nanobpf_core::env::{ArgKind, Helper, HelperEnv, HelperProto, HelperTable, RetKind};
 use nanobpf_core::fuzzing::Source;
-use nanobpf_core::isa::opcode::op::*;
-use nanobpf_core::isa::opcode::*;
+use nanobpf_core::opcode::op::*;
+use nanobpf_core::opcode::*;
 use nanobpf_core::Insn;
+use nanobpf_core::{ArgKind, Helper, HelperCall, HelperProto, HelperTable, RetKind};
 use std::vec::Vec;
 
 /// The memory length of [`alu_program`]s.
@@ -20,7 +20,7 @@ pub const ALU_MEM: usize = 64;
 const REGS: [u8; 9] = [0, 1, 2, 3, 4, 5, 7, 8, 9];
 
 /// Helper 100: mixes all five arguments, so a wrong argument register shows.
-fn mix(_: &mut HelperEnv<'_>, a: u64, b: u64, c: u64, d: u64, e: u64) -> u64 {
+fn mix(_: &mut HelperCall<'_>, a: u64, b: u64, c: u64, d: u64, e: u64) -> u64 {
     mix_value(a, b, c, d, e)
 }
 
@@ -34,7 +34,7 @@ pub fn mix_value(a: u64, b: u64, c: u64, d: u64, e: u64) -> u64 {
 }
 
 /// Helper 101: writes the 8 bytes of its second argument at the address in its first.
-fn poke(env: &mut HelperEnv<'_>, a: u64, b: u64, _: u64, _: u64, _: u64) -> u64 {
+fn poke(env: &mut HelperCall<'_>, a: u64, b: u64, _: u64, _: u64, _: u64) -> u64 {
     env.write(a, &b.to_le_bytes()) as u64
 }
 

@@ -23,16 +23,16 @@ mod gen;
 pub use gen::{alu_program, mix_value, test_helpers, ALU_MEM, TEST_HELPERS};
 
 use crate::{compile, JitOptions};
-use nanobpf_core::env::HelperTable;
 use nanobpf_core::fuzzing::{
     structured_program, Bytes, Flavor, FuzzMaps, RunInput, Snapshot, Source, VERIFY_BUDGET,
 };
 use nanobpf_core::helpers::standard;
-use nanobpf_core::isa::opcode::{op, ATOMIC_ADD, BPF_ALU64, BPF_ATOMIC, BPF_DW, BPF_MOV};
-use nanobpf_core::isa::opcode::{BPF_STX, BPF_X};
-use nanobpf_core::isa::opcode::{LDDW_MAP_IDX, LDDW_MAP_IDX_VALUE};
-use nanobpf_core::maps::MapTable;
-use nanobpf_core::verifier::{verify, DefaultWorkspace, VerifyEnv, VerifyError};
+use nanobpf_core::opcode::{op, ATOMIC_ADD, BPF_ALU64, BPF_ATOMIC, BPF_DW, BPF_MOV};
+use nanobpf_core::opcode::{BPF_STX, BPF_X};
+use nanobpf_core::opcode::{LDDW_MAP_IDX, LDDW_MAP_IDX_VALUE};
+use nanobpf_core::HelperTable;
+use nanobpf_core::MapTable;
+use nanobpf_core::{verify, DefaultWorkspace, VerifyError, VerifyTarget};
 use nanobpf_core::{
     Context, Disasm, Insn, Interpreter, NoPlatform, ProgramType, Runtime, Stack, Trap,
     VerifiedProgram,
@@ -181,9 +181,9 @@ impl Differential {
         src: &mut impl Source,
     ) -> Verdict {
         let defs = self.maps.defs();
-        let env = VerifyEnv {
+        let env = VerifyTarget {
             budget: VERIFY_BUDGET,
-            ..VerifyEnv::new(pt, setup.helpers, MapTable::definitions(&defs))
+            ..VerifyTarget::new(pt, setup.helpers, MapTable::definitions(&defs))
         };
         let mut insns = prog.to_vec();
         let entry = match verify(&mut insns, &env, &mut *self.ws) {

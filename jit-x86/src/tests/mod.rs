@@ -10,10 +10,9 @@ mod verified;
 
 use crate::options::JitOptions;
 use crate::program::compile_insns;
-use nanobpf_core::env::HelperTable;
+use nanobpf_core::HelperTable;
 use nanobpf_core::{
-    asm::assemble, Context, Insn, Interpreter, NoPlatform, Program, ProgramType, Runtime, Stack,
-    Trap,
+    assemble, Context, Insn, Interpreter, NoPlatform, Program, ProgramType, Runtime, Stack, Trap,
 };
 use std::boxed::Box;
 use std::vec;

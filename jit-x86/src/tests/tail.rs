@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::compile;
-use nanobpf_core::maps::{value_words, Map, MapTable};
-use nanobpf_core::verifier::{verify, DefaultWorkspace, VerifyEnv};
+use nanobpf_core::{value_words, Map, MapTable};
+use nanobpf_core::{verify, DefaultWorkspace, VerifyTarget};
 use nanobpf_core::{ArrayMap, ProgArray, VerifiedProgram, XdpBuff};
 
 static PROGS: ProgArray<2> = ProgArray::new();
@@ -18,7 +18,7 @@ fn tail_calls_jump_and_stop_at_the_chain_limit_like_the_interpreter() {
                             mov %r1, %r6\nlddw %r2, map[0]\nmov %r3, 0\ncall 12\nmov %r0, 99\nexit",
     );
     let mut answer = asm("mov %r0, 42\nexit");
-    let env = VerifyEnv::new(ProgramType::Xdp, nanobpf_core::helpers::standard(), table);
+    let env = VerifyTarget::new(ProgramType::Xdp, nanobpf_core::helpers::standard(), table);
     let mut ws = Box::new(DefaultWorkspace::new());
     let p0 = verify(&mut counting, &env, &mut ws).expect("verifies");
     let p1 = verify(&mut answer, &env, &mut ws).expect("verifies");

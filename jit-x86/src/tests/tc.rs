@@ -4,9 +4,9 @@
 
 use super::*;
 use crate::compile;
-use nanobpf_core::maps::MapTable;
-use nanobpf_core::verifier::{verify, DefaultWorkspace, VerifyEnv};
+use nanobpf_core::MapTable;
 use nanobpf_core::TcBuff;
+use nanobpf_core::{verify, DefaultWorkspace, VerifyTarget};
 
 /// A packet: Ethernet, IPv4 192.168.1.1 to 10.1.2.3, UDP, six bytes of payload.
 fn packet() -> Vec<u8> {
@@ -31,7 +31,7 @@ type TcOutcome = (
 
 fn agree(text: &str) -> TcOutcome {
     let mut insns = asm(text);
-    let env = VerifyEnv::new(
+    let env = VerifyTarget::new(
         ProgramType::Tc,
         nanobpf_core::helpers::standard(),
         MapTable::EMPTY,

@@ -1,7 +1,7 @@
 //! One behaviour per test: RFC edge cases, every instruction group, traps.
 
 use super::*;
-use nanobpf_core::interp::{sdiv32, sdiv64, smod32, smod64, udiv32, udiv64, umod32, umod64};
+use nanobpf_core::engine::{sdiv32, sdiv64, smod32, smod64, udiv32, udiv64, umod32, umod64};
 
 const EDGES: [u64; 10] = [
     0,

@@ -9,8 +9,8 @@ use crate::fuzzing::{
     Verdict, ALU_MEM,
 };
 use nanobpf_core::fuzzing::{structured_program, Flavor, FuzzMaps, Rng, RunInput, Source};
-use nanobpf_core::maps::MapTable;
-use nanobpf_core::verifier::{verify, DefaultWorkspace, VerifyEnv};
+use nanobpf_core::MapTable;
+use nanobpf_core::{verify, DefaultWorkspace, VerifyTarget};
 
 #[test]
 fn verified_random_programs_agree_with_the_interpreter() {
@@ -90,7 +90,7 @@ fn structured_programs_agree_with_the_interpreter() {
 fn differential_tail_calls_hit_miss_and_stop_at_the_chain_limit() {
     let maps = FuzzMaps::new();
     let defs = maps.defs();
-    let env = VerifyEnv::new(
+    let env = VerifyTarget::new(
         ProgramType::Xdp,
         nanobpf_core::helpers::standard(),
         MapTable::definitions(&defs),
@@ -98,7 +98,7 @@ fn differential_tail_calls_hit_miss_and_stop_at_the_chain_limit() {
     let mut ws = Box::new(DefaultWorkspace::new());
     // The chain program verifies for socket filters too (memory programs have no context to
     // pass, so no tail calls).
-    let socket = VerifyEnv::new(
+    let socket = VerifyTarget::new(
         ProgramType::SocketFilter,
         nanobpf_core::helpers::standard(),
         MapTable::definitions(&defs),
@@ -167,9 +167,9 @@ fn structured_programs_take_tail_calls() {
     let mut ws = Box::new(DefaultWorkspace::new());
     let mut session = Differential::new();
     for flavor in [Flavor::Xdp, Flavor::Socket] {
-        let env = VerifyEnv {
+        let env = VerifyTarget {
             budget: VERIFY_BUDGET,
-            ..VerifyEnv::new(
+            ..VerifyTarget::new(
                 flavor.program_type(),
                 setup.helpers,
                 MapTable::definitions(&defs),
@@ -189,7 +189,7 @@ fn structured_programs_take_tail_calls() {
                 continue;
             };
             let tail_call = |i: &Insn| {
-                i.opcode == nanobpf_core::isa::opcode::op::CALL && i.src() == 0 && i.imm == 12
+                i.opcode == nanobpf_core::opcode::op::CALL && i.src() == 0 && i.imm == 12
             };
             if !entry.insns().iter().any(tail_call) {
                 continue;
@@ -255,7 +255,7 @@ fn compile_time_per_instruction() {
     let mut insns = asm(&text);
     let n = insns.len();
     let mut ws = Box::new(DefaultWorkspace::new());
-    let env = VerifyEnv::new(
+    let env = VerifyTarget::new(
         ProgramType::Memory { len: 64 },
         HelperTable::new(&HELPERS),
         MapTable::EMPTY,

@@ -14,12 +14,12 @@ use cortex_m_rt::entry;
 use cortex_m_semihosting::hprintln;
 use nanobpf_board_qemu_mps2_an386::exec::CodeBuffer;
 use nanobpf_board_qemu_mps2_an386::{exit, instructions, Ticks};
-use nanobpf_core::maps::{value_words, Map, MapTable};
-use nanobpf_core::verifier::{verify, DefaultWorkspace, VerifyEnv};
 use nanobpf_core::{
     assemble, helpers, ArrayMap, Context, Insn, Interpreter, NoPlatform, ProgArray, ProgramType,
     Runtime, Stack, VerifiedProgram, XdpBuff,
 };
+use nanobpf_core::{value_words, Map, MapTable};
+use nanobpf_core::{verify, DefaultWorkspace, VerifyTarget};
 use nanobpf_jit_thumb2::{compile, JitWorkspace};
 use panic_semihosting as _;
 
@@ -138,7 +138,7 @@ fn firmware() -> Result<(), Failure> {
             *d = Insn::from_u64(v);
         }
         let len = case.mem.len().min(s.mem.len());
-        let env = VerifyEnv::new(
+        let env = VerifyTarget::new(
             ProgramType::Memory { len: len as u32 },
             helpers::standard(),
             MapTable::EMPTY,
@@ -237,7 +237,7 @@ fn tail_calls(
     )
     .map_err(|_| Failure::TailSetup("assembly"))?;
     let nb = assemble("mov %r0, 42\nexit", b).map_err(|_| Failure::TailSetup("assembly"))?;
-    let env = VerifyEnv::new(ProgramType::Xdp, helpers::standard(), table);
+    let env = VerifyTarget::new(ProgramType::Xdp, helpers::standard(), table);
     let p0 = verify(&mut a[..na], &env, ws).map_err(|_| Failure::TailSetup("verification"))?;
     let p1 = verify(&mut b[..nb], &env, ws).map_err(|_| Failure::TailSetup("verification"))?;
     let programs = [p0, p1];

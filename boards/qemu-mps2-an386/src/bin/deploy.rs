@@ -31,7 +31,7 @@ use nanobpf_board_qemu_mps2_an386::net::{ControlFilter, Split, UdpChannel};
 use nanobpf_board_qemu_mps2_an386::uart::Uart0;
 use nanobpf_board_qemu_mps2_an386::{exit, instructions, Ticks};
 use nanobpf_control::{BadKey, Datagrams, Device, Kind, LastCommit, Serial, SlotTarget};
-use nanobpf_core::maps::ArenaStorage;
+use nanobpf_core::ArenaStorage;
 use nanobpf_core::{helpers, NoPlatform};
 use nanobpf_hal::{SlotEngine, XdpRunner};
 use panic_semihosting as _;

@@ -11,7 +11,7 @@ use cortex_m_rt::entry;
 use cortex_m_semihosting::hprintln;
 use nanobpf_board_demo::{self as demo, Maps, Ring, EXPECTED};
 use nanobpf_board_qemu_mps2_an386::{exit, instructions, Ticks};
-use nanobpf_core::maps::MapTable;
+use nanobpf_core::MapTable;
 use nanobpf_core::{helpers, Insn, Interpreter, NoPlatform};
 use nanobpf_hal::Engine;
 use panic_semihosting as _;

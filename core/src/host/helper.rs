@@ -75,19 +75,19 @@ impl HelperProto {
 /// What a helper may use while a program runs: the context, the embedder's services, the maps,
 /// and checked access to the memory of the run.
 #[derive(Debug)]
-pub struct HelperEnv<'r> {
+pub struct HelperCall<'r> {
     /// The context pointer the run started with (r1 at entry).
     pub ctx: u64,
     /// Embedder services.
     pub platform: &'r dyn Platform,
     pub(crate) maps: MapTable<'r>,
     pub(crate) regions: &'r Regions,
-    pub(crate) state: &'r mut RunState,
+    pub(crate) state: &'r mut HelperEffects,
 }
 
 /// Per-run state that helpers change and the caller reads after the run.
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct RunState {
+pub(crate) struct HelperEffects {
     /// Where a successful `redirect_map` sends the frame.
     pub redirect: Option<crate::maps::Redirect>,
     /// The program a successful `tail_call` chose (index into the interpreter's program table).
@@ -98,7 +98,7 @@ pub(crate) struct RunState {
     pub tunnel: Option<crate::runtime::TunnelKey>,
 }
 
-impl<'r> HelperEnv<'r> {
+impl<'r> HelperCall<'r> {
     /// The `len` bytes at `addr`, if they lie inside memory this run may read (its stack, its
     /// packet or buffer, its context, or a value of one of its maps). Always checked, whatever
     /// the verifier proved, so a helper is safe even when its prototype is too lax.
@@ -162,7 +162,7 @@ pub trait Platform: core::fmt::Debug + Sync {
 }
 
 /// The implementation of a helper: the environment and r1 to r5; the result goes to r0.
-pub type HelperFn = fn(&mut HelperEnv<'_>, u64, u64, u64, u64, u64) -> u64;
+pub type HelperFn = fn(&mut HelperCall<'_>, u64, u64, u64, u64, u64) -> u64;
 
 /// A helper: Linux id, name for logs, prototype, implementation.
 #[derive(Clone, Copy, Debug)]

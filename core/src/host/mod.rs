@@ -13,9 +13,9 @@ pub use context::{
     skb_field, tc_act, ContextLayout, CtxField, CtxFieldKind, ProgramType, SkBuffCtx, TcCtx, XdpCtx,
 };
 pub use fib::{FibOutcome, FibQuery, FibRoute, Route, StaticRoutes};
-pub(crate) use helper::RunState;
+pub(crate) use helper::HelperEffects;
 pub use helper::{
-    ArgKind, Helper, HelperEnv, HelperFn, HelperProto, HelperTable, Platform, RetKind,
+    ArgKind, Helper, HelperCall, HelperFn, HelperProto, HelperTable, Platform, RetKind,
 };
 pub use map::{MapDef, MapType, BPF_F_RDONLY_PROG};
 pub use trap::Trap;
