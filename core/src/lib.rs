@@ -11,6 +11,37 @@
 //! or declared as `static`s of const-generic types; a [`ProgramSlot`] loads an object at
 //! run time and replaces the running program atomically.
 //!
+//! ## From bytes to a verdict
+//!
+//! ```
+//! use nanobpf_core::{
+//!     assemble, helpers, verify, Context, DefaultWorkspace, Insn, Interpreter, MapTable,
+//!     NoPlatform, ProgramType, Stack, VerifyTarget, XdpBuff,
+//! };
+//!
+//! // An XDP program: drop frames shorter than an Ethernet header (1, XDP_DROP), pass the
+//! // others (2, XDP_PASS). It reads `struct xdp_md` as Linux lays it out.
+//! let src = "ldxw %r2, [%r1+0]\n ldxw %r3, [%r1+4]\n mov %r0, 1\n mov %r4, %r2\n \
+//!            add %r4, 14\n jgt %r4, %r3, +1\n mov %r0, 2\n exit";
+//! let mut insns = [Insn::default(); 16];
+//! let n = assemble(src, &mut insns).expect("the text assembles");
+//!
+//! // The verifier proves it safe for XDP, with the standard helpers and no maps, in a
+//! // workspace the caller owns (a `static` on a board).
+//! let target = VerifyTarget::new(ProgramType::Xdp, helpers::standard(), MapTable::definitions(&[]));
+//! let mut workspace = Box::new(DefaultWorkspace::new());
+//! let program = verify(&mut insns[..n], &target, &mut workspace).expect("the verifier accepts it");
+//!
+//! // The interpreter runs it on frames in buffers with headroom, as a driver's ring lends them.
+//! let interpreter = Interpreter::new(helpers::standard(), &NoPlatform);
+//! let mut stack = Stack::new();
+//! for (len, verdict) in [(60, 2), (10, 1)] {
+//!     let mut buf = [0u8; 256 + 64];
+//!     let mut ctx = Context::Xdp(XdpBuff::new(&mut buf, 256, len));
+//!     assert_eq!(interpreter.run(&program, &mut ctx, &mut stack), Ok(verdict));
+//! }
+//! ```
+//!
 //! ## One way in
 //!
 //! Every public item has exactly one path. The modules are private and the root re-exports

@@ -62,6 +62,29 @@ impl Desc {
 /// - [`recycle`](PacketRing::recycle) of an id the caller does not hold is ignored.
 /// - Nothing blocks, allocates or panics.
 ///
+/// The ownership cycle on [`MemRing`](crate::MemRing), the in-memory ring of tests and host
+/// tools:
+///
+/// ```
+/// use nanobpf_hal::{MemRing, PacketRing};
+///
+/// let mut ring: MemRing<4, 512> = MemRing::new();
+/// ring.inject(&[0xab; 60]).expect("a free buffer takes the frame");
+///
+/// // Received: the buffer is lent to the caller, who may read and rewrite the frame in place.
+/// let desc = ring.receive().expect("one frame waits");
+/// let frame = &mut ring.buffer(desc.buf)[desc.range()];
+/// assert_eq!(frame.len(), 60);
+/// frame[0] = 0x01;
+///
+/// // Transmitted: the buffer is the driver's until sent, then free again.
+/// ring.transmit(desc).expect("the transmit ring has room");
+/// let mut sent = Vec::new();
+/// ring.drain_tx(|f| sent.push(f.to_vec()));
+/// assert_eq!(sent[0][0], 0x01);
+/// assert!(ring.receive().is_none());
+/// ```
+///
 /// # What the runtime guarantees
 ///
 /// - It only touches buffers it holds, and only through [`buffer`](PacketRing::buffer).

@@ -100,6 +100,24 @@ pub(super) struct Rel {
 /// [`Object::parse`] checks the whole structure once (headers, section bounds and overlaps,
 /// names, symbols, relocation tables, BTF, map definitions), so the accessors afterwards only
 /// fail on what depends on the caller's request.
+///
+/// ```
+/// use nanobpf_core::{Insn, LoadError, Object, ProgramType};
+///
+/// // An object as `clang -O2 -g -target bpf -c` writes it (examples/xdp_pass.c).
+/// let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/build/xdp_pass.o"))
+///     .expect("the example object is committed");
+/// let object = Object::parse(&bytes)?;
+/// let names: Vec<&str> = object.programs().map(|p| p.name).collect();
+/// assert_eq!(names, ["xdp_pass"]);
+///
+/// // The program's slots, relocated, into the caller's buffer; its type from its section.
+/// let mut insns = [Insn::default(); 64];
+/// let loaded = object.load_program("xdp_pass", &mut insns)?;
+/// assert_eq!(loaded.prog_type, ProgramType::Xdp);
+/// assert!(loaded.len > 0);
+/// # Ok::<(), LoadError>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct Object<'a> {
     pub(super) bytes: &'a [u8],

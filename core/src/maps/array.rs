@@ -197,6 +197,21 @@ impl Map for ArrayView<'_> {
 ///
 /// Lock-free: slots never move, and values are atomics. Update copies the value word by word,
 /// so a concurrent reader may see some words old and some new (as in Linux).
+///
+/// ```
+/// use nanobpf_core::{value_words, ArrayMap, Map, MapError, BPF_ANY};
+///
+/// // Four counters of 8 bytes, in `.bss`: no heap, no initialisation code.
+/// static COUNTERS: ArrayMap<8, { value_words(8) }, 4> = ArrayMap::new();
+///
+/// COUNTERS.update(&2u32.to_ne_bytes(), &7u64.to_ne_bytes(), BPF_ANY)?;
+/// let mut value = [0u8; 8];
+/// COUNTERS.lookup_copy(&2u32.to_ne_bytes(), &mut value)?;
+/// assert_eq!(u64::from_ne_bytes(value), 7);
+/// // A key past the end is refused with E2BIG, as Linux refuses it.
+/// assert_eq!(COUNTERS.update(&4u32.to_ne_bytes(), &[0; 8], BPF_ANY), Err(MapError::TooBig));
+/// # Ok::<(), MapError>(())
+/// ```
 pub struct ArrayMap<const V: usize, const W: usize, const N: usize> {
     values: [[Word; W]; N],
 }
