@@ -29,20 +29,34 @@ pub fn signing_key() -> SigningKey {
 
 /// Feeds `data`, cut into datagrams, to a fresh device; panics only on a broken invariant.
 pub fn control(data: &[u8]) {
+    with_device(|dev| control_on(dev, data));
+}
+
+/// The device a fuzz target drives: a fresh slot, arena, workspace and upload buffer, and the
+/// public half of [`signing_key`].
+type FuzzDevice<'u, 's, 'a> = Device<'u, SlotTarget<'s, 'a, 256, 8, 2, 33, 4096, 96, 192>, 4096>;
+
+/// Runs `f` with a fresh [`FuzzDevice`].
+fn with_device<R>(f: impl FnOnce(FuzzDevice<'_, '_, '_>) -> R) -> R {
     let storage = Box::new(ArenaStorage::<2048>::new());
     let mut arena = MapArena::<33>::new(storage.words());
     let slot: ProgramSlot<'_, 256, 8, 2> = ProgramSlot::new(helpers::standard());
     let mut ws = Box::new(DefaultWorkspace::new());
     let mut buf = Box::new([0u8; 4096]);
-    let key = signing_key();
     let target = SlotTarget {
         slot: &slot,
         arena: &mut arena,
         ws: &mut *ws,
     };
-    let Ok(mut dev) = Device::new(target, key.verifying_key().as_bytes(), &mut buf) else {
+    let Ok(dev) = Device::new(target, signing_key().verifying_key().as_bytes(), &mut buf) else {
         panic!("the fixed key is valid");
     };
+    f(dev)
+}
+
+/// [`control`] on the device `dev`.
+fn control_on(mut dev: FuzzDevice<'_, '_, '_>, data: &[u8]) {
+    let key = signing_key();
     if data.len() % 2 == 1 {
         dev = dev.signed_only();
     }
@@ -193,38 +207,26 @@ pub fn serial(data: &[u8]) {
             Ok(())
         }
     }
-    let storage = Box::new(ArenaStorage::<256>::new());
-    let mut arena = MapArena::<9>::new(storage.words());
-    let slot: ProgramSlot<'_, 64, 2, 1> = ProgramSlot::new(helpers::standard());
-    let mut ws = Box::new(DefaultWorkspace::new());
-    let mut buf = Box::new([0u8; 256]);
-    let key = signing_key();
-    let target = SlotTarget {
-        slot: &slot,
-        arena: &mut arena,
-        ws: &mut *ws,
-    };
-    let Ok(mut dev) = Device::new(target, key.verifying_key().as_bytes(), &mut buf) else {
-        panic!("the fixed key is valid");
-    };
-    let mut io = Serial::new(Line {
-        rx: data,
-        tx: std::vec::Vec::new(),
-    });
-    let counters = Counters::default();
-    let mut polls = 0usize;
-    while let Ok(true) = dev.poll(&mut io, &counters) {
-        polls += 1;
-        assert!(polls <= data.len(), "each datagram takes a byte at least");
-    }
-    let mut answers = Box::new(CobsDecoder::<MAX_FRAME>::new());
-    for &b in &io.stream().tx {
-        match answers.push(b) {
-            Some(Decoded::Frame(f)) => {
-                assert!(wire::parse_frame(f).is_ok(), "answers frame correctly");
-            }
-            Some(_) => panic!("answers decode"),
-            None => {}
+    with_device(|mut dev| {
+        let mut io = Serial::new(Line {
+            rx: data,
+            tx: std::vec::Vec::new(),
+        });
+        let counters = Counters::default();
+        let mut polls = 0usize;
+        while let Ok(true) = dev.poll(&mut io, &counters) {
+            polls += 1;
+            assert!(polls <= data.len(), "each datagram takes a byte at least");
         }
-    }
+        let mut answers = Box::new(CobsDecoder::<MAX_FRAME>::new());
+        for &b in &io.stream().tx {
+            match answers.push(b) {
+                Some(Decoded::Frame(f)) => {
+                    assert!(wire::parse_frame(f).is_ok(), "answers frame correctly");
+                }
+                Some(_) => panic!("answers decode"),
+                None => {}
+            }
+        }
+    });
 }
