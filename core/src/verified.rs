@@ -170,6 +170,34 @@ mod tests {
     }
 
     #[test]
+    fn a_verified_program_cannot_be_verified_again() {
+        use crate::{DecodeErrorKind, VerifyError, VerifyErrorKind};
+        // Reads `data` and `data_end` (offsets 0 and 4 in `struct xdp_md`, 0 and 8 in the
+        // runtime's context) and the mark of an skb (a store the verifier rewrites too).
+        let src = "ldxw %r2, [%r1+0]\n ldxw %r3, [%r1+4]\n mov %r0, 2\n exit";
+        let mut insns = asm(src);
+        let env = VerifyTarget::new(ProgramType::Xdp, standard(), MapTable::definitions(&[]));
+        let mut ws = Box::new(DefaultWorkspace::new());
+        let mut copy = verify(&mut insns, &env, &mut ws).unwrap().insns().to_vec();
+        let refused = Err(VerifyError {
+            pc: 0,
+            kind: VerifyErrorKind::Decode(DecodeErrorKind::RuntimeForm),
+        });
+        // Neither the same slots nor a copy of the runtime form verify a second time.
+        assert_eq!(verify(&mut insns, &env, &mut ws).map(|_| ()), refused);
+        assert_eq!(verify(&mut copy, &env, &mut ws).map(|_| ()), refused);
+        // An immediate store into an skb's context is marked in its source field.
+        let mut skb = asm("stw [%r1+8], 1\n mov %r0, 0\n exit");
+        let env = VerifyTarget::new(
+            ProgramType::SocketFilter,
+            standard(),
+            MapTable::definitions(&[]),
+        );
+        verify(&mut skb, &env, &mut ws).unwrap();
+        assert_eq!(verify(&mut skb, &env, &mut ws).map(|_| ()), refused);
+    }
+
+    #[test]
     fn a_tail_call_goes_only_to_a_program_with_the_same_binding() {
         static PROGS: ProgArray<2> = ProgArray::new();
         static BIG: ArrayMap<64, 8, 1> = ArrayMap::new();

@@ -75,6 +75,11 @@ pub enum DecodeErrorKind {
     FallsOffEnd,
     /// A `call` with a source kind this runtime does not support (kfuncs).
     BadCallSource(u8),
+    /// A context access in the verifier's runtime form: these slots are the output of
+    /// [`verify`](crate::verify), whose context offsets are the runtime's, not the program's.
+    /// Verify the program from its original slots; the runtime form never decodes, so a
+    /// program cannot be verified twice.
+    RuntimeForm,
 }
 
 /// A decoding error at an instruction index.
@@ -112,6 +117,9 @@ impl core::fmt::Display for DecodeErrorKind {
                 f.write_str("last instruction is not exit or an unconditional jump")
             }
             DecodeErrorKind::BadCallSource(s) => write!(f, "unsupported call source {s}"),
+            DecodeErrorKind::RuntimeForm => {
+                f.write_str("context access already rewritten by the verifier (runtime form)")
+            }
         }
     }
 }
@@ -289,6 +297,20 @@ fn reg(n: u8) -> Result<(), DecodeErrorKind> {
     Ok(())
 }
 
+/// The marks of a context access the verifier rewrote to the runtime layout: the immediate
+/// of a load or a register store (which must otherwise be 0), the source field of an
+/// immediate store (which must otherwise be 0). The engines ignore both fields there.
+pub(crate) const RUNTIME_FORM_IMM: i32 = 0x4e42_5046;
+/// See [`RUNTIME_FORM_IMM`].
+pub(crate) const RUNTIME_FORM_SRC: u8 = 0xf;
+
+fn not_runtime_form(marked: bool) -> Result<(), DecodeErrorKind> {
+    if marked {
+        return Err(DecodeErrorKind::RuntimeForm);
+    }
+    Ok(())
+}
+
 fn zero(v: i64, field: InsnField) -> Result<(), DecodeErrorKind> {
     if v != 0 {
         return Err(DecodeErrorKind::ReservedNonZero(field));
@@ -444,6 +466,7 @@ fn check_insn(insn: Insn) -> Result<(), DecodeErrorKind> {
             0x61 | 0x69 | 0x71 | 0x79 | 0x81 | 0x89 | 0x91 => {
                 dst_written(dst)?;
                 reg(src)?;
+                not_runtime_form(imm == RUNTIME_FORM_IMM)?;
                 zero(imm as i64, InsnField::Imm)
             }
             _ => unknown,
@@ -451,6 +474,7 @@ fn check_insn(insn: Insn) -> Result<(), DecodeErrorKind> {
         Class::St => match code {
             0x62 | 0x6a | 0x72 | 0x7a => {
                 reg(dst)?;
+                not_runtime_form(src == RUNTIME_FORM_SRC)?;
                 zero(src as i64, InsnField::Src)
             }
             _ => unknown,
@@ -459,6 +483,7 @@ fn check_insn(insn: Insn) -> Result<(), DecodeErrorKind> {
             0x63 | 0x6b | 0x73 | 0x7b => {
                 reg(dst)?;
                 reg(src)?;
+                not_runtime_form(imm == RUNTIME_FORM_IMM)?;
                 zero(imm as i64, InsnField::Imm)
             }
             0xc3 | 0xdb => {

@@ -11,6 +11,7 @@ pub(crate) use decode::validate;
 pub use decode::{
     branch_offset, decode_slots, DecodeError, DecodeErrorKind, InsnField, Program, MAX_INSNS,
 };
+pub(crate) use decode::{RUNTIME_FORM_IMM, RUNTIME_FORM_SRC};
 pub use groups::{supported_groups, ConformanceGroups};
 pub use insn::{Insn, Reg};
 

@@ -36,8 +36,8 @@ pub use workspace::VerifierWorkspace;
 
 use crate::host::{CtxFieldKind, HelperTable, ProgramType, MAX_CALL_FRAMES, STACK_SIZE};
 use crate::isa::opcode::op::LDDW;
-use crate::isa::opcode::{BPF_DW, BPF_LDX, BPF_MEM};
-use crate::isa::{Insn, Program};
+use crate::isa::opcode::{Class, BPF_DW, BPF_LDX, BPF_MEM};
+use crate::isa::{Insn, Program, RUNTIME_FORM_IMM, RUNTIME_FORM_SRC};
 use crate::maps::MapTable;
 use crate::verified::VerifiedProgram;
 
@@ -85,9 +85,11 @@ pub type DefaultWorkspace = VerifierWorkspace<4096, 96, 192>;
 
 /// Verifies `insns` for `env`, then rewrites its context accesses to the runtime layout.
 ///
-/// The rewrite is in place: once verified, `insns` hold the runtime's form of the program.
-/// Verify each program from its original slots, never the same slots twice: a second pass
-/// would read the rewritten offsets as offsets of the program's view of the context.
+/// The rewrite is in place: once verified, `insns` hold the runtime's form of the program,
+/// which the returned [`VerifiedProgram`] borrows. The rewritten slots are marked, and the
+/// decoder refuses them ([`DecodeErrorKind::RuntimeForm`](crate::DecodeErrorKind::RuntimeForm)):
+/// verifying the same slots again, or a copy of [`VerifiedProgram::insns`], fails at the
+/// first rewritten access instead of reading runtime offsets as the program's.
 ///
 /// # Errors
 /// The first problem found, with the index of the instruction: a decoding error, a structural
@@ -301,7 +303,9 @@ fn stack_depth(insns: &[Insn], c: &check::Checker<'_, '_, '_>) -> u32 {
     chain[0].min(STACK_SIZE as u32)
 }
 
-/// Rewrites one verified context access to the runtime layout.
+/// Rewrites one verified context access to the runtime layout, and marks it so that the
+/// decoder refuses the result ([`crate::DecodeErrorKind::RuntimeForm`]): the rewritten offsets are
+/// the runtime's, and reading them as the program's would verify a different program.
 fn rewrite_ctx(insn: &mut Insn, layout: &crate::host::ContextLayout) {
     let size = match insn.opcode & 0x18 {
         0x00 => 4,
@@ -312,18 +316,20 @@ fn rewrite_ctx(insn: &mut Insn, layout: &crate::host::ContextLayout) {
     let Some(field) = layout.field_at(insn.off as i64, size) else {
         return;
     };
-    match field.kind {
+    let off = match field.kind {
         CtxFieldKind::Scalar => {
-            insn.off = (field.runtime_offset as i64 + insn.off as i64 - field.offset as i64) as i16;
+            (field.runtime_offset as i64 + insn.off as i64 - field.offset as i64) as i16
         }
         CtxFieldKind::PacketData | CtxFieldKind::PacketEnd | CtxFieldKind::PacketMeta => {
-            *insn = Insn::new(
-                BPF_LDX | BPF_MEM | BPF_DW,
-                insn.dst(),
-                insn.src(),
-                field.runtime_offset as i16,
-                0,
-            );
+            // A pointer field is a 64-bit word of the runtime context, whatever width the
+            // program read it with.
+            insn.opcode = BPF_LDX | BPF_MEM | BPF_DW;
+            field.runtime_offset as i16
         }
-    }
+    };
+    *insn = if insn.class() == Class::St {
+        Insn::new(insn.opcode, insn.dst(), RUNTIME_FORM_SRC, off, insn.imm)
+    } else {
+        Insn::new(insn.opcode, insn.dst(), insn.src(), off, RUNTIME_FORM_IMM)
+    };
 }

@@ -2845,26 +2845,36 @@ fn context_accesses_are_rewritten_to_the_runtime_layout() {
     .concat();
     let (out, _) = run_case(&prog, &env(XDP), &mut ws).unwrap();
     let dw = BPF_LDX | BPF_MEM | BPF_DW;
-    assert_eq!(out[0], Insn::new(dw, 2, 1, 0, 0));
-    assert_eq!(out[1], Insn::new(dw, 3, 1, 8, 0));
-    assert_eq!(out[2], Insn::new(dw, 4, 1, 16, 0));
+    let mark = crate::isa::RUNTIME_FORM_IMM;
+    assert_eq!(out[0], Insn::new(dw, 2, 1, 0, mark));
+    assert_eq!(out[1], Insn::new(dw, 3, 1, 8, mark));
+    assert_eq!(out[2], Insn::new(dw, 4, 1, 16, mark));
     assert_eq!(
         out[3],
-        Insn::new(BPF_LDX | BPF_MEM | BPF_W, 5, 1, 28, 0),
+        Insn::new(BPF_LDX | BPF_MEM | BPF_W, 5, 1, 28, mark),
         "rx_queue_index"
     );
     assert_eq!(
         out[4],
-        Insn::new(BPF_LDX | BPF_MEM | BPF_B, 6, 1, 25, 0),
+        Insn::new(BPF_LDX | BPF_MEM | BPF_B, 6, 1, 25, mark),
         "narrow ingress_ifindex"
     );
     assert_eq!(out[5..], prog[5..]);
     // Socket filter: mark store and data_end load.
     let prog = [st(4, 1, 8, 1), ldx(4, 3, 1, 80), ldx(4, 4, 1, 52), ret0()].concat();
     let (out, _) = run_case(&prog, &env(Ty::Skb), &mut ws).unwrap();
-    assert_eq!(out[0], Insn::new(BPF_ST | BPF_MEM | BPF_W, 1, 0, 24, 1));
-    assert_eq!(out[1], Insn::new(BPF_LDX | BPF_MEM | BPF_DW, 3, 1, 8, 0));
-    assert_eq!(out[2], Insn::new(BPF_LDX | BPF_MEM | BPF_W, 4, 1, 68, 0));
+    assert_eq!(
+        out[0],
+        Insn::new(
+            BPF_ST | BPF_MEM | BPF_W,
+            1,
+            crate::isa::RUNTIME_FORM_SRC,
+            24,
+            1
+        )
+    );
+    assert_eq!(out[1], Insn::new(BPF_LDX | BPF_MEM | BPF_DW, 3, 1, 8, mark));
+    assert_eq!(out[2], Insn::new(BPF_LDX | BPF_MEM | BPF_W, 4, 1, 68, mark));
     // Memory programs have no context to rewrite.
     let prog = [ldx(4, 0, 1, 4), exit()].concat();
     assert_eq!(run_case(&prog, &env(M), &mut ws).unwrap().0, prog);
