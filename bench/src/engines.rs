@@ -110,7 +110,9 @@ impl NanobpfVerified {
         let bytecode = code.bytes;
         let buf: &'static mut [Insn] =
             Box::leak(vec![Insn::default(); bytecode.len() / Insn::SIZE].into_boxed_slice());
-        let insns = nanobpf_core::decode_slots(bytecode, buf).map_err(|e| e.to_string())?;
+        let insns = nanobpf_core::Program::from_bytes(bytecode, buf)
+            .map_err(|e| e.to_string())?
+            .insns();
         let insns: &'static mut [Insn] = Box::leak(insns.to_vec().into_boxed_slice());
         let len = u32::try_from(len).map_err(|_| "input too large".to_string())?;
         let rt = runtime(code, Engine::Nanobpf);
@@ -360,7 +362,7 @@ pub(crate) fn rbpf_vm(
     Ok(vm)
 }
 
-/// rbpf's interpreter, for buffers of one length (see [`rbpf_prologue`]).
+/// rbpf's interpreter, for buffers of one length (see `rbpf_prologue`).
 pub struct RbpfInterp {
     vm: rbpf::EbpfVmRaw<'static>,
     len: usize,

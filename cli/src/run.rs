@@ -4,7 +4,7 @@
 //! 1. the ELF object is parsed; the program is the one `--section` names (a section or a
 //!    function), else the first XDP program;
 //! 2. every map the object declares is created by a core map arena in one host allocation
-//!    ([`maps`](crate::maps)), `.rodata` and `.data`
+//!    ([`maps`]), `.rodata` and `.data`
 //!    start from their initial values, and `--set` entries are written;
 //! 3. the program is loaded and verified against the object's map definitions. When the object
 //!    declares a program array, **every** program of the object is loaded and verified too, and

@@ -570,8 +570,7 @@ pub fn verify_one(
 /// # Errors
 /// An object or program that does not load.
 pub fn disasm_elf(bytes: &[u8]) -> Result<String, String> {
-    use nanobpf_core::insn_len;
-    use nanobpf_core::opcode::{op, CALL_HELPER};
+    use nanobpf_core::opcode::{CALL, CALL_HELPER};
     use std::fmt::Write;
     let obj = Object::parse(bytes).map_err(|e| e.to_string())?;
     let maps: Vec<MapInfo<'_>> = obj.maps().collect();
@@ -590,12 +589,12 @@ pub fn disasm_elf(bytes: &[u8]) -> Result<String, String> {
         let mut pc = 0;
         while pc < insns.len() {
             let mut line = String::new();
-            let _ = disassemble_insn(&insns, pc, &mut line);
+            let slots = disassemble_insn(&insns, pc, &mut line).unwrap_or(1);
             let insn = insns[pc];
             let note = if insn.is_lddw() && insn.src() != 0 {
                 maps.get(insn.imm as usize)
                     .map(|m| format!("map {}", m.name))
-            } else if insn.opcode == op::CALL && insn.src() == CALL_HELPER {
+            } else if insn.opcode == CALL && insn.src() == CALL_HELPER {
                 helpers.get(insn.imm as u32).map(|h| h.name.to_string())
             } else {
                 None
@@ -608,7 +607,7 @@ pub fn disasm_elf(bytes: &[u8]) -> Result<String, String> {
                     let _ = writeln!(out, "{pc:5}: {line}");
                 }
             }
-            pc += insn_len(&insns, pc).max(1);
+            pc += slots.max(1);
         }
     }
     Ok(out)

@@ -18,7 +18,7 @@
 //!   ([`serial`]).
 //!
 //! Every refusal is a [`Status`] code with two detail numbers and a message; no input
-//! panics (a fuzz target, [`fuzzing::control`] with feature `fuzzing`, drives the parser
+//! panics (a fuzz target, `fuzzing::control` with feature `fuzzing`, drives the parser
 //! and the state machine).
 //!
 //! Signatures are checked with `ed25519-dalek` (no default features: no_std, no alloc);
@@ -30,7 +30,7 @@
 //!
 //! | feature | default | what it does |
 //! |---|---|---|
-//! | `fuzzing` | off | [`fuzzing::control`] and [`fuzzing::serial`], the fuzz targets as library code (host only; uses std) |
+//! | `fuzzing` | off | `fuzzing::control` and `fuzzing::serial`, the fuzz targets as library code (host only; uses std) |
 #![no_std]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]

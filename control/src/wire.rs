@@ -441,7 +441,7 @@ impl UploadHeader {
 pub struct Auth {
     /// The counter.
     pub counter: u64,
-    /// The signature over [`Request::signed`]'s bytes.
+    /// The signature over the bytes [`signed_bytes`] returns for the request.
     pub signature: [u8; SIGNATURE],
 }
 

@@ -5,17 +5,12 @@
 //! or a JIT crate's compiled program. An engine checks the context ([`check_context`]), enters a
 //! run ([`enter_verified`], or [`enter`] for a checked run of an unverified program), and runs
 //! the program's code against the [`ActiveRun`] it is handed: entry registers, helper calls, the
-//! regions a checking engine tests accesses against, the tail call a helper chose. The
-//! arithmetic helpers are the ISA's definitions of division, modulo, sign extension and byte
-//! swaps, which a JIT's tests compare its code against.
+//! regions a checking engine tests accesses against, the tail call a helper chose.
 
 use crate::host::{ProgramType, Stack, Trap};
 use crate::runtime::{Context, Runtime};
 use crate::VerifiedProgram;
 
-pub use crate::interp::{
-    bswap, sdiv32, sdiv64, sext, smod32, smod64, to_be, to_le, udiv32, udiv64, umod32, umod64,
-};
 pub use crate::runtime::ActiveRun;
 
 /// Checks that `ctx` fits a program verified for `prog_type`.

@@ -52,7 +52,6 @@
 //! | module | what |
 //! |---|---|
 //! | [`opcode`] | opcode bytes and their parts (`opcode::BPF_ALU64`, `opcode::op::EXIT`) |
-//! | [`cbpf_code`] | classic BPF's opcode parts (`cbpf_code::LD`) |
 //! | [`helpers`] | Linux's helpers as [`Helper`] values (`helpers::MAP_LOOKUP_ELEM`) and [`helpers::standard`] |
 //! | [`skb_field`], [`tc_act`] | `struct __sk_buff` offsets and `TC_ACT_*` verdicts |
 //! | [`engine`] | for engines (the interpreter and the JIT crates), not for embedders |
@@ -69,7 +68,7 @@
 //! | `fuzzing` | off | the fuzz targets' logic in `fuzzing` (implies `std` and `metering`; host-only, allocates) |
 #![no_std]
 #![deny(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 #[cfg(any(test, feature = "std"))]
 extern crate std;
@@ -95,51 +94,44 @@ pub mod helpers;
 #[cfg(any(all(test, feature = "metering"), feature = "fuzzing"))]
 pub mod fuzzing;
 
-pub use cbpf::code as cbpf_code;
 pub use host::{skb_field, tc_act};
 pub use isa::opcode;
 
 // Instructions: the 8-byte slot, strict decoding, conformance groups.
 pub use isa::{
     decode_slots, supported_groups, ConformanceGroups, DecodeError, DecodeErrorKind, Insn,
-    InsnField, Program, Reg, MAX_INSNS,
+    InsnField, Program, MAX_INSNS,
 };
 
 // The text assembler and disassembler (the bpf_conformance syntax).
-pub use asm::{
-    assemble, assemble_with, disassemble_insn, insn_len, AsmError, AsmErrorKind, Disasm, Labels,
-    MAX_LABELS,
-};
+pub use asm::{assemble, disassemble_insn, AsmError, AsmErrorKind, Disasm};
 
 // Classic BPF (`tcpdump -ddd`) converted to eBPF.
 pub use cbpf::{
     convert as convert_classic, output_bound as classic_output_bound, CbpfError, CbpfErrorKind,
-    SockFilter, MAX_CLASSIC_INSNS, MEMWORDS as CLASSIC_MEMWORDS,
+    SockFilter, MAX_CLASSIC_INSNS,
 };
 
 // ELF objects: programs, maps and BTF types as clang and libbpf lay them out.
 pub use elf::{
-    program_type_for_section, unsupported_program_kind, BtfEnumerator, BtfEnumerators, BtfMember,
-    BtfMembers, BtfType, BtfTypeId, BtfTypeKind, BtfTypes, LoadError, LoadErrorKind, LoadedProgram,
-    MapInfo, MapSource, Object, ObjectMaps, ObjectPrograms, ProgramInfo, ProgramOrigin,
-    SectionName, SectionRef, UnsupportedMap, MAX_BTF_DEPTH, MAX_FUNCTIONS, MAX_MAPS, MAX_SECTIONS,
+    unsupported_program_kind, BtfEnumerator, BtfMember, BtfType, BtfTypeId, BtfTypeKind, BtfTypes,
+    LoadError, LoadErrorKind, LoadedProgram, MapInfo, MapSource, Object, ProgramInfo,
+    ProgramOrigin, SectionName, SectionRef, UnsupportedMap, MAX_FUNCTIONS, MAX_MAPS, MAX_SECTIONS,
 };
 
 // What the embedder gives the verifier and the engines: the program type and its context
 // layout, helpers and their prototypes, platform services, the stack, traps.
 pub use host::{
-    ArgKind, ContextLayout, CtxField, CtxFieldKind, FibOutcome, FibQuery, FibRoute, Helper,
-    HelperCall, HelperFn, HelperProto, HelperTable, Platform, ProgramType, RetKind, Route,
-    SkBuffCtx, Stack, StaticRoutes, TcCtx, Trap, XdpCtx, BPF_F_RDONLY_PROG, MAX_CALL_FRAMES,
-    STACK_FRAME_SIZE, STACK_SIZE,
+    ArgKind, FibOutcome, FibQuery, FibRoute, Helper, HelperCall, HelperFn, HelperProto,
+    HelperTable, Platform, ProgramType, RetKind, Route, Stack, StaticRoutes, Trap,
+    BPF_F_RDONLY_PROG, MAX_CALL_FRAMES, STACK_FRAME_SIZE, STACK_SIZE,
 };
 
 // The verifier.
 pub use verified::VerifiedProgram;
 pub use verifier::{
-    verify, verify_with_log, verify_with_stats, DefaultWorkspace, LeakTarget, TooComplexReason,
-    VerifierWorkspace, VerifyError, VerifyErrorKind, VerifyStats, VerifyTarget,
-    DEFAULT_BUDGET as DEFAULT_VERIFY_BUDGET,
+    verify, verify_with_stats, DefaultWorkspace, LeakTarget, TooComplexReason, VerifierWorkspace,
+    VerifyError, VerifyErrorKind, VerifyStats, VerifyTarget,
 };
 #[cfg(any(all(test, feature = "metering"), feature = "fuzzing"))]
 pub use verifier::{verify_lifting, Rule};
@@ -153,13 +145,12 @@ pub use runtime::{
 // Maps: const-generic types for `static`s, views over caller-sized storage, the arena that
 // creates an object's maps, and the table programs see.
 pub use maps::{
-    check_def, value_words, words_needed, AnyMap, ArenaError, ArenaErrorKind, ArenaStorage,
-    ArrayMap, ArrayView, BpfHashMap, Carry, Consumed, CpuMap, DefField, DefMismatch, DevMap,
-    HashView, LayoutError, LpmTrie, LpmView, LruHashMap, LruView, Map, MapArena, MapDef, MapError,
-    MapSet, MapSizing, MapTable, MapType, PerCpuArray, PerfEventArray, PerfView, ProgArray,
-    ProgArrayView, QueueMap, QueueStack, QueueView, Redirect, RedirectMap, RedirectView, RingBuf,
-    RingBufView, StackMap, ValueRegion, Word, XskMap, BPF_ANY, BPF_EXIST, BPF_NOEXIST,
-    KNOWN_MAP_FLAGS, RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RINGBUF_HDR_SIZE,
+    value_words, words_needed, AnyMap, ArenaError, ArenaErrorKind, ArenaStorage, ArrayMap,
+    ArrayView, BpfHashMap, Carry, Consumed, CpuMap, DefField, DefMismatch, DevMap, HashView,
+    LayoutError, LpmTrie, LpmView, LruHashMap, LruView, Map, MapArena, MapDef, MapError, MapSet,
+    MapSizing, MapTable, MapType, PerCpuArray, PerfEventArray, PerfView, ProgArray, ProgArrayView,
+    QueueMap, QueueStack, QueueView, Redirect, RedirectMap, RedirectView, RingBuf, RingBufView,
+    StackMap, ValueRegion, Word, XskMap, BPF_ANY, BPF_EXIST, BPF_NOEXIST,
 };
 
 // Programs loaded at run time and replaced atomically.

@@ -41,7 +41,7 @@ impl<const N: usize> Default for JitWorkspace<N> {
 /// addresses the code holds) and the runtime (tail-call table, budget), and runs with those
 /// only.
 ///
-/// Tail calls: a successful `bpf_tail_call` returns from the code to [`JitProgram::run`],
+/// Tail calls: a successful `bpf_tail_call` returns from the code to `JitProgram::run`,
 /// which enters the target's code with the same context and stack (at most 33 times). Only
 /// the runtime's programs bound like the entry program
 /// ([`VerifiedProgram::same_binding`]) are compiled and reachable.
@@ -113,10 +113,10 @@ pub(crate) fn translate<'r, const N: usize>(
             programs += 1;
             calls_helpers |= insns
                 .iter()
-                .any(|x| x.opcode == nanobpf_core::opcode::op::CALL && x.src() == 0)
+                .any(|x| x.opcode == nanobpf_core::opcode::CALL && x.src() == 0)
                 || insns
                     .iter()
-                    .any(|x| x.opcode == nanobpf_core::opcode::op::CALLX);
+                    .any(|x| x.opcode == nanobpf_core::opcode::CALLX);
             next = None;
             while let Some((p, reachable)) = rt::tail_program(rt, program, i) {
                 i += 1;

@@ -68,7 +68,7 @@ pub fn compile<'a>(
 /// embedder made executable. The code is checked in the region before it is returned.
 ///
 /// # Errors
-/// As [`compile`], and [`JitErrorKind::RegionTooSmall`].
+/// As [`compile`], and [`JitErrorKind::RegionTooSmall`](crate::JitErrorKind::RegionTooSmall).
 pub fn compile_into<'r>(
     program: &VerifiedProgram<'r>,
     rt: &Runtime<'r>,

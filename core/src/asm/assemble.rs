@@ -11,8 +11,7 @@ use crate::isa::Insn;
 
 /// Assembles `src` into `out` and returns the number of slots written.
 ///
-/// Uses a label table of [`MAX_LABELS`] entries on the stack (about 20 KiB); use
-/// [`assemble_with`] to choose its size or place it elsewhere. The result is encoded, not
+/// Uses a label table of 1,024 entries on the stack (about 20 KiB). The result is encoded, not
 /// validated: pass it to [`Program::new`](crate::Program::new) for that.
 ///
 /// # Errors

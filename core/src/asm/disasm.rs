@@ -34,27 +34,23 @@ impl Write for LineBuf {
 }
 
 /// Writes the instruction at `pc` of `insns`: its text, or `.raw 0x…` for a slot whose text
-/// would not assemble back to it. Writes no line terminator.
+/// would not assemble back to it. Writes no line terminator. Returns the slots it consumed:
+/// 2 for an `lddw` printed with its second slot, 1 for anything else.
 ///
 /// # Errors
 /// [`fmt::Error`] when `pc` is past the end, or when `f` fails.
-pub fn disassemble_insn(insns: &[Insn], pc: usize, f: &mut impl Write) -> fmt::Result {
+pub fn disassemble_insn(
+    insns: &[Insn],
+    pc: usize,
+    f: &mut impl Write,
+) -> Result<usize, fmt::Error> {
     let mut line = LineBuf {
         buf: [0; 80],
         len: 0,
     };
-    render(insns, pc, &mut line).ok_or(fmt::Error)?;
-    f.write_str(line.as_str())
-}
-
-/// The slots that [`disassemble_insn`] consumes at `pc`: 2 for an `lddw` printed with its
-/// second slot, 1 for anything else, 0 past the end.
-pub fn insn_len(insns: &[Insn], pc: usize) -> usize {
-    let mut line = LineBuf {
-        buf: [0; 80],
-        len: 0,
-    };
-    render(insns, pc, &mut line).unwrap_or(0)
+    let slots = render(insns, pc, &mut line).ok_or(fmt::Error)?;
+    f.write_str(line.as_str())?;
+    Ok(slots)
 }
 
 /// A whole slot stream, displayed one instruction per line (each line ends in `\n`).

@@ -61,13 +61,9 @@ impl<const N: usize> Labels<N> {
     }
 
     /// Number of labels written in the source last assembled (the implicit `exit` not counted).
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.len
-    }
-
-    /// Whether the source last assembled defined no label.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// The slot a label names in `src`, which must be the source last assembled with this table.

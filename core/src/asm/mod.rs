@@ -82,9 +82,10 @@ mod tests;
 #[cfg(test)]
 mod tests_conformance;
 
-pub use assemble::{assemble, assemble_with};
-pub use disasm::{disassemble_insn, insn_len, Disasm};
-pub use labels::{Labels, MAX_LABELS};
+pub use assemble::assemble;
+pub use disasm::{disassemble_insn, Disasm};
+#[cfg(test)]
+use {assemble::assemble_with, labels::Labels};
 
 /// What is wrong with a line of assembly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -252,10 +252,10 @@ fn disassembles_readably() {
     let bad = [i(0x18, 1, 0, 0, 5), i(0xff, 0, 0, 0, 0)];
     let text = std::format!("{}", Disasm::new(&bad));
     assert_eq!(text, ".raw 0x0000000500000118\n.raw 0x00000000000000ff\n");
-    assert_eq!(insn_len(&v, 0), 2);
-    assert_eq!(insn_len(&bad, 0), 1);
-    assert_eq!(insn_len(&bad, 2), 0);
     let mut s = String::new();
+    assert_eq!(disassemble_insn(&v, 0, &mut s), Ok(2));
+    assert_eq!(disassemble_insn(&bad, 0, &mut s), Ok(1));
+    assert_eq!(disassemble_insn(&bad, 1, &mut s), Ok(1));
     assert!(disassemble_insn(&v, 99, &mut s).is_err());
 }
 

@@ -37,7 +37,9 @@ mod lower;
 
 pub use convert::{convert, output_bound};
 pub use error::{CbpfError, CbpfErrorKind};
-pub use filter::{code, SockFilter, MAX_CLASSIC_INSNS, MEMWORDS};
+#[cfg(test)]
+use filter::code;
+pub use filter::{SockFilter, MAX_CLASSIC_INSNS};
 
 #[cfg(test)]
 mod tests;

@@ -149,9 +149,9 @@ pub(super) fn global_data(s: &Section<'_>) -> Option<bool> {
     }
 }
 
-/// The maps of an object, in index order; see [`Object::maps`].
+/// The maps of an object, in index order; see [`Object::maps`](crate::Object::maps).
 #[derive(Clone, Debug)]
-pub struct ObjectMaps<'o, 'a> {
+pub(crate) struct ObjectMaps<'o, 'a> {
     obj: &'o Object<'a>,
     btf_sec: Option<u16>,
     legacy_sec: Option<u16>,
@@ -336,7 +336,7 @@ impl<'a> Object<'a> {
 
     /// The maps the object declares, in index order: BTF maps (symbol-table order), legacy maps
     /// (symbol-table order), then one map per non-empty global data section (section order).
-    pub fn maps(&self) -> ObjectMaps<'_, 'a> {
+    pub fn maps(&self) -> impl Iterator<Item = MapInfo<'a>> + Clone + '_ {
         ObjectMaps::new(self)
     }
 

@@ -75,17 +75,14 @@ mod program;
 mod read;
 mod types;
 
-pub use btf::MAX_DEPTH as MAX_BTF_DEPTH;
 pub use error::{LoadError, LoadErrorKind, SectionName, SectionRef};
 pub use load::{LoadedProgram, MAX_FUNCTIONS};
-pub use maps::{MapInfo, MapSource, ObjectMaps, UnsupportedMap, MAX_MAPS};
+pub use maps::{MapInfo, MapSource, UnsupportedMap, MAX_MAPS};
 pub use object::{Object, MAX_SECTIONS};
-pub use program::{
-    program_type_for_section, unsupported_program_kind, ObjectPrograms, ProgramInfo, ProgramOrigin,
-};
-pub use types::{
-    BtfEnumerator, BtfEnumerators, BtfMember, BtfMembers, BtfType, BtfTypeId, BtfTypeKind, BtfTypes,
-};
+#[cfg(test)]
+use program::program_type_for_section;
+pub use program::{unsupported_program_kind, ProgramInfo, ProgramOrigin};
+pub use types::{BtfEnumerator, BtfMember, BtfType, BtfTypeId, BtfTypeKind, BtfTypes};
 
 #[cfg(test)]
 pub(crate) mod tests;

@@ -31,7 +31,8 @@ pub struct ProgramInfo<'a> {
     pub name: &'a str,
     /// The section's name (the `SEC()` of the source).
     pub section: &'a str,
-    /// The program type the section name gives, see [`program_type_for_section`].
+    /// The program type the section name gives, as libbpf reads section names (`xdp`, `tc`,
+    /// `classifier`, `socket`, ...); `None` for a section name this runtime runs no type of.
     pub prog_type: Option<ProgramType>,
     /// Slots of the function itself (without the functions it calls).
     pub slots: u32,
@@ -131,7 +132,7 @@ pub(super) fn extent(sec: &Section<'_>, sym: &Symbol<'_>) -> (u32, u32) {
 
 /// The programs of an object; see [`Object::programs`].
 #[derive(Clone, Debug)]
-pub struct ObjectPrograms<'o, 'a> {
+pub(crate) struct ObjectPrograms<'o, 'a> {
     obj: &'o Object<'a>,
     /// Symbols first, then sections.
     pos: u32,
@@ -298,7 +299,7 @@ impl<'a> Object<'a> {
 
     /// The programs: those named by symbols in symbol-table order, then whole sections in
     /// section order (see [`ProgramOrigin`]). Functions of `.text` are not listed.
-    pub fn programs(&self) -> ObjectPrograms<'_, 'a> {
+    pub fn programs(&self) -> impl Iterator<Item = ProgramInfo<'a>> + Clone + '_ {
         ObjectPrograms { obj: self, pos: 0 }
     }
 

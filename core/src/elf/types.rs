@@ -228,7 +228,7 @@ impl<'a> BtfTypes<'a> {
     /// Type `id` with typedefs, qualifiers and type tags followed to what they name.
     ///
     /// # Errors
-    /// As [`BtfTypes::get`], or a chain longer than [`MAX_BTF_DEPTH`](super::MAX_BTF_DEPTH).
+    /// As [`BtfTypes::get`], or a chain longer than 32 references.
     pub fn resolve(&self, id: BtfTypeId) -> Result<BtfType<'a>, LoadError> {
         let mut id = id;
         for _ in 0..MAX_DEPTH {
@@ -256,7 +256,10 @@ impl<'a> BtfTypes<'a> {
     ///
     /// # Errors
     /// As [`BtfTypes::resolve`], or a type that has no members.
-    pub fn members(&self, id: BtfTypeId) -> Result<BtfMembers<'a>, LoadError> {
+    pub fn members(
+        &self,
+        id: BtfTypeId,
+    ) -> Result<impl Iterator<Item = Result<BtfMember<'a>, LoadError>> + 'a, LoadError> {
         let r = self.resolve(id)?;
         let ty = self.record(r.id)?;
         if !matches!(ty.kind, KIND_STRUCT | KIND_UNION | KIND_DATASEC) {
@@ -273,7 +276,10 @@ impl<'a> BtfTypes<'a> {
     ///
     /// # Errors
     /// As [`BtfTypes::resolve`], or a type that is not an enum.
-    pub fn enumerators(&self, id: BtfTypeId) -> Result<BtfEnumerators<'a>, LoadError> {
+    pub fn enumerators(
+        &self,
+        id: BtfTypeId,
+    ) -> Result<impl Iterator<Item = Result<BtfEnumerator<'a>, LoadError>> + 'a, LoadError> {
         let r = self.resolve(id)?;
         let ty = self.record(r.id)?;
         if !matches!(ty.kind, KIND_ENUM | KIND_ENUM64) {
@@ -301,7 +307,7 @@ impl BtfTypes<'_> {
 
 /// The members of a struct, union or data section; see [`BtfTypes::members`].
 #[derive(Clone, Debug)]
-pub struct BtfMembers<'a> {
+pub(crate) struct BtfMembers<'a> {
     types: BtfTypes<'a>,
     ty: Ty<'a>,
     next: u16,
@@ -369,7 +375,7 @@ impl<'a> Iterator for BtfMembers<'a> {
 
 /// The enumerators of an enum; see [`BtfTypes::enumerators`].
 #[derive(Clone, Debug)]
-pub struct BtfEnumerators<'a> {
+pub(crate) struct BtfEnumerators<'a> {
     types: BtfTypes<'a>,
     ty: Ty<'a>,
     next: u16,

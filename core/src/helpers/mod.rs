@@ -1,7 +1,19 @@
 //! Linux-numbered helpers with their prototypes, ready to put in a [`HelperTable`].
 //!
 //! [`STANDARD`] holds every helper below; an embedder that wants fewer (or adds its own) builds
-//! its own static slice from the `Helper` constants here.
+//! its own static slice, taking the ones it keeps by their Linux ids with [`by_id`]:
+//!
+//! ```
+//! use nanobpf_core::{helpers, Helper, HelperTable};
+//!
+//! // Map lookups and the clock, nothing else.
+//! static MINE: [Helper; 2] = [
+//!     helpers::by_id(1).expect("map_lookup_elem"),
+//!     helpers::by_id(5).expect("ktime_get_ns"),
+//! ];
+//! let table = HelperTable::new(&MINE);
+//! assert!(table.get(1).is_some() && table.get(2).is_none());
+//! ```
 //!
 //! | id | helper | prototype |
 //! |---|---|---|
@@ -61,21 +73,21 @@ mod xdp;
 
 use crate::host::{ArgKind, Helper, HelperTable};
 
-pub use fib::FIB_LOOKUP;
-pub use map::{
+pub(crate) use fib::FIB_LOOKUP;
+pub(crate) use map::{
     MAP_DELETE_ELEM, MAP_LOOKUP_ELEM, MAP_PEEK_ELEM, MAP_POP_ELEM, MAP_PUSH_ELEM, MAP_UPDATE_ELEM,
     TAIL_CALL,
 };
-pub use misc::{
+pub(crate) use misc::{
     CSUM_DIFF, GET_PRANDOM_U32, GET_SMP_PROCESSOR_ID, JIFFIES64, KTIME_GET_NS, TRACE_PRINTK,
 };
-pub use ringbuf::{RINGBUF_DISCARD, RINGBUF_OUTPUT, RINGBUF_RESERVE, RINGBUF_SUBMIT};
-pub use skb::{
+pub(crate) use ringbuf::{RINGBUF_DISCARD, RINGBUF_OUTPUT, RINGBUF_RESERVE, RINGBUF_SUBMIT};
+pub(crate) use skb::{
     GET_HASH_RECALC, L3_CSUM_REPLACE, L4_CSUM_REPLACE, REDIRECT, REDIRECT_NEIGH, REDIRECT_PEER,
     SKB_ADJUST_ROOM, SKB_CHANGE_HEAD, SKB_CHANGE_PROTO, SKB_CHANGE_TAIL, SKB_CHANGE_TYPE,
     SKB_LOAD_BYTES, SKB_PULL_DATA, SKB_SET_TUNNEL_KEY, SKB_STORE_BYTES,
 };
-pub use xdp::{
+pub(crate) use xdp::{
     PERF_EVENT_OUTPUT, REDIRECT_MAP, XDP_ADJUST_HEAD, XDP_ADJUST_META, XDP_ADJUST_TAIL, XDP_OUTPUT,
 };
 
@@ -129,6 +141,19 @@ pub static STANDARD: [Helper; 39] = [
     REDIRECT_NEIGH,
     REDIRECT_PEER,
 ];
+
+/// The helper Linux numbers `id`, from [`STANDARD`]; `None` for an id this crate does not
+/// implement. A `const fn`, for an embedder's own `static` table.
+pub const fn by_id(id: u32) -> Option<Helper> {
+    let mut i = 0;
+    while i < STANDARD.len() {
+        if STANDARD[i].id == id {
+            return Some(STANDARD[i]);
+        }
+        i += 1;
+    }
+    None
+}
 
 /// [`STANDARD`] as a table.
 pub const fn standard() -> HelperTable<'static> {

@@ -124,8 +124,6 @@ pub struct SkBuffCtx {
 impl SkBuffCtx {
     /// Index of `len` in [`SkBuffCtx::fields`].
     pub const LEN: usize = 0;
-    /// Index of `protocol` (network byte order, as Linux) in [`SkBuffCtx::fields`].
-    pub const PROTOCOL: usize = 4;
 }
 
 const fn skb_scalar(offset: u16) -> CtxField {
@@ -189,7 +187,8 @@ pub struct TcCtx {
     pub hwtstamp: u64,
 }
 
-/// Indices into the `fields` of [`SkBuffCtx`] and [`TcCtx`] (the `__sk_buff` offset / 4).
+/// Indices into the `fields` of [`SkBuff`](crate::SkBuff) and [`TcBuff`](crate::TcBuff) (the
+/// `__sk_buff` offset / 4).
 pub mod skb_field {
     /// `len`: the packet's length in bytes (kept equal to `data_end - data`).
     pub const LEN: usize = 0;
@@ -291,12 +290,12 @@ pub enum ProgramType {
         /// Buffer length, fixed at verification.
         len: u32,
     },
-    /// XDP: r1 is an [`XdpCtx`], seen as `struct xdp_md`. Returns a verdict.
+    /// XDP: r1 is the runtime's XDP context, seen as `struct xdp_md`. Returns a verdict.
     Xdp,
-    /// Socket filter: r1 is an [`SkBuffCtx`], seen as `struct __sk_buff`; legacy packet loads
+    /// Socket filter: r1 is the runtime's skb context, seen as `struct __sk_buff`; legacy packet loads
     /// are allowed. Returns how many bytes to keep (0 drops).
     SocketFilter,
-    /// tc classifier (Linux's `BPF_PROG_TYPE_SCHED_CLS`): r1 is a [`TcCtx`], seen as
+    /// tc classifier (Linux's `BPF_PROG_TYPE_SCHED_CLS`): r1 is the runtime's tc context, seen as
     /// `struct __sk_buff`; direct packet access through `data`, `data_meta` and `data_end`, and
     /// legacy packet loads, as Linux allows. Returns a `TC_ACT_*` verdict.
     Tc,

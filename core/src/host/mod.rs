@@ -9,9 +9,8 @@ mod helper;
 mod map;
 mod trap;
 
-pub use context::{
-    skb_field, tc_act, ContextLayout, CtxField, CtxFieldKind, ProgramType, SkBuffCtx, TcCtx, XdpCtx,
-};
+pub use context::{skb_field, tc_act, ProgramType};
+pub(crate) use context::{ContextLayout, CtxFieldKind, SkBuffCtx, TcCtx, XdpCtx};
 pub use fib::{FibOutcome, FibQuery, FibRoute, Route, StaticRoutes};
 pub(crate) use helper::HelperEffects;
 pub use helper::{

@@ -15,9 +15,8 @@
 mod alu;
 mod exec;
 
-pub use alu::{
-    bswap, sdiv32, sdiv64, sext, smod32, smod64, to_be, to_le, udiv32, udiv64, umod32, umod64,
-};
+#[cfg(test)]
+pub(crate) use alu::{sdiv32, sdiv64, smod32, smod64, udiv32, udiv64, umod32, umod64};
 
 use crate::host::{HelperTable, Platform, Stack, Trap};
 use crate::isa::Program;

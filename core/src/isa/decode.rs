@@ -7,7 +7,7 @@
 //! program. In addition, as Linux does, the last slot must be `exit` or an unconditional jump, so
 //! that execution can never run off the end.
 
-use super::insn::{Insn, Reg};
+use super::insn::Insn;
 use super::opcode::*;
 
 /// The largest program accepted, in slots (Linux's limit for privileged programs).
@@ -181,11 +181,12 @@ impl<'a> Program<'a> {
     }
 }
 
-/// Splits `bytes` into slots in `buf` without checking them.
+/// Splits `bytes` into slots in `buf` without checking them, and returns the slots written,
+/// ready for [`verify`](crate::verify) (which checks them as [`Program::new`] does).
 ///
 /// # Errors
 /// [`DecodeErrorKind::PartialSlot`] or [`DecodeErrorKind::BufferTooSmall`].
-pub fn decode_slots<'b>(bytes: &[u8], buf: &'b mut [Insn]) -> Result<&'b [Insn], DecodeError> {
+pub fn decode_slots<'b>(bytes: &[u8], buf: &'b mut [Insn]) -> Result<&'b mut [Insn], DecodeError> {
     let n = bytes.len() / Insn::SIZE;
     if bytes.len() % Insn::SIZE != 0 {
         return Err(DecodeError {
@@ -291,7 +292,7 @@ pub fn branch_offset(insn: Insn) -> Option<i64> {
 }
 
 fn reg(n: u8) -> Result<(), DecodeErrorKind> {
-    if Reg::new(n).is_none() {
+    if n > 10 {
         return Err(DecodeErrorKind::BadRegister(n));
     }
     Ok(())

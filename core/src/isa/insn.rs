@@ -1,65 +1,6 @@
-//! The 8-byte instruction slot and the register newtype.
+//! The 8-byte instruction slot.
 
 use super::opcode::Class;
-
-/// A register number, `r0` to `r10`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Reg(u8);
-
-impl Reg {
-    /// Return value, and the first register clobbered by calls.
-    pub const R0: Reg = Reg(0);
-    /// First argument; the context pointer at entry.
-    pub const R1: Reg = Reg(1);
-    /// Second argument.
-    pub const R2: Reg = Reg(2);
-    /// Third argument.
-    pub const R3: Reg = Reg(3);
-    /// Fourth argument.
-    pub const R4: Reg = Reg(4);
-    /// Fifth argument.
-    pub const R5: Reg = Reg(5);
-    /// Callee-saved.
-    pub const R6: Reg = Reg(6);
-    /// Callee-saved.
-    pub const R7: Reg = Reg(7);
-    /// Callee-saved.
-    pub const R8: Reg = Reg(8);
-    /// Callee-saved.
-    pub const R9: Reg = Reg(9);
-    /// The read-only frame pointer.
-    pub const R10: Reg = Reg(10);
-    /// Registers in the ISA.
-    pub const COUNT: usize = 11;
-
-    /// The register with this number, if it exists.
-    #[inline]
-    pub const fn new(n: u8) -> Option<Reg> {
-        if n <= 10 {
-            Some(Reg(n))
-        } else {
-            None
-        }
-    }
-
-    /// The register number.
-    #[inline]
-    pub const fn number(self) -> u8 {
-        self.0
-    }
-
-    /// The register number as an index.
-    #[inline]
-    pub const fn index(self) -> usize {
-        self.0 as usize
-    }
-}
-
-impl core::fmt::Display for Reg {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "r{}", self.0)
-    }
-}
 
 /// One 8-byte instruction slot, laid out as on the wire (little-endian):
 /// opcode, `dst:4 | src:4`, a signed 16-bit offset and a signed 32-bit immediate.
@@ -151,7 +92,7 @@ impl Insn {
 
     /// The instruction class.
     #[inline]
-    pub const fn class(self) -> Class {
+    pub(crate) const fn class(self) -> Class {
         Class::of(self.opcode)
     }
 

@@ -13,7 +13,7 @@ pub use decode::{
 };
 pub(crate) use decode::{RUNTIME_FORM_IMM, RUNTIME_FORM_SRC};
 pub use groups::{supported_groups, ConformanceGroups};
-pub use insn::{Insn, Reg};
+pub use insn::Insn;
 
 #[cfg(test)]
 mod tests;

@@ -6,7 +6,7 @@
 /// Instruction class: the low three bits of the opcode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
-pub enum Class {
+pub(crate) enum Class {
     /// Non-standard loads: `lddw` and the legacy packet loads.
     Ld = 0,
     /// Loads into a register.
@@ -194,9 +194,23 @@ macro_rules! opcodes {
     )*};
 }
 
-/// Full opcodes (class, size or operation, source) by name, for the engines' dispatch and the
-/// tools. The mnemonics are the assembler's.
-pub mod op {
+/// `lddw dst, imm64` (two slots).
+pub const LDDW: u8 = BPF_LD | BPF_IMM | BPF_DW;
+/// `exit`.
+pub const EXIT: u8 = BPF_JMP | BPF_EXIT;
+/// `call imm` (helper or local, by `src`).
+pub const CALL: u8 = BPF_JMP | BPF_CALL;
+/// `callx dst`: call the helper whose id is in a register.
+pub const CALLX: u8 = BPF_JMP | BPF_CALL | BPF_X;
+/// `ja off`.
+pub const JA: u8 = BPF_JMP | BPF_JA;
+/// `ja32 imm` (gotol).
+pub const JA32: u8 = BPF_JMP32 | BPF_JA;
+
+/// Full opcodes (class, size or operation, source) by name, for the interpreter's dispatch and
+/// the crate's tools. The mnemonics are the assembler's. Engines outside the crate build
+/// opcodes from the parts above; the whole opcodes they test for are the six above.
+pub(crate) mod op {
     use super::*;
 
     both_sources! {
@@ -279,16 +293,5 @@ pub mod op {
         LDINDB = BPF_LD | BPF_IND | BPF_B, "ldindb";
     }
 
-    /// `lddw dst, imm64` (two slots).
-    pub const LDDW: u8 = BPF_LD | BPF_IMM | BPF_DW;
-    /// `exit`.
-    pub const EXIT: u8 = BPF_JMP | BPF_EXIT;
-    /// `call imm` (helper or local, by `src`).
-    pub const CALL: u8 = BPF_JMP | BPF_CALL;
-    /// `callx dst`: call the helper whose id is in a register.
-    pub const CALLX: u8 = BPF_JMP | BPF_CALL | BPF_X;
-    /// `ja off`.
-    pub const JA: u8 = BPF_JMP | BPF_JA;
-    /// `ja32 imm` (gotol).
-    pub const JA32: u8 = BPF_JMP32 | BPF_JA;
+    pub use super::{CALL, CALLX, EXIT, JA, JA32, LDDW};
 }

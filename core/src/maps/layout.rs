@@ -46,7 +46,8 @@ impl Default for MapSizing {
 pub enum LayoutError {
     /// nanobpf has no run-time form of this map type.
     UnsupportedType(MapType),
-    /// Flags outside [`KNOWN_MAP_FLAGS`] (the unknown bits).
+    /// Flags outside those Linux defines for maps (`BPF_F_NO_PREALLOC` ... `BPF_F_INNER_MAP`):
+    /// the unknown bits.
     UnsupportedFlags(u32),
     /// A field out of range for the type (a key size other than 4 for an array, a capacity
     /// of 0, a ring buffer size that is not a power of two, ...).

@@ -265,16 +265,15 @@ pub use arena::{ArenaError, ArenaErrorKind, ArenaStorage, Carry, MapArena, MapSe
 pub use array::{ArrayMap, ArrayView};
 pub use devmap::{CpuMap, DevMap, Redirect, RedirectMap, RedirectView, XskMap};
 pub use hash::{BpfHashMap, HashView};
-pub use layout::{words_needed, LayoutError, MapSizing, KNOWN_MAP_FLAGS};
+pub use layout::{words_needed, LayoutError, MapSizing};
 pub use lpm::{LpmTrie, LpmView};
 pub use lru::{LruHashMap, LruView};
 pub use percpu::PerCpuArray;
 pub use perf::{PerfEventArray, PerfView};
 pub use prog_array::{ProgArray, ProgArrayView};
 pub use queue::{QueueMap, QueueStack, QueueView, StackMap};
-pub use ringbuf::{
-    Consumed, RingBuf, RingBufView, RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RINGBUF_HDR_SIZE,
-};
+pub(crate) use ringbuf::RINGBUF_DISCARD_BIT;
+pub use ringbuf::{Consumed, RingBuf, RingBufView};
 pub use table::MapTable;
 pub use word::{value_words, Word};
 
@@ -394,7 +393,7 @@ impl From<DefMismatch> for MapError {
 /// # Errors
 ///
 /// The first field that does not fit.
-pub fn check_def(have: &MapDef, wanted: &MapDef) -> Result<(), DefMismatch> {
+pub(crate) fn check_def(have: &MapDef, wanted: &MapDef) -> Result<(), DefMismatch> {
     let mismatch = |field, wanted, have| {
         Err(DefMismatch {
             field,
@@ -496,7 +495,10 @@ pub trait Map: sealed::Sealed + Sync + core::fmt::Debug {
     /// The map's own definition: type, key size, value size, capacity, flags.
     fn def(&self) -> MapDef;
 
-    /// Checks a program's declaration against this storage, see [`check_def`].
+    /// Checks a program's declaration (`wanted`) against this storage. Type, key size and value
+    /// size must be equal. Capacity must be equal for arrays, per-CPU arrays, program and
+    /// device maps and the ring buffer (a program can observe it), and at least the declared
+    /// one for the others. Flags are not compared.
     ///
     /// # Errors
     ///

@@ -42,7 +42,7 @@ use crate::maps::MapTable;
 use crate::verified::VerifiedProgram;
 
 /// Linux's default limit of processed instructions.
-pub const DEFAULT_BUDGET: u32 = 1_000_000;
+pub(crate) const DEFAULT_BUDGET: u32 = 1_000_000;
 
 /// What a program is verified against.
 #[derive(Clone, Copy, Debug)]
@@ -54,11 +54,14 @@ pub struct VerifyTarget<'a> {
     /// The maps the program refers to by index (`lddw` src 1, 2, 5, 6): the verified program
     /// is bound to them. [`MapTable::definitions`] checks against definitions alone.
     pub maps: MapTable<'a>,
-    /// The most instructions to process over all paths ([`DEFAULT_BUDGET`] by default).
+    /// The most instructions to process over all paths ([`VerifyTarget::DEFAULT_BUDGET`] by default).
     pub budget: u32,
 }
 
 impl<'a> VerifyTarget<'a> {
+    /// Linux's default limit of processed instructions: 1,000,000.
+    pub const DEFAULT_BUDGET: u32 = DEFAULT_BUDGET;
+
     /// An environment with the default budget.
     pub const fn new(prog_type: ProgramType, helpers: HelperTable<'a>, maps: MapTable<'a>) -> Self {
         VerifyTarget {
@@ -125,7 +128,13 @@ pub fn verify_lifting<'a, const INSNS: usize, const STATES: usize, const BRANCHE
 ///
 /// # Errors
 /// As [`verify`]. Errors of `log` are ignored.
-pub fn verify_with_log<'a, const INSNS: usize, const STATES: usize, const BRANCHES: usize>(
+#[cfg(test)]
+pub(crate) fn verify_with_log<
+    'a,
+    const INSNS: usize,
+    const STATES: usize,
+    const BRANCHES: usize,
+>(
     insns: &'a mut [Insn],
     env: &VerifyTarget<'a>,
     ws: &mut VerifierWorkspace<INSNS, STATES, BRANCHES>,
@@ -152,8 +161,9 @@ pub struct VerifyStats {
     pub peak_bytes: u32,
 }
 
-/// As [`verify_with_log`] (with `log` optional), also returning what the verification cost,
-/// whatever its verdict.
+/// As [`verify`], also returning what the verification cost, whatever its verdict; with a
+/// `log`, writes a per-instruction state trace to it like Linux's verifier log (errors of
+/// `log` are ignored), ending with the error of a rejection.
 ///
 /// # Errors
 /// As [`verify`].

@@ -5,8 +5,8 @@ use super::{Emit, Emitter, Loc, Opnd, FP, IP, R0, R1, R2, R3, ST, SUB_FRAME};
 use crate::error::JitErrorKind;
 use crate::state::{off, MAX_PUSHED_FRAMES, TAIL_CALL};
 use crate::thumb::{Cond, Dp, Ins, LR, PC};
-use nanobpf_core::opcode::op::{CALL, CALLX, EXIT};
 use nanobpf_core::opcode::*;
+use nanobpf_core::opcode::{CALL, CALLX, EXIT};
 use nanobpf_core::Insn;
 
 impl Emitter<'_> {

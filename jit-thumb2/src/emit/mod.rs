@@ -19,8 +19,8 @@ mod mem;
 use crate::error::{JitError, JitErrorKind};
 use crate::state::{self, off};
 use crate::thumb::{encode, modified_imm, Cond, Dp, Ins, Sh, Width, LR, PC, R, SP};
-use nanobpf_core::opcode::op::{CALL, EXIT, LDDW};
 use nanobpf_core::opcode::CALL_LOCAL;
+use nanobpf_core::opcode::{CALL, EXIT, LDDW};
 use nanobpf_core::Insn;
 
 pub(crate) type Emit = Result<(), JitErrorKind>;

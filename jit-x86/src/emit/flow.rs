@@ -21,7 +21,7 @@ use crate::regs::{bpf, STATE};
 use iced_x86::code_asm::registers::gpr32::esi;
 use iced_x86::code_asm::registers::gpr64::*;
 use iced_x86::code_asm::{dword_ptr, qword_ptr};
-use nanobpf_core::opcode::op::*;
+
 use nanobpf_core::opcode::*;
 use nanobpf_core::Insn;
 use nanobpf_core::{MAX_CALL_FRAMES, STACK_FRAME_SIZE};

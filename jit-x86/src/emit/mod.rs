@@ -66,7 +66,7 @@ use iced_x86::code_asm::registers::gpr32::eax;
 use iced_x86::code_asm::registers::gpr64::*;
 use iced_x86::code_asm::{dword_ptr, qword_ptr, AsmRegister64, CodeAssembler, CodeLabel};
 use iced_x86::{BlockEncoderOptions, Code, IcedError, Instruction, Mnemonic, Register};
-use nanobpf_core::opcode::op::*;
+
 use nanobpf_core::opcode::*;
 use nanobpf_core::Insn;
 use nanobpf_core::MapTable;

@@ -7,7 +7,7 @@
 //! offsets, atomics only aligned stack slots, and jumps only go forward.
 
 use nanobpf_core::fuzzing::Source;
-use nanobpf_core::opcode::op::*;
+
 use nanobpf_core::opcode::*;
 use nanobpf_core::Insn;
 use nanobpf_core::{ArgKind, Helper, HelperCall, HelperProto, HelperTable, RetKind};

@@ -27,7 +27,7 @@ use nanobpf_core::fuzzing::{
     structured_program, Bytes, Flavor, FuzzMaps, RunInput, Snapshot, Source, VERIFY_BUDGET,
 };
 use nanobpf_core::helpers::standard;
-use nanobpf_core::opcode::{op, ATOMIC_ADD, BPF_ALU64, BPF_ATOMIC, BPF_DW, BPF_MOV};
+use nanobpf_core::opcode::{ATOMIC_ADD, BPF_ALU64, BPF_ATOMIC, BPF_DW, BPF_MOV, CALL, EXIT, LDDW};
 use nanobpf_core::opcode::{BPF_STX, BPF_X};
 use nanobpf_core::opcode::{LDDW_MAP_IDX, LDDW_MAP_IDX_VALUE};
 use nanobpf_core::HelperTable;
@@ -99,17 +99,17 @@ pub fn chain_program() -> Vec<Insn> {
     const MOV64_IMM: u8 = BPF_ALU64 | BPF_MOV;
     std::vec![
         i(MOV64_REG, 6, 1, 0, 0),
-        i(op::LDDW, 2, LDDW_MAP_IDX_VALUE, 0, MAP_ARRAY),
+        i(LDDW, 2, LDDW_MAP_IDX_VALUE, 0, MAP_ARRAY),
         i(0, 0, 0, 0, 8),
         i(MOV64_IMM, 3, 0, 0, 1),
         i(BPF_STX | BPF_ATOMIC | BPF_DW, 2, 3, 0, ATOMIC_ADD),
         i(MOV64_REG, 1, 6, 0, 0),
-        i(op::LDDW, 2, LDDW_MAP_IDX, 0, MAP_PROGS),
+        i(LDDW, 2, LDDW_MAP_IDX, 0, MAP_PROGS),
         i(0, 0, 0, 0, 0),
         i(MOV64_IMM, 3, 0, 0, 1),
-        i(op::CALL, 0, 0, 0, TAIL_CALL),
+        i(CALL, 0, 0, 0, TAIL_CALL),
         i(MOV64_IMM, 0, 0, 0, 99),
-        i(op::EXIT, 0, 0, 0, 0),
+        i(EXIT, 0, 0, 0, 0),
     ]
 }
 
@@ -197,7 +197,7 @@ impl Differential {
             if verify(&mut t.clone(), &env, &mut *self.ws).is_err() {
                 *t = std::vec![
                     Insn::new(BPF_ALU64 | BPF_MOV, 0, 0, 0, 1000 + i as i32),
-                    Insn::new(op::EXIT, 0, 0, 0, 0),
+                    Insn::new(EXIT, 0, 0, 0, 0),
                 ];
             }
         }

@@ -188,9 +188,8 @@ fn structured_programs_take_tail_calls() {
             let Ok(entry) = verify(&mut p, &env, &mut ws) else {
                 continue;
             };
-            let tail_call = |i: &Insn| {
-                i.opcode == nanobpf_core::opcode::op::CALL && i.src() == 0 && i.imm == 12
-            };
+            let tail_call =
+                |i: &Insn| i.opcode == nanobpf_core::opcode::CALL && i.src() == 0 && i.imm == 12;
             if !entry.insns().iter().any(tail_call) {
                 continue;
             }
