@@ -18,9 +18,6 @@ pub(crate) mod a {
     pub fn mov(d: u8, imm: i32) -> Vec<Insn> {
         i(BPF_ALU64 | BPF_MOV, d, 0, 0, imm)
     }
-    pub fn mov32(d: u8, imm: i32) -> Vec<Insn> {
-        i(BPF_ALU | BPF_MOV, d, 0, 0, imm)
-    }
     pub fn movr(d: u8, s: u8) -> Vec<Insn> {
         i(BPF_ALU64 | BPF_MOV | BPF_X, d, s, 0, 0)
     }
@@ -82,17 +79,8 @@ pub(crate) mod a {
     pub fn call_local(rel: i32) -> Vec<Insn> {
         i(op::CALL, 0, CALL_LOCAL, 0, rel)
     }
-    pub fn callx(r: u8) -> Vec<Insn> {
-        i(op::CALLX, r, 0, 0, 0)
-    }
     pub fn exit() -> Vec<Insn> {
         i(op::EXIT, 0, 0, 0, 0)
-    }
-    pub fn lddw(d: u8, v: u64) -> Vec<Insn> {
-        std::vec![
-            Insn::new(op::LDDW, d, 0, 0, v as u32 as i32),
-            Insn::new(0, 0, 0, 0, (v >> 32) as u32 as i32)
-        ]
     }
     pub fn ld_map(d: u8, idx: i32) -> Vec<Insn> {
         std::vec![
@@ -271,9 +259,27 @@ struct Case {
     expect: Option<(Option<usize>, Pred)>,
 }
 
+/// Assembles the text of a case, made of `pieces` (fragments such as [`PKT`] and the case's
+/// own lines).
+fn insns(pieces: &[&str]) -> Vec<Insn> {
+    let src = pieces.concat();
+    let mut buf = std::vec![Insn::default(); 4096];
+    let n = crate::asm::assemble(&src, &mut buf).unwrap_or_else(|e| panic!("{e}\n{src}"));
+    buf.truncate(n);
+    buf
+}
+
 macro_rules! ok {
     ($name:expr, $ty:expr, [$($p:expr),* $(,)?]) => {
         Case { name: $name, ty: $ty, prog: [$($p),*].concat(), expect: None }
+    };
+    ($name:expr, $ty:expr, $($src:expr),+ $(,)?) => {
+        Case {
+            name: $name,
+            ty: $ty,
+            prog: insns(&[$(AsRef::<str>::as_ref(&$src)),+]),
+            expect: None,
+        }
     };
 }
 macro_rules! bad {
@@ -291,6 +297,22 @@ macro_rules! bad {
             ty: $ty,
             prog: [$($p),*].concat(),
             expect: Some((Some($pc), |k: &VerifyErrorKind| matches!(k, $pat))),
+        }
+    };
+    ($name:expr, $ty:expr, @$pc:expr, $pat:pat, $($src:expr),+ $(,)?) => {
+        Case {
+            name: $name,
+            ty: $ty,
+            prog: insns(&[$(AsRef::<str>::as_ref(&$src)),+]),
+            expect: Some((Some($pc), |k: &VerifyErrorKind| matches!(k, $pat))),
+        }
+    };
+    ($name:expr, $ty:expr, $pat:pat, $($src:expr),+ $(,)?) => {
+        Case {
+            name: $name,
+            ty: $ty,
+            prog: insns(&[$(AsRef::<str>::as_ref(&$src)),+]),
+            expect: Some((None, |k: &VerifyErrorKind| matches!(k, $pat))),
         }
     };
 }
@@ -320,377 +342,647 @@ const M: Ty = Ty::Mem(64);
 const XDP: Ty = Ty::Xdp;
 
 /// XDP prologue: r2 = data, r3 = data_end.
+const PKT: &str = "
+    ldxw %r2, [%r1]
+    ldxw %r3, [%r1+4]
+";
+
+/// [`PKT`], assembled.
 fn pkt() -> Vec<Insn> {
-    [ldx(4, 2, 1, 0), ldx(4, 3, 1, 4)].concat()
+    insns(&[PKT])
 }
 
-/// Stack key at fp-4 = 0, r2 = fp - 4, r1 = map `m`.
-fn key_setup(m: i32) -> Vec<Insn> {
-    [
-        st(4, 10, -4, 0),
-        movr(2, 10),
-        alu(BPF_ADD, 2, -4),
-        ld_map(1, m),
-    ]
-    .concat()
+/// The arguments of a map helper: a stack key at fp-4 = 0, r2 = fp - 4, r1 = map `m`.
+fn key_args(m: u32) -> String {
+    std::format!(
+        "
+    stw [%r10-4], 0
+    mov %r2, %r10
+    add %r2, -4
+    lddw %r1, map[{m}]
+"
+    )
+}
+
+/// [`key_args`], assembled.
+fn key_setup(m: u32) -> Vec<Insn> {
+    insns(&[&key_args(m)])
 }
 
 fn structure_cases() -> Vec<Case> {
     std::vec![
-        ok!("minimal", M, [ret0()]),
-        bad!("decode error maps to Decode", M, @0, K::Decode(_), [i(0xff, 0, 0, 0, 0), exit()]),
-        bad!("unreachable insn", M, @2, K::Unreachable, [mov(0, 0), exit(), mov(0, 1), exit()]),
+        ok!(
+            "minimal",
+            M,
+            "
+                mov %r0, 0
+                exit
+            "
+        ),
+        bad!(
+            "decode error maps to Decode",
+            M,
+            @0,
+            K::Decode(_),
+            "
+                .raw 0x00000000000000ff # opcode 0xff
+                exit
+            "
+        ),
+        bad!(
+            "unreachable insn",
+            M,
+            @2,
+            K::Unreachable,
+            "
+                mov %r0, 0
+                exit
+                mov %r0, 1
+                exit
+            "
+        ),
         ok!(
             "jump over dead code is reachable twin",
             M,
-            [mov(0, 0), jmp(BPF_JEQ, 1, 0, 1), mov(0, 1), exit()]
+            "
+                mov %r0, 0
+                jeq %r1, 0, exit
+                mov %r0, 1
+                exit
+            "
         ),
         bad!(
             "jump out of function",
             M,
             K::JumpOutOfFunction { .. },
-            [
-                call_local(2),
-                mov(0, 0),
-                exit(),
-                // function 1
-                mov(0, 1),
-                ja(-3),
-                exit()
-            ]
+            "
+                call local fn1
+                mov %r0, 0
+            main_exit:
+                exit
+            fn1:
+                mov %r0, 1
+                ja main_exit
+                exit
+            "
         ),
-        bad!("function falls through", M, @5, K::FunctionFallsThrough, [
-            call_local(3), call_local(4), mov(0, 0), exit(),
-            mov(0, 1), mov(0, 2),
-            mov(0, 0), exit()
-        ]),
+        bad!(
+            "function falls through",
+            M,
+            @5,
+            K::FunctionFallsThrough,
+            "
+                call local fn1
+                call local fn2
+                mov %r0, 0
+                exit
+            fn1:
+                mov %r0, 1
+                mov %r0, 2
+            fn2:
+                mov %r0, 0
+                exit
+            "
+        ),
         ok!(
             "local call returns",
             M,
-            [
-                mov(1, 5),
-                call_local(1),
-                exit(),
-                movr(0, 1),
-                alu(BPF_ADD, 0, 1),
-                exit()
-            ]
+            "
+                mov %r1, 5
+                call local fn1
+                exit
+            fn1:
+                mov %r0, %r1
+                add %r0, 1
+                exit
+            "
         ),
-        bad!("uninit r0 at exit", M, @0, K::UninitRegister { reg: 0 }, [exit()]),
-        bad!("negative error.data: or r0, r10", M, @0, K::UninitRegister { reg: 0 }, [alur(BPF_OR, 0, 10), exit()]),
-        bad!("read uninit r3", M, @0, K::UninitRegister { reg: 3 }, [movr(0, 3), exit()]),
-        ok!("read r2 (buffer length) twin", M, [movr(0, 2), exit()]),
+        bad!(
+            "uninit r0 at exit",
+            M,
+            @0,
+            K::UninitRegister { reg: 0 },
+            "
+                exit
+            "
+        ),
+        bad!(
+            "negative error.data: or r0, r10",
+            M,
+            @0,
+            K::UninitRegister { reg: 0 },
+            "
+                or %r0, %r10
+                exit
+            "
+        ),
+        bad!(
+            "read uninit r3",
+            M,
+            @0,
+            K::UninitRegister { reg: 3 },
+            "
+                mov %r0, %r3
+                exit
+            "
+        ),
+        ok!(
+            "read r2 (buffer length) twin",
+            M,
+            "
+                mov %r0, %r2
+                exit
+            "
+        ),
         bad!(
             "r1..r5 clobbered by helper",
             M,
             K::UninitRegister { reg: 1 },
-            [mov(1, 1), call(5), movr(0, 1), exit()]
+            "
+                mov %r1, 1
+                call 5
+                mov %r0, %r1
+                exit
+            "
         ),
         ok!(
             "r6 survives helper",
             M,
-            [mov(6, 1), call(5), movr(0, 6), exit()]
+            "
+                mov %r6, 1
+                call 5
+                mov %r0, %r6
+                exit
+            "
         ),
         bad!(
             "caller r1 clobbered by local call",
             M,
             K::UninitRegister { reg: 1 },
-            [
-                mov(1, 1),
-                call_local(2),
-                movr(0, 1),
-                exit(),
-                mov(0, 0),
-                exit()
-            ]
+            "
+                mov %r1, 1
+                call local fn1
+                mov %r0, %r1
+                exit
+            fn1:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "callee-saved r6 survives local call",
             M,
-            [
-                mov(6, 7),
-                call_local(2),
-                movr(0, 6),
-                exit(),
-                mov(6, 0),
-                ret0()
-            ]
+            "
+                mov %r6, 7
+                call local fn1
+                mov %r0, %r6
+                exit
+            fn1:
+                mov %r6, 0
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "callee reads uninit arg",
             M,
             K::UninitRegister { reg: 3 },
-            [call_local(1), exit(), movr(0, 3), exit()]
+            "
+                call local fn1
+                exit
+            fn1:
+                mov %r0, %r3
+                exit
+            "
         ),
         bad!(
             "call depth 9",
             M,
             K::CallTooDeep { frames: 9 },
-            [
-                call_local(1),
-                exit(),
-                call_local(1),
-                exit(),
-                call_local(1),
-                exit(),
-                call_local(1),
-                exit(),
-                call_local(1),
-                exit(),
-                call_local(1),
-                exit(),
-                call_local(1),
-                exit(),
-                call_local(1),
-                exit(),
-                mov(0, 0),
-                exit()
-            ]
+            "
+                call local fn1
+                exit
+            fn1:
+                call local fn2
+                exit
+            fn2:
+                call local fn3
+                exit
+            fn3:
+                call local fn4
+                exit
+            fn4:
+                call local fn5
+                exit
+            fn5:
+                call local fn6
+                exit
+            fn6:
+                call local fn7
+                exit
+            fn7:
+                call local fn8
+                exit
+            fn8:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "call depth 8",
             M,
-            [
-                mov(0, 0),
-                call_local(1),
-                exit(),
-                call_local(1),
-                exit(),
-                call_local(1),
-                exit(),
-                call_local(1),
-                exit(),
-                call_local(1),
-                exit(),
-                call_local(1),
-                exit(),
-                call_local(1),
-                exit(),
-                mov(0, 0),
-                exit()
-            ]
+            "
+                mov %r0, 0
+                call local fn1
+                exit
+            fn1:
+                call local fn2
+                exit
+            fn2:
+                call local fn3
+                exit
+            fn3:
+                call local fn4
+                exit
+            fn4:
+                call local fn5
+                exit
+            fn5:
+                call local fn6
+                exit
+            fn6:
+                call local fn7
+                exit
+            fn7:
+                mov %r0, 0
+                exit
+            "
         ),
-        bad!("unknown helper", M, @0, K::UnknownHelper { id: 99 }, [call(99), exit()]),
-        ok!("known helper", M, [call(5), exit()]),
+        bad!(
+            "unknown helper",
+            M,
+            @0,
+            K::UnknownHelper { id: 99 },
+            "
+                call 99
+                exit
+            "
+        ),
+        ok!(
+            "known helper",
+            M,
+            "
+                call 5
+                exit
+            "
+        ),
         bad!(
             "callx of unknown register value",
             M,
             K::CallxTarget { reg: 2 },
-            [mov(2, 99), callx(2), exit()]
+            "
+                mov %r2, 99
+                call %r2
+                exit
+            "
         ),
         bad!(
             "callx of a non-constant",
             M,
             K::CallxTarget { reg: 2 },
-            [ldx(1, 2, 1, 0), callx(2), exit()]
+            "
+                ldxb %r2, [%r1]
+                call %r2
+                exit
+            "
         ),
         ok!(
             "callx of known helper",
             M,
-            [mov(1, -1), mov(2, 5), callx(2), mov(0, 2), exit()]
+            "
+                mov %r1, -1
+                mov %r2, 5
+                call %r2
+                mov %r0, 2
+                exit
+            "
         ),
         bad!(
             "ld_abs not allowed for xdp",
             XDP,
             K::LdAbsNotAllowed,
-            [i(0x30, 0, 0, 0, 0), exit()]
+            "
+                ldabsb 0
+                exit
+            "
         ),
         ok!(
             "ld_abs in socket filter",
             Ty::Skb,
-            [movr(6, 1), i(0x30, 0, 0, 0, 12), exit()]
+            "
+                mov %r6, %r1
+                ldabsb 12
+                exit
+            "
         ),
         bad!(
             "ld_abs needs ctx in r6",
             Ty::Skb,
             K::LdAbsNeedsCtx,
-            [i(0x30, 0, 0, 0, 12), exit()]
+            "
+                ldabsb 12
+                exit
+            "
         ),
         bad!(
             "ld_ind clobbers r1",
             Ty::Skb,
             K::UninitRegister { reg: 1 },
-            [
-                movr(6, 1),
-                mov(7, 2),
-                i(0x50, 0, 7, 0, 0),
-                movr(0, 1),
-                exit()
-            ]
+            "
+                mov %r6, %r1
+                mov %r7, 2
+                ldindb %r7, 0
+                mov %r0, %r1
+                exit
+            "
         ),
         ok!(
             "ld_ind in memory program",
             M,
-            [mov(7, 2), i(0x48, 0, 7, 0, 0), exit()]
+            "
+                mov %r7, 2
+                ldindh %r7, 0
+                exit
+            "
         ),
         bad!(
             "ld_ind with pointer index",
             M,
             K::PointerLeak { .. },
-            [i(0x48, 0, 10, 0, 0), exit()]
+            "
+                ldindh %r10, 0
+                exit
+            "
         ),
     ]
 }
 
 fn alu_cases() -> Vec<Case> {
     std::vec![
-        ok!("mov and add", M, [mov(0, 1), alu(BPF_ADD, 0, 2), exit()]),
+        ok!(
+            "mov and add",
+            M,
+            "
+                mov %r0, 1
+                add %r0, 2
+                exit
+            "
+        ),
         ok!(
             "all 64-bit ops",
             M,
-            [
-                mov(0, 100),
-                alu(BPF_SUB, 0, 1),
-                alu(BPF_MUL, 0, 3),
-                alu(BPF_DIV, 0, 2),
-                alu(BPF_MOD, 0, 7),
-                alu(BPF_OR, 0, 8),
-                alu(BPF_AND, 0, 0xff),
-                alu(BPF_LSH, 0, 2),
-                alu(BPF_RSH, 0, 1),
-                alu(BPF_ARSH, 0, 1),
-                alu(BPF_XOR, 0, 5),
-                i(BPF_ALU64 | BPF_NEG, 0, 0, 0, 0),
-                i(BPF_ALU64 | BPF_END, 0, 0, 0, 32),
-                exit()
-            ]
+            "
+                mov %r0, 100
+                sub %r0, 1
+                mul %r0, 3
+                div %r0, 2
+                mod %r0, 7
+                or %r0, 8
+                and %r0, 255
+                lsh %r0, 2
+                rsh %r0, 1
+                arsh %r0, 1
+                xor %r0, 5
+                neg %r0
+                bswap32 %r0
+                exit
+            "
         ),
         ok!(
             "all 32-bit ops",
             M,
-            [
-                mov32(0, 100),
-                alu32(BPF_SUB, 0, 1),
-                alu32(BPF_MUL, 0, 3),
-                alu32(BPF_DIV, 0, 2),
-                alu32(BPF_MOD, 0, 7),
-                alu32(BPF_OR, 0, 8),
-                alu32(BPF_AND, 0, 0xff),
-                alu32(BPF_LSH, 0, 2),
-                alu32(BPF_RSH, 0, 1),
-                alu32(BPF_ARSH, 0, 1),
-                alu32(BPF_XOR, 0, 5),
-                i(BPF_ALU | BPF_NEG, 0, 0, 0, 0),
-                i(BPF_ALU | BPF_END, 0, 0, 0, 16),
-                i(BPF_ALU | BPF_END | BPF_X, 0, 0, 0, 32),
-                exit()
-            ]
+            "
+                mov32 %r0, 100
+                sub32 %r0, 1
+                mul32 %r0, 3
+                div32 %r0, 2
+                mod32 %r0, 7
+                or32 %r0, 8
+                and32 %r0, 255
+                lsh32 %r0, 2
+                rsh32 %r0, 1
+                arsh32 %r0, 1
+                xor32 %r0, 5
+                neg32 %r0
+                le16 %r0
+                be32 %r0
+                exit
+            "
         ),
         ok!(
             "signed div and mod",
             M,
-            [
-                mov(0, -7),
-                i(BPF_ALU64 | BPF_DIV, 0, 0, 1, 2),
-                i(BPF_ALU64 | BPF_MOD, 0, 0, 1, 3),
-                exit()
-            ]
+            "
+                mov %r0, -7
+                sdiv %r0, 2
+                smod %r0, 3
+                exit
+            "
         ),
         ok!(
             "movsx",
             M,
-            [
-                mov(1, 0x80),
-                i(BPF_ALU64 | BPF_MOV | BPF_X, 0, 1, 8, 0),
-                exit()
-            ]
+            "
+                mov %r1, 128
+                movsx864 %r0, %r1
+                exit
+            "
         ),
         ok!(
             "pointer add const",
             M,
-            [movr(0, 1), alu(BPF_ADD, 0, 4), ldx(1, 0, 0, 0), exit()]
+            "
+                mov %r0, %r1
+                add %r0, 4
+                ldxb %r0, [%r0]
+                exit
+            "
         ),
-        bad!("pointer multiply", M, @1, K::PointerArith { reg: 1, .. }, [movr(0, 2), alu(BPF_MUL, 1, 2), ret0()]),
+        bad!(
+            "pointer multiply",
+            M,
+            @1,
+            K::PointerArith { reg: 1, .. },
+            "
+                mov %r0, %r2
+                mul %r1, 2
+                mov %r0, 0
+                exit
+            "
+        ),
         bad!(
             "pointer and",
             M,
             K::PointerArith { .. },
-            [alu(BPF_AND, 1, 0xff), ret0()]
+            "
+                and %r1, 255
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "pointer or with scalar src",
             M,
             K::PointerArith { .. },
-            [mov(3, 1), alur(BPF_OR, 3, 1), ret0()]
+            "
+                mov %r3, 1
+                or %r3, %r1
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "scalar plus pointer gives pointer",
             M,
-            [mov(3, 1), alur(BPF_ADD, 3, 1), ldx(1, 0, 3, 0), exit()]
+            "
+                mov %r3, 1
+                add %r3, %r1
+                ldxb %r0, [%r3]
+                exit
+            "
         ),
         bad!(
             "scalar minus pointer",
             M,
             K::PointerArith { .. },
-            [mov(3, 1), alur(BPF_SUB, 3, 1), ret0()]
+            "
+                mov %r3, 1
+                sub %r3, %r1
+                mov %r0, 0
+                exit
+            "
         ),
-        bad!("32-bit add on pointer", M, @0, K::Pointer32 { reg: 1 }, [alu32(BPF_ADD, 1, 1), ret0()]),
-        bad!("32-bit and on pointer", M, @0, K::Pointer32 { reg: 1 }, [alu32(BPF_AND, 1, 7), ret0()]),
+        bad!(
+            "32-bit add on pointer",
+            M,
+            @0,
+            K::Pointer32 { reg: 1 },
+            "
+                add32 %r1, 1
+                mov %r0, 0
+                exit
+            "
+        ),
+        bad!(
+            "32-bit and on pointer",
+            M,
+            @0,
+            K::Pointer32 { reg: 1 },
+            "
+                and32 %r1, 7
+                mov %r0, 0
+                exit
+            "
+        ),
         // As Linux with `allow_ptr_leaks`: the low half of an address is a 32-bit number.
         ok!(
             "mov32 of pointer is a number",
             M,
-            [
-                movr32(3, 1),
-                jmp(BPF_JLE, 3, -1i32 as u32 as i32, 1),
-                ldx(1, 0, 1, 0),
-                ret0()
-            ]
+            "
+                mov32 %r3, %r1
+                jle %r3, -1, skip
+                ldxb %r0, [%r1]
+            skip:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "mov32 of pointer is no pointer",
             M,
             @1,
             K::InvalidMemAccess { reg: 3, ty: "scalar" },
-            [movr32(3, 1), ldx(1, 0, 3, 0), ret0()]
+            "
+                mov32 %r3, %r1
+                ldxb %r0, [%r3]
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "mov32 of pointer is no pointer to add to",
             M,
             @1,
             K::PointerOutOfBounds { reg: 1 },
-            [movr32(3, 1), alur(BPF_ADD, 1, 3), ldx(1, 0, 1, 0), ret0()]
+            "
+                mov32 %r3, %r1
+                add %r1, %r3
+                ldxb %r0, [%r1]
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "32-bit sub of pointers is a number",
             M,
-            [
-                movr(3, 1),
-                alu(BPF_ADD, 3, 8),
-                alur32(BPF_SUB, 3, 1),
-                alu32(BPF_SUB, 1, 4),
-                ret0()
-            ]
+            "
+                mov %r3, %r1
+                add %r3, 8
+                sub32 %r3, %r1
+                sub32 %r1, 4
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "64-bit scalar minus pointer",
             M,
             @1,
             K::PointerArith { .. },
-            [mov(3, 0), alur(BPF_SUB, 3, 1), ret0()]
+            "
+                mov %r3, 0
+                sub %r3, %r1
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "mov64 of pointer twin",
             M,
-            [movr(3, 1), ldx(1, 0, 3, 0), exit()]
+            "
+                mov %r3, %r1
+                ldxb %r0, [%r3]
+                exit
+            "
         ),
         bad!(
             "neg of pointer",
             M,
             K::PointerArith { .. },
-            [i(BPF_ALU64 | BPF_NEG, 1, 0, 0, 0), ret0()]
+            "
+                neg %r1
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "bswap of pointer",
             M,
             K::PointerArith { .. },
-            [i(BPF_ALU64 | BPF_END, 1, 0, 0, 64), ret0()]
+            "
+                bswap64 %r1
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "movsx of pointer",
             M,
             K::PointerArith { .. },
-            [i(BPF_ALU64 | BPF_MOV | BPF_X, 0, 1, 8, 0), exit()]
+            "
+                movsx864 %r0, %r1
+                exit
+            "
         ),
         bad!(
             "arith on pkt_end",
@@ -699,7 +991,12 @@ fn alu_cases() -> Vec<Case> {
                 reg: 3,
                 ty: "pkt_end"
             },
-            [pkt(), alu(BPF_ADD, 3, 1), ret0()]
+            PKT,
+            "
+                add %r3, 1
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "arith on map_value_or_null",
@@ -708,60 +1005,97 @@ fn alu_cases() -> Vec<Case> {
                 reg: 0,
                 ty: "map_value_or_null"
             },
-            [key_setup(0), call(1), alu(BPF_ADD, 0, 1), ret0()]
+            key_args(0),
+            "
+                call 1
+                add %r0, 1
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "arith on map ptr",
             XDP,
             K::PointerArithOnType { .. },
-            [ld_map(1, 0), alu(BPF_ADD, 1, 1), ret0()]
+            "
+                lddw %r1, map[0]
+                add %r1, 1
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "pkt minus pkt is scalar",
             XDP,
-            [pkt(), movr(0, 3), alur(BPF_SUB, 0, 2), exit()]
+            PKT,
+            "
+                mov %r0, %r3
+                sub %r0, %r2
+                exit
+            "
         ),
         bad!(
             "ctx minus stack",
             XDP,
             K::PointerArith { .. },
-            [movr(0, 1), alur(BPF_SUB, 0, 10), exit()]
+            "
+                mov %r0, %r1
+                sub %r0, %r10
+                exit
+            "
         ),
         bad!(
             "pointer offset too large",
             M,
             K::PointerOutOfBounds { .. },
-            [lddw(3, 1 << 40), alur(BPF_ADD, 1, 3), ret0()]
+            "
+                lddw %r3, 0x10000000000
+                add %r1, %r3
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "pointer plus unbounded scalar",
             M,
             K::PointerOutOfBounds { .. },
-            [ldx(8, 3, 1, 0), alur(BPF_ADD, 1, 3), ret0()]
+            "
+                ldxdw %r3, [%r1]
+                add %r1, %r3
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "pointer plus masked scalar",
             M,
-            [
-                ldx(8, 3, 1, 0),
-                alu(BPF_AND, 3, 31),
-                alur(BPF_ADD, 1, 3),
-                ldx(1, 0, 1, 0),
-                exit()
-            ]
+            "
+                ldxdw %r3, [%r1]
+                and %r3, 31
+                add %r1, %r3
+                ldxb %r0, [%r1]
+                exit
+            "
         ),
         ok!(
             "division by zero register is defined",
             M,
-            [
-                ldx(1, 3, 1, 0),
-                mov(0, 10),
-                alur(BPF_DIV, 0, 3),
-                alur(BPF_MOD, 0, 3),
-                exit()
-            ]
+            "
+                ldxb %r3, [%r1]
+                mov %r0, 10
+                div %r0, %r3
+                mod %r0, %r3
+                exit
+            "
         ),
-        ok!("lddw constant", M, [lddw(0, 0x1122334455667788), exit()]),
+        ok!(
+            "lddw constant",
+            M,
+            "
+                lddw %r0, 0x1122334455667788
+                exit
+            "
+        ),
     ]
 }
 
@@ -771,13 +1105,14 @@ fn branch_cases() -> Vec<Case> {
         ok!(
             "constant compare prunes dead side",
             M,
-            [
-                mov(3, 5),
-                jmp(BPF_JEQ, 3, 5, 1),
-                ldx(8, 0, 3, 0),
-                mov(0, 0),
-                exit()
-            ]
+            "
+                mov %r3, 5
+                jeq %r3, 5, skip
+                ldxdw %r0, [%r3]
+            skip:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "feasible side with bad load",
@@ -786,223 +1121,277 @@ fn branch_cases() -> Vec<Case> {
                 reg: 3,
                 ty: "scalar"
             },
-            [
-                ldx(1, 3, 1, 0),
-                jmp(BPF_JEQ, 3, 5, 1),
-                ldx(8, 0, 3, 0),
-                mov(0, 0),
-                exit()
-            ]
+            "
+                ldxb %r3, [%r1]
+                jeq %r3, 5, skip
+                ldxdw %r0, [%r3]
+            skip:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "bounds check gives index range",
             M,
-            [
-                ldx(1, 3, 1, 0),
-                jmp(BPF_JGT, 3, 56, 3),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r3, [%r1]
+                jgt %r3, 56, out
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "bounds check off by one",
             M,
             K::MemAccess { .. },
-            [
-                ldx(1, 3, 1, 0),
-                jmp(BPF_JGT, 3, 57, 3),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r3, [%r1]
+                jgt %r3, 57, out
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "jlt refinement",
             M,
-            [
-                ldx(1, 3, 1, 0),
-                jmp(BPF_JLT, 3, 57, 2),
-                ret0(),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit()
-            ]
+            "
+                ldxb %r3, [%r1]
+                jlt %r3, 57, ok
+                mov %r0, 0
+                exit
+            ok:
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            "
         ),
         ok!(
             "jge refinement",
             M,
-            [
-                ldx(1, 3, 1, 0),
-                jmp(BPF_JGE, 3, 57, 3),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r3, [%r1]
+                jge %r3, 57, out
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "jle refinement",
             M,
-            [
-                ldx(1, 3, 1, 0),
-                jmp(BPF_JLE, 3, 56, 2),
-                ret0(),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit()
-            ]
+            "
+                ldxb %r3, [%r1]
+                jle %r3, 56, ok
+                mov %r0, 0
+                exit
+            ok:
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            "
         ),
         bad!(
             "signed check lets negatives through",
             M,
             K::NegativeOffset { .. },
-            [
-                ldxs(1, 3, 1, 0),
-                jmp(BPF_JSGT, 3, 56, 3),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxsb %r3, [%r1]
+                jsgt %r3, 56, out
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "signed check both sides",
             M,
-            [
-                ldxs(1, 3, 1, 0),
-                jmp(BPF_JSGT, 3, 56, 4),
-                jmp(BPF_JSLT, 3, 0, 3),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxsb %r3, [%r1]
+                jsgt %r3, 56, out
+                jslt %r3, 0, out
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "jsge/jsle",
             M,
-            [
-                ldxs(1, 3, 1, 0),
-                jmp(BPF_JSGE, 3, 57, 4),
-                jmp(BPF_JSLE, 3, -1, 3),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxsb %r3, [%r1]
+                jsge %r3, 57, out
+                jsle %r3, -1, out
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "reg vs reg refinement",
             M,
-            [
-                ldx(1, 3, 1, 0),
-                mov(4, 50),
-                jmpr(BPF_JGT, 3, 4, 3),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r3, [%r1]
+                mov %r4, 50
+                jgt %r3, %r4, out
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "jmp32 refinement",
             M,
-            [
-                ldx(1, 3, 1, 0),
-                jmp32(BPF_JGT, 3, 56, 3),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r3, [%r1]
+                jgt32 %r3, 56, out
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "jmp32 bound does not cover upper bits",
             M,
             K::PointerOutOfBounds { .. },
-            [
-                ldx(8, 3, 1, 0),
-                jmp32(BPF_JGT, 3, 56, 3),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxdw %r3, [%r1]
+                jgt32 %r3, 56, out
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "jne on constant",
             M,
-            [
-                ldx(1, 3, 1, 0),
-                jmp(BPF_JNE, 3, 3, 3),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r3, [%r1]
+                jne %r3, 3, out
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "jset clears bits on fallthrough",
             M,
-            [
-                ldx(1, 3, 1, 0),
-                jmp(BPF_JSET, 3, 0xc0, 3),
-                alur(BPF_ADD, 1, 3),
-                ldx(1, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r3, [%r1]
+                jset %r3, 192, out
+                add %r1, %r3
+                ldxb %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "jset taken side keeps bits",
             M,
             K::MemAccess { .. },
-            [
-                ldx(1, 3, 1, 0),
-                jmp(BPF_JSET, 3, 0xc0, 2),
-                ret0(),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit()
-            ]
+            "
+                ldxb %r3, [%r1]
+                jset %r3, 192, taken
+                mov %r0, 0
+                exit
+            taken:
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            "
         ),
         bad!(
             "pointer vs scalar comparison",
             M,
             K::PointerComparison { .. },
-            [mov(3, 7), jmpr(BPF_JGT, 1, 3, 0), ret0()]
+            "
+                mov %r3, 7
+                jgt %r1, %r3, next
+            next:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "stack vs ctx comparison",
             XDP,
             K::PointerComparison { .. },
-            [jmpr(BPF_JEQ, 1, 10, 0), ret0()]
+            "
+                jeq %r1, %r10, next
+            next:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "jmp32 on pointer",
             XDP,
             K::Pointer32 { .. },
-            [pkt(), jmp32(BPF_JEQ, 2, 0, 0), ret0()]
+            PKT,
+            "
+                jeq32 %r2, 0, next
+            next:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "non-null pointer vs zero",
             M,
-            [jmp(BPF_JEQ, 1, 0, 2), ret0(), ldx(8, 0, 3, 0), exit()]
+            "
+                jeq %r1, 0, ok
+                mov %r0, 0
+                exit
+            ok:
+                ldxdw %r0, [%r3]
+                exit
+            "
         ),
         ok!(
             "ja32 long jump",
             M,
-            [
-                ldx(1, 3, 1, 0),
-                mov(0, 0),
-                jmp(BPF_JEQ, 3, 0, 1),
-                i(op::JA32, 0, 0, 0, 1),
-                mov(0, 1),
-                exit()
-            ]
+            "
+                ldxb %r3, [%r1]
+                mov %r0, 0
+                jeq %r3, 0, skip
+                ja32 exit
+            skip:
+                mov %r0, 1
+                exit
+            "
         ),
     ]
 }
