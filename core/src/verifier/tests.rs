@@ -30,9 +30,6 @@ pub(crate) mod a {
     pub fn alur(op: u8, d: u8, s: u8) -> Vec<Insn> {
         i(BPF_ALU64 | op | BPF_X, d, s, 0, 0)
     }
-    pub fn alu32(op: u8, d: u8, imm: i32) -> Vec<Insn> {
-        i(BPF_ALU | op, d, 0, 0, imm)
-    }
     #[allow(dead_code)]
     pub fn alur32(op: u8, d: u8, s: u8) -> Vec<Insn> {
         i(BPF_ALU | op | BPF_X, d, s, 0, 0)
@@ -1398,23 +1395,27 @@ fn branch_cases() -> Vec<Case> {
 
 /// clang's header-length check of `examples/bench/parse.c` for a 64-byte buffer: r4 is an IP
 /// header length in [20, 60], r1 points 14 bytes into the buffer, and the bound is checked on a
-/// copy: `r5 = r4; r5 += 22; if r5 > r2 goto exit; r1 += r4; r0 = *(u8 *)(r1 + load_off)`.
-fn parse_len_check(add: Vec<Insn>, load_off: i16) -> Vec<Insn> {
-    [
-        ldx(1, 4, 1, 14),
-        alu32(BPF_LSH, 4, 2),
-        alu32(BPF_AND, 4, 60),
-        jmp32(BPF_JLT, 4, 20, 7),
-        alu(BPF_ADD, 1, 14),
-        movr(5, 4),
-        add,
-        jmpr(BPF_JGT, 5, 2, 3),
-        alur(BPF_ADD, 1, 4),
-        ldx(1, 0, 1, load_off),
-        exit(),
-        ret0(),
-    ]
-    .concat()
+/// copy: `r5 = r4; r5 += 22; if r5 > r2 goto out; r1 += r4; r0 = *(u8 *)(r1 + load_off)`, where
+/// `add` is the line that makes r5 from the copy.
+fn parse_len_check(add: &str, load_off: i16) -> String {
+    std::format!(
+        "
+    ldxb %r4, [%r1+14]
+    lsh32 %r4, 2
+    and32 %r4, 60
+    jlt32 %r4, 20, out
+    add %r1, 14
+    mov %r5, %r4
+    {add}
+    jgt %r5, %r2, out
+    add %r1, %r4
+    ldxb %r0, [%r1{load_off:+}]
+    exit
+out:
+    mov %r0, 0
+    exit
+"
+    )
 }
 
 /// Linked scalars: a copy and the copy plus a constant are refined together.
@@ -1423,91 +1424,99 @@ fn link_cases() -> Vec<Case> {
         ok!(
             "bound checked on a copy plus a constant (parse, 64 B)",
             M,
-            [parse_len_check(alu(BPF_ADD, 5, 22), 7)]
+            parse_len_check("add %r5, 22", 7)
         ),
         bad!(
             "copy plus a constant, one byte too far",
             M,
             @9,
             K::MemAccess { off: 64, .. },
-            [parse_len_check(alu(BPF_ADD, 5, 22), 8)]
+            parse_len_check("add %r5, 22", 8)
         ),
         ok!(
             "subtracting a constant keeps the link",
             M,
-            [parse_len_check(alu(BPF_SUB, 5, -22), 7)]
+            parse_len_check("sub %r5, -22", 7)
         ),
         bad!(
             "a variable addend breaks the link",
             M,
             @9,
             K::MemAccess { .. },
-            [parse_len_check(alur(BPF_ADD, 5, 4), 0)]
+            parse_len_check("add %r5, %r4", 0)
         ),
         bad!(
             "a 32-bit add breaks the link",
             M,
             @9,
             K::MemAccess { .. },
-            [parse_len_check(alu32(BPF_ADD, 5, 22), 7)]
+            parse_len_check("add32 %r5, 22", 7)
         ),
         ok!(
             "32-bit copy of a 32-bit number is linked",
             M,
-            [
-                ldx(1, 4, 1, 0),
-                movr32(5, 4),
-                jmp(BPF_JGT, 5, 56, 3),
-                alur(BPF_ADD, 1, 4),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r4, [%r1]
+                mov32 %r5, %r4
+                jgt %r5, 56, out
+                add %r1, %r4
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "32-bit copy of a 64-bit number is not linked",
             M,
             @3,
             K::PointerOutOfBounds { reg: 1 },
-            [
-                ldx(8, 4, 1, 0),
-                movr32(5, 4),
-                jmp(BPF_JGT, 5, 56, 3),
-                alur(BPF_ADD, 1, 4),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxdw %r4, [%r1]
+                mov32 %r5, %r4
+                jgt %r5, 56, out
+                add %r1, %r4
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "checking the original bounds the copy",
             M,
-            [
-                ldx(1, 4, 1, 0),
-                movr(5, 4),
-                alu(BPF_ADD, 5, 8),
-                jmp(BPF_JGT, 4, 40, 3),
-                alur(BPF_ADD, 1, 5),
-                ldx(8, 0, 1, 8),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r4, [%r1]
+                mov %r5, %r4
+                add %r5, 8
+                jgt %r4, 40, out
+                add %r1, %r5
+                ldxdw %r0, [%r1+8]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "checking the original, copy one byte too far",
             M,
             @5,
             K::MemAccess { .. },
-            [
-                ldx(1, 4, 1, 0),
-                movr(5, 4),
-                alu(BPF_ADD, 5, 8),
-                jmp(BPF_JGT, 4, 40, 3),
-                alur(BPF_ADD, 1, 5),
-                ldx(8, 0, 1, 9),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r4, [%r1]
+                mov %r5, %r4
+                add %r5, 8
+                jgt %r4, 40, out
+                add %r1, %r5
+                ldxdw %r0, [%r1+9]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         // 2^64 - 22 + 22 wraps to 0: the copy passes the check, the original is huge.
         bad!(
@@ -1515,67 +1524,75 @@ fn link_cases() -> Vec<Case> {
             M,
             @5,
             K::NegativeOffset { reg: 1 },
-            [
-                ldx(8, 4, 1, 0),
-                movr(5, 4),
-                alu(BPF_ADD, 5, 22),
-                jmp(BPF_JGT, 5, 40, 3),
-                alur(BPF_ADD, 1, 4),
-                ldx(1, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxdw %r4, [%r1]
+                mov %r5, %r4
+                add %r5, 22
+                jgt %r5, 40, out
+                add %r1, %r4
+                ldxb %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "a spilled copy is refined too",
             M,
-            [
-                ldx(1, 4, 1, 0),
-                movr(5, 4),
-                stx(8, 10, 4, -8),
-                mov(4, 0),
-                jmp(BPF_JGT, 5, 56, 4),
-                ldx(8, 6, 10, -8),
-                alur(BPF_ADD, 1, 6),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r4, [%r1]
+                mov %r5, %r4
+                stxdw [%r10-8], %r4
+                mov %r4, 0
+                jgt %r5, 56, out
+                ldxdw %r6, [%r10-8]
+                add %r1, %r6
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "a spill overwritten after the copy is not refined",
             M,
             @7,
             K::MemAccess { .. },
-            [
-                ldx(1, 4, 1, 0),
-                movr(5, 4),
-                stx(8, 10, 4, -8),
-                // The slot is a new number now, the byte in [0, 255] the link knows no more of.
-                st(1, 10, -1, 0),
-                jmp(BPF_JGT, 5, 56, 4),
-                ldx(8, 6, 10, -8),
-                alur(BPF_ADD, 1, 6),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r4, [%r1]
+                mov %r5, %r4
+                stxdw [%r10-8], %r4
+                # The slot is a new number now, the byte in [0, 255] the link knows no more of.
+                stb [%r10-1], 0
+                jgt %r5, 56, out
+                ldxdw %r6, [%r10-8]
+                add %r1, %r6
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "overwriting the original drops it from the link",
             M,
             @5,
             K::MemAccess { .. },
-            [
-                ldx(1, 4, 1, 0),
-                movr(5, 4),
-                ldx(1, 4, 1, 1),
-                jmp(BPF_JGT, 5, 56, 3),
-                alur(BPF_ADD, 1, 4),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r4, [%r1]
+                mov %r5, %r4
+                ldxb %r4, [%r1+1]
+                jgt %r5, 56, out
+                add %r1, %r4
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         // The linked path reaches pc 6 first and completes; the unlinked one must not be
         // pruned against it, though every range matches.
@@ -1584,19 +1601,23 @@ fn link_cases() -> Vec<Case> {
             M,
             @8,
             K::MemAccess { .. },
-            [
-                ldx(1, 4, 1, 0),
-                ldx(1, 5, 1, 1),
-                ldx(1, 6, 1, 2),
-                jmp(BPF_JGT, 6, 5, 1),
-                ja(1),
-                movr(5, 4),
-                jmp(BPF_JGT, 5, 50, 3),
-                alur(BPF_ADD, 1, 4),
-                ldx(1, 0, 1, 13),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r4, [%r1]
+                ldxb %r5, [%r1+1]
+                ldxb %r6, [%r1+2]
+                jgt %r6, 5, linked
+                ja check
+            linked:
+                mov %r5, %r4
+            check:
+                jgt %r5, 50, out
+                add %r1, %r4
+                ldxb %r0, [%r1+13]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         // Both sides of a jump to the next instruction are explored, each with its own
         // refinement of the link: the `r3 >= 28` side must not keep `r8 < 28`.
@@ -1605,32 +1626,38 @@ fn link_cases() -> Vec<Case> {
             M,
             @5,
             K::MemAccess { .. },
-            [
-                ldx(1, 8, 1, 13),
-                movr(3, 8),
-                jmp(BPF_JLT, 3, 28, 0),
-                movr(6, 1),
-                alur(BPF_ADD, 6, 8),
-                stx(2, 6, 3, 2),
-                ret0()
-            ]
+            "
+                ldxb %r8, [%r1+13]
+                mov %r3, %r8
+                jlt %r3, 28, next
+            next:
+                mov %r6, %r1
+                add %r6, %r8
+                stxh [%r6+2], %r3
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "both paths linked are pruned where they meet",
             M,
-            [
-                ldx(1, 4, 1, 0),
-                ldx(1, 6, 1, 2),
-                jmp(BPF_JGT, 6, 5, 2),
-                movr(5, 4),
-                ja(1),
-                movr(5, 4),
-                jmp(BPF_JGT, 5, 50, 3),
-                alur(BPF_ADD, 1, 4),
-                ldx(1, 0, 1, 13),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r4, [%r1]
+                ldxb %r6, [%r1+2]
+                jgt %r6, 5, linked
+                mov %r5, %r4
+                ja check
+            linked:
+                mov %r5, %r4
+            check:
+                jgt %r5, 50, out
+                add %r1, %r4
+                ldxb %r0, [%r1+13]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
     ]
 }
@@ -1640,118 +1667,146 @@ fn loop_cases() -> Vec<Case> {
         ok!(
             "constant-bound loop",
             M,
-            [
-                mov(0, 0),
-                mov(3, 0),
-                alu(BPF_ADD, 0, 2),
-                alu(BPF_ADD, 3, 1),
-                jmp(BPF_JLT, 3, 100, -3),
-                exit()
-            ]
+            "
+                mov %r0, 0
+                mov %r3, 0
+            loop:
+                add %r0, 2
+                add %r3, 1
+                jlt %r3, 100, loop
+                exit
+            "
         ),
         bad!(
             "loop whose counter does not matter",
             M,
             K::InfiniteLoop,
-            [mov(0, 0), alu(BPF_ADD, 0, 1), ja(-2)]
+            "
+                mov %r0, 0
+            loop:
+                add %r0, 1
+                ja loop
+            "
         ),
         bad!(
             "unbounded loop",
             M,
             K::TooComplex(TooComplexReason::Budget),
-            [
-                mov(0, 0),
-                alu(BPF_ADD, 0, 1),
-                jmp(BPF_JSGT, 0, 0, -2),
-                exit()
-            ]
+            "
+                mov %r0, 0
+            loop:
+                add %r0, 1
+                jsgt %r0, 0, loop
+                exit
+            "
         ),
-        bad!("jump to self", M, K::InfiniteLoop, [mov(0, 0), ja(-1)]),
+        bad!(
+            "jump to self",
+            M,
+            K::InfiniteLoop,
+            "
+                mov %r0, 0
+            loop:
+                ja loop
+            "
+        ),
         bad!(
             "loop that never changes",
             M,
             K::InfiniteLoop,
-            [mov(0, 0), mov(3, 0), jmp(BPF_JEQ, 3, 0, -1), exit()]
+            "
+                mov %r0, 0
+                mov %r3, 0
+            loop:
+                jeq %r3, 0, loop
+                exit
+            "
         ),
         ok!(
             "loop bounded by input",
             M,
-            [
-                ldx(1, 3, 1, 0),
-                mov(0, 0),
-                alu(BPF_ADD, 0, 1),
-                alu(BPF_SUB, 3, 1),
-                jmp(BPF_JSGT, 3, 0, -3),
-                exit()
-            ]
+            "
+                ldxb %r3, [%r1]
+                mov %r0, 0
+            loop:
+                add %r0, 1
+                sub %r3, 1
+                jsgt %r3, 0, loop
+                exit
+            "
         ),
         ok!(
             "down-counting loop",
             M,
-            [
-                mov(3, 50),
-                mov(0, 0),
-                alu(BPF_ADD, 0, 3),
-                alu(BPF_SUB, 3, 1),
-                jmp(BPF_JNE, 3, 0, -3),
-                exit()
-            ]
+            "
+                mov %r3, 50
+                mov %r0, 0
+            loop:
+                add %r0, 3
+                sub %r3, 1
+                jne %r3, 0, loop
+                exit
+            "
         ),
         bad!(
             "loop with wrong exit test",
             M,
             K::TooComplex(TooComplexReason::Budget),
-            [
-                mov(3, 50),
-                mov(0, 0),
-                alu(BPF_ADD, 3, 1),
-                jmp(BPF_JNE, 3, 0, -2),
-                exit()
-            ]
+            "
+                mov %r3, 50
+                mov %r0, 0
+            loop:
+                add %r3, 1
+                jne %r3, 0, loop
+                exit
+            "
         ),
         ok!(
             "loop indexing memory",
             M,
-            [
-                mov(3, 0),
-                mov(0, 0),
-                movr(4, 1),
-                alur(BPF_ADD, 4, 3),
-                ldx(1, 5, 4, 0),
-                alur(BPF_ADD, 0, 5),
-                alu(BPF_ADD, 3, 1),
-                jmp(BPF_JLT, 3, 64, -6),
-                exit()
-            ]
+            "
+                mov %r3, 0
+                mov %r0, 0
+            loop:
+                mov %r4, %r1
+                add %r4, %r3
+                ldxb %r5, [%r4]
+                add %r0, %r5
+                add %r3, 1
+                jlt %r3, 64, loop
+                exit
+            "
         ),
         bad!(
             "loop indexing one past memory",
             M,
             K::MemAccess { .. },
-            [
-                mov(3, 0),
-                mov(0, 0),
-                movr(4, 1),
-                alur(BPF_ADD, 4, 3),
-                ldx(1, 5, 4, 0),
-                alur(BPF_ADD, 0, 5),
-                alu(BPF_ADD, 3, 1),
-                jmp(BPF_JLE, 3, 64, -6),
-                exit()
-            ]
+            "
+                mov %r3, 0
+                mov %r0, 0
+            loop:
+                mov %r4, %r1
+                add %r4, %r3
+                ldxb %r5, [%r4]
+                add %r0, %r5
+                add %r3, 1
+                jle %r3, 64, loop
+                exit
+            "
         ),
         ok!(
             "diamond is pruned",
             M,
-            [
-                ldx(1, 3, 1, 0),
-                mov(0, 0),
-                jmp(BPF_JEQ, 3, 1, 1),
-                mov(0, 1),
-                jmp(BPF_JEQ, 3, 2, 1),
-                mov(4, 1),
-                exit()
-            ]
+            "
+                ldxb %r3, [%r1]
+                mov %r0, 0
+                jeq %r3, 1, skip
+                mov %r0, 1
+            skip:
+                jeq %r3, 2, exit
+                mov %r4, 1
+                exit
+            "
         ),
     ]
 }
@@ -1760,9 +1815,9 @@ fn stack_cases() -> Vec<Case> {
     // Twenty slots zeroed with 8-byte stores, more than there are spill entries; the last
     // comes back as exactly 0, so the dereference behind its null check is dead code.
     let zeroes = || {
-        let mut p = mov(1, 0);
+        let mut p = String::from("mov %r1, 0\n");
         for k in 1..=20 {
-            p.extend(stx(8, 10, 1, -8 * k));
+            p += &std::format!("stxdw [%r10-{}], %r1\n", 8 * k);
         }
         p
     };
@@ -1770,284 +1825,359 @@ fn stack_cases() -> Vec<Case> {
         ok!(
             "zeroed slots beyond the spill entries stay exactly 0",
             M,
-            [
-                zeroes(),
-                ldx(8, 2, 10, -160),
-                jmp(BPF_JEQ, 2, 0, 1),
-                ldx(8, 0, 2, 0),
-                ret0()
-            ]
+            zeroes(),
+            "
+                ldxdw %r2, [%r10-160]
+                jeq %r2, 0, skip
+                ldxdw %r0, [%r2]
+            skip:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "a slot zeroed then partly overwritten is no longer 0",
             M,
             K::InvalidMemAccess { reg: 2, .. },
-            [
-                zeroes(),
-                st(1, 10, -160, 1),
-                ldx(8, 2, 10, -160),
-                jmp(BPF_JEQ, 2, 0, 1),
-                ldx(8, 0, 2, 0),
-                ret0()
-            ]
+            zeroes(),
+            "
+                stb [%r10-160], 1
+                ldxdw %r2, [%r10-160]
+                jeq %r2, 0, skip
+                ldxdw %r0, [%r2]
+            skip:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "stack write then read",
             M,
-            [st(8, 10, -8, 7), ldx(8, 0, 10, -8), exit()]
+            "
+                stdw [%r10-8], 7
+                ldxdw %r0, [%r10-8]
+                exit
+            "
         ),
-        bad!("stack read uninit", M, @0, K::StackReadUninit { off: -8, size: 8 }, [ldx(8, 0, 10, -8), exit()]),
+        bad!(
+            "stack read uninit",
+            M,
+            @0,
+            K::StackReadUninit { off: -8, size: 8 },
+            "
+                ldxdw %r0, [%r10-8]
+                exit
+            "
+        ),
         bad!(
             "stack read partly init",
             M,
             K::StackReadUninit { .. },
-            [st(4, 10, -8, 7), ldx(8, 0, 10, -8), exit()]
+            "
+                stw [%r10-8], 7
+                ldxdw %r0, [%r10-8]
+                exit
+            "
         ),
         ok!(
             "stack read of written half",
             M,
-            [st(4, 10, -8, 7), ldx(4, 0, 10, -8), exit()]
+            "
+                stw [%r10-8], 7
+                ldxw %r0, [%r10-8]
+                exit
+            "
         ),
-        bad!("stack below frame", M, @0, K::StackAccess { off: -520, size: 8 }, [st(8, 10, -520, 0), ret0()]),
-        ok!("stack at frame bottom", M, [st(8, 10, -512, 0), ret0()]),
+        bad!(
+            "stack below frame",
+            M,
+            @0,
+            K::StackAccess { off: -520, size: 8 },
+            "
+                stdw [%r10-520], 0
+                mov %r0, 0
+                exit
+            "
+        ),
+        ok!(
+            "stack at frame bottom",
+            M,
+            "
+                stdw [%r10-512], 0
+                mov %r0, 0
+                exit
+            "
+        ),
         bad!(
             "stack above r10",
             M,
             K::StackAccess { off: -4, size: 8 },
-            [st(8, 10, -4, 0), ret0()]
+            "
+                stdw [%r10-4], 0
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "variable stack write inside the frame",
             M,
-            [
-                ldx(1, 3, 1, 0),
-                alu(BPF_AND, 3, 7),
-                movr(4, 10),
-                alu(BPF_ADD, 4, -16),
-                alur(BPF_ADD, 4, 3),
-                st(1, 4, 0, 0),
-                ret0()
-            ]
+            "
+                ldxb %r3, [%r1]
+                and %r3, 7
+                mov %r4, %r10
+                add %r4, -16
+                add %r4, %r3
+                stb [%r4], 0
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "a variable stack write initialises nothing",
             M,
             @6,
             K::StackReadUninit { .. },
-            [
-                ldx(1, 3, 1, 0),
-                alu(BPF_AND, 3, 7),
-                movr(4, 10),
-                alu(BPF_ADD, 4, -16),
-                alur(BPF_ADD, 4, 3),
-                st(1, 4, 0, 0),
-                ldx(1, 0, 10, -16),
-                exit()
-            ]
+            "
+                ldxb %r3, [%r1]
+                and %r3, 7
+                mov %r4, %r10
+                add %r4, -16
+                add %r4, %r3
+                stb [%r4], 0
+                ldxb %r0, [%r10-16]
+                exit
+            "
         ),
         bad!(
             "variable stack write that may pass the frame's end",
             M,
             @5,
             K::StackAccess { .. },
-            [
-                ldx(1, 3, 1, 0),
-                alu(BPF_AND, 3, 7),
-                movr(4, 10),
-                alu(BPF_ADD, 4, -4),
-                alur(BPF_ADD, 4, 3),
-                st(1, 4, 0, 0),
-                ret0()
-            ]
+            "
+                ldxb %r3, [%r1]
+                and %r3, 7
+                mov %r4, %r10
+                add %r4, -4
+                add %r4, %r3
+                stb [%r4], 0
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "variable stack read of initialised bytes",
             M,
-            [
-                st(8, 10, -16, 1),
-                st(8, 10, -8, 2),
-                ldx(1, 3, 1, 0),
-                alu(BPF_AND, 3, 7),
-                movr(4, 10),
-                alu(BPF_ADD, 4, -16),
-                alur(BPF_ADD, 4, 3),
-                ldx(8, 0, 4, 0),
-                exit()
-            ]
+            "
+                stdw [%r10-16], 1
+                stdw [%r10-8], 2
+                ldxb %r3, [%r1]
+                and %r3, 7
+                mov %r4, %r10
+                add %r4, -16
+                add %r4, %r3
+                ldxdw %r0, [%r4]
+                exit
+            "
         ),
         bad!(
             "variable stack read of bytes that may be uninitialised",
             M,
             @6,
             K::StackReadUninit { .. },
-            [
-                st(8, 10, -16, 1),
-                ldx(1, 3, 1, 0),
-                alu(BPF_AND, 3, 7),
-                movr(4, 10),
-                alu(BPF_ADD, 4, -16),
-                alur(BPF_ADD, 4, 3),
-                ldx(8, 0, 4, 0),
-                exit()
-            ]
+            "
+                stdw [%r10-16], 1
+                ldxb %r3, [%r1]
+                and %r3, 7
+                mov %r4, %r10
+                add %r4, -16
+                add %r4, %r3
+                ldxdw %r0, [%r4]
+                exit
+            "
         ),
         bad!(
             "variable stack read over a spilled pointer",
             M,
             @6,
             K::CorruptSpill { .. },
-            [
-                stx(8, 10, 1, -16),
-                ldx(1, 3, 1, 0),
-                alu(BPF_AND, 3, 7),
-                movr(4, 10),
-                alu(BPF_ADD, 4, -16),
-                alur(BPF_ADD, 4, 3),
-                ldx(1, 0, 4, 0),
-                exit()
-            ]
+            "
+                stxdw [%r10-16], %r1
+                ldxb %r3, [%r1]
+                and %r3, 7
+                mov %r4, %r10
+                add %r4, -16
+                add %r4, %r3
+                ldxb %r0, [%r4]
+                exit
+            "
         ),
         bad!(
             "variable stack write of a pointer",
             M,
             @5,
             K::PointerLeak { .. },
-            [
-                ldx(1, 3, 1, 0),
-                alu(BPF_AND, 3, 7),
-                movr(4, 10),
-                alu(BPF_ADD, 4, -16),
-                alur(BPF_ADD, 4, 3),
-                stx(8, 4, 1, 0),
-                ret0()
-            ]
+            "
+                ldxb %r3, [%r1]
+                and %r3, 7
+                mov %r4, %r10
+                add %r4, -16
+                add %r4, %r3
+                stxdw [%r4], %r1
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "a pointer spill takes the entry of a spilled number when all are taken",
             M,
-            [
-                st(8, 10, -8, 1),
-                st(8, 10, -16, 2),
-                st(8, 10, -24, 3),
-                st(8, 10, -32, 4),
-                st(8, 10, -40, 5),
-                st(8, 10, -48, 6),
-                st(8, 10, -56, 7),
-                st(8, 10, -64, 8),
-                st(8, 10, -72, 9),
-                st(8, 10, -80, 10),
-                st(8, 10, -88, 11),
-                st(8, 10, -96, 12),
-                st(8, 10, -104, 13),
-                st(8, 10, -112, 14),
-                st(4, 10, -120, 15),
-                st(2, 10, -128, 16),
-                stx(8, 10, 1, -136),
-                ldx(8, 1, 10, -136),
-                ldx(8, 0, 1, 0),
-                exit()
-            ]
+            "
+                stdw [%r10-8], 1
+                stdw [%r10-16], 2
+                stdw [%r10-24], 3
+                stdw [%r10-32], 4
+                stdw [%r10-40], 5
+                stdw [%r10-48], 6
+                stdw [%r10-56], 7
+                stdw [%r10-64], 8
+                stdw [%r10-72], 9
+                stdw [%r10-80], 10
+                stdw [%r10-88], 11
+                stdw [%r10-96], 12
+                stdw [%r10-104], 13
+                stdw [%r10-112], 14
+                stw [%r10-120], 15
+                sth [%r10-128], 16
+                stxdw [%r10-136], %r1
+                ldxdw %r1, [%r10-136]
+                ldxdw %r0, [%r1]
+                exit
+            "
         ),
         ok!(
             "narrow spill of a bounded u32 keeps its bounds",
             M,
-            [
-                ldx(4, 3, 1, 0),
-                jmp(BPF_JGT, 3, 56, 4),
-                stx(4, 10, 3, -4),
-                ldx(4, 3, 10, -4),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                ret0()
-            ]
+            "
+                ldxw %r3, [%r1]
+                jgt %r3, 56, skip
+                stxw [%r10-4], %r3
+                ldxw %r3, [%r10-4]
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+            skip:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "narrow spill of an unbounded u32 is still unbounded",
             M,
             @5,
             K::MemAccess { .. },
-            [
-                ldx(4, 3, 1, 0),
-                jmp(BPF_JGT, 3, 57, 4),
-                stx(4, 10, 3, -4),
-                ldx(4, 3, 10, -4),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                ret0()
-            ]
+            "
+                ldxw %r3, [%r1]
+                jgt %r3, 57, skip
+                stxw [%r10-4], %r3
+                ldxw %r3, [%r10-4]
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+            skip:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "spill and fill a pointer",
             M,
-            [
-                stx(8, 10, 1, -8),
-                ldx(8, 3, 10, -8),
-                ldx(1, 0, 3, 0),
-                exit()
-            ]
+            "
+                stxdw [%r10-8], %r1
+                ldxdw %r3, [%r10-8]
+                ldxb %r0, [%r3]
+                exit
+            "
         ),
         ok!(
             "spill and fill an exact constant",
             M,
-            [
-                mov(3, 8),
-                stx(8, 10, 3, -8),
-                ldx(8, 3, 10, -8),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit()
-            ]
+            "
+                mov %r3, 8
+                stxdw [%r10-8], %r3
+                ldxdw %r3, [%r10-8]
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            "
         ),
         bad!(
             "partial read of spilled pointer",
             M,
             K::CorruptSpill { .. },
-            [stx(8, 10, 1, -8), ldx(4, 0, 10, -8), exit()]
+            "
+                stxdw [%r10-8], %r1
+                ldxw %r0, [%r10-8]
+                exit
+            "
         ),
         ok!(
             "partial overwrite of spilled pointer destroys it",
             M,
-            [stx(8, 10, 1, -8), st(1, 10, -8, 0), ret0()]
+            "
+                stxdw [%r10-8], %r1
+                stb [%r10-8], 0
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "the rest of a partly overwritten spilled pointer is not readable",
             M,
             @2,
             K::StackReadUninit { .. },
-            [
-                stx(8, 10, 1, -8),
-                st(1, 10, -8, 0),
-                ldx(8, 2, 10, -8),
-                ldx(1, 0, 2, 0),
-                exit()
-            ]
+            "
+                stxdw [%r10-8], %r1
+                stb [%r10-8], 0
+                ldxdw %r2, [%r10-8]
+                ldxb %r0, [%r2]
+                exit
+            "
         ),
         ok!(
             "full overwrite of spilled pointer",
             M,
-            [
-                stx(8, 10, 1, -8),
-                st(8, 10, -8, 0),
-                ldx(8, 0, 10, -8),
-                exit()
-            ]
+            "
+                stxdw [%r10-8], %r1
+                stdw [%r10-8], 0
+                ldxdw %r0, [%r10-8]
+                exit
+            "
         ),
         bad!(
             "pointer stored with 4 bytes",
             M,
             K::CorruptSpill { .. },
-            [stx(4, 10, 1, -8), ret0()]
+            "
+                stxw [%r10-8], %r1
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "misaligned pointer spill",
             M,
             K::CorruptSpill { .. },
-            [stx(8, 10, 1, -12), ret0()]
+            "
+                stxdw [%r10-12], %r1
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "misaligned scalar store",
             M,
-            [st(8, 10, -12, 1), ldx(8, 0, 10, -12), exit()]
+            "
+                stdw [%r10-12], 1
+                ldxdw %r0, [%r10-12]
+                exit
+            "
         ),
         bad!(
             "filled pointer is still a pointer (return leak)",
@@ -2056,45 +2186,64 @@ fn stack_cases() -> Vec<Case> {
                 reg: 0,
                 into: LeakTarget::Return
             },
-            [stx(8, 10, 1, -8), ldx(8, 0, 10, -8), exit()]
+            "
+                stxdw [%r10-8], %r1
+                ldxdw %r0, [%r10-8]
+                exit
+            "
         ),
         ok!(
             "narrow read of spilled scalar",
             M,
-            [mov(3, 0x1234), stx(8, 10, 3, -8), ldx(2, 0, 10, -8), exit()]
+            "
+                mov %r3, 4660
+                stxdw [%r10-8], %r3
+                ldxh %r0, [%r10-8]
+                exit
+            "
         ),
         ok!(
             "callee uses caller stack through pointer",
             M,
-            [
-                st(8, 10, -8, 3),
-                movr(1, 10),
-                alu(BPF_ADD, 1, -8),
-                call_local(1),
-                exit(),
-                ldx(8, 0, 1, 0),
-                exit()
-            ]
+            "
+                stdw [%r10-8], 3
+                mov %r1, %r10
+                add %r1, -8
+                call local fn1
+                exit
+            fn1:
+                ldxdw %r0, [%r1]
+                exit
+            "
         ),
         bad!(
             "callee returns its stack pointer",
             M,
             K::StackPointerEscape { reg: 0 },
-            [call_local(2), mov(0, 0), exit(), movr(0, 10), exit()]
+            "
+                call local fn1
+                mov %r0, 0
+                exit
+            fn1:
+                mov %r0, %r10
+                exit
+            "
         ),
         bad!(
             "callee stores its stack pointer in caller frame",
             M,
             K::StackPointerEscape { .. },
-            [
-                movr(1, 10),
-                alu(BPF_ADD, 1, -8),
-                call_local(2),
-                mov(0, 0),
-                exit(),
-                stx(8, 1, 10, 0),
-                ret0()
-            ]
+            "
+                mov %r1, %r10
+                add %r1, -8
+                call local fn1
+                mov %r0, 0
+                exit
+            fn1:
+                stxdw [%r1], %r10
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "stack leak into mem",
@@ -2103,9 +2252,21 @@ fn stack_cases() -> Vec<Case> {
                 into: LeakTarget::Mem,
                 ..
             },
-            [stx(8, 1, 10, 0), ret0()]
+            "
+                stxdw [%r1], %r10
+                mov %r0, 0
+                exit
+            "
         ),
-        ok!("scalar store into mem", M, [stx(8, 1, 2, 0), ret0()]),
+        ok!(
+            "scalar store into mem",
+            M,
+            "
+                stxdw [%r1], %r2
+                mov %r0, 0
+                exit
+            "
+        ),
     ]
 }
 
