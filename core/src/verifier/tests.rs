@@ -64,9 +64,6 @@ pub(crate) mod a {
     pub fn jmpr(op: u8, d: u8, s: u8, off: i16) -> Vec<Insn> {
         i(BPF_JMP | op | BPF_X, d, s, off, 0)
     }
-    pub fn jmp32(op: u8, d: u8, imm: i32, off: i16) -> Vec<Insn> {
-        i(BPF_JMP32 | op, d, 0, off, imm)
-    }
     pub fn ja(off: i16) -> Vec<Insn> {
         i(BPF_JMP | BPF_JA, 0, 0, off, 0)
     }
@@ -83,12 +80,6 @@ pub(crate) mod a {
         std::vec![
             Insn::new(op::LDDW, d, LDDW_MAP_IDX, 0, idx),
             Insn::new(0, 0, 0, 0, 0)
-        ]
-    }
-    pub fn ld_map_value(d: u8, idx: i32, off: i32) -> Vec<Insn> {
-        std::vec![
-            Insn::new(op::LDDW, d, LDDW_MAP_IDX_VALUE, 0, idx),
-            Insn::new(0, 0, 0, 0, off)
         ]
     }
     /// `r0 = 0; exit`.
@@ -2272,7 +2263,14 @@ fn stack_cases() -> Vec<Case> {
 
 fn mem_cases() -> Vec<Case> {
     std::vec![
-        ok!("memory read in bounds", M, [ldx(8, 0, 1, 56), exit()]),
+        ok!(
+            "memory read in bounds",
+            M,
+            "
+                ldxdw %r0, [%r1+56]
+                exit
+            "
+        ),
         bad!(
             "memory read past end",
             M,
@@ -2281,100 +2279,181 @@ fn mem_cases() -> Vec<Case> {
                 size: 8,
                 len: 64
             },
-            [ldx(8, 0, 1, 57), exit()]
+            "
+                ldxdw %r0, [%r1+57]
+                exit
+            "
         ),
         bad!(
             "memory read before start",
             M,
             K::MemAccess { .. },
-            [ldx(1, 0, 1, -1), exit()]
+            "
+                ldxb %r0, [%r1-1]
+                exit
+            "
         ),
-        bad!("scalar dereference", M, @1, K::InvalidMemAccess { reg: 2, ty: "scalar" }, [mov(2, 0), ldx(8, 0, 2, 0), exit()]),
+        bad!(
+            "scalar dereference",
+            M,
+            @1,
+            K::InvalidMemAccess { reg: 2, ty: "scalar" },
+            "
+                mov %r2, 0
+                ldxdw %r0, [%r2]
+                exit
+            "
+        ),
         bad!(
             "empty buffer",
             Ty::Mem(0),
             K::MemAccess { .. },
-            [ldx(1, 0, 1, 0), exit()]
+            "
+                ldxb %r0, [%r1]
+                exit
+            "
         ),
         ok!(
             "atomic add on memory",
             M,
-            [mov(3, 1), atomic(8, 1, 3, 8, ATOMIC_ADD), ret0()]
+            "
+                mov %r3, 1
+                lock add [%r1+8], %r3
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "atomic fetch on stack",
             M,
-            [
-                st(8, 10, -8, 0),
-                mov(3, 1),
-                atomic(8, 10, 3, -8, ATOMIC_ADD | ATOMIC_FETCH),
-                movr(0, 3),
-                exit()
-            ]
+            "
+                stdw [%r10-8], 0
+                mov %r3, 1
+                lock fetch add [%r10-8], %r3
+                mov %r0, %r3
+                exit
+            "
         ),
         bad!(
             "atomic on uninit stack",
             M,
             K::StackReadUninit { .. },
-            [mov(3, 1), atomic(8, 10, 3, -8, ATOMIC_ADD), ret0()]
+            "
+                mov %r3, 1
+                lock add [%r10-8], %r3
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "misaligned atomic",
             M,
             K::Misaligned { off: 4, size: 8 },
-            [mov(3, 1), atomic(8, 1, 3, 4, ATOMIC_ADD), ret0()]
+            "
+                mov %r3, 1
+                lock add [%r1+4], %r3
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "aligned 32-bit atomic",
             M,
-            [mov(3, 1), atomic(4, 1, 3, 4, ATOMIC_ADD), ret0()]
+            "
+                mov %r3, 1
+                lock add32 [%r1+4], %r3
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "atomic with pointer source",
             M,
             K::PointerLeak { .. },
-            [atomic(8, 1, 10, 0, ATOMIC_ADD), ret0()]
+            "
+                lock add [%r1], %r10
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "atomic on ctx",
             XDP,
             K::AtomicNotAllowed { ty: "ctx", .. },
-            [mov(3, 1), atomic(4, 1, 3, 0, ATOMIC_ADD), ret0()]
+            "
+                mov %r3, 1
+                lock add32 [%r1], %r3
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "atomic on packet",
             XDP,
             K::AtomicNotAllowed { ty: "pkt", .. },
-            [pkt(), mov(3, 1), atomic(4, 2, 3, 0, ATOMIC_ADD), ret0()]
+            PKT,
+            "
+                mov %r3, 1
+                lock add32 [%r2], %r3
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "cmpxchg uses r0",
             M,
-            [
-                mov(0, 0),
-                mov(3, 1),
-                atomic(8, 1, 3, 0, ATOMIC_CMPXCHG),
-                exit()
-            ]
+            "
+                mov %r0, 0
+                mov %r3, 1
+                lock cmpxchg [%r1], %r3
+                exit
+            "
         ),
         bad!(
             "cmpxchg with uninit r0",
             M,
             K::UninitRegister { reg: 0 },
-            [mov(3, 1), atomic(8, 1, 3, 0, ATOMIC_CMPXCHG), ret0()]
+            "
+                mov %r3, 1
+                lock cmpxchg [%r1], %r3
+                mov %r0, 0
+                exit
+            "
         ),
-        ok!("sign-extending load", M, [ldxs(4, 0, 1, 0), exit()]),
-        ok!("unaligned plain load", M, [ldx(4, 0, 1, 3), exit()]),
+        ok!(
+            "sign-extending load",
+            M,
+            "
+                ldxsw %r0, [%r1]
+                exit
+            "
+        ),
+        ok!(
+            "unaligned plain load",
+            M,
+            "
+                ldxw %r0, [%r1+3]
+                exit
+            "
+        ),
         bad!(
             "lddw map index out of table",
             XDP,
             K::BadMap { index: 9 },
-            [ld_map(1, 9), ret0()]
+            "
+                lddw %r1, map[9]
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "lddw map value address",
             XDP,
-            [ld_map_value(3, 1, 8), ldx(8, 0, 3, 0), exit()]
+            "
+                lddw %r3, map_value[1]+8
+                ldxdw %r0, [%r3]
+                exit
+            "
         ),
         // Found by fuzzing: a program deleted key 0 of a hash map, then took the address of
         // its "value" with `lddw`; the engine could not resolve it. Only arrays qualify.
@@ -2382,19 +2461,31 @@ fn mem_cases() -> Vec<Case> {
             "lddw value address of a hash map",
             XDP,
             K::NoDirectValueAccess { index: 0 },
-            [ld_map_value(3, 0, 0), ldx(8, 0, 3, 0), exit()]
+            "
+                lddw %r3, map_value[0]+0
+                ldxdw %r0, [%r3]
+                exit
+            "
         ),
         bad!(
             "lddw map value address past value",
             XDP,
             K::MapValueAccess { .. },
-            [ld_map_value(3, 1, 16), ret0()]
+            "
+                lddw %r3, map_value[1]+16
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "map value address read past value",
             XDP,
             K::MapValueAccess { .. },
-            [ld_map_value(3, 1, 12), ldx(8, 0, 3, 0), exit()]
+            "
+                lddw %r3, map_value[1]+12
+                ldxdw %r0, [%r3]
+                exit
+            "
         ),
         // Found by fuzzing (differential, minimised): an `lddw` of a map the table lacks, behind
         // a branch the verifier knows is never taken, passed; the JIT, which compiles dead
@@ -2404,86 +2495,167 @@ fn mem_cases() -> Vec<Case> {
             XDP,
             @4,
             K::BadMap { index: 7 },
-            [mov(9, i32::MAX), jmp32(BPF_JSLE, 9, 4, 2), ret0(), ld_map(1, 7), ret0()]
+            "
+                mov %r9, 2147483647
+                jsle32 %r9, 4, dead
+                mov %r0, 0
+                exit
+            dead:
+                lddw %r1, map[7]
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "lddw value address of a hash map in dead code",
             XDP,
             @4,
             K::NoDirectValueAccess { index: 0 },
-            [mov(9, 5), jmp(BPF_JEQ, 9, 4, 2), ret0(), ld_map_value(3, 0, 0), ret0()]
+            "
+                mov %r9, 5
+                jeq %r9, 4, dead
+                mov %r0, 0
+                exit
+            dead:
+                lddw %r3, map_value[0]+0
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "map ptr dereference",
             XDP,
             K::InvalidMemAccess { ty: "map_ptr", .. },
-            [ld_map(3, 0), ldx(8, 0, 3, 0), exit()]
+            "
+                lddw %r3, map[0]
+                ldxdw %r0, [%r3]
+                exit
+            "
         ),
         bad!(
             "pkt_end dereference",
             XDP,
             K::InvalidMemAccess { ty: "pkt_end", .. },
-            [pkt(), ldx(1, 0, 3, 0), exit()]
+            PKT,
+            "
+                ldxb %r0, [%r3]
+                exit
+            "
         ),
     ]
 }
 
 fn ctx_cases() -> Vec<Case> {
     std::vec![
-        ok!("xdp data and data_end", XDP, [pkt(), ret0()]),
-        ok!("xdp ifindex", XDP, [ldx(4, 0, 1, 12), exit()]),
+        ok!(
+            "xdp data and data_end",
+            XDP,
+            PKT,
+            "
+                mov %r0, 0
+                exit
+            "
+        ),
+        ok!(
+            "xdp ifindex",
+            XDP,
+            "
+                ldxw %r0, [%r1+12]
+                exit
+            "
+        ),
         ok!(
             "xdp narrow scalar field load",
             XDP,
-            [ldx(1, 0, 1, 13), exit()]
+            "
+                ldxb %r0, [%r1+13]
+                exit
+            "
         ),
         bad!(
             "xdp narrow load of data",
             XDP,
             K::CtxAccess { off: 0, size: 2 },
-            [ldx(2, 0, 1, 0), exit()]
+            "
+                ldxh %r0, [%r1]
+                exit
+            "
         ),
         bad!(
             "xdp 8-byte load",
             XDP,
             K::CtxAccess { .. },
-            [ldx(8, 0, 1, 0), exit()]
+            "
+                ldxdw %r0, [%r1]
+                exit
+            "
         ),
         bad!(
             "xdp past ctx",
             XDP,
             K::CtxAccess { off: 24, .. },
-            [ldx(4, 0, 1, 24), exit()]
+            "
+                ldxw %r0, [%r1+24]
+                exit
+            "
         ),
         bad!(
             "xdp negative ctx off",
             XDP,
             K::CtxAccess { .. },
-            [ldx(4, 0, 1, -4), exit()]
+            "
+                ldxw %r0, [%r1-4]
+                exit
+            "
         ),
         bad!(
             "xdp ctx write",
             XDP,
             K::CtxAccess { .. },
-            [st(4, 1, 12, 0), ret0()]
+            "
+                stw [%r1+12], 0
+                mov %r0, 0
+                exit
+            "
         ),
-        ok!("skb mark write", Ty::Skb, [st(4, 1, 8, 1), ret0()]),
+        ok!(
+            "skb mark write",
+            Ty::Skb,
+            "
+                stw [%r1+8], 1
+                mov %r0, 0
+                exit
+            "
+        ),
         ok!(
             "skb cb write",
             Ty::Skb,
-            [mov(3, 9), stx(4, 1, 3, 48), ldx(4, 0, 1, 48), exit()]
+            "
+                mov %r3, 9
+                stxw [%r1+48], %r3
+                ldxw %r0, [%r1+48]
+                exit
+            "
         ),
         bad!(
             "skb len write",
             Ty::Skb,
             K::CtxAccess { .. },
-            [st(4, 1, 0, 1), ret0()]
+            "
+                stw [%r1], 1
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "skb narrow mark write",
             Ty::Skb,
             K::CtxAccess { .. },
-            [st(2, 1, 8, 1), ret0()]
+            "
+                sth [%r1+8], 1
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "pointer into ctx",
@@ -2492,28 +2664,60 @@ fn ctx_cases() -> Vec<Case> {
                 into: LeakTarget::Ctx,
                 ..
             },
-            [stx(4, 1, 10, 48), ret0()]
+            "
+                stxw [%r1+48], %r10
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "modified ctx pointer",
             XDP,
             K::ModifiedCtx { reg: 1 },
-            [alu(BPF_ADD, 1, 4), ldx(4, 0, 1, 0), exit()]
+            "
+                add %r1, 4
+                ldxw %r0, [%r1]
+                exit
+            "
         ),
-        bad!("mixed ctx and stack pointer at one insn", XDP, @7, K::MixedPointers, [
-            ldx(4, 3, 1, 12), st(8, 10, -8, 0), jmp(BPF_JEQ, 3, 0, 2), movr(4, 1), ja(2), movr(4, 10), alu(BPF_ADD, 4, -20), ldx(4, 0, 4, 12), exit()
-        ]),
+        bad!(
+            "mixed ctx and stack pointer at one insn",
+            XDP,
+            @7,
+            K::MixedPointers,
+            "
+                ldxw %r3, [%r1+12]
+                stdw [%r10-8], 0
+                jeq %r3, 0, stack
+                mov %r4, %r1
+                ja load
+            stack:
+                mov %r4, %r10
+                add %r4, -20
+            load:
+                ldxw %r0, [%r4+12]
+                exit
+            "
+        ),
         ok!(
             "ctx pointer spill and fill",
             XDP,
-            [
-                stx(8, 10, 1, -8),
-                ldx(8, 6, 10, -8),
-                ldx(4, 0, 6, 16),
-                exit()
-            ]
+            "
+                stxdw [%r10-8], %r1
+                ldxdw %r6, [%r10-8]
+                ldxw %r0, [%r6+16]
+                exit
+            "
         ),
-        ok!("xdp data_meta", XDP, [ldx(4, 2, 1, 8), ret0()]),
+        ok!(
+            "xdp data_meta",
+            XDP,
+            "
+                ldxw %r2, [%r1+8]
+                mov %r0, 0
+                exit
+            "
+        ),
     ]
 }
 
