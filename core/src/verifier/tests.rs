@@ -21,9 +21,6 @@ pub(crate) mod a {
     pub fn movr(d: u8, s: u8) -> Vec<Insn> {
         i(BPF_ALU64 | BPF_MOV | BPF_X, d, s, 0, 0)
     }
-    pub fn movr32(d: u8, s: u8) -> Vec<Insn> {
-        i(BPF_ALU | BPF_MOV | BPF_X, d, s, 0, 0)
-    }
     pub fn alu(op: u8, d: u8, imm: i32) -> Vec<Insn> {
         i(BPF_ALU64 | op, d, 0, 0, imm)
     }
@@ -46,14 +43,8 @@ pub(crate) mod a {
     pub fn ldx(size: u8, d: u8, s: u8, off: i16) -> Vec<Insn> {
         i(BPF_LDX | BPF_MEM | sz(size), d, s, off, 0)
     }
-    pub fn ldxs(size: u8, d: u8, s: u8, off: i16) -> Vec<Insn> {
-        i(BPF_LDX | BPF_MEMSX | sz(size), d, s, off, 0)
-    }
     pub fn st(size: u8, d: u8, off: i16, imm: i32) -> Vec<Insn> {
         i(BPF_ST | BPF_MEM | sz(size), d, 0, off, imm)
-    }
-    pub fn stx(size: u8, d: u8, s: u8, off: i16) -> Vec<Insn> {
-        i(BPF_STX | BPF_MEM | sz(size), d, s, off, 0)
     }
     pub fn atomic(size: u8, d: u8, s: u8, off: i16, imm: i32) -> Vec<Insn> {
         i(BPF_STX | BPF_ATOMIC | sz(size), d, s, off, imm)
@@ -75,12 +66,6 @@ pub(crate) mod a {
     }
     pub fn exit() -> Vec<Insn> {
         i(op::EXIT, 0, 0, 0, 0)
-    }
-    pub fn ld_map(d: u8, idx: i32) -> Vec<Insn> {
-        std::vec![
-            Insn::new(op::LDDW, d, LDDW_MAP_IDX, 0, idx),
-            Insn::new(0, 0, 0, 0, 0)
-        ]
     }
     /// `r0 = 0; exit`.
     pub fn ret0() -> Vec<Insn> {
@@ -2722,50 +2707,58 @@ fn ctx_cases() -> Vec<Case> {
 }
 
 fn packet_cases() -> Vec<Case> {
-    // r4 = data + 14; if r4 > data_end goto out; read...
-    let guard = |n: i32, op: u8, skip: i16| {
-        [pkt(), movr(4, 2), alu(BPF_ADD, 4, n), jmpr(op, 4, 3, skip)].concat()
-    };
     std::vec![
         // clang's `(u32)(data_end - data)`: the low halves of two packet pointers.
         ok!(
             "32-bit length of the packet, stored in the packet",
             XDP,
-            [
-                pkt(),
-                movr32(4, 3),
-                alur32(BPF_SUB, 4, 2),
-                stx(4, 10, 4, -16),
-                movr(5, 2),
-                alu(BPF_ADD, 5, 4),
-                jmpr(BPF_JGT, 5, 3, 1),
-                stx(4, 2, 4, 0),
-                mov(0, 2),
-                exit()
-            ]
+            PKT,
+            "
+                mov32 %r4, %r3
+                sub32 %r4, %r2
+                stxw [%r10-16], %r4
+                mov %r5, %r2
+                add %r5, 4
+                jgt %r5, %r3, skip
+                stxw [%r2], %r4
+            skip:
+                mov %r0, 2
+                exit
+            "
         ),
         bad!(
             "packet pointer stored in the packet",
             XDP,
             @8,
             K::PointerLeak { reg: 3, .. },
-            [
-                pkt(),
-                movr32(4, 3),
-                alur32(BPF_SUB, 4, 2),
-                stx(4, 10, 4, -16),
-                movr(5, 2),
-                alu(BPF_ADD, 5, 8),
-                jmpr(BPF_JGT, 5, 3, 1),
-                stx(8, 2, 3, 0),
-                mov(0, 2),
-                exit()
-            ]
+            PKT,
+            "
+                mov32 %r4, %r3
+                sub32 %r4, %r2
+                stxw [%r10-16], %r4
+                mov %r5, %r2
+                add %r5, 8
+                jgt %r5, %r3, skip
+                stxdw [%r2], %r3
+            skip:
+                mov %r0, 2
+                exit
+            "
         ),
         ok!(
             "packet read after data_end check",
             XDP,
-            [guard(14, BPF_JGT, 2), ldx(2, 0, 2, 12), exit(), ret0()]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jgt %r4, %r3, out
+                ldxh %r0, [%r2+12]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "packet read without check",
@@ -2776,7 +2769,11 @@ fn packet_cases() -> Vec<Case> {
                 range: 0,
                 ..
             },
-            [pkt(), ldx(2, 0, 2, 12), exit()]
+            PKT,
+            "
+                ldxh %r0, [%r2+12]
+                exit
+            "
         ),
         bad!(
             "packet read off by one",
@@ -2787,118 +2784,202 @@ fn packet_cases() -> Vec<Case> {
                 range: 14,
                 ..
             },
-            [guard(14, BPF_JGT, 2), ldx(2, 0, 2, 13), exit(), ret0()]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jgt %r4, %r3, out
+                ldxh %r0, [%r2+13]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "packet read on failing side",
             XDP,
             K::PacketAccess { .. },
-            [guard(14, BPF_JGT, 2), ret0(), ldx(1, 0, 2, 0), exit()]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jgt %r4, %r3, ok
+                mov %r0, 0
+                exit
+            ok:
+                ldxb %r0, [%r2]
+                exit
+            "
         ),
         ok!(
             "packet check jge (strict gives one more)",
             XDP,
-            [guard(14, BPF_JGE, 2), ldx(1, 0, 2, 14), exit(), ret0()]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jge %r4, %r3, out
+                ldxb %r0, [%r2+14]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "packet check jge off by one",
             XDP,
             K::PacketAccess { .. },
-            [guard(14, BPF_JGE, 2), ldx(2, 0, 2, 14), exit(), ret0()]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jge %r4, %r3, out
+                ldxh %r0, [%r2+14]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "packet check jlt",
             XDP,
-            [guard(14, BPF_JLT, 2), ret0(), ldx(1, 0, 2, 14), exit()]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jlt %r4, %r3, ok
+                mov %r0, 0
+                exit
+            ok:
+                ldxb %r0, [%r2+14]
+                exit
+            "
         ),
         ok!(
             "packet check jle",
             XDP,
-            [guard(14, BPF_JLE, 2), ret0(), ldx(2, 0, 2, 12), exit()]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jle %r4, %r3, ok
+                mov %r0, 0
+                exit
+            ok:
+                ldxh %r0, [%r2+12]
+                exit
+            "
         ),
         bad!(
             "packet check jle too far",
             XDP,
             K::PacketAccess { .. },
-            [guard(14, BPF_JLE, 2), ret0(), ldx(1, 0, 2, 14), exit()]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jle %r4, %r3, ok
+                mov %r0, 0
+                exit
+            ok:
+                ldxb %r0, [%r2+14]
+                exit
+            "
         ),
         ok!(
             "end > pkt (taken)",
             XDP,
-            [
-                pkt(),
-                movr(4, 2),
-                alu(BPF_ADD, 4, 14),
-                jmpr(BPF_JGT, 3, 4, 2),
-                ret0(),
-                ldx(1, 0, 2, 14),
-                exit()
-            ]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jgt %r3, %r4, ok
+                mov %r0, 0
+                exit
+            ok:
+                ldxb %r0, [%r2+14]
+                exit
+            "
         ),
         ok!(
             "end >= pkt (taken)",
             XDP,
-            [
-                pkt(),
-                movr(4, 2),
-                alu(BPF_ADD, 4, 14),
-                jmpr(BPF_JGE, 3, 4, 2),
-                ret0(),
-                ldx(1, 0, 2, 13),
-                exit()
-            ]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jge %r3, %r4, ok
+                mov %r0, 0
+                exit
+            ok:
+                ldxb %r0, [%r2+13]
+                exit
+            "
         ),
         bad!(
             "end >= pkt off by one",
             XDP,
             K::PacketAccess { .. },
-            [
-                pkt(),
-                movr(4, 2),
-                alu(BPF_ADD, 4, 14),
-                jmpr(BPF_JGE, 3, 4, 2),
-                ret0(),
-                ldx(1, 0, 2, 14),
-                exit()
-            ]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jge %r3, %r4, ok
+                mov %r0, 0
+                exit
+            ok:
+                ldxb %r0, [%r2+14]
+                exit
+            "
         ),
         ok!(
             "end < pkt (fallthrough)",
             XDP,
-            [
-                pkt(),
-                movr(4, 2),
-                alu(BPF_ADD, 4, 14),
-                jmpr(BPF_JLT, 3, 4, 2),
-                ldx(1, 0, 2, 13),
-                exit(),
-                ret0()
-            ]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jlt %r3, %r4, out
+                ldxb %r0, [%r2+13]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "end <= pkt (fallthrough)",
             XDP,
-            [
-                pkt(),
-                movr(4, 2),
-                alu(BPF_ADD, 4, 14),
-                jmpr(BPF_JLE, 3, 4, 2),
-                ldx(1, 0, 2, 14),
-                exit(),
-                ret0()
-            ]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jle %r3, %r4, out
+                ldxb %r0, [%r2+14]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "range proven through a copy",
             XDP,
-            [
-                pkt(),
-                movr(5, 2),
-                guard(14, BPF_JGT, 2)[2..].to_vec(),
-                ldx(1, 0, 5, 13),
-                exit(),
-                ret0()
-            ]
+            PKT,
+            "
+                mov %r5, %r2
+                mov %r4, %r2
+                add %r4, 14
+                jgt %r4, %r3, out
+                ldxb %r0, [%r5+13]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "packet write of pointer",
@@ -2907,175 +2988,241 @@ fn packet_cases() -> Vec<Case> {
                 into: LeakTarget::Packet,
                 ..
             },
-            [guard(14, BPF_JGT, 3), stx(8, 2, 10, 0), ret0(), ret0()]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jgt %r4, %r3, out
+                stxdw [%r2], %r10
+                mov %r0, 0
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "packet write of scalar",
             XDP,
-            [guard(14, BPF_JGT, 3), st(4, 2, 0, 1), ret0(), ret0()]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jgt %r4, %r3, out
+                stw [%r2], 1
+                mov %r0, 0
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "variable packet offset then check",
             XDP,
-            [
-                pkt(),
-                ldx(4, 0, 1, 12),
-                alu(BPF_AND, 0, 0xff),
-                alur(BPF_ADD, 2, 0),
-                movr(4, 2),
-                alu(BPF_ADD, 4, 4),
-                jmpr(BPF_JGT, 4, 3, 2),
-                ldx(4, 0, 2, 0),
-                exit(),
-                ret0()
-            ]
+            PKT,
+            "
+                ldxw %r0, [%r1+12]
+                and %r0, 255
+                add %r2, %r0
+                mov %r4, %r2
+                add %r4, 4
+                jgt %r4, %r3, out
+                ldxw %r0, [%r2]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "variable offset loses range",
             XDP,
             K::PacketAccess { .. },
-            [
-                guard(14, BPF_JGT, 5),
-                ldx(4, 0, 1, 12),
-                alu(BPF_AND, 0, 0xff),
-                alur(BPF_ADD, 2, 0),
-                ldx(1, 0, 2, 0),
-                exit(),
-                ret0()
-            ]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jgt %r4, %r3, out
+                ldxw %r0, [%r1+12]
+                and %r0, 255
+                add %r2, %r0
+                ldxb %r0, [%r2]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "helper that moves the packet invalidates pointers",
             XDP,
             K::UninitRegister { reg: 6 },
-            [
-                guard(14, BPF_JGT, 5),
-                movr(6, 2),
-                mov(2, 4),
-                call(44),
-                ldx(1, 0, 6, 0),
-                exit(),
-                ret0()
-            ]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jgt %r4, %r3, out
+                mov %r6, %r2
+                mov %r2, 4
+                call 44
+                ldxb %r0, [%r6]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "reload after adjust_head",
             XDP,
-            [
-                movr(6, 1),
-                mov(2, 4),
-                call(44),
-                movr(1, 6),
-                guard(14, BPF_JGT, 2),
-                ldx(1, 0, 2, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                mov %r6, %r1
+                mov %r2, 4
+                call 44
+                mov %r1, %r6
+                ldxw %r2, [%r1]
+                ldxw %r3, [%r1+4]
+                mov %r4, %r2
+                add %r4, 14
+                jgt %r4, %r3, out
+                ldxb %r0, [%r2]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "a signed bound on data_end - data proves the packet",
             XDP,
-            [
-                ldx(4, 2, 1, 0),
-                ldx(4, 3, 1, 4),
-                alur(BPF_SUB, 3, 2),
-                jmp(BPF_JSLT, 3, 14, 2),
-                ldx(1, 0, 2, 13),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxw %r2, [%r1]
+                ldxw %r3, [%r1+4]
+                sub %r3, %r2
+                jslt %r3, 14, out
+                ldxb %r0, [%r2+13]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "a bound on data_end - data proves no byte past it",
             XDP,
             @4,
             K::PacketAccess { .. },
-            [
-                ldx(4, 2, 1, 0),
-                ldx(4, 3, 1, 4),
-                alur(BPF_SUB, 3, 2),
-                jmp(BPF_JSLT, 3, 14, 2),
-                ldx(1, 0, 2, 14),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxw %r2, [%r1]
+                ldxw %r3, [%r1+4]
+                sub %r3, %r2
+                jslt %r3, 14, out
+                ldxb %r0, [%r2+14]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "a signed bound on data_end - (data + 4) proves four bytes more",
             XDP,
-            [
-                ldx(4, 2, 1, 0),
-                ldx(4, 3, 1, 4),
-                movr(4, 2),
-                alu(BPF_ADD, 4, 4),
-                alur(BPF_SUB, 3, 4),
-                jmp(BPF_JSLT, 3, 14, 2),
-                ldx(1, 0, 2, 17),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxw %r2, [%r1]
+                ldxw %r3, [%r1+4]
+                mov %r4, %r2
+                add %r4, 4
+                sub %r3, %r4
+                jslt %r3, 14, out
+                ldxb %r0, [%r2+17]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "an unsigned bound on data_end - (data + 4) proves nothing",
             XDP,
             @6,
             K::PacketAccess { .. },
-            [
-                ldx(4, 2, 1, 0),
-                ldx(4, 3, 1, 4),
-                movr(4, 2),
-                alu(BPF_ADD, 4, 4),
-                alur(BPF_SUB, 3, 4),
-                jmp(BPF_JLT, 3, 14, 2),
-                ldx(1, 0, 2, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxw %r2, [%r1]
+                ldxw %r3, [%r1+4]
+                mov %r4, %r2
+                add %r4, 4
+                sub %r3, %r4
+                jlt %r3, 14, out
+                ldxb %r0, [%r2]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "the room measured before adjust_head proves nothing after",
             XDP,
             @8,
             K::PacketAccess { .. },
-            [
-                movr(6, 1),
-                ldx(4, 2, 1, 0),
-                ldx(4, 7, 1, 4),
-                alur(BPF_SUB, 7, 2),
-                mov(2, 4),
-                call(44),
-                ldx(4, 2, 6, 0),
-                jmp(BPF_JSLT, 7, 14, 2),
-                ldx(1, 0, 2, 13),
-                exit(),
-                ret0()
-            ]
+            "
+                mov %r6, %r1
+                ldxw %r2, [%r1]
+                ldxw %r7, [%r1+4]
+                sub %r7, %r2
+                mov %r2, 4
+                call 44
+                ldxw %r2, [%r6]
+                jslt %r7, 14, out
+                ldxb %r0, [%r2+13]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "pkt_meta checked against data",
             XDP,
-            [
-                ldx(4, 2, 1, 0),
-                ldx(4, 4, 1, 8),
-                movr(5, 4),
-                alu(BPF_ADD, 5, 4),
-                jmpr(BPF_JGT, 5, 2, 2),
-                ldx(4, 0, 4, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxw %r2, [%r1]
+                ldxw %r4, [%r1+8]
+                mov %r5, %r4
+                add %r5, 4
+                jgt %r5, %r2, out
+                ldxw %r0, [%r4]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "pkt_meta unchecked",
             XDP,
             K::PacketAccess { .. },
-            [ldx(4, 4, 1, 8), ldx(4, 0, 4, 0), exit()]
+            "
+                ldxw %r4, [%r1+8]
+                ldxw %r0, [%r4]
+                exit
+            "
         ),
         bad!(
             "packet access with negative offset",
             XDP,
             K::PacketAccess { .. },
-            [guard(14, BPF_JGT, 2), ldx(1, 0, 2, -1), exit(), ret0()]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jgt %r4, %r3, out
+                ldxb %r0, [%r2-1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
     ]
 }
@@ -3085,13 +3232,13 @@ fn map_cases() -> Vec<Case> {
         ok!(
             "lookup then null check",
             XDP,
-            [
-                key_setup(0),
-                call(1),
-                jmp(BPF_JEQ, 0, 0, 1),
-                ldx(8, 0, 0, 0),
-                exit()
-            ]
+            key_args(0),
+            "
+                call 1
+                jeq %r0, 0, exit
+                ldxdw %r0, [%r0]
+                exit
+            "
         ),
         bad!(
             "lookup without null check",
@@ -3100,32 +3247,40 @@ fn map_cases() -> Vec<Case> {
                 reg: 0,
                 ty: "map_value_or_null"
             },
-            [key_setup(0), call(1), ldx(8, 0, 0, 0), exit()]
+            key_args(0),
+            "
+                call 1
+                ldxdw %r0, [%r0]
+                exit
+            "
         ),
         ok!(
             "null check on a copy refines the original",
             XDP,
-            [
-                key_setup(0),
-                call(1),
-                movr(6, 0),
-                jmp(BPF_JEQ, 6, 0, 2),
-                ldx(8, 0, 0, 0),
-                exit(),
-                ret0()
-            ]
+            key_args(0),
+            "
+                call 1
+                mov %r6, %r0
+                jeq %r6, 0, out
+                ldxdw %r0, [%r0]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "jne null check",
             XDP,
-            [
-                key_setup(0),
-                call(1),
-                jmp(BPF_JNE, 0, 0, 1),
-                exit(),
-                ldx(8, 0, 0, 0),
-                exit()
-            ]
+            key_args(0),
+            "
+                call 1
+                jne %r0, 0, ok
+                exit
+            ok:
+                ldxdw %r0, [%r0]
+                exit
+            "
         ),
         bad!(
             "map value read past value",
@@ -3135,63 +3290,66 @@ fn map_cases() -> Vec<Case> {
                 size: 8,
                 value_size: 8
             },
-            [
-                key_setup(0),
-                call(1),
-                jmp(BPF_JEQ, 0, 0, 1),
-                ldx(8, 0, 0, 4),
-                exit()
-            ]
+            key_args(0),
+            "
+                call 1
+                jeq %r0, 0, exit
+                ldxdw %r0, [%r0+4]
+                exit
+            "
         ),
         ok!(
             "array value with bounded index",
             XDP,
-            [
-                key_setup(1),
-                call(1),
-                jmp(BPF_JEQ, 0, 0, 5),
-                ldx(8, 3, 0, 0),
-                alu(BPF_AND, 3, 7),
-                alur(BPF_ADD, 0, 3),
-                ldx(8, 0, 0, 0),
-                exit(),
-                mov(0, 0),
-                exit()
-            ]
+            key_args(1),
+            "
+                call 1
+                jeq %r0, 0, out
+                ldxdw %r3, [%r0]
+                and %r3, 7
+                add %r0, %r3
+                ldxdw %r0, [%r0]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "array value with too large index",
             XDP,
             K::MapValueAccess { .. },
-            [
-                key_setup(1),
-                call(1),
-                jmp(BPF_JEQ, 0, 0, 5),
-                ldx(8, 3, 0, 0),
-                alu(BPF_AND, 3, 15),
-                alur(BPF_ADD, 0, 3),
-                ldx(8, 0, 0, 0),
-                exit(),
-                mov(0, 0),
-                exit()
-            ]
+            key_args(1),
+            "
+                call 1
+                jeq %r0, 0, out
+                ldxdw %r3, [%r0]
+                and %r3, 15
+                add %r0, %r3
+                ldxdw %r0, [%r0]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "map value negative variable offset",
             XDP,
             K::NegativeOffset { .. },
-            [
-                key_setup(1),
-                call(1),
-                jmp(BPF_JEQ, 0, 0, 5),
-                ldxs(1, 3, 0, 0),
-                alu(BPF_AND, 3, 7),
-                alur(BPF_SUB, 0, 3),
-                ldx(1, 0, 0, 4),
-                exit(),
-                mov(0, 0),
-                exit()
-            ]
+            key_args(1),
+            "
+                call 1
+                jeq %r0, 0, out
+                ldxsb %r3, [%r0]
+                and %r3, 7
+                sub %r0, %r3
+                ldxb %r0, [%r0+4]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "pointer leak into map",
@@ -3200,25 +3358,27 @@ fn map_cases() -> Vec<Case> {
                 reg: 10,
                 into: LeakTarget::Map
             },
-            [
-                key_setup(0),
-                call(1),
-                jmp(BPF_JEQ, 0, 0, 2),
-                stx(8, 0, 10, 0),
-                ret0()
-            ]
+            key_args(0),
+            "
+                call 1
+                jeq %r0, 0, exit
+                stxdw [%r0], %r10
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "scalar store into map",
             XDP,
-            [
-                key_setup(0),
-                call(1),
-                jmp(BPF_JEQ, 0, 0, 3),
-                mov(3, 5),
-                stx(8, 0, 3, 0),
-                ret0()
-            ]
+            key_args(0),
+            "
+                call 1
+                jeq %r0, 0, exit
+                mov %r3, 5
+                stxdw [%r0], %r3
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "returning map value leaks",
@@ -3227,38 +3387,50 @@ fn map_cases() -> Vec<Case> {
                 reg: 0,
                 into: LeakTarget::Return
             },
-            [key_setup(0), call(1), exit()]
+            key_args(0),
+            "
+                call 1
+                exit
+            "
         ),
         bad!(
             "lookup key uninit",
             XDP,
             K::StackReadUninit { .. },
-            [
-                movr(2, 10),
-                alu(BPF_ADD, 2, -4),
-                ld_map(1, 0),
-                call(1),
-                ret0()
-            ]
+            "
+                mov %r2, %r10
+                add %r2, -4
+                lddw %r1, map[0]
+                call 1
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "lookup key too small",
             XDP,
             K::StackAccess { .. },
-            [
-                st(4, 10, -4, 0),
-                movr(2, 10),
-                alu(BPF_ADD, 2, -2),
-                ld_map(1, 0),
-                call(1),
-                ret0()
-            ]
+            "
+                stw [%r10-4], 0
+                mov %r2, %r10
+                add %r2, -2
+                lddw %r1, map[0]
+                call 1
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "lookup with scalar key",
             XDP,
             K::HelperArg { reg: 2, .. },
-            [mov(2, 0), ld_map(1, 0), call(1), ret0()]
+            "
+                mov %r2, 0
+                lddw %r1, map[0]
+                call 1
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "lookup with non-map arg",
@@ -3268,41 +3440,48 @@ fn map_cases() -> Vec<Case> {
                 found: "fp",
                 ..
             },
-            [
-                st(4, 10, -4, 0),
-                movr(2, 10),
-                alu(BPF_ADD, 2, -4),
-                movr(1, 10),
-                call(1),
-                ret0()
-            ]
+            "
+                stw [%r10-4], 0
+                mov %r2, %r10
+                add %r2, -4
+                mov %r1, %r10
+                call 1
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "update with stack value",
             XDP,
-            [
-                st(8, 10, -16, 0),
-                movr(3, 10),
-                alu(BPF_ADD, 3, -16),
-                key_setup(0),
-                mov(4, 0),
-                call(2),
-                exit()
-            ]
+            "
+                stdw [%r10-16], 0
+                mov %r3, %r10
+                add %r3, -16
+                stw [%r10-4], 0
+                mov %r2, %r10
+                add %r2, -4
+                lddw %r1, map[0]
+                mov %r4, 0
+                call 2
+                exit
+            "
         ),
         bad!(
             "update with short value",
             XDP,
             K::StackReadUninit { .. },
-            [
-                st(4, 10, -16, 0),
-                movr(3, 10),
-                alu(BPF_ADD, 3, -16),
-                key_setup(0),
-                mov(4, 0),
-                call(2),
-                exit()
-            ]
+            "
+                stw [%r10-16], 0
+                mov %r3, %r10
+                add %r3, -16
+                stw [%r10-4], 0
+                mov %r2, %r10
+                add %r2, -4
+                lddw %r1, map[0]
+                mov %r4, 0
+                call 2
+                exit
+            "
         ),
         bad!(
             "update flags pointer",
@@ -3311,189 +3490,221 @@ fn map_cases() -> Vec<Case> {
                 reg: 4,
                 into: LeakTarget::HelperArg
             },
-            [
-                st(8, 10, -16, 0),
-                movr(3, 10),
-                alu(BPF_ADD, 3, -16),
-                key_setup(0),
-                movr(4, 10),
-                call(2),
-                exit()
-            ]
+            "
+                stdw [%r10-16], 0
+                mov %r3, %r10
+                add %r3, -16
+                stw [%r10-4], 0
+                mov %r2, %r10
+                add %r2, -4
+                lddw %r1, map[0]
+                mov %r4, %r10
+                call 2
+                exit
+            "
         ),
         ok!(
             "lookup key from map value",
             XDP,
-            [
-                key_setup(1),
-                call(1),
-                jmp(BPF_JEQ, 0, 0, 4),
-                movr(2, 0),
-                ld_map(1, 0),
-                call(1),
-                ret0()
-            ]
+            key_args(1),
+            "
+                call 1
+                jeq %r0, 0, skip
+                mov %r2, %r0
+                lddw %r1, map[0]
+                call 1
+            skip:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "trace_printk with stack buffer",
             XDP,
-            [
-                st(8, 10, -8, 0),
-                movr(1, 10),
-                alu(BPF_ADD, 1, -8),
-                mov(2, 8),
-                mov(3, 0),
-                call(6),
-                exit()
-            ]
+            "
+                stdw [%r10-8], 0
+                mov %r1, %r10
+                add %r1, -8
+                mov %r2, 8
+                mov %r3, 0
+                call 6
+                exit
+            "
         ),
         bad!(
             "trace_printk size too large",
             XDP,
             K::StackAccess { .. },
-            [
-                st(8, 10, -8, 0),
-                movr(1, 10),
-                alu(BPF_ADD, 1, -8),
-                mov(2, 9),
-                mov(3, 0),
-                call(6),
-                exit()
-            ]
+            "
+                stdw [%r10-8], 0
+                mov %r1, %r10
+                add %r1, -8
+                mov %r2, 9
+                mov %r3, 0
+                call 6
+                exit
+            "
         ),
         bad!(
             "trace_printk zero size",
             XDP,
             K::HelperArg { reg: 2, .. },
-            [
-                st(8, 10, -8, 0),
-                movr(1, 10),
-                alu(BPF_ADD, 1, -8),
-                mov(2, 0),
-                mov(3, 0),
-                call(6),
-                exit()
-            ]
+            "
+                stdw [%r10-8], 0
+                mov %r1, %r10
+                add %r1, -8
+                mov %r2, 0
+                mov %r3, 0
+                call 6
+                exit
+            "
         ),
         bad!(
             "trace_printk unbounded size",
             XDP,
             K::UnboundedAccess { reg: 2 } | K::NegativeOffset { reg: 2 },
-            [
-                st(8, 10, -8, 0),
-                ldx(4, 2, 1, 12),
-                alu(BPF_OR, 2, 1),
-                movr(1, 10),
-                alu(BPF_ADD, 1, -8),
-                mov(3, 0),
-                call(6),
-                exit()
-            ]
+            "
+                stdw [%r10-8], 0
+                ldxw %r2, [%r1+12]
+                or %r2, 1
+                mov %r1, %r10
+                add %r1, -8
+                mov %r3, 0
+                call 6
+                exit
+            "
         ),
         ok!(
             "probe_read initialises stack",
             XDP,
-            [
-                movr(1, 10),
-                alu(BPF_ADD, 1, -16),
-                mov(2, 16),
-                mov(3, 0),
-                call(4),
-                ldx(8, 0, 10, -16),
-                exit()
-            ]
+            "
+                mov %r1, %r10
+                add %r1, -16
+                mov %r2, 16
+                mov %r3, 0
+                call 4
+                ldxdw %r0, [%r10-16]
+                exit
+            "
         ),
         ok!(
             "csum_diff with zero sizes",
             XDP,
-            [
-                mov(1, 0),
-                mov(2, 0),
-                mov(3, 0),
-                mov(4, 0),
-                mov(5, 0),
-                call(28),
-                exit()
-            ]
+            "
+                mov %r1, 0
+                mov %r2, 0
+                mov %r3, 0
+                mov %r4, 0
+                mov %r5, 0
+                call 28
+                exit
+            "
         ),
         ok!(
             "csum_diff with packet",
             XDP,
-            [
-                pkt(),
-                movr(4, 2),
-                alu(BPF_ADD, 4, 8),
-                jmpr(BPF_JGT, 4, 3, 7),
-                movr(1, 2),
-                mov(2, 8),
-                mov(3, 0),
-                mov(4, 0),
-                mov(5, 0),
-                call(28),
-                exit(),
-                ret0()
-            ]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 8
+                jgt %r4, %r3, out
+                mov %r1, %r2
+                mov %r2, 8
+                mov %r3, 0
+                mov %r4, 0
+                mov %r5, 0
+                call 28
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "tail call",
             XDP,
-            [ld_map(2, 2), mov(3, 0), call(12), ret0()]
+            "
+                lddw %r2, map[2]
+                mov %r3, 0
+                call 12
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "tail call with hash map",
             XDP,
             K::MapHelper { helper: 12 },
-            [ld_map(2, 0), mov(3, 0), call(12), ret0()]
+            "
+                lddw %r2, map[0]
+                mov %r3, 0
+                call 12
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "lookup in prog array",
             XDP,
             K::MapHelper { helper: 1 },
-            [key_setup(2), call(1), ret0()]
+            key_args(2),
+            "
+                call 1
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "tail call with modified ctx",
             XDP,
             K::ModifiedCtx { reg: 1 },
-            [
-                alu(BPF_ADD, 1, 4),
-                ld_map(2, 2),
-                mov(3, 0),
-                call(12),
-                ret0()
-            ]
+            "
+                add %r1, 4
+                lddw %r2, map[2]
+                mov %r3, 0
+                call 12
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "tail call with non-ctx",
             XDP,
             K::HelperArg { reg: 1, .. },
-            [movr(1, 10), ld_map(2, 2), mov(3, 0), call(12), ret0()]
+            "
+                mov %r1, %r10
+                lddw %r2, map[2]
+                mov %r3, 0
+                call 12
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "map value pointer spill/fill",
             XDP,
-            [
-                key_setup(0),
-                call(1),
-                jmp(BPF_JEQ, 0, 0, 3),
-                stx(8, 10, 0, -16),
-                ldx(8, 3, 10, -16),
-                ldx(8, 0, 3, 0),
-                exit()
-            ]
+            key_args(0),
+            "
+                call 1
+                jeq %r0, 0, exit
+                stxdw [%r10-16], %r0
+                ldxdw %r3, [%r10-16]
+                ldxdw %r0, [%r3]
+                exit
+            "
         ),
         ok!(
             "nullable spill then check original",
             XDP,
-            [
-                key_setup(0),
-                call(1),
-                stx(8, 10, 0, -16),
-                jmp(BPF_JEQ, 0, 0, 2),
-                ldx(8, 3, 10, -16),
-                ldx(8, 0, 3, 0),
-                exit()
-            ]
+            key_args(0),
+            "
+                call 1
+                stxdw [%r10-16], %r0
+                jeq %r0, 0, exit
+                ldxdw %r3, [%r10-16]
+                ldxdw %r0, [%r3]
+                exit
+            "
         ),
     ]
 }
