@@ -8,7 +8,7 @@ use std::boxed::Box;
 use std::string::String;
 use std::vec::Vec;
 
-// ---- a tiny assembler --------------------------------------------------------------------
+// ---- instruction builders, for the tests after the table ------------------------------------
 
 pub(crate) mod a {
     use super::*;
@@ -26,10 +26,6 @@ pub(crate) mod a {
     }
     pub fn alur(op: u8, d: u8, s: u8) -> Vec<Insn> {
         i(BPF_ALU64 | op | BPF_X, d, s, 0, 0)
-    }
-    #[allow(dead_code)]
-    pub fn alur32(op: u8, d: u8, s: u8) -> Vec<Insn> {
-        i(BPF_ALU | op | BPF_X, d, s, 0, 0)
     }
     /// `size`: 1, 2, 4, 8.
     fn sz(size: u8) -> u8 {
@@ -232,8 +228,8 @@ struct Case {
     expect: Option<(Option<usize>, Pred)>,
 }
 
-/// Assembles the text of a case, made of `pieces` (fragments such as [`PKT`] and the case's
-/// own lines).
+/// Assembles a program from `pieces` of assembler text (fragments such as [`PKT`] and
+/// [`key_args`], and a case's own lines), concatenated.
 fn insns(pieces: &[&str]) -> Vec<Insn> {
     let src = pieces.concat();
     let mut buf = std::vec![Insn::default(); 4096];
@@ -242,10 +238,9 @@ fn insns(pieces: &[&str]) -> Vec<Insn> {
     buf
 }
 
+/// `ok!(name, type, pieces…)`: a case that must verify; its program is the text of the pieces
+/// (see [`insns`]).
 macro_rules! ok {
-    ($name:expr, $ty:expr, [$($p:expr),* $(,)?]) => {
-        Case { name: $name, ty: $ty, prog: [$($p),*].concat(), expect: None }
-    };
     ($name:expr, $ty:expr, $($src:expr),+ $(,)?) => {
         Case {
             name: $name,
@@ -255,23 +250,10 @@ macro_rules! ok {
         }
     };
 }
+
+/// `bad!(name, type, [@pc,] pattern, pieces…)`: a case that must fail, at `pc` if given, with
+/// an error whose kind matches `pattern`.
 macro_rules! bad {
-    ($name:expr, $ty:expr, $pat:pat, [$($p:expr),* $(,)?]) => {
-        Case {
-            name: $name,
-            ty: $ty,
-            prog: [$($p),*].concat(),
-            expect: Some((None, |k: &VerifyErrorKind| matches!(k, $pat))),
-        }
-    };
-    ($name:expr, $ty:expr, @$pc:expr, $pat:pat, [$($p:expr),* $(,)?]) => {
-        Case {
-            name: $name,
-            ty: $ty,
-            prog: [$($p),*].concat(),
-            expect: Some((Some($pc), |k: &VerifyErrorKind| matches!(k, $pat))),
-        }
-    };
     ($name:expr, $ty:expr, @$pc:expr, $pat:pat, $($src:expr),+ $(,)?) => {
         Case {
             name: $name,
