@@ -8,7 +8,7 @@ use std::boxed::Box;
 use std::string::String;
 use std::vec::Vec;
 
-// ---- a tiny assembler --------------------------------------------------------------------
+// ---- instruction builders, for the tests after the table ------------------------------------
 
 pub(crate) mod a {
     use super::*;
@@ -18,27 +18,14 @@ pub(crate) mod a {
     pub fn mov(d: u8, imm: i32) -> Vec<Insn> {
         i(BPF_ALU64 | BPF_MOV, d, 0, 0, imm)
     }
-    pub fn mov32(d: u8, imm: i32) -> Vec<Insn> {
-        i(BPF_ALU | BPF_MOV, d, 0, 0, imm)
-    }
     pub fn movr(d: u8, s: u8) -> Vec<Insn> {
         i(BPF_ALU64 | BPF_MOV | BPF_X, d, s, 0, 0)
-    }
-    pub fn movr32(d: u8, s: u8) -> Vec<Insn> {
-        i(BPF_ALU | BPF_MOV | BPF_X, d, s, 0, 0)
     }
     pub fn alu(op: u8, d: u8, imm: i32) -> Vec<Insn> {
         i(BPF_ALU64 | op, d, 0, 0, imm)
     }
     pub fn alur(op: u8, d: u8, s: u8) -> Vec<Insn> {
         i(BPF_ALU64 | op | BPF_X, d, s, 0, 0)
-    }
-    pub fn alu32(op: u8, d: u8, imm: i32) -> Vec<Insn> {
-        i(BPF_ALU | op, d, 0, 0, imm)
-    }
-    #[allow(dead_code)]
-    pub fn alur32(op: u8, d: u8, s: u8) -> Vec<Insn> {
-        i(BPF_ALU | op | BPF_X, d, s, 0, 0)
     }
     /// `size`: 1, 2, 4, 8.
     fn sz(size: u8) -> u8 {
@@ -52,14 +39,8 @@ pub(crate) mod a {
     pub fn ldx(size: u8, d: u8, s: u8, off: i16) -> Vec<Insn> {
         i(BPF_LDX | BPF_MEM | sz(size), d, s, off, 0)
     }
-    pub fn ldxs(size: u8, d: u8, s: u8, off: i16) -> Vec<Insn> {
-        i(BPF_LDX | BPF_MEMSX | sz(size), d, s, off, 0)
-    }
     pub fn st(size: u8, d: u8, off: i16, imm: i32) -> Vec<Insn> {
         i(BPF_ST | BPF_MEM | sz(size), d, 0, off, imm)
-    }
-    pub fn stx(size: u8, d: u8, s: u8, off: i16) -> Vec<Insn> {
-        i(BPF_STX | BPF_MEM | sz(size), d, s, off, 0)
     }
     pub fn atomic(size: u8, d: u8, s: u8, off: i16, imm: i32) -> Vec<Insn> {
         i(BPF_STX | BPF_ATOMIC | sz(size), d, s, off, imm)
@@ -70,9 +51,6 @@ pub(crate) mod a {
     pub fn jmpr(op: u8, d: u8, s: u8, off: i16) -> Vec<Insn> {
         i(BPF_JMP | op | BPF_X, d, s, off, 0)
     }
-    pub fn jmp32(op: u8, d: u8, imm: i32, off: i16) -> Vec<Insn> {
-        i(BPF_JMP32 | op, d, 0, off, imm)
-    }
     pub fn ja(off: i16) -> Vec<Insn> {
         i(BPF_JMP | BPF_JA, 0, 0, off, 0)
     }
@@ -82,29 +60,8 @@ pub(crate) mod a {
     pub fn call_local(rel: i32) -> Vec<Insn> {
         i(op::CALL, 0, CALL_LOCAL, 0, rel)
     }
-    pub fn callx(r: u8) -> Vec<Insn> {
-        i(op::CALLX, r, 0, 0, 0)
-    }
     pub fn exit() -> Vec<Insn> {
         i(op::EXIT, 0, 0, 0, 0)
-    }
-    pub fn lddw(d: u8, v: u64) -> Vec<Insn> {
-        std::vec![
-            Insn::new(op::LDDW, d, 0, 0, v as u32 as i32),
-            Insn::new(0, 0, 0, 0, (v >> 32) as u32 as i32)
-        ]
-    }
-    pub fn ld_map(d: u8, idx: i32) -> Vec<Insn> {
-        std::vec![
-            Insn::new(op::LDDW, d, LDDW_MAP_IDX, 0, idx),
-            Insn::new(0, 0, 0, 0, 0)
-        ]
-    }
-    pub fn ld_map_value(d: u8, idx: i32, off: i32) -> Vec<Insn> {
-        std::vec![
-            Insn::new(op::LDDW, d, LDDW_MAP_IDX_VALUE, 0, idx),
-            Insn::new(0, 0, 0, 0, off)
-        ]
     }
     /// `r0 = 0; exit`.
     pub fn ret0() -> Vec<Insn> {
@@ -271,26 +228,46 @@ struct Case {
     expect: Option<(Option<usize>, Pred)>,
 }
 
-macro_rules! ok {
-    ($name:expr, $ty:expr, [$($p:expr),* $(,)?]) => {
-        Case { name: $name, ty: $ty, prog: [$($p),*].concat(), expect: None }
-    };
+/// Assembles a program from `pieces` of assembler text (fragments such as [`PKT`] and
+/// [`key_args`], and a case's own lines), concatenated.
+fn insns(pieces: &[&str]) -> Vec<Insn> {
+    let src = pieces.concat();
+    let mut buf = std::vec![Insn::default(); 4096];
+    let n = crate::asm::assemble(&src, &mut buf).unwrap_or_else(|e| panic!("{e}\n{src}"));
+    buf.truncate(n);
+    buf
 }
-macro_rules! bad {
-    ($name:expr, $ty:expr, $pat:pat, [$($p:expr),* $(,)?]) => {
+
+/// `ok!(name, type, pieces…)`: a case that must verify; its program is the text of the pieces
+/// (see [`insns`]).
+macro_rules! ok {
+    ($name:expr, $ty:expr, $($src:expr),+ $(,)?) => {
         Case {
             name: $name,
             ty: $ty,
-            prog: [$($p),*].concat(),
-            expect: Some((None, |k: &VerifyErrorKind| matches!(k, $pat))),
+            prog: insns(&[$(AsRef::<str>::as_ref(&$src)),+]),
+            expect: None,
         }
     };
-    ($name:expr, $ty:expr, @$pc:expr, $pat:pat, [$($p:expr),* $(,)?]) => {
+}
+
+/// `bad!(name, type, [@pc,] pattern, pieces…)`: a case that must fail, at `pc` if given, with
+/// an error whose kind matches `pattern`.
+macro_rules! bad {
+    ($name:expr, $ty:expr, @$pc:expr, $pat:pat, $($src:expr),+ $(,)?) => {
         Case {
             name: $name,
             ty: $ty,
-            prog: [$($p),*].concat(),
+            prog: insns(&[$(AsRef::<str>::as_ref(&$src)),+]),
             expect: Some((Some($pc), |k: &VerifyErrorKind| matches!(k, $pat))),
+        }
+    };
+    ($name:expr, $ty:expr, $pat:pat, $($src:expr),+ $(,)?) => {
+        Case {
+            name: $name,
+            ty: $ty,
+            prog: insns(&[$(AsRef::<str>::as_ref(&$src)),+]),
+            expect: Some((None, |k: &VerifyErrorKind| matches!(k, $pat))),
         }
     };
 }
@@ -320,377 +297,647 @@ const M: Ty = Ty::Mem(64);
 const XDP: Ty = Ty::Xdp;
 
 /// XDP prologue: r2 = data, r3 = data_end.
+const PKT: &str = "
+    ldxw %r2, [%r1]
+    ldxw %r3, [%r1+4]
+";
+
+/// [`PKT`], assembled.
 fn pkt() -> Vec<Insn> {
-    [ldx(4, 2, 1, 0), ldx(4, 3, 1, 4)].concat()
+    insns(&[PKT])
 }
 
-/// Stack key at fp-4 = 0, r2 = fp - 4, r1 = map `m`.
-fn key_setup(m: i32) -> Vec<Insn> {
-    [
-        st(4, 10, -4, 0),
-        movr(2, 10),
-        alu(BPF_ADD, 2, -4),
-        ld_map(1, m),
-    ]
-    .concat()
+/// The arguments of a map helper: a stack key at fp-4 = 0, r2 = fp - 4, r1 = map `m`.
+fn key_args(m: u32) -> String {
+    std::format!(
+        "
+    stw [%r10-4], 0
+    mov %r2, %r10
+    add %r2, -4
+    lddw %r1, map[{m}]
+"
+    )
+}
+
+/// [`key_args`], assembled.
+fn key_setup(m: u32) -> Vec<Insn> {
+    insns(&[&key_args(m)])
 }
 
 fn structure_cases() -> Vec<Case> {
     std::vec![
-        ok!("minimal", M, [ret0()]),
-        bad!("decode error maps to Decode", M, @0, K::Decode(_), [i(0xff, 0, 0, 0, 0), exit()]),
-        bad!("unreachable insn", M, @2, K::Unreachable, [mov(0, 0), exit(), mov(0, 1), exit()]),
+        ok!(
+            "minimal",
+            M,
+            "
+                mov %r0, 0
+                exit
+            "
+        ),
+        bad!(
+            "decode error maps to Decode",
+            M,
+            @0,
+            K::Decode(_),
+            "
+                .raw 0x00000000000000ff # opcode 0xff
+                exit
+            "
+        ),
+        bad!(
+            "unreachable insn",
+            M,
+            @2,
+            K::Unreachable,
+            "
+                mov %r0, 0
+                exit
+                mov %r0, 1
+                exit
+            "
+        ),
         ok!(
             "jump over dead code is reachable twin",
             M,
-            [mov(0, 0), jmp(BPF_JEQ, 1, 0, 1), mov(0, 1), exit()]
+            "
+                mov %r0, 0
+                jeq %r1, 0, exit
+                mov %r0, 1
+                exit
+            "
         ),
         bad!(
             "jump out of function",
             M,
             K::JumpOutOfFunction { .. },
-            [
-                call_local(2),
-                mov(0, 0),
-                exit(),
-                // function 1
-                mov(0, 1),
-                ja(-3),
-                exit()
-            ]
+            "
+                call local fn1
+                mov %r0, 0
+            main_exit:
+                exit
+            fn1:
+                mov %r0, 1
+                ja main_exit
+                exit
+            "
         ),
-        bad!("function falls through", M, @5, K::FunctionFallsThrough, [
-            call_local(3), call_local(4), mov(0, 0), exit(),
-            mov(0, 1), mov(0, 2),
-            mov(0, 0), exit()
-        ]),
+        bad!(
+            "function falls through",
+            M,
+            @5,
+            K::FunctionFallsThrough,
+            "
+                call local fn1
+                call local fn2
+                mov %r0, 0
+                exit
+            fn1:
+                mov %r0, 1
+                mov %r0, 2
+            fn2:
+                mov %r0, 0
+                exit
+            "
+        ),
         ok!(
             "local call returns",
             M,
-            [
-                mov(1, 5),
-                call_local(1),
-                exit(),
-                movr(0, 1),
-                alu(BPF_ADD, 0, 1),
-                exit()
-            ]
+            "
+                mov %r1, 5
+                call local fn1
+                exit
+            fn1:
+                mov %r0, %r1
+                add %r0, 1
+                exit
+            "
         ),
-        bad!("uninit r0 at exit", M, @0, K::UninitRegister { reg: 0 }, [exit()]),
-        bad!("negative error.data: or r0, r10", M, @0, K::UninitRegister { reg: 0 }, [alur(BPF_OR, 0, 10), exit()]),
-        bad!("read uninit r3", M, @0, K::UninitRegister { reg: 3 }, [movr(0, 3), exit()]),
-        ok!("read r2 (buffer length) twin", M, [movr(0, 2), exit()]),
+        bad!(
+            "uninit r0 at exit",
+            M,
+            @0,
+            K::UninitRegister { reg: 0 },
+            "
+                exit
+            "
+        ),
+        bad!(
+            "negative error.data: or r0, r10",
+            M,
+            @0,
+            K::UninitRegister { reg: 0 },
+            "
+                or %r0, %r10
+                exit
+            "
+        ),
+        bad!(
+            "read uninit r3",
+            M,
+            @0,
+            K::UninitRegister { reg: 3 },
+            "
+                mov %r0, %r3
+                exit
+            "
+        ),
+        ok!(
+            "read r2 (buffer length) twin",
+            M,
+            "
+                mov %r0, %r2
+                exit
+            "
+        ),
         bad!(
             "r1..r5 clobbered by helper",
             M,
             K::UninitRegister { reg: 1 },
-            [mov(1, 1), call(5), movr(0, 1), exit()]
+            "
+                mov %r1, 1
+                call 5
+                mov %r0, %r1
+                exit
+            "
         ),
         ok!(
             "r6 survives helper",
             M,
-            [mov(6, 1), call(5), movr(0, 6), exit()]
+            "
+                mov %r6, 1
+                call 5
+                mov %r0, %r6
+                exit
+            "
         ),
         bad!(
             "caller r1 clobbered by local call",
             M,
             K::UninitRegister { reg: 1 },
-            [
-                mov(1, 1),
-                call_local(2),
-                movr(0, 1),
-                exit(),
-                mov(0, 0),
-                exit()
-            ]
+            "
+                mov %r1, 1
+                call local fn1
+                mov %r0, %r1
+                exit
+            fn1:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "callee-saved r6 survives local call",
             M,
-            [
-                mov(6, 7),
-                call_local(2),
-                movr(0, 6),
-                exit(),
-                mov(6, 0),
-                ret0()
-            ]
+            "
+                mov %r6, 7
+                call local fn1
+                mov %r0, %r6
+                exit
+            fn1:
+                mov %r6, 0
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "callee reads uninit arg",
             M,
             K::UninitRegister { reg: 3 },
-            [call_local(1), exit(), movr(0, 3), exit()]
+            "
+                call local fn1
+                exit
+            fn1:
+                mov %r0, %r3
+                exit
+            "
         ),
         bad!(
             "call depth 9",
             M,
             K::CallTooDeep { frames: 9 },
-            [
-                call_local(1),
-                exit(),
-                call_local(1),
-                exit(),
-                call_local(1),
-                exit(),
-                call_local(1),
-                exit(),
-                call_local(1),
-                exit(),
-                call_local(1),
-                exit(),
-                call_local(1),
-                exit(),
-                call_local(1),
-                exit(),
-                mov(0, 0),
-                exit()
-            ]
+            "
+                call local fn1
+                exit
+            fn1:
+                call local fn2
+                exit
+            fn2:
+                call local fn3
+                exit
+            fn3:
+                call local fn4
+                exit
+            fn4:
+                call local fn5
+                exit
+            fn5:
+                call local fn6
+                exit
+            fn6:
+                call local fn7
+                exit
+            fn7:
+                call local fn8
+                exit
+            fn8:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "call depth 8",
             M,
-            [
-                mov(0, 0),
-                call_local(1),
-                exit(),
-                call_local(1),
-                exit(),
-                call_local(1),
-                exit(),
-                call_local(1),
-                exit(),
-                call_local(1),
-                exit(),
-                call_local(1),
-                exit(),
-                call_local(1),
-                exit(),
-                mov(0, 0),
-                exit()
-            ]
+            "
+                mov %r0, 0
+                call local fn1
+                exit
+            fn1:
+                call local fn2
+                exit
+            fn2:
+                call local fn3
+                exit
+            fn3:
+                call local fn4
+                exit
+            fn4:
+                call local fn5
+                exit
+            fn5:
+                call local fn6
+                exit
+            fn6:
+                call local fn7
+                exit
+            fn7:
+                mov %r0, 0
+                exit
+            "
         ),
-        bad!("unknown helper", M, @0, K::UnknownHelper { id: 99 }, [call(99), exit()]),
-        ok!("known helper", M, [call(5), exit()]),
+        bad!(
+            "unknown helper",
+            M,
+            @0,
+            K::UnknownHelper { id: 99 },
+            "
+                call 99
+                exit
+            "
+        ),
+        ok!(
+            "known helper",
+            M,
+            "
+                call 5
+                exit
+            "
+        ),
         bad!(
             "callx of unknown register value",
             M,
             K::CallxTarget { reg: 2 },
-            [mov(2, 99), callx(2), exit()]
+            "
+                mov %r2, 99
+                call %r2
+                exit
+            "
         ),
         bad!(
             "callx of a non-constant",
             M,
             K::CallxTarget { reg: 2 },
-            [ldx(1, 2, 1, 0), callx(2), exit()]
+            "
+                ldxb %r2, [%r1]
+                call %r2
+                exit
+            "
         ),
         ok!(
             "callx of known helper",
             M,
-            [mov(1, -1), mov(2, 5), callx(2), mov(0, 2), exit()]
+            "
+                mov %r1, -1
+                mov %r2, 5
+                call %r2
+                mov %r0, 2
+                exit
+            "
         ),
         bad!(
             "ld_abs not allowed for xdp",
             XDP,
             K::LdAbsNotAllowed,
-            [i(0x30, 0, 0, 0, 0), exit()]
+            "
+                ldabsb 0
+                exit
+            "
         ),
         ok!(
             "ld_abs in socket filter",
             Ty::Skb,
-            [movr(6, 1), i(0x30, 0, 0, 0, 12), exit()]
+            "
+                mov %r6, %r1
+                ldabsb 12
+                exit
+            "
         ),
         bad!(
             "ld_abs needs ctx in r6",
             Ty::Skb,
             K::LdAbsNeedsCtx,
-            [i(0x30, 0, 0, 0, 12), exit()]
+            "
+                ldabsb 12
+                exit
+            "
         ),
         bad!(
             "ld_ind clobbers r1",
             Ty::Skb,
             K::UninitRegister { reg: 1 },
-            [
-                movr(6, 1),
-                mov(7, 2),
-                i(0x50, 0, 7, 0, 0),
-                movr(0, 1),
-                exit()
-            ]
+            "
+                mov %r6, %r1
+                mov %r7, 2
+                ldindb %r7, 0
+                mov %r0, %r1
+                exit
+            "
         ),
         ok!(
             "ld_ind in memory program",
             M,
-            [mov(7, 2), i(0x48, 0, 7, 0, 0), exit()]
+            "
+                mov %r7, 2
+                ldindh %r7, 0
+                exit
+            "
         ),
         bad!(
             "ld_ind with pointer index",
             M,
             K::PointerLeak { .. },
-            [i(0x48, 0, 10, 0, 0), exit()]
+            "
+                ldindh %r10, 0
+                exit
+            "
         ),
     ]
 }
 
 fn alu_cases() -> Vec<Case> {
     std::vec![
-        ok!("mov and add", M, [mov(0, 1), alu(BPF_ADD, 0, 2), exit()]),
+        ok!(
+            "mov and add",
+            M,
+            "
+                mov %r0, 1
+                add %r0, 2
+                exit
+            "
+        ),
         ok!(
             "all 64-bit ops",
             M,
-            [
-                mov(0, 100),
-                alu(BPF_SUB, 0, 1),
-                alu(BPF_MUL, 0, 3),
-                alu(BPF_DIV, 0, 2),
-                alu(BPF_MOD, 0, 7),
-                alu(BPF_OR, 0, 8),
-                alu(BPF_AND, 0, 0xff),
-                alu(BPF_LSH, 0, 2),
-                alu(BPF_RSH, 0, 1),
-                alu(BPF_ARSH, 0, 1),
-                alu(BPF_XOR, 0, 5),
-                i(BPF_ALU64 | BPF_NEG, 0, 0, 0, 0),
-                i(BPF_ALU64 | BPF_END, 0, 0, 0, 32),
-                exit()
-            ]
+            "
+                mov %r0, 100
+                sub %r0, 1
+                mul %r0, 3
+                div %r0, 2
+                mod %r0, 7
+                or %r0, 8
+                and %r0, 255
+                lsh %r0, 2
+                rsh %r0, 1
+                arsh %r0, 1
+                xor %r0, 5
+                neg %r0
+                bswap32 %r0
+                exit
+            "
         ),
         ok!(
             "all 32-bit ops",
             M,
-            [
-                mov32(0, 100),
-                alu32(BPF_SUB, 0, 1),
-                alu32(BPF_MUL, 0, 3),
-                alu32(BPF_DIV, 0, 2),
-                alu32(BPF_MOD, 0, 7),
-                alu32(BPF_OR, 0, 8),
-                alu32(BPF_AND, 0, 0xff),
-                alu32(BPF_LSH, 0, 2),
-                alu32(BPF_RSH, 0, 1),
-                alu32(BPF_ARSH, 0, 1),
-                alu32(BPF_XOR, 0, 5),
-                i(BPF_ALU | BPF_NEG, 0, 0, 0, 0),
-                i(BPF_ALU | BPF_END, 0, 0, 0, 16),
-                i(BPF_ALU | BPF_END | BPF_X, 0, 0, 0, 32),
-                exit()
-            ]
+            "
+                mov32 %r0, 100
+                sub32 %r0, 1
+                mul32 %r0, 3
+                div32 %r0, 2
+                mod32 %r0, 7
+                or32 %r0, 8
+                and32 %r0, 255
+                lsh32 %r0, 2
+                rsh32 %r0, 1
+                arsh32 %r0, 1
+                xor32 %r0, 5
+                neg32 %r0
+                le16 %r0
+                be32 %r0
+                exit
+            "
         ),
         ok!(
             "signed div and mod",
             M,
-            [
-                mov(0, -7),
-                i(BPF_ALU64 | BPF_DIV, 0, 0, 1, 2),
-                i(BPF_ALU64 | BPF_MOD, 0, 0, 1, 3),
-                exit()
-            ]
+            "
+                mov %r0, -7
+                sdiv %r0, 2
+                smod %r0, 3
+                exit
+            "
         ),
         ok!(
             "movsx",
             M,
-            [
-                mov(1, 0x80),
-                i(BPF_ALU64 | BPF_MOV | BPF_X, 0, 1, 8, 0),
-                exit()
-            ]
+            "
+                mov %r1, 128
+                movsx864 %r0, %r1
+                exit
+            "
         ),
         ok!(
             "pointer add const",
             M,
-            [movr(0, 1), alu(BPF_ADD, 0, 4), ldx(1, 0, 0, 0), exit()]
+            "
+                mov %r0, %r1
+                add %r0, 4
+                ldxb %r0, [%r0]
+                exit
+            "
         ),
-        bad!("pointer multiply", M, @1, K::PointerArith { reg: 1, .. }, [movr(0, 2), alu(BPF_MUL, 1, 2), ret0()]),
+        bad!(
+            "pointer multiply",
+            M,
+            @1,
+            K::PointerArith { reg: 1, .. },
+            "
+                mov %r0, %r2
+                mul %r1, 2
+                mov %r0, 0
+                exit
+            "
+        ),
         bad!(
             "pointer and",
             M,
             K::PointerArith { .. },
-            [alu(BPF_AND, 1, 0xff), ret0()]
+            "
+                and %r1, 255
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "pointer or with scalar src",
             M,
             K::PointerArith { .. },
-            [mov(3, 1), alur(BPF_OR, 3, 1), ret0()]
+            "
+                mov %r3, 1
+                or %r3, %r1
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "scalar plus pointer gives pointer",
             M,
-            [mov(3, 1), alur(BPF_ADD, 3, 1), ldx(1, 0, 3, 0), exit()]
+            "
+                mov %r3, 1
+                add %r3, %r1
+                ldxb %r0, [%r3]
+                exit
+            "
         ),
         bad!(
             "scalar minus pointer",
             M,
             K::PointerArith { .. },
-            [mov(3, 1), alur(BPF_SUB, 3, 1), ret0()]
+            "
+                mov %r3, 1
+                sub %r3, %r1
+                mov %r0, 0
+                exit
+            "
         ),
-        bad!("32-bit add on pointer", M, @0, K::Pointer32 { reg: 1 }, [alu32(BPF_ADD, 1, 1), ret0()]),
-        bad!("32-bit and on pointer", M, @0, K::Pointer32 { reg: 1 }, [alu32(BPF_AND, 1, 7), ret0()]),
+        bad!(
+            "32-bit add on pointer",
+            M,
+            @0,
+            K::Pointer32 { reg: 1 },
+            "
+                add32 %r1, 1
+                mov %r0, 0
+                exit
+            "
+        ),
+        bad!(
+            "32-bit and on pointer",
+            M,
+            @0,
+            K::Pointer32 { reg: 1 },
+            "
+                and32 %r1, 7
+                mov %r0, 0
+                exit
+            "
+        ),
         // As Linux with `allow_ptr_leaks`: the low half of an address is a 32-bit number.
         ok!(
             "mov32 of pointer is a number",
             M,
-            [
-                movr32(3, 1),
-                jmp(BPF_JLE, 3, -1i32 as u32 as i32, 1),
-                ldx(1, 0, 1, 0),
-                ret0()
-            ]
+            "
+                mov32 %r3, %r1
+                jle %r3, -1, skip
+                ldxb %r0, [%r1]
+            skip:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "mov32 of pointer is no pointer",
             M,
             @1,
             K::InvalidMemAccess { reg: 3, ty: "scalar" },
-            [movr32(3, 1), ldx(1, 0, 3, 0), ret0()]
+            "
+                mov32 %r3, %r1
+                ldxb %r0, [%r3]
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "mov32 of pointer is no pointer to add to",
             M,
             @1,
             K::PointerOutOfBounds { reg: 1 },
-            [movr32(3, 1), alur(BPF_ADD, 1, 3), ldx(1, 0, 1, 0), ret0()]
+            "
+                mov32 %r3, %r1
+                add %r1, %r3
+                ldxb %r0, [%r1]
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "32-bit sub of pointers is a number",
             M,
-            [
-                movr(3, 1),
-                alu(BPF_ADD, 3, 8),
-                alur32(BPF_SUB, 3, 1),
-                alu32(BPF_SUB, 1, 4),
-                ret0()
-            ]
+            "
+                mov %r3, %r1
+                add %r3, 8
+                sub32 %r3, %r1
+                sub32 %r1, 4
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "64-bit scalar minus pointer",
             M,
             @1,
             K::PointerArith { .. },
-            [mov(3, 0), alur(BPF_SUB, 3, 1), ret0()]
+            "
+                mov %r3, 0
+                sub %r3, %r1
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "mov64 of pointer twin",
             M,
-            [movr(3, 1), ldx(1, 0, 3, 0), exit()]
+            "
+                mov %r3, %r1
+                ldxb %r0, [%r3]
+                exit
+            "
         ),
         bad!(
             "neg of pointer",
             M,
             K::PointerArith { .. },
-            [i(BPF_ALU64 | BPF_NEG, 1, 0, 0, 0), ret0()]
+            "
+                neg %r1
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "bswap of pointer",
             M,
             K::PointerArith { .. },
-            [i(BPF_ALU64 | BPF_END, 1, 0, 0, 64), ret0()]
+            "
+                bswap64 %r1
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "movsx of pointer",
             M,
             K::PointerArith { .. },
-            [i(BPF_ALU64 | BPF_MOV | BPF_X, 0, 1, 8, 0), exit()]
+            "
+                movsx864 %r0, %r1
+                exit
+            "
         ),
         bad!(
             "arith on pkt_end",
@@ -699,7 +946,12 @@ fn alu_cases() -> Vec<Case> {
                 reg: 3,
                 ty: "pkt_end"
             },
-            [pkt(), alu(BPF_ADD, 3, 1), ret0()]
+            PKT,
+            "
+                add %r3, 1
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "arith on map_value_or_null",
@@ -708,60 +960,97 @@ fn alu_cases() -> Vec<Case> {
                 reg: 0,
                 ty: "map_value_or_null"
             },
-            [key_setup(0), call(1), alu(BPF_ADD, 0, 1), ret0()]
+            key_args(0),
+            "
+                call 1
+                add %r0, 1
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "arith on map ptr",
             XDP,
             K::PointerArithOnType { .. },
-            [ld_map(1, 0), alu(BPF_ADD, 1, 1), ret0()]
+            "
+                lddw %r1, map[0]
+                add %r1, 1
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "pkt minus pkt is scalar",
             XDP,
-            [pkt(), movr(0, 3), alur(BPF_SUB, 0, 2), exit()]
+            PKT,
+            "
+                mov %r0, %r3
+                sub %r0, %r2
+                exit
+            "
         ),
         bad!(
             "ctx minus stack",
             XDP,
             K::PointerArith { .. },
-            [movr(0, 1), alur(BPF_SUB, 0, 10), exit()]
+            "
+                mov %r0, %r1
+                sub %r0, %r10
+                exit
+            "
         ),
         bad!(
             "pointer offset too large",
             M,
             K::PointerOutOfBounds { .. },
-            [lddw(3, 1 << 40), alur(BPF_ADD, 1, 3), ret0()]
+            "
+                lddw %r3, 0x10000000000
+                add %r1, %r3
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "pointer plus unbounded scalar",
             M,
             K::PointerOutOfBounds { .. },
-            [ldx(8, 3, 1, 0), alur(BPF_ADD, 1, 3), ret0()]
+            "
+                ldxdw %r3, [%r1]
+                add %r1, %r3
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "pointer plus masked scalar",
             M,
-            [
-                ldx(8, 3, 1, 0),
-                alu(BPF_AND, 3, 31),
-                alur(BPF_ADD, 1, 3),
-                ldx(1, 0, 1, 0),
-                exit()
-            ]
+            "
+                ldxdw %r3, [%r1]
+                and %r3, 31
+                add %r1, %r3
+                ldxb %r0, [%r1]
+                exit
+            "
         ),
         ok!(
             "division by zero register is defined",
             M,
-            [
-                ldx(1, 3, 1, 0),
-                mov(0, 10),
-                alur(BPF_DIV, 0, 3),
-                alur(BPF_MOD, 0, 3),
-                exit()
-            ]
+            "
+                ldxb %r3, [%r1]
+                mov %r0, 10
+                div %r0, %r3
+                mod %r0, %r3
+                exit
+            "
         ),
-        ok!("lddw constant", M, [lddw(0, 0x1122334455667788), exit()]),
+        ok!(
+            "lddw constant",
+            M,
+            "
+                lddw %r0, 0x1122334455667788
+                exit
+            "
+        ),
     ]
 }
 
@@ -771,13 +1060,14 @@ fn branch_cases() -> Vec<Case> {
         ok!(
             "constant compare prunes dead side",
             M,
-            [
-                mov(3, 5),
-                jmp(BPF_JEQ, 3, 5, 1),
-                ldx(8, 0, 3, 0),
-                mov(0, 0),
-                exit()
-            ]
+            "
+                mov %r3, 5
+                jeq %r3, 5, skip
+                ldxdw %r0, [%r3]
+            skip:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "feasible side with bad load",
@@ -786,246 +1076,304 @@ fn branch_cases() -> Vec<Case> {
                 reg: 3,
                 ty: "scalar"
             },
-            [
-                ldx(1, 3, 1, 0),
-                jmp(BPF_JEQ, 3, 5, 1),
-                ldx(8, 0, 3, 0),
-                mov(0, 0),
-                exit()
-            ]
+            "
+                ldxb %r3, [%r1]
+                jeq %r3, 5, skip
+                ldxdw %r0, [%r3]
+            skip:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "bounds check gives index range",
             M,
-            [
-                ldx(1, 3, 1, 0),
-                jmp(BPF_JGT, 3, 56, 3),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r3, [%r1]
+                jgt %r3, 56, out
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "bounds check off by one",
             M,
             K::MemAccess { .. },
-            [
-                ldx(1, 3, 1, 0),
-                jmp(BPF_JGT, 3, 57, 3),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r3, [%r1]
+                jgt %r3, 57, out
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "jlt refinement",
             M,
-            [
-                ldx(1, 3, 1, 0),
-                jmp(BPF_JLT, 3, 57, 2),
-                ret0(),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit()
-            ]
+            "
+                ldxb %r3, [%r1]
+                jlt %r3, 57, ok
+                mov %r0, 0
+                exit
+            ok:
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            "
         ),
         ok!(
             "jge refinement",
             M,
-            [
-                ldx(1, 3, 1, 0),
-                jmp(BPF_JGE, 3, 57, 3),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r3, [%r1]
+                jge %r3, 57, out
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "jle refinement",
             M,
-            [
-                ldx(1, 3, 1, 0),
-                jmp(BPF_JLE, 3, 56, 2),
-                ret0(),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit()
-            ]
+            "
+                ldxb %r3, [%r1]
+                jle %r3, 56, ok
+                mov %r0, 0
+                exit
+            ok:
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            "
         ),
         bad!(
             "signed check lets negatives through",
             M,
             K::NegativeOffset { .. },
-            [
-                ldxs(1, 3, 1, 0),
-                jmp(BPF_JSGT, 3, 56, 3),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxsb %r3, [%r1]
+                jsgt %r3, 56, out
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "signed check both sides",
             M,
-            [
-                ldxs(1, 3, 1, 0),
-                jmp(BPF_JSGT, 3, 56, 4),
-                jmp(BPF_JSLT, 3, 0, 3),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxsb %r3, [%r1]
+                jsgt %r3, 56, out
+                jslt %r3, 0, out
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "jsge/jsle",
             M,
-            [
-                ldxs(1, 3, 1, 0),
-                jmp(BPF_JSGE, 3, 57, 4),
-                jmp(BPF_JSLE, 3, -1, 3),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxsb %r3, [%r1]
+                jsge %r3, 57, out
+                jsle %r3, -1, out
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "reg vs reg refinement",
             M,
-            [
-                ldx(1, 3, 1, 0),
-                mov(4, 50),
-                jmpr(BPF_JGT, 3, 4, 3),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r3, [%r1]
+                mov %r4, 50
+                jgt %r3, %r4, out
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "jmp32 refinement",
             M,
-            [
-                ldx(1, 3, 1, 0),
-                jmp32(BPF_JGT, 3, 56, 3),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r3, [%r1]
+                jgt32 %r3, 56, out
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "jmp32 bound does not cover upper bits",
             M,
             K::PointerOutOfBounds { .. },
-            [
-                ldx(8, 3, 1, 0),
-                jmp32(BPF_JGT, 3, 56, 3),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxdw %r3, [%r1]
+                jgt32 %r3, 56, out
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "jne on constant",
             M,
-            [
-                ldx(1, 3, 1, 0),
-                jmp(BPF_JNE, 3, 3, 3),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r3, [%r1]
+                jne %r3, 3, out
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "jset clears bits on fallthrough",
             M,
-            [
-                ldx(1, 3, 1, 0),
-                jmp(BPF_JSET, 3, 0xc0, 3),
-                alur(BPF_ADD, 1, 3),
-                ldx(1, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r3, [%r1]
+                jset %r3, 192, out
+                add %r1, %r3
+                ldxb %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "jset taken side keeps bits",
             M,
             K::MemAccess { .. },
-            [
-                ldx(1, 3, 1, 0),
-                jmp(BPF_JSET, 3, 0xc0, 2),
-                ret0(),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit()
-            ]
+            "
+                ldxb %r3, [%r1]
+                jset %r3, 192, taken
+                mov %r0, 0
+                exit
+            taken:
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            "
         ),
         bad!(
             "pointer vs scalar comparison",
             M,
             K::PointerComparison { .. },
-            [mov(3, 7), jmpr(BPF_JGT, 1, 3, 0), ret0()]
+            "
+                mov %r3, 7
+                jgt %r1, %r3, next
+            next:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "stack vs ctx comparison",
             XDP,
             K::PointerComparison { .. },
-            [jmpr(BPF_JEQ, 1, 10, 0), ret0()]
+            "
+                jeq %r1, %r10, next
+            next:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "jmp32 on pointer",
             XDP,
             K::Pointer32 { .. },
-            [pkt(), jmp32(BPF_JEQ, 2, 0, 0), ret0()]
+            PKT,
+            "
+                jeq32 %r2, 0, next
+            next:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "non-null pointer vs zero",
             M,
-            [jmp(BPF_JEQ, 1, 0, 2), ret0(), ldx(8, 0, 3, 0), exit()]
+            "
+                jeq %r1, 0, ok
+                mov %r0, 0
+                exit
+            ok:
+                ldxdw %r0, [%r3]
+                exit
+            "
         ),
         ok!(
             "ja32 long jump",
             M,
-            [
-                ldx(1, 3, 1, 0),
-                mov(0, 0),
-                jmp(BPF_JEQ, 3, 0, 1),
-                i(op::JA32, 0, 0, 0, 1),
-                mov(0, 1),
-                exit()
-            ]
+            "
+                ldxb %r3, [%r1]
+                mov %r0, 0
+                jeq %r3, 0, skip
+                ja32 exit
+            skip:
+                mov %r0, 1
+                exit
+            "
         ),
     ]
 }
 
 /// clang's header-length check of `examples/bench/parse.c` for a 64-byte buffer: r4 is an IP
 /// header length in [20, 60], r1 points 14 bytes into the buffer, and the bound is checked on a
-/// copy: `r5 = r4; r5 += 22; if r5 > r2 goto exit; r1 += r4; r0 = *(u8 *)(r1 + load_off)`.
-fn parse_len_check(add: Vec<Insn>, load_off: i16) -> Vec<Insn> {
-    [
-        ldx(1, 4, 1, 14),
-        alu32(BPF_LSH, 4, 2),
-        alu32(BPF_AND, 4, 60),
-        jmp32(BPF_JLT, 4, 20, 7),
-        alu(BPF_ADD, 1, 14),
-        movr(5, 4),
-        add,
-        jmpr(BPF_JGT, 5, 2, 3),
-        alur(BPF_ADD, 1, 4),
-        ldx(1, 0, 1, load_off),
-        exit(),
-        ret0(),
-    ]
-    .concat()
+/// copy: `r5 = r4; r5 += 22; if r5 > r2 goto out; r1 += r4; r0 = *(u8 *)(r1 + load_off)`, where
+/// `add` is the line that makes r5 from the copy.
+fn parse_len_check(add: &str, load_off: i16) -> String {
+    std::format!(
+        "
+    ldxb %r4, [%r1+14]
+    lsh32 %r4, 2
+    and32 %r4, 60
+    jlt32 %r4, 20, out
+    add %r1, 14
+    mov %r5, %r4
+    {add}
+    jgt %r5, %r2, out
+    add %r1, %r4
+    ldxb %r0, [%r1{load_off:+}]
+    exit
+out:
+    mov %r0, 0
+    exit
+"
+    )
 }
 
 /// Linked scalars: a copy and the copy plus a constant are refined together.
@@ -1034,91 +1382,99 @@ fn link_cases() -> Vec<Case> {
         ok!(
             "bound checked on a copy plus a constant (parse, 64 B)",
             M,
-            [parse_len_check(alu(BPF_ADD, 5, 22), 7)]
+            parse_len_check("add %r5, 22", 7)
         ),
         bad!(
             "copy plus a constant, one byte too far",
             M,
             @9,
             K::MemAccess { off: 64, .. },
-            [parse_len_check(alu(BPF_ADD, 5, 22), 8)]
+            parse_len_check("add %r5, 22", 8)
         ),
         ok!(
             "subtracting a constant keeps the link",
             M,
-            [parse_len_check(alu(BPF_SUB, 5, -22), 7)]
+            parse_len_check("sub %r5, -22", 7)
         ),
         bad!(
             "a variable addend breaks the link",
             M,
             @9,
             K::MemAccess { .. },
-            [parse_len_check(alur(BPF_ADD, 5, 4), 0)]
+            parse_len_check("add %r5, %r4", 0)
         ),
         bad!(
             "a 32-bit add breaks the link",
             M,
             @9,
             K::MemAccess { .. },
-            [parse_len_check(alu32(BPF_ADD, 5, 22), 7)]
+            parse_len_check("add32 %r5, 22", 7)
         ),
         ok!(
             "32-bit copy of a 32-bit number is linked",
             M,
-            [
-                ldx(1, 4, 1, 0),
-                movr32(5, 4),
-                jmp(BPF_JGT, 5, 56, 3),
-                alur(BPF_ADD, 1, 4),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r4, [%r1]
+                mov32 %r5, %r4
+                jgt %r5, 56, out
+                add %r1, %r4
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "32-bit copy of a 64-bit number is not linked",
             M,
             @3,
             K::PointerOutOfBounds { reg: 1 },
-            [
-                ldx(8, 4, 1, 0),
-                movr32(5, 4),
-                jmp(BPF_JGT, 5, 56, 3),
-                alur(BPF_ADD, 1, 4),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxdw %r4, [%r1]
+                mov32 %r5, %r4
+                jgt %r5, 56, out
+                add %r1, %r4
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "checking the original bounds the copy",
             M,
-            [
-                ldx(1, 4, 1, 0),
-                movr(5, 4),
-                alu(BPF_ADD, 5, 8),
-                jmp(BPF_JGT, 4, 40, 3),
-                alur(BPF_ADD, 1, 5),
-                ldx(8, 0, 1, 8),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r4, [%r1]
+                mov %r5, %r4
+                add %r5, 8
+                jgt %r4, 40, out
+                add %r1, %r5
+                ldxdw %r0, [%r1+8]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "checking the original, copy one byte too far",
             M,
             @5,
             K::MemAccess { .. },
-            [
-                ldx(1, 4, 1, 0),
-                movr(5, 4),
-                alu(BPF_ADD, 5, 8),
-                jmp(BPF_JGT, 4, 40, 3),
-                alur(BPF_ADD, 1, 5),
-                ldx(8, 0, 1, 9),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r4, [%r1]
+                mov %r5, %r4
+                add %r5, 8
+                jgt %r4, 40, out
+                add %r1, %r5
+                ldxdw %r0, [%r1+9]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         // 2^64 - 22 + 22 wraps to 0: the copy passes the check, the original is huge.
         bad!(
@@ -1126,67 +1482,75 @@ fn link_cases() -> Vec<Case> {
             M,
             @5,
             K::NegativeOffset { reg: 1 },
-            [
-                ldx(8, 4, 1, 0),
-                movr(5, 4),
-                alu(BPF_ADD, 5, 22),
-                jmp(BPF_JGT, 5, 40, 3),
-                alur(BPF_ADD, 1, 4),
-                ldx(1, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxdw %r4, [%r1]
+                mov %r5, %r4
+                add %r5, 22
+                jgt %r5, 40, out
+                add %r1, %r4
+                ldxb %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "a spilled copy is refined too",
             M,
-            [
-                ldx(1, 4, 1, 0),
-                movr(5, 4),
-                stx(8, 10, 4, -8),
-                mov(4, 0),
-                jmp(BPF_JGT, 5, 56, 4),
-                ldx(8, 6, 10, -8),
-                alur(BPF_ADD, 1, 6),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r4, [%r1]
+                mov %r5, %r4
+                stxdw [%r10-8], %r4
+                mov %r4, 0
+                jgt %r5, 56, out
+                ldxdw %r6, [%r10-8]
+                add %r1, %r6
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "a spill overwritten after the copy is not refined",
             M,
             @7,
             K::MemAccess { .. },
-            [
-                ldx(1, 4, 1, 0),
-                movr(5, 4),
-                stx(8, 10, 4, -8),
-                // The slot is a new number now, the byte in [0, 255] the link knows no more of.
-                st(1, 10, -1, 0),
-                jmp(BPF_JGT, 5, 56, 4),
-                ldx(8, 6, 10, -8),
-                alur(BPF_ADD, 1, 6),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r4, [%r1]
+                mov %r5, %r4
+                stxdw [%r10-8], %r4
+                # The slot is a new number now, the byte in [0, 255] the link knows no more of.
+                stb [%r10-1], 0
+                jgt %r5, 56, out
+                ldxdw %r6, [%r10-8]
+                add %r1, %r6
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "overwriting the original drops it from the link",
             M,
             @5,
             K::MemAccess { .. },
-            [
-                ldx(1, 4, 1, 0),
-                movr(5, 4),
-                ldx(1, 4, 1, 1),
-                jmp(BPF_JGT, 5, 56, 3),
-                alur(BPF_ADD, 1, 4),
-                ldx(8, 0, 1, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r4, [%r1]
+                mov %r5, %r4
+                ldxb %r4, [%r1+1]
+                jgt %r5, 56, out
+                add %r1, %r4
+                ldxdw %r0, [%r1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         // The linked path reaches pc 6 first and completes; the unlinked one must not be
         // pruned against it, though every range matches.
@@ -1195,19 +1559,23 @@ fn link_cases() -> Vec<Case> {
             M,
             @8,
             K::MemAccess { .. },
-            [
-                ldx(1, 4, 1, 0),
-                ldx(1, 5, 1, 1),
-                ldx(1, 6, 1, 2),
-                jmp(BPF_JGT, 6, 5, 1),
-                ja(1),
-                movr(5, 4),
-                jmp(BPF_JGT, 5, 50, 3),
-                alur(BPF_ADD, 1, 4),
-                ldx(1, 0, 1, 13),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r4, [%r1]
+                ldxb %r5, [%r1+1]
+                ldxb %r6, [%r1+2]
+                jgt %r6, 5, linked
+                ja check
+            linked:
+                mov %r5, %r4
+            check:
+                jgt %r5, 50, out
+                add %r1, %r4
+                ldxb %r0, [%r1+13]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         // Both sides of a jump to the next instruction are explored, each with its own
         // refinement of the link: the `r3 >= 28` side must not keep `r8 < 28`.
@@ -1216,32 +1584,38 @@ fn link_cases() -> Vec<Case> {
             M,
             @5,
             K::MemAccess { .. },
-            [
-                ldx(1, 8, 1, 13),
-                movr(3, 8),
-                jmp(BPF_JLT, 3, 28, 0),
-                movr(6, 1),
-                alur(BPF_ADD, 6, 8),
-                stx(2, 6, 3, 2),
-                ret0()
-            ]
+            "
+                ldxb %r8, [%r1+13]
+                mov %r3, %r8
+                jlt %r3, 28, next
+            next:
+                mov %r6, %r1
+                add %r6, %r8
+                stxh [%r6+2], %r3
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "both paths linked are pruned where they meet",
             M,
-            [
-                ldx(1, 4, 1, 0),
-                ldx(1, 6, 1, 2),
-                jmp(BPF_JGT, 6, 5, 2),
-                movr(5, 4),
-                ja(1),
-                movr(5, 4),
-                jmp(BPF_JGT, 5, 50, 3),
-                alur(BPF_ADD, 1, 4),
-                ldx(1, 0, 1, 13),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxb %r4, [%r1]
+                ldxb %r6, [%r1+2]
+                jgt %r6, 5, linked
+                mov %r5, %r4
+                ja check
+            linked:
+                mov %r5, %r4
+            check:
+                jgt %r5, 50, out
+                add %r1, %r4
+                ldxb %r0, [%r1+13]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
     ]
 }
@@ -1251,118 +1625,146 @@ fn loop_cases() -> Vec<Case> {
         ok!(
             "constant-bound loop",
             M,
-            [
-                mov(0, 0),
-                mov(3, 0),
-                alu(BPF_ADD, 0, 2),
-                alu(BPF_ADD, 3, 1),
-                jmp(BPF_JLT, 3, 100, -3),
-                exit()
-            ]
+            "
+                mov %r0, 0
+                mov %r3, 0
+            loop:
+                add %r0, 2
+                add %r3, 1
+                jlt %r3, 100, loop
+                exit
+            "
         ),
         bad!(
             "loop whose counter does not matter",
             M,
             K::InfiniteLoop,
-            [mov(0, 0), alu(BPF_ADD, 0, 1), ja(-2)]
+            "
+                mov %r0, 0
+            loop:
+                add %r0, 1
+                ja loop
+            "
         ),
         bad!(
             "unbounded loop",
             M,
             K::TooComplex(TooComplexReason::Budget),
-            [
-                mov(0, 0),
-                alu(BPF_ADD, 0, 1),
-                jmp(BPF_JSGT, 0, 0, -2),
-                exit()
-            ]
+            "
+                mov %r0, 0
+            loop:
+                add %r0, 1
+                jsgt %r0, 0, loop
+                exit
+            "
         ),
-        bad!("jump to self", M, K::InfiniteLoop, [mov(0, 0), ja(-1)]),
+        bad!(
+            "jump to self",
+            M,
+            K::InfiniteLoop,
+            "
+                mov %r0, 0
+            loop:
+                ja loop
+            "
+        ),
         bad!(
             "loop that never changes",
             M,
             K::InfiniteLoop,
-            [mov(0, 0), mov(3, 0), jmp(BPF_JEQ, 3, 0, -1), exit()]
+            "
+                mov %r0, 0
+                mov %r3, 0
+            loop:
+                jeq %r3, 0, loop
+                exit
+            "
         ),
         ok!(
             "loop bounded by input",
             M,
-            [
-                ldx(1, 3, 1, 0),
-                mov(0, 0),
-                alu(BPF_ADD, 0, 1),
-                alu(BPF_SUB, 3, 1),
-                jmp(BPF_JSGT, 3, 0, -3),
-                exit()
-            ]
+            "
+                ldxb %r3, [%r1]
+                mov %r0, 0
+            loop:
+                add %r0, 1
+                sub %r3, 1
+                jsgt %r3, 0, loop
+                exit
+            "
         ),
         ok!(
             "down-counting loop",
             M,
-            [
-                mov(3, 50),
-                mov(0, 0),
-                alu(BPF_ADD, 0, 3),
-                alu(BPF_SUB, 3, 1),
-                jmp(BPF_JNE, 3, 0, -3),
-                exit()
-            ]
+            "
+                mov %r3, 50
+                mov %r0, 0
+            loop:
+                add %r0, 3
+                sub %r3, 1
+                jne %r3, 0, loop
+                exit
+            "
         ),
         bad!(
             "loop with wrong exit test",
             M,
             K::TooComplex(TooComplexReason::Budget),
-            [
-                mov(3, 50),
-                mov(0, 0),
-                alu(BPF_ADD, 3, 1),
-                jmp(BPF_JNE, 3, 0, -2),
-                exit()
-            ]
+            "
+                mov %r3, 50
+                mov %r0, 0
+            loop:
+                add %r3, 1
+                jne %r3, 0, loop
+                exit
+            "
         ),
         ok!(
             "loop indexing memory",
             M,
-            [
-                mov(3, 0),
-                mov(0, 0),
-                movr(4, 1),
-                alur(BPF_ADD, 4, 3),
-                ldx(1, 5, 4, 0),
-                alur(BPF_ADD, 0, 5),
-                alu(BPF_ADD, 3, 1),
-                jmp(BPF_JLT, 3, 64, -6),
-                exit()
-            ]
+            "
+                mov %r3, 0
+                mov %r0, 0
+            loop:
+                mov %r4, %r1
+                add %r4, %r3
+                ldxb %r5, [%r4]
+                add %r0, %r5
+                add %r3, 1
+                jlt %r3, 64, loop
+                exit
+            "
         ),
         bad!(
             "loop indexing one past memory",
             M,
             K::MemAccess { .. },
-            [
-                mov(3, 0),
-                mov(0, 0),
-                movr(4, 1),
-                alur(BPF_ADD, 4, 3),
-                ldx(1, 5, 4, 0),
-                alur(BPF_ADD, 0, 5),
-                alu(BPF_ADD, 3, 1),
-                jmp(BPF_JLE, 3, 64, -6),
-                exit()
-            ]
+            "
+                mov %r3, 0
+                mov %r0, 0
+            loop:
+                mov %r4, %r1
+                add %r4, %r3
+                ldxb %r5, [%r4]
+                add %r0, %r5
+                add %r3, 1
+                jle %r3, 64, loop
+                exit
+            "
         ),
         ok!(
             "diamond is pruned",
             M,
-            [
-                ldx(1, 3, 1, 0),
-                mov(0, 0),
-                jmp(BPF_JEQ, 3, 1, 1),
-                mov(0, 1),
-                jmp(BPF_JEQ, 3, 2, 1),
-                mov(4, 1),
-                exit()
-            ]
+            "
+                ldxb %r3, [%r1]
+                mov %r0, 0
+                jeq %r3, 1, skip
+                mov %r0, 1
+            skip:
+                jeq %r3, 2, exit
+                mov %r4, 1
+                exit
+            "
         ),
     ]
 }
@@ -1371,9 +1773,9 @@ fn stack_cases() -> Vec<Case> {
     // Twenty slots zeroed with 8-byte stores, more than there are spill entries; the last
     // comes back as exactly 0, so the dereference behind its null check is dead code.
     let zeroes = || {
-        let mut p = mov(1, 0);
+        let mut p = String::from("mov %r1, 0\n");
         for k in 1..=20 {
-            p.extend(stx(8, 10, 1, -8 * k));
+            p += &std::format!("stxdw [%r10-{}], %r1\n", 8 * k);
         }
         p
     };
@@ -1381,284 +1783,359 @@ fn stack_cases() -> Vec<Case> {
         ok!(
             "zeroed slots beyond the spill entries stay exactly 0",
             M,
-            [
-                zeroes(),
-                ldx(8, 2, 10, -160),
-                jmp(BPF_JEQ, 2, 0, 1),
-                ldx(8, 0, 2, 0),
-                ret0()
-            ]
+            zeroes(),
+            "
+                ldxdw %r2, [%r10-160]
+                jeq %r2, 0, skip
+                ldxdw %r0, [%r2]
+            skip:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "a slot zeroed then partly overwritten is no longer 0",
             M,
             K::InvalidMemAccess { reg: 2, .. },
-            [
-                zeroes(),
-                st(1, 10, -160, 1),
-                ldx(8, 2, 10, -160),
-                jmp(BPF_JEQ, 2, 0, 1),
-                ldx(8, 0, 2, 0),
-                ret0()
-            ]
+            zeroes(),
+            "
+                stb [%r10-160], 1
+                ldxdw %r2, [%r10-160]
+                jeq %r2, 0, skip
+                ldxdw %r0, [%r2]
+            skip:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "stack write then read",
             M,
-            [st(8, 10, -8, 7), ldx(8, 0, 10, -8), exit()]
+            "
+                stdw [%r10-8], 7
+                ldxdw %r0, [%r10-8]
+                exit
+            "
         ),
-        bad!("stack read uninit", M, @0, K::StackReadUninit { off: -8, size: 8 }, [ldx(8, 0, 10, -8), exit()]),
+        bad!(
+            "stack read uninit",
+            M,
+            @0,
+            K::StackReadUninit { off: -8, size: 8 },
+            "
+                ldxdw %r0, [%r10-8]
+                exit
+            "
+        ),
         bad!(
             "stack read partly init",
             M,
             K::StackReadUninit { .. },
-            [st(4, 10, -8, 7), ldx(8, 0, 10, -8), exit()]
+            "
+                stw [%r10-8], 7
+                ldxdw %r0, [%r10-8]
+                exit
+            "
         ),
         ok!(
             "stack read of written half",
             M,
-            [st(4, 10, -8, 7), ldx(4, 0, 10, -8), exit()]
+            "
+                stw [%r10-8], 7
+                ldxw %r0, [%r10-8]
+                exit
+            "
         ),
-        bad!("stack below frame", M, @0, K::StackAccess { off: -520, size: 8 }, [st(8, 10, -520, 0), ret0()]),
-        ok!("stack at frame bottom", M, [st(8, 10, -512, 0), ret0()]),
+        bad!(
+            "stack below frame",
+            M,
+            @0,
+            K::StackAccess { off: -520, size: 8 },
+            "
+                stdw [%r10-520], 0
+                mov %r0, 0
+                exit
+            "
+        ),
+        ok!(
+            "stack at frame bottom",
+            M,
+            "
+                stdw [%r10-512], 0
+                mov %r0, 0
+                exit
+            "
+        ),
         bad!(
             "stack above r10",
             M,
             K::StackAccess { off: -4, size: 8 },
-            [st(8, 10, -4, 0), ret0()]
+            "
+                stdw [%r10-4], 0
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "variable stack write inside the frame",
             M,
-            [
-                ldx(1, 3, 1, 0),
-                alu(BPF_AND, 3, 7),
-                movr(4, 10),
-                alu(BPF_ADD, 4, -16),
-                alur(BPF_ADD, 4, 3),
-                st(1, 4, 0, 0),
-                ret0()
-            ]
+            "
+                ldxb %r3, [%r1]
+                and %r3, 7
+                mov %r4, %r10
+                add %r4, -16
+                add %r4, %r3
+                stb [%r4], 0
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "a variable stack write initialises nothing",
             M,
             @6,
             K::StackReadUninit { .. },
-            [
-                ldx(1, 3, 1, 0),
-                alu(BPF_AND, 3, 7),
-                movr(4, 10),
-                alu(BPF_ADD, 4, -16),
-                alur(BPF_ADD, 4, 3),
-                st(1, 4, 0, 0),
-                ldx(1, 0, 10, -16),
-                exit()
-            ]
+            "
+                ldxb %r3, [%r1]
+                and %r3, 7
+                mov %r4, %r10
+                add %r4, -16
+                add %r4, %r3
+                stb [%r4], 0
+                ldxb %r0, [%r10-16]
+                exit
+            "
         ),
         bad!(
             "variable stack write that may pass the frame's end",
             M,
             @5,
             K::StackAccess { .. },
-            [
-                ldx(1, 3, 1, 0),
-                alu(BPF_AND, 3, 7),
-                movr(4, 10),
-                alu(BPF_ADD, 4, -4),
-                alur(BPF_ADD, 4, 3),
-                st(1, 4, 0, 0),
-                ret0()
-            ]
+            "
+                ldxb %r3, [%r1]
+                and %r3, 7
+                mov %r4, %r10
+                add %r4, -4
+                add %r4, %r3
+                stb [%r4], 0
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "variable stack read of initialised bytes",
             M,
-            [
-                st(8, 10, -16, 1),
-                st(8, 10, -8, 2),
-                ldx(1, 3, 1, 0),
-                alu(BPF_AND, 3, 7),
-                movr(4, 10),
-                alu(BPF_ADD, 4, -16),
-                alur(BPF_ADD, 4, 3),
-                ldx(8, 0, 4, 0),
-                exit()
-            ]
+            "
+                stdw [%r10-16], 1
+                stdw [%r10-8], 2
+                ldxb %r3, [%r1]
+                and %r3, 7
+                mov %r4, %r10
+                add %r4, -16
+                add %r4, %r3
+                ldxdw %r0, [%r4]
+                exit
+            "
         ),
         bad!(
             "variable stack read of bytes that may be uninitialised",
             M,
             @6,
             K::StackReadUninit { .. },
-            [
-                st(8, 10, -16, 1),
-                ldx(1, 3, 1, 0),
-                alu(BPF_AND, 3, 7),
-                movr(4, 10),
-                alu(BPF_ADD, 4, -16),
-                alur(BPF_ADD, 4, 3),
-                ldx(8, 0, 4, 0),
-                exit()
-            ]
+            "
+                stdw [%r10-16], 1
+                ldxb %r3, [%r1]
+                and %r3, 7
+                mov %r4, %r10
+                add %r4, -16
+                add %r4, %r3
+                ldxdw %r0, [%r4]
+                exit
+            "
         ),
         bad!(
             "variable stack read over a spilled pointer",
             M,
             @6,
             K::CorruptSpill { .. },
-            [
-                stx(8, 10, 1, -16),
-                ldx(1, 3, 1, 0),
-                alu(BPF_AND, 3, 7),
-                movr(4, 10),
-                alu(BPF_ADD, 4, -16),
-                alur(BPF_ADD, 4, 3),
-                ldx(1, 0, 4, 0),
-                exit()
-            ]
+            "
+                stxdw [%r10-16], %r1
+                ldxb %r3, [%r1]
+                and %r3, 7
+                mov %r4, %r10
+                add %r4, -16
+                add %r4, %r3
+                ldxb %r0, [%r4]
+                exit
+            "
         ),
         bad!(
             "variable stack write of a pointer",
             M,
             @5,
             K::PointerLeak { .. },
-            [
-                ldx(1, 3, 1, 0),
-                alu(BPF_AND, 3, 7),
-                movr(4, 10),
-                alu(BPF_ADD, 4, -16),
-                alur(BPF_ADD, 4, 3),
-                stx(8, 4, 1, 0),
-                ret0()
-            ]
+            "
+                ldxb %r3, [%r1]
+                and %r3, 7
+                mov %r4, %r10
+                add %r4, -16
+                add %r4, %r3
+                stxdw [%r4], %r1
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "a pointer spill takes the entry of a spilled number when all are taken",
             M,
-            [
-                st(8, 10, -8, 1),
-                st(8, 10, -16, 2),
-                st(8, 10, -24, 3),
-                st(8, 10, -32, 4),
-                st(8, 10, -40, 5),
-                st(8, 10, -48, 6),
-                st(8, 10, -56, 7),
-                st(8, 10, -64, 8),
-                st(8, 10, -72, 9),
-                st(8, 10, -80, 10),
-                st(8, 10, -88, 11),
-                st(8, 10, -96, 12),
-                st(8, 10, -104, 13),
-                st(8, 10, -112, 14),
-                st(4, 10, -120, 15),
-                st(2, 10, -128, 16),
-                stx(8, 10, 1, -136),
-                ldx(8, 1, 10, -136),
-                ldx(8, 0, 1, 0),
-                exit()
-            ]
+            "
+                stdw [%r10-8], 1
+                stdw [%r10-16], 2
+                stdw [%r10-24], 3
+                stdw [%r10-32], 4
+                stdw [%r10-40], 5
+                stdw [%r10-48], 6
+                stdw [%r10-56], 7
+                stdw [%r10-64], 8
+                stdw [%r10-72], 9
+                stdw [%r10-80], 10
+                stdw [%r10-88], 11
+                stdw [%r10-96], 12
+                stdw [%r10-104], 13
+                stdw [%r10-112], 14
+                stw [%r10-120], 15
+                sth [%r10-128], 16
+                stxdw [%r10-136], %r1
+                ldxdw %r1, [%r10-136]
+                ldxdw %r0, [%r1]
+                exit
+            "
         ),
         ok!(
             "narrow spill of a bounded u32 keeps its bounds",
             M,
-            [
-                ldx(4, 3, 1, 0),
-                jmp(BPF_JGT, 3, 56, 4),
-                stx(4, 10, 3, -4),
-                ldx(4, 3, 10, -4),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                ret0()
-            ]
+            "
+                ldxw %r3, [%r1]
+                jgt %r3, 56, skip
+                stxw [%r10-4], %r3
+                ldxw %r3, [%r10-4]
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+            skip:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "narrow spill of an unbounded u32 is still unbounded",
             M,
             @5,
             K::MemAccess { .. },
-            [
-                ldx(4, 3, 1, 0),
-                jmp(BPF_JGT, 3, 57, 4),
-                stx(4, 10, 3, -4),
-                ldx(4, 3, 10, -4),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                ret0()
-            ]
+            "
+                ldxw %r3, [%r1]
+                jgt %r3, 57, skip
+                stxw [%r10-4], %r3
+                ldxw %r3, [%r10-4]
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+            skip:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "spill and fill a pointer",
             M,
-            [
-                stx(8, 10, 1, -8),
-                ldx(8, 3, 10, -8),
-                ldx(1, 0, 3, 0),
-                exit()
-            ]
+            "
+                stxdw [%r10-8], %r1
+                ldxdw %r3, [%r10-8]
+                ldxb %r0, [%r3]
+                exit
+            "
         ),
         ok!(
             "spill and fill an exact constant",
             M,
-            [
-                mov(3, 8),
-                stx(8, 10, 3, -8),
-                ldx(8, 3, 10, -8),
-                alur(BPF_ADD, 1, 3),
-                ldx(8, 0, 1, 0),
-                exit()
-            ]
+            "
+                mov %r3, 8
+                stxdw [%r10-8], %r3
+                ldxdw %r3, [%r10-8]
+                add %r1, %r3
+                ldxdw %r0, [%r1]
+                exit
+            "
         ),
         bad!(
             "partial read of spilled pointer",
             M,
             K::CorruptSpill { .. },
-            [stx(8, 10, 1, -8), ldx(4, 0, 10, -8), exit()]
+            "
+                stxdw [%r10-8], %r1
+                ldxw %r0, [%r10-8]
+                exit
+            "
         ),
         ok!(
             "partial overwrite of spilled pointer destroys it",
             M,
-            [stx(8, 10, 1, -8), st(1, 10, -8, 0), ret0()]
+            "
+                stxdw [%r10-8], %r1
+                stb [%r10-8], 0
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "the rest of a partly overwritten spilled pointer is not readable",
             M,
             @2,
             K::StackReadUninit { .. },
-            [
-                stx(8, 10, 1, -8),
-                st(1, 10, -8, 0),
-                ldx(8, 2, 10, -8),
-                ldx(1, 0, 2, 0),
-                exit()
-            ]
+            "
+                stxdw [%r10-8], %r1
+                stb [%r10-8], 0
+                ldxdw %r2, [%r10-8]
+                ldxb %r0, [%r2]
+                exit
+            "
         ),
         ok!(
             "full overwrite of spilled pointer",
             M,
-            [
-                stx(8, 10, 1, -8),
-                st(8, 10, -8, 0),
-                ldx(8, 0, 10, -8),
-                exit()
-            ]
+            "
+                stxdw [%r10-8], %r1
+                stdw [%r10-8], 0
+                ldxdw %r0, [%r10-8]
+                exit
+            "
         ),
         bad!(
             "pointer stored with 4 bytes",
             M,
             K::CorruptSpill { .. },
-            [stx(4, 10, 1, -8), ret0()]
+            "
+                stxw [%r10-8], %r1
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "misaligned pointer spill",
             M,
             K::CorruptSpill { .. },
-            [stx(8, 10, 1, -12), ret0()]
+            "
+                stxdw [%r10-12], %r1
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "misaligned scalar store",
             M,
-            [st(8, 10, -12, 1), ldx(8, 0, 10, -12), exit()]
+            "
+                stdw [%r10-12], 1
+                ldxdw %r0, [%r10-12]
+                exit
+            "
         ),
         bad!(
             "filled pointer is still a pointer (return leak)",
@@ -1667,45 +2144,64 @@ fn stack_cases() -> Vec<Case> {
                 reg: 0,
                 into: LeakTarget::Return
             },
-            [stx(8, 10, 1, -8), ldx(8, 0, 10, -8), exit()]
+            "
+                stxdw [%r10-8], %r1
+                ldxdw %r0, [%r10-8]
+                exit
+            "
         ),
         ok!(
             "narrow read of spilled scalar",
             M,
-            [mov(3, 0x1234), stx(8, 10, 3, -8), ldx(2, 0, 10, -8), exit()]
+            "
+                mov %r3, 4660
+                stxdw [%r10-8], %r3
+                ldxh %r0, [%r10-8]
+                exit
+            "
         ),
         ok!(
             "callee uses caller stack through pointer",
             M,
-            [
-                st(8, 10, -8, 3),
-                movr(1, 10),
-                alu(BPF_ADD, 1, -8),
-                call_local(1),
-                exit(),
-                ldx(8, 0, 1, 0),
-                exit()
-            ]
+            "
+                stdw [%r10-8], 3
+                mov %r1, %r10
+                add %r1, -8
+                call local fn1
+                exit
+            fn1:
+                ldxdw %r0, [%r1]
+                exit
+            "
         ),
         bad!(
             "callee returns its stack pointer",
             M,
             K::StackPointerEscape { reg: 0 },
-            [call_local(2), mov(0, 0), exit(), movr(0, 10), exit()]
+            "
+                call local fn1
+                mov %r0, 0
+                exit
+            fn1:
+                mov %r0, %r10
+                exit
+            "
         ),
         bad!(
             "callee stores its stack pointer in caller frame",
             M,
             K::StackPointerEscape { .. },
-            [
-                movr(1, 10),
-                alu(BPF_ADD, 1, -8),
-                call_local(2),
-                mov(0, 0),
-                exit(),
-                stx(8, 1, 10, 0),
-                ret0()
-            ]
+            "
+                mov %r1, %r10
+                add %r1, -8
+                call local fn1
+                mov %r0, 0
+                exit
+            fn1:
+                stxdw [%r1], %r10
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "stack leak into mem",
@@ -1714,15 +2210,34 @@ fn stack_cases() -> Vec<Case> {
                 into: LeakTarget::Mem,
                 ..
             },
-            [stx(8, 1, 10, 0), ret0()]
+            "
+                stxdw [%r1], %r10
+                mov %r0, 0
+                exit
+            "
         ),
-        ok!("scalar store into mem", M, [stx(8, 1, 2, 0), ret0()]),
+        ok!(
+            "scalar store into mem",
+            M,
+            "
+                stxdw [%r1], %r2
+                mov %r0, 0
+                exit
+            "
+        ),
     ]
 }
 
 fn mem_cases() -> Vec<Case> {
     std::vec![
-        ok!("memory read in bounds", M, [ldx(8, 0, 1, 56), exit()]),
+        ok!(
+            "memory read in bounds",
+            M,
+            "
+                ldxdw %r0, [%r1+56]
+                exit
+            "
+        ),
         bad!(
             "memory read past end",
             M,
@@ -1731,100 +2246,181 @@ fn mem_cases() -> Vec<Case> {
                 size: 8,
                 len: 64
             },
-            [ldx(8, 0, 1, 57), exit()]
+            "
+                ldxdw %r0, [%r1+57]
+                exit
+            "
         ),
         bad!(
             "memory read before start",
             M,
             K::MemAccess { .. },
-            [ldx(1, 0, 1, -1), exit()]
+            "
+                ldxb %r0, [%r1-1]
+                exit
+            "
         ),
-        bad!("scalar dereference", M, @1, K::InvalidMemAccess { reg: 2, ty: "scalar" }, [mov(2, 0), ldx(8, 0, 2, 0), exit()]),
+        bad!(
+            "scalar dereference",
+            M,
+            @1,
+            K::InvalidMemAccess { reg: 2, ty: "scalar" },
+            "
+                mov %r2, 0
+                ldxdw %r0, [%r2]
+                exit
+            "
+        ),
         bad!(
             "empty buffer",
             Ty::Mem(0),
             K::MemAccess { .. },
-            [ldx(1, 0, 1, 0), exit()]
+            "
+                ldxb %r0, [%r1]
+                exit
+            "
         ),
         ok!(
             "atomic add on memory",
             M,
-            [mov(3, 1), atomic(8, 1, 3, 8, ATOMIC_ADD), ret0()]
+            "
+                mov %r3, 1
+                lock add [%r1+8], %r3
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "atomic fetch on stack",
             M,
-            [
-                st(8, 10, -8, 0),
-                mov(3, 1),
-                atomic(8, 10, 3, -8, ATOMIC_ADD | ATOMIC_FETCH),
-                movr(0, 3),
-                exit()
-            ]
+            "
+                stdw [%r10-8], 0
+                mov %r3, 1
+                lock fetch add [%r10-8], %r3
+                mov %r0, %r3
+                exit
+            "
         ),
         bad!(
             "atomic on uninit stack",
             M,
             K::StackReadUninit { .. },
-            [mov(3, 1), atomic(8, 10, 3, -8, ATOMIC_ADD), ret0()]
+            "
+                mov %r3, 1
+                lock add [%r10-8], %r3
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "misaligned atomic",
             M,
             K::Misaligned { off: 4, size: 8 },
-            [mov(3, 1), atomic(8, 1, 3, 4, ATOMIC_ADD), ret0()]
+            "
+                mov %r3, 1
+                lock add [%r1+4], %r3
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "aligned 32-bit atomic",
             M,
-            [mov(3, 1), atomic(4, 1, 3, 4, ATOMIC_ADD), ret0()]
+            "
+                mov %r3, 1
+                lock add32 [%r1+4], %r3
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "atomic with pointer source",
             M,
             K::PointerLeak { .. },
-            [atomic(8, 1, 10, 0, ATOMIC_ADD), ret0()]
+            "
+                lock add [%r1], %r10
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "atomic on ctx",
             XDP,
             K::AtomicNotAllowed { ty: "ctx", .. },
-            [mov(3, 1), atomic(4, 1, 3, 0, ATOMIC_ADD), ret0()]
+            "
+                mov %r3, 1
+                lock add32 [%r1], %r3
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "atomic on packet",
             XDP,
             K::AtomicNotAllowed { ty: "pkt", .. },
-            [pkt(), mov(3, 1), atomic(4, 2, 3, 0, ATOMIC_ADD), ret0()]
+            PKT,
+            "
+                mov %r3, 1
+                lock add32 [%r2], %r3
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "cmpxchg uses r0",
             M,
-            [
-                mov(0, 0),
-                mov(3, 1),
-                atomic(8, 1, 3, 0, ATOMIC_CMPXCHG),
-                exit()
-            ]
+            "
+                mov %r0, 0
+                mov %r3, 1
+                lock cmpxchg [%r1], %r3
+                exit
+            "
         ),
         bad!(
             "cmpxchg with uninit r0",
             M,
             K::UninitRegister { reg: 0 },
-            [mov(3, 1), atomic(8, 1, 3, 0, ATOMIC_CMPXCHG), ret0()]
+            "
+                mov %r3, 1
+                lock cmpxchg [%r1], %r3
+                mov %r0, 0
+                exit
+            "
         ),
-        ok!("sign-extending load", M, [ldxs(4, 0, 1, 0), exit()]),
-        ok!("unaligned plain load", M, [ldx(4, 0, 1, 3), exit()]),
+        ok!(
+            "sign-extending load",
+            M,
+            "
+                ldxsw %r0, [%r1]
+                exit
+            "
+        ),
+        ok!(
+            "unaligned plain load",
+            M,
+            "
+                ldxw %r0, [%r1+3]
+                exit
+            "
+        ),
         bad!(
             "lddw map index out of table",
             XDP,
             K::BadMap { index: 9 },
-            [ld_map(1, 9), ret0()]
+            "
+                lddw %r1, map[9]
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "lddw map value address",
             XDP,
-            [ld_map_value(3, 1, 8), ldx(8, 0, 3, 0), exit()]
+            "
+                lddw %r3, map_value[1]+8
+                ldxdw %r0, [%r3]
+                exit
+            "
         ),
         // Found by fuzzing: a program deleted key 0 of a hash map, then took the address of
         // its "value" with `lddw`; the engine could not resolve it. Only arrays qualify.
@@ -1832,19 +2428,31 @@ fn mem_cases() -> Vec<Case> {
             "lddw value address of a hash map",
             XDP,
             K::NoDirectValueAccess { index: 0 },
-            [ld_map_value(3, 0, 0), ldx(8, 0, 3, 0), exit()]
+            "
+                lddw %r3, map_value[0]+0
+                ldxdw %r0, [%r3]
+                exit
+            "
         ),
         bad!(
             "lddw map value address past value",
             XDP,
             K::MapValueAccess { .. },
-            [ld_map_value(3, 1, 16), ret0()]
+            "
+                lddw %r3, map_value[1]+16
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "map value address read past value",
             XDP,
             K::MapValueAccess { .. },
-            [ld_map_value(3, 1, 12), ldx(8, 0, 3, 0), exit()]
+            "
+                lddw %r3, map_value[1]+12
+                ldxdw %r0, [%r3]
+                exit
+            "
         ),
         // Found by fuzzing (differential, minimised): an `lddw` of a map the table lacks, behind
         // a branch the verifier knows is never taken, passed; the JIT, which compiles dead
@@ -1854,86 +2462,167 @@ fn mem_cases() -> Vec<Case> {
             XDP,
             @4,
             K::BadMap { index: 7 },
-            [mov(9, i32::MAX), jmp32(BPF_JSLE, 9, 4, 2), ret0(), ld_map(1, 7), ret0()]
+            "
+                mov %r9, 2147483647
+                jsle32 %r9, 4, dead
+                mov %r0, 0
+                exit
+            dead:
+                lddw %r1, map[7]
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "lddw value address of a hash map in dead code",
             XDP,
             @4,
             K::NoDirectValueAccess { index: 0 },
-            [mov(9, 5), jmp(BPF_JEQ, 9, 4, 2), ret0(), ld_map_value(3, 0, 0), ret0()]
+            "
+                mov %r9, 5
+                jeq %r9, 4, dead
+                mov %r0, 0
+                exit
+            dead:
+                lddw %r3, map_value[0]+0
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "map ptr dereference",
             XDP,
             K::InvalidMemAccess { ty: "map_ptr", .. },
-            [ld_map(3, 0), ldx(8, 0, 3, 0), exit()]
+            "
+                lddw %r3, map[0]
+                ldxdw %r0, [%r3]
+                exit
+            "
         ),
         bad!(
             "pkt_end dereference",
             XDP,
             K::InvalidMemAccess { ty: "pkt_end", .. },
-            [pkt(), ldx(1, 0, 3, 0), exit()]
+            PKT,
+            "
+                ldxb %r0, [%r3]
+                exit
+            "
         ),
     ]
 }
 
 fn ctx_cases() -> Vec<Case> {
     std::vec![
-        ok!("xdp data and data_end", XDP, [pkt(), ret0()]),
-        ok!("xdp ifindex", XDP, [ldx(4, 0, 1, 12), exit()]),
+        ok!(
+            "xdp data and data_end",
+            XDP,
+            PKT,
+            "
+                mov %r0, 0
+                exit
+            "
+        ),
+        ok!(
+            "xdp ifindex",
+            XDP,
+            "
+                ldxw %r0, [%r1+12]
+                exit
+            "
+        ),
         ok!(
             "xdp narrow scalar field load",
             XDP,
-            [ldx(1, 0, 1, 13), exit()]
+            "
+                ldxb %r0, [%r1+13]
+                exit
+            "
         ),
         bad!(
             "xdp narrow load of data",
             XDP,
             K::CtxAccess { off: 0, size: 2 },
-            [ldx(2, 0, 1, 0), exit()]
+            "
+                ldxh %r0, [%r1]
+                exit
+            "
         ),
         bad!(
             "xdp 8-byte load",
             XDP,
             K::CtxAccess { .. },
-            [ldx(8, 0, 1, 0), exit()]
+            "
+                ldxdw %r0, [%r1]
+                exit
+            "
         ),
         bad!(
             "xdp past ctx",
             XDP,
             K::CtxAccess { off: 24, .. },
-            [ldx(4, 0, 1, 24), exit()]
+            "
+                ldxw %r0, [%r1+24]
+                exit
+            "
         ),
         bad!(
             "xdp negative ctx off",
             XDP,
             K::CtxAccess { .. },
-            [ldx(4, 0, 1, -4), exit()]
+            "
+                ldxw %r0, [%r1-4]
+                exit
+            "
         ),
         bad!(
             "xdp ctx write",
             XDP,
             K::CtxAccess { .. },
-            [st(4, 1, 12, 0), ret0()]
+            "
+                stw [%r1+12], 0
+                mov %r0, 0
+                exit
+            "
         ),
-        ok!("skb mark write", Ty::Skb, [st(4, 1, 8, 1), ret0()]),
+        ok!(
+            "skb mark write",
+            Ty::Skb,
+            "
+                stw [%r1+8], 1
+                mov %r0, 0
+                exit
+            "
+        ),
         ok!(
             "skb cb write",
             Ty::Skb,
-            [mov(3, 9), stx(4, 1, 3, 48), ldx(4, 0, 1, 48), exit()]
+            "
+                mov %r3, 9
+                stxw [%r1+48], %r3
+                ldxw %r0, [%r1+48]
+                exit
+            "
         ),
         bad!(
             "skb len write",
             Ty::Skb,
             K::CtxAccess { .. },
-            [st(4, 1, 0, 1), ret0()]
+            "
+                stw [%r1], 1
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "skb narrow mark write",
             Ty::Skb,
             K::CtxAccess { .. },
-            [st(2, 1, 8, 1), ret0()]
+            "
+                sth [%r1+8], 1
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "pointer into ctx",
@@ -1942,76 +2631,116 @@ fn ctx_cases() -> Vec<Case> {
                 into: LeakTarget::Ctx,
                 ..
             },
-            [stx(4, 1, 10, 48), ret0()]
+            "
+                stxw [%r1+48], %r10
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "modified ctx pointer",
             XDP,
             K::ModifiedCtx { reg: 1 },
-            [alu(BPF_ADD, 1, 4), ldx(4, 0, 1, 0), exit()]
+            "
+                add %r1, 4
+                ldxw %r0, [%r1]
+                exit
+            "
         ),
-        bad!("mixed ctx and stack pointer at one insn", XDP, @7, K::MixedPointers, [
-            ldx(4, 3, 1, 12), st(8, 10, -8, 0), jmp(BPF_JEQ, 3, 0, 2), movr(4, 1), ja(2), movr(4, 10), alu(BPF_ADD, 4, -20), ldx(4, 0, 4, 12), exit()
-        ]),
+        bad!(
+            "mixed ctx and stack pointer at one insn",
+            XDP,
+            @7,
+            K::MixedPointers,
+            "
+                ldxw %r3, [%r1+12]
+                stdw [%r10-8], 0
+                jeq %r3, 0, stack
+                mov %r4, %r1
+                ja load
+            stack:
+                mov %r4, %r10
+                add %r4, -20
+            load:
+                ldxw %r0, [%r4+12]
+                exit
+            "
+        ),
         ok!(
             "ctx pointer spill and fill",
             XDP,
-            [
-                stx(8, 10, 1, -8),
-                ldx(8, 6, 10, -8),
-                ldx(4, 0, 6, 16),
-                exit()
-            ]
+            "
+                stxdw [%r10-8], %r1
+                ldxdw %r6, [%r10-8]
+                ldxw %r0, [%r6+16]
+                exit
+            "
         ),
-        ok!("xdp data_meta", XDP, [ldx(4, 2, 1, 8), ret0()]),
+        ok!(
+            "xdp data_meta",
+            XDP,
+            "
+                ldxw %r2, [%r1+8]
+                mov %r0, 0
+                exit
+            "
+        ),
     ]
 }
 
 fn packet_cases() -> Vec<Case> {
-    // r4 = data + 14; if r4 > data_end goto out; read...
-    let guard = |n: i32, op: u8, skip: i16| {
-        [pkt(), movr(4, 2), alu(BPF_ADD, 4, n), jmpr(op, 4, 3, skip)].concat()
-    };
     std::vec![
         // clang's `(u32)(data_end - data)`: the low halves of two packet pointers.
         ok!(
             "32-bit length of the packet, stored in the packet",
             XDP,
-            [
-                pkt(),
-                movr32(4, 3),
-                alur32(BPF_SUB, 4, 2),
-                stx(4, 10, 4, -16),
-                movr(5, 2),
-                alu(BPF_ADD, 5, 4),
-                jmpr(BPF_JGT, 5, 3, 1),
-                stx(4, 2, 4, 0),
-                mov(0, 2),
-                exit()
-            ]
+            PKT,
+            "
+                mov32 %r4, %r3
+                sub32 %r4, %r2
+                stxw [%r10-16], %r4
+                mov %r5, %r2
+                add %r5, 4
+                jgt %r5, %r3, skip
+                stxw [%r2], %r4
+            skip:
+                mov %r0, 2
+                exit
+            "
         ),
         bad!(
             "packet pointer stored in the packet",
             XDP,
             @8,
             K::PointerLeak { reg: 3, .. },
-            [
-                pkt(),
-                movr32(4, 3),
-                alur32(BPF_SUB, 4, 2),
-                stx(4, 10, 4, -16),
-                movr(5, 2),
-                alu(BPF_ADD, 5, 8),
-                jmpr(BPF_JGT, 5, 3, 1),
-                stx(8, 2, 3, 0),
-                mov(0, 2),
-                exit()
-            ]
+            PKT,
+            "
+                mov32 %r4, %r3
+                sub32 %r4, %r2
+                stxw [%r10-16], %r4
+                mov %r5, %r2
+                add %r5, 8
+                jgt %r5, %r3, skip
+                stxdw [%r2], %r3
+            skip:
+                mov %r0, 2
+                exit
+            "
         ),
         ok!(
             "packet read after data_end check",
             XDP,
-            [guard(14, BPF_JGT, 2), ldx(2, 0, 2, 12), exit(), ret0()]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jgt %r4, %r3, out
+                ldxh %r0, [%r2+12]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "packet read without check",
@@ -2022,7 +2751,11 @@ fn packet_cases() -> Vec<Case> {
                 range: 0,
                 ..
             },
-            [pkt(), ldx(2, 0, 2, 12), exit()]
+            PKT,
+            "
+                ldxh %r0, [%r2+12]
+                exit
+            "
         ),
         bad!(
             "packet read off by one",
@@ -2033,118 +2766,202 @@ fn packet_cases() -> Vec<Case> {
                 range: 14,
                 ..
             },
-            [guard(14, BPF_JGT, 2), ldx(2, 0, 2, 13), exit(), ret0()]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jgt %r4, %r3, out
+                ldxh %r0, [%r2+13]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "packet read on failing side",
             XDP,
             K::PacketAccess { .. },
-            [guard(14, BPF_JGT, 2), ret0(), ldx(1, 0, 2, 0), exit()]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jgt %r4, %r3, ok
+                mov %r0, 0
+                exit
+            ok:
+                ldxb %r0, [%r2]
+                exit
+            "
         ),
         ok!(
             "packet check jge (strict gives one more)",
             XDP,
-            [guard(14, BPF_JGE, 2), ldx(1, 0, 2, 14), exit(), ret0()]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jge %r4, %r3, out
+                ldxb %r0, [%r2+14]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "packet check jge off by one",
             XDP,
             K::PacketAccess { .. },
-            [guard(14, BPF_JGE, 2), ldx(2, 0, 2, 14), exit(), ret0()]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jge %r4, %r3, out
+                ldxh %r0, [%r2+14]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "packet check jlt",
             XDP,
-            [guard(14, BPF_JLT, 2), ret0(), ldx(1, 0, 2, 14), exit()]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jlt %r4, %r3, ok
+                mov %r0, 0
+                exit
+            ok:
+                ldxb %r0, [%r2+14]
+                exit
+            "
         ),
         ok!(
             "packet check jle",
             XDP,
-            [guard(14, BPF_JLE, 2), ret0(), ldx(2, 0, 2, 12), exit()]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jle %r4, %r3, ok
+                mov %r0, 0
+                exit
+            ok:
+                ldxh %r0, [%r2+12]
+                exit
+            "
         ),
         bad!(
             "packet check jle too far",
             XDP,
             K::PacketAccess { .. },
-            [guard(14, BPF_JLE, 2), ret0(), ldx(1, 0, 2, 14), exit()]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jle %r4, %r3, ok
+                mov %r0, 0
+                exit
+            ok:
+                ldxb %r0, [%r2+14]
+                exit
+            "
         ),
         ok!(
             "end > pkt (taken)",
             XDP,
-            [
-                pkt(),
-                movr(4, 2),
-                alu(BPF_ADD, 4, 14),
-                jmpr(BPF_JGT, 3, 4, 2),
-                ret0(),
-                ldx(1, 0, 2, 14),
-                exit()
-            ]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jgt %r3, %r4, ok
+                mov %r0, 0
+                exit
+            ok:
+                ldxb %r0, [%r2+14]
+                exit
+            "
         ),
         ok!(
             "end >= pkt (taken)",
             XDP,
-            [
-                pkt(),
-                movr(4, 2),
-                alu(BPF_ADD, 4, 14),
-                jmpr(BPF_JGE, 3, 4, 2),
-                ret0(),
-                ldx(1, 0, 2, 13),
-                exit()
-            ]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jge %r3, %r4, ok
+                mov %r0, 0
+                exit
+            ok:
+                ldxb %r0, [%r2+13]
+                exit
+            "
         ),
         bad!(
             "end >= pkt off by one",
             XDP,
             K::PacketAccess { .. },
-            [
-                pkt(),
-                movr(4, 2),
-                alu(BPF_ADD, 4, 14),
-                jmpr(BPF_JGE, 3, 4, 2),
-                ret0(),
-                ldx(1, 0, 2, 14),
-                exit()
-            ]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jge %r3, %r4, ok
+                mov %r0, 0
+                exit
+            ok:
+                ldxb %r0, [%r2+14]
+                exit
+            "
         ),
         ok!(
             "end < pkt (fallthrough)",
             XDP,
-            [
-                pkt(),
-                movr(4, 2),
-                alu(BPF_ADD, 4, 14),
-                jmpr(BPF_JLT, 3, 4, 2),
-                ldx(1, 0, 2, 13),
-                exit(),
-                ret0()
-            ]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jlt %r3, %r4, out
+                ldxb %r0, [%r2+13]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "end <= pkt (fallthrough)",
             XDP,
-            [
-                pkt(),
-                movr(4, 2),
-                alu(BPF_ADD, 4, 14),
-                jmpr(BPF_JLE, 3, 4, 2),
-                ldx(1, 0, 2, 14),
-                exit(),
-                ret0()
-            ]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jle %r3, %r4, out
+                ldxb %r0, [%r2+14]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "range proven through a copy",
             XDP,
-            [
-                pkt(),
-                movr(5, 2),
-                guard(14, BPF_JGT, 2)[2..].to_vec(),
-                ldx(1, 0, 5, 13),
-                exit(),
-                ret0()
-            ]
+            PKT,
+            "
+                mov %r5, %r2
+                mov %r4, %r2
+                add %r4, 14
+                jgt %r4, %r3, out
+                ldxb %r0, [%r5+13]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "packet write of pointer",
@@ -2153,175 +2970,241 @@ fn packet_cases() -> Vec<Case> {
                 into: LeakTarget::Packet,
                 ..
             },
-            [guard(14, BPF_JGT, 3), stx(8, 2, 10, 0), ret0(), ret0()]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jgt %r4, %r3, out
+                stxdw [%r2], %r10
+                mov %r0, 0
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "packet write of scalar",
             XDP,
-            [guard(14, BPF_JGT, 3), st(4, 2, 0, 1), ret0(), ret0()]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jgt %r4, %r3, out
+                stw [%r2], 1
+                mov %r0, 0
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "variable packet offset then check",
             XDP,
-            [
-                pkt(),
-                ldx(4, 0, 1, 12),
-                alu(BPF_AND, 0, 0xff),
-                alur(BPF_ADD, 2, 0),
-                movr(4, 2),
-                alu(BPF_ADD, 4, 4),
-                jmpr(BPF_JGT, 4, 3, 2),
-                ldx(4, 0, 2, 0),
-                exit(),
-                ret0()
-            ]
+            PKT,
+            "
+                ldxw %r0, [%r1+12]
+                and %r0, 255
+                add %r2, %r0
+                mov %r4, %r2
+                add %r4, 4
+                jgt %r4, %r3, out
+                ldxw %r0, [%r2]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "variable offset loses range",
             XDP,
             K::PacketAccess { .. },
-            [
-                guard(14, BPF_JGT, 5),
-                ldx(4, 0, 1, 12),
-                alu(BPF_AND, 0, 0xff),
-                alur(BPF_ADD, 2, 0),
-                ldx(1, 0, 2, 0),
-                exit(),
-                ret0()
-            ]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jgt %r4, %r3, out
+                ldxw %r0, [%r1+12]
+                and %r0, 255
+                add %r2, %r0
+                ldxb %r0, [%r2]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "helper that moves the packet invalidates pointers",
             XDP,
             K::UninitRegister { reg: 6 },
-            [
-                guard(14, BPF_JGT, 5),
-                movr(6, 2),
-                mov(2, 4),
-                call(44),
-                ldx(1, 0, 6, 0),
-                exit(),
-                ret0()
-            ]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jgt %r4, %r3, out
+                mov %r6, %r2
+                mov %r2, 4
+                call 44
+                ldxb %r0, [%r6]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "reload after adjust_head",
             XDP,
-            [
-                movr(6, 1),
-                mov(2, 4),
-                call(44),
-                movr(1, 6),
-                guard(14, BPF_JGT, 2),
-                ldx(1, 0, 2, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                mov %r6, %r1
+                mov %r2, 4
+                call 44
+                mov %r1, %r6
+                ldxw %r2, [%r1]
+                ldxw %r3, [%r1+4]
+                mov %r4, %r2
+                add %r4, 14
+                jgt %r4, %r3, out
+                ldxb %r0, [%r2]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "a signed bound on data_end - data proves the packet",
             XDP,
-            [
-                ldx(4, 2, 1, 0),
-                ldx(4, 3, 1, 4),
-                alur(BPF_SUB, 3, 2),
-                jmp(BPF_JSLT, 3, 14, 2),
-                ldx(1, 0, 2, 13),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxw %r2, [%r1]
+                ldxw %r3, [%r1+4]
+                sub %r3, %r2
+                jslt %r3, 14, out
+                ldxb %r0, [%r2+13]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "a bound on data_end - data proves no byte past it",
             XDP,
             @4,
             K::PacketAccess { .. },
-            [
-                ldx(4, 2, 1, 0),
-                ldx(4, 3, 1, 4),
-                alur(BPF_SUB, 3, 2),
-                jmp(BPF_JSLT, 3, 14, 2),
-                ldx(1, 0, 2, 14),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxw %r2, [%r1]
+                ldxw %r3, [%r1+4]
+                sub %r3, %r2
+                jslt %r3, 14, out
+                ldxb %r0, [%r2+14]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "a signed bound on data_end - (data + 4) proves four bytes more",
             XDP,
-            [
-                ldx(4, 2, 1, 0),
-                ldx(4, 3, 1, 4),
-                movr(4, 2),
-                alu(BPF_ADD, 4, 4),
-                alur(BPF_SUB, 3, 4),
-                jmp(BPF_JSLT, 3, 14, 2),
-                ldx(1, 0, 2, 17),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxw %r2, [%r1]
+                ldxw %r3, [%r1+4]
+                mov %r4, %r2
+                add %r4, 4
+                sub %r3, %r4
+                jslt %r3, 14, out
+                ldxb %r0, [%r2+17]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "an unsigned bound on data_end - (data + 4) proves nothing",
             XDP,
             @6,
             K::PacketAccess { .. },
-            [
-                ldx(4, 2, 1, 0),
-                ldx(4, 3, 1, 4),
-                movr(4, 2),
-                alu(BPF_ADD, 4, 4),
-                alur(BPF_SUB, 3, 4),
-                jmp(BPF_JLT, 3, 14, 2),
-                ldx(1, 0, 2, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxw %r2, [%r1]
+                ldxw %r3, [%r1+4]
+                mov %r4, %r2
+                add %r4, 4
+                sub %r3, %r4
+                jlt %r3, 14, out
+                ldxb %r0, [%r2]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "the room measured before adjust_head proves nothing after",
             XDP,
             @8,
             K::PacketAccess { .. },
-            [
-                movr(6, 1),
-                ldx(4, 2, 1, 0),
-                ldx(4, 7, 1, 4),
-                alur(BPF_SUB, 7, 2),
-                mov(2, 4),
-                call(44),
-                ldx(4, 2, 6, 0),
-                jmp(BPF_JSLT, 7, 14, 2),
-                ldx(1, 0, 2, 13),
-                exit(),
-                ret0()
-            ]
+            "
+                mov %r6, %r1
+                ldxw %r2, [%r1]
+                ldxw %r7, [%r1+4]
+                sub %r7, %r2
+                mov %r2, 4
+                call 44
+                ldxw %r2, [%r6]
+                jslt %r7, 14, out
+                ldxb %r0, [%r2+13]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "pkt_meta checked against data",
             XDP,
-            [
-                ldx(4, 2, 1, 0),
-                ldx(4, 4, 1, 8),
-                movr(5, 4),
-                alu(BPF_ADD, 5, 4),
-                jmpr(BPF_JGT, 5, 2, 2),
-                ldx(4, 0, 4, 0),
-                exit(),
-                ret0()
-            ]
+            "
+                ldxw %r2, [%r1]
+                ldxw %r4, [%r1+8]
+                mov %r5, %r4
+                add %r5, 4
+                jgt %r5, %r2, out
+                ldxw %r0, [%r4]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "pkt_meta unchecked",
             XDP,
             K::PacketAccess { .. },
-            [ldx(4, 4, 1, 8), ldx(4, 0, 4, 0), exit()]
+            "
+                ldxw %r4, [%r1+8]
+                ldxw %r0, [%r4]
+                exit
+            "
         ),
         bad!(
             "packet access with negative offset",
             XDP,
             K::PacketAccess { .. },
-            [guard(14, BPF_JGT, 2), ldx(1, 0, 2, -1), exit(), ret0()]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 14
+                jgt %r4, %r3, out
+                ldxb %r0, [%r2-1]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
     ]
 }
@@ -2331,13 +3214,13 @@ fn map_cases() -> Vec<Case> {
         ok!(
             "lookup then null check",
             XDP,
-            [
-                key_setup(0),
-                call(1),
-                jmp(BPF_JEQ, 0, 0, 1),
-                ldx(8, 0, 0, 0),
-                exit()
-            ]
+            key_args(0),
+            "
+                call 1
+                jeq %r0, 0, exit
+                ldxdw %r0, [%r0]
+                exit
+            "
         ),
         bad!(
             "lookup without null check",
@@ -2346,32 +3229,40 @@ fn map_cases() -> Vec<Case> {
                 reg: 0,
                 ty: "map_value_or_null"
             },
-            [key_setup(0), call(1), ldx(8, 0, 0, 0), exit()]
+            key_args(0),
+            "
+                call 1
+                ldxdw %r0, [%r0]
+                exit
+            "
         ),
         ok!(
             "null check on a copy refines the original",
             XDP,
-            [
-                key_setup(0),
-                call(1),
-                movr(6, 0),
-                jmp(BPF_JEQ, 6, 0, 2),
-                ldx(8, 0, 0, 0),
-                exit(),
-                ret0()
-            ]
+            key_args(0),
+            "
+                call 1
+                mov %r6, %r0
+                jeq %r6, 0, out
+                ldxdw %r0, [%r0]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "jne null check",
             XDP,
-            [
-                key_setup(0),
-                call(1),
-                jmp(BPF_JNE, 0, 0, 1),
-                exit(),
-                ldx(8, 0, 0, 0),
-                exit()
-            ]
+            key_args(0),
+            "
+                call 1
+                jne %r0, 0, ok
+                exit
+            ok:
+                ldxdw %r0, [%r0]
+                exit
+            "
         ),
         bad!(
             "map value read past value",
@@ -2381,63 +3272,66 @@ fn map_cases() -> Vec<Case> {
                 size: 8,
                 value_size: 8
             },
-            [
-                key_setup(0),
-                call(1),
-                jmp(BPF_JEQ, 0, 0, 1),
-                ldx(8, 0, 0, 4),
-                exit()
-            ]
+            key_args(0),
+            "
+                call 1
+                jeq %r0, 0, exit
+                ldxdw %r0, [%r0+4]
+                exit
+            "
         ),
         ok!(
             "array value with bounded index",
             XDP,
-            [
-                key_setup(1),
-                call(1),
-                jmp(BPF_JEQ, 0, 0, 5),
-                ldx(8, 3, 0, 0),
-                alu(BPF_AND, 3, 7),
-                alur(BPF_ADD, 0, 3),
-                ldx(8, 0, 0, 0),
-                exit(),
-                mov(0, 0),
-                exit()
-            ]
+            key_args(1),
+            "
+                call 1
+                jeq %r0, 0, out
+                ldxdw %r3, [%r0]
+                and %r3, 7
+                add %r0, %r3
+                ldxdw %r0, [%r0]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "array value with too large index",
             XDP,
             K::MapValueAccess { .. },
-            [
-                key_setup(1),
-                call(1),
-                jmp(BPF_JEQ, 0, 0, 5),
-                ldx(8, 3, 0, 0),
-                alu(BPF_AND, 3, 15),
-                alur(BPF_ADD, 0, 3),
-                ldx(8, 0, 0, 0),
-                exit(),
-                mov(0, 0),
-                exit()
-            ]
+            key_args(1),
+            "
+                call 1
+                jeq %r0, 0, out
+                ldxdw %r3, [%r0]
+                and %r3, 15
+                add %r0, %r3
+                ldxdw %r0, [%r0]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "map value negative variable offset",
             XDP,
             K::NegativeOffset { .. },
-            [
-                key_setup(1),
-                call(1),
-                jmp(BPF_JEQ, 0, 0, 5),
-                ldxs(1, 3, 0, 0),
-                alu(BPF_AND, 3, 7),
-                alur(BPF_SUB, 0, 3),
-                ldx(1, 0, 0, 4),
-                exit(),
-                mov(0, 0),
-                exit()
-            ]
+            key_args(1),
+            "
+                call 1
+                jeq %r0, 0, out
+                ldxsb %r3, [%r0]
+                and %r3, 7
+                sub %r0, %r3
+                ldxb %r0, [%r0+4]
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "pointer leak into map",
@@ -2446,25 +3340,27 @@ fn map_cases() -> Vec<Case> {
                 reg: 10,
                 into: LeakTarget::Map
             },
-            [
-                key_setup(0),
-                call(1),
-                jmp(BPF_JEQ, 0, 0, 2),
-                stx(8, 0, 10, 0),
-                ret0()
-            ]
+            key_args(0),
+            "
+                call 1
+                jeq %r0, 0, exit
+                stxdw [%r0], %r10
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "scalar store into map",
             XDP,
-            [
-                key_setup(0),
-                call(1),
-                jmp(BPF_JEQ, 0, 0, 3),
-                mov(3, 5),
-                stx(8, 0, 3, 0),
-                ret0()
-            ]
+            key_args(0),
+            "
+                call 1
+                jeq %r0, 0, exit
+                mov %r3, 5
+                stxdw [%r0], %r3
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "returning map value leaks",
@@ -2473,38 +3369,50 @@ fn map_cases() -> Vec<Case> {
                 reg: 0,
                 into: LeakTarget::Return
             },
-            [key_setup(0), call(1), exit()]
+            key_args(0),
+            "
+                call 1
+                exit
+            "
         ),
         bad!(
             "lookup key uninit",
             XDP,
             K::StackReadUninit { .. },
-            [
-                movr(2, 10),
-                alu(BPF_ADD, 2, -4),
-                ld_map(1, 0),
-                call(1),
-                ret0()
-            ]
+            "
+                mov %r2, %r10
+                add %r2, -4
+                lddw %r1, map[0]
+                call 1
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "lookup key too small",
             XDP,
             K::StackAccess { .. },
-            [
-                st(4, 10, -4, 0),
-                movr(2, 10),
-                alu(BPF_ADD, 2, -2),
-                ld_map(1, 0),
-                call(1),
-                ret0()
-            ]
+            "
+                stw [%r10-4], 0
+                mov %r2, %r10
+                add %r2, -2
+                lddw %r1, map[0]
+                call 1
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "lookup with scalar key",
             XDP,
             K::HelperArg { reg: 2, .. },
-            [mov(2, 0), ld_map(1, 0), call(1), ret0()]
+            "
+                mov %r2, 0
+                lddw %r1, map[0]
+                call 1
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "lookup with non-map arg",
@@ -2514,41 +3422,48 @@ fn map_cases() -> Vec<Case> {
                 found: "fp",
                 ..
             },
-            [
-                st(4, 10, -4, 0),
-                movr(2, 10),
-                alu(BPF_ADD, 2, -4),
-                movr(1, 10),
-                call(1),
-                ret0()
-            ]
+            "
+                stw [%r10-4], 0
+                mov %r2, %r10
+                add %r2, -4
+                mov %r1, %r10
+                call 1
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "update with stack value",
             XDP,
-            [
-                st(8, 10, -16, 0),
-                movr(3, 10),
-                alu(BPF_ADD, 3, -16),
-                key_setup(0),
-                mov(4, 0),
-                call(2),
-                exit()
-            ]
+            "
+                stdw [%r10-16], 0
+                mov %r3, %r10
+                add %r3, -16
+                stw [%r10-4], 0
+                mov %r2, %r10
+                add %r2, -4
+                lddw %r1, map[0]
+                mov %r4, 0
+                call 2
+                exit
+            "
         ),
         bad!(
             "update with short value",
             XDP,
             K::StackReadUninit { .. },
-            [
-                st(4, 10, -16, 0),
-                movr(3, 10),
-                alu(BPF_ADD, 3, -16),
-                key_setup(0),
-                mov(4, 0),
-                call(2),
-                exit()
-            ]
+            "
+                stw [%r10-16], 0
+                mov %r3, %r10
+                add %r3, -16
+                stw [%r10-4], 0
+                mov %r2, %r10
+                add %r2, -4
+                lddw %r1, map[0]
+                mov %r4, 0
+                call 2
+                exit
+            "
         ),
         bad!(
             "update flags pointer",
@@ -2557,189 +3472,221 @@ fn map_cases() -> Vec<Case> {
                 reg: 4,
                 into: LeakTarget::HelperArg
             },
-            [
-                st(8, 10, -16, 0),
-                movr(3, 10),
-                alu(BPF_ADD, 3, -16),
-                key_setup(0),
-                movr(4, 10),
-                call(2),
-                exit()
-            ]
+            "
+                stdw [%r10-16], 0
+                mov %r3, %r10
+                add %r3, -16
+                stw [%r10-4], 0
+                mov %r2, %r10
+                add %r2, -4
+                lddw %r1, map[0]
+                mov %r4, %r10
+                call 2
+                exit
+            "
         ),
         ok!(
             "lookup key from map value",
             XDP,
-            [
-                key_setup(1),
-                call(1),
-                jmp(BPF_JEQ, 0, 0, 4),
-                movr(2, 0),
-                ld_map(1, 0),
-                call(1),
-                ret0()
-            ]
+            key_args(1),
+            "
+                call 1
+                jeq %r0, 0, skip
+                mov %r2, %r0
+                lddw %r1, map[0]
+                call 1
+            skip:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "trace_printk with stack buffer",
             XDP,
-            [
-                st(8, 10, -8, 0),
-                movr(1, 10),
-                alu(BPF_ADD, 1, -8),
-                mov(2, 8),
-                mov(3, 0),
-                call(6),
-                exit()
-            ]
+            "
+                stdw [%r10-8], 0
+                mov %r1, %r10
+                add %r1, -8
+                mov %r2, 8
+                mov %r3, 0
+                call 6
+                exit
+            "
         ),
         bad!(
             "trace_printk size too large",
             XDP,
             K::StackAccess { .. },
-            [
-                st(8, 10, -8, 0),
-                movr(1, 10),
-                alu(BPF_ADD, 1, -8),
-                mov(2, 9),
-                mov(3, 0),
-                call(6),
-                exit()
-            ]
+            "
+                stdw [%r10-8], 0
+                mov %r1, %r10
+                add %r1, -8
+                mov %r2, 9
+                mov %r3, 0
+                call 6
+                exit
+            "
         ),
         bad!(
             "trace_printk zero size",
             XDP,
             K::HelperArg { reg: 2, .. },
-            [
-                st(8, 10, -8, 0),
-                movr(1, 10),
-                alu(BPF_ADD, 1, -8),
-                mov(2, 0),
-                mov(3, 0),
-                call(6),
-                exit()
-            ]
+            "
+                stdw [%r10-8], 0
+                mov %r1, %r10
+                add %r1, -8
+                mov %r2, 0
+                mov %r3, 0
+                call 6
+                exit
+            "
         ),
         bad!(
             "trace_printk unbounded size",
             XDP,
             K::UnboundedAccess { reg: 2 } | K::NegativeOffset { reg: 2 },
-            [
-                st(8, 10, -8, 0),
-                ldx(4, 2, 1, 12),
-                alu(BPF_OR, 2, 1),
-                movr(1, 10),
-                alu(BPF_ADD, 1, -8),
-                mov(3, 0),
-                call(6),
-                exit()
-            ]
+            "
+                stdw [%r10-8], 0
+                ldxw %r2, [%r1+12]
+                or %r2, 1
+                mov %r1, %r10
+                add %r1, -8
+                mov %r3, 0
+                call 6
+                exit
+            "
         ),
         ok!(
             "probe_read initialises stack",
             XDP,
-            [
-                movr(1, 10),
-                alu(BPF_ADD, 1, -16),
-                mov(2, 16),
-                mov(3, 0),
-                call(4),
-                ldx(8, 0, 10, -16),
-                exit()
-            ]
+            "
+                mov %r1, %r10
+                add %r1, -16
+                mov %r2, 16
+                mov %r3, 0
+                call 4
+                ldxdw %r0, [%r10-16]
+                exit
+            "
         ),
         ok!(
             "csum_diff with zero sizes",
             XDP,
-            [
-                mov(1, 0),
-                mov(2, 0),
-                mov(3, 0),
-                mov(4, 0),
-                mov(5, 0),
-                call(28),
-                exit()
-            ]
+            "
+                mov %r1, 0
+                mov %r2, 0
+                mov %r3, 0
+                mov %r4, 0
+                mov %r5, 0
+                call 28
+                exit
+            "
         ),
         ok!(
             "csum_diff with packet",
             XDP,
-            [
-                pkt(),
-                movr(4, 2),
-                alu(BPF_ADD, 4, 8),
-                jmpr(BPF_JGT, 4, 3, 7),
-                movr(1, 2),
-                mov(2, 8),
-                mov(3, 0),
-                mov(4, 0),
-                mov(5, 0),
-                call(28),
-                exit(),
-                ret0()
-            ]
+            PKT,
+            "
+                mov %r4, %r2
+                add %r4, 8
+                jgt %r4, %r3, out
+                mov %r1, %r2
+                mov %r2, 8
+                mov %r3, 0
+                mov %r4, 0
+                mov %r5, 0
+                call 28
+                exit
+            out:
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "tail call",
             XDP,
-            [ld_map(2, 2), mov(3, 0), call(12), ret0()]
+            "
+                lddw %r2, map[2]
+                mov %r3, 0
+                call 12
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "tail call with hash map",
             XDP,
             K::MapHelper { helper: 12 },
-            [ld_map(2, 0), mov(3, 0), call(12), ret0()]
+            "
+                lddw %r2, map[0]
+                mov %r3, 0
+                call 12
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "lookup in prog array",
             XDP,
             K::MapHelper { helper: 1 },
-            [key_setup(2), call(1), ret0()]
+            key_args(2),
+            "
+                call 1
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "tail call with modified ctx",
             XDP,
             K::ModifiedCtx { reg: 1 },
-            [
-                alu(BPF_ADD, 1, 4),
-                ld_map(2, 2),
-                mov(3, 0),
-                call(12),
-                ret0()
-            ]
+            "
+                add %r1, 4
+                lddw %r2, map[2]
+                mov %r3, 0
+                call 12
+                mov %r0, 0
+                exit
+            "
         ),
         bad!(
             "tail call with non-ctx",
             XDP,
             K::HelperArg { reg: 1, .. },
-            [movr(1, 10), ld_map(2, 2), mov(3, 0), call(12), ret0()]
+            "
+                mov %r1, %r10
+                lddw %r2, map[2]
+                mov %r3, 0
+                call 12
+                mov %r0, 0
+                exit
+            "
         ),
         ok!(
             "map value pointer spill/fill",
             XDP,
-            [
-                key_setup(0),
-                call(1),
-                jmp(BPF_JEQ, 0, 0, 3),
-                stx(8, 10, 0, -16),
-                ldx(8, 3, 10, -16),
-                ldx(8, 0, 3, 0),
-                exit()
-            ]
+            key_args(0),
+            "
+                call 1
+                jeq %r0, 0, exit
+                stxdw [%r10-16], %r0
+                ldxdw %r3, [%r10-16]
+                ldxdw %r0, [%r3]
+                exit
+            "
         ),
         ok!(
             "nullable spill then check original",
             XDP,
-            [
-                key_setup(0),
-                call(1),
-                stx(8, 10, 0, -16),
-                jmp(BPF_JEQ, 0, 0, 2),
-                ldx(8, 3, 10, -16),
-                ldx(8, 0, 3, 0),
-                exit()
-            ]
+            key_args(0),
+            "
+                call 1
+                stxdw [%r10-16], %r0
+                jeq %r0, 0, exit
+                ldxdw %r3, [%r10-16]
+                ldxdw %r0, [%r3]
+                exit
+            "
         ),
     ]
 }
