@@ -3,6 +3,11 @@
 //! back ring buffer records acquire and release references (see [`super::refs`]); the
 //! program's `exit` and `tail_call` need none held.
 
+// Not yet converted: argument register numbers (`i + 1`, `r + 1`, below 6), the frame push and
+// pop (`st.frames[depth]`, `depth - 1`, under `MAX_CALL_FRAMES` and above 0), call targets
+// (`pc + 1 + imm`, checked by the decoder) and pointer offset bounds in `i64`.
+#![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use super::check::{Checker, Res, Step};
 use super::error::{LeakTarget, TooComplexReason, VerifyErrorKind as K};
 use super::rule::Rule;

@@ -1,6 +1,11 @@
 //! The structure pass: function boundaries, jumps that stay inside their function,
 //! reachability of every instruction, and the prune points of the exploration.
 
+// Not yet converted: the structure pass indexes `aux` and `funcs` by pc and function index and
+// steps pc by instruction width (`pc + w`, `pc + 1 + rel`), all below `insns.len()` after
+// decoding; each site still wants a `get` or a checked form.
+#![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use super::error::{TooComplexReason, VerifyError, VerifyErrorKind};
 use super::workspace::{Func, MAX_FUNCS};
 use crate::isa::opcode::{op, Class, BPF_CALL, BPF_EXIT, BPF_JA, CALL_LOCAL};

@@ -1,6 +1,11 @@
 //! The exploration driver: walks paths one instruction at a time, keeps the pending branches,
 //! prunes at prune points, and dispatches each instruction to its class's transfer function.
 
+// Not yet converted: successor pcs (`pc + 1`, `pc + 2`, below `MAX_INSNS`), frame and stack
+// slot indexing (`st.frames[f]`, `slots[k]`, under `MAX_CALL_FRAMES` and the slot count) and the
+// link-id counter (`% LINK_ID_BASE`).
+#![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use super::cfg::{self, PRUNE, VISITED};
 use super::error::{TooComplexReason, VerifyError, VerifyErrorKind};
 use super::liveness::SlotTable;

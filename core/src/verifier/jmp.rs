@@ -2,6 +2,10 @@
 //! refined against each other; pointers may only be null-checked or compared within the
 //! packet, where `pkt + N <= data_end` proves `N` readable bytes.
 
+// Not yet converted: jump targets (`pc + 1 + off`, checked by the decoder), fall-through pcs
+// (`pc + 1`) and packet range sums of `i64` offsets bounded by `MAX_PACKET_OFF`.
+#![allow(clippy::arithmetic_side_effects)]
+
 use super::check::{Checker, Res, Step, MAX_PACKET_OFF};
 use super::error::VerifyErrorKind;
 use super::scalar::Scalar;

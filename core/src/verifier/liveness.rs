@@ -11,6 +11,11 @@
 //! accept more than it proves: a wrong analysis would cost precision (a rejection), never
 //! soundness.
 
+// Not yet converted: the backward passes index `aux` and `insns` by pc and step by instruction
+// width (below `insns.len()` after decoding), and the lifting table is searched by bisection
+// over its entries (`mid * ENTRY`, `e[i + 1]`).
+#![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use super::cfg::{flow, width, Flow};
 use crate::host::{ArgKind, HelperTable};
 use crate::isa::opcode::*;

@@ -1,6 +1,10 @@
 //! The verifier log: one line per processed instruction with the registers before it, in the
 //! spirit of Linux's `verifier log` (`12: (bf) r2 = r1 ; R1=ctx() R2=pkt(off=0,r=14)`).
 
+// Not yet converted: the log's frame number (`depth - 1`, depth at least 1), the current
+// frame's index and stack slot offsets (`k * 8 - 512`).
+#![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use super::scalar::Scalar;
 use super::state::{Kind, State, Value};
 use crate::isa::Insn;

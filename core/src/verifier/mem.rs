@@ -2,6 +2,11 @@
 //! reaches (context field, stack frame, proven packet range, map value, memory buffer); the
 //! stack keeps which bytes are initialised and which slots hold spilled registers.
 
+// Not yet converted: access offsets (`base.off + insn.off + smin/smax + size`) computed in `i64`
+// from 32-bit and bounded parts, access widths (`size * 8`), call targets and the stack slot
+// indexing they lead to.
+#![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use super::cfg::{CTX_ACCESS, OTHER_ACCESS};
 use super::check::{Checker, Res};
 use super::error::{LeakTarget, TooComplexReason, VerifyErrorKind as K};

@@ -1,6 +1,10 @@
 //! The abstract state: registers and stack slots of every frame of the call chain, and the
 //! inclusion test used to prune paths.
 
+// Not yet converted: frame and register indexing (`frames[cur]`, `regs[r.min(10)]`, `depth - 1`),
+// the spill table and the id-pair list, all under their fixed capacities.
+#![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use super::refs::Refs;
 use super::scalar::Scalar;
 use crate::host::{MAX_CALL_FRAMES, STACK_FRAME_SIZE};

@@ -4,6 +4,10 @@
 //! `x & !mask == value`: bits set in `mask` are unknown, the others equal `value`'s. The
 //! invariant `value & mask == 0` holds for every tnum built here.
 
+// Not yet converted: bit-width arithmetic (`64 - leading_zeros`, `(1 << bits) - 1`) on widths of
+// 1..=64.
+#![allow(clippy::arithmetic_side_effects)]
+
 /// A set of 64-bit numbers described by known and unknown bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Tnum {
