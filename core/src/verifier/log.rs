@@ -1,10 +1,6 @@
 //! The verifier log: one line per processed instruction with the registers before it, in the
 //! spirit of Linux's `verifier log` (`12: (bf) r2 = r1 ; R1=ctx() R2=pkt(off=0,r=14)`).
 
-// Not yet converted: the log's frame number (`depth - 1`, depth at least 1), the current
-// frame's index and stack slot offsets (`k * 8 - 512`).
-#![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
-
 use super::scalar::Scalar;
 use super::state::{Kind, State, Value};
 use crate::isa::Insn;
@@ -65,7 +61,7 @@ impl fmt::Display for ShowValue<'_> {
                 Ok(())
             }
             Kind::Stack => {
-                write!(f, "fp{}", v.off as i64 + v.s.smin)?;
+                write!(f, "fp{}", (v.off as i64).saturating_add(v.s.smin))?;
                 if v.aux != 0 {
                     write!(f, "(frame={})", v.aux)?;
                 }
@@ -103,9 +99,11 @@ pub(crate) fn write_step(mut w: &mut dyn Write, insns: &[Insn], pc: usize, st: &
     let _ = crate::asm::disassemble_insn(insns, pc, &mut w);
     let _ = write!(w, " ;");
     if st.depth > 1 {
-        let _ = write!(w, " frame{}:", st.depth - 1);
+        let _ = write!(w, " frame{}:", st.depth.saturating_sub(1));
     }
-    let f = &st.frames[st.cur()];
+    let Some(f) = st.frames.get(st.cur()) else {
+        return;
+    };
     for (i, r) in f.regs.iter().enumerate() {
         if r.kind != Kind::Uninit {
             let _ = write!(w, " R{i}={}", ShowValue(r));
@@ -113,7 +111,7 @@ pub(crate) fn write_step(mut w: &mut dyn Write, insns: &[Insn], pc: usize, st: &
     }
     for (k, s) in f.slots.iter().enumerate() {
         if s.init != 0 {
-            let off = k as i64 * 8 - 512;
+            let off = (k as i64).saturating_mul(8).saturating_sub(512);
             match st.spilled(s) {
                 Some(v) => {
                     let _ = write!(w, " fp{off}={}", ShowValue(v));
