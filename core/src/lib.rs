@@ -78,8 +78,6 @@
 //! - `interp::exec`: registers indexed by 4-bit fields into 16 entries; the hot loop stays plain.
 //! - `interp::alu`: BPF arithmetic wraps by definition; divisors are tested non-zero first.
 //! - `fuzzing`: test code (feature `fuzzing`), which reports findings by panicking.
-//! - `verifier::{liveness, mem, scalar, workspace}`: not yet converted; each says which
-//!   sites remain.
 #![no_std]
 #![deny(unsafe_code)]
 #![cfg_attr(
