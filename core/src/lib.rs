@@ -71,13 +71,16 @@
 //! ## Indexing and arithmetic
 //!
 //! Library code denies `clippy::indexing_slicing` and `clippy::arithmetic_side_effects`: it
-//! uses `get`, `checked_*`, `saturating_*` and `wrapping_*`, so no index or overflow can panic.
-//! The modules that allow them, each stating its invariant at the top:
+//! uses `get`, `checked_*`, `saturating_*` and `wrapping_*`, so that no index and no integer
+//! overflow can panic. The modules that allow them, each stating its invariant at the top:
 //!
 //! - `mem`: arithmetic on addresses of live borrows and on offsets checked against their region.
 //! - `interp::exec`: registers indexed by 4-bit fields into 16 entries; the hot loop stays plain.
 //! - `interp::alu`: BPF arithmetic wraps by definition; divisors are tested non-zero first.
 //! - `fuzzing`: test code (feature `fuzzing`), which reports findings by panicking.
+//!
+//! One item outside them allows both: the compile-time check that [`helpers::standard`] is in
+//! id order, where an index out of bounds would fail the build.
 #![no_std]
 #![deny(unsafe_code)]
 #![cfg_attr(
