@@ -66,8 +66,26 @@
 //! | `metering` | on | the instruction budget (`Runtime::with_budget`, `Interpreter::with_budget`), honoured by the interpreter and the JIT; off, the interpreter's loop has no metered copy and a budget cannot be set |
 //! | `arena` | on | map tables over the maps a `MapArena` creates (`MapTable::from_any`, `MapSet::table`) and the program slots that load objects into them (`ProgramSlot`); off, a table holds only `&dyn Map` slots and a board that binds const-generic maps links no dispatch code for map types it does not use |
 //! | `fuzzing` | off | the fuzz targets' logic in `fuzzing` (implies `std` and `metering`; host-only, allocates) |
+//!
+//! ## Indexing and arithmetic
+//!
+//! Library code denies `clippy::indexing_slicing` and `clippy::arithmetic_side_effects`: it
+//! uses `get`, `checked_*`, `saturating_*` and `wrapping_*`, so that no index and no integer
+//! overflow can panic. The modules that allow them, each stating its invariant at the top:
+//!
+//! - `mem`: arithmetic on addresses of live borrows and on offsets checked against their region.
+//! - `interp::exec`: registers indexed by 4-bit fields into 16 entries; the hot loop stays plain.
+//! - `interp::alu`: BPF arithmetic wraps by definition; divisors are tested non-zero first.
+//! - `fuzzing`: test code (feature `fuzzing`), which reports findings by panicking.
+//!
+//! One item outside them allows both: the compile-time check that [`helpers::standard`] is in
+//! id order, where an index out of bounds would fail the build.
 #![no_std]
 #![deny(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
 #![deny(missing_docs)]
 
 #[cfg(any(test, feature = "std"))]

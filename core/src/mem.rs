@@ -26,6 +26,11 @@
 //! `UnsafeCell`), never through one derived from a shared borrow, and Miri checks this layer
 //! under both Stacked and Tree Borrows (see `.ci/run`).
 
+// Every sum here is an address inside a live borrow (`start + len` of a slice or struct, an
+// offset in a context field that `field_at` found), the length `end - start` of a region (whose
+// `start <= end`), an offset already checked against its region (`off < size`, `off <= len`),
+// or `8 * N` for an access width `N` of 1..=8.
+#![allow(clippy::arithmetic_side_effects)]
 #![allow(unsafe_code)]
 
 use crate::host::{ContextLayout, CtxFieldKind, TcCtx, Trap, XdpCtx};

@@ -249,7 +249,7 @@ impl<'e> Runtime<'e> {
             Context::Xdp(x) => {
                 regions.data = Region::of_mut(x.buf);
                 let base = regions.data.start;
-                let clamp = |o: usize| base + o.min(x.buf.len()) as u64;
+                let clamp = |o: usize| base.saturating_add(o.min(x.buf.len()) as u64);
                 let data = clamp(x.data);
                 let mut md = XdpCtx {
                     data,
@@ -274,8 +274,9 @@ impl<'e> Runtime<'e> {
                 };
                 let mut run = ActiveRun::new(self, binding, entry, regions);
                 let r = f(&mut run);
-                x.data = (md.data - base) as usize;
-                x.data_end = (md.data_end - base) as usize;
+                // The program cannot write the pointers and the helpers keep them in `buf`.
+                x.data = md.data.saturating_sub(base) as usize;
+                x.data_end = md.data_end.saturating_sub(base) as usize;
                 x.redirect = run.state.redirect;
                 r
             }
@@ -292,7 +293,7 @@ impl<'e> Runtime<'e> {
                 let sk_addr = regions.ctx.start;
                 // Only the scalar fields are writable, never the packet pointers.
                 regions.ctx_write = Region {
-                    start: sk_addr + 16,
+                    start: sk_addr.saturating_add(16),
                     end: regions.ctx.end,
                 };
                 let entry = Entry {
@@ -308,7 +309,7 @@ impl<'e> Runtime<'e> {
             Context::Tc(t) => {
                 regions.data = Region::of_mut(t.buf);
                 let base = regions.data.start;
-                let clamp = |o: usize| base + o.min(t.buf.len()) as u64;
+                let clamp = |o: usize| base.saturating_add(o.min(t.buf.len()) as u64);
                 let data = clamp(t.data);
                 let data_end = clamp(t.data_end).max(data);
                 let mut sk = TcCtx {
@@ -317,16 +318,16 @@ impl<'e> Runtime<'e> {
                     data_meta: data,
                     tstamp: t.tstamp,
                     fields: t.fields,
-                    wire_len: (data_end - data) as u32,
+                    wire_len: data_end.saturating_sub(data) as u32,
                     gso_segs: 1,
                     ..TcCtx::default()
                 };
-                sk.fields[skb_field::LEN] = (data_end - data) as u32;
+                sk.fields[skb_field::LEN] = data_end.saturating_sub(data) as u32;
                 regions.ctx = Region::of_struct(&mut sk);
                 let sk_addr = regions.ctx.start;
                 // Never the packet pointers: only the helpers move them.
                 regions.ctx_write = Region {
-                    start: sk_addr + 24,
+                    start: sk_addr.saturating_add(24),
                     end: regions.ctx.end,
                 };
                 regions.frame = LiveFrame::Tc;
@@ -341,8 +342,9 @@ impl<'e> Runtime<'e> {
                 };
                 let mut run = ActiveRun::new(self, binding, entry, regions);
                 let r = f(&mut run);
-                t.data = (sk.data - base) as usize;
-                t.data_end = (sk.data_end - base) as usize;
+                // The program cannot write the pointers and the helpers keep them in `buf`.
+                t.data = sk.data.saturating_sub(base) as usize;
+                t.data_end = sk.data_end.saturating_sub(base) as usize;
                 t.fields = sk.fields;
                 t.tstamp = sk.tstamp;
                 // tc programs redirect only to interfaces (`bpf_redirect` and its kin).
@@ -441,7 +443,10 @@ impl<'a, 'e> ActiveRun<'a, 'e> {
     pub fn packet(&self) -> (u64, u64) {
         (
             self.entry.packet.start,
-            self.entry.packet.end - self.entry.packet.start,
+            self.entry
+                .packet
+                .end
+                .saturating_sub(self.entry.packet.start),
         )
     }
 

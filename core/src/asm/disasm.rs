@@ -76,7 +76,7 @@ impl fmt::Display for Disasm<'_> {
         while let Some(n) = render(self.insns, pc, &mut line) {
             f.write_str(line.as_str())?;
             f.write_char('\n')?;
-            pc += n;
+            pc = pc.saturating_add(n);
         }
         Ok(())
     }

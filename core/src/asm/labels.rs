@@ -109,7 +109,7 @@ impl<const N: usize> Labels<N> {
             line: err.line,
             col: err.column,
         };
-        self.len += 1;
+        self.len = self.len.saturating_add(1);
         Ok(())
     }
 

@@ -113,7 +113,7 @@ impl<'a> Lexer<'a> {
     /// Advances over bytes matching `pred` and returns the end position.
     fn scan(&self, mut i: usize, pred: fn(u8) -> bool) -> usize {
         while self.byte(i).is_some_and(pred) {
-            i += 1;
+            i = i.saturating_add(1);
         }
         i
     }
@@ -139,13 +139,13 @@ impl<'a> Lexer<'a> {
             _ => None,
         };
         if let Some(t) = single {
-            self.pos = start + 1;
+            self.pos = start.saturating_add(1);
             return Ok(Some((t, c)));
         }
         if b == b'%' {
-            let end = self.scan(start + 1, is_ident_char);
+            let end = self.scan(start.saturating_add(1), is_ident_char);
             self.pos = end;
-            let word = self.line.get(start + 1..end).unwrap_or("");
+            let word = self.line.get(start.saturating_add(1)..end).unwrap_or("");
             return match word.strip_prefix('r').and_then(reg_number) {
                 Some(n) => Ok(Some((Tok::Reg(n), c))),
                 None => Err((AsmErrorKind::BadRegister, c)),

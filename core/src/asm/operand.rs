@@ -93,7 +93,7 @@ pub(super) fn parse_line(line: &str) -> Result<Line<'_>, ParseError> {
             return Err((AsmErrorKind::BadOperandCount, op.1));
         };
         *slot = op;
-        insn.n += 1;
+        insn.n = insn.n.saturating_add(1);
     }
     Ok(Line::Insn(insn))
 }
@@ -125,7 +125,7 @@ fn signed_num(lx: &mut Lexer<'_>) -> Result<(Option<bool>, Num, u32), ParseError
 pub(super) fn imm32(sign: Option<bool>, num: Num) -> Option<i32> {
     if sign == Some(true) {
         let v = i64::try_from(num.value).ok()?;
-        return i32::try_from(-v).ok();
+        return i32::try_from(v.checked_neg()?).ok();
     }
     if num.hex {
         u32::try_from(num.value).ok().map(|v| v as i32)
@@ -148,7 +148,7 @@ pub(super) fn imm64(sign: Option<bool>, num: Num) -> Option<u64> {
 /// A signed value that must fit in `T`: a relative jump or a memory offset.
 pub(super) fn signed<T: TryFrom<i64>>(neg: bool, num: Num) -> Option<T> {
     let v = i64::try_from(num.value).ok()?;
-    T::try_from(if neg { -v } else { v }).ok()
+    T::try_from(if neg { v.checked_neg()? } else { v }).ok()
 }
 
 fn operand<'a>(lx: &mut Lexer<'a>) -> Result<Op<'a>, ParseError> {

@@ -28,7 +28,9 @@ const MAX_PROLOGUE: usize = 3 + MEMWORDS;
 /// An upper bound on the eBPF slots a classic program of `classic_len` instructions becomes:
 /// an output buffer this long never fills.
 pub const fn output_bound(classic_len: usize) -> usize {
-    MAX_PROLOGUE + classic_len.saturating_mul(MAX_SLOTS)
+    classic_len
+        .saturating_mul(MAX_SLOTS)
+        .saturating_add(MAX_PROLOGUE)
 }
 
 /// Where control goes after an instruction.
@@ -43,13 +45,17 @@ enum Next {
     Branch(u64, u64),
 }
 
+// `pc` is below `MAX_CLASSIC_INSNS` and the offsets are at most 32 bits: no sum overflows.
 fn next(pc: usize, f: SockFilter) -> Next {
-    let base = pc as u64 + 1;
+    let base = (pc as u64).saturating_add(1);
     match f.class() {
         code::RET => Next::Return,
-        code::JMP if f.code == code::JMP | code::JA => Next::Jump(base + f.k as u64),
-        code::JMP if f.jt == f.jf => Next::Jump(base + f.jt as u64),
-        code::JMP => Next::Branch(base + f.jt as u64, base + f.jf as u64),
+        code::JMP if f.code == code::JMP | code::JA => Next::Jump(base.saturating_add(f.k as u64)),
+        code::JMP if f.jt == f.jf => Next::Jump(base.saturating_add(f.jt as u64)),
+        code::JMP => Next::Branch(
+            base.saturating_add(f.jt as u64),
+            base.saturating_add(f.jf as u64),
+        ),
         _ => Next::Fall,
     }
 }
@@ -78,9 +84,14 @@ fn slots(f: SockFilter) -> usize {
 fn gap(filter: &[SockFilter], marks: &Marks, from: usize, to: u64) -> usize {
     let to = (to as usize).min(filter.len());
     let mut n = 0usize;
-    for (j, f) in filter.iter().enumerate().take(to).skip(from + 1) {
+    for (j, f) in filter
+        .iter()
+        .enumerate()
+        .take(to)
+        .skip(from.saturating_add(1))
+    {
         if marks.get(j) {
-            n += slots(*f);
+            n = n.saturating_add(slots(*f));
         }
     }
     n
@@ -145,7 +156,7 @@ pub fn convert(filter: &[SockFilter], out: &mut [Insn]) -> Result<usize, CbpfErr
         };
         match next(pc, *f) {
             Next::Return => {}
-            Next::Fall => target(pc as u64 + 1).map_err(|e| {
+            Next::Fall => target((pc as u64).saturating_add(1)).map_err(|e| {
                 // Falling off the end is the missing `ret`, not a jump.
                 err(e.pc, CbpfErrorKind::NoFinalReturn)
             })?,
@@ -162,7 +173,7 @@ pub fn convert(filter: &[SockFilter], out: &mut [Insn]) -> Result<usize, CbpfErr
             x_read |= lower::reads_x(*f);
         }
     }
-    let last = n - 1;
+    let last = n.saturating_sub(1);
     if filter.get(last).map(|f| f.class()) != Some(code::RET) {
         return Err(err(last, CbpfErrorKind::NoFinalReturn));
     }

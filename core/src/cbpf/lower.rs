@@ -33,7 +33,8 @@ pub(super) const MAX_SLOTS: usize = 6;
 
 /// Stack offset of scratch word `M[k]` from r10: the 16 words are the 64 bytes below it.
 pub(super) const fn scratch_off(k: u32) -> i16 {
-    -((MEMWORDS as i16) * 4) + (k as i16) * 4
+    // `k` is below `MEMWORDS` (checked by the caller): the offset is -64..-4.
+    (k as i16).wrapping_sub(MEMWORDS as i16).wrapping_mul(4)
 }
 
 /// The slots of one lowered instruction.
@@ -54,7 +55,7 @@ impl Seq {
     fn push(&mut self, insn: Insn) {
         if let Some(slot) = self.insns.get_mut(self.len) {
             *slot = insn;
-            self.len += 1;
+            self.len = self.len.saturating_add(1);
         }
     }
 

@@ -104,9 +104,10 @@ impl<'a> Btf<'a> {
         if hdr_len < 24 {
             return Err(bad);
         }
-        let types_at = hdr_len + type_off; // u32 + u32: no overflow in u64
+        let types_at = hdr_len.saturating_add(type_off); // u32 + u32: no overflow in u64
         let types = slice(data, types_at, type_len).ok_or((8, K::BadBtfHeader))?;
-        let strings = slice(data, hdr_len + str_off, str_len).ok_or((16, K::BadBtfHeader))?;
+        let strings =
+            slice(data, hdr_len.saturating_add(str_off), str_len).ok_or((16, K::BadBtfHeader))?;
         let mut btf = Btf {
             types,
             types_at,
@@ -118,33 +119,35 @@ impl<'a> Btf<'a> {
         let mut off = 0;
         while off < types.len() as u64 {
             off = btf.record(off)?.1;
-            btf.count += 1;
+            btf.count = btf.count.saturating_add(1);
         }
         btf.stride = btf.count.div_ceil(INDEX as u32).max(1);
-        let (mut off, mut n) = (0, 0);
+        let (mut off, mut n) = (0, 0u32);
         while off < types.len() as u64 {
-            if n % btf.stride == 0 {
-                if let Some(slot) = btf.index.get_mut((n / btf.stride) as usize) {
+            // `stride` is at least 1.
+            if n.checked_rem(btf.stride) == Some(0) {
+                let k = n.checked_div(btf.stride).unwrap_or(0);
+                if let Some(slot) = btf.index.get_mut(k as usize) {
                     *slot = off as u32; // below the type section's u32 length
                 }
             }
             off = btf.record(off)?.1;
-            n += 1;
+            n = n.saturating_add(1);
         }
         Ok(btf)
     }
 
     /// The record at byte `off` of the type section, and the offset of the next one.
     fn record(&self, off: u64) -> Result<(Ty<'a>, u64), BtfError> {
-        let at = self.types_at + off;
+        let at = self.types_at.saturating_add(off);
         let trunc = (at, K::BtfTruncated);
         let name_off = u32_at(self.types, off).ok_or(trunc)?;
-        let info = u32_at(self.types, off + 4).ok_or(trunc)?;
-        let size_type = u32_at(self.types, off + 8).ok_or(trunc)?;
+        let info = u32_at(self.types, off.saturating_add(4)).ok_or(trunc)?;
+        let size_type = u32_at(self.types, off.saturating_add(8)).ok_or(trunc)?;
         let kind = ((info >> 24) & 0x1f) as u8;
         let vlen = info as u16;
         let len = extra_len(kind, vlen).ok_or((at, K::BadBtfType(kind.into())))?;
-        let extra = slice(self.types, off + 12, len).ok_or(trunc)?;
+        let extra = slice(self.types, off.saturating_add(12), len).ok_or(trunc)?;
         let ty = Ty {
             at,
             name_off,
@@ -154,7 +157,7 @@ impl<'a> Btf<'a> {
             size_type,
             extra,
         };
-        Ok((ty, off + 12 + len))
+        Ok((ty, off.saturating_add(12).saturating_add(len)))
     }
 
     /// The type with id `id` (1 is the first record; 0 is `void`, which has no record).
@@ -163,9 +166,11 @@ impl<'a> Btf<'a> {
         if id == 0 || id > self.count {
             return Err(missing);
         }
-        let k = (id - 1) / self.stride;
+        // `id >= 1`, and `stride` is at least 1.
+        let i = id.saturating_sub(1);
+        let k = i.checked_div(self.stride).ok_or(missing)?;
         let mut off = u64::from(*self.index.get(k as usize).ok_or(missing)?);
-        for _ in 0..(id - 1) % self.stride {
+        for _ in 0..i.checked_rem(self.stride).ok_or(missing)? {
             off = self.record(off)?.1;
         }
         Ok(self.record(off)?.0)
@@ -210,12 +215,12 @@ impl<'a> Btf<'a> {
             KIND_ARRAY => {
                 let elem = u32_at(ty.extra, 0).ok_or((ty.at, K::BtfTruncated))?;
                 let n = u32_at(ty.extra, 8).ok_or((ty.at, K::BtfTruncated))?;
-                self.size_of(elem, depth + 1)?
+                self.size_of(elem, depth.saturating_add(1))?
                     .checked_mul(n.into())
                     .ok_or((ty.at, K::BadMapSize))
             }
             KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG
-            | KIND_VAR => self.size_of(ty.size_type, depth + 1),
+            | KIND_VAR => self.size_of(ty.size_type, depth.saturating_add(1)),
             _ => Err((ty.at, K::BadBtfType(id))),
         }
     }
@@ -250,7 +255,7 @@ impl<'a> Btf<'a> {
         while off < self.types.len() as u64 {
             let (ty, next) = self.record(off).ok()?;
             off = next;
-            id += 1;
+            id = id.saturating_add(1);
             if ty.kind == KIND_DATASEC && self.name(&ty).ok()? == name {
                 return Some(id);
             }
@@ -268,7 +273,8 @@ impl<'a> Btf<'a> {
                 continue;
             }
             for i in 0..u64::from(ty.vlen) {
-                let var_id = u32_at(ty.extra, i * 12).ok_or((ty.at, K::BtfTruncated))?;
+                let var_id =
+                    u32_at(ty.extra, i.saturating_mul(12)).ok_or((ty.at, K::BtfTruncated))?;
                 let var = self.get(var_id)?;
                 if var.kind != KIND_VAR {
                     return Err((var.at, K::BadBtfType(var_id)));
@@ -304,8 +310,8 @@ impl<'a> Btf<'a> {
         };
         for i in 0..u64::from(st.vlen) {
             let trunc = (st.at, K::BtfTruncated);
-            let name_off = u32_at(st.extra, i * 12).ok_or(trunc)?;
-            let mtype = u32_at(st.extra, i * 12 + 4).ok_or(trunc)?;
+            let name_off = u32_at(st.extra, i.saturating_mul(12)).ok_or(trunc)?;
+            let mtype = u32_at(st.extra, i.saturating_mul(12).saturating_add(4)).ok_or(trunc)?;
             let member = Ty { name_off, ..st };
             match self.name(&member)? {
                 "type" => map_type = Some(self.uint_attr(mtype)?),

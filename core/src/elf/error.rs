@@ -18,7 +18,7 @@ impl SectionName {
     pub fn new(name: &str) -> SectionName {
         let mut len = name.len().min(Self::CAPACITY);
         while !name.is_char_boundary(len) {
-            len -= 1;
+            len = len.saturating_sub(1); // 0 is a boundary
         }
         let mut bytes = [0; Self::CAPACITY];
         if let (Some(dst), Some(src)) = (bytes.get_mut(..len), name.as_bytes().get(..len)) {

@@ -73,7 +73,10 @@ impl<'a> Linker<'_, 'a, '_> {
         {
             return Ok(*p);
         }
-        let err = sec.err(u64::from(start) * 8, K::TooMany(MAX_FUNCTIONS as u32));
+        let err = sec.err(
+            u64::from(start).saturating_mul(8),
+            K::TooMany(MAX_FUNCTIONS as u32),
+        );
         let slot = self.placed.get_mut(self.count).ok_or(err)?;
         let dest = u32::try_from(self.used).map_err(|_| err)?;
         *slot = Placed {
@@ -83,14 +86,15 @@ impl<'a> Linker<'_, 'a, '_> {
             dest,
         };
         let p = *slot;
-        self.count += 1;
+        self.count = self.count.saturating_add(1);
         for k in 0..u64::from(len) {
-            let insn = insn_at(sec, u64::from(start) + k).ok_or(sec.err(0, K::Truncated))?;
-            if let Some(o) = self.out.get_mut((self.used + k) as usize) {
+            let insn =
+                insn_at(sec, u64::from(start).saturating_add(k)).ok_or(sec.err(0, K::Truncated))?;
+            if let Some(o) = self.out.get_mut(self.used.saturating_add(k) as usize) {
                 *o = insn;
             }
         }
-        self.used += u64::from(len);
+        self.used = self.used.saturating_add(u64::from(len));
         Ok(p)
     }
 
@@ -103,24 +107,31 @@ impl<'a> Linker<'_, 'a, '_> {
     /// Applies the relocations of function `f` and links its calls.
     fn relocate(&mut self, f: Placed) -> Result<(), LoadError> {
         let sec = self.obj.section(f.section)?;
-        let (lo, hi) = (u64::from(f.start) * 8, u64::from(f.start + f.len) * 8);
+        let lo = u64::from(f.start).saturating_mul(8);
+        let hi = u64::from(f.start)
+            .saturating_add(u64::from(f.len))
+            .saturating_mul(8);
         for rel in self.obj.relocations_for(f.section) {
             if rel.offset < lo || rel.offset >= hi || rel.rtype == R_BPF_NONE {
                 continue;
             }
             let rel_sec = self.obj.section(rel.section)?;
             let bad_site = rel_sec.err(rel.entry, K::BadRelocationSite);
-            let k = rel.offset / 8 - u64::from(f.start);
+            // `lo <= rel.offset < hi`: `k` is below `f.len`.
+            let k = (rel.offset / 8).saturating_sub(u64::from(f.start));
             let insn = insn_at(&sec, rel.offset / 8).ok_or(bad_site)?;
-            let dest = u64::from(f.dest) + k;
+            let dest = u64::from(f.dest).saturating_add(k);
             match rel.rtype {
                 R_BPF_64_64 => {
-                    if !insn.is_lddw() || insn.src() != LDDW_IMM || k + 1 >= u64::from(f.len) {
+                    if !insn.is_lddw()
+                        || insn.src() != LDDW_IMM
+                        || k.saturating_add(1) >= u64::from(f.len)
+                    {
                         return Err(bad_site);
                     }
                     let (src, imm, imm2) = self.data_reference(&rel, &rel_sec, insn.imm)?;
                     self.write(dest, |i| *i = Insn::new(i.opcode, i.dst(), src, i.off, imm));
-                    self.write(dest + 1, |i| i.imm = imm2);
+                    self.write(dest.saturating_add(1), |i| i.imm = imm2);
                 }
                 R_BPF_64_32 => {
                     if insn.opcode != op::CALL || insn.src() != CALL_LOCAL {
@@ -133,24 +144,28 @@ impl<'a> Linker<'_, 'a, '_> {
                         .filter(Section::is_code)
                         .ok_or(rel_sec.err(rel.entry, K::BadRelocationTarget(rel.sym)))?;
                     // libbpf: the target slot is the symbol's slot plus imm + 1.
-                    let target = (sym.value / 8) as i64 + i64::from(insn.imm) + 1;
+                    let target = ((sym.value / 8) as i64)
+                        .saturating_add(i64::from(insn.imm))
+                        .saturating_add(1);
                     self.link_call(f, k, &callee, target)?;
                 }
                 t => return Err(rel_sec.err(rel.entry, K::UnsupportedRelocation(t))),
             }
         }
         for k in 0..u64::from(f.len) {
-            let slot = u64::from(f.start) + k;
-            let insn = insn_at(&sec, slot).ok_or(sec.err(slot * 8, K::Truncated))?;
+            let slot = u64::from(f.start).saturating_add(k);
+            let insn = insn_at(&sec, slot).ok_or(sec.err(slot.saturating_mul(8), K::Truncated))?;
             if insn.opcode != op::CALL || insn.src() != CALL_LOCAL {
                 continue;
             }
             let has_rel = self
                 .obj
                 .relocations_for(f.section)
-                .any(|r| r.offset == slot * 8 && r.rtype != R_BPF_NONE);
+                .any(|r| r.offset == slot.saturating_mul(8) && r.rtype != R_BPF_NONE);
             if !has_rel {
-                let target = slot as i64 + i64::from(insn.imm) + 1;
+                let target = (slot as i64)
+                    .saturating_add(i64::from(insn.imm))
+                    .saturating_add(1);
                 self.link_call(f, k, &sec, target)?;
             }
         }
@@ -166,14 +181,17 @@ impl<'a> Linker<'_, 'a, '_> {
         target: i64,
     ) -> Result<(), LoadError> {
         let caller = self.obj.section(f.section)?;
-        let bad = caller.err((u64::from(f.start) + k) * 8, K::BadCallTarget(target));
+        let at = u64::from(f.start).saturating_add(k).saturating_mul(8);
+        let bad = caller.err(at, K::BadCallTarget(target));
         let t = u32::try_from(target).map_err(|_| bad)?;
         let func = self.obj.function_at(callee, t).ok_or(bad)?;
         let p = self.place(callee, func.0, func.1)?;
-        let landing = i64::from(p.dest) + i64::from(t - p.start);
-        let next = i64::from(f.dest) + k as i64 + 1;
-        let imm = i32::try_from(landing - next).map_err(|_| bad)?;
-        self.write(u64::from(f.dest) + k, |i| i.imm = imm);
+        // All of them 32-bit values (`t` is in the function that starts at `p.start`): no
+        // overflow in 64 bits.
+        let landing = i64::from(p.dest).saturating_add(i64::from(t.saturating_sub(p.start)));
+        let next = i64::from(f.dest).saturating_add(k as i64).saturating_add(1);
+        let imm = i32::try_from(landing.saturating_sub(next)).map_err(|_| bad)?;
+        self.write(u64::from(f.dest).saturating_add(k), |i| i.imm = imm);
         Ok(())
     }
 
@@ -194,7 +212,7 @@ impl<'a> Linker<'_, 'a, '_> {
             .symbol_section(&sym)
             .ok_or(err(K::BadRelocationTarget(rel.sym)))?;
         let value = i64::try_from(sym.value).map_err(|_| err(K::BadSymbol(rel.sym)))?;
-        let offset = value + i64::from(imm); // both far from i64's limits
+        let offset = value.saturating_add(i64::from(imm)); // both far from i64's limits
         if global_data(&target).is_some() {
             let in_range = u64::try_from(offset).is_ok_and(|o| o <= target.size);
             let map = self.obj.map_at(target.index, 0);
@@ -287,7 +305,7 @@ impl<'a> Object<'a> {
         let mut i = 0;
         while let Some(&f) = linker.placed.get(i).filter(|_| i < linker.count) {
             linker.relocate(f)?;
-            i += 1;
+            i = i.saturating_add(1);
         }
         let len = usize::try_from(linker.used).unwrap_or(usize::MAX);
         if len > linker.out.len() {

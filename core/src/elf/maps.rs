@@ -185,7 +185,7 @@ impl<'o, 'a> ObjectMaps<'o, 'a> {
             let found = match self.phase {
                 0 | 1 => {
                     if pos >= self.obj.symbol_count() {
-                        self.phase += 1;
+                        self.phase = self.phase.saturating_add(1);
                         self.pos = 0;
                         continue;
                     }
@@ -216,7 +216,7 @@ impl<'o, 'a> ObjectMaps<'o, 'a> {
                     return Some(Err(at.unwrap_or_else(|e| e)));
                 }
                 Ok(Some(m)) => {
-                    self.index += 1;
+                    self.index = self.index.saturating_add(1);
                     if !self.with_defs {
                         return Some(Ok(m));
                     }
@@ -313,7 +313,9 @@ fn legacy_def(s: &Section<'_>, at: u64) -> Result<Result<MapDef, UnsupportedMap>
     if s.sh_type == SHT_NOBITS || end.is_none_or(|e| e > s.data.len() as u64) {
         return Err(s.err(at, K::Truncated));
     }
-    let field = |i: u64| u32_at(s.data, at + 4 * i).ok_or(s.err(at, K::Truncated));
+    let field = |i: u64| {
+        u32_at(s.data, at.saturating_add(i.saturating_mul(4))).ok_or(s.err(at, K::Truncated))
+    };
     let def = MapDef {
         key_size: field(1)?,
         value_size: field(2)?,

@@ -229,8 +229,8 @@ impl<'a> Object<'a> {
         if index >= self.shnum {
             return None;
         }
-        let f32 = |o: u64| u32_at(self.bytes, base + o);
-        let f64 = |o: u64| u64_at(self.bytes, base + o);
+        let f32 = |o: u64| u32_at(self.bytes, base.saturating_add(o));
+        let f64 = |o: u64| u64_at(self.bytes, base.saturating_add(o));
         let sh_type = f32(4)?;
         let offset = f64(24)?;
         let size = f64(32)?;
@@ -255,7 +255,10 @@ impl<'a> Object<'a> {
     pub(super) fn section(&self, index: u16) -> Result<Section<'a>, LoadError> {
         let bad = LoadError::table(0, K::BadSectionLink(index.into()));
         let mut s = self.raw_section(index).ok_or(bad)?;
-        let base = self.shoff + u64::from(index) * SHDR_SIZE;
+        // `raw_section` checked that this sum does not overflow.
+        let base = self
+            .shoff
+            .saturating_add(u64::from(index).saturating_mul(SHDR_SIZE));
         let name_off = u32_at(self.bytes, base).ok_or(bad)?;
         s.name = cstr(self.shstrtab, name_off.into())
             .map_err(|e| LoadError::table(base, str_err(e, name_off.into())))?;
@@ -276,8 +279,10 @@ impl<'a> Object<'a> {
     /// from the others and from the headers.
     fn check_sections(&self, shoff: u64, table_len: u64) -> Result<(), LoadError> {
         let extent = |s: &Section<'_>| -> Option<(u64, u64)> {
-            let base = self.shoff + u64::from(s.index) * SHDR_SIZE;
-            let off = u64_at(self.bytes, base + 24)?;
+            let base = self
+                .shoff
+                .saturating_add(u64::from(s.index).saturating_mul(SHDR_SIZE));
+            let off = u64_at(self.bytes, base.saturating_add(24))?;
             (s.size > 0 && s.sh_type != SHT_NOBITS && s.sh_type != 0).then_some((off, s.size))
         };
         for i in 0..self.shnum {
@@ -288,9 +293,9 @@ impl<'a> Object<'a> {
             if slice(self.bytes, off, size).is_none() {
                 return Err(s.err(0, K::OutOfBounds));
             }
-            let end = off + size; // in bounds of the slice, so no overflow
+            let end = off.saturating_add(size); // in bounds of the slice, so no overflow
             let overlaps = |a: u64, b: u64| off < b && a < end;
-            if overlaps(0, EHDR_SIZE) || overlaps(shoff, shoff + table_len) {
+            if overlaps(0, EHDR_SIZE) || overlaps(shoff, shoff.saturating_add(table_len)) {
                 return Err(s.err(0, K::Overlaps(0)));
             }
             for j in 0..i {
@@ -298,7 +303,7 @@ impl<'a> Object<'a> {
                     continue;
                 };
                 if let Some((o, n)) = extent(&other) {
-                    if overlaps(o, o + n) {
+                    if overlaps(o, o.saturating_add(n)) {
                         return Err(s.err(0, K::Overlaps(j)));
                     }
                 }
@@ -348,17 +353,17 @@ impl<'a> Object<'a> {
     pub(super) fn symbol(&self, index: u32) -> Result<Symbol<'a>, LoadError> {
         let (st, strings) = self.symtab.ok_or(LoadError::table(0, K::NoSymbolTable))?;
         let data = st.data;
-        let base = u64::from(index) * SYM_SIZE;
+        let base = u64::from(index).saturating_mul(SYM_SIZE);
         let bad = st.err(base, K::BadSymbolIndex(index));
         let name_off = u32_at(data, base).ok_or(bad)?;
         let name = cstr(strings, name_off.into())
             .map_err(|e| st.err(base, str_err(e, name_off.into())))?;
         Ok(Symbol {
             name,
-            info: u8_at(data, base + 4).ok_or(bad)?,
-            shndx: u16_at(data, base + 6).ok_or(bad)?,
-            value: u64_at(data, base + 8).ok_or(bad)?,
-            size: u64_at(data, base + 16).ok_or(bad)?,
+            info: u8_at(data, base.saturating_add(4)).ok_or(bad)?,
+            shndx: u16_at(data, base.saturating_add(6)).ok_or(bad)?,
+            value: u64_at(data, base.saturating_add(8)).ok_or(bad)?,
+            size: u64_at(data, base.saturating_add(16)).ok_or(bad)?,
         })
     }
 
@@ -442,8 +447,8 @@ impl<'a> Object<'a> {
     fn rel_entries(&self, s: &Section<'a>) -> impl Iterator<Item = Rel> + 'a {
         let (data, section) = (s.data, s.index);
         (0..data.len() as u64 / REL_SIZE).filter_map(move |i| {
-            let entry = i * REL_SIZE;
-            let info = u64_at(data, entry + 8)?;
+            let entry = i.saturating_mul(REL_SIZE);
+            let info = u64_at(data, entry.saturating_add(8))?;
             Some(Rel {
                 section,
                 entry,

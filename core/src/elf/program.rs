@@ -125,7 +125,7 @@ pub(super) fn extent(sec: &Section<'_>, sym: &Symbol<'_>) -> (u32, u32) {
     let end = if sym.size == 0 {
         sec.size / 8
     } else {
-        (sym.value + sym.size) / 8 // checked against the section size by `Object::parse`
+        sym.value.saturating_add(sym.size) / 8 // checked against the section size by `Object::parse`
     };
     (start as u32, end.saturating_sub(start) as u32)
 }
@@ -143,10 +143,10 @@ impl<'a> Iterator for ObjectPrograms<'_, 'a> {
 
     fn next(&mut self) -> Option<ProgramInfo<'a>> {
         let symbols = self.obj.symbol_count();
-        let end = symbols + u32::from(self.obj.shnum);
+        let end = symbols.saturating_add(u32::from(self.obj.shnum));
         while self.pos < end {
             let i = self.pos;
-            self.pos += 1;
+            self.pos = self.pos.saturating_add(1);
             let found = match i.checked_sub(symbols) {
                 None => self.obj.program_of_symbol(i),
                 Some(sec) => self.obj.program_of_section(sec as u16),
@@ -185,14 +185,18 @@ impl<'a> Object<'a> {
             .map(|s| s.value)
             .min()
             .unwrap_or(sec.size);
-        ((sym.value / 8) as u32, ((end - sym.value) / 8) as u32)
+        // `Object::parse` checked that every symbol lies in its section: `end >= sym.value`.
+        (
+            (sym.value / 8) as u32,
+            (end.saturating_sub(sym.value) / 8) as u32,
+        )
     }
 
     /// The function of code section `sec` that holds slot `t`, as `(start, len)`: a function
     /// symbol's extent, else a legacy entry's, else (no symbol names a place in it) the whole
     /// section.
     pub(super) fn function_at(&self, sec: &Section<'_>, t: u32) -> Option<(u32, u32)> {
-        let inside = |(start, len): (u32, u32)| start <= t && t - start < len;
+        let inside = |(start, len): (u32, u32)| t.checked_sub(start).is_some_and(|k| k < len);
         if self.has_functions(sec.index) {
             return self
                 .symbols_in(sec.index)

@@ -316,9 +316,11 @@ pub(crate) struct BtfMembers<'a> {
 impl<'a> BtfMembers<'a> {
     fn member(&self, i: u16) -> Result<BtfMember<'a>, LoadError> {
         let t = &self.types;
-        let at = u64::from(i) * 12;
+        let at = u64::from(i).saturating_mul(12);
         let trunc = || t.err((self.ty.at, K::BtfTruncated));
-        let word = |k: u64| u32_at(self.ty.extra, at + 4 * k).ok_or_else(trunc);
+        let word = |k: u64| {
+            u32_at(self.ty.extra, at.saturating_add(k.saturating_mul(4))).ok_or_else(trunc)
+        };
         if self.ty.kind == KIND_DATASEC {
             // { var type id, offset, size }: the variable names the member.
             let var_id = BtfTypeId(word(0)?);
@@ -368,7 +370,7 @@ impl<'a> Iterator for BtfMembers<'a> {
             return None;
         }
         let m = self.member(self.next);
-        self.next += 1;
+        self.next = self.next.saturating_add(1);
         Some(m)
     }
 }
@@ -390,10 +392,11 @@ impl<'a> Iterator for BtfEnumerators<'a> {
         }
         let t = &self.types;
         let wide = self.ty.kind == KIND_ENUM64;
-        let at = u64::from(self.next) * if wide { 12 } else { 8 };
-        self.next += 1;
+        let at = u64::from(self.next).saturating_mul(if wide { 12 } else { 8 });
+        self.next = self.next.saturating_add(1);
         let word = |k: u64| {
-            u32_at(self.ty.extra, at + 4 * k).ok_or_else(|| t.err((self.ty.at, K::BtfTruncated)))
+            u32_at(self.ty.extra, at.saturating_add(k.saturating_mul(4)))
+                .ok_or_else(|| t.err((self.ty.at, K::BtfTruncated)))
         };
         let one = || -> Result<BtfEnumerator<'a>, LoadError> {
             let named = Ty {

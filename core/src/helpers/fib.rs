@@ -22,9 +22,15 @@ const RET_FRAG_NEEDED: u64 = 8;
 
 /// The packet's length at the network layer, for the MTU check when the program gives none.
 fn l3_len(env: &HelperCall<'_>) -> u16 {
-    let len = with_tc_ctx(env.regions, env.ctx, |sk| sk.data_end - sk.data)
-        .or_else(|| with_xdp_ctx(env.regions, env.ctx, |md| md.data_end - md.data))
-        .unwrap_or(0);
+    let len = with_tc_ctx(env.regions, env.ctx, |sk| {
+        sk.data_end.saturating_sub(sk.data)
+    })
+    .or_else(|| {
+        with_xdp_ctx(env.regions, env.ctx, |md| {
+            md.data_end.saturating_sub(md.data)
+        })
+    })
+    .unwrap_or(0);
     len.saturating_sub(14).min(u16::MAX as u64) as u16
 }
 
@@ -49,8 +55,12 @@ fn fib_lookup(env: &mut HelperCall<'_>, _: u64, params: u64, plen: u64, flags: u
         tot_len: u16::from_ne_bytes([p[6], p[7]]),
         ..FibQuery::default()
     };
-    q.src[..alen].copy_from_slice(&p[16..16 + alen]);
-    q.dst[..alen].copy_from_slice(&p[32..32 + alen]);
+    let addr = |dst: &mut [u8; 16], at: usize| {
+        let src = p.iter().skip(at).take(alen);
+        dst.iter_mut().zip(src).for_each(|(d, &s)| *d = s);
+    };
+    addr(&mut q.src, 16);
+    addr(&mut q.dst, 32);
     let tot_len = if q.tot_len == 0 {
         l3_len(env)
     } else {

@@ -41,25 +41,27 @@ fn trace_printk(env: &mut HelperCall<'_>, fmt: u64, size: u64, a: u64, b: u64, c
 
 /// Conversions (`%d`, `%llx`, ...) in a `printf` format; `%%` is a literal `%`.
 fn conversions(fmt: &[u8]) -> usize {
-    let (mut n, mut i) = (0, 0);
-    while i < fmt.len() {
-        if fmt[i] == b'%' {
-            if fmt.get(i + 1) == Some(&b'%') {
-                i += 1;
+    let mut n = 0usize;
+    let mut bytes = fmt.iter();
+    while let Some(&b) = bytes.next() {
+        if b == b'%' {
+            if bytes.as_slice().first() == Some(&b'%') {
+                bytes.next();
             } else {
-                n += 1;
+                n = n.saturating_add(1);
             }
         }
-        i += 1;
     }
     n
 }
 
 /// Adds `bytes` as native-endian 32-bit words (or their complements) to a 64-bit accumulator.
 fn add_words(mut acc: u64, bytes: &[u8], complement: bool) -> u64 {
+    // Fewer than 2^32 words are readable: the sum does not wrap.
     for w in bytes.chunks_exact(4) {
-        let v = u32::from_ne_bytes([w[0], w[1], w[2], w[3]]);
-        acc += (if complement { !v } else { v }) as u64;
+        let &[a, b, c, d] = w else { continue };
+        let v = u32::from_ne_bytes([a, b, c, d]);
+        acc = acc.wrapping_add((if complement { !v } else { v }) as u64);
     }
     acc
 }
@@ -81,7 +83,7 @@ fn csum_diff(
     // Linux: csum_partial over (~from words, to words) seeded with `seed`, folded to 32 bits.
     let mut acc = add_words(add_words(seed as u32 as u64, f, true), t, false);
     while acc >> 32 != 0 {
-        acc = (acc & 0xffff_ffff) + (acc >> 32);
+        acc = (acc & 0xffff_ffff).wrapping_add(acc >> 32); // two 32-bit halves: no wrap
     }
     acc
 }

@@ -145,12 +145,12 @@ pub static STANDARD: [Helper; 39] = [
 /// The helper Linux numbers `id`, from [`STANDARD`]; `None` for an id this crate does not
 /// implement. A `const fn`, for an embedder's own `static` table.
 pub const fn by_id(id: u32) -> Option<Helper> {
-    let mut i = 0;
-    while i < STANDARD.len() {
-        if STANDARD[i].id == id {
-            return Some(STANDARD[i]);
+    let mut rest: &[Helper] = &STANDARD;
+    while let [helper, tail @ ..] = rest {
+        if helper.id == id {
+            return Some(*helper);
         }
-        i += 1;
+        rest = tail;
     }
     None
 }
@@ -160,6 +160,8 @@ pub const fn standard() -> HelperTable<'static> {
     HelperTable::new(&STANDARD)
 }
 
+// Evaluated at compile time: an index out of bounds would fail the build, not a run.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 const _: () = {
     // In id order, each id once.
     let mut i = 1;

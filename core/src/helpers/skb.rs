@@ -43,16 +43,17 @@ struct Frame {
 
 impl Frame {
     fn len(&self) -> usize {
-        self.end - self.data
+        self.end.saturating_sub(self.data)
     }
 }
 
 fn tc_frame(env: &HelperCall<'_>) -> Option<Frame> {
     let (base, cap) = (env.regions.data.start, env.regions.data.end);
+    // Only the helpers move the pointers, and they keep them inside the buffer.
     with_tc_ctx(env.regions, env.ctx, |sk| Frame {
-        data: (sk.data - base) as usize,
-        end: (sk.data_end - base) as usize,
-        cap: (cap - base) as usize,
+        data: sk.data.saturating_sub(base) as usize,
+        end: sk.data_end.saturating_sub(base) as usize,
+        cap: cap.saturating_sub(base) as usize,
         base,
     })
 }
@@ -61,32 +62,34 @@ fn tc_frame(env: &HelperCall<'_>) -> Option<Frame> {
 fn set_frame(env: &HelperCall<'_>, data: usize, end: usize) {
     let base = env.regions.data.start;
     with_tc_ctx(env.regions, env.ctx, |sk| {
-        sk.data = base + data as u64;
-        sk.data_end = base + end as u64;
+        sk.data = base.saturating_add(data as u64);
+        sk.data_end = base.saturating_add(end as u64);
         sk.data_meta = sk.data;
-        sk.fields[skb_field::LEN] = (end - data) as u32;
+        sk.fields[skb_field::LEN] = end.saturating_sub(data) as u32;
     });
 }
 
 /// Reads or writes field `i` of the tc context.
 fn field(env: &HelperCall<'_>, i: usize, set: Option<u32>) -> Option<u32> {
     with_tc_ctx(env.regions, env.ctx, |sk| {
+        let f = sk.fields.get_mut(i)?;
         if let Some(v) = set {
-            sk.fields[i] = v;
+            *f = v;
         }
-        sk.fields[i]
+        Some(*f)
     })
+    .flatten()
 }
 
 /// The packet of a tc program or a socket filter: its address and length.
 fn packet(env: &HelperCall<'_>) -> Option<(u64, u64)> {
     if let Some(f) = tc_frame(env) {
-        return Some((f.base + f.data as u64, f.len() as u64));
+        return Some((f.base.saturating_add(f.data as u64), f.len() as u64));
     }
     let own_ctx = env.regions.ctx.start != env.regions.ctx.end && env.ctx == env.regions.ctx.start;
     (env.regions.frame == LiveFrame::None && own_ctx).then(|| {
         let d = env.regions.data;
-        (d.start, d.end - d.start)
+        (d.start, d.end.saturating_sub(d.start))
     })
 }
 
@@ -95,15 +98,18 @@ fn copy(env: &HelperCall<'_>, dst: u64, src: u64, len: u64) -> bool {
     let mut chunk = [0u8; 64];
     let mut done = 0;
     while done < len {
-        let n = (len - done).min(64) as usize;
-        let Some(s) = env.read(src.wrapping_add(done), n as u64) else {
+        let n = len.saturating_sub(done).min(64) as usize;
+        let (Some(s), Some(c)) = (
+            env.read(src.wrapping_add(done), n as u64),
+            chunk.get_mut(..n),
+        ) else {
             return false;
         };
-        chunk[..n].copy_from_slice(s);
-        if !env.write(dst.wrapping_add(done), &chunk[..n]) {
+        c.copy_from_slice(s);
+        if !env.write(dst.wrapping_add(done), c) {
             return false;
         }
-        done += n as u64;
+        done = done.saturating_add(n as u64);
     }
     true
 }
@@ -111,7 +117,10 @@ fn copy(env: &HelperCall<'_>, dst: u64, src: u64, len: u64) -> bool {
 fn skb_load_bytes(env: &mut HelperCall<'_>, _: u64, off: u64, to: u64, len: u64, _: u64) -> u64 {
     let off = off as u32 as u64;
     if let Some((start, plen)) = packet(env) {
-        if off <= i32::MAX as u64 && off + len <= plen && copy(env, to, start + off, len) {
+        if off <= i32::MAX as u64
+            && off.checked_add(len).is_some_and(|end| end <= plen)
+            && copy(env, to, start.saturating_add(off), len)
+        {
             return 0;
         }
     }
@@ -119,11 +128,14 @@ fn skb_load_bytes(env: &mut HelperCall<'_>, _: u64, off: u64, to: u64, len: u64,
     let zero = [0u8; 64];
     let mut done = 0;
     while done < len {
-        let n = (len - done).min(64);
-        if !env.write(to.wrapping_add(done), &zero[..n as usize]) {
+        let n = len.saturating_sub(done).min(64);
+        let Some(z) = zero.get(..n as usize) else {
+            break;
+        };
+        if !env.write(to.wrapping_add(done), z) {
             break;
         }
-        done += n;
+        done = done.saturating_add(n);
     }
     EFAULT
 }
@@ -144,10 +156,11 @@ fn skb_store_bytes(
     let Some(f) = tc_frame(env) else {
         return EINVAL;
     };
-    if off > 0xffff || off + len > f.len() as u64 {
+    if off > 0xffff || off.checked_add(len).is_none_or(|end| end > f.len() as u64) {
         return EFAULT;
     }
-    if !copy(env, f.base + f.data as u64 + off, from, len) {
+    let to = f.base.saturating_add(f.data as u64).saturating_add(off);
+    if !copy(env, to, from, len) {
         return EFAULT;
     }
     if flags & 2 != 0 {
@@ -168,8 +181,9 @@ fn csum_sub(a: u32, b: u32) -> u32 {
 
 /// Folds a 32-bit partial sum to the 16-bit checksum, complemented (Linux's `csum_fold`).
 pub(crate) fn csum_fold(c: u32) -> u16 {
-    let s = (c & 0xffff) + (c >> 16);
-    let s = (s & 0xffff) + (s >> 16);
+    // Sums of two 16-bit halves: no wrap.
+    let s = (c & 0xffff).wrapping_add(c >> 16);
+    let s = (s & 0xffff).wrapping_add(s >> 16);
     !(s as u16)
 }
 
@@ -200,14 +214,14 @@ fn with_sum(env: &HelperCall<'_>, off: u64, f: impl FnOnce(u16) -> Result<u16, u
     let Some(fr) = tc_frame(env) else {
         return EINVAL;
     };
-    if off > 0xffff || off & 1 != 0 || off + 2 > fr.len() as u64 {
+    if off > 0xffff || off & 1 != 0 || off.saturating_add(2) > fr.len() as u64 {
         return EFAULT;
     }
-    let addr = fr.base + fr.data as u64 + off;
-    let Some(b) = env.read(addr, 2) else {
+    let addr = fr.base.saturating_add(fr.data as u64).saturating_add(off);
+    let Some(&[b0, b1]) = env.read(addr, 2) else {
         return EFAULT;
     };
-    match f(u16::from_ne_bytes([b[0], b[1]])) {
+    match f(u16::from_ne_bytes([b0, b1])) {
         Ok(sum) => {
             env.write(addr, &sum.to_ne_bytes());
             0
@@ -321,15 +335,17 @@ fn redirect_peer(
 /// A flow hash of the packet: FNV-1a over the addresses, protocol and ports of an IPv4 or IPv6
 /// packet (the Ethernet header otherwise), never 0, as Linux's flow hash is never 0.
 fn flow_hash(p: &[u8]) -> u32 {
-    let et = p
-        .get(12..14)
-        .map_or(0, |t| u16::from_be_bytes([t[0], t[1]]));
+    let et = match p.get(12..14) {
+        Some(&[a, b]) => u16::from_be_bytes([a, b]),
+        _ => 0,
+    };
+    let byte = |i: usize| p.get(i).copied().unwrap_or(0);
     let (addrs, proto, l4) = match et {
         0x0800 if p.len() >= 34 => {
-            let ihl = (p[14] & 0xf) as usize * 4;
-            (&p[26..34], p[23], 14 + ihl)
+            let ihl = usize::from(byte(14) & 0xf).wrapping_mul(4);
+            (p.get(26..34).unwrap_or(&[]), byte(23), ihl.wrapping_add(14))
         }
-        0x86dd if p.len() >= 54 => (&p[22..54], p[20], 54),
+        0x86dd if p.len() >= 54 => (p.get(22..54).unwrap_or(&[]), byte(20), 54),
         _ => (p.get(..14).unwrap_or(p), 0, usize::MAX),
     };
     let ports = match proto {
@@ -369,12 +385,12 @@ fn skb_change_tail(
     if flags != 0 || !(ETH_HLEN..=MAX_LEN).contains(&new_len) {
         return EINVAL;
     }
-    let end = f.data + new_len;
+    let end = f.data.saturating_add(new_len);
     if end > f.cap {
         return ENOMEM;
     }
     if end > f.end {
-        with_buffer(env.regions, |b| b[f.end..end].fill(0));
+        with_buffer(env.regions, |b| b.get_mut(f.end..end).map(|s| s.fill(0)));
     }
     set_frame(env, f.data, end);
     0
@@ -394,14 +410,14 @@ fn skb_change_head(env: &mut HelperCall<'_>, _: u64, room: u64, flags: u64, _: u
         return EINVAL;
     };
     let room = room as u32 as usize;
-    if flags != 0 || room > MAX_LEN - f.len().min(MAX_LEN) {
+    if flags != 0 || room > MAX_LEN.saturating_sub(f.len()) {
         return EINVAL;
     }
     if room > f.data {
         return ENOMEM;
     }
-    let data = f.data - room;
-    with_buffer(env.regions, |b| b[data..f.data].fill(0));
+    let data = f.data.saturating_sub(room);
+    with_buffer(env.regions, |b| b.get_mut(data..f.data).map(|s| s.fill(0)));
     set_frame(env, data, f.end);
     0
 }
@@ -410,11 +426,18 @@ fn skb_change_head(env: &mut HelperCall<'_>, _: u64, room: u64, flags: u64, _: u
 /// front), or removes `len` bytes there when `shrink`: Linux's `bpf_skb_generic_push` and
 /// `bpf_skb_generic_pop`. The caller checks the room.
 fn move_room(env: &HelperCall<'_>, f: Frame, off: usize, len: usize, shrink: bool) {
-    let data = if shrink { f.data + len } else { f.data - len };
+    let data = if shrink {
+        f.data.saturating_add(len)
+    } else {
+        f.data.saturating_sub(len)
+    };
     with_buffer(env.regions, |b| {
-        b.copy_within(f.data..f.data + off, data);
+        b.copy_within(f.data..f.data.saturating_add(off), data);
         if !shrink {
-            b[data + off..data + off + len].fill(0);
+            let at = data.saturating_add(off);
+            if let Some(s) = b.get_mut(at..at.saturating_add(len)) {
+                s.fill(0);
+            }
         }
     });
     set_frame(env, data, f.end);
@@ -456,7 +479,9 @@ fn skb_adjust_room(
         _ => return ENOTSUPP,
     };
     let len_cur = f.len().saturating_sub(ETH_HLEN);
-    if shrink && (abs >= len_cur || len_cur - abs < len_min) || !shrink && f.len() + abs > MAX_LEN {
+    if shrink && (abs >= len_cur || len_cur.saturating_sub(abs) < len_min)
+        || !shrink && f.len().saturating_add(abs) > MAX_LEN
+    {
         return ENOTSUPP;
     }
     if f.len() < off || !shrink && abs > f.data {
@@ -488,10 +513,10 @@ fn skb_change_proto(
         (Some(ETH_P_IPV6), ETH_P_IP) => true,
         _ => return ENOTSUPP,
     };
-    if f.len() < ETH_HLEN + if shrink { 40 } else { 0 } {
+    if f.len() < ETH_HLEN.saturating_add(if shrink { 40 } else { 0 }) {
         return ENOTSUPP;
     }
-    if !shrink && (f.data < 20 || f.len() + 20 > MAX_LEN) {
+    if !shrink && (f.data < 20 || f.len().saturating_add(20) > MAX_LEN) {
         return ENOMEM;
     }
     move_room(env, f, ETH_HLEN, 20, shrink);
@@ -530,7 +555,12 @@ fn skb_set_tunnel_key(
     let Some(k) = env.read(key, size) else {
         return EFAULT;
     };
-    let word = |i: usize| u32::from_ne_bytes([k[i], k[i + 1], k[i + 2], k[i + 3]]);
+    // `size` is at least 22: every word and byte read below is there.
+    let word = |i: usize| {
+        k.get(i..)
+            .and_then(|w| w.first_chunk::<4>())
+            .map_or(0, |w| u32::from_ne_bytes(*w))
+    };
     let ipv6 = flags & 1 != 0;
     let tk = TunnelKey {
         id: word(0),
@@ -540,8 +570,8 @@ fn skb_set_tunnel_key(
             [word(4), 0, 0, 0]
         },
         ipv6,
-        tos: k[20],
-        ttl: k[21],
+        tos: k.get(20).copied().unwrap_or(0),
+        ttl: k.get(21).copied().unwrap_or(0),
     };
     env.state.tunnel = Some(tk);
     0

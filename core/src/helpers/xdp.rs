@@ -50,7 +50,10 @@ fn xdp_adjust_meta(env: &mut HelperCall<'_>, _ctx: u64, delta: u64, _: u64, _: u
     let delta = delta as i32 as i64;
     adjust(env, |meta, data, data_end, start, _| {
         let meta = meta.checked_add_signed(delta)?;
-        let ok = meta >= start && meta <= data && data - meta <= META_MAX && (data - meta) % 4 == 0;
+        let ok = meta >= start
+            && data
+                .checked_sub(meta)
+                .is_some_and(|n| n <= META_MAX && n % 4 == 0);
         ok.then_some((meta, data, data_end))
     })
 }

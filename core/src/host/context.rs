@@ -70,7 +70,8 @@ impl ContextLayout {
     pub fn field_at(&self, offset: i64, size: u8) -> Option<&'static CtxField> {
         self.fields.iter().find(|f| {
             let start = f.offset as i64;
-            offset >= start && offset + size as i64 <= start + f.size as i64
+            offset >= start
+                && offset.saturating_add(size as i64) <= start.saturating_add(f.size as i64)
         })
     }
 }
@@ -127,7 +128,7 @@ impl SkBuffCtx {
 }
 
 const fn skb_scalar(offset: u16) -> CtxField {
-    CtxField::ro(offset, CtxFieldKind::Scalar, 16 + offset)
+    CtxField::ro(offset, CtxFieldKind::Scalar, offset.saturating_add(16))
 }
 
 const SKB_FIELDS: &[CtxField] = &[
@@ -230,11 +231,11 @@ const _: () = {
 };
 
 const fn tc_scalar(offset: u16) -> CtxField {
-    CtxField::ro(offset, CtxFieldKind::Scalar, 32 + offset)
+    CtxField::ro(offset, CtxFieldKind::Scalar, offset.saturating_add(32))
 }
 
 const fn tc_rw(offset: u16) -> CtxField {
-    CtxField::rw(offset, 32 + offset)
+    CtxField::rw(offset, offset.saturating_add(32))
 }
 
 const fn tc_u64(offset: u16, writable: bool, runtime_offset: u16) -> CtxField {

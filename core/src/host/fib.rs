@@ -86,14 +86,15 @@ impl<'a> StaticRoutes<'a> {
 fn prefix_matches(prefix: &[u8; 16], len: u8, addr: &[u8; 16]) -> bool {
     let bits = (len as usize).min(128);
     let (whole, rest) = (bits / 8, bits % 8);
-    if prefix[..whole] != addr[..whole] {
+    if prefix.get(..whole) != addr.get(..whole) {
         return false;
     }
     if rest == 0 {
         return true;
     }
-    let mask = 0xffu8 << (8 - rest);
-    prefix[whole] & mask == addr[whole] & mask
+    // `rest` is 1..=7 here, and `whole` below 16.
+    let mask = 0xffu8.wrapping_shl(8u32.wrapping_sub(rest as u32));
+    prefix.get(whole).map(|p| p & mask) == addr.get(whole).map(|a| a & mask)
 }
 
 #[cfg(test)]

@@ -2,6 +2,12 @@
 //! array indexed by the 4-bit register fields (16 entries, so no bounds check), and memory
 //! through [`Access`], which is free of checks for verified programs.
 
+// Registers are indexed by the 4-bit `dst`/`src` fields of a decoded instruction into a
+// 16-entry array, so every `reg[..]` is in bounds; `pc` grows by one only after `insns.get(pc)`
+// found an instruction, the budget is decremented only when non-zero, and the tail-call count
+// only below `MAX_TAIL_CALLS`. The hot loop keeps these plain forms.
+#![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use super::alu;
 use super::Interpreter;
 use crate::host::{Trap, MAX_CALL_FRAMES, STACK_FRAME_SIZE};

@@ -232,37 +232,46 @@ pub fn validate(insns: &[Insn]) -> Result<(), DecodeError> {
         let err = |kind| DecodeError { pc, kind };
         check_insn(insn).map_err(err)?;
         if insn.is_lddw() {
-            let Some(&next) = insns.get(pc + 1) else {
+            let Some(&next) = insns.get(pc.saturating_add(1)) else {
                 return Err(err(DecodeErrorKind::IncompleteLddw));
             };
             if next.opcode != 0 || next.dst() != 0 || next.src() != 0 || next.off != 0 {
                 return Err(DecodeError {
-                    pc: pc + 1,
+                    pc: pc.saturating_add(1),
                     kind: DecodeErrorKind::BadLddwSecondSlot,
                 });
             }
-            pc += 2;
+            pc = pc.saturating_add(2);
         } else {
-            pc += 1;
+            pc = pc.saturating_add(1);
         }
     }
     // Pass 2: jump and call targets. After pass 1, a slot with the `lddw` opcode is always a
     // first slot, so "the slot before the target is an lddw" means "the target is a second slot".
     for (pc, &insn) in insns.iter().enumerate() {
         if let Some(rel) = branch_offset(insn) {
-            let target = pc as i64 + 1 + rel;
+            // `pc` is below `MAX_INSNS` and `rel` at most 32 bits: the sum cannot overflow.
+            let target = (pc as i64).saturating_add(1).saturating_add(rel);
             let err = |kind| DecodeError { pc, kind };
             if target < 0 || target >= insns.len() as i64 {
                 return Err(err(DecodeErrorKind::JumpOutOfRange(target)));
             }
             let t = target as usize;
-            if t > 0 && insns.get(t - 1).is_some_and(|p| p.is_lddw()) {
+            if t.checked_sub(1)
+                .and_then(|p| insns.get(p))
+                .is_some_and(|p| p.is_lddw())
+            {
                 return Err(err(DecodeErrorKind::JumpIntoLddw(t)));
             }
         }
     }
-    let last_pc = insns.len() - 1;
-    let last = insns[last_pc];
+    let last_pc = insns.len().saturating_sub(1);
+    let Some(&last) = insns.last() else {
+        return Err(DecodeError {
+            pc: 0,
+            kind: DecodeErrorKind::Empty,
+        });
+    };
     let terminal = last.opcode == op::EXIT || last.opcode == op::JA || last.opcode == op::JA32;
     // The second slot of an lddw has opcode 0, which is never terminal.
     if !terminal {

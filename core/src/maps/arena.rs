@@ -230,7 +230,7 @@ impl<'a, const N: usize> MapSet<'a, N> {
     /// The words of the arena's region that map `index` uses.
     pub fn storage_range(&self, index: u32) -> Option<Range<usize>> {
         let s = self.slots.get(index as usize)?;
-        Some(s.start as usize..s.start as usize + s.len as usize)
+        Some(s.start as usize..(s.start as usize).saturating_add(s.len as usize))
     }
 }
 
@@ -278,7 +278,7 @@ impl<'a, const BLOCKS: usize> MapArena<'a, BLOCKS> {
 
     /// Bytes of the region.
     pub fn total_bytes(&self) -> usize {
-        self.storage.len() * 8
+        self.storage.len().saturating_mul(8)
     }
 
     /// Bytes free (in all free blocks).
@@ -286,8 +286,8 @@ impl<'a, const BLOCKS: usize> MapArena<'a, BLOCKS> {
         self.blocks
             .iter()
             .filter(|b| b.is_free())
-            .map(|b| b.len as usize * 8)
-            .sum()
+            .map(|b| (b.len as usize).saturating_mul(8))
+            .fold(0, usize::saturating_add)
     }
 
     /// Bytes of the largest free block: the largest map that can be created now.
@@ -295,7 +295,7 @@ impl<'a, const BLOCKS: usize> MapArena<'a, BLOCKS> {
         self.blocks
             .iter()
             .filter(|b| b.is_free())
-            .map(|b| b.len as usize * 8)
+            .map(|b| (b.len as usize).saturating_mul(8))
             .max()
             .unwrap_or(0)
     }
@@ -317,20 +317,21 @@ impl<'a, const BLOCKS: usize> MapArena<'a, BLOCKS> {
             .position(|b| b.is_free() && b.len >= words)
         else {
             return Err(ArenaErrorKind::NoSpace {
-                needed: words as usize * 8,
+                needed: (words as usize).saturating_mul(8),
                 free: self.free_bytes(),
                 largest: self.largest_free_bytes(),
             });
         };
         let b = *self.blocks.get(i).ok_or(ArenaErrorKind::TableFull)?;
+        // `b` lies in the region, whose length in words fits a `u32`.
         if b.len > words {
             let rest = Block {
-                start: b.start + words,
-                len: b.len - words,
+                start: b.start.saturating_add(words),
+                len: b.len.saturating_sub(words),
                 users: 0,
             };
             self.blocks
-                .insert(i + 1, rest)
+                .insert(i.saturating_add(1), rest)
                 .map_err(|_| ArenaErrorKind::TableFull)?;
         }
         if let Some(blk) = self.blocks.get_mut(i) {
@@ -367,27 +368,28 @@ impl<'a, const BLOCKS: usize> MapArena<'a, BLOCKS> {
             return;
         };
         if let Some(b) = self.blocks.get_mut(i) {
-            b.users -= 1;
+            b.users = b.users.saturating_sub(1);
             if !b.is_free() {
                 return;
             }
         }
         // Merge the next block into this one.
-        if let (Some(&next), true) = (self.blocks.get(i + 1), i + 1 < self.blocks.len()) {
+        let after = i.saturating_add(1);
+        if let (Some(&next), true) = (self.blocks.get(after), after < self.blocks.len()) {
             if next.is_free() {
-                self.blocks.remove(i + 1);
+                self.blocks.remove(after);
                 if let Some(b) = self.blocks.get_mut(i) {
-                    b.len += next.len;
+                    b.len = b.len.saturating_add(next.len);
                 }
             }
         }
         // Merge this block into the previous one.
-        if i > 0 {
-            if let (Some(&prev), Some(&cur)) = (self.blocks.get(i - 1), self.blocks.get(i)) {
+        if let Some(before) = i.checked_sub(1) {
+            if let (Some(&prev), Some(&cur)) = (self.blocks.get(before), self.blocks.get(i)) {
                 if prev.is_free() {
                     self.blocks.remove(i);
-                    if let Some(b) = self.blocks.get_mut(i - 1) {
-                        b.len += cur.len;
+                    if let Some(b) = self.blocks.get_mut(before) {
+                        b.len = b.len.saturating_add(cur.len);
                     }
                 }
             }
@@ -534,7 +536,7 @@ impl<'a, const BLOCKS: usize> MapArena<'a, BLOCKS> {
     fn words_of(&self, slot: &Slot) -> Result<&'a [Word], ArenaErrorKind> {
         let start = slot.start as usize;
         self.storage
-            .get(start..start + slot.len as usize)
+            .get(start..start.saturating_add(slot.len as usize))
             .ok_or(ArenaErrorKind::ForeignSet)
     }
 

@@ -77,8 +77,11 @@ impl<'a> ArrayView<'a> {
         if index >= self.n || cpu >= self.cpus {
             return None;
         }
-        let slot = (cpu as usize * self.n as usize + index as usize) * self.vw;
-        self.values.get(slot..slot + self.vw)
+        let slot = (cpu as usize)
+            .saturating_mul(self.n as usize)
+            .saturating_add(index as usize)
+            .saturating_mul(self.vw);
+        self.values.get(slot..slot.saturating_add(self.vw))
     }
 
     fn per_cpu(&self) -> bool {
@@ -185,8 +188,8 @@ impl Map for ArrayView<'_> {
     fn value_region(&self) -> ValueRegion {
         ValueRegion {
             start: words_usize(self.values),
-            len: self.values.len() * 8,
-            stride: self.vw * 8,
+            len: self.values.len().saturating_mul(8),
+            stride: self.vw.saturating_mul(8),
             value_size: self.value_size as usize,
         }
     }

@@ -187,7 +187,7 @@ impl Map for RedirectView<'_> {
     fn value_region(&self) -> ValueRegion {
         ValueRegion {
             start: words_usize(self.slots),
-            len: self.slots.len() * 8,
+            len: self.slots.len().saturating_mul(8),
             stride: 8,
             value_size: 4,
         }

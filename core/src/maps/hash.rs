@@ -39,7 +39,8 @@ pub(crate) const fn link(stored: u32) -> u32 {
 /// mixed as its low ones).
 #[inline(always)]
 pub(crate) const fn bucket_of(hash: u32, n: u32) -> u32 {
-    ((hash as u64 * n as u64) >> 32) as u32
+    // Exact: a product of two 32-bit values fits in 64 bits.
+    ((hash as u64).wrapping_mul(n as u64) >> 32) as u32
 }
 
 /// Hashes a key: 8 bytes at a time, multiply and fold, seeded.
@@ -101,7 +102,12 @@ pub struct HashView<'a> {
 
 impl<'a> HashView<'a> {
     pub(crate) fn words(s: &Shape) -> Result<usize, LayoutError> {
-        sum(&[3, s.n, mul(s.n, 1 + s.kw)?, mul(mul(s.n, s.vw)?, s.cpus)?])
+        sum(&[
+            3,
+            s.n,
+            mul(s.n, s.kw.saturating_add(1))?,
+            mul(mul(s.n, s.vw)?, s.cpus)?,
+        ])
     }
 
     /// A view of `def` (a hash or per-CPU hash map) over `words`, which must be exactly
@@ -123,7 +129,7 @@ impl<'a> HashView<'a> {
         let mut c = Carve::new(words);
         let (free, bump, len) = (c.one()?, c.one()?, c.one()?);
         let buckets = c.take(s.n)?;
-        let entries = c.take(mul(s.n, 1 + s.kw)?)?;
+        let entries = c.take(mul(s.n, s.kw.saturating_add(1))?)?;
         let values = c.take(mul(mul(s.n, s.vw)?, s.cpus)?)?;
         Ok(HashView {
             free,
@@ -137,7 +143,7 @@ impl<'a> HashView<'a> {
             value_size: def.value_size,
             n: def.max_entries,
             cpus: s.cpus as u32,
-            stride: 1 + s.kw,
+            stride: s.kw.saturating_add(1),
             vw: s.vw,
             map_type: def.map_type,
             flags: def.flags,
@@ -171,7 +177,7 @@ impl<'a> HashView<'a> {
             value_size: v as u32,
             n: n as u32,
             cpus: 1,
-            stride: 1 + value_words(k),
+            stride: value_words(k).saturating_add(1),
             vw: value_words(v),
             map_type: MapType::Hash,
             flags: 0,
@@ -224,8 +230,10 @@ impl<'a> HashView<'a> {
             return None;
         }
         // No overflow: `n × stride` words exist.
-        let at = idx as usize * self.stride;
-        self.entries.get(at..at + self.stride)?.split_first()
+        let at = (idx as usize).saturating_mul(self.stride);
+        self.entries
+            .get(at..at.saturating_add(self.stride))?
+            .split_first()
     }
 
     /// CPU `cpu`'s copy of value `idx`.
@@ -235,8 +243,11 @@ impl<'a> HashView<'a> {
             return None;
         }
         // No overflow: `cpus × n × vw` words exist.
-        let at = (cpu as usize * self.n as usize + idx as usize) * self.vw;
-        self.values.get(at..at + self.vw)
+        let at = (cpu as usize)
+            .saturating_mul(self.n as usize)
+            .saturating_add(idx as usize)
+            .saturating_mul(self.vw);
+        self.values.get(at..at.saturating_add(self.vw))
     }
 
     /// Walks the chain from `head`; the caller holds the bucket's lock. Bounded by `n` so that
@@ -268,7 +279,7 @@ impl<'a> HashView<'a> {
         } else {
             let bump = self.bump.half(0);
             if bump < self.n {
-                self.bump.set_half(0, bump + 1);
+                self.bump.set_half(0, bump.saturating_add(1));
                 Some(bump)
             } else {
                 None
@@ -471,14 +482,14 @@ impl Map for HashView<'_> {
             return Ok(());
         }
         drop(head);
-        self.first_key_from(bucket + 1, out)
+        self.first_key_from(bucket.saturating_add(1), out)
     }
 
     fn value_region(&self) -> ValueRegion {
         ValueRegion {
             start: words_usize(self.values),
-            len: self.values.len() * 8,
-            stride: self.vw * 8,
+            len: self.values.len().saturating_mul(8),
+            stride: self.vw.saturating_mul(8),
             value_size: self.value_size as usize,
         }
     }

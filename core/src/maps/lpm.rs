@@ -28,17 +28,27 @@ enum Link {
 /// Meta words per node before its data: (prefix length, value slot), (child 0, child 1).
 const NODE_META: usize = 2;
 
+/// Bit `index % 8` of `b`, counting from the top bit.
+fn bit_of_byte(b: u8, index: u32) -> usize {
+    usize::from(b.wrapping_shl(index % 8) >> 7)
+}
+
 /// Bit `index` of `data`, counting from the top bit of the first byte.
 fn bit(data: &[u8], index: u32) -> usize {
     data.get(index as usize / 8)
-        .map_or(0, |b| usize::from((b >> (7 - index % 8)) & 1))
+        .map_or(0, |&b| bit_of_byte(b, index))
 }
 
 /// Byte `i` of the bytes held in `words`.
 fn byte_of(words: &[Word], i: usize) -> u8 {
     words
         .get(i / 8)
-        .map_or(0, |w| w.load(core::sync::atomic::Ordering::Relaxed)[i % 8])
+        .and_then(|w| {
+            w.load(core::sync::atomic::Ordering::Relaxed)
+                .get(i % 8)
+                .copied()
+        })
+        .unwrap_or(0)
 }
 
 /// How many leading bits the data in `node` (of prefix length `node_len`) and `data` share,
@@ -54,13 +64,15 @@ fn match_words(node: &[Word], node_len: u32, prefixlen: u32, data: &[u8]) -> u32
         let have = u32::from_be_bytes(w.half(i % 2).to_ne_bytes());
         let want = match <[u8; 4]>::try_from(chunk) {
             Ok(bytes) => u32::from_be_bytes(bytes),
-            Err(_) => chunk
-                .iter()
-                .enumerate()
-                .fold(0, |v, (k, &b)| v | u32::from(b) << (24 - 8 * k)),
+            Err(_) => {
+                // The short last chunk, zero-padded.
+                let mut bytes = [0u8; 4];
+                bytes.iter_mut().zip(chunk).for_each(|(d, &b)| *d = b);
+                u32::from_be_bytes(bytes)
+            }
         };
         let diff = have ^ want;
-        len += diff.leading_zeros();
+        len = len.saturating_add(diff.leading_zeros());
         if len >= limit {
             return limit;
         }
@@ -105,8 +117,13 @@ pub struct LpmView<'a> {
 
 impl<'a> LpmView<'a> {
     pub(crate) fn words(s: &Shape) -> Result<usize, LayoutError> {
-        let dw = value_words(s.k - 4);
-        sum(&[3, mul(mul(s.n, 2)?, NODE_META + dw)?, s.n, mul(s.n, s.vw)?])
+        let dw = value_words(s.k.saturating_sub(4));
+        sum(&[
+            3,
+            mul(mul(s.n, 2)?, dw.saturating_add(NODE_META))?,
+            s.n,
+            mul(s.n, s.vw)?,
+        ])
     }
 
     /// A view of `def` (an LPM trie) over `words`, which must be exactly
@@ -120,8 +137,8 @@ impl<'a> LpmView<'a> {
         if def.map_type != MapType::LpmTrie {
             return Err(LayoutError::UnsupportedType(def.map_type));
         }
-        let d = s.k - 4;
-        let stride = NODE_META + value_words(d);
+        let d = s.k.saturating_sub(4);
+        let stride = value_words(d).saturating_add(NODE_META);
         let mut c = Carve::new(words);
         let (lock, top, counts) = (c.one()?, c.one()?, c.one()?);
         let nodes = c.take(mul(mul(s.n, 2)?, stride)?)?;
@@ -167,7 +184,7 @@ impl<'a> LpmView<'a> {
             d: d as u32,
             value_size: v as u32,
             n: n as u32,
-            stride: NODE_META + value_words(d),
+            stride: value_words(d).saturating_add(NODE_META),
             vw: value_words(v),
             flags,
         }
@@ -175,7 +192,7 @@ impl<'a> LpmView<'a> {
 
     #[inline]
     fn max_prefixlen(&self) -> u32 {
-        self.d * 8
+        self.d.saturating_mul(8)
     }
 
     /// The number of prefixes.
@@ -212,8 +229,8 @@ impl<'a> LpmView<'a> {
         if v >= self.n {
             return None;
         }
-        let at = v as usize * self.vw;
-        self.values.get(at..at + self.vw)
+        let at = (v as usize).saturating_mul(self.vw);
+        self.values.get(at..at.saturating_add(self.vw))
     }
 
     // Everything below runs under the trie lock.
@@ -224,8 +241,8 @@ impl<'a> LpmView<'a> {
             return None;
         }
         // No overflow: `2 n × stride` words exist.
-        let at = n as usize * self.stride;
-        self.nodes.get(at..at + self.stride)
+        let at = (n as usize).saturating_mul(self.stride);
+        self.nodes.get(at..at.saturating_add(self.stride))
     }
 
     #[inline]
@@ -305,7 +322,7 @@ impl<'a> LpmView<'a> {
             self.top.set_pair(root, stored(next));
             free
         } else if bump < self.n.saturating_mul(2) {
-            self.counts.set_pair(bump + 1, len);
+            self.counts.set_pair(bump.saturating_add(1), len);
             bump
         } else {
             return None;
@@ -333,7 +350,7 @@ impl<'a> LpmView<'a> {
         let v = self.owners.iter().position(|o| link(o.half(0)) == NIL)?;
         self.owners.get(v)?.set_half(0, stored(owner));
         let (bump, len) = self.counts.pair();
-        self.counts.set_pair(bump, len + 1);
+        self.counts.set_pair(bump, len.saturating_add(1));
         u32::try_from(v).ok()
     }
 
@@ -460,8 +477,7 @@ impl<'a> LpmView<'a> {
             None => new,
             Some(_) if m == prefixlen => {
                 // The new prefix covers the existing node: it goes above it.
-                let b =
-                    usize::from((byte_of(self.node_data(cur), m as usize / 8) >> (7 - m % 8)) & 1);
+                let b = bit_of_byte(byte_of(self.node_data(cur), m as usize / 8), m);
                 let mut child = [NIL; 2];
                 if let Some(c) = child.get_mut(b) {
                     *c = cur;
@@ -559,7 +575,7 @@ impl Map for LpmView<'_> {
     fn def(&self) -> MapDef {
         MapDef {
             map_type: MapType::LpmTrie,
-            key_size: 4 + self.d,
+            key_size: self.d.saturating_add(4),
             value_size: self.value_size,
             max_entries: self.n,
             flags: self.flags,
@@ -625,7 +641,7 @@ impl Map for LpmView<'_> {
 
     /// In value-slot order (Linux walks the trie in post-order instead).
     fn next_key(&self, key: Option<&[u8]>, out: &mut [u8]) -> Result<(), MapError> {
-        if out.len() != 4 + self.d as usize {
+        if out.len() != (self.d as usize).saturating_add(4) {
             return Err(MapError::Invalid);
         }
         let parsed = match key {
@@ -637,7 +653,7 @@ impl Map for LpmView<'_> {
             None => 0,
             Some((prefixlen, data)) => match self.find_exact(prefixlen, data) {
                 Some((n, ..)) => match self.node(n).map(|n| n.value) {
-                    Some(v) if v != NIL => v as usize + 1,
+                    Some(v) if v != NIL => (v as usize).saturating_add(1),
                     _ => 0,
                 },
                 None => 0,
@@ -660,8 +676,8 @@ impl Map for LpmView<'_> {
     fn value_region(&self) -> ValueRegion {
         ValueRegion {
             start: words_usize(self.values),
-            len: self.values.len() * 8,
-            stride: self.vw * 8,
+            len: self.values.len().saturating_mul(8),
+            stride: self.vw.saturating_mul(8),
             value_size: self.value_size as usize,
         }
     }

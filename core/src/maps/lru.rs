@@ -57,7 +57,7 @@ impl<'a> LruView<'a> {
     pub(crate) fn words(s: &Shape) -> Result<usize, LayoutError> {
         sum(&[
             4,
-            mul(s.n, ENTRY_META + s.kw)?,
+            mul(s.n, s.kw.saturating_add(ENTRY_META))?,
             mul(mul(s.n, s.vw)?, s.cpus)?,
         ])
     }
@@ -80,7 +80,7 @@ impl<'a> LruView<'a> {
         }
         let mut c = Carve::new(words);
         let (lock, ends, free, len) = (c.one()?, c.one()?, c.one()?, c.one()?);
-        let entries = c.take(mul(s.n, ENTRY_META + s.kw)?)?;
+        let entries = c.take(mul(s.n, s.kw.saturating_add(ENTRY_META))?)?;
         let values = c.take(mul(mul(s.n, s.vw)?, s.cpus)?)?;
         Ok(LruView {
             lock,
@@ -94,7 +94,7 @@ impl<'a> LruView<'a> {
             value_size: def.value_size,
             n: def.max_entries,
             cpus: s.cpus as u32,
-            stride: ENTRY_META + s.kw,
+            stride: s.kw.saturating_add(ENTRY_META),
             vw: s.vw,
             map_type: def.map_type,
             flags: def.flags,
@@ -127,7 +127,7 @@ impl<'a> LruView<'a> {
             value_size: v as u32,
             n: n as u32,
             cpus: 1,
-            stride: ENTRY_META + value_words(k),
+            stride: value_words(k).saturating_add(ENTRY_META),
             vw: value_words(v),
             map_type: MapType::LruHash,
             flags: 0,
@@ -195,8 +195,8 @@ impl<'a> LruView<'a> {
             return None;
         }
         // No overflow: `n × stride` words exist.
-        let at = idx as usize * self.stride;
-        self.entries.get(at..at + self.stride)
+        let at = (idx as usize).saturating_mul(self.stride);
+        self.entries.get(at..at.saturating_add(self.stride))
     }
 
     #[inline]
@@ -246,8 +246,11 @@ impl<'a> LruView<'a> {
         if idx >= self.n || cpu >= self.cpus {
             return None;
         }
-        let at = (cpu as usize * self.n as usize + idx as usize) * self.vw;
-        self.values.get(at..at + self.vw)
+        let at = (cpu as usize)
+            .saturating_mul(self.n as usize)
+            .saturating_add(idx as usize)
+            .saturating_mul(self.vw);
+        self.values.get(at..at.saturating_add(self.vw))
     }
 
     #[inline(always)]
@@ -338,7 +341,7 @@ impl<'a> LruView<'a> {
             self.free.set_pair(stored(self.get_link(free, CHAIN)), bump);
             Some((free, false))
         } else if bump < self.n {
-            self.free.set_pair(stored(NIL), bump + 1);
+            self.free.set_pair(stored(NIL), bump.saturating_add(1));
             Some((bump, false))
         } else {
             let idx = self.least();
@@ -514,8 +517,8 @@ impl Map for LruView<'_> {
     fn value_region(&self) -> ValueRegion {
         ValueRegion {
             start: words_usize(self.values),
-            len: self.values.len() * 8,
-            stride: self.vw * 8,
+            len: self.values.len().saturating_mul(8),
+            stride: self.vw.saturating_mul(8),
             value_size: self.value_size as usize,
         }
     }

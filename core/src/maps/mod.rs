@@ -466,7 +466,7 @@ impl ValueRegion {
         if self.stride == 0 || off >= self.len {
             return false;
         }
-        let in_value = off % self.stride;
+        let in_value = off.checked_rem(self.stride).unwrap_or(0);
         in_value
             .checked_add(size)
             .is_some_and(|end| end <= self.value_size)

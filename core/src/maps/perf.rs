@@ -73,10 +73,11 @@ impl<'a> PerfView<'a> {
         if slot >= self.n {
             return None;
         }
-        let meta = self.meta.get(i * 4..i * 4 + 4)?;
+        let meta = self.meta.get(i.checked_mul(4)?..)?.get(..4)?;
         let data = self
             .data
-            .get(i * self.ring_words..(i + 1) * self.ring_words)?;
+            .get(i.checked_mul(self.ring_words)?..)?
+            .get(..self.ring_words)?;
         match meta {
             [p, q, r, s] => Some(RingBufView::from_parts(data, [p, q, r, s], 0)),
             _ => None,

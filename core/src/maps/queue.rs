@@ -86,8 +86,8 @@ impl<'a> QueueView<'a> {
     }
 
     fn item(&self, i: u32) -> Option<&'a [Word]> {
-        let at = i as usize * self.vw;
-        self.items.get(at..at + self.vw)
+        let at = (i as usize).saturating_mul(self.vw);
+        self.items.get(at..at.saturating_add(self.vw))
     }
 
     fn take(&self, out: &mut [u8], remove: bool) -> Result<(), MapError> {
@@ -100,15 +100,17 @@ impl<'a> QueueView<'a> {
             return Err(MapError::NotFound);
         }
         let i = if self.lifo {
-            ((head as u64 + len as u64 - 1) % self.n as u64) as u32
+            // `head < n` and `1 <= len <= n`, so `n > 0` and the sum cannot overflow.
+            let last = (head as u64).saturating_add(len as u64).saturating_sub(1);
+            last.checked_rem(self.n as u64).ok_or(MapError::NotFound)? as u32
         } else {
             head
         };
         copy_out(self.item(i).ok_or(MapError::NotFound)?, out);
         if remove {
-            self.len.set_half(0, len - 1);
+            self.len.set_half(0, len.saturating_sub(1));
             if !self.lifo {
-                ring.set_payload((head + 1) % self.n);
+                ring.set_payload(head.saturating_add(1).checked_rem(self.n).unwrap_or(0));
             }
         }
         Ok(())
@@ -177,13 +179,17 @@ impl Map for QueueView<'_> {
             if flags != BPF_EXIST {
                 return Err(MapError::TooBig);
             }
-            head = (head + 1) % self.n;
-            len -= 1;
+            head = head.saturating_add(1).checked_rem(self.n).unwrap_or(0);
+            len = len.saturating_sub(1);
         }
-        let i = ((head as u64 + len as u64) % self.n as u64) as u32;
+        // `head < n` and `len < n`, so `n > 0` and the sum cannot overflow.
+        let i = (head as u64)
+            .saturating_add(len as u64)
+            .checked_rem(self.n as u64)
+            .ok_or(MapError::Invalid)? as u32;
         copy_in(self.item(i).ok_or(MapError::Invalid)?, value);
         ring.set_payload(head);
-        self.len.set_half(0, len + 1);
+        self.len.set_half(0, len.saturating_add(1));
         Ok(())
     }
 

@@ -32,7 +32,7 @@ const WAKEUP_FLAGS: u64 = 3;
 /// the consumer, so relaxed stores suffice).
 fn copy_bytes_in(words: &[Word], at: usize, data: &[u8]) {
     for (i, &b) in data.iter().enumerate() {
-        let pos = at + i;
+        let pos = at.saturating_add(i);
         if let Some(w) = words.get(pos / 8) {
             let mut v = w.load(Ordering::Relaxed);
             if let Some(slot) = v.get_mut(pos % 8) {
@@ -123,7 +123,7 @@ impl<'a> RingBufView<'a> {
             consumer_pos,
             producer,
             consumer,
-            cap: (data.len() * 8) as u32,
+            cap: data.len().saturating_mul(8) as u32,
             flags,
         }
     }
@@ -145,19 +145,22 @@ impl<'a> RingBufView<'a> {
         let _guard = self.producer.lock();
         let prod = self.producer_pos.num(Ordering::Relaxed);
         let cons = self.consumer_pos.num(Ordering::Acquire);
-        let off = prod as usize % cap;
-        let pad = if total > cap - off { cap - off } else { 0 };
+        // `cap >= total > 0` here, and `off < cap`.
+        let off = (prod as usize).checked_rem(cap)?;
+        let room = cap.saturating_sub(off);
+        let pad = if total > room { room } else { 0 };
         // Both under `cap` <= 2^30: no overflow of u32.
-        let new_prod = prod.wrapping_add((pad + total) as u32);
+        let new_prod = prod.wrapping_add(pad.saturating_add(total) as u32);
         if new_prod.wrapping_sub(cons) as usize > cap {
             return None;
         }
         if pad > 0 {
-            let pad_len = (pad - RINGBUF_HDR_SIZE) as u32 | RINGBUF_DISCARD_BIT;
+            // `pad` is a non-zero multiple of 8, at least a header.
+            let pad_len = pad.saturating_sub(RINGBUF_HDR_SIZE) as u32 | RINGBUF_DISCARD_BIT;
             let hdr = header(pad_len, (off / 8) as u32);
             self.data.get(off / 8)?.store(hdr, Ordering::Relaxed);
         }
-        let rec = ((off + pad) % cap) / 8;
+        let rec = off.saturating_add(pad).checked_rem(cap)? / 8;
         self.data.get(rec)?.store(
             header(len | RINGBUF_BUSY_BIT, rec as u32),
             Ordering::Relaxed,
@@ -170,7 +173,7 @@ impl<'a> RingBufView<'a> {
     /// contiguous; `None` when it does not fit now.
     pub fn reserve(&self, size: usize) -> Option<NonNull<u8>> {
         let rec = self.reserve_at(size)?;
-        self.data.get(rec + 1..).map(words_addr)
+        self.data.get(rec.saturating_add(1)..).map(words_addr)
     }
 
     /// Finishes the record whose data starts at `addr`: submits it, or discards it.
@@ -216,7 +219,8 @@ impl<'a> RingBufView<'a> {
     pub fn output_parts(&self, head: &[u8], tail: &[u8]) -> Result<(), MapError> {
         let len = head.len().checked_add(tail.len()).ok_or(MapError::Again)?;
         let rec = self.reserve_at(len).ok_or(MapError::Again)?;
-        let words = rec + 1..rec + 1 + len.div_ceil(8);
+        let first = rec.saturating_add(1);
+        let words = first..first.saturating_add(len.div_ceil(8));
         let words = self.data.get(words).ok_or(MapError::Invalid)?;
         copy_bytes_in(words, 0, head);
         copy_bytes_in(words, head.len(), tail);
@@ -240,7 +244,10 @@ impl<'a> RingBufView<'a> {
             if avail == 0 || cap == 0 {
                 break;
             }
-            let rec = (cons as usize % cap) / 8;
+            let Some(pos) = (cons as usize).checked_rem(cap) else {
+                break;
+            };
+            let rec = pos / 8;
             let Some(hdr) = self.data.get(rec).map(|w| w.load(Ordering::Acquire)) else {
                 break;
             };
@@ -249,17 +256,17 @@ impl<'a> RingBufView<'a> {
                 break;
             }
             let n = (len & !RINGBUF_DISCARD_BIT) as usize;
-            let total = (n + RINGBUF_HDR_SIZE + 7) & !7;
+            let total = n.saturating_add(RINGBUF_HDR_SIZE + 7) & !7;
             if total > avail {
                 break; // cannot happen with headers this module wrote
             }
             if len & RINGBUF_DISCARD_BIT == 0 {
                 let m = n.min(scratch.len());
                 let (buf, _) = scratch.split_at_mut(m);
-                copy_out(self.data.get(rec + 1..).unwrap_or(&[]), buf);
+                copy_out(self.data.get(rec.saturating_add(1)..).unwrap_or(&[]), buf);
                 f(buf);
-                done.records += 1;
-                done.truncated += usize::from(m < n);
+                done.records = done.records.saturating_add(1);
+                done.truncated = done.truncated.saturating_add(usize::from(m < n));
             }
             cons = cons.wrapping_add(total as u32);
             self.consumer_pos.set_num(cons, Ordering::Release);

@@ -131,7 +131,8 @@ impl<'m> MapTable<'m> {
             return None;
         }
         let (base, stride) = self.base_and_stride();
-        Some((base + index as usize * stride) as u64)
+        // A slot of the table: inside its slice, so no overflow.
+        Some(base.wrapping_add((index as usize).wrapping_mul(stride)) as u64)
     }
 
     /// The map whose handle is `handle`; `None` for anything that is not a handle of this table.
@@ -144,7 +145,7 @@ impl<'m> MapTable<'m> {
                 .ok()?
                 .checked_sub(slots.as_ptr() as usize)?;
             let size = core::mem::size_of::<T>();
-            (off % size == 0).then_some(off / size)
+            (off.checked_rem(size)? == 0).then_some(off.checked_div(size)?)
         }
         match self.slots {
             Slots::Maps(m) => m.get(index(m, handle)?).copied(),

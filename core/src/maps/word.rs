@@ -340,18 +340,19 @@ pub(crate) fn padded_le(chunk: &[u8]) -> u64 {
     if let Some(bytes) = chunk.first_chunk::<8>() {
         return u64::from_le_bytes(*bytes);
     }
-    let n = chunk.len();
+    // `n` is 1..=7: the shifts below are under the width.
+    let n = chunk.len() as u32;
     // Two loads that cover the chunk, the second ending at its end; the bytes they share are
     // the same in both, so or-ing them is exact.
     if let (Some(lo), Some(hi)) = (chunk.first_chunk::<4>(), chunk.last_chunk::<4>()) {
         let lo = u64::from(u32::from_le_bytes(*lo));
         let hi = u64::from(u32::from_le_bytes(*hi));
-        return lo | hi << (8 * (n - 4));
+        return lo | hi.wrapping_shl(n.wrapping_sub(4).wrapping_mul(8));
     }
     if let (Some(lo), Some(hi)) = (chunk.first_chunk::<2>(), chunk.last_chunk::<2>()) {
         let lo = u32::from(u16::from_le_bytes(*lo));
         let hi = u32::from(u16::from_le_bytes(*hi));
-        return u64::from(lo | hi << (8 * (n - 2)));
+        return u64::from(lo | hi.wrapping_shl(n.wrapping_sub(2).wrapping_mul(8)));
     }
     chunk.first().map_or(0, |&b| u64::from(b))
 }

@@ -69,10 +69,10 @@ impl<'c> TcBuff<'c> {
         let data_end = headroom.saturating_add(len).min(buf.len());
         let data = headroom.min(data_end);
         let mut fields = [0; 19];
-        if let Some(t) = buf.get(data..data_end).and_then(|p| p.get(12..14)) {
-            fields[skb_field::PROTOCOL] = u16::from_ne_bytes([t[0], t[1]]) as u32;
+        if let Some(&[a, b]) = buf.get(data..data_end).and_then(|p| p.get(12..14)) {
+            fields[skb_field::PROTOCOL] = u16::from_ne_bytes([a, b]) as u32;
         }
-        fields[skb_field::LEN] = (data_end - data) as u32;
+        fields[skb_field::LEN] = data_end.saturating_sub(data) as u32;
         TcBuff {
             buf,
             data,

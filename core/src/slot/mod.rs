@@ -155,7 +155,7 @@ impl Name {
     fn new(name: &str) -> Name {
         let mut bytes = [0; NAME_LEN];
         let kept = name.len().min(NAME_LEN);
-        bytes[..kept].copy_from_slice(&name.as_bytes()[..kept]);
+        bytes.iter_mut().zip(name.bytes()).for_each(|(d, s)| *d = s);
         let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         });
@@ -168,10 +168,12 @@ impl Name {
 
     /// The name, or its first [`NAME_LEN`] bytes (cut at a character boundary).
     fn as_str(&self) -> &str {
-        let b = &self.bytes[..self.len as usize];
+        let b = self.bytes.get(..self.len as usize).unwrap_or_default();
         match core::str::from_utf8(b) {
             Ok(s) => s,
-            Err(e) => core::str::from_utf8(&b[..e.valid_up_to()]).unwrap_or(""),
+            Err(e) => {
+                core::str::from_utf8(b.get(..e.valid_up_to()).unwrap_or_default()).unwrap_or("")
+            }
         }
     }
 }
@@ -227,7 +229,7 @@ impl<'a, const INSNS: usize, const MAPS: usize, const PROGS: usize> Side<'a, INS
     fn verified(&self, helpers: HelperTable<'a>) -> heapless::Vec<VerifiedProgram<'_>, PROGS> {
         let mut out = heapless::Vec::new();
         for s in &self.programs {
-            let (start, end) = (s.start as usize, (s.start + s.len) as usize);
+            let (start, end) = (s.start as usize, s.start.saturating_add(s.len) as usize);
             let Some(insns) = self.insns.get(start..end) else {
                 continue;
             };
@@ -299,11 +301,21 @@ impl<'a, const INSNS: usize, const MAPS: usize, const PROGS: usize>
         })
     }
 
+    /// Side `i & 1`: the two sides are indexed by the low bit of `active`.
+    fn side(&self, i: usize) -> &spin::RwLock<Side<'a, INSNS, MAPS, PROGS>> {
+        let [even, odd] = &self.sides;
+        if i & 1 == 0 {
+            even
+        } else {
+            odd
+        }
+    }
+
     /// Runs `f` on the active side under its read lock, if it holds a program.
     fn with_running<R>(&self, f: impl FnOnce(&Side<'a, INSNS, MAPS, PROGS>) -> R) -> Option<R> {
         loop {
             let i = self.active.load(Ordering::Acquire) & 1;
-            let Some(side) = self.sides[i].try_read() else {
+            let Some(side) = self.side(i).try_read() else {
                 // A load is freeing this side: the other one is active now.
                 core::hint::spin_loop();
                 continue;
@@ -336,8 +348,8 @@ impl<'a, const INSNS: usize, const MAPS: usize, const PROGS: usize>
         let obj = Object::parse(object).map_err(SlotError::Load)?;
         let report = {
             // Only stragglers of the last switch can hold the idle side: each for one packet.
-            let mut new = self.sides[idle].write();
-            let old = self.sides[active].read();
+            let mut new = self.side(idle).write();
+            let old = self.side(active).read();
             let report = self.fill(&mut new, &old, arena, &obj, name, version, ws)?;
             new.loaded = true;
             report
@@ -357,7 +369,7 @@ impl<'a, const INSNS: usize, const MAPS: usize, const PROGS: usize>
     ) -> Result<(), SlotError> {
         let _one = self.loading.try_lock().ok_or(SlotError::Busy)?;
         let active = self.active.load(Ordering::Acquire) & 1;
-        if !self.sides[active].read().loaded {
+        if !self.side(active).read().loaded {
             return Err(SlotError::Empty);
         }
         // The idle side is empty: switching to it stops the program for new packets.
@@ -368,7 +380,7 @@ impl<'a, const INSNS: usize, const MAPS: usize, const PROGS: usize>
 
     /// Waits for the runs still on side `i` (one packet each), then frees its maps.
     fn free_side<const BLOCKS: usize>(&self, i: usize, arena: &mut MapArena<'a, BLOCKS>) {
-        self.sides[i].write().clear(arena);
+        self.side(i).write().clear(arena);
     }
 
     /// Fills the idle side `new` with `obj`'s program `name`, carrying pinned maps of `old`.
@@ -399,7 +411,7 @@ impl<'a, const INSNS: usize, const MAPS: usize, const PROGS: usize>
                 .def
                 .map_err(|_| SlotError::UnsupportedMap { map: info.index })?;
             *n = (Name::new(info.name), info.pinned);
-            count = count.max(i + 1);
+            count = count.max(i.saturating_add(1));
             has_prog_array |= d.map_type == MapType::ProgArray;
             if !info.pinned || d.map_type == MapType::ProgArray || !old.loaded {
                 continue;
@@ -505,7 +517,7 @@ impl<'a, const INSNS: usize, const MAPS: usize, const PROGS: usize>
             };
             // Cannot fail: checked `is_full` above.
             let _ = new.programs.push(span);
-            at += loaded.len;
+            at = at.saturating_add(loaded.len);
         }
         Ok(())
     }

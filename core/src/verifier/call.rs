@@ -130,7 +130,7 @@ impl Checker<'_, '_, '_> {
         let mut alloc_size: Option<u16> = None;
         let mut release: Option<u32> = None;
         for (i, &kind) in proto.args.iter().enumerate() {
-            let r = i as u8 + 1;
+            let r = (i as u8).saturating_add(1); // at most 5 arguments
             let mismatch = |this: &Self, v: &Value| {
                 this.err(
                     pc,
@@ -188,8 +188,12 @@ impl Checker<'_, '_, '_> {
                 }
                 ArgKind::PtrToMem | ArgKind::PtrToUninitMem | ArgKind::PtrToWritableMem => {
                     let v = self.read(pc, r)?;
-                    let size_kind = proto.args.get(i + 1).copied().unwrap_or(ArgKind::None);
-                    let (min, size) = self.size_arg(pc, r + 1, size_kind)?;
+                    let size_kind = proto
+                        .args
+                        .get(i.saturating_add(1))
+                        .copied()
+                        .unwrap_or(ArgKind::None);
+                    let (min, size) = self.size_arg(pc, r.saturating_add(1), size_kind)?;
                     if size > 0 {
                         if kind == ArgKind::PtrToWritableMem {
                             // Read first (initialised), then written over.
@@ -296,7 +300,7 @@ impl Checker<'_, '_, '_> {
             }
         };
         self.set(0, r0);
-        Ok(Step::Goto(pc + 1))
+        Ok(Step::Goto(pc.saturating_add(1)))
     }
 
     /// A size argument: a scalar with a known upper bound; returns its bounds.
@@ -327,7 +331,7 @@ impl Checker<'_, '_, '_> {
         match v.kind {
             Kind::Stack => {
                 let (frame, abs) = self.stack_slot(pc, r, v, 0, size)?;
-                let pos = (abs + STACK_FRAME_SIZE as i64) as usize;
+                let pos = abs.saturating_add(STACK_FRAME_SIZE as i64) as usize;
                 if let Some(min) = writes {
                     // The helper writes the bytes: they are numbers now (spilled pointers
                     // among them destroyed), and the first `min` are surely initialised.
@@ -355,7 +359,7 @@ impl Checker<'_, '_, '_> {
             }
             Kind::Packet | Kind::PacketMeta => {
                 let o = v.off as i64;
-                if o < 0 || v.s.smin < 0 || o + size as i64 > v.range as i64 {
+                if o < 0 || v.s.smin < 0 || o.saturating_add(size as i64) > v.range as i64 {
                     return Err(self.err(
                         pc,
                         K::PacketAccess {
@@ -424,8 +428,10 @@ impl Checker<'_, '_, '_> {
         limit: i64,
         oob: impl Fn(i64) -> K,
     ) -> Res<()> {
-        let lo = v.off as i64 + v.s.smin;
-        let hi = v.off as i64 + v.s.smax.min(1 << 30) + size as i64;
+        let lo = (v.off as i64).saturating_add(v.s.smin);
+        let hi = (v.off as i64)
+            .saturating_add(v.s.smax.min(1 << 30))
+            .saturating_add(size as i64);
         if v.s.smin < 0 && v.s.as_const().is_none() {
             return Err(self.err(pc, K::NegativeOffset { reg: r }));
         }
@@ -437,27 +443,33 @@ impl Checker<'_, '_, '_> {
 
     fn local_call(&mut self, pc: usize, insn: Insn) -> Res<Step> {
         let depth = self.ws.cur.depth as usize;
+        let too_deep = self.err(
+            pc,
+            K::CallTooDeep {
+                frames: (depth as u8).saturating_add(1),
+            },
+        );
         if depth >= MAX_CALL_FRAMES {
-            return Err(self.err(
-                pc,
-                K::CallTooDeep {
-                    frames: depth as u8 + 1,
-                },
-            ));
+            return Err(too_deep);
         }
-        let target = (pc as i64 + 1 + insn.imm as i64) as usize;
+        let target = (pc as i64)
+            .saturating_add(1)
+            .saturating_add(insn.imm as i64) as usize;
         let st = &mut *self.ws.cur;
         let mut f = Frame::EMPTY;
         f.callsite = pc as u32;
-        let caller = &mut st.frames[depth - 1];
+        // `1 <= depth < MAX_CALL_FRAMES`: the caller and the new frame are in the table.
+        let Some(caller) = depth.checked_sub(1).and_then(|c| st.frames.get_mut(c)) else {
+            return Err(too_deep);
+        };
         f.regs[1..=5].copy_from_slice(&caller.regs[1..=5]);
         f.regs[10] = Value::ptr(Kind::Stack, depth as u8);
         // The caller's r0 to r5 are clobbered by the call.
         for r in &mut caller.regs[0..=5] {
             *r = Value::UNINIT;
         }
-        st.frames[depth] = f;
-        st.depth += 1;
+        *st.frames.get_mut(depth).ok_or(too_deep)? = f;
+        st.depth = st.depth.saturating_add(1);
         Ok(Step::Goto(target))
     }
 
@@ -491,18 +503,25 @@ impl Checker<'_, '_, '_> {
             }
             return Ok(Step::End);
         }
-        if r0.kind == Kind::Stack && r0.aux as usize >= depth - 1 {
+        if r0.kind == Kind::Stack && r0.aux as usize >= depth.saturating_sub(1) {
             return Err(self.err(pc, K::StackPointerEscape { reg: 0 }));
         }
+        // `2 <= depth <= MAX_CALL_FRAMES` here: the callee and its caller are in the table.
+        let too_deep = self.err(
+            pc,
+            K::CallTooDeep {
+                frames: depth as u8,
+            },
+        );
         let st = &mut *self.ws.cur;
-        let callsite = st.frames[depth - 1].callsite as usize;
+        let callee = *st.frames.get(depth.saturating_sub(1)).ok_or(too_deep)?;
         // Free the callee's spills.
-        let slots = st.frames[depth - 1].slots;
-        for s in slots.iter() {
+        for s in callee.slots.iter() {
             st.free_spill(s.spill);
         }
-        st.depth -= 1;
-        st.frames[depth - 2].regs[0] = r0;
-        Ok(Step::Goto(callsite + 1))
+        st.depth = st.depth.saturating_sub(1);
+        let caller = st.frames.get_mut(depth.saturating_sub(2)).ok_or(too_deep)?;
+        caller.regs[0] = r0;
+        Ok(Step::Goto((callee.callsite as usize).saturating_add(1)))
     }
 }

@@ -43,7 +43,7 @@ pub(crate) fn flow(insns: &[Insn], pc: usize) -> Flow {
     let Some(&insn) = insns.get(pc) else {
         return Flow::Exit;
     };
-    let target = |rel: i64| (pc as i64 + 1 + rel) as usize;
+    let target = |rel: i64| (pc as i64).saturating_add(1).saturating_add(rel) as usize;
     match insn.class() {
         Class::Jmp | Class::Jmp32 => match insn.opcode & 0xf0 {
             BPF_EXIT if insn.class() == Class::Jmp => Flow::Exit,
@@ -71,6 +71,13 @@ pub(crate) fn width(insns: &[Insn], pc: usize) -> usize {
     }
 }
 
+/// Sets `flag` on the facts of `pc`, if it is in the program.
+fn set(aux: &mut [u32], pc: usize, flag: u32) {
+    if let Some(a) = aux.get_mut(pc) {
+        *a |= flag;
+    }
+}
+
 /// Runs the structure pass over a decoded program, filling `aux` and `funcs`; returns the
 /// number of functions.
 ///
@@ -83,21 +90,26 @@ pub(crate) fn check(
 ) -> Result<usize, VerifyError> {
     let n = insns.len();
     let err = |pc, kind| VerifyError { pc, kind };
-    let aux = &mut aux[..n];
+    let Some(aux) = aux.get_mut(..n) else {
+        return Err(err(
+            0,
+            VerifyErrorKind::TooComplex(TooComplexReason::ProgramTooLarge),
+        ));
+    };
     aux.fill(0);
-    aux[0] |= FUNC_START;
+    set(aux, 0, FUNC_START);
     let mut pc = 0;
     while pc < n {
         let w = width(insns, pc);
-        if w == 2 && pc + 1 < n {
-            aux[pc + 1] |= SECOND_SLOT;
+        if w == 2 {
+            set(aux, pc.saturating_add(1), SECOND_SLOT);
         }
         if let Flow::Call(t) = flow(insns, pc) {
             if let Some(a) = aux.get_mut(t) {
                 *a |= FUNC_START;
             }
         }
-        pc += w;
+        pc = pc.saturating_add(w);
     }
     // The function table, in program order.
     let mut nfuncs = 0;
@@ -113,20 +125,21 @@ pub(crate) fn check(
                 start: pc as u32,
                 depth: 0,
             };
-            nfuncs += 1;
+            nfuncs = nfuncs.saturating_add(1);
         }
     }
     // Boundaries: jumps stay inside, and the last slot of each function does not fall into
     // the next one.
-    for fi in 0..nfuncs {
-        let start = funcs[fi].start as usize;
+    for (fi, func) in funcs.iter().enumerate().take(nfuncs) {
+        let start = func.start as usize;
         let end = funcs
-            .get(fi + 1)
-            .filter(|_| fi + 1 < nfuncs)
+            .get(fi.saturating_add(1))
+            .filter(|_| fi.saturating_add(1) < nfuncs)
             .map_or(n, |f| f.start as usize);
-        let last = end - 1;
-        let last_ok =
-            aux[last] & SECOND_SLOT == 0 && matches!(flow(insns, last), Flow::Exit | Flow::Jump(_));
+        // A function holds at least its first slot: `end > start >= 0`.
+        let last = end.saturating_sub(1);
+        let last_ok = aux.get(last).is_some_and(|a| a & SECOND_SLOT == 0)
+            && matches!(flow(insns, last), Flow::Exit | Flow::Jump(_));
         if !last_ok {
             return Err(err(last, VerifyErrorKind::FunctionFallsThrough));
         }
@@ -137,17 +150,17 @@ pub(crate) fn check(
                     return Err(err(pc, VerifyErrorKind::JumpOutOfFunction { to: t }));
                 }
             }
-            pc += width(insns, pc);
+            pc = pc.saturating_add(width(insns, pc));
         }
     }
     // Reachability, by repeated forward passes (a pass is enough unless a back edge reaches
     // new code).
-    aux[0] |= REACH;
+    set(aux, 0, REACH);
     loop {
         let mut again = false;
         let mut pc = 0;
         while pc < n {
-            if aux[pc] & REACH != 0 {
+            if aux.get(pc).is_some_and(|a| a & REACH != 0) {
                 let w = width(insns, pc);
                 let mut mark = |t: usize, aux: &mut [u32]| {
                     if let Some(a) = aux.get_mut(t) {
@@ -160,24 +173,24 @@ pub(crate) fn check(
                     }
                 };
                 match flow(insns, pc) {
-                    Flow::Next => mark(pc + w, aux),
+                    Flow::Next => mark(pc.saturating_add(w), aux),
                     Flow::Exit => {}
                     Flow::Jump(t) => {
                         mark(t, aux);
-                        aux[t] |= PRUNE;
+                        set(aux, t, PRUNE);
                     }
                     Flow::Branch(t) => {
                         mark(t, aux);
-                        mark(pc + 1, aux);
-                        aux[t] |= PRUNE;
+                        mark(pc.saturating_add(1), aux);
+                        set(aux, t, PRUNE);
                     }
                     Flow::Call(t) => {
                         mark(t, aux);
-                        mark(pc + 1, aux);
+                        mark(pc.saturating_add(1), aux);
                     }
                 }
             }
-            pc += width(insns, pc);
+            pc = pc.saturating_add(width(insns, pc));
         }
         if !again {
             break;

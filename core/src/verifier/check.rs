@@ -84,7 +84,7 @@ impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
     /// A new id for a packet pointer, a nullable pointer or a group of linked scalars;
     /// always below [`LINK_ID_BASE`](super::state::LINK_ID_BASE).
     pub fn fresh_id(&mut self) -> u32 {
-        self.next_id = (self.next_id + 1) % super::state::LINK_ID_BASE;
+        self.next_id = self.next_id.saturating_add(1) % super::state::LINK_ID_BASE;
         self.next_id = self.next_id.max(1);
         self.next_id
     }
@@ -162,7 +162,7 @@ impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
     /// path that rejoins explored code is likely to be pruned at once rather than wait on
     /// the branch stack). The order only decides what waits, never what is explored.
     pub fn target_first(&self, pc: usize, target: usize) -> bool {
-        if target > pc + 1 {
+        if target > pc.saturating_add(1) {
             return true;
         }
         if self.ws.aux.get(target).is_none_or(|a| a & PRUNE == 0) {
@@ -217,14 +217,17 @@ impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
         let st = &mut *self.ws.cur;
         let depth = st.depth as usize;
         for f in 0..depth {
-            let at = if f + 1 == depth {
-                pc
-            } else {
-                st.frames[f + 1].callsite as usize + 1
+            let next = f.saturating_add(1);
+            let at = match st.frames.get(next) {
+                Some(callee) if next != depth => (callee.callsite as usize).saturating_add(1),
+                _ => pc,
             };
             let live = super::liveness::live_in(aux, at);
             let precise = super::liveness::precise_in(aux, at);
-            for (i, r) in st.frames[f].regs[..10].iter_mut().enumerate() {
+            let Some(frame) = st.frames.get_mut(f) else {
+                continue;
+            };
+            for (i, r) in frame.regs.iter_mut().take(10).enumerate() {
                 if live & (1 << i) == 0 {
                     *r = Value::UNINIT;
                 } else if precise & (1 << i) == 0 && r.kind == Kind::Scalar {
@@ -252,7 +255,7 @@ impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
         let top = st.cur();
         let into_top = |v: &Value| v.kind == Kind::Stack && v.aux as usize == top;
         let depth = st.depth as usize;
-        let pointed = st.frames[..depth].iter().enumerate().any(|(f, fr)| {
+        let pointed = st.frames.iter().take(depth).enumerate().any(|(f, fr)| {
             fr.regs
                 .iter()
                 .enumerate()
@@ -278,17 +281,23 @@ impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
         let st = &mut *self.ws.cur;
         let top = st.cur();
         for k in 0..super::state::SLOTS {
-            let slot = st.frames[top].slots[k];
+            let Some(&slot) = st.frames.get(top).and_then(|fr| fr.slots.get(k)) else {
+                continue;
+            };
             if live & (1 << k) == 0 {
                 st.free_spill(slot.spill);
-                st.frames[top].slots[k] = super::state::Slot::EMPTY;
+                if let Some(s) = st.frames.get_mut(top).and_then(|fr| fr.slots.get_mut(k)) {
+                    *s = super::state::Slot::EMPTY;
+                }
             } else if precise & (1 << k) == 0
                 && slot.spill != super::state::NO_SPILL
                 && (slot.spill == super::state::ZERO_SPILL
                     || st.spilled(&slot).is_some_and(|v| v.kind == Kind::Scalar))
             {
                 st.free_spill(slot.spill);
-                st.frames[top].slots[k].spill = super::state::NO_SPILL;
+                if let Some(s) = st.frames.get_mut(top).and_then(|fr| fr.slots.get_mut(k)) {
+                    s.spill = super::state::NO_SPILL;
+                }
             }
         }
     }
@@ -335,31 +344,31 @@ impl<'a, 'w, 'l> Checker<'a, 'w, 'l> {
         match insn.class() {
             Class::Alu | Class::Alu64 => {
                 self.alu(pc, insn)?;
-                Ok(Step::Goto(pc + 1))
+                Ok(Step::Goto(pc.saturating_add(1)))
             }
             Class::Ld if insn.opcode == op::LDDW => {
-                let hi = self.insns.get(pc + 1).map_or(0, |i| i.imm);
+                let hi = self.insns.get(pc.saturating_add(1)).map_or(0, |i| i.imm);
                 self.lddw(pc, insn, hi)?;
-                Ok(Step::Goto(pc + 2))
+                Ok(Step::Goto(pc.saturating_add(2)))
             }
             Class::Ld => {
                 self.ld_abs(pc, insn)?;
-                Ok(Step::Goto(pc + 1))
+                Ok(Step::Goto(pc.saturating_add(1)))
             }
             Class::Ldx => {
                 self.ldx(pc, insn)?;
-                Ok(Step::Goto(pc + 1))
+                Ok(Step::Goto(pc.saturating_add(1)))
             }
             Class::St | Class::Stx => {
                 self.store(pc, insn)?;
-                Ok(Step::Goto(pc + 1))
+                Ok(Step::Goto(pc.saturating_add(1)))
             }
             Class::Jmp | Class::Jmp32 => match insn.opcode & 0xf0 {
                 BPF_EXIT if insn.class() == Class::Jmp => self.exit(pc),
                 BPF_CALL if insn.class() == Class::Jmp => self.call(pc, insn),
                 BPF_JA => match cfg::flow(self.insns, pc) {
                     cfg::Flow::Jump(t) => Ok(Step::Goto(t)),
-                    _ => Ok(Step::Goto(pc + 1)),
+                    _ => Ok(Step::Goto(pc.saturating_add(1))),
                 },
                 _ => self.cond_jump(pc, insn),
             },

@@ -231,9 +231,11 @@ impl Checker<'_, '_, '_> {
     pub(crate) fn cond_jump(&mut self, pc: usize, insn: Insn) -> Res<Step> {
         let is32 = insn.class() == Class::Jmp32;
         let x = insn.opcode & BPF_X != 0;
-        let target = (pc as i64 + 1 + insn.off as i64) as usize;
+        let target = (pc as i64)
+            .saturating_add(1)
+            .saturating_add(insn.off as i64) as usize;
         let Some(cmp) = Cmp::from_op(insn.opcode & 0xf0) else {
-            return Ok(Step::Goto(pc + 1));
+            return Ok(Step::Goto(pc.saturating_add(1)));
         };
         let (dst, src) = (insn.dst(), insn.src());
         let a = self.read(pc, dst)?;
@@ -271,7 +273,7 @@ impl Checker<'_, '_, '_> {
                 }
                 (Some(t), Some(f)) if self.target_first(pc, target) => {
                     apply(self.ws.cur, &f);
-                    self.push(pc, pc + 1)?;
+                    self.push(pc, pc.saturating_add(1))?;
                     apply(self.ws.cur, &t);
                     Ok(Step::Goto(target))
                 }
@@ -279,7 +281,7 @@ impl Checker<'_, '_, '_> {
                     apply(self.ws.cur, &t);
                     self.push(pc, target)?;
                     apply(self.ws.cur, &f);
-                    Ok(Step::Goto(pc + 1))
+                    Ok(Step::Goto(pc.saturating_add(1)))
                 }
                 (Some(t), None) => {
                     apply(self.ws.cur, &t);
@@ -287,7 +289,7 @@ impl Checker<'_, '_, '_> {
                 }
                 (None, Some(f)) => {
                     apply(self.ws.cur, &f);
-                    Ok(Step::Goto(pc + 1))
+                    Ok(Step::Goto(pc.saturating_add(1)))
                 }
                 (None, None) => Ok(Step::End),
             };
@@ -310,7 +312,11 @@ impl Checker<'_, '_, '_> {
                 );
             }
             // Other pointers are never null.
-            return Ok(Step::Goto(if cmp == Cmp::Eq { pc + 1 } else { target }));
+            return Ok(Step::Goto(if cmp == Cmp::Eq {
+                pc.saturating_add(1)
+            } else {
+                target
+            }));
         }
         let pkt = |k: Kind| matches!(k, Kind::Packet | Kind::PacketEnd | Kind::PacketMeta);
         if !(pkt(a.kind) && pkt(b.kind)) {
@@ -377,14 +383,14 @@ impl Checker<'_, '_, '_> {
         self.ws.tmp.clone_from(self.ws.cur);
         if self.target_first(pc, target) {
             fall(self.ws.tmp);
-            self.push_tmp(pc, pc + 1)?;
+            self.push_tmp(pc, pc.saturating_add(1))?;
             taken(self.ws.cur);
             Ok(Step::Goto(target))
         } else {
             taken(self.ws.tmp);
             self.push_tmp(pc, target)?;
             fall(self.ws.cur);
-            Ok(Step::Goto(pc + 1))
+            Ok(Step::Goto(pc.saturating_add(1)))
         }
     }
 }
@@ -453,9 +459,9 @@ fn prove_range(st: &mut State, p: &Value, strict: bool) {
     if p.off < 0 || p.s.smin < 0 {
         return;
     }
-    let range = p.off as i64 + strict as i64;
+    let range = (p.off as i64).saturating_add(strict as i64);
     if p.s.umax as i64 > MAX_PACKET_OFF
-        || p.s.umax as i64 + p.off as i64 > MAX_PACKET_OFF
+        || (p.s.umax as i64).saturating_add(p.off as i64) > MAX_PACKET_OFF
         || range == 0
     {
         return;

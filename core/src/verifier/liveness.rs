@@ -182,7 +182,7 @@ fn compute(
     mut slots: Option<&mut Masks<'_>>,
 ) {
     let n = insns.len().min(aux.len());
-    for a in aux[..n].iter_mut() {
+    for a in aux.iter_mut().take(n) {
         *a &= !(LIVE_MASK | PRECISE_MASK);
     }
     if let Some(m) = slots.as_deref_mut() {
@@ -194,19 +194,19 @@ fn compute(
         let mut changed = false;
         for pc in (0..n).rev() {
             // Second slots of `lddw` have opcode 0, which no first slot has.
-            if insns[pc].opcode == 0 {
+            if insns.get(pc).is_none_or(|i| i.opcode == 0) {
                 continue;
             }
             let after = |t: usize| (live_in(aux, t), precise_in(aux, t));
             let (live, precise) = match flow(insns, pc) {
-                Flow::Next => after(pc + width(insns, pc)),
+                Flow::Next => after(pc.saturating_add(width(insns, pc))),
                 Flow::Exit => (0, 0),
                 Flow::Jump(t) => after(t),
                 Flow::Branch(t) => {
-                    let (a, b) = (after(t), after(pc + 1));
+                    let (a, b) = (after(t), after(pc.saturating_add(1)));
                     (a.0 | b.0, a.1 | b.1)
                 }
-                Flow::Call(_) => after(pc + 1),
+                Flow::Call(_) => after(pc.saturating_add(1)),
             };
             let slots_after = match slots.as_deref_mut() {
                 Some(m) => m.after(insns, pc, n),
@@ -222,9 +222,11 @@ fn compute(
                 slots_after,
             );
             let new = ((l as u32) << LIVE_SHIFT) | ((p as u32) << PRECISE_SHIFT);
-            if aux[pc] & (LIVE_MASK | PRECISE_MASK) != new {
-                aux[pc] = (aux[pc] & !(LIVE_MASK | PRECISE_MASK)) | new;
-                changed = true;
+            if let Some(a) = aux.get_mut(pc) {
+                if *a & (LIVE_MASK | PRECISE_MASK) != new {
+                    *a = (*a & !(LIVE_MASK | PRECISE_MASK)) | new;
+                    changed = true;
+                }
             }
             if let Some(m) = slots.as_deref_mut() {
                 let before = slot_precise_transfer(insns, pc, helpers, slots_after, precise);
@@ -279,7 +281,7 @@ fn slot_precise_transfer(
 /// neither read nor write `rX` nor jump, by a helper call that takes `rX` as an argument
 /// (after which `rX`, an argument register, is gone).
 fn only_helper_reads(insns: &[Insn], pc: usize, helpers: &HelperTable<'_>) -> bool {
-    let (Some(&mov), Some(&add)) = (insns.get(pc), insns.get(pc + 1)) else {
+    let (Some(&mov), Some(&add)) = (insns.get(pc), insns.get(pc.saturating_add(1))) else {
         return false;
     };
     let r = mov.dst();
@@ -290,7 +292,7 @@ fn only_helper_reads(insns: &[Insn], pc: usize, helpers: &HelperTable<'_>) -> bo
     if !idiom || !(1..=5).contains(&r) {
         return false;
     }
-    let mut at = pc + 2;
+    let mut at = pc.saturating_add(2);
     // A short straight line: the argument set-up before a call.
     for _ in 0..16 {
         let Some(&i) = insns.get(at) else {
@@ -309,7 +311,7 @@ fn only_helper_reads(insns: &[Insn], pc: usize, helpers: &HelperTable<'_>) -> bo
         if touches || i.is_lddw() && i.dst() == r {
             return false;
         }
-        at += width(insns, at);
+        at = at.saturating_add(width(insns, at));
     }
     false
 }
@@ -351,14 +353,20 @@ impl<'a> SlotTable<'a> {
         let n = self.entries.len() / ENTRY;
         let (mut lo, mut hi) = (0, n);
         while lo < hi {
-            let mid = (lo + hi) / 2;
-            let e = self.entries.get(mid * ENTRY..mid * ENTRY + ENTRY)?;
-            match (e[0] as usize).cmp(&pc) {
+            // `lo < hi <= n`: no sum below overflows.
+            let mid = lo.saturating_add(hi) / 2;
+            let at = mid.saturating_mul(ENTRY);
+            let &[at_pc, live_lo, live_hi, precise_lo, precise_hi] =
+                self.entries.get(at..at.saturating_add(ENTRY))?
+            else {
+                return None;
+            };
+            match (at_pc as usize).cmp(&pc) {
                 core::cmp::Ordering::Equal => {
-                    let word = |i: usize| e[i] as u64 | (e[i + 1] as u64) << 32;
-                    return Some((word(1), word(3)));
+                    let word = |lo: u32, hi: u32| lo as u64 | (hi as u64) << 32;
+                    return Some((word(live_lo, live_hi), word(precise_lo, precise_hi)));
                 }
-                core::cmp::Ordering::Less => lo = mid + 1,
+                core::cmp::Ordering::Less => lo = mid.saturating_add(1),
                 core::cmp::Ordering::Greater => hi = mid,
             }
         }
@@ -380,7 +388,7 @@ impl Masks<'_> {
     fn after(&mut self, insns: &[Insn], pc: usize, n: usize) -> u64 {
         match flow(insns, pc) {
             Flow::Next => {
-                let next = pc + width(insns, pc);
+                let next = pc.saturating_add(width(insns, pc));
                 if next < n {
                     self.get(next)
                 } else {
@@ -389,23 +397,23 @@ impl Masks<'_> {
             }
             Flow::Exit => 0,
             Flow::Jump(t) => self.get(t),
-            Flow::Branch(t) => self.get(t) | self.get(pc + 1),
-            Flow::Call(_) => self.get(pc + 1),
+            Flow::Branch(t) => self.get(t) | self.get(pc.saturating_add(1)),
+            Flow::Call(_) => self.get(pc.saturating_add(1)),
         }
     }
 
     fn len(&self) -> usize {
-        self.a.len() / 8 + self.b.len() / 8
+        (self.a.len() / 8).saturating_add(self.b.len() / 8)
     }
 
     fn bytes(&mut self, i: usize) -> Option<&mut [u8]> {
         let na = self.a.len() / 8;
-        if i < na {
-            self.a.get_mut(i * 8..i * 8 + 8)
-        } else {
-            let j = i - na;
-            self.b.get_mut(j * 8..j * 8 + 8)
-        }
+        let (buf, j) = match i.checked_sub(na) {
+            None => (&mut *self.a, i),
+            Some(j) => (&mut *self.b, j),
+        };
+        let at = j.saturating_mul(8);
+        buf.get_mut(at..at.saturating_add(8))
     }
 
     fn get(&mut self, i: usize) -> u64 {
@@ -423,17 +431,25 @@ impl Masks<'_> {
 
 /// The slots `[off, off + size)` from `r10` cover (none when outside the frame).
 fn slots_of(off: i64, size: i64) -> u64 {
-    let frame = super::state::SLOTS as i64 * 8;
-    let (start, end) = (frame + off, frame + off + size.max(1));
+    let frame = (super::state::SLOTS as i64).saturating_mul(8);
+    let start = frame.saturating_add(off);
+    let end = start.saturating_add(size.max(1));
     if start < 0 || end > frame {
         return 0;
     }
-    let (first, last) = (start / 8, (end - 1) / 8);
+    let (first, last) = (start / 8, end.saturating_sub(1) / 8);
     let mut m = 0u64;
     for k in first..=last {
         m |= 1 << k;
     }
     m
+}
+
+/// The offset from `r10` of the frame's lowest byte.
+fn frame_bottom() -> i64 {
+    (super::state::SLOTS as i64)
+        .saturating_mul(8)
+        .saturating_neg()
 }
 
 /// Backward transfer of slot liveness through the instruction at `pc`.
@@ -468,15 +484,15 @@ fn slot_transfer(insns: &[Insn], pc: usize, live: u64) -> u64 {
         Class::Stx if insn.src() == 10 => u64::MAX,
         Class::Alu | Class::Alu64 if insn.opcode & BPF_X != 0 && insn.src() == 10 => {
             // `rX = r10; rX += K`: the local at K and everything above it.
-            let next = insns.get(pc + 1);
+            let next = insns.get(pc.saturating_add(1));
             let idiom = insn.opcode == BPF_ALU64 | BPF_MOV | BPF_X
                 && insn.off == 0
                 && next.is_some_and(|n| {
                     n.opcode == BPF_ALU64 | BPF_ADD | BPF_K && n.dst() == insn.dst()
                 });
             match next.filter(|_| idiom) {
-                Some(n) if (-(super::state::SLOTS as i64 * 8)..0).contains(&(n.imm as i64)) => {
-                    live | slots_of(n.imm as i64, -(n.imm as i64))
+                Some(n) if (frame_bottom()..0).contains(&(n.imm as i64)) => {
+                    live | slots_of(n.imm as i64, (n.imm as i64).saturating_neg())
                 }
                 _ => u64::MAX,
             }
@@ -513,7 +529,7 @@ pub(crate) fn compute_all(
     loop {
         let mut changed = false;
         for pc in (0..n).rev() {
-            if insns[pc].opcode == 0 {
+            if insns.get(pc).is_none_or(|i| i.opcode == 0) {
                 continue;
             }
             let after = m.after(insns, pc, n);
@@ -527,7 +543,7 @@ pub(crate) fn compute_all(
             break;
         }
     }
-    let mut used = 0;
+    let mut used = 0usize;
     for (pc, a) in aux.iter().enumerate().take(n) {
         // Prune points, and the other side of each conditional jump (where a pending branch
         // resumes).
@@ -537,19 +553,25 @@ pub(crate) fn compute_all(
         if a & super::cfg::PRUNE == 0 && !fallthrough {
             continue;
         }
-        let Some(dst) = table.get_mut(used..used + ENTRY) else {
+        let Some(dst) = table.get_mut(used..used.saturating_add(ENTRY)) else {
             break;
         };
         let live = m.get(pc);
         dst.copy_from_slice(&[pc as u32, live as u32, (live >> 32) as u32, 0, 0]);
-        used += ENTRY;
+        used = used.saturating_add(ENTRY);
     }
     // The same scratch now holds slot precision.
     compute(insns, aux, helpers, main_end, Some(&mut m));
-    for e in table[..used].chunks_exact_mut(ENTRY) {
-        let precise = m.get(e[0] as usize);
-        e[3] = precise as u32;
-        e[4] = (precise >> 32) as u32;
+    for e in table
+        .get_mut(..used)
+        .unwrap_or_default()
+        .chunks_exact_mut(ENTRY)
+    {
+        if let [pc, _, _, lo, hi] = e {
+            let precise = m.get(*pc as usize);
+            *lo = precise as u32;
+            *hi = (precise >> 32) as u32;
+        }
     }
     used
 }

@@ -61,7 +61,7 @@ impl fmt::Display for ShowValue<'_> {
                 Ok(())
             }
             Kind::Stack => {
-                write!(f, "fp{}", v.off as i64 + v.s.smin)?;
+                write!(f, "fp{}", (v.off as i64).saturating_add(v.s.smin))?;
                 if v.aux != 0 {
                     write!(f, "(frame={})", v.aux)?;
                 }
@@ -99,9 +99,11 @@ pub(crate) fn write_step(mut w: &mut dyn Write, insns: &[Insn], pc: usize, st: &
     let _ = crate::asm::disassemble_insn(insns, pc, &mut w);
     let _ = write!(w, " ;");
     if st.depth > 1 {
-        let _ = write!(w, " frame{}:", st.depth - 1);
+        let _ = write!(w, " frame{}:", st.depth.saturating_sub(1));
     }
-    let f = &st.frames[st.cur()];
+    let Some(f) = st.frames.get(st.cur()) else {
+        return;
+    };
     for (i, r) in f.regs.iter().enumerate() {
         if r.kind != Kind::Uninit {
             let _ = write!(w, " R{i}={}", ShowValue(r));
@@ -109,7 +111,7 @@ pub(crate) fn write_step(mut w: &mut dyn Write, insns: &[Insn], pc: usize, st: &
     }
     for (k, s) in f.slots.iter().enumerate() {
         if s.init != 0 {
-            let off = k as i64 * 8 - 512;
+            let off = (k as i64).saturating_mul(8).saturating_sub(512);
             match st.spilled(s) {
                 Some(v) => {
                     let _ = write!(w, " fp{off}={}", ShowValue(v));

@@ -33,8 +33,12 @@ fn size_of(opcode: u8) -> u8 {
 
 /// An unknown loaded value of `size` bytes, zero- or sign-extended.
 fn loaded(size: u8, sign: bool) -> Value {
-    let s = Scalar::unknown_bits(size as u32 * 8);
-    Value::scalar(if sign { s.sext(size as u32 * 8) } else { s })
+    let s = Scalar::unknown_bits((size as u32).saturating_mul(8));
+    Value::scalar(if sign {
+        s.sext((size as u32).saturating_mul(8))
+    } else {
+        s
+    })
 }
 
 impl Checker<'_, '_, '_> {
@@ -100,10 +104,10 @@ impl Checker<'_, '_, '_> {
             self.read_scalar(pc, 0, target)?;
         }
         // Alignment of the whole address (region bases are 8-byte aligned).
-        let align = size as i64 - 1;
-        let fixed = base.off as i64 + insn.off as i64;
+        let align = (size as i64).saturating_sub(1);
+        let fixed = (base.off as i64).saturating_add(insn.off as i64);
         if fixed & align != 0 || (base.s.var.value | base.s.var.mask) as i64 & align != 0 {
-            let off = fixed + base.s.smin;
+            let off = fixed.saturating_add(base.s.smin);
             return Err(self.err(pc, K::Misaligned { off, size }));
         }
         self.access(pc, dst, base, insn.off, size, Access::Atomic, None, false)?;
@@ -169,10 +173,10 @@ impl Checker<'_, '_, '_> {
                     ));
                 }
                 leak(self, LeakTarget::Packet)?;
-                let o = base.off as i64 + off as i64;
+                let o = (base.off as i64).saturating_add(off as i64);
                 let bad = o < 0
                     || base.s.smin < 0
-                    || o + size as i64 > base.range as i64
+                    || o.saturating_add(size as i64) > base.range as i64
                     || base.s.umax as i64 > super::check::MAX_PACKET_OFF;
                 if bad {
                     return Err(self.err(
@@ -268,17 +272,26 @@ impl Checker<'_, '_, '_> {
         limit: i64,
         oob: impl Fn(i64) -> K,
     ) -> Res<()> {
-        let fixed = base.off as i64 + off as i64;
-        let lo = fixed + base.s.smin;
+        let fixed = (base.off as i64).saturating_add(off as i64);
+        let lo = fixed.saturating_add(base.s.smin);
         if base.s.as_const().is_none() && lo < 0 {
             return Err(self.err(pc, K::NegativeOffset { reg }));
         }
         if base.s.umax > super::check::MAX_VAR_OFF as u64 && base.s.smin >= 0 {
             return Err(self.err(pc, K::UnboundedAccess { reg }));
         }
-        let hi = fixed + base.s.smax + size as i64;
+        let hi = fixed
+            .saturating_add(base.s.smax)
+            .saturating_add(size as i64);
         if lo < 0 || hi > limit {
-            return Err(self.err(pc, oob(if lo < 0 { lo } else { fixed + base.s.smax })));
+            return Err(self.err(
+                pc,
+                oob(if lo < 0 {
+                    lo
+                } else {
+                    fixed.saturating_add(base.s.smax)
+                }),
+            ));
         }
         Ok(())
     }
@@ -331,11 +344,10 @@ impl Checker<'_, '_, '_> {
             .frames
             .get(frame)
             .map_or(0, |f| f.callsite as usize);
-        let target = self
-            .insns
-            .get(cs)
-            .map_or(0, |i| (cs as i64 + 1 + i.imm as i64) as usize);
-        super::cfg::func_of(&self.ws.funcs[..self.nfuncs], target)
+        let target = self.insns.get(cs).map_or(0, |i| {
+            (cs as i64).saturating_add(1).saturating_add(i.imm as i64) as usize
+        });
+        super::cfg::func_of(self.ws.funcs.get(..self.nfuncs).unwrap_or_default(), target)
     }
 
     /// A fixed-offset stack access: returns `(frame, offset from r10)` after the bounds check.
@@ -350,8 +362,11 @@ impl Checker<'_, '_, '_> {
         let Some(fixed) = base.fixed_off() else {
             return Err(self.err(pc, K::VariableStackAccess { reg }));
         };
-        let abs = fixed + off as i64;
-        if abs < -(STACK_FRAME_SIZE as i64) || abs + size as i64 > 0 || size == 0 {
+        let abs = fixed.saturating_add(off as i64);
+        if abs.saturating_add(STACK_FRAME_SIZE as i64) < 0
+            || abs.saturating_add(size as i64) > 0
+            || size == 0
+        {
             return Err(self.err(
                 pc,
                 K::StackAccess {
@@ -363,7 +378,7 @@ impl Checker<'_, '_, '_> {
         let frame = base.aux as usize;
         let fi = self.func_of_frame(frame);
         if let Some(f) = self.ws.funcs.get_mut(fi) {
-            f.depth = f.depth.max((-abs) as u16);
+            f.depth = f.depth.max(abs.saturating_neg() as u16);
         }
         Ok((frame, abs))
     }
@@ -384,17 +399,20 @@ impl Checker<'_, '_, '_> {
             return self.stack_var_access(pc, reg, base, off, size, acc, val, sign);
         }
         let (frame, abs) = self.stack_slot(pc, reg, base, off, size as u64)?;
-        let pos = (abs + STACK_FRAME_SIZE as i64) as usize;
+        let pos = abs.saturating_add(STACK_FRAME_SIZE as i64) as usize;
         let aligned_slot = pos % 8 == 0 && size == 8;
         // The access stays inside one slot: a spilled number there gives or takes its bytes.
-        let in_slot = pos % 8 + size as usize <= 8;
+        let in_slot = (pos % 8).saturating_add(size as usize) <= 8;
         let k = pos / 8;
         if acc != Access::Write {
             // Reads (and the read half of atomics) need initialised bytes.
             self.check_init(pc, frame, abs, size as usize)?;
-            let slot = self.ws.cur.frames[frame]
-                .slots
-                .get(k)
+            let slot = self
+                .ws
+                .cur
+                .frames
+                .get(frame)
+                .and_then(|f| f.slots.get(k))
                 .copied()
                 .unwrap_or(Slot::EMPTY);
             let spilled = self.ws.cur.spilled(&slot).copied();
@@ -409,7 +427,7 @@ impl Checker<'_, '_, '_> {
                     if in_slot {
                         let s = v.s.bytes((pos % 8) as u32, size as u32);
                         return Ok(Value::scalar(if sign {
-                            s.sext(size as u32 * 8)
+                            s.sext((size as u32).saturating_mul(8))
                         } else {
                             s
                         }));
@@ -441,7 +459,7 @@ impl Checker<'_, '_, '_> {
                     _ => return Err(self.err(pc, K::TooComplex(TooComplexReason::TooManySpills))),
                 },
             };
-            if let Some(s) = st.frames[frame].slots.get_mut(k) {
+            if let Some(s) = st.frames.get_mut(frame).and_then(|f| f.slots.get_mut(k)) {
                 *s = Slot {
                     init: 0xff,
                     spill: idx,
@@ -459,7 +477,13 @@ impl Checker<'_, '_, '_> {
         // others from a spilled number there, if any (Linux's narrow scalar spills; clang
         // spills a bounded `u32` with a 4-byte store).
         let narrow = in_slot.then(|| {
-            let slot = self.ws.cur.frames[frame].slots.get(k).copied();
+            let slot = self
+                .ws
+                .cur
+                .frames
+                .get(frame)
+                .and_then(|f| f.slots.get(k))
+                .copied();
             let old = slot
                 .and_then(|s| self.ws.cur.spilled(&s).copied())
                 .filter(Value::is_scalar)
@@ -472,7 +496,7 @@ impl Checker<'_, '_, '_> {
             // When every spill entry is taken the bytes stay a plain number.
             let st = &mut *self.ws.cur;
             if let Some(idx) = st.spill_handle(Value::scalar(s)) {
-                if let Some(slot) = st.frames[frame].slots.get_mut(k) {
+                if let Some(slot) = st.frames.get_mut(frame).and_then(|f| f.slots.get_mut(k)) {
                     slot.spill = idx;
                 }
             }
@@ -518,16 +542,22 @@ impl Checker<'_, '_, '_> {
             self.check_init(pc, frame, abs, len as usize)?;
             return Ok(loaded(size, sign));
         }
-        let pos = (abs + STACK_FRAME_SIZE as i64) as usize;
+        let pos = abs.saturating_add(STACK_FRAME_SIZE as i64) as usize;
         self.forget_spills(frame, pos, len as usize);
         Ok(Value::UNINIT)
     }
 
     /// Every byte of `[abs, abs + size)` in `frame` must be initialised.
     pub(crate) fn check_init(&self, pc: usize, frame: usize, abs: i64, size: usize) -> Res<()> {
-        let pos = (abs + STACK_FRAME_SIZE as i64) as usize;
-        let slots = &self.ws.cur.frames[frame].slots;
-        for b in pos..pos + size {
+        let pos = abs.saturating_add(STACK_FRAME_SIZE as i64) as usize;
+        // A frame that is not there has no initialised byte.
+        let slots = self
+            .ws
+            .cur
+            .frames
+            .get(frame)
+            .map_or(&[][..], |f| f.slots.as_slice());
+        for b in pos..pos.saturating_add(size) {
             let init = slots.get(b / 8).map_or(0, |s| s.init);
             if init & (1 << (b % 8)) == 0 {
                 return Err(self.err(
@@ -550,12 +580,14 @@ impl Checker<'_, '_, '_> {
         abs: i64,
         size: usize,
     ) -> Res<()> {
-        let pos = (abs + STACK_FRAME_SIZE as i64) as usize;
+        let pos = abs.saturating_add(STACK_FRAME_SIZE as i64) as usize;
         let st = &*self.ws.cur;
-        for k in pos / 8..=(pos + size - 1) / 8 {
-            let slot = st.frames[frame]
-                .slots
-                .get(k)
+        // `size >= 1`: `stack_slot` rejects empty accesses.
+        for k in pos / 8..=pos.saturating_add(size).saturating_sub(1) / 8 {
+            let slot = st
+                .frames
+                .get(frame)
+                .and_then(|f| f.slots.get(k))
                 .copied()
                 .unwrap_or(Slot::EMPTY);
             if st.spilled(&slot).is_some_and(|v| v.kind.is_ptr()) {
@@ -569,27 +601,33 @@ impl Checker<'_, '_, '_> {
     /// stay initialised).
     pub(crate) fn forget_spills(&mut self, frame: usize, pos: usize, size: usize) {
         let st = &mut *self.ws.cur;
-        for k in pos / 8..=(pos + size.max(1) - 1) / 8 {
-            let Some(slot) = st.frames[frame].slots.get(k).copied() else {
+        for k in pos / 8..=pos.saturating_add(size.max(1)).saturating_sub(1) / 8 {
+            let Some(slot) = st.frames.get(frame).and_then(|f| f.slots.get(k)).copied() else {
                 continue;
             };
             if slot.spill != NO_SPILL {
                 // The bytes of a pointer that a store or a helper breaks up are not readable
                 // afterwards: they would give the program bits of a host address.
                 if st.spilled(&slot).is_some_and(|v| v.kind.is_ptr()) {
-                    st.frames[frame].slots[k].init = 0;
+                    if let Some(s) = st.frames.get_mut(frame).and_then(|f| f.slots.get_mut(k)) {
+                        s.init = 0;
+                    }
                 }
                 st.free_spill(slot.spill);
-                st.frames[frame].slots[k].spill = NO_SPILL;
+                if let Some(s) = st.frames.get_mut(frame).and_then(|f| f.slots.get_mut(k)) {
+                    s.spill = NO_SPILL;
+                }
             }
         }
     }
 
     /// Marks `[pos, pos + size)` of `frame` initialised.
     pub(crate) fn mark_init(&mut self, frame: usize, pos: usize, size: usize) {
-        let slots = &mut self.ws.cur.frames[frame].slots;
-        for b in pos..pos + size {
-            if let Some(s) = slots.get_mut(b / 8) {
+        let Some(f) = self.ws.cur.frames.get_mut(frame) else {
+            return;
+        };
+        for b in pos..pos.saturating_add(size) {
+            if let Some(s) = f.slots.get_mut(b / 8) {
                 s.init |= 1 << (b % 8);
             }
         }

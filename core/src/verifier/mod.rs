@@ -193,11 +193,11 @@ fn check_map_refs(insns: &[Insn], env: &VerifyTarget<'_>) -> Result<(), VerifyEr
     let mut pc = 0;
     while let Some(&insn) = insns.get(pc) {
         if insn.opcode == LDDW {
-            let hi = insns.get(pc + 1).map_or(0, |n| n.imm);
+            let hi = insns.get(pc.saturating_add(1)).map_or(0, |n| n.imm);
             mem::lddw_value(&env.maps, insn, hi).map_err(|kind| VerifyError { pc, kind })?;
-            pc += 1;
+            pc = pc.saturating_add(1);
         }
-        pc += 1;
+        pc = pc.saturating_add(1);
     }
     Ok(())
 }
@@ -268,7 +268,7 @@ fn run_with<'a>(
         insns_processed: c.processed,
         peak_states: c.ws.cache.peak_count as u32,
         peak_branches: c.ws.branches.peak_len as u32,
-        peak_bytes: (c.ws.cache.peak_used + c.ws.branches.peak_top) as u32,
+        peak_bytes: c.ws.cache.peak_used.saturating_add(c.ws.branches.peak_top) as u32,
     };
     explored?;
     let depth = stack_depth(insns, &c);
@@ -292,7 +292,7 @@ fn run_with<'a>(
 
 /// The stack of the deepest call chain, each frame rounded up to 8 bytes.
 fn stack_depth(insns: &[Insn], c: &check::Checker<'_, '_, '_>) -> u32 {
-    let funcs = &c.ws.funcs[..c.nfuncs];
+    let funcs = c.ws.funcs.get(..c.nfuncs).unwrap_or_default();
     let own: [u32; workspace::MAX_FUNCS] = core::array::from_fn(|i| {
         funcs
             .get(i)
@@ -306,7 +306,11 @@ fn stack_depth(insns: &[Insn], c: &check::Checker<'_, '_, '_>) -> u32 {
             }
             if let cfg::Flow::Call(t) = cfg::flow(insns, pc) {
                 let (f, g) = (cfg::func_of(funcs, pc), cfg::func_of(funcs, t));
-                chain[f] = chain[f].max(own[f] + chain[g]);
+                let own_f = own.get(f).copied().unwrap_or(0);
+                let chain_g = chain.get(g).copied().unwrap_or(0);
+                if let Some(chain_f) = chain.get_mut(f) {
+                    *chain_f = (*chain_f).max(own_f.saturating_add(chain_g));
+                }
             }
         }
     }
@@ -328,7 +332,10 @@ fn rewrite_ctx(insn: &mut Insn, layout: &crate::host::ContextLayout) {
     };
     let off = match field.kind {
         CtxFieldKind::Scalar => {
-            (field.runtime_offset as i64 + insn.off as i64 - field.offset as i64) as i16
+            // `insn.off` lies in the field: the result is an offset into the runtime struct.
+            (field.runtime_offset as i64)
+                .saturating_add(insn.off as i64)
+                .saturating_sub(field.offset as i64) as i16
         }
         CtxFieldKind::PacketData | CtxFieldKind::PacketEnd | CtxFieldKind::PacketMeta => {
             // A pointer field is a 64-bit word of the runtime context, whatever width the

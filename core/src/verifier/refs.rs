@@ -49,19 +49,22 @@ impl Refs {
             return false;
         };
         *slot = Ref { id, pc: pc as u32 };
-        self.len += 1;
+        self.len = self.len.saturating_add(1);
         true
     }
 
     /// Removes `id`, keeping the order of the others; `false` when it was not live.
     pub fn remove(&mut self, id: u32) -> bool {
         let n = self.len as usize;
-        let Some(i) = self.list[..n].iter().position(|r| r.id == id) else {
+        let Some(i) = self.as_slice().iter().position(|r| r.id == id) else {
             return false;
         };
-        self.list.copy_within(i + 1..n, i);
-        self.list[n - 1] = Ref::default();
-        self.len -= 1;
+        // `i < n <= capacity`: the range is in bounds and `n >= 1`.
+        self.list.copy_within(i.saturating_add(1)..n, i);
+        if let Some(last) = n.checked_sub(1).and_then(|l| self.list.get_mut(l)) {
+            *last = Ref::default();
+        }
+        self.len = self.len.saturating_sub(1);
         true
     }
 

@@ -277,10 +277,9 @@ impl Scalar {
 
     /// `a - b` modulo 2^64.
     pub fn sub(a: &Scalar, b: &Scalar) -> Scalar {
-        let (umin, umax) = if a.umin >= b.umax {
-            (a.umin - b.umax, a.umax - b.umin)
-        } else {
-            (0, u64::MAX)
+        let (umin, umax) = match (a.umin.checked_sub(b.umax), a.umax.checked_sub(b.umin)) {
+            (Some(lo), Some(hi)) => (lo, hi),
+            _ => (0, u64::MAX),
         };
         let (smin, smax) = match (a.smin.checked_sub(b.smax), a.smax.checked_sub(b.smin)) {
             (Some(lo), Some(hi)) => (lo, hi),
@@ -292,7 +291,7 @@ impl Scalar {
     /// `a * b` modulo 2^64.
     pub fn mul(a: &Scalar, b: &Scalar) -> Scalar {
         let (umin, umax) = match a.umax.checked_mul(b.umax) {
-            Some(hi) => (a.umin * b.umin, hi),
+            Some(hi) => (a.umin.saturating_mul(b.umin), hi), // umin <= umax: no overflow
             None => (0, u64::MAX),
         };
         let corners = [
@@ -352,7 +351,7 @@ impl Scalar {
         };
         let k = (k & 63) as u32;
         let var = a.var.lshift(k);
-        let (umin, umax) = if k == 0 || a.umax >> (64 - k) == 0 {
+        let (umin, umax) = if k == 0 || a.umax >> 64u32.saturating_sub(k) == 0 {
             (a.umin << k, a.umax << k)
         } else {
             (0, u64::MAX)
@@ -401,10 +400,10 @@ impl Scalar {
         if let (Some(x), Some(y)) = (a.as_const(), b.as_const()) {
             return Scalar::constant(x.checked_div(y).unwrap_or(0));
         }
-        let (umin, umax) = if b.umin >= 1 {
-            (a.umin / b.umax, a.umax / b.umin)
-        } else {
-            (0, a.umax)
+        // Both divisions succeed exactly when `b.umin >= 1`.
+        let (umin, umax) = match (a.umin.checked_div(b.umax), a.umax.checked_div(b.umin)) {
+            (Some(lo), Some(hi)) => (lo, hi),
+            _ => (0, a.umax),
         };
         Scalar::build(Tnum::UNKNOWN, umin, umax, i64::MIN, i64::MAX)
     }
@@ -418,7 +417,13 @@ impl Scalar {
             if a.umax < b.umin {
                 return *a;
             }
-            Scalar::build(Tnum::UNKNOWN, 0, a.umax.min(b.umax - 1), i64::MIN, i64::MAX)
+            Scalar::build(
+                Tnum::UNKNOWN,
+                0,
+                a.umax.min(b.umax.saturating_sub(1)),
+                i64::MIN,
+                i64::MAX,
+            )
         } else {
             Scalar::build(Tnum::UNKNOWN, 0, a.umax, i64::MIN, i64::MAX)
         }
@@ -433,8 +438,12 @@ impl Scalar {
         match c {
             0 => Scalar::constant(0),
             -1 => Scalar::sub(&Scalar::constant(0), a),
-            c if c > 0 => Scalar::build(Tnum::UNKNOWN, 0, u64::MAX, a.smin / c, a.smax / c),
-            c => Scalar::build(Tnum::UNKNOWN, 0, u64::MAX, a.smax / c, a.smin / c),
+            // `c` is neither 0 nor -1: the divisions cannot fail.
+            c => match (a.smin.checked_div(c), a.smax.checked_div(c)) {
+                (Some(lo), Some(hi)) if c > 0 => Scalar::build(Tnum::UNKNOWN, 0, u64::MAX, lo, hi),
+                (Some(hi), Some(lo)) => Scalar::build(Tnum::UNKNOWN, 0, u64::MAX, lo, hi),
+                _ => Scalar::UNKNOWN,
+            },
         }
     }
 
@@ -446,14 +455,14 @@ impl Scalar {
         if c == 0 {
             return *a;
         }
-        let m = (c as i64).unsigned_abs() - 1; // |result| <= m
+        let m = (c as i64).unsigned_abs().saturating_sub(1); // |result| <= m; c != 0
         let m = m.min(i64::MAX as u64) as i64;
         let (smin, smax) = if a.smin >= 0 {
             (0, a.smax.min(m))
         } else if a.smax <= 0 {
-            (a.smin.max(-m), 0)
+            (a.smin.max(m.saturating_neg()), 0)
         } else {
-            (-m, m)
+            (m.saturating_neg(), m)
         };
         Scalar::build(Tnum::UNKNOWN, 0, u64::MAX, smin, smax)
     }
@@ -502,7 +511,8 @@ impl Scalar {
         if w >= 8 {
             return *field;
         }
-        let (shift, bits) = (8 * p, 8 * w);
+        // `p + w <= 8`: both at most 64.
+        let (shift, bits) = (p.saturating_mul(8), w.saturating_mul(8));
         let field = field.trunc(bits);
         let mask = low_mask(bits) << shift;
         let var = self
@@ -517,7 +527,7 @@ impl Scalar {
                 rest.value | (field.umin << shift),
                 rest.value | (field.umax << shift),
             )
-        } else if p + w == 8 {
+        } else if p.saturating_add(w) == 8 {
             // The field is the top: it orders the values.
             (field.umin << shift, (field.umax << shift) | low_mask(shift))
         } else {
@@ -545,9 +555,9 @@ impl Scalar {
         let whole = if p == 0 {
             *self
         } else {
-            Scalar::rsh(self, &Scalar::constant(8 * p as u64))
+            Scalar::rsh(self, &Scalar::constant(u64::from(p).saturating_mul(8)))
         };
-        whole.trunc(8 * w)
+        whole.trunc(w.saturating_mul(8))
     }
 
     /// The low `bits` bits (8, 16, 32 or 64), zero-extended.
@@ -562,15 +572,15 @@ impl Scalar {
 
     /// The low `bits` bits (8, 16, 32 or 64), sign-extended.
     pub fn sext(&self, bits: u32) -> Scalar {
-        let half = 1i64 << (bits - 1).min(62);
+        let half = 1i64 << bits.saturating_sub(1).min(62); // 1..=2^62: negating is exact
         match bits {
             64 => *self,
             32 => self.sext32(),
-            _ if self.smin >= -half && self.smax < half => *self,
+            _ if self.smin >= half.saturating_neg() && self.smax < half => *self,
             _ => {
                 let mut s = Scalar::from_tnum(self.var.sext(bits));
-                s.smin = s.smin.max(-half);
-                s.smax = s.smax.min(half - 1);
+                s.smin = s.smin.max(half.saturating_neg());
+                s.smax = s.smax.min(half.saturating_sub(1));
                 if s.sync() {
                     s
                 } else {

@@ -182,7 +182,9 @@ impl Value {
     /// The pointer's offset is the known constant `off` (no variable part).
     #[inline]
     pub fn fixed_off(&self) -> Option<i64> {
-        self.s.as_const().map(|v| self.off as i64 + v as i64)
+        self.s
+            .as_const()
+            .map(|v| (self.off as i64).wrapping_add(v as i64))
     }
 
     /// Whether every concrete value of `new` is a value of `self`, for pruning. Ids are
@@ -273,16 +275,16 @@ impl IdMap {
     /// Records `old -> new`; false when it contradicts an earlier pair (or the map is full,
     /// which only loses a pruning opportunity).
     pub fn check(&mut self, old: u32, new: u32) -> bool {
-        for &(o, n) in &self.pairs[..self.len] {
+        for &(o, n) in self.pairs.iter().take(self.len) {
             if o == old || n == new {
                 return o == old && n == new;
             }
         }
-        if self.len == IdMap::CAP {
+        let Some(pair) = self.pairs.get_mut(self.len) else {
             return false;
-        }
-        self.pairs[self.len] = (old, new);
-        self.len += 1;
+        };
+        *pair = (old, new);
+        self.len = self.len.saturating_add(1);
         true
     }
 }
@@ -390,29 +392,35 @@ impl State {
 
     #[inline]
     pub fn cur(&self) -> usize {
-        self.depth as usize - 1
+        // `depth` is 1..=MAX_CALL_FRAMES: 1 at the start, raised by a call only below the
+        // limit, lowered by a return only above 1.
+        (self.depth as usize).saturating_sub(1)
     }
 
     #[inline]
     pub fn reg(&self, r: u8) -> &Value {
-        &self.frames[self.cur()].regs[(r as usize).min(10)]
+        // The last frame and r10 stand for indices past the end, as `cur() <= MAX_CALL_FRAMES
+        // - 1` and `min(10)` make them.
+        let [frames @ .., last] = &self.frames;
+        let [regs @ .., r10] = &frames.get(self.cur()).unwrap_or(last).regs;
+        regs.get(r as usize).unwrap_or(r10)
     }
 
     #[inline]
     pub fn reg_mut(&mut self, r: u8) -> &mut Value {
         let f = self.cur();
-        &mut self.frames[f].regs[(r as usize).min(10)]
+        let [frames @ .., last] = &mut self.frames;
+        let [regs @ .., r10] = &mut frames.get_mut(f).unwrap_or(last).regs;
+        regs.get_mut(r as usize).unwrap_or(r10)
     }
 
     /// Stores `v` in a free spill entry; returns the handle for [`Slot::spill`].
     pub fn alloc_spill(&mut self, v: Value) -> Option<u8> {
         let free = (!self.spill_used).trailing_zeros() as usize;
-        if free >= SPILLS {
-            return None;
-        }
+        let entry = self.spills.get_mut(free).filter(|_| free < SPILLS)?;
+        *entry = v;
         self.spill_used |= 1 << free;
-        self.spills[free] = v;
-        Some(free as u8 + 1)
+        Some((free as u8).saturating_add(1))
     }
 
     /// A handle for a slot that spills `v`: [`ZERO_SPILL`] for an unlinked 0, which takes no
@@ -442,7 +450,7 @@ impl State {
     /// Applies `f` to every live register and spilled value of every frame.
     pub fn for_each_value(&mut self, mut f: impl FnMut(&mut Value)) {
         let depth = self.depth as usize;
-        for frame in &mut self.frames[..depth] {
+        for frame in self.frames.iter_mut().take(depth) {
             for r in &mut frame.regs {
                 f(r);
             }
@@ -462,7 +470,7 @@ impl State {
     /// uninitialised value, the hole that rule closes.
     pub fn invalidate(&mut self, keep_spills: bool, stale: impl Fn(&Value) -> bool) {
         let depth = self.depth as usize;
-        for frame in &mut self.frames[..depth] {
+        for frame in self.frames.iter_mut().take(depth) {
             for r in &mut frame.regs {
                 if stale(r) {
                     *r = Value::UNINIT;
@@ -499,7 +507,7 @@ impl State {
     /// `false` when no spilled number is left.
     pub fn evict_number_spill(&mut self) -> bool {
         let depth = self.depth as usize;
-        for frame in &mut self.frames[..depth] {
+        for frame in self.frames.iter_mut().take(depth) {
             for slot in &mut frame.slots {
                 let Some(i) = (slot.spill as usize).checked_sub(1) else {
                     continue;
@@ -533,7 +541,7 @@ impl State {
             if v.kind != Kind::Scalar || v.id == 0 {
                 return;
             }
-            match groups[..n].iter_mut().find(|g| g.id == v.id) {
+            match groups.iter_mut().take(n).find(|g| g.id == v.id) {
                 Some(g) => {
                     g.members = g.members.saturating_add(1);
                     g.lo = g.lo.min(v.off);
@@ -548,26 +556,27 @@ impl State {
                             lo: v.off,
                             hi: v.off,
                         };
-                        n += 1;
+                        n = n.saturating_add(1);
                     }
                 }
             }
         });
         let mut next = LINK_ID_BASE;
         let mut canon = [(0u32, 0i32); LINK_GROUPS];
-        for (g, c) in groups[..n].iter().zip(&mut canon) {
+        for (g, c) in groups.iter().take(n).zip(&mut canon) {
             if g.members > 1 {
-                let fits = i32::try_from(g.lo as i64 - g.first as i64).is_ok()
-                    && i32::try_from(g.hi as i64 - g.first as i64).is_ok();
+                // Differences of two `i32`s: no overflow in `i64`.
+                let fits = i32::try_from((g.lo as i64).wrapping_sub(g.first as i64)).is_ok()
+                    && i32::try_from((g.hi as i64).wrapping_sub(g.first as i64)).is_ok();
                 *c = (next, if fits { g.first } else { 0 });
-                next += 1;
+                next = next.saturating_add(1);
             }
         }
         self.for_each_value(|v| {
             if v.kind != Kind::Scalar || v.id == 0 {
                 return;
             }
-            let found = groups[..n].iter().position(|g| g.id == v.id);
+            let found = groups.iter().take(n).position(|g| g.id == v.id);
             match found.and_then(|k| canon.get(k)).filter(|c| c.0 != 0) {
                 Some(&(id, shift)) => {
                     v.id = id;
@@ -587,9 +596,11 @@ impl State {
             return false;
         }
         let mut ids = IdMap::new();
-        for (fo, fnew) in self.frames[..self.depth as usize]
+        for (fo, fnew) in self
+            .frames
             .iter()
-            .zip(&new.frames[..new.depth as usize])
+            .take(self.depth as usize)
+            .zip(new.frames.iter().take(new.depth as usize))
         {
             if fo.callsite != fnew.callsite {
                 return false;
@@ -634,9 +645,11 @@ impl State {
         if self.depth != new.depth || self.refs != new.refs {
             return false;
         }
-        for (fo, fnew) in self.frames[..self.depth as usize]
+        for (fo, fnew) in self
+            .frames
             .iter()
-            .zip(&new.frames[..new.depth as usize])
+            .take(self.depth as usize)
+            .zip(new.frames.iter().take(new.depth as usize))
         {
             if fo.callsite != fnew.callsite || fo.regs != fnew.regs {
                 return false;

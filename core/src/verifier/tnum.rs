@@ -29,11 +29,11 @@ impl Tnum {
     /// The smallest tnum containing every number of `[min, max]`.
     pub fn range(min: u64, max: u64) -> Tnum {
         let chi = min ^ max;
-        let bits = 64 - chi.leading_zeros();
+        let bits = 64u32.saturating_sub(chi.leading_zeros());
         if bits > 63 {
             return Tnum::UNKNOWN;
         }
-        let delta = (1u64 << bits) - 1;
+        let delta = (1u64 << bits).wrapping_sub(1); // `bits` is at most 63
         Tnum {
             value: min & !delta,
             mask: delta,
@@ -194,7 +194,7 @@ impl Tnum {
         if bits >= 64 {
             return self;
         }
-        let s = 64 - bits;
+        let s = 64u32.saturating_sub(bits); // `bits` is below 64
         Tnum {
             value: (((self.value << s) as i64) >> s) as u64,
             mask: (((self.mask << s) as i64) >> s) as u64,
@@ -255,7 +255,7 @@ pub(crate) const fn low_mask(bits: u32) -> u64 {
     if bits >= 64 {
         u64::MAX
     } else {
-        (1u64 << bits) - 1
+        (1u64 << bits).wrapping_sub(1) // `bits` is below 64
     }
 }
 

@@ -184,12 +184,14 @@ impl Cache<'_> {
             return;
         };
         let (start, len) = (e.start as usize, e.len as usize);
-        self.bytes.copy_within(start + len..self.used, start);
-        self.entries.copy_within(i + 1..self.count, i);
-        self.count -= 1;
-        self.used -= len;
-        for e in &mut self.entries[i..self.count] {
-            e.start -= len as u32;
+        // A stored entry: `start + len <= used` and `i < count`.
+        self.bytes
+            .copy_within(start.saturating_add(len)..self.used, start);
+        self.entries.copy_within(i.saturating_add(1)..self.count, i);
+        self.count = self.count.saturating_sub(1);
+        self.used = self.used.saturating_sub(len);
+        for e in self.entries.iter_mut().take(self.count).skip(i) {
+            e.start = e.start.saturating_sub(len as u32);
         }
     }
 
@@ -210,43 +212,53 @@ impl Cache<'_> {
         if len > cap {
             return;
         }
-        let same_pc: usize = self.entries[..self.count]
+        let same_pc: usize = self
+            .entries
             .iter()
+            .take(self.count)
             .filter(|e| e.pc as usize == pc)
             .count();
         if same_pc >= PER_PC {
-            if let Some(i) = self.entries[..self.count]
+            if let Some(i) = self
+                .entries
                 .iter()
+                .take(self.count)
                 .position(|e| e.pc as usize == pc)
             {
                 self.remove(i);
             }
         }
-        while self.count > 0 && (self.count == self.entries.len() || self.used + len > cap) {
+        while self.count > 0
+            && (self.count == self.entries.len() || self.used.saturating_add(len) > cap)
+        {
             self.remove(0);
         }
-        let Some(dst) = self.bytes.get_mut(self.used..self.used + len) else {
+        let Some(dst) = self.bytes.get_mut(self.used..self.used.saturating_add(len)) else {
             return;
         };
         if encode(state, dst) != Some(len) {
             return;
         }
-        self.entries[self.count] = CacheEntry {
+        // The loop above left room: `count < entries.len()`.
+        let Some(entry) = self.entries.get_mut(self.count) else {
+            return;
+        };
+        *entry = CacheEntry {
             pc: pc as u32,
             start: self.used as u32,
             len: len as u32,
             marker: marker as u32,
             done: false,
         };
-        self.count += 1;
-        self.used += len;
+        self.count = self.count.saturating_add(1);
+        self.used = self.used.saturating_add(len);
         self.peak_count = self.peak_count.max(self.count);
         self.peak_used = self.peak_used.max(self.used);
     }
 
     /// Marks complete every state recorded when the branch stack was longer than `len`.
     pub fn complete_above(&mut self, len: usize) {
-        for e in &mut self.entries[..self.count] {
+        for e in self.entries.iter_mut().take(self.count) {
             if e.marker as usize > len {
                 e.done = true;
             }
@@ -263,11 +275,11 @@ impl Cache<'_> {
     pub fn find_raw(&self, pc: usize, from: usize) -> Option<(usize, bool, &[u8])> {
         let mut i = from;
         while let Some(e) = self.entry(i) {
-            i += 1;
+            i = i.saturating_add(1);
             if e.pc as usize == pc {
                 let bytes = self
                     .bytes
-                    .get(e.start as usize..(e.start + e.len) as usize)?;
+                    .get(e.start as usize..e.start.saturating_add(e.len) as usize)?;
                 return Some((i, e.done, bytes));
             }
         }
@@ -313,12 +325,15 @@ impl Branches<'_> {
         let Some(n) = encode_live(state, buf, live, precise, slots) else {
             return false;
         };
-        self.entries[self.len] = BranchEntry {
+        let Some(entry) = self.entries.get_mut(self.len) else {
+            return false;
+        };
+        *entry = BranchEntry {
             pc: pc as u32,
             start: self.top as u32,
         };
-        self.len += 1;
-        self.top += n;
+        self.len = self.len.saturating_add(1);
+        self.top = self.top.saturating_add(n);
         self.peak_len = self.peak_len.max(self.len);
         self.peak_top = self.peak_top.max(self.top);
         true
@@ -334,8 +349,8 @@ impl Branches<'_> {
         if self.len == 0 {
             return None;
         }
-        self.len -= 1;
-        let e = self.entries[self.len];
+        self.len = self.len.saturating_sub(1);
+        let e = *self.entries.get(self.len)?;
         let bytes = self.bytes.get(e.start as usize..self.top)?;
         self.top = e.start as usize;
         decode(bytes, out)?;
@@ -356,10 +371,10 @@ impl Writer<'_> {
     fn put(&mut self, bytes: &[u8]) -> Option<()> {
         if !self.count_only {
             self.buf
-                .get_mut(self.pos..self.pos + bytes.len())?
+                .get_mut(self.pos..self.pos.saturating_add(bytes.len()))?
                 .copy_from_slice(bytes);
         }
-        self.pos += bytes.len();
+        self.pos = self.pos.saturating_add(bytes.len());
         Some(())
     }
 }
@@ -371,8 +386,8 @@ struct Reader<'b> {
 
 impl Reader<'_> {
     fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
-        let b = self.buf.get(self.pos..self.pos + N)?;
-        self.pos += N;
+        let b = self.buf.get(self.pos..self.pos.saturating_add(N))?;
+        self.pos = self.pos.saturating_add(N);
         b.try_into().ok()
     }
     fn u8(&mut self) -> Option<u8> {
@@ -426,7 +441,7 @@ fn put_scalar(w: &mut Writer<'_>, s: &Scalar) -> Option<()> {
         flags |= u8::from(v != b) << i;
     }
     for (i, (v, b)) in narrow.iter().enumerate() {
-        flags |= u8::from(v != b) << (4 + i);
+        flags |= u8::from(v != b) << i.saturating_add(4);
     }
     w.put(&[flags])?;
     for (i, (v, _)) in wide.iter().enumerate() {
@@ -435,7 +450,7 @@ fn put_scalar(w: &mut Writer<'_>, s: &Scalar) -> Option<()> {
         }
     }
     for (i, (v, _)) in narrow.iter().enumerate() {
-        if flags & (1 << (4 + i)) != 0 {
+        if flags & (1 << i.saturating_add(4)) != 0 {
             w.put(&v.to_le_bytes())?;
         }
     }
@@ -553,8 +568,8 @@ fn put_state(
 ) -> Option<()> {
     w.put(&[st.depth])?;
     st.refs.encode(|b| w.put(b))?;
-    let top = st.depth as usize - 1;
-    for (fi, f) in st.frames[..st.depth as usize].iter().enumerate() {
+    let top = (st.depth as usize).saturating_sub(1);
+    for (fi, f) in st.frames.iter().take(st.depth as usize).enumerate() {
         w.put(&f.callsite.to_le_bytes())?;
         let mut live = 0u16;
         for (i, r) in f.regs.iter().enumerate() {
@@ -679,9 +694,9 @@ pub(crate) fn decode(buf: &[u8], out: &mut State) -> Option<()> {
                     out.alloc_spill(v)?
                 }
             };
-            f.slots[k] = Slot { init, spill };
+            *f.slots.get_mut(k)? = Slot { init, spill };
         }
-        out.frames[fi] = f;
+        *out.frames.get_mut(fi)? = f;
     }
     Some(())
 }
