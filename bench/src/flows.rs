@@ -202,8 +202,8 @@ pub fn patch_map_references(code: &mut [u8], engine: Engine) {
 /// Gives rbpf's `vm` the map helpers and lets it load and store into `engine`'s map values.
 ///
 /// rbpf allows an access outside the buffer and the stack only at an address registered
-/// beforehand, compared by its start alone; so every byte address of every value of the map is
-/// registered (16,384 addresses).
+/// beforehand, compared by its start alone; so every byte address of the map's storage, which
+/// holds its values, is registered.
 ///
 /// # Errors
 /// rbpf's error, as text.
@@ -212,10 +212,9 @@ pub fn rbpf_setup(vm: &mut rbpf::EbpfVmRaw<'_>, engine: Engine) -> Result<(), St
     vm.register_helper(1, rbpf_lookup).map_err(err)?;
     vm.register_helper(2, rbpf_update).map_err(err)?;
     vm.register_helper(3, rbpf_delete).map_err(err)?;
-    let r = flow_map(engine).value_region();
-    let addrs: Vec<u64> = (0..r.len / r.stride.max(1))
-        .flat_map(|i| (0..r.value_size).map(move |b| (r.start + i * r.stride + b) as u64))
-        .collect();
+    let map = flow_map(engine);
+    let start = core::ptr::from_ref(map) as u64;
+    let addrs: Vec<u64> = (start..start + core::mem::size_of_val(map) as u64).collect();
     vm.register_allowed_memory(&addrs);
     Ok(())
 }

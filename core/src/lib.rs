@@ -168,7 +168,7 @@ pub use maps::{
     LayoutError, LpmTrie, LpmView, LruHashMap, LruView, Map, MapArena, MapDef, MapError, MapSet,
     MapSizing, MapTable, MapType, PerCpuArray, PerfEventArray, PerfView, ProgArray, ProgArrayView,
     QueueMap, QueueStack, QueueView, Redirect, RedirectMap, RedirectView, RingBuf, RingBufView,
-    StackMap, ValueRegion, Word, XskMap, BPF_ANY, BPF_EXIST, BPF_NOEXIST,
+    StackMap, Word, XskMap, BPF_ANY, BPF_EXIST, BPF_NOEXIST,
 };
 
 // Programs loaded at run time and replaced atomically.

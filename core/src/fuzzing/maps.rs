@@ -1,6 +1,7 @@
 //! `maps_ops`: operation sequences on maps against simple models.
 
 use super::{Bytes, Source};
+use crate::maps::sealed::Sealed as _;
 use crate::maps::{
     value_words, words_needed, ArrayMap, ArrayView, BpfHashMap, HashView, LpmTrie, LpmView,
     LruHashMap, LruView, Map, MapDef, MapError, MapSizing, MapType, Word, BPF_EXIST, BPF_NOEXIST,

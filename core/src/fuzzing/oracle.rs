@@ -52,7 +52,11 @@ const RODATA: [u8; 16] = *b"nanobpf .rodata\0";
 #[derive(Debug, Default)]
 pub struct ReadOnlyArray(ArrayMap<16, { value_words(16) }, 1>);
 
-impl crate::maps::sealed::Sealed for ReadOnlyArray {}
+impl crate::maps::sealed::Sealed for ReadOnlyArray {
+    fn value_region(&self) -> ValueRegion {
+        self.0.value_region()
+    }
+}
 
 impl Map for ReadOnlyArray {
     fn def(&self) -> MapDef {
@@ -75,9 +79,6 @@ impl Map for ReadOnlyArray {
     }
     fn next_key(&self, key: Option<&[u8]>, out: &mut [u8]) -> Result<(), MapError> {
         self.0.next_key(key, out)
-    }
-    fn value_region(&self) -> ValueRegion {
-        self.0.value_region()
     }
 }
 

@@ -116,7 +116,11 @@ macro_rules! each {
     };
 }
 
-impl crate::maps::sealed::Sealed for AnyMap<'_> {}
+impl crate::maps::sealed::Sealed for AnyMap<'_> {
+    fn value_region(&self) -> super::ValueRegion {
+        each!(self, m => m.value_region())
+    }
+}
 
 impl Map for AnyMap<'_> {
     fn def(&self) -> MapDef {
@@ -159,10 +163,6 @@ impl Map for AnyMap<'_> {
 
     fn next_key(&self, key: Option<&[u8]>, out: &mut [u8]) -> Result<(), super::MapError> {
         each!(self, m => m.next_key(key, out))
-    }
-
-    fn value_region(&self) -> super::ValueRegion {
-        each!(self, m => m.value_region())
     }
 
     fn push(&self, value: &[u8], flags: u64) -> Result<(), super::MapError> {

@@ -118,7 +118,16 @@ impl<'a> ArrayView<'a> {
     }
 }
 
-impl crate::maps::sealed::Sealed for ArrayView<'_> {}
+impl crate::maps::sealed::Sealed for ArrayView<'_> {
+    fn value_region(&self) -> ValueRegion {
+        ValueRegion {
+            start: words_usize(self.values),
+            len: self.values.len().saturating_mul(8),
+            stride: self.vw.saturating_mul(8),
+            value_size: self.value_size as usize,
+        }
+    }
+}
 
 impl Map for ArrayView<'_> {
     fn def(&self) -> MapDef {
@@ -183,15 +192,6 @@ impl Map for ArrayView<'_> {
 
     fn next_key(&self, key: Option<&[u8]>, out: &mut [u8]) -> Result<(), MapError> {
         next_index(key, self.n as usize, out)
-    }
-
-    fn value_region(&self) -> ValueRegion {
-        ValueRegion {
-            start: words_usize(self.values),
-            len: self.values.len().saturating_mul(8),
-            stride: self.vw.saturating_mul(8),
-            value_size: self.value_size as usize,
-        }
     }
 }
 
@@ -273,6 +273,7 @@ super::forward_map!(single_cpu [const V: usize, const W: usize, const N: usize] 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::maps::sealed::Sealed as _;
     use crate::maps::testutil::{arena_map, XorShift};
     use crate::maps::{BPF_ANY, BPF_EXIST};
 

@@ -117,7 +117,16 @@ impl<'a> RedirectView<'a> {
     }
 }
 
-impl crate::maps::sealed::Sealed for RedirectView<'_> {}
+impl crate::maps::sealed::Sealed for RedirectView<'_> {
+    fn value_region(&self) -> ValueRegion {
+        ValueRegion {
+            start: words_usize(self.slots),
+            len: self.slots.len().saturating_mul(8),
+            stride: 8,
+            value_size: 4,
+        }
+    }
+}
 
 impl Map for RedirectView<'_> {
     fn def(&self) -> MapDef {
@@ -182,15 +191,6 @@ impl Map for RedirectView<'_> {
 
     fn next_key(&self, key: Option<&[u8]>, out: &mut [u8]) -> Result<(), MapError> {
         next_index(key, self.slots.len(), out)
-    }
-
-    fn value_region(&self) -> ValueRegion {
-        ValueRegion {
-            start: words_usize(self.slots),
-            len: self.slots.len().saturating_mul(8),
-            stride: 8,
-            value_size: 4,
-        }
     }
 
     #[inline]

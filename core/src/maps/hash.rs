@@ -380,7 +380,16 @@ impl<'a> HashView<'a> {
     }
 }
 
-impl crate::maps::sealed::Sealed for HashView<'_> {}
+impl crate::maps::sealed::Sealed for HashView<'_> {
+    fn value_region(&self) -> ValueRegion {
+        ValueRegion {
+            start: words_usize(self.values),
+            len: self.values.len().saturating_mul(8),
+            stride: self.vw.saturating_mul(8),
+            value_size: self.value_size as usize,
+        }
+    }
+}
 
 impl Map for HashView<'_> {
     fn def(&self) -> MapDef {
@@ -483,15 +492,6 @@ impl Map for HashView<'_> {
         }
         drop(head);
         self.first_key_from(bucket.saturating_add(1), out)
-    }
-
-    fn value_region(&self) -> ValueRegion {
-        ValueRegion {
-            start: words_usize(self.values),
-            len: self.values.len().saturating_mul(8),
-            stride: self.vw.saturating_mul(8),
-            value_size: self.value_size as usize,
-        }
     }
 }
 
@@ -609,6 +609,7 @@ super::forward_map!(single_cpu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::maps::sealed::Sealed as _;
     use crate::maps::testutil::XorShift;
 
     /// The hash, one byte at a time: each 8-byte chunk, the last one zero-padded, read as a

@@ -569,7 +569,16 @@ impl<'a> LpmView<'a> {
     }
 }
 
-impl crate::maps::sealed::Sealed for LpmView<'_> {}
+impl crate::maps::sealed::Sealed for LpmView<'_> {
+    fn value_region(&self) -> ValueRegion {
+        ValueRegion {
+            start: words_usize(self.values),
+            len: self.values.len().saturating_mul(8),
+            stride: self.vw.saturating_mul(8),
+            value_size: self.value_size as usize,
+        }
+    }
+}
 
 impl Map for LpmView<'_> {
     fn def(&self) -> MapDef {
@@ -671,15 +680,6 @@ impl Map for LpmView<'_> {
         len.copy_from_slice(&node.prefixlen.to_ne_bytes());
         copy_out(self.node_data(owner), data);
         Ok(())
-    }
-
-    fn value_region(&self) -> ValueRegion {
-        ValueRegion {
-            start: words_usize(self.values),
-            len: self.values.len().saturating_mul(8),
-            stride: self.vw.saturating_mul(8),
-            value_size: self.value_size as usize,
-        }
     }
 }
 
@@ -797,6 +797,7 @@ super::forward_map!(single_cpu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::maps::sealed::Sealed as _;
     use crate::maps::testutil::arena_map;
     use crate::maps::testutil::XorShift;
     use crate::maps::BPF_ANY;

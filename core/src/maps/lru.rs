@@ -426,7 +426,16 @@ impl<'a> LruView<'a> {
     }
 }
 
-impl crate::maps::sealed::Sealed for LruView<'_> {}
+impl crate::maps::sealed::Sealed for LruView<'_> {
+    fn value_region(&self) -> ValueRegion {
+        ValueRegion {
+            start: words_usize(self.values),
+            len: self.values.len().saturating_mul(8),
+            stride: self.vw.saturating_mul(8),
+            value_size: self.value_size as usize,
+        }
+    }
+}
 
 impl Map for LruView<'_> {
     fn def(&self) -> MapDef {
@@ -512,15 +521,6 @@ impl Map for LruView<'_> {
         };
         copy_out(self.key(next).ok_or(MapError::NotFound)?, out);
         Ok(())
-    }
-
-    fn value_region(&self) -> ValueRegion {
-        ValueRegion {
-            start: words_usize(self.values),
-            len: self.values.len().saturating_mul(8),
-            stride: self.vw.saturating_mul(8),
-            value_size: self.value_size as usize,
-        }
     }
 }
 

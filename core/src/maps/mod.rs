@@ -141,7 +141,12 @@ macro_rules! forward_map {
         );
     };
     (@impl [$($g:tt)*] $ty:ty, $lookup_cpu:item $update_cpu:item) => {
-        impl<$($g)*> $crate::maps::sealed::Sealed for $ty {}
+        impl<$($g)*> $crate::maps::sealed::Sealed for $ty {
+            #[inline]
+            fn value_region(&self) -> $crate::maps::ValueRegion {
+                $crate::maps::sealed::Sealed::value_region(&self.view())
+            }
+        }
         impl<$($g)*> $crate::maps::Map for $ty {
             #[inline]
             fn def(&self) -> $crate::maps::MapDef {
@@ -183,10 +188,6 @@ macro_rules! forward_map {
                 out: &mut [u8],
             ) -> Result<(), $crate::maps::MapError> {
                 self.view().next_key(key, out)
-            }
-            #[inline]
-            fn value_region(&self) -> $crate::maps::ValueRegion {
-                self.view().value_region()
             }
             #[inline]
             fn push(&self, value: &[u8], flags: u64) -> Result<(), $crate::maps::MapError> {
@@ -476,8 +477,16 @@ impl ValueRegion {
 
 /// Only this crate's maps implement [`Map`].
 pub(crate) mod sealed {
-    /// The seal of [`Map`](super::Map).
-    pub trait Sealed {}
+    use super::ValueRegion;
+
+    /// The seal of [`Map`](super::Map), and what only the crate's engines ask of a map.
+    pub trait Sealed {
+        /// Where this map's values live, so a run-time checker can tell whether an address
+        /// is inside one of them. [`ValueRegion::EMPTY`] for maps whose values never escape.
+        fn value_region(&self) -> ValueRegion {
+            ValueRegion::EMPTY
+        }
+    }
 }
 
 /// A map as the runtime sees it: object safe, so maps of any type and size sit behind
@@ -561,12 +570,6 @@ pub trait Map: sealed::Sealed + Sync + core::fmt::Debug {
     ///
     /// [`MapError::NotFound`] after the last key; [`MapError::Invalid`] for a wrong size.
     fn next_key(&self, key: Option<&[u8]>, out: &mut [u8]) -> Result<(), MapError>;
-
-    /// Where this map's values live, so a run-time checker can tell whether an address is
-    /// inside one of them. [`ValueRegion::EMPTY`] for maps whose values never escape.
-    fn value_region(&self) -> ValueRegion {
-        ValueRegion::EMPTY
-    }
 
     /// Queue and stack: adds `value` (`flags`: [`BPF_ANY`], or [`BPF_EXIST`] to replace the
     /// oldest element when full).

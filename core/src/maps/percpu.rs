@@ -82,6 +82,7 @@ super::forward_map!(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::maps::sealed::Sealed as _;
     use crate::maps::testutil::arena_map_sized;
     use crate::maps::testutil::XorShift;
     use crate::maps::word::copy_out;

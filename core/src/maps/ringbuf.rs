@@ -285,7 +285,17 @@ impl<'a> RingBufView<'a> {
     }
 }
 
-impl crate::maps::sealed::Sealed for RingBufView<'_> {}
+impl crate::maps::sealed::Sealed for RingBufView<'_> {
+    /// The whole data area, headers included: a coarse bound for reserved records.
+    fn value_region(&self) -> ValueRegion {
+        ValueRegion {
+            start: words_usize(self.data),
+            len: self.cap as usize,
+            stride: self.cap as usize,
+            value_size: self.cap as usize,
+        }
+    }
+}
 
 impl Map for RingBufView<'_> {
     fn def(&self) -> MapDef {
@@ -313,16 +323,6 @@ impl Map for RingBufView<'_> {
 
     fn next_key(&self, _key: Option<&[u8]>, _out: &mut [u8]) -> Result<(), MapError> {
         Err(MapError::NotSupported)
-    }
-
-    /// The whole data area, headers included: a coarse bound for reserved records.
-    fn value_region(&self) -> ValueRegion {
-        ValueRegion {
-            start: words_usize(self.data),
-            len: self.cap as usize,
-            stride: self.cap as usize,
-            value_size: self.cap as usize,
-        }
     }
 
     fn ringbuf_output(&self, data: &[u8], flags: u64) -> Result<(), MapError> {
@@ -453,6 +453,7 @@ super::forward_map!(single_cpu [const CAP: usize, const W: usize] RingBuf<CAP, W
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::maps::sealed::Sealed as _;
     use crate::maps::testutil::XorShift;
     use std::collections::VecDeque;
     use std::vec::Vec;
