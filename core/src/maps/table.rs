@@ -1,8 +1,8 @@
 //! The map table: the maps a program refers to by index, as storage.
 
+#[cfg(feature = "arena")]
 use super::AnyMap;
 use super::{Map, MapDef};
-#[cfg(feature = "arena")]
 use crate::maps::sealed::Sealed as _;
 
 /// The maps of a program, by the index the program uses (`lddw` src 1, 2, 5, 6, and the ELF
