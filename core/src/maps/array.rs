@@ -3,7 +3,7 @@
 use core::ptr::NonNull;
 
 use super::layout::{check_storage, mul, Carve, LayoutError, MapSizing, Shape};
-use super::word::{copy_in, copy_out, value_words, words_addr, words_usize, Word};
+use super::word::{copy_in, copy_out, value_words, words_addr, Word};
 use super::{
     check_update_flags, index_key, next_index, Map, MapDef, MapError, MapType, ValueRegion,
     BPF_NOEXIST,
@@ -120,12 +120,7 @@ impl<'a> ArrayView<'a> {
 
 impl crate::maps::sealed::Sealed for ArrayView<'_> {
     fn value_region(&self) -> ValueRegion {
-        ValueRegion {
-            start: words_usize(self.values),
-            len: self.values.len().saturating_mul(8),
-            stride: self.vw.saturating_mul(8),
-            value_size: self.value_size as usize,
-        }
+        ValueRegion::of_words(self.values, self.vw, self.value_size)
     }
 }
 
@@ -326,7 +321,7 @@ mod tests {
             assert!(r.contains(a, 12));
             assert!(!r.contains(a, 13));
             assert_eq!(a, m.lookup(&i.to_ne_bytes()).unwrap().as_ptr().addr());
-            assert_eq!(a, words_usize(m.get(i).unwrap()));
+            assert_eq!(a, super::super::word::words_usize(m.get(i).unwrap()));
         }
         assert_eq!(ArrayMap::<12, 2, 4>::STORAGE_BYTES, 4 * 16);
     }

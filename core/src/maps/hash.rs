@@ -11,9 +11,7 @@ use core::ptr::NonNull;
 use core::sync::atomic::Ordering::Relaxed;
 
 use super::layout::{check_storage, mul, sum, Carve, LayoutError, MapSizing, Shape};
-use super::word::{
-    copy_in, copy_out, padded_le, value_words, words_addr, words_eq, words_usize, Word,
-};
+use super::word::{copy_in, copy_out, padded_le, value_words, words_addr, words_eq, Word};
 use super::{
     check_update_flags, Map, MapDef, MapError, MapType, ValueRegion, BPF_EXIST, BPF_NOEXIST,
 };
@@ -382,12 +380,7 @@ impl<'a> HashView<'a> {
 
 impl crate::maps::sealed::Sealed for HashView<'_> {
     fn value_region(&self) -> ValueRegion {
-        ValueRegion {
-            start: words_usize(self.values),
-            len: self.values.len().saturating_mul(8),
-            stride: self.vw.saturating_mul(8),
-            value_size: self.value_size as usize,
-        }
+        ValueRegion::of_words(self.values, self.vw, self.value_size)
     }
 }
 

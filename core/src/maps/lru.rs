@@ -12,7 +12,7 @@ use core::sync::atomic::Ordering::Relaxed;
 
 use super::hash::{bucket_of, hash_key, link, stored, NIL};
 use super::layout::{check_storage, mul, sum, Carve, LayoutError, MapSizing, Shape};
-use super::word::{copy_in, copy_out, value_words, words_addr, words_eq, words_usize, Word};
+use super::word::{copy_in, copy_out, value_words, words_addr, words_eq, Word};
 use super::{
     check_update_flags, Map, MapDef, MapError, MapType, ValueRegion, BPF_EXIST, BPF_NOEXIST,
 };
@@ -428,12 +428,7 @@ impl<'a> LruView<'a> {
 
 impl crate::maps::sealed::Sealed for LruView<'_> {
     fn value_region(&self) -> ValueRegion {
-        ValueRegion {
-            start: words_usize(self.values),
-            len: self.values.len().saturating_mul(8),
-            stride: self.vw.saturating_mul(8),
-            value_size: self.value_size as usize,
-        }
+        ValueRegion::of_words(self.values, self.vw, self.value_size)
     }
 }
 

@@ -459,6 +459,17 @@ impl ValueRegion {
         value_size: 0,
     };
 
+    /// The values of a map that stores them in `values`, `vw` words apart, `value_size` bytes
+    /// each.
+    pub(crate) fn of_words(values: &[Word], vw: usize, value_size: u32) -> ValueRegion {
+        ValueRegion {
+            start: word::words_usize(values),
+            len: values.len().saturating_mul(8),
+            stride: vw.saturating_mul(8),
+            value_size: value_size as usize,
+        }
+    }
+
     /// Whether the `size` bytes at `addr` lie inside one value.
     pub fn contains(&self, addr: usize, size: usize) -> bool {
         let Some(off) = addr.checked_sub(self.start) else {

@@ -407,14 +407,7 @@ impl Checker<'_, '_, '_> {
         if acc != Access::Write {
             // Reads (and the read half of atomics) need initialised bytes.
             self.check_init(pc, frame, abs, size as usize)?;
-            let slot = self
-                .ws
-                .cur
-                .frames
-                .get(frame)
-                .and_then(|f| f.slots.get(k))
-                .copied()
-                .unwrap_or(Slot::EMPTY);
+            let slot = self.ws.cur.slot(frame, k).unwrap_or(Slot::EMPTY);
             let spilled = self.ws.cur.spilled(&slot).copied();
             if acc == Access::Read {
                 if let Some(v) = spilled {
@@ -477,13 +470,7 @@ impl Checker<'_, '_, '_> {
         // others from a spilled number there, if any (Linux's narrow scalar spills; clang
         // spills a bounded `u32` with a 4-byte store).
         let narrow = in_slot.then(|| {
-            let slot = self
-                .ws
-                .cur
-                .frames
-                .get(frame)
-                .and_then(|f| f.slots.get(k))
-                .copied();
+            let slot = self.ws.cur.slot(frame, k);
             let old = slot
                 .and_then(|s| self.ws.cur.spilled(&s).copied())
                 .filter(Value::is_scalar)
@@ -584,12 +571,7 @@ impl Checker<'_, '_, '_> {
         let st = &*self.ws.cur;
         // `size >= 1`: `stack_slot` rejects empty accesses.
         for k in pos / 8..=pos.saturating_add(size).saturating_sub(1) / 8 {
-            let slot = st
-                .frames
-                .get(frame)
-                .and_then(|f| f.slots.get(k))
-                .copied()
-                .unwrap_or(Slot::EMPTY);
+            let slot = st.slot(frame, k).unwrap_or(Slot::EMPTY);
             if st.spilled(&slot).is_some_and(|v| v.kind.is_ptr()) {
                 return Err(self.err(pc, K::CorruptSpill { off: abs }));
             }
@@ -602,7 +584,7 @@ impl Checker<'_, '_, '_> {
     pub(crate) fn forget_spills(&mut self, frame: usize, pos: usize, size: usize) {
         let st = &mut *self.ws.cur;
         for k in pos / 8..=pos.saturating_add(size.max(1)).saturating_sub(1) / 8 {
-            let Some(slot) = st.frames.get(frame).and_then(|f| f.slots.get(k)).copied() else {
+            let Some(slot) = st.slot(frame, k) else {
                 continue;
             };
             if slot.spill != NO_SPILL {

@@ -439,6 +439,11 @@ impl State {
         }
     }
 
+    /// Slot `k` of frame `frame`, if both exist.
+    pub fn slot(&self, frame: usize, k: usize) -> Option<Slot> {
+        self.frames.get(frame).and_then(|f| f.slots.get(k)).copied()
+    }
+
     /// The spilled value of a slot, if it holds one.
     pub fn spilled(&self, slot: &Slot) -> Option<&Value> {
         if slot.spill == ZERO_SPILL {
