@@ -320,6 +320,14 @@ impl<'a, const INSNS: usize, const MAPS: usize, const PROGS: usize>
                 core::hint::spin_loop();
                 continue;
             };
+            // A load may have switched sides and freed this one between the two lines above:
+            // the side is the running one only if it is still active now that it is held
+            // (freeing or filling it needs its write lock).
+            if self.active.load(Ordering::Acquire) & 1 != i {
+                drop(side);
+                core::hint::spin_loop();
+                continue;
+            }
             return side.loaded.then(|| f(&side));
         }
     }
