@@ -96,6 +96,18 @@ impl Insn {
         Class::of(self.opcode)
     }
 
+    /// The bytes a load or store of this opcode moves: its size field (`BPF_B` 1, `BPF_H` 2,
+    /// `BPF_W` 4, `BPF_DW` 8).
+    #[inline]
+    pub(crate) const fn access_size(self) -> u8 {
+        match self.opcode & 0x18 {
+            0x00 => 4,
+            0x08 => 2,
+            0x10 => 1,
+            _ => 8,
+        }
+    }
+
     /// Whether this is the first slot of an `lddw`.
     #[inline]
     pub const fn is_lddw(self) -> bool {

@@ -118,13 +118,7 @@ fn transfer(
         // A spill through r10 may come back into anything, unless no slot it writes may be
         // read through r10 before being overwritten.
         Class::Stx if insn.dst() == 10 => {
-            let size = match insn.opcode & 0x18 {
-                BPF_B => 1,
-                BPF_H => 2,
-                BPF_W => 4,
-                _ => 8,
-            };
-            let read = slots_of(insn.off as i64, size) & slots_after != 0;
+            let read = slots_of(insn.off as i64, insn.access_size().into()) & slots_after != 0;
             (d | s, 0, d | if read { s } else { 0 }, 0, 0)
         }
         Class::Stx => (d | s, 0, d, 0, 0),
@@ -457,12 +451,7 @@ fn slot_transfer(insns: &[Insn], pc: usize, live: u64) -> u64 {
     let Some(&insn) = insns.get(pc) else {
         return live;
     };
-    let size = |i: Insn| match i.opcode & 0x18 {
-        BPF_B => 1,
-        BPF_H => 2,
-        BPF_W => 4,
-        _ => 8,
-    };
+    let size = |i: Insn| i64::from(i.access_size());
     let off = insn.off as i64;
     match insn.class() {
         Class::Ldx if insn.src() == 10 => live | slots_of(off, size(insn)),

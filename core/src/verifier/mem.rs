@@ -22,15 +22,6 @@ enum Access {
     Atomic,
 }
 
-fn size_of(opcode: u8) -> u8 {
-    match opcode & 0x18 {
-        BPF_W => 4,
-        BPF_H => 2,
-        BPF_B => 1,
-        _ => 8,
-    }
-}
-
 /// An unknown loaded value of `size` bytes, zero- or sign-extended.
 fn loaded(size: u8, sign: bool) -> Value {
     let s = Scalar::unknown_bits((size as u32).saturating_mul(8));
@@ -43,7 +34,7 @@ fn loaded(size: u8, sign: bool) -> Value {
 
 impl Checker<'_, '_, '_> {
     pub(crate) fn ldx(&mut self, pc: usize, insn: Insn) -> Res<()> {
-        let size = size_of(insn.opcode);
+        let size = insn.access_size();
         let sign = insn.opcode & 0xe0 == BPF_MEMSX;
         let base = self.read(pc, insn.src())?;
         let v = self.access(
@@ -61,7 +52,7 @@ impl Checker<'_, '_, '_> {
     }
 
     pub(crate) fn store(&mut self, pc: usize, insn: Insn) -> Res<()> {
-        let size = size_of(insn.opcode);
+        let size = insn.access_size();
         let base = self.read(pc, insn.dst())?;
         if insn.class() == Class::Stx && insn.opcode & 0xe0 == BPF_ATOMIC {
             return self.atomic(pc, insn, &base, size);
@@ -648,7 +639,7 @@ impl Checker<'_, '_, '_> {
         for r in 1..=5 {
             self.set(r, Value::UNINIT);
         }
-        self.set(0, loaded(size_of(insn.opcode), false));
+        self.set(0, loaded(insn.access_size(), false));
         Ok(())
     }
 }

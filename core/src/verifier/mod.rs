@@ -321,13 +321,7 @@ fn stack_depth(insns: &[Insn], c: &check::Checker<'_, '_, '_>) -> u32 {
 /// decoder refuses the result ([`crate::DecodeErrorKind::RuntimeForm`]): the rewritten offsets are
 /// the runtime's, and reading them as the program's would verify a different program.
 fn rewrite_ctx(insn: &mut Insn, layout: &crate::host::ContextLayout) {
-    let size = match insn.opcode & 0x18 {
-        0x00 => 4,
-        0x08 => 2,
-        0x10 => 1,
-        _ => 8,
-    };
-    let Some(field) = layout.field_at(insn.off as i64, size) else {
+    let Some(field) = layout.field_at(insn.off as i64, insn.access_size()) else {
         return;
     };
     let off = match field.kind {
