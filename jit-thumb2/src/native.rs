@@ -172,9 +172,9 @@ pub(crate) extern "C" fn helper(state: *mut JitState, id: u32, tail: u32) -> u64
         st.trap(Trap::UnknownHelper);
         return 0;
     }
-    // SAFETY: `st.run` was made in `JitProgram::run` from the `&mut Run` that
-    // `engine::enter_verified` handed it, which stays borrowed (and unused) while the code runs; the
-    // lifetimes are erased but the value is live for this call.
+    // SAFETY: `st.run` was made in `JitProgram::run` from the `&mut ActiveRun` that
+    // `engine::enter_verified` handed it, which stays borrowed (and unused) while the code
+    // runs; the lifetimes are erased but the value is live for this call.
     let run = unsafe { &mut *(st.run as *mut ActiveRun<'_, '_>) };
     let [_, a, b, c, d, e] = st.regs;
     match rt::call_helper(run, id, [a, b, c, d, e]) {

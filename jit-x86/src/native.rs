@@ -146,10 +146,10 @@ pub(crate) extern "C" fn helper_trampoline(state: *mut JitState, id: u64) -> u64
         st.trap = Trap::UnknownHelper as u8 as u32;
         return 0;
     }
-    // SAFETY: `st.run` is not null, so it was made in `JitState::new` from the `&mut Run` that
-    // `engine::enter` gave `JitProgram::run`, which stays borrowed (and unused) for as long as
-    // the code runs; the lifetimes are erased but the value is live, so the reference is valid
-    // for this call.
+    // SAFETY: `st.run` is not null, so it was made in `JitState::new` from the `&mut ActiveRun`
+    // that `engine::enter_verified` (or `engine::enter`) gave `JitProgram::run`, which stays
+    // borrowed (and unused) for as long as the code runs; the lifetimes are erased but the value
+    // is live, so the reference is valid for this call.
     let run = unsafe { &mut *(st.run as *mut ActiveRun<'_, '_>) };
     // SAFETY: the code stores all five argument slots right before every call of the
     // trampoline (see `Emitter::helper_call`), so each is initialised.
